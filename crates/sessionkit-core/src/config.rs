@@ -1,0 +1,487 @@
+//! [`Config`]: Django's `SESSION_*` settings, with Django's defaults, plus what Django
+//! lacks (idle and absolute timeouts, Partitioned cookies, validated cookie prefixes, load
+//! timeouts and the concurrency policy), all off or neutral by default.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The `SameSite` cookie attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameSite {
+    /// `SameSite=Lax` (Django's default).
+    Lax,
+    /// `SameSite=Strict`.
+    Strict,
+    /// `SameSite=None` (requires `Secure`).
+    None,
+}
+
+impl SameSite {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Lax => "Lax",
+            SameSite::Strict => "Strict",
+            SameSite::None => "None",
+        }
+    }
+
+    /// Parses `Lax`, `Strict`, `None` (any case); `"false"`/`"off"` mean "omit the
+    /// attribute" (Django's `SESSION_COOKIE_SAMESITE = False`), returned as `Ok(None)`.
+    pub fn parse(s: &str) -> Result<Option<SameSite>, ConfigError> {
+        match s.to_ascii_lowercase().as_str() {
+            "lax" => Ok(Some(SameSite::Lax)),
+            "strict" => Ok(Some(SameSite::Strict)),
+            "none" => Ok(Some(SameSite::None)),
+            "false" | "off" | "" => Ok(None),
+            _ => Err(ConfigError::new(
+                "cookie_samesite",
+                format!("{s:?} is not one of Lax, Strict, None, false"),
+            )),
+        }
+    }
+}
+
+/// What the engine does with concurrent requests on one session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Concurrency {
+    /// Compare-and-set saves: on a conflict the engine reloads, replays this request's
+    /// operations key by key and retries. Requests run in parallel; `update_with` loses
+    /// nothing; a plain read-then-write is last-writer-wins on that key only.
+    #[default]
+    Optimistic,
+    /// One request at a time per session (a lock held from load to save), for
+    /// applications that want strictly serial sessions.
+    Lock,
+}
+
+/// A setting that was refused, with the setting's name and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid session setting `{setting}`: {reason}")]
+pub struct ConfigError {
+    setting: &'static str,
+    reason: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            setting,
+            reason: reason.into(),
+        }
+    }
+
+    /// The name of the offending setting (our name; the Django equivalent is in its docs).
+    pub fn setting(&self) -> &'static str {
+        self.setting
+    }
+
+    /// Why it was refused.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// Validated session settings. `Config::default()` is Django's defaults; build others with
+/// [`Config::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use sessionkit_core::{Config, SameSite};
+///
+/// let config = Config::builder()
+///     .cookie_name("__Host-session")
+///     .cookie_secure(true)
+///     .idle_timeout(Duration::from_secs(30 * 60))
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.cookie_samesite(), Some(SameSite::Lax));
+///
+/// // Browsers silently drop a __Host- cookie without Secure: refused up front.
+/// let err = Config::builder().cookie_name("__Host-session").build().unwrap_err();
+/// assert_eq!(err.setting(), "cookie_secure");
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    cookie_name: String,
+    cookie_age: i64,
+    cookie_domain: Option<String>,
+    cookie_path: String,
+    cookie_secure: bool,
+    cookie_httponly: bool,
+    cookie_samesite: Option<SameSite>,
+    cookie_partitioned: bool,
+    save_every_request: bool,
+    expire_at_browser_close: bool,
+    idle_timeout: Option<Duration>,
+    absolute_timeout: Option<Duration>,
+    touch_interval: Option<Duration>,
+    load_timeout: Duration,
+    save_timeout: Duration,
+    concurrency: Concurrency,
+    lock_timeout: Duration,
+    max_save_attempts: u32,
+    retry_after: Duration,
+    rotation_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            cookie_name: "sessionid".to_owned(),
+            cookie_age: 1_209_600,
+            cookie_domain: None,
+            cookie_path: "/".to_owned(),
+            cookie_secure: false,
+            cookie_httponly: true,
+            cookie_samesite: Some(SameSite::Lax),
+            cookie_partitioned: false,
+            save_every_request: false,
+            expire_at_browser_close: false,
+            idle_timeout: None,
+            absolute_timeout: None,
+            touch_interval: None,
+            load_timeout: Duration::from_secs(5),
+            save_timeout: Duration::from_secs(5),
+            concurrency: Concurrency::Optimistic,
+            lock_timeout: Duration::from_secs(10),
+            max_save_attempts: 64,
+            retry_after: Duration::from_secs(1),
+            rotation_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("cookie_name", &self.cookie_name)
+            .field("cookie_age", &self.cookie_age)
+            .field("cookie_domain", &self.cookie_domain)
+            .field("cookie_path", &self.cookie_path)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("cookie_httponly", &self.cookie_httponly)
+            .field("cookie_samesite", &self.cookie_samesite)
+            .field("cookie_partitioned", &self.cookie_partitioned)
+            .field("save_every_request", &self.save_every_request)
+            .field("expire_at_browser_close", &self.expire_at_browser_close)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("absolute_timeout", &self.absolute_timeout)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! getters {
+    ($($(#[$doc:meta])* $name:ident: $t:ty => |$c:ident| $e:expr;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&self) -> $t {
+            let $c = self;
+            $e
+        }
+    )*};
+}
+
+impl Config {
+    /// A builder starting from Django's defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder {
+            config: Config::default(),
+        }
+    }
+
+    /// A builder starting from this configuration.
+    pub fn to_builder(&self) -> ConfigBuilder {
+        ConfigBuilder {
+            config: self.clone(),
+        }
+    }
+
+    getters! {
+        /// `SESSION_COOKIE_NAME` (default `sessionid`).
+        cookie_name: &str => |c| c.cookie_name.as_str();
+        /// `SESSION_COOKIE_AGE` in seconds (default two weeks, 1209600).
+        cookie_age: i64 => |c| c.cookie_age;
+        /// `SESSION_COOKIE_DOMAIN` (default none).
+        cookie_domain: Option<&str> => |c| c.cookie_domain.as_deref();
+        /// `SESSION_COOKIE_PATH` (default `/`).
+        cookie_path: &str => |c| c.cookie_path.as_str();
+        /// `SESSION_COOKIE_SECURE` (default false).
+        cookie_secure: bool => |c| c.cookie_secure;
+        /// `SESSION_COOKIE_HTTPONLY` (default true).
+        cookie_httponly: bool => |c| c.cookie_httponly;
+        /// `SESSION_COOKIE_SAMESITE` (default Lax; `None` omits the attribute).
+        cookie_samesite: Option<SameSite> => |c| c.cookie_samesite;
+        /// The `Partitioned` attribute (CHIPS); Django has no such setting (default off).
+        cookie_partitioned: bool => |c| c.cookie_partitioned;
+        /// `SESSION_SAVE_EVERY_REQUEST` (default false).
+        save_every_request: bool => |c| c.save_every_request;
+        /// `SESSION_EXPIRE_AT_BROWSER_CLOSE` (default false).
+        expire_at_browser_close: bool => |c| c.expire_at_browser_close;
+        /// Idle timeout: a session unused this long expires (default off).
+        idle_timeout: Option<Duration> => |c| c.idle_timeout;
+        /// Absolute timeout: a session this old expires however active (default off).
+        absolute_timeout: Option<Duration> => |c| c.absolute_timeout;
+        /// How stale `last_seen` may get before a read-only request refreshes it (with an
+        /// idle timeout: default a tenth of it).
+        touch_interval: Option<Duration> => |c| c.touch_interval.or(c.idle_timeout.map(|i| i / 10));
+        /// How long a load may take before the request gets a 503 (default 5 s).
+        load_timeout: Duration => |c| c.load_timeout;
+        /// How long the end-of-request writes may take before the request gets a 503
+        /// (default 5 s).
+        save_timeout: Duration => |c| c.save_timeout;
+        /// The concurrency policy (default optimistic compare-and-set with replay).
+        concurrency: Concurrency => |c| c.concurrency;
+        /// In lock mode, how long a request waits for the session's lock (default 10 s).
+        lock_timeout: Duration => |c| c.lock_timeout;
+        /// How many compare-and-set attempts a save makes before giving up with a 503.
+        max_save_attempts: u32 => |c| c.max_save_attempts;
+        /// The `Retry-After` sent with a 503 (default 1 s).
+        retry_after: Duration => |c| c.retry_after;
+        /// After a key rotation, how long requests still carrying the old key get no
+        /// removal cookie (default 30 s; stores without rotation markers delete at once).
+        rotation_grace: Duration => |c| c.rotation_grace;
+    }
+}
+
+/// Builds a [`Config`]; [`ConfigBuilder::build`] refuses unsafe or impossible combinations.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ConfigBuilder {
+    config: Config,
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $t:ty) => $field:ident = $e:expr;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, $arg: $t) -> Self {
+            self.config.$field = $e;
+            self
+        }
+    )*};
+}
+
+impl ConfigBuilder {
+    setters! {
+        /// Sets `SESSION_COOKIE_NAME`.
+        cookie_name(name: impl Into<String>) => cookie_name = name.into();
+        /// Sets `SESSION_COOKIE_AGE` (seconds).
+        cookie_age(seconds: i64) => cookie_age = seconds;
+        /// Sets `SESSION_COOKIE_DOMAIN`.
+        cookie_domain(domain: impl Into<String>) => cookie_domain = Some(domain.into());
+        /// Sets `SESSION_COOKIE_PATH`.
+        cookie_path(path: impl Into<String>) => cookie_path = path.into();
+        /// Sets `SESSION_COOKIE_SECURE`.
+        cookie_secure(on: bool) => cookie_secure = on;
+        /// Sets `SESSION_COOKIE_HTTPONLY`.
+        cookie_httponly(on: bool) => cookie_httponly = on;
+        /// Sets `SESSION_COOKIE_SAMESITE` (`None` omits the attribute).
+        cookie_samesite(samesite: Option<SameSite>) => cookie_samesite = samesite;
+        /// Sets the `Partitioned` attribute (requires Secure).
+        cookie_partitioned(on: bool) => cookie_partitioned = on;
+        /// Sets `SESSION_SAVE_EVERY_REQUEST`.
+        save_every_request(on: bool) => save_every_request = on;
+        /// Sets `SESSION_EXPIRE_AT_BROWSER_CLOSE`.
+        expire_at_browser_close(on: bool) => expire_at_browser_close = on;
+        /// Sets the idle timeout.
+        idle_timeout(timeout: Duration) => idle_timeout = Some(timeout);
+        /// Sets the absolute timeout.
+        absolute_timeout(timeout: Duration) => absolute_timeout = Some(timeout);
+        /// Sets how stale `last_seen` may get before a read refreshes it.
+        touch_interval(interval: Duration) => touch_interval = Some(interval);
+        /// Sets the load timeout.
+        load_timeout(timeout: Duration) => load_timeout = timeout;
+        /// Sets the save timeout.
+        save_timeout(timeout: Duration) => save_timeout = timeout;
+        /// Sets the concurrency policy.
+        concurrency(policy: Concurrency) => concurrency = policy;
+        /// Sets the lock wait in lock mode.
+        lock_timeout(timeout: Duration) => lock_timeout = timeout;
+        /// Sets the number of compare-and-set attempts.
+        max_save_attempts(attempts: u32) => max_save_attempts = attempts;
+        /// Sets the `Retry-After` of 503 responses.
+        retry_after(after: Duration) => retry_after = after;
+        /// Sets the rotation grace window.
+        rotation_grace(window: Duration) => rotation_grace = window;
+    }
+
+    /// Validates the settings.
+    ///
+    /// Refused: a cookie name that is not an HTTP token; `SameSite=None`, `Partitioned`,
+    /// or a `__Secure-`/`__Host-` name without `Secure`; a `__Host-` name with a Domain or
+    /// a Path other than `/`; a path not starting with `/`; attribute values containing
+    /// `;`, control characters or spaces; a non-positive cookie age; zero timeouts; zero
+    /// save attempts; an idle timeout longer than the absolute one.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let c = self.config;
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+                })
+        };
+        if !token(&c.cookie_name) {
+            return Err(ConfigError::new(
+                "cookie_name",
+                format!(
+                    "{:?} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~ only)",
+                    c.cookie_name
+                ),
+            ));
+        }
+        let attr_ok = |s: &str| s.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',');
+        if !c.cookie_path.starts_with('/') || !attr_ok(&c.cookie_path) {
+            return Err(ConfigError::new(
+                "cookie_path",
+                format!(
+                    "{:?} must start with / and contain no spaces, commas, semicolons or control characters",
+                    c.cookie_path
+                ),
+            ));
+        }
+        if let Some(d) = &c.cookie_domain {
+            if d.is_empty() || !attr_ok(d) {
+                return Err(ConfigError::new(
+                    "cookie_domain",
+                    format!("{d:?} is not a valid domain"),
+                ));
+            }
+        }
+        if c.cookie_age <= 0 {
+            return Err(ConfigError::new(
+                "cookie_age",
+                format!("{} must be a positive number of seconds", c.cookie_age),
+            ));
+        }
+        if c.cookie_samesite == Some(SameSite::None) && !c.cookie_secure {
+            return Err(ConfigError::new(
+                "cookie_secure",
+                "SameSite=None requires Secure (browsers reject the cookie otherwise)",
+            ));
+        }
+        if c.cookie_partitioned && !c.cookie_secure {
+            return Err(ConfigError::new(
+                "cookie_secure",
+                "Partitioned requires Secure (browsers reject the cookie otherwise)",
+            ));
+        }
+        let host = c.cookie_name.starts_with("__Host-");
+        if (host || c.cookie_name.starts_with("__Secure-")) && !c.cookie_secure {
+            return Err(ConfigError::new(
+                "cookie_secure",
+                format!("a cookie named {:?} requires Secure", c.cookie_name),
+            ));
+        }
+        if host && c.cookie_domain.is_some() {
+            return Err(ConfigError::new(
+                "cookie_domain",
+                "a __Host- cookie must not have a Domain",
+            ));
+        }
+        if host && c.cookie_path != "/" {
+            return Err(ConfigError::new(
+                "cookie_path",
+                "a __Host- cookie must have Path=/",
+            ));
+        }
+        for (name, d) in [
+            ("load_timeout", Some(c.load_timeout)),
+            ("save_timeout", Some(c.save_timeout)),
+            ("lock_timeout", Some(c.lock_timeout)),
+            ("idle_timeout", c.idle_timeout),
+            ("absolute_timeout", c.absolute_timeout),
+        ] {
+            if d == Some(Duration::ZERO) {
+                return Err(ConfigError::new(name, "must be greater than zero"));
+            }
+        }
+        if let (Some(idle), Some(abs)) = (c.idle_timeout, c.absolute_timeout) {
+            if idle > abs {
+                return Err(ConfigError::new(
+                    "idle_timeout",
+                    format!("{idle:?} is longer than the absolute timeout {abs:?}"),
+                ));
+            }
+        }
+        if c.max_save_attempts == 0 {
+            return Err(ConfigError::new("max_save_attempts", "must be at least 1"));
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_djangos() {
+        let c = Config::default();
+        assert_eq!(c.cookie_name(), "sessionid");
+        assert_eq!(c.cookie_age(), 1_209_600);
+        assert_eq!(c.cookie_path(), "/");
+        assert_eq!(c.cookie_domain(), None);
+        assert!(!c.cookie_secure());
+        assert!(c.cookie_httponly());
+        assert_eq!(c.cookie_samesite(), Some(SameSite::Lax));
+        assert!(!c.save_every_request());
+        assert!(!c.expire_at_browser_close());
+        assert!(!c.cookie_partitioned());
+        assert_eq!(c.idle_timeout(), None);
+        assert_eq!(c.absolute_timeout(), None);
+        assert!(Config::builder().build().is_ok());
+    }
+
+    #[test]
+    fn unsafe_combinations_are_refused() {
+        let cases: Vec<(ConfigBuilder, &str)> = vec![
+            (Config::builder().cookie_samesite(Some(SameSite::None)), "cookie_secure"),
+            (Config::builder().cookie_partitioned(true), "cookie_secure"),
+            (Config::builder().cookie_name("__Secure-s"), "cookie_secure"),
+            (
+                Config::builder().cookie_name("__Host-s").cookie_secure(true).cookie_domain("a.b"),
+                "cookie_domain",
+            ),
+            (
+                Config::builder().cookie_name("__Host-s").cookie_secure(true).cookie_path("/x"),
+                "cookie_path",
+            ),
+            (Config::builder().cookie_name("a b"), "cookie_name"),
+            (Config::builder().cookie_name(""), "cookie_name"),
+            (Config::builder().cookie_name("a;b"), "cookie_name"),
+            (Config::builder().cookie_path("x"), "cookie_path"),
+            (Config::builder().cookie_path("/a;b"), "cookie_path"),
+            (Config::builder().cookie_domain("a;b"), "cookie_domain"),
+            (Config::builder().cookie_age(0), "cookie_age"),
+            (Config::builder().load_timeout(Duration::ZERO), "load_timeout"),
+            (Config::builder().max_save_attempts(0), "max_save_attempts"),
+            (
+                Config::builder()
+                    .idle_timeout(Duration::from_secs(10))
+                    .absolute_timeout(Duration::from_secs(5)),
+                "idle_timeout",
+            ),
+        ];
+        for (b, setting) in cases {
+            let err = b.clone().build().unwrap_err();
+            assert_eq!(err.setting(), setting, "{b:?}");
+            assert!(err.to_string().contains(setting));
+        }
+        assert!(
+            Config::builder()
+                .cookie_name("__Host-s")
+                .cookie_secure(true)
+                .cookie_samesite(Some(SameSite::None))
+                .cookie_partitioned(true)
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn samesite_parse() {
+        assert_eq!(SameSite::parse("strict").unwrap(), Some(SameSite::Strict));
+        assert_eq!(SameSite::parse("False").unwrap(), None);
+        assert_eq!(SameSite::parse("bogus").unwrap_err().setting(), "cookie_samesite");
+    }
+}

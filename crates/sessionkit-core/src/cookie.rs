@@ -1,0 +1,262 @@
+//! Reading the `Cookie` header and writing `Set-Cookie` values, byte for byte as Django.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use time::OffsetDateTime;
+
+use crate::config::{Config, SameSite};
+
+/// The value of the cookie `name` in a `Cookie` header, by Django's rules: the header is
+/// split on `;`, each part on its first `=`, names and values are trimmed, the **last**
+/// occurrence of a name wins, and a double-quoted value is unquoted Python-style
+/// (`\"`, `\\` and octal `\ooo` escapes).
+///
+/// ```
+/// use sessionkit_core::cookie::find;
+///
+/// assert_eq!(find("a=1; sessionid=abc; b=2", "sessionid").as_deref(), Some("abc"));
+/// assert_eq!(find("sessionid=one; sessionid=two", "sessionid").as_deref(), Some("two"));
+/// assert_eq!(find(r#"sessionid="q\"v""#, "sessionid").as_deref(), Some("q\"v"));
+/// assert_eq!(find("other=1", "sessionid"), None);
+/// ```
+pub fn find<'a>(header: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    let mut found = None;
+    for chunk in header.split(';') {
+        let (k, v) = match chunk.split_once('=') {
+            Some((k, v)) => (k.trim(), v.trim()),
+            None => ("", chunk.trim()),
+        };
+        if k == name {
+            found = Some(v);
+        }
+    }
+    found.map(unquote)
+}
+
+/// Python's `http.cookies._unquote`.
+fn unquote(v: &str) -> Cow<'_, str> {
+    let b = v.as_bytes();
+    if b.len() < 2 || b[0] != b'"' || b[b.len() - 1] != b'"' {
+        return Cow::Borrowed(v);
+    }
+    let inner = &v[1..v.len() - 1];
+    if !inner.contains('\\') {
+        return Cow::Borrowed(inner);
+    }
+    let ib = inner.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(ib.len());
+    let mut i = 0;
+    while i < ib.len() {
+        if ib[i] == b'\\' && i + 1 < ib.len() {
+            let oct = ib.get(i + 1..i + 4);
+            match oct {
+                Some(&[a @ b'0'..=b'3', b2 @ b'0'..=b'7', c @ b'0'..=b'7']) => {
+                    out.push(((a - b'0') << 6) | ((b2 - b'0') << 3) | (c - b'0'));
+                    i += 4;
+                }
+                _ => {
+                    out.push(ib[i + 1]);
+                    i += 2;
+                }
+            }
+        } else {
+            out.push(ib[i]);
+            i += 1;
+        }
+    }
+    // Python decodes the octal escapes as code points (latin-1); do the same.
+    Cow::Owned(out.iter().map(|&b| b as char).collect())
+}
+
+/// Joins several `Cookie` header values (HTTP/2 sends one per cookie) the way a single
+/// HTTP/1 header would carry them.
+pub fn join_headers<'a, I: IntoIterator<Item = &'a str>>(values: I) -> Option<Cow<'a, str>> {
+    let mut iter = values.into_iter();
+    let first = iter.next()?;
+    match iter.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut s = String::with_capacity(first.len() + second.len() + 2);
+            s.push_str(first);
+            s.push_str("; ");
+            s.push_str(second);
+            for v in iter {
+                s.push_str("; ");
+                s.push_str(v);
+            }
+            Some(Cow::Owned(s))
+        }
+    }
+}
+
+/// Formats an instant as an HTTP date (`Thu, 01 Jan 1970 00:00:00 GMT`), truncated to the
+/// second as Python's `formatdate(usegmt=True)` does.
+pub fn http_date(t: OffsetDateTime) -> String {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let mut s = String::with_capacity(29);
+    let _ = write!(
+        s,
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[t.weekday().number_days_from_monday() as usize],
+        t.day(),
+        MONTHS[u8::from(t.month()) as usize - 1],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    s
+}
+
+/// The `Set-Cookie` value for a session cookie. `max_age` of `None` makes a browser-session
+/// cookie (no `expires`, no `Max-Age`). Attributes come in Django's order:
+/// `Domain, expires, HttpOnly, Max-Age, Partitioned, Path, SameSite, Secure`.
+pub fn set_cookie(config: &Config, value: &str, max_age: Option<i64>, now: OffsetDateTime) -> String {
+    let mut s = String::with_capacity(value.len() + 128);
+    s.push_str(config.cookie_name());
+    s.push('=');
+    s.push_str(value);
+    if let Some(domain) = config.cookie_domain() {
+        s.push_str("; Domain=");
+        s.push_str(domain);
+    }
+    if let Some(age) = max_age {
+        s.push_str("; expires=");
+        let expires = now
+            .checked_add(time::Duration::seconds(age))
+            .unwrap_or(if age < 0 {
+                OffsetDateTime::UNIX_EPOCH
+            } else {
+                now
+            });
+        s.push_str(&http_date(expires));
+    }
+    if config.cookie_httponly() {
+        s.push_str("; HttpOnly");
+    }
+    if let Some(age) = max_age {
+        let _ = write!(s, "; Max-Age={age}");
+    }
+    if config.cookie_partitioned() {
+        s.push_str("; Partitioned");
+    }
+    s.push_str("; Path=");
+    s.push_str(config.cookie_path());
+    push_samesite(&mut s, config.cookie_samesite());
+    if config.cookie_secure() {
+        s.push_str("; Secure");
+    }
+    s
+}
+
+/// The `Set-Cookie` value that removes the session cookie, exactly as Django's
+/// `delete_cookie`: empty quoted value, the epoch as `expires`, `Max-Age=0`, the configured
+/// Domain, Path and SameSite, and `Secure` only when the name has a `__Secure-`/`__Host-`
+/// prefix or SameSite is `None` (or, beyond Django, when the cookie is Secure and
+/// Partitioned, since a partitioned cookie is only removed by a matching one).
+pub fn removal_cookie(config: &Config) -> String {
+    let mut s = String::with_capacity(128);
+    s.push_str(config.cookie_name());
+    s.push_str("=\"\"");
+    if let Some(domain) = config.cookie_domain() {
+        s.push_str("; Domain=");
+        s.push_str(domain);
+    }
+    s.push_str("; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0");
+    if config.cookie_partitioned() {
+        s.push_str("; Partitioned");
+    }
+    s.push_str("; Path=");
+    s.push_str(config.cookie_path());
+    push_samesite(&mut s, config.cookie_samesite());
+    let name = config.cookie_name();
+    if name.starts_with("__Secure-")
+        || name.starts_with("__Host-")
+        || config.cookie_samesite() == Some(SameSite::None)
+        || config.cookie_partitioned()
+    {
+        s.push_str("; Secure");
+    }
+    s
+}
+
+fn push_samesite(s: &mut String, samesite: Option<SameSite>) {
+    if let Some(ss) = samesite {
+        s.push_str("; SameSite=");
+        s.push_str(ss.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn t1() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap()
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(OffsetDateTime::UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            http_date(t1() + time::Duration::seconds(1_209_600)),
+            "Thu, 15 Jan 2026 00:00:00 GMT"
+        );
+    }
+
+    #[test]
+    fn set_cookie_matches_django_defaults() {
+        let c = Config::default();
+        assert_eq!(
+            set_cookie(&c, "mw3y32ckux19jlnoh27nxqnpzr1j4dt4", Some(1_209_600), t1()),
+            "sessionid=mw3y32ckux19jlnoh27nxqnpzr1j4dt4; expires=Thu, 15 Jan 2026 00:00:00 GMT; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"
+        );
+        assert_eq!(
+            set_cookie(&c, "v", None, t1()),
+            "sessionid=v; HttpOnly; Path=/; SameSite=Lax"
+        );
+    }
+
+    #[test]
+    fn removal_cookie_matches_django() {
+        assert_eq!(
+            removal_cookie(&Config::default()),
+            "sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax"
+        );
+        let c = Config::builder()
+            .cookie_domain(".example.local")
+            .cookie_path("/example/")
+            .build()
+            .unwrap();
+        assert_eq!(
+            removal_cookie(&c),
+            "sessionid=\"\"; Domain=.example.local; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/example/; SameSite=Lax"
+        );
+    }
+
+    #[test]
+    fn parsing_follows_python() {
+        assert_eq!(find("", "sessionid"), None);
+        assert_eq!(find("sessionid", "sessionid"), None);
+        assert_eq!(find("sessionid=", "sessionid").as_deref(), Some(""));
+        assert_eq!(find(" sessionid = abc ; x=1", "sessionid").as_deref(), Some("abc"));
+        assert_eq!(find("sessionid=a=b", "sessionid").as_deref(), Some("a=b"));
+        assert_eq!(find(r#"sessionid="\101\\""#, "sessionid").as_deref(), Some("A\\"));
+        assert_eq!(find("sessionid=\"", "sessionid").as_deref(), Some("\""));
+        assert_eq!(find("sessionid=\"\"", "sessionid").as_deref(), Some(""));
+        assert_eq!(find("sessionid=\"\\\"", "sessionid").as_deref(), Some("\\"));
+    }
+
+    #[test]
+    fn join() {
+        assert_eq!(join_headers(Vec::<&str>::new()), None);
+        assert_eq!(join_headers(["a=1"]).as_deref(), Some("a=1"));
+        assert_eq!(join_headers(["a=1", "b=2", "c=3"]).as_deref(), Some("a=1; b=2; c=3"));
+    }
+}

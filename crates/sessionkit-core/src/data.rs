@@ -1,0 +1,272 @@
+//! [`Data`]: a session's dictionary, decoded lazily.
+//!
+//! Loading a session splits the stored JSON object into its keys without decoding the
+//! values: each value stays a slice of the stored text until something reads it. That is
+//! cheaper (a request that reads one key decodes one value) and lossless: a value the Rust
+//! side never touched is written back byte for byte, whatever writer produced it.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::json::{self, JsonError};
+use crate::value::{Map, Value};
+
+/// A session's data: string keys in insertion order, each holding a [`Value`] or the raw
+/// JSON text it was loaded from.
+#[derive(Clone, Default)]
+pub struct Data {
+    entries: IndexMap<String, Slot>,
+}
+
+#[derive(Clone)]
+enum Slot {
+    /// Undecoded JSON text: a range of a shared source string.
+    Raw { src: Arc<str>, range: Range<u32> },
+    Value(Value),
+}
+
+impl Slot {
+    fn raw_text(&self) -> Option<&str> {
+        match self {
+            Slot::Raw { src, range } => Some(&src[range.start as usize..range.end as usize]),
+            Slot::Value(_) => None,
+        }
+    }
+
+    fn decode(&self) -> Value {
+        match self {
+            Slot::Value(v) => v.clone(),
+            // The text was validated when the object was split, so this cannot fail; if
+            // it somehow did, `null` is safer than a panic.
+            Slot::Raw { .. } => json::parse(self.raw_text().unwrap_or("null")).unwrap_or_default(),
+        }
+    }
+}
+
+impl Data {
+    /// An empty dictionary.
+    pub fn new() -> Data {
+        Data::default()
+    }
+
+    /// Splits a stored JSON object (Python dialect) into keys and undecoded values.
+    ///
+    /// ```
+    /// use sessionkit_core::Data;
+    ///
+    /// let data = Data::from_json(r#"{"count": 1, "odd": 1E5}"#.into()).unwrap();
+    /// assert_eq!(data.len(), 2);
+    /// // Untouched values keep their original text.
+    /// assert_eq!(data.to_json(), r#"{"count":1,"odd":1E5}"#);
+    /// ```
+    pub fn from_json(src: Arc<str>) -> Result<Data, JsonError> {
+        if src.len() > u32::MAX as usize {
+            return Err(JsonError {
+                offset: u32::MAX as usize,
+                kind: json::JsonErrorKind::Trailing,
+            });
+        }
+        let parts = json::split_object(&src)?;
+        let mut entries = IndexMap::with_capacity(parts.len());
+        for (key, range) in parts {
+            let range = range.start as u32..range.end as u32;
+            entries.insert(
+                key,
+                Slot::Raw {
+                    src: Arc::clone(&src),
+                    range,
+                },
+            );
+        }
+        Ok(Data { entries })
+    }
+
+    /// Builds data from a decoded map.
+    pub fn from_map(map: Map) -> Data {
+        Data {
+            entries: map.into_iter().map(|(k, v)| (k, Slot::Value(v))).collect(),
+        }
+    }
+
+    /// Decodes every value into a [`Map`].
+    pub fn to_map(&self) -> Map {
+        self.entries
+            .iter()
+            .map(|(k, s)| (k.clone(), s.decode()))
+            .collect()
+    }
+
+    /// Writes the dictionary as Python-compatible JSON, ASCII only. Untouched values are
+    /// copied from the text they were loaded from (re-encoded only if that text was not
+    /// ASCII, which Django could not read back).
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(16 + self.entries.len() * 16);
+        self.write_json(&mut out);
+        out
+    }
+
+    /// Appends the JSON form to `out` (see [`Data::to_json`]).
+    pub fn write_json(&self, out: &mut String) {
+        out.push('{');
+        for (i, (k, slot)) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json::write_str(out, k);
+            out.push(':');
+            match (slot, slot.raw_text()) {
+                (_, Some(raw)) if raw.is_ascii() => out.push_str(raw),
+                (Slot::Value(v), _) => json::write_value(out, v),
+                (raw, _) => json::write_value(out, &raw.decode()),
+            }
+        }
+        out.push('}');
+    }
+
+    /// The value under `key`, decoded.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.entries.get(key).map(Slot::decode)
+    }
+
+    /// The raw stored text of `key` when it has not been decoded or replaced.
+    pub fn raw(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).and_then(Slot::raw_text)
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    /// Sets `key` (keeping its position when it exists, as Python's `dict` does).
+    pub fn insert(&mut self, key: impl Into<String>, value: Value) {
+        self.entries.insert(key.into(), Slot::Value(value));
+    }
+
+    /// Removes `key`, keeping the order of the others. Returns the old value.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.entries.shift_remove(key).map(|s| s.decode())
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The keys, in insertion order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The entries, decoded, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Value)> {
+        self.entries.iter().map(|(k, s)| (k.as_str(), s.decode()))
+    }
+
+    /// Whether two dictionaries hold the same key with the same value (raw text compared
+    /// by decoded value).
+    pub(crate) fn same_value(&self, other: &Data, key: &str) -> bool {
+        match (self.entries.get(key), other.entries.get(key)) {
+            (None, None) => true,
+            (Some(a), Some(b)) => match (a.raw_text(), b.raw_text()) {
+                (Some(x), Some(y)) if x == y => true,
+                _ => values_equal(&a.decode(), &b.decode()),
+            },
+            _ => false,
+        }
+    }
+}
+
+/// Equality that treats NaN as equal to NaN (for change detection).
+fn values_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => x == y || (x.is_nan() && y.is_nan()),
+        (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| values_equal(a, b))
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((ka, va), (kb, vb))| ka == kb && values_equal(va, vb))
+        }
+        _ => a == b,
+    }
+}
+
+impl fmt::Debug for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Data {
+    fn eq(&self, other: &Data) -> bool {
+        self.len() == other.len()
+            && self
+                .entries
+                .keys()
+                .zip(other.entries.keys())
+                .all(|(a, b)| a == b)
+            && self.keys().all(|k| self.same_value(other, k))
+    }
+}
+
+impl FromIterator<(String, Value)> for Data {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Data {
+        Data {
+            entries: iter.into_iter().map(|(k, v)| (k, Slot::Value(v))).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untouched_values_go_back_byte_for_byte() {
+        let src = r#"{"a": 1.50, "b" : [1,2 ,3], "big": 123456789012345678901234567890}"#;
+        let mut d = Data::from_json(src.into()).unwrap();
+        d.insert("c", Value::Int(1));
+        assert_eq!(
+            d.to_json(),
+            r#"{"a":1.50,"b":[1,2 ,3],"big":123456789012345678901234567890,"c":1}"#
+        );
+        assert_eq!(d.get("a"), Some(Value::Float(1.5)));
+    }
+
+    #[test]
+    fn non_ascii_raw_text_is_re_escaped() {
+        let d = Data::from_json("{\"name\":\"café\"}".into()).unwrap();
+        assert_eq!(d.to_json(), r#"{"name":"caf\u00e9"}"#);
+    }
+
+    #[test]
+    fn remove_keeps_order() {
+        let mut d = Data::from_json(r#"{"a":1,"b":2,"c":3}"#.into()).unwrap();
+        assert_eq!(d.remove("b"), Some(Value::Int(2)));
+        d.insert("a", Value::Int(9));
+        assert_eq!(d.to_json(), r#"{"a":9,"c":3}"#);
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        assert!(Data::from_json("[]".into()).is_err());
+        assert!(Data::from_json("{".into()).is_err());
+        assert!(Data::from_json("".into()).is_err());
+    }
+}

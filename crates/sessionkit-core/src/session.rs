@@ -1,0 +1,573 @@
+//! [`Session`]: Django's `request.session`, typed through serde.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::data::Data;
+use crate::expiry::{EXPIRY_KEY, Expiry, Stored};
+use crate::key::SessionKey;
+use crate::value::{Value, ValueError, from_value, to_value};
+
+/// Django's test-cookie key and value (`set_test_cookie` stores them in the session).
+pub const TEST_COOKIE_NAME: &str = "testcookie";
+/// See [`TEST_COOKIE_NAME`].
+pub const TEST_COOKIE_VALUE: &str = "worked";
+/// The key Django's `auth.login` stores the user's primary key under (as a string).
+pub const AUTH_USER_ID_KEY: &str = "_auth_user_id";
+
+/// An error from typed session access.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The stored value does not have the type asked for.
+    #[error("session value {key:?} has an unexpected type: {source}")]
+    Type {
+        /// The session key (dictionary key) read.
+        key: String,
+        /// What serde said.
+        #[source]
+        source: ValueError,
+    },
+    /// The value cannot be stored in a session (e.g. a map with non-scalar keys).
+    #[error("value for session key {key:?} cannot be stored: {source}")]
+    Serialize {
+        /// The session key (dictionary key) written.
+        key: String,
+        /// What serde said.
+        #[source]
+        source: ValueError,
+    },
+}
+
+/// One operation a request applied, recorded so that a save that meets a concurrent change
+/// can re-apply it on the fresh data (see the engine's compare-and-set loop).
+#[derive(Clone)]
+pub(crate) enum Op {
+    Set(String, Value),
+    Remove(String),
+    Clear,
+    UpdateWith(String, UpdateFn),
+}
+
+pub(crate) type UpdateFn = Arc<dyn Fn(Option<Value>) -> Result<Value, SessionError> + Send + Sync>;
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Set(k, _) => write!(f, "Set({k:?})"),
+            Op::Remove(k) => write!(f, "Remove({k:?})"),
+            Op::Clear => f.write_str("Clear"),
+            Op::UpdateWith(k, _) => write!(f, "UpdateWith({k:?})"),
+        }
+    }
+}
+
+/// What identifies the session to the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Identity {
+    /// No session yet (new visitor, unknown key, or flushed).
+    None,
+    /// A server-side key.
+    Key(SessionKey),
+    /// A valid client-side (signed cookie) session.
+    Client,
+}
+
+/// Shared by a [`Session`] and the engine.
+pub(crate) struct Ctx {
+    pub(crate) config: Config,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+pub(crate) struct State {
+    pub(crate) data: Data,
+    pub(crate) identity: Identity,
+    pub(crate) accessed: bool,
+    pub(crate) modified: bool,
+    pub(crate) ops: Vec<Op>,
+    /// The loaded record must be deleted (flush).
+    pub(crate) flushed: bool,
+    /// The key was rotated: `identity` holds a new key not yet stored.
+    pub(crate) cycled: bool,
+    /// The response was built; later writes are lost.
+    pub(crate) finished: bool,
+}
+
+/// A session: Django's `request.session` with typed access.
+///
+/// Obtained from the framework extractor (or [`RequestSession::load`](crate::RequestSession::load)),
+/// which loads it once; every method after that is synchronous. Clones share the same
+/// session, and it is `Send + Sync`, so it can move into spawned tasks.
+///
+/// `accessed` and `modified` follow Django exactly: reads set `accessed`, writes set both,
+/// and the engine decides from them what to store and which cookie to send.
+///
+/// ```
+/// use sessionkit_core::Session;
+///
+/// # fn main() -> Result<(), sessionkit_core::SessionError> {
+/// let session = Session::detached();
+/// let count: u64 = session.get("count")?.unwrap_or(0) + 1;
+/// session.insert("count", count)?;
+/// assert_eq!(session.get::<u64>("count")?, Some(1));
+/// assert!(session.accessed() && session.modified());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    ctx: Arc<Ctx>,
+    state: Mutex<State>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state();
+        f.debug_struct("Session")
+            .field("identity", &st.identity)
+            .field("keys", &st.data.keys().collect::<Vec<_>>())
+            .field("accessed", &st.accessed)
+            .field("modified", &st.modified)
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(ctx: Arc<Ctx>, data: Data, identity: Identity) -> Session {
+        Session {
+            inner: Arc::new(Shared {
+                ctx,
+                state: Mutex::new(State {
+                    data,
+                    identity,
+                    accessed: false,
+                    modified: false,
+                    ops: Vec::new(),
+                    flushed: false,
+                    cycled: false,
+                    finished: false,
+                }),
+            }),
+        }
+    }
+
+    /// A session attached to no store, with the default configuration and the system
+    /// clock: for unit tests of code that takes a `Session`, and for examples.
+    pub fn detached() -> Session {
+        Session::detached_with(Config::default(), Arc::new(crate::clock::SystemClock))
+    }
+
+    /// A detached session with a given configuration and clock.
+    pub fn detached_with(config: Config, clock: Arc<dyn Clock>) -> Session {
+        Session::new(Arc::new(Ctx { config, clock }), Data::new(), Identity::None)
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent data (every method updates it
+        // in one step), so a poisoned lock is still usable.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Locks for a read: sets `accessed`.
+    fn read(&self) -> MutexGuard<'_, State> {
+        let mut st = self.state();
+        st.accessed = true;
+        st
+    }
+
+    /// Locks for a write: sets `accessed`; the caller sets `modified` when something
+    /// changed.
+    fn write(&self) -> MutexGuard<'_, State> {
+        let mut st = self.state();
+        st.accessed = true;
+        if st.finished {
+            tracing::warn!(
+                "session changed after its response was built; the change is lost"
+            );
+        }
+        st
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.inner.ctx.clock.now()
+    }
+
+    // ---- dictionary API ----
+
+    /// `session.get(key)`: the value under `key` as `T`, or `None` when absent. A value of
+    /// another type is an error (never a panic).
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        let v = self.read().data.get(key);
+        v.map(|v| {
+            from_value(v).map_err(|source| SessionError::Type {
+                key: key.to_owned(),
+                source,
+            })
+        })
+        .transpose()
+    }
+
+    /// The raw [`Value`] under `key`.
+    pub fn get_value(&self, key: &str) -> Option<Value> {
+        self.read().data.get(key)
+    }
+
+    /// `session[key] = value`.
+    pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
+        let v = to_value(&value).map_err(|source| SessionError::Serialize {
+            key: key.to_owned(),
+            source,
+        })?;
+        self.insert_value(key, v);
+        Ok(())
+    }
+
+    /// `session[key] = value` with a ready [`Value`].
+    pub fn insert_value(&self, key: &str, value: Value) {
+        let mut st = self.write();
+        st.data.insert(key, value.clone());
+        st.ops.push(Op::Set(key.to_owned(), value));
+        st.modified = true;
+    }
+
+    /// `del session[key]`: removes `key` and returns its value, or `None` (Django's
+    /// `KeyError`) when absent. Marks the session modified only when something was removed.
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        let mut st = self.write();
+        let old = st.data.remove(key);
+        if old.is_some() {
+            st.ops.push(Op::Remove(key.to_owned()));
+            st.modified = true;
+        }
+        old
+    }
+
+    /// `session.pop(key)`: removes `key` and returns its value as `T`. Modified only when
+    /// the key was present. A value of another type is an error and stays in place.
+    pub fn pop<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        let mut st = self.write();
+        let Some(v) = st.data.get(key) else {
+            return Ok(None);
+        };
+        let t = from_value(v).map_err(|source| SessionError::Type {
+            key: key.to_owned(),
+            source,
+        })?;
+        st.data.remove(key);
+        st.ops.push(Op::Remove(key.to_owned()));
+        st.modified = true;
+        Ok(Some(t))
+    }
+
+    /// `key in session`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.read().data.contains_key(key)
+    }
+
+    /// `session.setdefault(key, default)`: the stored value if present (not modified),
+    /// else stores `default` (modified) and returns it.
+    pub fn setdefault<T: Serialize + DeserializeOwned>(
+        &self,
+        key: &str,
+        default: T,
+    ) -> Result<T, SessionError> {
+        let mut st = self.write();
+        if let Some(v) = st.data.get(key) {
+            return from_value(v).map_err(|source| SessionError::Type {
+                key: key.to_owned(),
+                source,
+            });
+        }
+        let v = to_value(&default).map_err(|source| SessionError::Serialize {
+            key: key.to_owned(),
+            source,
+        })?;
+        st.data.insert(key, v.clone());
+        st.ops.push(Op::Set(key.to_owned(), v));
+        st.modified = true;
+        Ok(default)
+    }
+
+    /// `session.update(entries)`: stores every pair; marks the session modified even when
+    /// `entries` is empty (as Django does). Nothing is stored if any value fails to
+    /// serialize.
+    pub fn update<I, K, V>(&self, entries: I) -> Result<(), SessionError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Serialize,
+    {
+        let mut pairs = Vec::new();
+        for (k, v) in entries {
+            let k = k.into();
+            let v = to_value(&v).map_err(|source| SessionError::Serialize {
+                key: k.clone(),
+                source,
+            })?;
+            pairs.push((k, v));
+        }
+        let mut st = self.write();
+        for (k, v) in pairs {
+            st.data.insert(k.clone(), v.clone());
+            st.ops.push(Op::Set(k, v));
+        }
+        st.modified = true;
+        Ok(())
+    }
+
+    /// Read-modify-write of one key that survives concurrent requests: `f` gets the current
+    /// value (or `None`) and returns the new one. If another request changed the session
+    /// before this one is saved, the engine re-runs `f` on the fresh value, so a counter
+    /// built on `update_with` never loses an increment. Returns the value computed now.
+    ///
+    /// ```
+    /// use sessionkit_core::Session;
+    ///
+    /// let session = Session::detached();
+    /// let n = session.update_with("count", |n: Option<u64>| n.unwrap_or(0) + 1).unwrap();
+    /// assert_eq!(n, 1);
+    /// ```
+    pub fn update_with<T, F>(&self, key: &str, f: F) -> Result<T, SessionError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        F: Fn(Option<T>) -> T + Send + Sync + 'static,
+    {
+        let k = key.to_owned();
+        let apply = move |current: Option<Value>| -> Result<(T, Value), SessionError> {
+            let current = current
+                .map(from_value::<T>)
+                .transpose()
+                .map_err(|source| SessionError::Type {
+                    key: k.clone(),
+                    source,
+                })?;
+            let new = f(current);
+            let v = to_value(&new).map_err(|source| SessionError::Serialize {
+                key: k.clone(),
+                source,
+            })?;
+            Ok((new, v))
+        };
+        let apply = Arc::new(apply);
+        let mut st = self.write();
+        let (result, v) = apply(st.data.get(key))?;
+        st.data.insert(key, v);
+        let replay = Arc::clone(&apply);
+        st.ops.push(Op::UpdateWith(
+            key.to_owned(),
+            Arc::new(move |cur| replay(cur).map(|(_, v)| v)),
+        ));
+        st.modified = true;
+        Ok(result)
+    }
+
+    /// `session.keys()`, in insertion order.
+    pub fn keys(&self) -> Vec<String> {
+        self.read().data.keys().map(str::to_owned).collect()
+    }
+
+    /// `session.values()`, in insertion order.
+    pub fn values(&self) -> Vec<Value> {
+        self.read().data.iter().map(|(_, v)| v).collect()
+    }
+
+    /// `session.items()`, in insertion order.
+    pub fn items(&self) -> Vec<(String, Value)> {
+        self.read()
+            .data
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+    }
+
+    /// `len(session)`.
+    pub fn len(&self) -> usize {
+        self.read().data.len()
+    }
+
+    /// Whether the dictionary has no keys (Rust's meaning; Django's `is_empty()` also
+    /// asks whether the session has a key — see [`Session::key`]).
+    pub fn is_empty(&self) -> bool {
+        self.read().data.is_empty()
+    }
+
+    /// `session.clear()`: empties the dictionary (the session keeps its key).
+    pub fn clear(&self) {
+        let mut st = self.write();
+        st.data.clear();
+        st.ops.push(Op::Clear);
+        st.modified = true;
+    }
+
+    /// `session.flush()` (what logout does): empties the dictionary, deletes the stored
+    /// session and drops its key. The client's cookie is removed, and any later write in
+    /// the same request starts a new session with a new key.
+    pub fn flush(&self) {
+        let mut st = self.write();
+        st.data.clear();
+        st.ops.clear();
+        st.modified = true;
+        st.flushed = true;
+        st.cycled = false;
+        st.identity = Identity::None;
+    }
+
+    /// `session.cycle_key()` (what login does): keeps the data under a new key. The new
+    /// record is written before the old one is retired, at the end of the request (not at
+    /// all if the response is a 5xx). [`Session::key`] returns the new key at once.
+    pub fn cycle_key(&self) {
+        let mut st = self.write();
+        st.modified = true;
+        match st.identity {
+            Identity::Key(_) => {
+                st.identity = Identity::Key(SessionKey::generate());
+                st.cycled = true;
+            }
+            // A new session gets a fresh key when first stored anyway; a client-side
+            // session is re-signed.
+            Identity::None | Identity::Client => {}
+        }
+    }
+
+    /// `session.session_key`: the session's key, `None` until stored (and for client-side
+    /// sessions). Not an access.
+    pub fn key(&self) -> Option<SessionKey> {
+        match self.state().identity {
+            Identity::Key(k) => Some(k),
+            Identity::None | Identity::Client => None,
+        }
+    }
+
+    /// `session.accessed`.
+    pub fn accessed(&self) -> bool {
+        self.state().accessed
+    }
+
+    /// `session.modified`.
+    pub fn modified(&self) -> bool {
+        self.state().modified
+    }
+
+    /// `session.modified = True`: forces a save at the end of the request.
+    pub fn mark_modified(&self) {
+        self.write().modified = true;
+    }
+
+    // ---- expiry ----
+
+    /// `session.set_expiry(value)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sessionkit_core::{Expiry, Session};
+    ///
+    /// let s = Session::detached();
+    /// s.set_expiry(Expiry::Seconds(300));
+    /// assert_eq!(s.expiry_age(), 300);
+    /// s.set_expiry(Expiry::BrowserClose);
+    /// assert!(s.expire_at_browser_close());
+    /// s.set_expiry(Expiry::In(Duration::from_secs(60)));
+    /// assert!((59..=60).contains(&s.expiry_age()));
+    /// ```
+    pub fn set_expiry(&self, expiry: Expiry) {
+        match expiry.to_stored(self.now()) {
+            Some(v) => self.insert_value(EXPIRY_KEY, v),
+            None => {
+                self.remove(EXPIRY_KEY);
+            }
+        }
+    }
+
+    fn stored_expiry(&self) -> (Stored, bool) {
+        let v = self.read().data.get(EXPIRY_KEY);
+        let absent = matches!(v, None | Some(Value::Null));
+        (Stored::from_value(v.as_ref()), absent)
+    }
+
+    /// `session.get_expiry_age()`: seconds until the session expires, from now.
+    pub fn expiry_age(&self) -> i64 {
+        self.expiry_age_at(self.now())
+    }
+
+    /// `session.get_expiry_age(modification=at)`.
+    pub fn expiry_age_at(&self, at: OffsetDateTime) -> i64 {
+        self.stored_expiry()
+            .0
+            .age(at, self.inner.ctx.config.cookie_age())
+    }
+
+    /// `session.get_expiry_date()`.
+    pub fn expiry_date(&self) -> OffsetDateTime {
+        self.expiry_date_at(self.now())
+    }
+
+    /// `session.get_expiry_date(modification=at)`.
+    pub fn expiry_date_at(&self, at: OffsetDateTime) -> OffsetDateTime {
+        self.stored_expiry()
+            .0
+            .date(at, self.inner.ctx.config.cookie_age())
+    }
+
+    /// `session.get_expire_at_browser_close()`.
+    pub fn expire_at_browser_close(&self) -> bool {
+        let (stored, absent) = self.stored_expiry();
+        stored.browser_close(self.inner.ctx.config.expire_at_browser_close(), absent)
+    }
+
+    // ---- test cookie ----
+
+    /// `session.set_test_cookie()`.
+    pub fn set_test_cookie(&self) {
+        self.insert_value(TEST_COOKIE_NAME, Value::String(TEST_COOKIE_VALUE.to_owned()));
+    }
+
+    /// `session.test_cookie_worked()`.
+    pub fn test_cookie_worked(&self) -> bool {
+        self.get_value(TEST_COOKIE_NAME).as_ref().and_then(Value::as_str) == Some(TEST_COOKIE_VALUE)
+    }
+
+    /// `session.delete_test_cookie()`; `false` (Django's `KeyError`) when it was not set.
+    pub fn delete_test_cookie(&self) -> bool {
+        self.remove(TEST_COOKIE_NAME).is_some()
+    }
+
+    // ---- users ----
+
+    /// The logged-in user's id (Django's `_auth_user_id`), if any.
+    pub fn user_id(&self) -> Option<String> {
+        match self.get_value(AUTH_USER_ID_KEY)? {
+            Value::String(s) => Some(s),
+            Value::Int(i) => Some(i.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Logs `user_id` in the way Django's `auth.login` treats the session: if another user
+    /// is logged in, the session is flushed first; otherwise the key is cycled (keeping
+    /// anonymous data). Then `_auth_user_id` is stored (as a string, as Django does).
+    pub fn login(&self, user_id: &str) {
+        match self.user_id() {
+            Some(current) if current != user_id => self.flush(),
+            _ => self.cycle_key(),
+        }
+        self.insert_value(AUTH_USER_ID_KEY, Value::String(user_id.to_owned()));
+    }
+
+    /// Logs out: Django's `auth.logout`, i.e. [`flush`](Session::flush).
+    pub fn logout(&self) {
+        self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests;

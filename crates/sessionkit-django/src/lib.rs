@@ -1,0 +1,1 @@
+//! Django wire formats (work in progress).
