@@ -316,9 +316,8 @@ impl ConfigBuilder {
         let c = self.config;
         let token = |s: &str| {
             !s.is_empty()
-                && s.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-                })
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
         };
         if !token(&c.cookie_name) {
             return Err(ConfigError::new(
@@ -329,7 +328,10 @@ impl ConfigBuilder {
                 ),
             ));
         }
-        let attr_ok = |s: &str| s.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',');
+        let attr_ok = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
+        };
         if !c.cookie_path.starts_with('/') || !attr_ok(&c.cookie_path) {
             return Err(ConfigError::new(
                 "cookie_path",
@@ -435,15 +437,24 @@ mod tests {
     #[test]
     fn unsafe_combinations_are_refused() {
         let cases: Vec<(ConfigBuilder, &str)> = vec![
-            (Config::builder().cookie_samesite(Some(SameSite::None)), "cookie_secure"),
+            (
+                Config::builder().cookie_samesite(Some(SameSite::None)),
+                "cookie_secure",
+            ),
             (Config::builder().cookie_partitioned(true), "cookie_secure"),
             (Config::builder().cookie_name("__Secure-s"), "cookie_secure"),
             (
-                Config::builder().cookie_name("__Host-s").cookie_secure(true).cookie_domain("a.b"),
+                Config::builder()
+                    .cookie_name("__Host-s")
+                    .cookie_secure(true)
+                    .cookie_domain("a.b"),
                 "cookie_domain",
             ),
             (
-                Config::builder().cookie_name("__Host-s").cookie_secure(true).cookie_path("/x"),
+                Config::builder()
+                    .cookie_name("__Host-s")
+                    .cookie_secure(true)
+                    .cookie_path("/x"),
                 "cookie_path",
             ),
             (Config::builder().cookie_name("a b"), "cookie_name"),
@@ -453,7 +464,10 @@ mod tests {
             (Config::builder().cookie_path("/a;b"), "cookie_path"),
             (Config::builder().cookie_domain("a;b"), "cookie_domain"),
             (Config::builder().cookie_age(0), "cookie_age"),
-            (Config::builder().load_timeout(Duration::ZERO), "load_timeout"),
+            (
+                Config::builder().load_timeout(Duration::ZERO),
+                "load_timeout",
+            ),
             (Config::builder().max_save_attempts(0), "max_save_attempts"),
             (
                 Config::builder()
@@ -482,6 +496,9 @@ mod tests {
     fn samesite_parse() {
         assert_eq!(SameSite::parse("strict").unwrap(), Some(SameSite::Strict));
         assert_eq!(SameSite::parse("False").unwrap(), None);
-        assert_eq!(SameSite::parse("bogus").unwrap_err().setting(), "cookie_samesite");
+        assert_eq!(
+            SameSite::parse("bogus").unwrap_err().setting(),
+            "cookie_samesite"
+        );
     }
 }

@@ -116,7 +116,12 @@ pub fn http_date(t: OffsetDateTime) -> String {
 /// The `Set-Cookie` value for a session cookie. `max_age` of `None` makes a browser-session
 /// cookie (no `expires`, no `Max-Age`). Attributes come in Django's order:
 /// `Domain, expires, HttpOnly, Max-Age, Partitioned, Path, SameSite, Secure`.
-pub fn set_cookie(config: &Config, value: &str, max_age: Option<i64>, now: OffsetDateTime) -> String {
+pub fn set_cookie(
+    config: &Config,
+    value: &str,
+    max_age: Option<i64>,
+    now: OffsetDateTime,
+) -> String {
     let mut s = String::with_capacity(value.len() + 128);
     s.push_str(config.cookie_name());
     s.push('=');
@@ -203,7 +208,10 @@ mod tests {
 
     #[test]
     fn http_dates() {
-        assert_eq!(http_date(OffsetDateTime::UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            http_date(OffsetDateTime::UNIX_EPOCH),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
         assert_eq!(
             http_date(t1() + time::Duration::seconds(1_209_600)),
             "Thu, 15 Jan 2026 00:00:00 GMT"
@@ -214,7 +222,12 @@ mod tests {
     fn set_cookie_matches_django_defaults() {
         let c = Config::default();
         assert_eq!(
-            set_cookie(&c, "mw3y32ckux19jlnoh27nxqnpzr1j4dt4", Some(1_209_600), t1()),
+            set_cookie(
+                &c,
+                "mw3y32ckux19jlnoh27nxqnpzr1j4dt4",
+                Some(1_209_600),
+                t1()
+            ),
             "sessionid=mw3y32ckux19jlnoh27nxqnpzr1j4dt4; expires=Thu, 15 Jan 2026 00:00:00 GMT; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"
         );
         assert_eq!(
@@ -245,9 +258,15 @@ mod tests {
         assert_eq!(find("", "sessionid"), None);
         assert_eq!(find("sessionid", "sessionid"), None);
         assert_eq!(find("sessionid=", "sessionid").as_deref(), Some(""));
-        assert_eq!(find(" sessionid = abc ; x=1", "sessionid").as_deref(), Some("abc"));
+        assert_eq!(
+            find(" sessionid = abc ; x=1", "sessionid").as_deref(),
+            Some("abc")
+        );
         assert_eq!(find("sessionid=a=b", "sessionid").as_deref(), Some("a=b"));
-        assert_eq!(find(r#"sessionid="\101\\""#, "sessionid").as_deref(), Some("A\\"));
+        assert_eq!(
+            find(r#"sessionid="\101\\""#, "sessionid").as_deref(),
+            Some("A\\")
+        );
         assert_eq!(find("sessionid=\"", "sessionid").as_deref(), Some("\""));
         assert_eq!(find("sessionid=\"\"", "sessionid").as_deref(), Some(""));
         assert_eq!(find("sessionid=\"\\\"", "sessionid").as_deref(), Some("\\"));
@@ -257,6 +276,9 @@ mod tests {
     fn join() {
         assert_eq!(join_headers(Vec::<&str>::new()), None);
         assert_eq!(join_headers(["a=1"]).as_deref(), Some("a=1"));
-        assert_eq!(join_headers(["a=1", "b=2", "c=3"]).as_deref(), Some("a=1; b=2; c=3"));
+        assert_eq!(
+            join_headers(["a=1", "b=2", "c=3"]).as_deref(),
+            Some("a=1; b=2; c=3")
+        );
     }
 }

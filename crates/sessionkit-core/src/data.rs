@@ -24,7 +24,10 @@ pub struct Data {
 #[derive(Clone)]
 enum Slot {
     /// Undecoded JSON text: a range of a shared source string.
-    Raw { src: Arc<str>, range: Range<u32> },
+    Raw {
+        src: Arc<str>,
+        range: Range<u32>,
+    },
     Value(Value),
 }
 

@@ -553,7 +553,8 @@ impl RequestSession {
             }
         }
         if present && empty {
-            let in_grace = matches!(l.origin, Origin::Retired { until } if engine.ctx().clock.now() < until);
+            let in_grace =
+                matches!(l.origin, Origin::Retired { until } if engine.ctx().clock.now() < until);
             if !in_grace {
                 plan.cookie_removal = true;
             }
@@ -574,7 +575,15 @@ impl RequestSession {
                         _ => None,
                     },
                 },
-                (Identity::Key(_), Origin::Stored { key, token, meta, original }) => {
+                (
+                    Identity::Key(_),
+                    Origin::Stored {
+                        key,
+                        token,
+                        meta,
+                        original,
+                    },
+                ) => {
                     if st.modified {
                         Action::Save {
                             key: *key,
@@ -610,7 +619,9 @@ impl RequestSession {
                 (cfg.touch_interval(), &l.origin, &st.identity)
             {
                 let now = engine.ctx().clock.now();
-                if k == key && !st.cycled && meta.last_seen.is_none_or(|seen| seen + interval <= now)
+                if k == key
+                    && !st.cycled
+                    && meta.last_seen.is_none_or(|seen| seen + interval <= now)
                 {
                     plan.action = Action::Touch {
                         key: *key,
@@ -642,7 +653,11 @@ impl RequestSession {
                 }
                 Err(e) => {
                     // A failed logout must not look like a successful one.
-                    engine.inner.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                    engine
+                        .inner
+                        .stats
+                        .store_errors
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::error!(key = %key.fingerprint(), error = %e.report(), "session delete failed");
                     return Outcome::failed(Failure::unavailable(cfg));
                 }
@@ -661,7 +676,10 @@ impl RequestSession {
                 created_at,
                 ops,
                 original,
-            } => self.save_existing(key, token, created_at, ops, original).await,
+            } => {
+                self.save_existing(key, token, created_at, ops, original)
+                    .await
+            }
             Action::Touch { key, created_at } => self.touch(key, created_at).await,
             Action::Encode => self.encode().await,
         };
@@ -695,7 +713,12 @@ impl RequestSession {
     }
 
     /// Builds the record to store from the session's current data.
-    fn record(&self, data: Data, now: OffsetDateTime, created_at: Option<OffsetDateTime>) -> Record {
+    fn record(
+        &self,
+        data: Data,
+        now: OffsetDateTime,
+        created_at: Option<OffsetDateTime>,
+    ) -> Record {
         let cfg = self.inner.engine.config();
         let created_at = created_at.unwrap_or(now);
         let user_id = match data.get(AUTH_USER_ID_KEY) {
@@ -714,7 +737,13 @@ impl RequestSession {
         }
     }
 
-    fn set_cookie_for(&self, value: &str, data: &Data, now: OffsetDateTime, created_at: OffsetDateTime) -> String {
+    fn set_cookie_for(
+        &self,
+        value: &str,
+        data: &Data,
+        now: OffsetDateTime,
+        created_at: OffsetDateTime,
+    ) -> String {
         let cfg = self.inner.engine.config();
         cookie::set_cookie(cfg, value, cookie_max_age(cfg, data, now, created_at), now)
     }
@@ -723,11 +752,19 @@ impl RequestSession {
         let data = self.session().state().data.clone();
         let (key, record, now) = self.insert_fresh(data).await?;
         self.session().state().identity = Identity::Key(key);
-        Ok(Some(self.set_cookie_for(key.as_str(), &record.data, now, now)))
+        Ok(Some(self.set_cookie_for(
+            key.as_str(),
+            &record.data,
+            now,
+            now,
+        )))
     }
 
     /// Stores `data` under a new random key (retrying collisions).
-    async fn insert_fresh(&self, data: Data) -> Result<(SessionKey, Record, OffsetDateTime), Failure> {
+    async fn insert_fresh(
+        &self,
+        data: Data,
+    ) -> Result<(SessionKey, Record, OffsetDateTime), Failure> {
         let engine = &self.inner.engine;
         let cfg = engine.config();
         let store = self.server_store()?;
@@ -751,7 +788,11 @@ impl RequestSession {
     }
 
     /// `cycle_key`: write the new record first, then retire the old key.
-    async fn rotate(&self, new_key: SessionKey, old_key: Option<SessionKey>) -> Result<Option<String>, Failure> {
+    async fn rotate(
+        &self,
+        new_key: SessionKey,
+        old_key: Option<SessionKey>,
+    ) -> Result<Option<String>, Failure> {
         let engine = &self.inner.engine;
         let cfg = engine.config();
         let store = self.server_store()?;
@@ -777,11 +818,20 @@ impl RequestSession {
                 // The new session exists and the client gets it; the old key merely
                 // lingers until it expires. Report it: a lingering pre-login key is worth
                 // knowing about.
-                engine.inner.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                engine
+                    .inner
+                    .stats
+                    .store_errors
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::error!(key = %old.fingerprint(), error = %e.report(), "retiring the old session key failed");
             }
         }
-        Ok(Some(self.set_cookie_for(key.as_str(), &record.data, now, now)))
+        Ok(Some(self.set_cookie_for(
+            key.as_str(),
+            &record.data,
+            now,
+            now,
+        )))
     }
 
     /// Compare-and-set save with reload and replay on conflict.
@@ -809,7 +859,12 @@ impl RequestSession {
                         // Let the handler's clones see what was stored.
                         self.session().state().data = record.data.clone();
                     }
-                    return Ok(Some(self.set_cookie_for(key.as_str(), &record.data, now, created)));
+                    return Ok(Some(self.set_cookie_for(
+                        key.as_str(),
+                        &record.data,
+                        now,
+                        created,
+                    )));
                 }
                 Ok(SaveOutcome::Missing) => {
                     stats.interrupted.fetch_add(1, Ordering::Relaxed);
@@ -823,7 +878,10 @@ impl RequestSession {
                     }
                     let now = engine.ctx().clock.now();
                     match timed(cfg, store.load_boxed(&key, now)).await {
-                        Ok(Lookup::Found { record: fresh, token: t }) => {
+                        Ok(Lookup::Found {
+                            record: fresh,
+                            token: t,
+                        }) => {
                             stats.replays.fetch_add(1, Ordering::Relaxed);
                             data = replay(fresh.data, &ops, &original, stats);
                             token = t;
@@ -844,7 +902,11 @@ impl RequestSession {
         Err(Failure::unavailable(cfg))
     }
 
-    async fn touch(&self, key: SessionKey, created_at: Option<OffsetDateTime>) -> Result<Option<String>, Failure> {
+    async fn touch(
+        &self,
+        key: SessionKey,
+        created_at: Option<OffsetDateTime>,
+    ) -> Result<Option<String>, Failure> {
         let engine = &self.inner.engine;
         let cfg = engine.config();
         let store = self.server_store()?;
@@ -884,7 +946,10 @@ impl RequestSession {
 
 impl Engine {
     fn store_failure(&self, op: &str, e: &StoreError) -> Failure {
-        self.inner.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .stats
+            .store_errors
+            .fetch_add(1, Ordering::Relaxed);
         tracing::error!(operation = op, error = %e.report(), "session store failed");
         Failure::unavailable(self.config())
     }
@@ -946,7 +1011,12 @@ async fn timed<T>(
 
 /// When a record written now expires: the session's own expiry (Django's rules), capped
 /// by the idle and absolute timeouts.
-fn expires_at(cfg: &Config, data: &Data, now: OffsetDateTime, created_at: OffsetDateTime) -> OffsetDateTime {
+fn expires_at(
+    cfg: &Config,
+    data: &Data,
+    now: OffsetDateTime,
+    created_at: OffsetDateTime,
+) -> OffsetDateTime {
     let stored = Stored::from_value(data.get(EXPIRY_KEY).as_ref());
     let mut t = stored.date(now, cfg.cookie_age());
     if let Some(idle) = cfg.idle_timeout() {
@@ -960,7 +1030,12 @@ fn expires_at(cfg: &Config, data: &Data, now: OffsetDateTime, created_at: Offset
 
 /// The cookie's Max-Age: `None` for a browser-session cookie, else the session's expiry
 /// age capped by the idle and absolute timeouts.
-fn cookie_max_age(cfg: &Config, data: &Data, now: OffsetDateTime, created_at: OffsetDateTime) -> Option<i64> {
+fn cookie_max_age(
+    cfg: &Config,
+    data: &Data,
+    now: OffsetDateTime,
+    created_at: OffsetDateTime,
+) -> Option<i64> {
     let v = data.get(EXPIRY_KEY);
     let absent = matches!(v, None | Some(Value::Null));
     let stored = Stored::from_value(v.as_ref());
@@ -1190,7 +1265,9 @@ impl KeyLocks {
             let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
             Arc::clone(map.entry(key).or_default())
         };
-        let guard = tokio::time::timeout(timeout, mutex.lock_owned()).await.ok()?;
+        let guard = tokio::time::timeout(timeout, mutex.lock_owned())
+            .await
+            .ok()?;
         Some(KeyLockGuard {
             key,
             map: Arc::clone(&self.map),

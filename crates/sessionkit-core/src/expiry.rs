@@ -82,9 +82,7 @@ impl Stored {
                 Some(IsoDateTime::Naive(t)) => {
                     // Django raises TypeError here (naive minus aware) and answers 500.
                     // Reading it as UTC is the useful reading; say so in the log.
-                    tracing::warn!(
-                        "session expiry {s:?} has no UTC offset; reading it as UTC"
-                    );
+                    tracing::warn!("session expiry {s:?} has no UTC offset; reading it as UTC");
                     Stored::Absolute(t.assume_utc())
                 }
                 None => {
@@ -113,8 +111,8 @@ impl Stored {
             Stored::Default { .. } => cookie_age,
             Stored::Relative(n) => n,
             Stored::Absolute(t) => {
-                let micros = (pytime::to_micros(t) - pytime::to_micros(modification))
-                    .whole_microseconds();
+                let micros =
+                    (pytime::to_micros(t) - pytime::to_micros(modification)).whole_microseconds();
                 i64::try_from(micros.div_euclid(1_000_000)).unwrap_or(if micros < 0 {
                     i64::MIN
                 } else {
@@ -149,11 +147,12 @@ impl Stored {
 
 /// `t + seconds`, saturating at the representable range.
 pub(crate) fn add_seconds(t: OffsetDateTime, seconds: i64) -> OffsetDateTime {
-    t.checked_add(time::Duration::seconds(seconds)).unwrap_or(if seconds < 0 {
-        OffsetDateTime::UNIX_EPOCH
-    } else {
-        t
-    })
+    t.checked_add(time::Duration::seconds(seconds))
+        .unwrap_or(if seconds < 0 {
+            OffsetDateTime::UNIX_EPOCH
+        } else {
+            t
+        })
 }
 
 #[cfg(test)]
@@ -169,9 +168,27 @@ mod tests {
         let now = datetime!(2026-01-01 00:00 UTC);
         // (expiry, stored, age, date, browser_close)
         let cases = [
-            (Expiry::Seconds(300), Some(Value::Int(300)), 300, datetime!(2026-01-01 00:05 UTC), false),
-            (Expiry::BrowserClose, Some(Value::Int(0)), AGE, datetime!(2026-01-15 00:00 UTC), true),
-            (Expiry::Seconds(-10), Some(Value::Int(-10)), -10, datetime!(2025-12-31 23:59:50 UTC), false),
+            (
+                Expiry::Seconds(300),
+                Some(Value::Int(300)),
+                300,
+                datetime!(2026-01-01 00:05 UTC),
+                false,
+            ),
+            (
+                Expiry::BrowserClose,
+                Some(Value::Int(0)),
+                AGE,
+                datetime!(2026-01-15 00:00 UTC),
+                true,
+            ),
+            (
+                Expiry::Seconds(-10),
+                Some(Value::Int(-10)),
+                -10,
+                datetime!(2025-12-31 23:59:50 UTC),
+                false,
+            ),
             (
                 Expiry::In(Duration::from_secs(300)),
                 Some(Value::String("2026-01-01T00:05:00+00:00".into())),
@@ -186,7 +203,13 @@ mod tests {
                 datetime!(2026-01-02 03:04:05.678901 UTC),
                 false,
             ),
-            (Expiry::Default, None, AGE, datetime!(2026-01-15 00:00 UTC), false),
+            (
+                Expiry::Default,
+                None,
+                AGE,
+                datetime!(2026-01-15 00:00 UTC),
+                false,
+            ),
         ];
         for (expiry, stored, age, date, bc) in cases {
             let v = expiry.to_stored(now);

@@ -373,10 +373,12 @@ impl<'a> Parser<'a> {
         } else {
             // Rust's parser is correctly rounded, as Python's float() is; overflow gives
             // the infinities, as in Python.
-            text.parse::<f64>().map(Value::Float).map_err(|_| JsonError {
-                offset: span.start,
-                kind: JsonErrorKind::Number,
-            })
+            text.parse::<f64>()
+                .map(Value::Float)
+                .map_err(|_| JsonError {
+                    offset: span.start,
+                    kind: JsonErrorKind::Number,
+                })
         }
     }
 
@@ -660,10 +662,7 @@ mod tests {
     fn strings_escape_like_ensure_ascii() {
         let mut s = String::new();
         write_str(&mut s, "\n\t\r\u{8}\u{c}\0\u{1f}\u{7f}\u{2028}\u{2029}");
-        assert_eq!(
-            s,
-            r#""\n\t\r\b\f\u0000\u001f\u007f\u2028\u2029""#
-        );
+        assert_eq!(s, r#""\n\t\r\b\f\u0000\u001f\u007f\u2028\u2029""#);
         s.clear();
         write_str(&mut s, "café 日本 👍");
         assert_eq!(s, r#""caf\u00e9 \u65e5\u672c \ud83d\udc4d""#);
@@ -705,8 +704,22 @@ mod tests {
     #[test]
     fn errors_are_refused_not_panics() {
         for bad in [
-            "", "{", "{\"a\"", "{\"a\":", "[1,", "\"\\u12\"", "\"\\x\"", "-", "1.", "1e", "01x",
-            "tru", "nul", "-Inf", "{\"a\" 1}", "[1 2]",
+            "",
+            "{",
+            "{\"a\"",
+            "{\"a\":",
+            "[1,",
+            "\"\\u12\"",
+            "\"\\x\"",
+            "-",
+            "1.",
+            "1e",
+            "01x",
+            "tru",
+            "nul",
+            "-Inf",
+            "{\"a\" 1}",
+            "[1 2]",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
@@ -716,9 +729,18 @@ mod tests {
 
     #[test]
     fn surrogates() {
-        assert_eq!(parse(r#""\ud83d\udc4d""#).unwrap(), Value::String("👍".into()));
-        assert_eq!(parse(r#""\ud83d""#).unwrap(), Value::String("\u{FFFD}".into()));
-        assert_eq!(parse(r#""\ud83dx""#).unwrap(), Value::String("\u{FFFD}x".into()));
+        assert_eq!(
+            parse(r#""\ud83d\udc4d""#).unwrap(),
+            Value::String("👍".into())
+        );
+        assert_eq!(
+            parse(r#""\ud83d""#).unwrap(),
+            Value::String("\u{FFFD}".into())
+        );
+        assert_eq!(
+            parse(r#""\ud83dx""#).unwrap(),
+            Value::String("\u{FFFD}x".into())
+        );
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {

@@ -177,7 +177,10 @@ mod tests {
             assert!(seen.insert(s.to_owned()));
         }
         // 64,000 symbols over 36 bins: each near 1,778; a biased generator would miss.
-        assert!(counts.iter().all(|c| (1400..2200).contains(c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|c| (1400..2200).contains(c)),
+            "{counts:?}"
+        );
     }
 
     #[test]
@@ -185,11 +188,23 @@ mod tests {
         assert_eq!(ClientKey::classify(None), ClientKey::Absent);
         assert_eq!(ClientKey::classify(Some("")), ClientKey::TooShort);
         assert_eq!(ClientKey::classify(Some("1234567")), ClientKey::TooShort);
-        assert!(matches!(ClientKey::classify(Some("12345678")), ClientKey::Key(_)));
+        assert!(matches!(
+            ClientKey::classify(Some("12345678")),
+            ClientKey::Key(_)
+        ));
         assert_eq!(ClientKey::classify(Some("1234567A")), ClientKey::Impossible);
-        assert_eq!(ClientKey::classify(Some(&"a".repeat(41))), ClientKey::Impossible);
-        assert!(matches!(ClientKey::classify(Some(&"a".repeat(40))), ClientKey::Key(_)));
-        assert_eq!(ClientKey::classify(Some("../../etc/passwd")), ClientKey::Impossible);
+        assert_eq!(
+            ClientKey::classify(Some(&"a".repeat(41))),
+            ClientKey::Impossible
+        );
+        assert!(matches!(
+            ClientKey::classify(Some(&"a".repeat(40))),
+            ClientKey::Key(_)
+        ));
+        assert_eq!(
+            ClientKey::classify(Some("../../etc/passwd")),
+            ClientKey::Impossible
+        );
     }
 
     #[test]

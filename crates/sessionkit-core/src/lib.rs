@@ -77,10 +77,12 @@ pub mod value;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Concurrency, Config, ConfigBuilder, ConfigError, SameSite};
 pub use data::Data;
+pub use engine::{
+    Engine, Failure, LoadError, Outcome, RequestSession, StatsSnapshot, spawn_cleanup,
+};
+pub use expiry::Expiry;
 #[cfg(feature = "axum")]
 pub use extract_axum::SessionRejection;
-pub use engine::{Engine, Failure, LoadError, Outcome, RequestSession, StatsSnapshot, spawn_cleanup};
-pub use expiry::Expiry;
 pub use key::{ClientKey, SessionKey};
 pub use session::{Session, SessionError};
 pub use store::{

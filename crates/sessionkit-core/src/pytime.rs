@@ -166,11 +166,9 @@ pub fn fromisoformat(s: &str) -> Option<IsoDateTime> {
             let (h, m, sec) = match rest.len() {
                 5 if rest.as_bytes()[2] == b':' => (num(i + 1..i + 3)?, num(i + 4..i + 6)?, 0),
                 4 => (num(i + 1..i + 3)?, num(i + 3..i + 5)?, 0),
-                8 if rest.as_bytes()[2] == b':' && rest.as_bytes()[5] == b':' => (
-                    num(i + 1..i + 3)?,
-                    num(i + 4..i + 6)?,
-                    num(i + 7..i + 9)?,
-                ),
+                8 if rest.as_bytes()[2] == b':' && rest.as_bytes()[5] == b':' => {
+                    (num(i + 1..i + 3)?, num(i + 4..i + 6)?, num(i + 7..i + 9)?)
+                }
                 2 => (num(i + 1..i + 3)?, 0, 0),
                 _ => return None,
             };
@@ -212,13 +210,24 @@ mod tests {
             "2026-01-01T00:05:00.000+00:00",
             "2026-01-01T01:05:00+01:00",
         ] {
-            assert_eq!(fromisoformat(s).map(IsoDateTime::assume_utc), Some(want), "{s}");
+            assert_eq!(
+                fromisoformat(s).map(IsoDateTime::assume_utc),
+                Some(want),
+                "{s}"
+            );
         }
         assert_eq!(
             fromisoformat("2026-01-01"),
             Some(IsoDateTime::Naive(datetime!(2026-01-01 00:00)))
         );
-        for bad in ["", "2026-13-01", "2026-01-01X", "2026-01-01T25:00", "2026-01-01T00:00+1", "x"] {
+        for bad in [
+            "",
+            "2026-13-01",
+            "2026-01-01X",
+            "2026-01-01T25:00",
+            "2026-01-01T00:00+1",
+            "x",
+        ] {
             assert_eq!(fromisoformat(bad), None, "{bad}");
         }
     }

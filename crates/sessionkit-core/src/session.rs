@@ -191,9 +191,7 @@ impl Session {
         let mut st = self.state();
         st.accessed = true;
         if st.finished {
-            tracing::warn!(
-                "session changed after its response was built; the change is lost"
-            );
+            tracing::warn!("session changed after its response was built; the change is lost");
         }
         st
     }
@@ -343,21 +341,21 @@ impl Session {
         F: Fn(Option<T>) -> T + Send + Sync + 'static,
     {
         let k = key.to_owned();
-        let apply = move |current: Option<Value>| -> Result<(T, Value), SessionError> {
-            let current = current
-                .map(from_value::<T>)
-                .transpose()
-                .map_err(|source| SessionError::Type {
+        let apply =
+            move |current: Option<Value>| -> Result<(T, Value), SessionError> {
+                let current = current.map(from_value::<T>).transpose().map_err(|source| {
+                    SessionError::Type {
+                        key: k.clone(),
+                        source,
+                    }
+                })?;
+                let new = f(current);
+                let v = to_value(&new).map_err(|source| SessionError::Serialize {
                     key: k.clone(),
                     source,
                 })?;
-            let new = f(current);
-            let v = to_value(&new).map_err(|source| SessionError::Serialize {
-                key: k.clone(),
-                source,
-            })?;
-            Ok((new, v))
-        };
+                Ok((new, v))
+            };
         let apply = Arc::new(apply);
         let mut st = self.write();
         let (result, v) = apply(st.data.get(key))?;
@@ -528,12 +526,18 @@ impl Session {
 
     /// `session.set_test_cookie()`.
     pub fn set_test_cookie(&self) {
-        self.insert_value(TEST_COOKIE_NAME, Value::String(TEST_COOKIE_VALUE.to_owned()));
+        self.insert_value(
+            TEST_COOKIE_NAME,
+            Value::String(TEST_COOKIE_VALUE.to_owned()),
+        );
     }
 
     /// `session.test_cookie_worked()`.
     pub fn test_cookie_worked(&self) -> bool {
-        self.get_value(TEST_COOKIE_NAME).as_ref().and_then(Value::as_str) == Some(TEST_COOKIE_VALUE)
+        self.get_value(TEST_COOKIE_NAME)
+            .as_ref()
+            .and_then(Value::as_str)
+            == Some(TEST_COOKIE_VALUE)
     }
 
     /// `session.delete_test_cookie()`; `false` (Django's `KeyError`) when it was not set.

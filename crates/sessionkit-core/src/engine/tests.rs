@@ -81,7 +81,9 @@ impl Harness {
 #[tokio::test]
 async fn item_83_first_write_sets_the_cookie_and_vary() {
     let h = harness();
-    let out = h.request(None, 200, |s| s.insert("count", 1).unwrap()).await;
+    let out = h
+        .request(None, 200, |s| s.insert("count", 1).unwrap())
+        .await;
     assert_eq!(out.set_cookie.len(), 1);
     let c = &out.set_cookie[0];
     assert!(c.starts_with("sessionid="));
@@ -99,7 +101,9 @@ async fn item_83_first_write_sets_the_cookie_and_vary() {
 async fn lazy_creation_read_only_new_visitor_gets_no_record_and_no_cookie() {
     let h = harness();
     let out = h
-        .request(None, 200, |s| assert_eq!(s.get::<String>("color").unwrap(), None))
+        .request(None, 200, |s| {
+            assert_eq!(s.get::<String>("color").unwrap(), None)
+        })
         .await;
     assert!(out.set_cookie.is_empty());
     assert!(out.vary_cookie, "a read sends Vary: Cookie");
@@ -123,7 +127,9 @@ async fn untouched_session_sends_neither_cookie_nor_vary() {
 async fn untouched_unknown_cookie_does_nothing() {
     // Django vector "untouched, unknown cookie presented, db engine".
     let h = harness();
-    let out = h.untouched(Some("sessionid=abcdefghijklmnopqrstuvwxyz012345")).await;
+    let out = h
+        .untouched(Some("sessionid=abcdefghijklmnopqrstuvwxyz012345"))
+        .await;
     assert_eq!(out, Outcome::default());
 }
 
@@ -142,7 +148,9 @@ async fn item_39_unknown_key_is_never_adopted() {
     assert_eq!(out.set_cookie, vec![REMOVAL.to_owned()]);
     assert_eq!(h.store.len(), 0, "a read creates no record");
     // Write: a new key is minted, never the client's.
-    let out = h.request(Some(&cookie), 200, |s| s.insert("x", 1).unwrap()).await;
+    let out = h
+        .request(Some(&cookie), 200, |s| s.insert("x", 1).unwrap())
+        .await;
     let new = value(&out.set_cookie[0]);
     assert_ne!(new, planted);
     let planted_key = SessionKey::parse(planted).unwrap();
@@ -155,7 +163,12 @@ async fn item_39_unknown_key_is_never_adopted() {
 #[tokio::test]
 async fn impossible_keys_never_reach_the_store() {
     let h = harness();
-    for bad in ["ABCDEFGHIJKL", "../../../etc/passwd", &"a".repeat(41), "abcdefgh-ijk"] {
+    for bad in [
+        "ABCDEFGHIJKL",
+        "../../../etc/passwd",
+        &"a".repeat(41),
+        "abcdefgh-ijk",
+    ] {
         let out = h
             .request(Some(&format!("sessionid={bad}")), 200, |s| {
                 assert!(s.is_empty());
@@ -181,9 +194,15 @@ async fn items_16_17_save_then_delete() {
     let h = harness();
     let cookie = h.new_session().await;
     let key = SessionKey::parse(&cookie["sessionid=".len()..]).unwrap();
-    assert!(matches!(h.store.load(&key, T1).await.unwrap(), Lookup::Found { .. }));
+    assert!(matches!(
+        h.store.load(&key, T1).await.unwrap(),
+        Lookup::Found { .. }
+    ));
     h.store.delete(&key).await.unwrap();
-    assert!(matches!(h.store.load(&key, T1).await.unwrap(), Lookup::Missing));
+    assert!(matches!(
+        h.store.load(&key, T1).await.unwrap(),
+        Lookup::Missing
+    ));
 }
 
 #[tokio::test]
@@ -200,7 +219,10 @@ async fn item_18_and_79_flush_deletes_record_and_cookie() {
         .await;
     assert_eq!(out.set_cookie, vec![REMOVAL.to_owned()]);
     assert!(out.vary_cookie);
-    assert!(matches!(h.store.load(&key, T1).await.unwrap(), Lookup::Missing));
+    assert!(matches!(
+        h.store.load(&key, T1).await.unwrap(),
+        Lookup::Missing
+    ));
 }
 
 #[tokio::test]
@@ -252,7 +274,10 @@ async fn items_19_20_cycle_key_keeps_data_under_a_new_key() {
     let out = h.request(Some(&cookie), 200, Session::cycle_key).await;
     let new_cookie = pair(&out.set_cookie[0]);
     assert_ne!(new_cookie, cookie);
-    assert_eq!(h.read(&new_cookie).await.get::<i32>("count").unwrap(), Some(1));
+    assert_eq!(
+        h.read(&new_cookie).await.get::<i32>("count").unwrap(),
+        Some(1)
+    );
     assert!(matches!(
         h.store.load(&old, T1).await.unwrap(),
         Lookup::Retired { .. } | Lookup::Missing
@@ -268,14 +293,20 @@ async fn rotation_grace_sends_no_removal_cookie_to_the_old_key() {
     let cookie = h.new_session().await;
     h.request(Some(&cookie), 200, Session::cycle_key).await;
     // A late request with the old cookie reads: no removal cookie within the window.
-    let out = h.request(Some(&cookie), 200, |s| assert!(s.is_empty())).await;
+    let out = h
+        .request(Some(&cookie), 200, |s| assert!(s.is_empty()))
+        .await;
     assert!(out.set_cookie.is_empty(), "{out:?}");
     // It writes: the write is dropped, no cookie that would replace the new one.
-    let out = h.request(Some(&cookie), 200, |s| s.insert("x", 1).unwrap()).await;
+    let out = h
+        .request(Some(&cookie), 200, |s| s.insert("x", 1).unwrap())
+        .await;
     assert!(out.set_cookie.is_empty(), "{out:?}");
     // After the window the old key is an unknown key like any other.
     h.clock.advance(Duration::from_secs(31));
-    let out = h.request(Some(&cookie), 200, |s| assert!(s.is_empty())).await;
+    let out = h
+        .request(Some(&cookie), 200, |s| assert!(s.is_empty()))
+        .await;
     assert_eq!(out.set_cookie, vec![REMOVAL.to_owned()]);
 }
 
@@ -293,7 +324,9 @@ async fn item_21_save_keeps_the_data() {
 #[tokio::test]
 async fn item_22_invalid_key_saves_under_a_new_key() {
     let h = harness();
-    let out = h.request(Some("sessionid=1"), 200, |s| s.insert("a", 1).unwrap()).await;
+    let out = h
+        .request(Some("sessionid=1"), 200, |s| s.insert("a", 1).unwrap())
+        .await;
     // The cookie was too short: the session is new, saved under a fresh key.
     assert_eq!(out.set_cookie.len(), 1);
     assert_ne!(value(&out.set_cookie[0]), "1");
@@ -396,7 +429,10 @@ async fn items_72_to_75_cookie_attributes() {
     );
     let out = h.request(None, 200, |s| s.insert("a", 1).unwrap()).await;
     let c = &out.set_cookie[0];
-    assert!(c.ends_with("; HttpOnly; Max-Age=1209600; Path=/; SameSite=Strict; Secure"), "{c}");
+    assert!(
+        c.ends_with("; HttpOnly; Max-Age=1209600; Path=/; SameSite=Strict; Secure"),
+        "{c}"
+    );
     let h = harness_with(
         Config::builder()
             .cookie_httponly(false)
@@ -413,7 +449,12 @@ async fn items_72_to_75_cookie_attributes() {
 
 #[tokio::test]
 async fn browser_close_cookie_has_no_lifetime_but_the_record_expires() {
-    let h = harness_with(Config::builder().expire_at_browser_close(true).build().unwrap());
+    let h = harness_with(
+        Config::builder()
+            .expire_at_browser_close(true)
+            .build()
+            .unwrap(),
+    );
     let out = h.request(None, 200, |s| s.insert("a", 1).unwrap()).await;
     let c = &out.set_cookie[0];
     assert_eq!(&c[42..], "; HttpOnly; Path=/; SameSite=Lax");
@@ -441,7 +482,9 @@ async fn item_82_save_every_request_refreshes_untouched_sessions() {
 async fn save_every_request_with_an_unknown_key_creates_nothing() {
     // Deviation from Django (S14): no record for a garbage cookie; it is removed instead.
     let h = harness_with(Config::builder().save_every_request(true).build().unwrap());
-    let out = h.untouched(Some("sessionid=abcdefghijklmnopqrstuvwxyz012345")).await;
+    let out = h
+        .untouched(Some("sessionid=abcdefghijklmnopqrstuvwxyz012345"))
+        .await;
     assert_eq!(out.set_cookie, vec![REMOVAL.to_owned()]);
     assert_eq!(h.store.len(), 0);
 }
@@ -506,7 +549,8 @@ async fn update_with_loses_no_increment_and_plain_writes_are_counted() {
     let reqs: Vec<_> = (0..10).map(|_| h.engine.begin(Some(&cookie))).collect();
     for r in &reqs {
         let s = r.load().await.unwrap();
-        s.update_with("count", |n: Option<u64>| n.unwrap_or(0) + 1).unwrap();
+        s.update_with("count", |n: Option<u64>| n.unwrap_or(0) + 1)
+            .unwrap();
     }
     for r in &reqs {
         assert!(r.finish(200).await.failure.is_none());
@@ -534,7 +578,8 @@ async fn retries_exhausted_is_a_503_with_retry_after() {
     let cookie = h.new_session().await;
     let a = h.engine.begin(Some(&cookie));
     a.load().await.unwrap().insert("x", 1).unwrap();
-    h.request(Some(&cookie), 200, |s| s.insert("y", 1).unwrap()).await;
+    h.request(Some(&cookie), 200, |s| s.insert("y", 1).unwrap())
+        .await;
     let out = a.finish(200).await;
     let f = out.failure.unwrap();
     assert_eq!(f.status, 503);
@@ -569,11 +614,15 @@ async fn idle_timeout_expires_and_touch_refreshes() {
     let cookie = pair(&out.set_cookie[0]);
     // Within the touch interval (60 s): a read writes nothing.
     h.clock.advance(Duration::from_secs(30));
-    let out = h.request(Some(&cookie), 200, |s| assert!(!s.is_empty())).await;
+    let out = h
+        .request(Some(&cookie), 200, |s| assert!(!s.is_empty()))
+        .await;
     assert!(out.set_cookie.is_empty());
     // After it: a touch-only write re-sends the cookie with a fresh Max-Age.
     h.clock.advance(Duration::from_secs(60));
-    let out = h.request(Some(&cookie), 200, |s| assert!(!s.is_empty())).await;
+    let out = h
+        .request(Some(&cookie), 200, |s| assert!(!s.is_empty()))
+        .await;
     assert_eq!(out.set_cookie.len(), 1, "{out:?}");
     assert!(out.set_cookie[0].contains("Max-Age=600"));
     assert_eq!(h.engine.stats().touches, 1);
@@ -595,11 +644,15 @@ async fn absolute_timeout_ends_even_an_active_session() {
     let cookie = pair(&out.set_cookie[0]);
     for _ in 0..3 {
         h.clock.advance(Duration::from_secs(300));
-        let out = h.request(Some(&cookie), 200, |s| s.insert("a", 2).unwrap()).await;
+        let out = h
+            .request(Some(&cookie), 200, |s| s.insert("a", 2).unwrap())
+            .await;
         assert!(out.failure.is_none());
     }
     // 900 s in: the cookie's Max-Age is capped by the 100 s left.
-    let out = h.request(Some(&cookie), 200, |s| s.insert("a", 3).unwrap()).await;
+    let out = h
+        .request(Some(&cookie), 200, |s| s.insert("a", 3).unwrap())
+        .await;
     assert!(out.set_cookie[0].contains("Max-Age=100"), "{out:?}");
     h.clock.advance(Duration::from_secs(100));
     assert!(h.read(&cookie).await.is_empty());
@@ -624,7 +677,10 @@ async fn lock_mode_serializes_requests_of_one_session() {
     a.finish(200).await;
     // Released: the next request gets in and sees the write.
     let c = h.engine.begin(Some(&cookie));
-    assert_eq!(c.load().await.unwrap().get::<i32>("count").unwrap(), Some(2));
+    assert_eq!(
+        c.load().await.unwrap().get::<i32>("count").unwrap(),
+        Some(2)
+    );
     c.finish(200).await;
     assert!(h.engine.inner.locks.map.lock().unwrap().is_empty());
 }
@@ -637,16 +693,32 @@ async fn store_failures_are_503s() {
         async fn load(&self, _: &SessionKey, _: OffsetDateTime) -> Result<Lookup, StoreError> {
             Err(StoreError::new(StoreErrorKind::Unavailable, "down"))
         }
-        async fn create(&self, _: &SessionKey, _: &Record, _: OffsetDateTime) -> Result<CreateOutcome, StoreError> {
+        async fn create(
+            &self,
+            _: &SessionKey,
+            _: &Record,
+            _: OffsetDateTime,
+        ) -> Result<CreateOutcome, StoreError> {
             Err(StoreError::new(StoreErrorKind::Unavailable, "down"))
         }
-        async fn save(&self, _: &SessionKey, _: &Record, _: &Token, _: OffsetDateTime) -> Result<SaveOutcome, StoreError> {
+        async fn save(
+            &self,
+            _: &SessionKey,
+            _: &Record,
+            _: &Token,
+            _: OffsetDateTime,
+        ) -> Result<SaveOutcome, StoreError> {
             Err(StoreError::new(StoreErrorKind::Unavailable, "down"))
         }
         async fn delete(&self, _: &SessionKey) -> Result<(), StoreError> {
             Err(StoreError::new(StoreErrorKind::Unavailable, "down"))
         }
-        async fn touch(&self, _: &SessionKey, _: OffsetDateTime, _: OffsetDateTime) -> Result<bool, StoreError> {
+        async fn touch(
+            &self,
+            _: &SessionKey,
+            _: OffsetDateTime,
+            _: OffsetDateTime,
+        ) -> Result<bool, StoreError> {
             Err(StoreError::new(StoreErrorKind::Unavailable, "down"))
         }
         async fn clear_expired(&self, _: OffsetDateTime) -> Result<u64, StoreError> {
@@ -662,7 +734,10 @@ async fn store_failures_are_503s() {
     assert_eq!(out.failure.as_ref().map(|f| f.status), Some(503));
     assert!(out.set_cookie.is_empty());
     // A route that does not use the session is unaffected.
-    let out = engine.begin(Some("sessionid=abcdefghijklmnopqrstuvwxyz012345")).finish(200).await;
+    let out = engine
+        .begin(Some("sessionid=abcdefghijklmnopqrstuvwxyz012345"))
+        .finish(200)
+        .await;
     assert_eq!(out, Outcome::default());
 }
 
@@ -674,16 +749,32 @@ async fn slow_store_load_times_out() {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Ok(Lookup::Missing)
         }
-        async fn create(&self, _: &SessionKey, _: &Record, _: OffsetDateTime) -> Result<CreateOutcome, StoreError> {
+        async fn create(
+            &self,
+            _: &SessionKey,
+            _: &Record,
+            _: OffsetDateTime,
+        ) -> Result<CreateOutcome, StoreError> {
             Ok(CreateOutcome::Collision)
         }
-        async fn save(&self, _: &SessionKey, _: &Record, _: &Token, _: OffsetDateTime) -> Result<SaveOutcome, StoreError> {
+        async fn save(
+            &self,
+            _: &SessionKey,
+            _: &Record,
+            _: &Token,
+            _: OffsetDateTime,
+        ) -> Result<SaveOutcome, StoreError> {
             Ok(SaveOutcome::Missing)
         }
         async fn delete(&self, _: &SessionKey) -> Result<(), StoreError> {
             Ok(())
         }
-        async fn touch(&self, _: &SessionKey, _: OffsetDateTime, _: OffsetDateTime) -> Result<bool, StoreError> {
+        async fn touch(
+            &self,
+            _: &SessionKey,
+            _: OffsetDateTime,
+            _: OffsetDateTime,
+        ) -> Result<bool, StoreError> {
             Ok(false)
         }
         async fn clear_expired(&self, _: OffsetDateTime) -> Result<u64, StoreError> {
@@ -692,7 +783,10 @@ async fn slow_store_load_times_out() {
     }
     let engine = Engine::new(
         Slow,
-        Config::builder().load_timeout(Duration::from_millis(50)).build().unwrap(),
+        Config::builder()
+            .load_timeout(Duration::from_millis(50))
+            .build()
+            .unwrap(),
     );
     let started = std::time::Instant::now();
     let req = engine.begin(Some("sessionid=abcdefghijklmnopqrstuvwxyz012345"));
@@ -705,16 +799,27 @@ async fn untouched_values_round_trip_byte_for_byte() {
     let h = harness();
     let cookie = h.new_session().await;
     let key = SessionKey::parse(&cookie["sessionid=".len()..]).unwrap();
-    let Lookup::Found { token, .. } = h.store.load(&key, T1).await.unwrap() else { panic!() };
-    let odd = Data::from_json(r#"{"count":1,"big":123456789012345678901234567890,"f":1E5,"nan":NaN}"#.into()).unwrap();
+    let Lookup::Found { token, .. } = h.store.load(&key, T1).await.unwrap() else {
+        panic!()
+    };
+    let odd = Data::from_json(
+        r#"{"count":1,"big":123456789012345678901234567890,"f":1E5,"nan":NaN}"#.into(),
+    )
+    .unwrap();
     let rec = Record {
         data: odd,
         expires_at: T1 + Duration::from_secs(3600),
         meta: Metadata::default(),
     };
-    assert!(matches!(h.store.save(&key, &rec, &token, T1).await.unwrap(), SaveOutcome::Saved(_)));
-    h.request(Some(&cookie), 200, |s| s.insert("count", 2).unwrap()).await;
-    let Lookup::Found { record, .. } = h.store.load(&key, T1).await.unwrap() else { panic!() };
+    assert!(matches!(
+        h.store.save(&key, &rec, &token, T1).await.unwrap(),
+        SaveOutcome::Saved(_)
+    ));
+    h.request(Some(&cookie), 200, |s| s.insert("count", 2).unwrap())
+        .await;
+    let Lookup::Found { record, .. } = h.store.load(&key, T1).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(
         record.data.to_json(),
         r#"{"count":2,"big":123456789012345678901234567890,"f":1E5,"nan":NaN}"#

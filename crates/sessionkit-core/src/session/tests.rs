@@ -49,7 +49,10 @@ fn item_04_pop_present_key() {
     let s = session();
     s.insert("some key", "exists").unwrap();
     reset_flags(&s);
-    assert_eq!(s.pop::<String>("some key").unwrap().as_deref(), Some("exists"));
+    assert_eq!(
+        s.pop::<String>("some key").unwrap().as_deref(),
+        Some("exists")
+    );
     assert!(s.accessed());
     assert!(s.modified());
     assert_eq!(s.get::<String>("some key").unwrap(), None);
@@ -59,7 +62,10 @@ fn item_04_pop_present_key() {
 fn item_05_pop_absent_key_with_default() {
     let s = session();
     // Django's `pop(k, default)`: the default comes back, nothing is modified.
-    let v = s.pop::<String>("some key").unwrap().unwrap_or_else(|| "does not exist".into());
+    let v = s
+        .pop::<String>("some key")
+        .unwrap()
+        .unwrap_or_else(|| "does not exist".into());
     assert_eq!(v, "does not exist");
     assert!(s.accessed());
     assert!(!s.modified());
@@ -244,7 +250,10 @@ fn item_33_browser_close_with_setting_off() {
 
 #[test]
 fn item_34_browser_close_with_setting_on() {
-    let cfg = Config::builder().expire_at_browser_close(true).build().unwrap();
+    let cfg = Config::builder()
+        .expire_at_browser_close(true)
+        .build()
+        .unwrap();
     let s = Session::detached_with(cfg, Arc::new(crate::clock::SystemClock));
     s.set_expiry(Expiry::Seconds(10));
     assert!(!s.expire_at_browser_close());
@@ -302,11 +311,21 @@ fn type_mismatch_is_an_error_and_pop_keeps_the_value() {
 #[test]
 fn update_with_records_a_replayable_operation() {
     let s = session();
-    assert_eq!(s.update_with("c", |n: Option<u64>| n.unwrap_or(0) + 1).unwrap(), 1);
-    assert_eq!(s.update_with("c", |n: Option<u64>| n.unwrap_or(0) + 1).unwrap(), 2);
+    assert_eq!(
+        s.update_with("c", |n: Option<u64>| n.unwrap_or(0) + 1)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.update_with("c", |n: Option<u64>| n.unwrap_or(0) + 1)
+            .unwrap(),
+        2
+    );
     let st = s.state();
     assert_eq!(st.ops.len(), 2);
-    let Op::UpdateWith(_, f) = &st.ops[0] else { panic!() };
+    let Op::UpdateWith(_, f) = &st.ops[0] else {
+        panic!()
+    };
     assert_eq!(f(Some(Value::Int(41))).unwrap(), Value::Int(42));
 }
 
@@ -347,9 +366,17 @@ fn login_and_logout_follow_django_auth() {
     s.login("42");
     assert_ne!(s.key(), anon, "login cycles the key");
     assert_eq!(s.user_id().as_deref(), Some("42"));
-    assert_eq!(s.get::<Vec<i32>>("cart").unwrap(), Some(vec![1, 2]), "anonymous data kept");
+    assert_eq!(
+        s.get::<Vec<i32>>("cart").unwrap(),
+        Some(vec![1, 2]),
+        "anonymous data kept"
+    );
     s.login("7");
-    assert_eq!(s.get::<Vec<i32>>("cart").unwrap(), None, "another user: flushed first");
+    assert_eq!(
+        s.get::<Vec<i32>>("cart").unwrap(),
+        None,
+        "another user: flushed first"
+    );
     assert_eq!(s.user_id().as_deref(), Some("7"));
     s.logout();
     assert_eq!(s.user_id(), None);

@@ -9,8 +9,8 @@ use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 
 use super::{
-    CreateOutcome, Lookup, Metadata, Record, SaveOutcome, SessionStore, StoreError,
-    StoreErrorKind, Token,
+    CreateOutcome, Lookup, Metadata, Record, SaveOutcome, SessionStore, StoreError, StoreErrorKind,
+    Token,
 };
 use crate::data::Data;
 use crate::key::SessionKey;
@@ -60,7 +60,8 @@ impl Hasher for KeyHasher {
         for chunk in bytes.chunks(8) {
             let mut b = [0u8; 8];
             b[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
         }
     }
     fn write_u8(&mut self, i: u8) {

@@ -297,7 +297,11 @@ impl<'de> VariantAccess<'de> for VariantDeser {
             None => Err(ValueError("expected a newtype variant".to_owned())),
         }
     }
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, ValueError> {
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, ValueError> {
         match self.0 {
             Some(v @ (Value::List(_) | Value::Tuple(_))) => v.deserialize_any(visitor),
             Some(other) => Err(other.invalid_type(&"a tuple variant")),

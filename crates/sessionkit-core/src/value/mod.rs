@@ -364,7 +364,9 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         Ok(Value::String(v))
     }
     fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
-        Ok(Value::List(v.iter().map(|b| Value::Int(i64::from(*b))).collect()))
+        Ok(Value::List(
+            v.iter().map(|b| Value::Int(i64::from(*b))).collect(),
+        ))
     }
     fn visit_none<E>(self) -> Result<Value, E> {
         Ok(Value::Null)

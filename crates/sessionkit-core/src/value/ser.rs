@@ -86,7 +86,9 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::String(v.to_owned()))
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<Value, ValueError> {
-        Ok(Value::List(v.iter().map(|b| Value::Int((*b).into())).collect()))
+        Ok(Value::List(
+            v.iter().map(|b| Value::Int((*b).into())).collect(),
+        ))
     }
     fn serialize_none(self) -> Result<Value, ValueError> {
         Ok(Value::Null)
@@ -146,7 +148,10 @@ impl ser::Serializer for ValueSerializer {
         variant: &'static str,
         len: usize,
     ) -> Result<VariantSeqBuilder, ValueError> {
-        Ok(VariantSeqBuilder(variant, Vec::with_capacity(len.min(4096))))
+        Ok(VariantSeqBuilder(
+            variant,
+            Vec::with_capacity(len.min(4096)),
+        ))
     }
     fn serialize_map(self, len: Option<usize>) -> Result<MapBuilder, ValueError> {
         Ok(MapBuilder {
@@ -164,7 +169,10 @@ impl ser::Serializer for ValueSerializer {
         variant: &'static str,
         len: usize,
     ) -> Result<VariantMapBuilder, ValueError> {
-        Ok(VariantMapBuilder(variant, Map::with_capacity(len.min(4096))))
+        Ok(VariantMapBuilder(
+            variant,
+            Map::with_capacity(len.min(4096)),
+        ))
     }
 }
 

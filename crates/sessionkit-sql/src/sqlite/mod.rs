@@ -1,0 +1,356 @@
+//! [`SqliteStore`]: sessions in an SQLite file, the embedded default.
+//!
+//! # Layout
+//!
+//! One table (native layout, schema version 1; see [`schema`]): the key, the data as
+//! plain JSON, a version number for compare-and-set, the expiry (indexed), created-at,
+//! last-seen, the user id (indexed) and a rotation-marker flag. Times are Unix
+//! microseconds, so expiry comparisons are integer comparisons.
+//!
+//! # Concurrency
+//!
+//! The database runs in WAL mode with `synchronous=NORMAL` (durable across application
+//! crashes; the last transactions may be lost on power failure — the usual trade-off for
+//! session data, stated in the docs). Reads run on the calling task, on a small pool of
+//! read connections: a primary-key lookup in WAL mode takes microseconds and never waits
+//! for writers, so a thread hop would cost more than it saves. Writes go to **one writer
+//! thread** that takes every write queued at that moment and commits them in **one
+//! transaction** (group commit): under concurrency many sessions share one commit.
+//! [`SqliteStore::write_stats`] reports the batch sizes.
+
+pub mod schema;
+mod writer;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use sessionkit_core::{
+    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
+    StoreError, StoreErrorKind, Token,
+};
+use time::OffsetDateTime;
+
+pub use self::writer::WriteStats;
+use self::writer::{Write, Writer};
+
+/// How many expired rows one `clear_expired` transaction deletes.
+pub const CLEAR_BATCH: u32 = 1000;
+
+/// Sessions in an SQLite database file. Clones share the connections and the writer
+/// thread.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+/// use sessionkit_sql::SqliteStore;
+///
+/// let store = SqliteStore::open("sessions.sqlite3").await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    table: String,
+    readers: Mutex<Vec<Connection>>,
+    writer: Writer,
+    sql: Arc<schema::Sql>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .field("table", &self.inner.table)
+            .finish()
+    }
+}
+
+pub(crate) fn sql_error(what: &str, e: rusqlite::Error) -> StoreError {
+    let kind = match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::NotADatabase) => {
+            StoreErrorKind::Config
+        }
+        _ => StoreErrorKind::Unavailable,
+    };
+    StoreError::with_source(kind, format!("sqlite {what} failed"), e)
+}
+
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_micros(m: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` with the default table name
+    /// `sessionkit_session`.
+    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with_table(path, schema::DEFAULT_TABLE).await
+    }
+
+    /// Opens the database at `path` using `table` (letters, digits and `_`; lets several
+    /// applications or tests share one file).
+    pub async fn open_with_table(
+        path: impl AsRef<Path>,
+        table: &str,
+    ) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let table = table.to_owned();
+        tokio::task::spawn_blocking(move || SqliteStore::open_blocking(path, table))
+            .await
+            .map_err(|e| {
+                StoreError::with_source(StoreErrorKind::Other, "sqlite open task failed", e)
+            })?
+    }
+
+    fn open_blocking(path: PathBuf, table: String) -> Result<SqliteStore, StoreError> {
+        schema::check_table_name(&table)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(StoreError::new(
+                    StoreErrorKind::Config,
+                    format!(
+                        "cannot open {}: directory {} does not exist",
+                        path.display(),
+                        dir.display()
+                    ),
+                ));
+            }
+        }
+        let conn = Connection::open(&path).map_err(|e| {
+            StoreError::with_source(
+                StoreErrorKind::Config,
+                format!("cannot open SQLite database {}", path.display()),
+                e,
+            )
+        })?;
+        schema::configure(&conn, true)
+            .and_then(|()| schema::migrate(&conn, &table))
+            .map_err(|e| {
+                StoreError::with_source(
+                    StoreErrorKind::Config,
+                    format!("cannot use SQLite database {}", path.display()),
+                    e,
+                )
+            })?;
+        let sql = Arc::new(schema::Sql::new(&table));
+        let writer = Writer::spawn(conn, Arc::clone(&sql), path.display().to_string())?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                table,
+                readers: Mutex::new(Vec::new()),
+                writer,
+                sql,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Batch sizes of the writer thread so far.
+    pub fn write_stats(&self) -> WriteStats {
+        self.inner.writer.stats()
+    }
+
+    fn reader(&self) -> Result<Connection, StoreError> {
+        if let Some(c) = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+        {
+            return Ok(c);
+        }
+        let conn = Connection::open_with_flags(
+            &self.inner.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sql_error("open", e))?;
+        schema::configure(&conn, false)?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut pool = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < 16 {
+            pool.push(conn);
+        }
+    }
+
+    fn read_row(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
+        let conn = self.reader()?;
+        let row = {
+            let mut stmt = conn
+                .prepare_cached(&self.inner.sql.load)
+                .map_err(|e| sql_error("load", e))?;
+            stmt.query_row(params![key.as_str(), micros(now)], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, bool>(6)?,
+                ))
+            })
+            .optional()
+            .map_err(|e| sql_error("load", e))?
+        };
+        self.give_back(conn);
+        let Some((json, version, expires, created, seen, user_id, retired)) = row else {
+            return Ok(Lookup::Missing);
+        };
+        if retired {
+            return Ok(Lookup::Retired {
+                until: from_micros(expires),
+            });
+        }
+        match Data::from_json(json.into()) {
+            Ok(data) => Ok(Lookup::Found {
+                record: Record {
+                    data,
+                    expires_at: from_micros(expires),
+                    meta: Metadata {
+                        created_at: Some(from_micros(created)),
+                        last_seen: Some(from_micros(seen)),
+                        user_id,
+                    },
+                },
+                token: Token::version(version as u64),
+            }),
+            Err(e) => {
+                tracing::warn!(key = %key.fingerprint(), error = %e, "unreadable session data in SQLite; treating as no session");
+                Ok(Lookup::Missing)
+            }
+        }
+    }
+}
+
+impl SessionStore for SqliteStore {
+    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
+        self.read_row(key, now)
+    }
+
+    async fn create(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        now: OffsetDateTime,
+    ) -> Result<CreateOutcome, StoreError> {
+        self.inner
+            .writer
+            .send(Write::Create {
+                key: *key,
+                row: writer::Row::from_record(record, now),
+                now: micros(now),
+            })
+            .await
+            .map(|r| match r {
+                writer::Reply::Version(v) => CreateOutcome::Created(Token::version(v)),
+                _ => CreateOutcome::Collision,
+            })
+    }
+
+    async fn save(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        token: &Token,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        let Some(version) = token.as_version() else {
+            return Ok(SaveOutcome::Conflict);
+        };
+        self.inner
+            .writer
+            .send(Write::Save {
+                key: *key,
+                row: writer::Row::from_record(record, now),
+                version: version as i64,
+                now: micros(now),
+            })
+            .await
+            .map(|r| match r {
+                writer::Reply::Version(v) => SaveOutcome::Saved(Token::version(v)),
+                writer::Reply::Conflict => SaveOutcome::Conflict,
+                _ => SaveOutcome::Missing,
+            })
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .send(Write::Delete { key: *key })
+            .await
+            .map(|_| ())
+    }
+
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .writer
+            .send(Write::Touch {
+                key: *key,
+                expires_at: micros(expires_at),
+                now: micros(now),
+            })
+            .await
+            .map(|r| matches!(r, writer::Reply::Changed(n) if n > 0))
+    }
+
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        loop {
+            let r = self
+                .inner
+                .writer
+                .send(Write::ClearExpired {
+                    now: micros(now),
+                    limit: CLEAR_BATCH,
+                })
+                .await?;
+            let n = match r {
+                writer::Reply::Changed(n) => n,
+                _ => 0,
+            };
+            total += n;
+            if n < u64::from(CLEAR_BATCH) {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .send(Write::Retire {
+                key: *key,
+                until: micros(until),
+            })
+            .await
+            .map(|_| ())
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite://{}", self.inner.path.display())
+    }
+}

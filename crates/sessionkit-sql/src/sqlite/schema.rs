@@ -1,0 +1,169 @@
+//! The native SQLite layout, spelled out in one place.
+//!
+//! ```sql
+//! CREATE TABLE sessionkit_schema (
+//!     tbl     TEXT PRIMARY KEY,    -- the session table this row describes
+//!     version INTEGER NOT NULL     -- its layout version (1)
+//! );
+//! CREATE TABLE sessionkit_session (
+//!     session_key TEXT PRIMARY KEY,
+//!     data        TEXT NOT NULL,     -- the session dictionary as JSON
+//!     version     INTEGER NOT NULL,  -- compare-and-set token
+//!     expires_at  INTEGER NOT NULL,  -- Unix microseconds
+//!     created_at  INTEGER NOT NULL,
+//!     last_seen   INTEGER NOT NULL,
+//!     user_id     TEXT,              -- Django's _auth_user_id, for the per-user index
+//!     retired     INTEGER NOT NULL DEFAULT 0  -- 1: a rotation marker, no data
+//! ) WITHOUT ROWID;
+//! CREATE INDEX sessionkit_session_expires_at ON sessionkit_session (expires_at);
+//! CREATE INDEX sessionkit_session_user_id ON sessionkit_session (user_id) WHERE user_id IS NOT NULL;
+//! ```
+
+use rusqlite::Connection;
+use sessionkit_core::{StoreError, StoreErrorKind};
+
+use super::sql_error;
+
+/// The default session table.
+pub const DEFAULT_TABLE: &str = "sessionkit_session";
+
+/// The layout version this build writes and reads.
+pub const SCHEMA_VERSION: i64 = 1;
+
+pub(crate) fn check_table_name(table: &str) -> Result<(), StoreError> {
+    let ok = !table.is_empty()
+        && table.len() <= 48
+        && table
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !table.as_bytes()[0].is_ascii_digit();
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::new(
+            StoreErrorKind::Config,
+            format!(
+                "invalid table name {table:?}: use 1-48 letters, digits and _, not starting with a digit"
+            ),
+        ))
+    }
+}
+
+/// Connection settings: WAL and NORMAL sync for the writer (which owns the file's mode),
+/// a busy timeout for everyone.
+pub(crate) fn configure(conn: &Connection, writer: bool) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| sql_error("configure", e))?;
+    if writer {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(|e| sql_error("configure", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(mode, "SQLite did not switch to WAL mode");
+        }
+        conn.execute_batch("PRAGMA synchronous=NORMAL")
+            .map_err(|e| sql_error("configure", e))?;
+    }
+    Ok(())
+}
+
+/// Creates the tables if missing and checks the layout version.
+pub(crate) fn migrate(conn: &Connection, table: &str) -> Result<(), StoreError> {
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE;
+         CREATE TABLE IF NOT EXISTS sessionkit_schema (tbl TEXT PRIMARY KEY, version INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS {table} (
+             session_key TEXT PRIMARY KEY,
+             data TEXT NOT NULL,
+             version INTEGER NOT NULL,
+             expires_at INTEGER NOT NULL,
+             created_at INTEGER NOT NULL,
+             last_seen INTEGER NOT NULL,
+             user_id TEXT,
+             retired INTEGER NOT NULL DEFAULT 0
+         ) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS {table}_expires_at ON {table} (expires_at);
+         CREATE INDEX IF NOT EXISTS {table}_user_id ON {table} (user_id) WHERE user_id IS NOT NULL;
+         INSERT OR IGNORE INTO sessionkit_schema (tbl, version) VALUES ('{table}', {SCHEMA_VERSION});
+         COMMIT;"
+    ))
+    .map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        sql_error("schema setup", e)
+    })?;
+    let version: i64 = conn
+        .query_row(
+            "SELECT version FROM sessionkit_schema WHERE tbl = ?1",
+            [table],
+            |r| r.get(0),
+        )
+        .map_err(|e| sql_error("schema check", e))?;
+    if version != SCHEMA_VERSION {
+        return Err(StoreError::new(
+            StoreErrorKind::Config,
+            format!(
+                "table {table} has layout version {version}; this build of sessionkit reads version {SCHEMA_VERSION}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The statements, with the table name filled in once.
+pub(crate) struct Sql {
+    pub(crate) load: String,
+    pub(crate) create: String,
+    pub(crate) save: String,
+    pub(crate) state: String,
+    pub(crate) delete: String,
+    pub(crate) touch: String,
+    pub(crate) retire: String,
+    pub(crate) clear: String,
+}
+
+impl Sql {
+    pub(crate) fn new(t: &str) -> Sql {
+        Sql {
+            load: format!(
+                "SELECT data, version, expires_at, created_at, last_seen, user_id, retired
+                 FROM {t} WHERE session_key = ?1 AND expires_at > ?2"
+            ),
+            // Insert if absent; an expired row does not own its key.
+            create: format!(
+                "INSERT INTO {t} (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
+                 VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, 0)
+                 ON CONFLICT (session_key) DO UPDATE SET
+                     data = excluded.data, version = {t}.version + 1, expires_at = excluded.expires_at,
+                     created_at = excluded.created_at, last_seen = excluded.last_seen,
+                     user_id = excluded.user_id, retired = 0
+                 WHERE {t}.expires_at <= ?7
+                 RETURNING version"
+            ),
+            // Compare-and-set; never inserts.
+            save: format!(
+                "UPDATE {t} SET data = ?2, version = version + 1, expires_at = ?3, last_seen = ?4, user_id = ?5
+                 WHERE session_key = ?1 AND version = ?6 AND retired = 0 AND expires_at > ?7
+                 RETURNING version"
+            ),
+            state: format!(
+                "SELECT 1 FROM {t} WHERE session_key = ?1 AND retired = 0 AND expires_at > ?2"
+            ),
+            delete: format!("DELETE FROM {t} WHERE session_key = ?1"),
+            touch: format!(
+                "UPDATE {t} SET expires_at = ?2, last_seen = ?3
+                 WHERE session_key = ?1 AND retired = 0 AND expires_at > ?3"
+            ),
+            retire: format!(
+                "INSERT INTO {t} (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
+                 VALUES (?1, '', 1, ?2, 0, 0, NULL, 1)
+                 ON CONFLICT (session_key) DO UPDATE SET
+                     data = '', version = {t}.version + 1, expires_at = excluded.expires_at,
+                     user_id = NULL, retired = 1"
+            ),
+            clear: format!(
+                "DELETE FROM {t} WHERE session_key IN
+                 (SELECT session_key FROM {t} WHERE expires_at <= ?1 LIMIT ?2)"
+            ),
+        }
+    }
+}

@@ -1,0 +1,124 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use sessionkit_core::{Clock, Config, Engine, ManualClock, SessionStore};
+use sessionkit_sql::SqliteStore;
+use sessionkit_testkit::Profile;
+
+async fn fresh() -> Option<SqliteStore> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.keep().join("sessions.sqlite3");
+    Some(SqliteStore::open(&path).await.expect("open"))
+}
+
+mod conformance {
+    use super::*;
+    sessionkit_testkit::conformance_tests!(Profile::full(), fresh());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_transactions() {
+    let store = fresh().await.unwrap();
+    let engine = Engine::new(store.clone(), Config::default());
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            let req = engine.begin(None);
+            req.load().await.unwrap().insert("count", 1).unwrap();
+            req.finish(200).await
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap().failure.is_none());
+    }
+    let stats = store.write_stats();
+    assert_eq!(stats.writes, 200);
+    assert!(stats.max_batch > 1, "no batching happened: {stats:?}");
+    assert!(stats.batches < 200, "{stats:?}");
+}
+
+#[tokio::test]
+async fn sessions_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    let clock = ManualClock::now_frozen();
+    let cookie = {
+        let store = SqliteStore::open(&path).await.unwrap();
+        let engine = Engine::new(store, Config::default()).with_clock(Arc::new(clock.clone()));
+        let req = engine.begin(None);
+        req.load().await.unwrap().insert("count", 3).unwrap();
+        let out = req.finish(200).await;
+        out.set_cookie[0].split(';').next().unwrap().to_owned()
+    };
+    let store = SqliteStore::open(&path).await.unwrap();
+    let engine = Engine::new(store, Config::default()).with_clock(Arc::new(clock));
+    let s = engine.begin(Some(&cookie)).load().await.unwrap();
+    assert_eq!(s.get::<i32>("count").unwrap(), Some(3));
+}
+
+#[tokio::test]
+async fn clear_expired_works_in_batches() {
+    let store = fresh().await.unwrap();
+    let clock = ManualClock::now_frozen();
+    let engine = Engine::new(
+        store.clone(),
+        Config::builder().cookie_age(10).build().unwrap(),
+    )
+    .with_clock(Arc::new(clock.clone()));
+    for _ in 0..2500 {
+        let req = engine.begin(None);
+        req.load().await.unwrap().insert("x", 1).unwrap();
+        req.finish(200).await;
+    }
+    clock.advance(Duration::from_secs(11));
+    let batches_before = store.write_stats().batches;
+    assert_eq!(store.clear_expired(clock.now()).await.unwrap(), 2500);
+    assert!(
+        store.write_stats().batches - batches_before >= 3,
+        "one transaction per 1000 rows"
+    );
+}
+
+#[tokio::test]
+async fn clear_errors_for_bad_paths_and_names() {
+    let err = SqliteStore::open("/nonexistent-dir/x/s.sqlite3")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let err = SqliteStore::open_with_table(dir.path().join("a.db"), "bad name; drop")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid table name"), "{err}");
+    // A file that is not a database.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(
+        &junk,
+        b"this is not an sqlite database, not at all, no no no",
+    )
+    .unwrap();
+    let err = SqliteStore::open(&junk).await.unwrap_err();
+    assert!(err.report().contains("junk.db"), "{}", err.report());
+}
+
+#[tokio::test]
+async fn newer_layout_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    drop(SqliteStore::open(&path).await.unwrap());
+    let conn = rusqlite_conn(&path);
+    conn.execute("UPDATE sessionkit_schema SET version = 99", [])
+        .unwrap();
+    drop(conn);
+    let err = SqliteStore::open(&path).await.unwrap_err();
+    assert!(
+        err.report().contains("layout version 99"),
+        "{}",
+        err.report()
+    );
+}
+
+fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}

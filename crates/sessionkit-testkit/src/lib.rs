@@ -1,0 +1,90 @@
+//! The store conformance suite of sessionkit, public so that third-party stores can run it
+//! too.
+//!
+//! Every store runs the same checks of the contract in
+//! [`sessionkit_core::store`]: insert-if-absent creates, compare-and-set saves that never
+//! upsert, expiry against the time the store is given, idempotent deletes, touches that
+//! keep the token, batched cleanup that is safe with several cleaners, concurrent
+//! collisions. Each check gets a fresh store from your factory, in its own namespace.
+//!
+//! ```no_run
+//! use sessionkit_core::MemoryStore;
+//!
+//! // In tests/it/main.rs of a store crate: one #[tokio::test] per check.
+//! sessionkit_testkit::conformance_tests!(
+//!     sessionkit_testkit::Profile::full(),
+//!     async { Some(MemoryStore::new()) }
+//! );
+//! ```
+//!
+//! The factory returns `None` when the store's server is unreachable: the check prints
+//! `SKIP` and passes — unless `SESSIONKIT_REQUIRE_SERVICES=1`, in which case use
+//! [`require`] to turn the absence into a failure.
+
+pub mod suite;
+
+pub use sessionkit_core::ManualClock;
+pub use suite::Profile;
+
+/// Whether tests must fail (instead of skipping) when a service they need is unreachable:
+/// `SESSIONKIT_REQUIRE_SERVICES=1`, as `.ci/run` sets it.
+pub fn services_required() -> bool {
+    std::env::var("SESSIONKIT_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// A service URL from the environment (names in ARCHITECTURE.md §7), with its default.
+pub fn service_url(env: &str, default: &str) -> String {
+    std::env::var(env).unwrap_or_else(|_| default.to_owned())
+}
+
+/// Turns "the service is unreachable" into a visible skip, or into a panic when services
+/// are required.
+pub fn require<T>(what: &str, found: Result<T, String>) -> Option<T> {
+    match found {
+        Ok(t) => Some(t),
+        Err(why) if services_required() => {
+            panic!("{what} is required (SESSIONKIT_REQUIRE_SERVICES=1) but unavailable: {why}")
+        }
+        Err(why) => {
+            eprintln!(
+                "SKIP: {what} unavailable ({why}); set SESSIONKIT_REQUIRE_SERVICES=1 to fail instead"
+            );
+            None
+        }
+    }
+}
+
+/// Generates one `#[tokio::test]` per conformance check. `$profile` is a
+/// [`Profile`]; `$make` an async block evaluating to `Option<impl SessionStore>`, called
+/// once per check (each must get a fresh namespace).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($profile:expr, $make:expr) => {
+        $crate::conformance_tests!(@each $profile, $make;
+            load_of_unknown_key_is_missing,
+            create_then_load_round_trips,
+            create_never_overwrites,
+            create_over_an_expired_record,
+            save_is_compare_and_set,
+            save_never_upserts,
+            save_of_an_expired_record_is_missing,
+            delete_is_idempotent,
+            touch_moves_expiry_and_keeps_the_token,
+            expiry_is_checked_against_the_given_time,
+            clear_expired_removes_only_expired,
+            concurrent_cleaners,
+            concurrent_creates_one_wins,
+            concurrent_saves_one_wins,
+            retire_leaves_a_marker_or_nothing,
+            large_and_unusual_data_round_trip,
+            keys_are_independent
+        );
+    };
+    (@each $profile:expr, $make:expr; $($name:ident),*) => {$(
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let Some(store) = $make.await else { return };
+            $crate::suite::$name(&store, &$profile).await;
+        }
+    )*};
+}
