@@ -608,7 +608,7 @@ impl RequestSession {
                     plan.vary = st.accessed;
                     Action::None
                 }
-                (Identity::None, _) | (Identity::Key(_), _) => Action::Create,
+                (Identity::None | Identity::Key(_), _) => Action::Create,
             };
             return plan;
         }

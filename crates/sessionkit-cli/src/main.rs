@@ -1,0 +1,7 @@
+//! The `sessionkit` command.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    sessionkit_cli::main()
+}

@@ -1,0 +1,5 @@
+//! The `sessionkit` binary, run as a process: the demo flow across a restart, and clear
+//! errors for bad input.
+
+mod http;
+mod serve;

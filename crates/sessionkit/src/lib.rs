@@ -1,0 +1,27 @@
+#![doc = include_str!("../../../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use sessionkit_core::{
+    BoxStore, ClientStore, Clock, Concurrency, Config, ConfigBuilder, ConfigError, Data,
+    DynSessionStore, Engine, Expiry, LoadError, ManualClock, MemoryStore, Outcome,
+    RequestSession, SameSite, Session, SessionError, SessionKey, SessionStore, StoreError,
+    StoreErrorKind, SystemClock, Value, spawn_cleanup,
+};
+
+/// The core crate: everything framework- and driver-independent.
+pub use sessionkit_core as core;
+
+/// The store traits and types.
+pub use sessionkit_core::store;
+
+/// The value model.
+pub use sessionkit_core::value;
+
+#[cfg(any(feature = "axum", feature = "tower"))]
+pub use sessionkit_tower::{SessionLayer, SessionService};
+
+#[cfg(feature = "axum")]
+pub use sessionkit_core::SessionRejection;
+
+#[cfg(feature = "sqlite")]
+pub use sessionkit_sql::SqliteStore;
