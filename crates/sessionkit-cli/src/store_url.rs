@@ -35,7 +35,9 @@ pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
         "memory" => bail!("invalid store URL {url:?}: memory:// takes no path"),
         "sqlite" => {
             if rest.is_empty() {
-                bail!("invalid store URL {url:?}: sqlite:// needs a file path, e.g. sqlite://sessions.sqlite3");
+                bail!(
+                    "invalid store URL {url:?}: sqlite:// needs a file path, e.g. sqlite://sessions.sqlite3"
+                );
             }
             Ok(StoreUrl::Sqlite(PathBuf::from(rest)))
         }

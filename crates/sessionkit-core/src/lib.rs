@@ -86,7 +86,8 @@ pub use extract_axum::SessionRejection;
 pub use key::{ClientKey, SessionKey};
 pub use session::{Session, SessionError};
 pub use store::{
-    BoxStore, ClientStore, CookieContents, CreateOutcome, DynSessionStore, Lookup, MemoryStore,
-    Metadata, Record, SaveOutcome, SessionStore, StoreError, StoreErrorKind, Token,
+    BoxStore, ClientStore, CookieContents, CreateOutcome, DynSessionStore, LeaseStore, Lookup,
+    MemoryStore, Metadata, Record, SaveOutcome, SessionInfo, SessionListing, SessionStore,
+    StoreError, StoreErrorKind, Token, UserIndex,
 };
 pub use value::Value;

@@ -1,1 +1,55 @@
-//! Django wire formats (work in progress).
+//! Django's session wire formats as pure functions, and the signed-cookie store.
+//!
+//! Everything a Rust service needs to share sessions with a Django app, byte for byte:
+//! the signing framing under every Django session format, the signed session data of the
+//! `db`/`cached_db`/`file` engines, the pickled dict of the cache engines, the cookie of
+//! the `signed_cookies` engine, cache keys, file names and the auth hash. Each format is
+//! checked against vectors produced by running Django (`tests/data/django-vectors.json`).
+//!
+//! # Layout
+//!
+//! | module | Django | what |
+//! | --- | --- | --- |
+//! | [`signing`] | `django.core.signing` | base62, base64, `salted_hmac`, [`Secrets`], [`Signer`] with `dumps`/`loads` |
+//! | [`session`] | `SessionStore.encode/decode` | signed session data for server-side stores |
+//! | [`pickle`] | `RedisCache` values | a restricted pickle reader and writer |
+//! | [`auth`] | `get_session_auth_hash` | the `_auth_user_hash` value and its key-rotation check |
+//! | [`keys`] | cache keys, file names | where each engine puts a session |
+//! | [`cookie_store`] | `backends.signed_cookies` | [`SignedCookieStore`], a [`ClientStore`](sessionkit_core::ClientStore) |
+//!
+//! Decoding never panics and never trusts input: a bad signature is `None` (plus a
+//! warning), a zip bomb or an oversized pickle is refused before it is allocated, and no
+//! pickle opcode that constructs Python objects is ever acted on.
+//!
+//! # Example
+//!
+//! ```
+//! use sessionkit_core::{Data, Value};
+//! use sessionkit_django::{Secrets, session};
+//! use time::OffsetDateTime;
+//!
+//! // What Django's db engine stores in `django_session.session_data`.
+//! let secrets = Secrets::new("anchor-secret-key-for-vectors");
+//! let signer = session::signer(&secrets);
+//! let mut data = Data::new();
+//! data.insert("count", Value::Int(4));
+//! data.insert("favorite_color", Value::from("blue"));
+//! let t1 = OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
+//! assert_eq!(
+//!     session::encode(&data, &signer, t1),
+//!     "eyJjb3VudCI6NCwiZmF2b3JpdGVfY29sb3IiOiJibHVlIn0:1vb66i:xT2qXHXjBEKdl9_htSvGeqznirHyU2P9bd5-Y6pxBVg"
+//! );
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod auth;
+pub mod cookie_store;
+pub mod keys;
+pub mod pickle;
+pub mod session;
+pub mod signing;
+
+pub use auth::{AuthHasher, HashMatch};
+pub use cookie_store::SignedCookieStore;
+pub use pickle::{PickleError, PickleErrorKind};
+pub use signing::{Secrets, Signer, SigningError};

@@ -207,6 +207,12 @@ where
     hmac_from_digest::<D>(&derived)
 }
 
+/// The keyed HMAC-SHA256 state of `salted_hmac(key_salt, _, secret)`, to clone per use.
+pub(crate) fn salted_hmac_state(key_salt: &str, secret: &str) -> Hmac<Sha256> {
+    salted_hmac_key::<Sha256>(key_salt, secret)
+}
+
+#[cfg(test)]
 fn salted_hmac_generic<D>(key_salt: &str, value: &[u8], secret: &str) -> Vec<u8>
 where
     D: EagerHash,
@@ -435,8 +441,10 @@ impl Signer {
             return None;
         }
         let tag = URL_SAFE_NO_PAD.decode(signature).ok()?;
-        (0..self.inner.keys.len())
-            .find(|&i| self.mac(i, value).is_some_and(|mac| mac.verify_slice(&tag).is_ok()))
+        (0..self.inner.keys.len()).find(|&i| {
+            self.mac(i, value)
+                .is_some_and(|mac| mac.verify_slice(&tag).is_ok())
+        })
     }
 
     /// Django's `Signer.unsign(signed)`: splits the signature off at the last `:` and
@@ -451,9 +459,7 @@ impl Signer {
     /// assert_eq!(signer.unsign("hello:nope"), Err(SigningError::BadSignature));
     /// ```
     pub fn unsign<'a>(&self, signed: &'a str) -> Result<&'a str, SigningError> {
-        let (value, sig) = signed
-            .rsplit_once(':')
-            .ok_or(SigningError::BadSignature)?;
+        let (value, sig) = signed.rsplit_once(':').ok_or(SigningError::BadSignature)?;
         match self.verify(value, sig) {
             Some(_) => Ok(value),
             None => Err(SigningError::BadSignature),
@@ -621,7 +627,10 @@ mod tests {
         assert_eq!(b64_decode("AAECAw").unwrap(), [0, 1, 2, 3]);
         assert_eq!(b64_decode("AAECAw==").unwrap(), [0, 1, 2, 3]);
         assert_eq!(b64_decode("-__-").unwrap(), [0xfb, 0xff, 0xfe]);
-        assert!(b64_decode("+//+").is_none(), "standard alphabet is not URL-safe");
+        assert!(
+            b64_decode("+//+").is_none(),
+            "standard alphabet is not URL-safe"
+        );
         assert!(b64_decode("AAECA").is_none());
         assert!(b64_decode("AA:C").is_none());
         // Python ignores non-zero trailing bits.
@@ -729,7 +738,10 @@ mod tests {
         assert_eq!(zlib_decompress(&ok, 999), Err(SigningError::TooLarge));
         // Uncompressed payloads are capped too.
         let plain = signer.sign(&format!("{}:0", b64_encode(&[b'1'; 1001])));
-        assert_eq!(signer.loads(&plain, None, t(0)), Err(SigningError::TooLarge));
+        assert_eq!(
+            signer.loads(&plain, None, t(0)),
+            Err(SigningError::TooLarge)
+        );
     }
 
     #[test]
@@ -739,7 +751,10 @@ mod tests {
         // Trailing data after the stream is ignored, as in Python.
         let mut trailing = good.clone();
         trailing.extend_from_slice(b"xyz");
-        assert_eq!(zlib_decompress(&trailing, 100).unwrap(), b"hello hello hello");
+        assert_eq!(
+            zlib_decompress(&trailing, 100).unwrap(),
+            b"hello hello hello"
+        );
         // Truncated and corrupt streams are refused.
         assert_eq!(
             zlib_decompress(&good[..good.len() - 3], 100),
@@ -768,7 +783,10 @@ mod tests {
         );
         // Correctly signed but no timestamp.
         let signed = signer.sign("e30");
-        assert_eq!(signer.loads(&signed, None, t(0)), Err(SigningError::Malformed));
+        assert_eq!(
+            signer.loads(&signed, None, t(0)),
+            Err(SigningError::Malformed)
+        );
         // Correctly signed, bad timestamp / base64.
         for v in ["e30:!!", "e30:", "e3:0", ".e30:0", "e30:zzzzzzzzzzzzzz"] {
             let signed = signer.sign(v);

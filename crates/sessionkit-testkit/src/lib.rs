@@ -77,7 +77,10 @@ macro_rules! conformance_tests {
             concurrent_saves_one_wins,
             retire_leaves_a_marker_or_nothing,
             large_and_unusual_data_round_trip,
-            keys_are_independent
+            keys_are_independent,
+            listing_pages_through_live_sessions,
+            user_index_lists_and_revokes,
+            leases_exclude_and_expire
         );
     };
     (@each $profile:expr, $make:expr; $($name:ident),*) => {$(

@@ -20,16 +20,47 @@ pub struct Profile {
     /// How far a stored expiry may differ from the one written (a store that keeps whole
     /// seconds, say).
     pub time_precision: Duration,
+    /// The store offers [`SessionListing`](sessionkit_core::SessionListing).
+    pub listing: bool,
+    /// The store offers [`UserIndex`](sessionkit_core::UserIndex).
+    pub user_index: bool,
+    /// The store offers [`LeaseStore`](sessionkit_core::LeaseStore).
+    pub leases: bool,
 }
 
 impl Profile {
-    /// Everything: metadata, rotation markers, microsecond times.
+    /// Metadata, rotation markers, microsecond times, listing and the per-user index (no
+    /// leases: see [`Profile::with_leases`]).
     pub fn full() -> Profile {
         Profile {
             metadata: true,
             retire_markers: true,
             time_precision: Duration::from_micros(1),
+            listing: true,
+            user_index: true,
+            leases: false,
         }
+    }
+
+    /// With leases.
+    #[must_use]
+    pub fn with_leases(mut self) -> Profile {
+        self.leases = true;
+        self
+    }
+
+    /// Without listing.
+    #[must_use]
+    pub fn without_listing(mut self) -> Profile {
+        self.listing = false;
+        self
+    }
+
+    /// Without the per-user index.
+    #[must_use]
+    pub fn without_user_index(mut self) -> Profile {
+        self.user_index = false;
+        self
     }
 
     /// Without rotation markers.
@@ -403,6 +434,158 @@ pub async fn keys_are_independent<S: SessionStore>(store: &S, _p: &Profile) {
     store.delete(&a).await.expect("delete");
     let (got, _) = found(store, &b, NOW).await;
     assert_eq!(got.data.get("who"), Some(Value::String("b".into())));
+}
+
+/// Listing pages through live sessions in key order, skipping expired ones and markers.
+pub async fn listing_pages_through_live_sessions<S: SessionStore>(store: &S, p: &Profile) {
+    let Some(listing) = store.listing() else {
+        assert!(!p.listing, "the profile promises listing");
+        return;
+    };
+    assert!(
+        p.listing,
+        "the store lists but its profile says it does not"
+    );
+    let mut keys: Vec<SessionKey> = (0..7).map(|_| SessionKey::generate()).collect();
+    for k in &keys {
+        create(store, k, &record("{}", 3600)).await;
+    }
+    let expired = SessionKey::generate();
+    create(store, &expired, &record("{}", 5)).await;
+    let retired = SessionKey::generate();
+    create(store, &retired, &record("{}", 3600)).await;
+    store.retire(&retired, at(3000)).await.expect("retire");
+    keys.sort();
+    let mut seen = Vec::new();
+    let mut after: Option<SessionKey> = None;
+    loop {
+        let page = listing.list(at(10), after.as_ref(), 3).await.expect("list");
+        assert!(page.len() <= 3);
+        if page.is_empty() {
+            break;
+        }
+        for info in &page {
+            assert!(close(info.expires_at, at(3600), p));
+            seen.push(info.key);
+        }
+        after = page.last().map(|i| i.key);
+    }
+    assert_eq!(seen, keys, "every live session once, in key order");
+}
+
+/// The per-user index lists a user's sessions and revokes all but one.
+pub async fn user_index_lists_and_revokes<S: SessionStore>(store: &S, p: &Profile) {
+    let Some(index) = store.user_index() else {
+        assert!(!p.user_index, "the profile promises a user index");
+        return;
+    };
+    assert!(
+        p.user_index,
+        "the store has a user index but its profile says it does not"
+    );
+    let user = format!("user-{}", SessionKey::generate().as_str());
+    let other = format!("user-{}", SessionKey::generate().as_str());
+    let mut mine = Vec::new();
+    for i in 0..3 {
+        let key = SessionKey::generate();
+        let mut r = record(&format!(r#"{{"_auth_user_id":"{user}","i":{i}}}"#), 3600);
+        r.meta.user_id = Some(user.clone());
+        create(store, &key, &r).await;
+        mine.push(key);
+    }
+    let theirs = SessionKey::generate();
+    let mut r = record("{}", 3600);
+    r.meta.user_id = Some(other.clone());
+    create(store, &theirs, &r).await;
+    // A session that logs in later (user set by a save) is indexed too.
+    let late = SessionKey::generate();
+    create(store, &late, &record("{}", 3600)).await;
+    let (_, t) = found(store, &late, NOW).await;
+    let mut r = record("{}", 3600);
+    r.meta.user_id = Some(user.clone());
+    assert!(matches!(
+        store.save(&late, &r, &t, NOW).await.expect("save"),
+        SaveOutcome::Saved(_)
+    ));
+    mine.push(late);
+    // An expired session of the user is not listed.
+    let mut r = record("{}", 5);
+    r.meta.user_id = Some(user.clone());
+    create(store, &SessionKey::generate(), &r).await;
+
+    let mut listed: Vec<SessionKey> = index
+        .sessions_of(&user, at(10))
+        .await
+        .expect("sessions_of")
+        .into_iter()
+        .map(|i| {
+            assert_eq!(i.meta.user_id.as_deref(), Some(user.as_str()));
+            i.key
+        })
+        .collect();
+    listed.sort();
+    mine.sort();
+    assert_eq!(listed, mine);
+
+    let keep = mine[0];
+    let revoked = index.revoke_user(&user, Some(&keep)).await.expect("revoke");
+    assert!(revoked >= 3, "revoked {revoked}");
+    found(store, &keep, NOW).await;
+    for k in &mine[1..] {
+        missing(store, k, NOW).await;
+    }
+    found(store, &theirs, NOW).await;
+    let left = index.sessions_of(&user, NOW).await.expect("sessions_of");
+    assert_eq!(left.len(), 1);
+    assert_eq!(index.revoke_user(&user, None).await.expect("revoke all"), 1);
+    missing(store, &keep, NOW).await;
+    assert!(
+        index
+            .sessions_of(&user, NOW)
+            .await
+            .expect("sessions_of")
+            .is_empty()
+    );
+}
+
+/// Leases exclude a second owner, are released only by their owner, and expire.
+pub async fn leases_exclude_and_expire<S: SessionStore>(store: &S, p: &Profile) {
+    let Some(leases) = store.leases() else {
+        assert!(!p.leases, "the profile promises leases");
+        return;
+    };
+    assert!(
+        p.leases,
+        "the store has leases but its profile says it does not"
+    );
+    let key = SessionKey::generate();
+    let ttl = Duration::from_millis(800);
+    assert!(leases.try_acquire(&key, "a", ttl).await.expect("acquire"));
+    assert!(!leases.try_acquire(&key, "b", ttl).await.expect("acquire"));
+    leases
+        .release(&key, "b")
+        .await
+        .expect("release by a non-owner");
+    assert!(
+        !leases.try_acquire(&key, "b", ttl).await.expect("acquire"),
+        "only the owner releases"
+    );
+    leases.release(&key, "a").await.expect("release");
+    assert!(
+        leases
+            .try_acquire(&key, "b", ttl)
+            .await
+            .expect("acquire after release")
+    );
+    // b crashes: the lease runs out by itself.
+    tokio::time::sleep(ttl + Duration::from_millis(400)).await;
+    assert!(
+        leases
+            .try_acquire(&key, "c", ttl)
+            .await
+            .expect("acquire after expiry")
+    );
+    leases.release(&key, "c").await.expect("release");
 }
 
 /// Runs futures concurrently and collects their outputs in order.

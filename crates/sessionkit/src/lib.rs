@@ -3,9 +3,9 @@
 
 pub use sessionkit_core::{
     BoxStore, ClientStore, Clock, Concurrency, Config, ConfigBuilder, ConfigError, Data,
-    DynSessionStore, Engine, Expiry, LoadError, ManualClock, MemoryStore, Outcome,
-    RequestSession, SameSite, Session, SessionError, SessionKey, SessionStore, StoreError,
-    StoreErrorKind, SystemClock, Value, spawn_cleanup,
+    DynSessionStore, Engine, Expiry, LoadError, ManualClock, MemoryStore, Outcome, RequestSession,
+    SameSite, Session, SessionError, SessionKey, SessionStore, StoreError, StoreErrorKind,
+    SystemClock, Value, spawn_cleanup,
 };
 
 /// The core crate: everything framework- and driver-independent.

@@ -78,7 +78,9 @@ pub async fn run(listen: SocketAddr, store: &str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let local = listener.local_addr().context("cannot read the bound address")?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
     tracing::info!(address = %local, store, "serving the sessionkit demo");
     println!("sessionkit demo on http://{local}/ (store: {store})");
     axum::serve(listener, app(engine))

@@ -8,7 +8,11 @@ use crate::http::{self, Jar};
 const BIN: &str = env!("CARGO_BIN_EXE_sessionkit");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Server(Child);
@@ -51,12 +55,19 @@ fn demo_counts_across_a_restart_on_the_default_store() {
             let res = jar.get(&addr, "/");
             assert_eq!(res.status, 200);
             assert_eq!(res.body, format!("Visit count: {n}"));
-            assert!(res.header("content-type").unwrap().starts_with("text/plain"));
+            assert!(
+                res.header("content-type")
+                    .unwrap()
+                    .starts_with("text/plain")
+            );
         }
         let res = http::get(&addr, "/", None).unwrap();
         assert_eq!(res.body, "Visit count: 1", "no cookie, new visitor");
     }
-    assert!(dir.path().join("sessions.sqlite3").exists(), "default store file");
+    assert!(
+        dir.path().join("sessions.sqlite3").exists(),
+        "default store file"
+    );
     let _server = serve(dir.path(), port, None);
     assert_eq!(jar.get(&addr, "/").body, "Visit count: 4");
 }
@@ -78,7 +89,12 @@ fn favorite_color_and_reads_that_create_nothing() {
     assert_eq!(jar.get(&addr, "/").body, "Visit count: 1");
     let res = jar.get(&addr, "/color/set");
     assert_eq!(res.status, 400);
-    let res = http::get(&addr, "/healthz", Some("sessionid=abcdefghijklmnopqrstuvwxyz012345")).unwrap();
+    let res = http::get(
+        &addr,
+        "/healthz",
+        Some("sessionid=abcdefghijklmnopqrstuvwxyz012345"),
+    )
+    .unwrap();
     assert_eq!(res.body, "ok");
     assert!(res.set_cookies().is_empty());
 }
@@ -96,11 +112,18 @@ fn a_forged_key_is_never_adopted() {
     assert_eq!(set.len(), 1);
     assert!(!set[0].starts_with(forged), "{set:?}");
     let res = http::get(&addr, "/", Some(forged)).unwrap();
-    assert_eq!(res.body, "Visit count: 1", "the forged key still leads nowhere");
+    assert_eq!(
+        res.body, "Visit count: 1",
+        "the forged key still leads nowhere"
+    );
 }
 
 fn run(args: &[&str], dir: &Path) -> (i32, String, String) {
-    let out = Command::new(BIN).current_dir(dir).args(args).output().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -112,11 +135,23 @@ fn run(args: &[&str], dir: &Path) -> (i32, String, String) {
 fn bad_input_gets_a_clear_message_and_a_failure_code() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["serve", "--store", "bogus://x"], "unsupported store \"bogus\""),
+        (
+            &["serve", "--store", "bogus://x"],
+            "unsupported store \"bogus\"",
+        ),
         (&["serve", "--store", "sessions.db"], "invalid store URL"),
-        (&["serve", "--store", "sqlite:///nonexistent-dir/x.db"], "does not exist"),
-        (&["serve", "--listen", "not-an-address"], "invalid value 'not-an-address'"),
-        (&["clear-expired", "--store", "ftp://x"], "unsupported store"),
+        (
+            &["serve", "--store", "sqlite:///nonexistent-dir/x.db"],
+            "does not exist",
+        ),
+        (
+            &["serve", "--listen", "not-an-address"],
+            "invalid value 'not-an-address'",
+        ),
+        (
+            &["clear-expired", "--store", "ftp://x"],
+            "unsupported store",
+        ),
         (&["frobnicate"], "unrecognized subcommand"),
     ];
     for (args, want) in cases {
@@ -145,17 +180,29 @@ fn port_in_use_is_a_clear_error() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let (code, _, err) = run(
-        &["serve", "--store", "memory://", "--listen", &format!("127.0.0.1:{port}")],
+        &[
+            "serve",
+            "--store",
+            "memory://",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
         dir.path(),
     );
     assert_ne!(code, 0);
-    assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
 }
 
 #[test]
 fn clear_expired_reports_a_count() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, out, err) = run(&["clear-expired", "--store", "sqlite://s.sqlite3"], dir.path());
+    let (code, out, err) = run(
+        &["clear-expired", "--store", "sqlite://s.sqlite3"],
+        dir.path(),
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "0 expired session(s) removed");
 }

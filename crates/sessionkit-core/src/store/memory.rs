@@ -9,8 +9,8 @@ use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 
 use super::{
-    CreateOutcome, Lookup, Metadata, Record, SaveOutcome, SessionStore, StoreError, StoreErrorKind,
-    Token,
+    BoxFuture, CreateOutcome, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionListing,
+    SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
 };
 use crate::data::Data;
 use crate::key::SessionKey;
@@ -138,6 +138,29 @@ impl MemoryStore {
         let b = key.as_str().as_bytes();
         let i = usize::from(b[0]) * 31 + usize::from(b[b.len() - 1]);
         &self.inner.shards[i % SHARDS]
+    }
+
+    /// Live sessions matching `keep`, sorted by key.
+    fn scan(&self, now: i64, keep: impl Fn(&SessionKey, &Entry) -> bool) -> Vec<SessionInfo> {
+        let mut out = Vec::new();
+        for shard in self.inner.shards.iter() {
+            let map = shard.read().unwrap_or_else(|e| e.into_inner());
+            for (k, e) in map.iter() {
+                if !e.retired && e.expires_at > now && keep(k, e) {
+                    out.push(SessionInfo {
+                        key: *k,
+                        expires_at: from_micros(e.expires_at),
+                        meta: Metadata {
+                            created_at: Some(from_micros(e.created_at)),
+                            last_seen: Some(from_micros(e.last_seen)),
+                            user_id: e.user_id.as_deref().map(str::to_owned),
+                        },
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
     }
 
     fn sweep(&self, now: i64) -> u64 {
@@ -325,5 +348,62 @@ impl SessionStore for MemoryStore {
 
     fn describe(&self) -> String {
         "memory://".to_owned()
+    }
+
+    fn listing(&self) -> Option<&dyn SessionListing> {
+        Some(self)
+    }
+
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
+    }
+}
+
+/// Listing scans every shard: fine for an admin page or the CLI, not for a request path.
+impl SessionListing for MemoryStore {
+    fn list<'a>(
+        &'a self,
+        now: OffsetDateTime,
+        after: Option<&'a SessionKey>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        Box::pin(async move {
+            let mut all = self.scan(micros(now), |k, _| after.is_none_or(|a| k > a));
+            all.truncate(limit);
+            Ok(all)
+        })
+    }
+}
+
+/// The per-user index scans every shard (the memory store keeps no secondary map, to keep
+/// a session small).
+impl UserIndex for MemoryStore {
+    fn sessions_of<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        Box::pin(
+            async move { Ok(self.scan(micros(now), |_, e| e.user_id.as_deref() == Some(user_id))) },
+        )
+    }
+
+    fn revoke_user<'a>(
+        &'a self,
+        user_id: &'a str,
+        keep: Option<&'a SessionKey>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let mut removed = 0u64;
+            for shard in self.inner.shards.iter() {
+                let mut map = shard.write().unwrap_or_else(|e| e.into_inner());
+                let before = map.len();
+                map.retain(|k, e| e.user_id.as_deref() != Some(user_id) || Some(k) == keep);
+                let gone = before - map.len();
+                self.inner.count.fetch_sub(gone, Ordering::Relaxed);
+                removed += gone as u64;
+            }
+            Ok(removed)
+        })
     }
 }

@@ -26,9 +26,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use sessionkit_core::store::BoxFuture;
 use sessionkit_core::{
-    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
-    StoreError, StoreErrorKind, Token,
+    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionKey,
+    SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
 };
 use time::OffsetDateTime;
 
@@ -189,6 +190,45 @@ impl SqliteStore {
         if pool.len() < 16 {
             pool.push(conn);
         }
+    }
+
+    fn query_infos(
+        &self,
+        sql: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let conn = self.reader()?;
+        let rows = {
+            let mut stmt = conn.prepare_cached(sql).map_err(|e| sql_error("list", e))?;
+            let rows = stmt
+                .query_map(params, |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
+                })
+                .map_err(|e| sql_error("list", e))?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .map_err(|e| sql_error("list", e))?
+        };
+        self.give_back(conn);
+        Ok(rows
+            .into_iter()
+            .filter_map(|(key, expires, created, seen, user_id)| {
+                Some(SessionInfo {
+                    key: SessionKey::parse(&key)?,
+                    expires_at: from_micros(expires),
+                    meta: Metadata {
+                        created_at: Some(from_micros(created)),
+                        last_seen: Some(from_micros(seen)),
+                        user_id,
+                    },
+                })
+            })
+            .collect())
     }
 
     fn read_row(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
@@ -352,5 +392,61 @@ impl SessionStore for SqliteStore {
 
     fn describe(&self) -> String {
         format!("sqlite://{}", self.inner.path.display())
+    }
+
+    fn listing(&self) -> Option<&dyn SessionListing> {
+        Some(self)
+    }
+
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
+    }
+}
+
+impl SessionListing for SqliteStore {
+    fn list<'a>(
+        &'a self,
+        now: OffsetDateTime,
+        after: Option<&'a SessionKey>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let result = match after {
+            Some(a) => self.query_infos(&self.inner.sql.list, &[&micros(now), &a.as_str(), &limit]),
+            None => self.query_infos(&self.inner.sql.list_all, &[&micros(now), &limit]),
+        };
+        Box::pin(std::future::ready(result))
+    }
+}
+
+impl UserIndex for SqliteStore {
+    fn sessions_of<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        let result = self.query_infos(&self.inner.sql.of_user, &[&user_id, &micros(now)]);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn revoke_user<'a>(
+        &'a self,
+        user_id: &'a str,
+        keep: Option<&'a SessionKey>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let r = self
+                .inner
+                .writer
+                .send(Write::RevokeUser {
+                    user_id: user_id.to_owned(),
+                    keep: keep.copied(),
+                })
+                .await?;
+            Ok(match r {
+                writer::Reply::Changed(n) => n,
+                _ => 0,
+            })
+        })
     }
 }

@@ -119,6 +119,10 @@ pub(crate) struct Sql {
     pub(crate) touch: String,
     pub(crate) retire: String,
     pub(crate) clear: String,
+    pub(crate) list: String,
+    pub(crate) list_all: String,
+    pub(crate) of_user: String,
+    pub(crate) revoke: String,
 }
 
 impl Sql {
@@ -163,6 +167,24 @@ impl Sql {
             clear: format!(
                 "DELETE FROM {t} WHERE session_key IN
                  (SELECT session_key FROM {t} WHERE expires_at <= ?1 LIMIT ?2)"
+            ),
+            list: format!(
+                "SELECT session_key, expires_at, created_at, last_seen, user_id FROM {t}
+                 WHERE retired = 0 AND expires_at > ?1 AND session_key > ?2
+                 ORDER BY session_key LIMIT ?3"
+            ),
+            list_all: format!(
+                "SELECT session_key, expires_at, created_at, last_seen, user_id FROM {t}
+                 WHERE retired = 0 AND expires_at > ?1
+                 ORDER BY session_key LIMIT ?2"
+            ),
+            of_user: format!(
+                "SELECT session_key, expires_at, created_at, last_seen, user_id FROM {t}
+                 WHERE user_id = ?1 AND retired = 0 AND expires_at > ?2
+                 ORDER BY session_key"
+            ),
+            revoke: format!(
+                "DELETE FROM {t} WHERE user_id = ?1 AND session_key <> ?2"
             ),
         }
     }

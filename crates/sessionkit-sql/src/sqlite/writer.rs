@@ -64,6 +64,10 @@ pub(crate) enum Write {
         now: i64,
         limit: u32,
     },
+    RevokeUser {
+        user_id: String,
+        keep: Option<SessionKey>,
+    },
 }
 
 #[derive(Debug)]
@@ -282,6 +286,12 @@ fn apply(conn: &Connection, sql: &Sql, w: &Write) -> Result<Reply, StoreError> {
             let n = stmt
                 .execute(params![key.as_str(), until])
                 .map_err(e("retire"))?;
+            Ok(Reply::Changed(n as u64))
+        }
+        Write::RevokeUser { user_id, keep } => {
+            let mut stmt = conn.prepare_cached(&sql.revoke).map_err(e("revoke"))?;
+            let keep = keep.as_ref().map_or("", SessionKey::as_str);
+            let n = stmt.execute(params![user_id, keep]).map_err(e("revoke"))?;
             Ok(Reply::Changed(n as u64))
         }
         Write::ClearExpired { now, limit } => {

@@ -9,8 +9,8 @@ use axum::http::{Request, Response, StatusCode, header};
 use axum::routing::get;
 use http_body_util::BodyExt;
 use sessionkit_core::{
-    Config, CreateOutcome, Engine, Lookup, MemoryStore, Record, SaveOutcome, Session,
-    SessionError, SessionKey, SessionStore, StoreError, StoreErrorKind, Token,
+    Config, CreateOutcome, Engine, Lookup, MemoryStore, Record, SaveOutcome, Session, SessionError,
+    SessionKey, SessionStore, StoreError, StoreErrorKind, Token,
 };
 use sessionkit_tower::SessionLayer;
 use time::OffsetDateTime;
@@ -62,7 +62,11 @@ async fn call(app: &Router, uri: &str, cookies: &[&str]) -> (Response<Body>, Str
     for c in cookies {
         req = req.header(header::COOKIE, *c);
     }
-    let res = app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let (parts, body) = res.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes();
     (
@@ -89,7 +93,10 @@ async fn the_tutorial_counter() {
         assert_eq!(body, format!("Visit count: {n}"));
     }
     let (_, body) = call(&app, "/", &[]).await;
-    assert_eq!(body, "Visit count: 1", "a visitor without the cookie starts over");
+    assert_eq!(
+        body, "Visit count: 1",
+        "a visitor without the cookie starts over"
+    );
 }
 
 #[tokio::test]
@@ -110,16 +117,32 @@ impl SessionStore for Counting {
         self.1.fetch_add(1, Ordering::SeqCst);
         self.0.load(key, now).await
     }
-    async fn create(&self, k: &SessionKey, r: &Record, now: OffsetDateTime) -> Result<CreateOutcome, StoreError> {
+    async fn create(
+        &self,
+        k: &SessionKey,
+        r: &Record,
+        now: OffsetDateTime,
+    ) -> Result<CreateOutcome, StoreError> {
         self.0.create(k, r, now).await
     }
-    async fn save(&self, k: &SessionKey, r: &Record, t: &Token, now: OffsetDateTime) -> Result<SaveOutcome, StoreError> {
+    async fn save(
+        &self,
+        k: &SessionKey,
+        r: &Record,
+        t: &Token,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
         self.0.save(k, r, t, now).await
     }
     async fn delete(&self, k: &SessionKey) -> Result<(), StoreError> {
         self.0.delete(k).await
     }
-    async fn touch(&self, k: &SessionKey, e: OffsetDateTime, now: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn touch(
+        &self,
+        k: &SessionKey,
+        e: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         self.0.touch(k, e, now).await
     }
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
@@ -182,16 +205,32 @@ impl SessionStore for Down {
     async fn load(&self, _: &SessionKey, _: OffsetDateTime) -> Result<Lookup, StoreError> {
         Err(down())
     }
-    async fn create(&self, _: &SessionKey, _: &Record, _: OffsetDateTime) -> Result<CreateOutcome, StoreError> {
+    async fn create(
+        &self,
+        _: &SessionKey,
+        _: &Record,
+        _: OffsetDateTime,
+    ) -> Result<CreateOutcome, StoreError> {
         Err(down())
     }
-    async fn save(&self, _: &SessionKey, _: &Record, _: &Token, _: OffsetDateTime) -> Result<SaveOutcome, StoreError> {
+    async fn save(
+        &self,
+        _: &SessionKey,
+        _: &Record,
+        _: &Token,
+        _: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
         Err(down())
     }
     async fn delete(&self, _: &SessionKey) -> Result<(), StoreError> {
         Err(down())
     }
-    async fn touch(&self, _: &SessionKey, _: OffsetDateTime, _: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn touch(
+        &self,
+        _: &SessionKey,
+        _: OffsetDateTime,
+        _: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         Err(down())
     }
     async fn clear_expired(&self, _: OffsetDateTime) -> Result<u64, StoreError> {
@@ -238,10 +277,13 @@ async fn concurrent_logout_is_a_400_and_is_not_undone() {
                 }
             }),
         )
-        .route("/logout", get(|s: Session| async move {
-            s.flush();
-            "bye"
-        }))
+        .route(
+            "/logout",
+            get(|s: Session| async move {
+                s.flush();
+                "bye"
+            }),
+        )
         .layer(SessionLayer::from_engine(engine));
     let (res, _) = call(&app, "/", &[]).await;
     let cookie = cookie_of(&res).unwrap();
@@ -253,7 +295,12 @@ async fn concurrent_logout_is_a_400_and_is_not_undone() {
     tokio::task::yield_now().await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let (res, _) = call(&app, "/logout", &[&cookie]).await;
-    assert!(res.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert!(
+        res.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
     tx.send(()).unwrap();
     let (res, body) = slow.await.unwrap();
     assert_eq!(res.status(), 400);

@@ -1,0 +1,246 @@
+//! [`SignedCookieStore`]: Django's `signed_cookies` engine — the whole session, signed,
+//! in the cookie (DJANGO.md §1.3, §2.5).
+//!
+//! The cookie value is `signing.dumps(session, salt="django.contrib.sessions.backends.signed_cookies",
+//! compress=True)`. Reading verifies the signature against the current key and the
+//! fallbacks; writing always signs with the current key. The store does not apply
+//! `SESSION_COOKIE_AGE` itself: it reports the signing time and the engine decides (Django
+//! accepts a cookie up to and including `SESSION_COOKIE_AGE` seconds after it was signed).
+//!
+//! ```
+//! use sessionkit_core::{ClientStore, Data, Value};
+//! use sessionkit_django::SignedCookieStore;
+//! use sessionkit_django::signing::Secrets;
+//! use time::OffsetDateTime;
+//!
+//! let store = SignedCookieStore::new(&Secrets::new("anchor-secret-key-for-vectors"));
+//! let t1 = OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
+//! let mut data = Data::new();
+//! data.insert("count", Value::Int(1));
+//!
+//! let cookie = store.encode(&data, t1).unwrap();
+//! assert_eq!(cookie, "eyJjb3VudCI6MX0:1vb66i:vPveSJk7gRPYYVYUVeAWsF9lBLpdvaxex_Gla6cYAPM");
+//! let contents = store.decode(&cookie, t1).unwrap();
+//! assert_eq!(contents.data, data);
+//! assert_eq!(contents.issued_at, t1);
+//! assert!(store.decode("tampered:1vb66i:vPveSJk7gRPYYVYUVeAWsF9lBLpdvaxex_Gla6cYAPM", t1).is_none());
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use sessionkit_core::{ClientStore, CookieContents, Data, StoreError, StoreErrorKind};
+use time::OffsetDateTime;
+
+use crate::signing::{Secrets, Signer, SigningError};
+
+/// The salt of the `signed_cookies` engine.
+pub const SIGNED_COOKIES_SALT: &str = "django.contrib.sessions.backends.signed_cookies";
+
+/// The largest cookie (`name=value`) browsers are required to keep (RFC 6265 §6.1).
+pub const MAX_COOKIE_SIZE: usize = 4096;
+
+/// Django's `signed_cookies` session engine as a [`ClientStore`].
+#[derive(Clone)]
+pub struct SignedCookieStore {
+    signer: Signer,
+    cookie_name: Arc<str>,
+    max_age: Option<i64>,
+}
+
+impl fmt::Debug for SignedCookieStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedCookieStore")
+            .field("signer", &self.signer)
+            .field("cookie_name", &self.cookie_name)
+            .field("max_age", &self.max_age)
+            .finish()
+    }
+}
+
+impl SignedCookieStore {
+    /// A store signing with `secrets.current()` and accepting the fallbacks, for a cookie
+    /// named `sessionid`.
+    pub fn new(secrets: &Secrets) -> SignedCookieStore {
+        SignedCookieStore {
+            signer: Signer::new(secrets, SIGNED_COOKIES_SALT),
+            cookie_name: Arc::from("sessionid"),
+            max_age: None,
+        }
+    }
+
+    /// The cookie's name (`SESSION_COOKIE_NAME`), counted in the 4096-byte limit.
+    #[must_use]
+    pub fn with_cookie_name(mut self, name: impl Into<String>) -> SignedCookieStore {
+        self.cookie_name = Arc::from(name.into());
+        self
+    }
+
+    /// Refuses, already in [`decode`](ClientStore::decode), cookies signed more than
+    /// `seconds` ago. Off by default: the engine applies `SESSION_COOKIE_AGE` and the
+    /// session's own expiry to the reported signing time.
+    #[must_use]
+    pub fn with_max_age(mut self, seconds: i64) -> SignedCookieStore {
+        self.max_age = Some(seconds);
+        self
+    }
+
+    /// Sets how many bytes a cookie's payload may inflate to (default 1 MiB).
+    #[must_use]
+    pub fn with_max_decompressed(mut self, bytes: usize) -> SignedCookieStore {
+        self.signer = self.signer.with_max_decompressed(bytes);
+        self
+    }
+
+    /// The signer (salt [`SIGNED_COOKIES_SALT`]).
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// The cookie name used for the size check.
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie_name
+    }
+}
+
+impl ClientStore for SignedCookieStore {
+    fn decode(&self, cookie_value: &str, now: OffsetDateTime) -> Option<CookieContents> {
+        let (json, issued_at) = match self.signer.loads(cookie_value, self.max_age, now) {
+            Ok(ok) => ok,
+            Err(SigningError::Expired) => {
+                tracing::debug!("signed session cookie expired");
+                return None;
+            }
+            Err(SigningError::BadSignature) => {
+                tracing::warn!("Session data corrupted (signed cookie with a bad signature)");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "signed session cookie could not be decoded");
+                return None;
+            }
+        };
+        match Data::from_json(Arc::from(json)) {
+            Ok(data) => Some(CookieContents { data, issued_at }),
+            Err(e) => {
+                tracing::warn!(error = %e, "signed session cookie does not hold a JSON object");
+                None
+            }
+        }
+    }
+
+    fn encode(&self, data: &Data, now: OffsetDateTime) -> Result<String, StoreError> {
+        let value = self.signer.dumps(&data.to_json(), true, now);
+        let size = self.cookie_name.len() + 1 + value.len();
+        if size > MAX_COOKIE_SIZE {
+            return Err(StoreError::new(
+                StoreErrorKind::Encode,
+                format!(
+                    "the signed session cookie would be {size} bytes (name, '=' and value), \
+                     over the {MAX_COOKIE_SIZE}-byte limit browsers enforce; store less in \
+                     the session or use a server-side store"
+                ),
+            ));
+        }
+        Ok(value)
+    }
+
+    fn describe(&self) -> String {
+        "cookie://".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use sessionkit_core::Value;
+    use sessionkit_core::value::Map;
+
+    use super::*;
+
+    fn t(secs: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(secs).unwrap()
+    }
+
+    /// A string that does not compress (so it fills the cookie byte for byte).
+    fn noise(len: usize) -> String {
+        let mut x: u32 = 0x1234_5678;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                char::from(b'!' + (x % 90) as u8)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn size_limit_counts_the_name() {
+        let store = SignedCookieStore::new(&Secrets::new("k"));
+        let mut data = Data::new();
+        data.insert("n", Value::String(noise(2900)));
+        let value = store.encode(&data, t(0)).unwrap();
+        assert!(value.len() > 2000 && value.len() < 4000, "{}", value.len());
+        // The same value with a longer cookie name no longer fits.
+        let long_name = "n".repeat(4096 - value.len());
+        let named = store.clone().with_cookie_name(long_name);
+        let err = named.encode(&data, t(0)).unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::Encode);
+        assert!(err.message().contains("4096"), "{}", err.message());
+        // One byte shorter fits exactly: 4096 bytes in all.
+        let name = "n".repeat(4096 - value.len() - 1);
+        let fits = store.with_cookie_name(name.clone());
+        let v = fits.encode(&data, t(0)).unwrap();
+        assert_eq!(name.len() + 1 + v.len(), 4096);
+    }
+
+    #[test]
+    fn optional_max_age() {
+        let store = SignedCookieStore::new(&Secrets::new("k")).with_max_age(10);
+        let v = store.encode(&Data::new(), t(100)).unwrap();
+        assert!(store.decode(&v, t(110)).is_some());
+        assert!(store.decode(&v, t(111)).is_none());
+        // Without it, any age is reported to the engine.
+        let lax = SignedCookieStore::new(&Secrets::new("k"));
+        assert_eq!(lax.decode(&v, t(1_000_000)).unwrap().issued_at, t(100));
+    }
+
+    #[test]
+    fn describe_and_debug() {
+        let store = SignedCookieStore::new(&Secrets::new("very-secret"));
+        assert_eq!(store.describe(), "cookie://");
+        assert!(!format!("{store:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn non_object_payloads_are_refused() {
+        let store = SignedCookieStore::new(&Secrets::new("k"));
+        for json in ["[]", "1", "\"x\"", "{", "{\"a\":1} x"] {
+            let v = store.signer().dumps(json, true, t(0));
+            assert!(store.decode(&v, t(0)).is_none(), "{json}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_decode(entries in prop::collection::vec((".{0,8}", any::<i64>(), ".{0,16}"), 0..10)) {
+            let map: Map = entries
+                .into_iter()
+                .map(|(k, i, s)| (k, Value::List(vec![Value::Int(i), Value::String(s)])))
+                .collect();
+            let store = SignedCookieStore::new(&Secrets::new("k"));
+            let data = Data::from_map(map.clone());
+            let v = store.encode(&data, t(5)).unwrap();
+            let back = store.decode(&v, t(5)).unwrap();
+            prop_assert_eq!(back.data.to_map(), map);
+            prop_assert_eq!(back.issued_at, t(5));
+        }
+
+        #[test]
+        fn arbitrary_cookies_never_panic(s in ".{0,300}") {
+            let store = SignedCookieStore::new(&Secrets::new("k"));
+            let _ = store.decode(&s, t(0));
+        }
+    }
+}
