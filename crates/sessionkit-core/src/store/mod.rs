@@ -23,6 +23,8 @@
 //! Client-side stores (the signed cookie) hold the session in the cookie itself and
 //! implement [`ClientStore`] instead.
 
+pub mod cached;
+mod file;
 mod memory;
 
 use std::error::Error as StdError;
@@ -36,6 +38,8 @@ use time::OffsetDateTime;
 use crate::data::Data;
 use crate::key::SessionKey;
 
+pub use cached::{CachedStore, LocalCache, SessionCache};
+pub use file::FileStore;
 pub use memory::MemoryStore;
 
 /// One stored session.

@@ -6,3 +6,146 @@ mod memory {
 
     sessionkit_testkit::conformance_tests!(Profile::full(), async { Some(MemoryStore::new()) });
 }
+
+mod file {
+    use sessionkit_core::store::FileStore;
+    use sessionkit_testkit::Profile;
+
+    async fn fresh() -> Option<FileStore> {
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        Some(FileStore::open(dir).expect("open"))
+    }
+
+    sessionkit_testkit::conformance_tests!(Profile::full(), fresh());
+
+    #[tokio::test]
+    async fn missing_directory_is_refused() {
+        let err = FileStore::open("/nonexistent/sessions").unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn files_are_private_and_no_temp_files_remain() {
+        use std::os::unix::fs::PermissionsExt;
+
+        use sessionkit_core::{Config, Engine};
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(FileStore::open(dir.path()).unwrap(), Config::default());
+        for _ in 0..5 {
+            let req = engine.begin(None);
+            req.load().await.unwrap().insert("x", 1).unwrap();
+            req.finish(200).await;
+        }
+        let mut n = 0;
+        for e in std::fs::read_dir(dir.path()).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            assert!(!name.starts_with(".tmp"), "{name}");
+            if name.starts_with("sk_") {
+                n += 1;
+                assert_eq!(e.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+            }
+        }
+        assert_eq!(n, 5);
+    }
+}
+
+mod cached {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use sessionkit_core::store::{CachedStore, LocalCache, SessionCache};
+    use sessionkit_core::{Clock, Config, Engine, ManualClock, MemoryStore, SessionStore};
+    use sessionkit_testkit::Profile;
+
+    sessionkit_testkit::conformance_tests!(Profile::full(), async {
+        Some(CachedStore::new(LocalCache::new(1000), MemoryStore::new()))
+    });
+
+    #[tokio::test]
+    async fn reads_are_served_from_the_cache() {
+        let durable = MemoryStore::new();
+        let store = Arc::new(CachedStore::new(LocalCache::new(100), durable.clone()));
+        let clock = ManualClock::now_frozen();
+        let engine =
+            Engine::from_dyn(store.clone(), Config::default()).with_clock(Arc::new(clock.clone()));
+        let req = engine.begin(None);
+        req.load().await.unwrap().insert("n", 1).unwrap();
+        let cookie = req.finish(200).await.set_cookie[0]
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let key = sessionkit_core::SessionKey::parse(&cookie["sessionid=".len()..]).unwrap();
+        assert!(
+            store
+                .cache()
+                .get(&key, clock.now())
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Remove it behind the cache's back: the cache still answers (that is the point,
+        // and the documented risk of an in-process cache on several nodes)...
+        durable.delete(&key).await.unwrap();
+        let s = engine.begin(Some(&cookie)).load().await.unwrap();
+        assert_eq!(s.get::<i32>("n").unwrap(), Some(1));
+        // ...for at most max_age.
+        clock.advance(Duration::from_secs(6));
+        let s = engine.begin(Some(&cookie)).load().await.unwrap();
+        assert!(s.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_conflict_drops_the_stale_entry_and_the_retry_lands() {
+        let durable = MemoryStore::new();
+        let a = Engine::new(
+            CachedStore::new(LocalCache::new(100), durable.clone()),
+            Config::default(),
+        );
+        let b = Engine::new(
+            CachedStore::new(LocalCache::new(100), durable.clone()),
+            Config::default(),
+        );
+        let req = a.begin(None);
+        req.load().await.unwrap().insert("n", 0).unwrap();
+        let cookie = req.finish(200).await.set_cookie[0]
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        // Node B writes; node A's cache is now stale.
+        let req = b.begin(Some(&cookie));
+        req.load()
+            .await
+            .unwrap()
+            .update_with("n", |n: Option<u64>| n.unwrap_or(0) + 1)
+            .unwrap();
+        assert!(req.finish(200).await.failure.is_none());
+        let req = a.begin(Some(&cookie));
+        req.load()
+            .await
+            .unwrap()
+            .update_with("n", |n: Option<u64>| n.unwrap_or(0) + 1)
+            .unwrap();
+        assert!(req.finish(200).await.failure.is_none());
+        // Node A's save refreshed A's cache; B's own cache may lag by up to max_age (the
+        // documented multi-node window), so read through A.
+        let s = a.begin(Some(&cookie)).load().await.unwrap();
+        assert_eq!(s.get::<u64>("n").unwrap(), Some(2));
+        assert_eq!(a.stats().conflicts, 1);
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_bounded() {
+        let store = Arc::new(CachedStore::new(LocalCache::new(64), MemoryStore::new()));
+        let engine = Engine::from_dyn(store.clone(), Config::default());
+        for _ in 0..500 {
+            let req = engine.begin(None);
+            req.load().await.unwrap().insert("x", 1).unwrap();
+            req.finish(200).await;
+        }
+        assert!(store.cache().len() <= 64, "{}", store.cache().len());
+        assert_eq!(store.store().len(), 500);
+    }
+}
