@@ -246,16 +246,14 @@ impl Engine {
         if record.expires_at <= now {
             return false;
         }
-        if let (Some(idle), Some(seen)) = (cfg.idle_timeout(), record.meta.last_seen) {
-            if seen + idle <= now {
+        if let (Some(idle), Some(seen)) = (cfg.idle_timeout(), record.meta.last_seen)
+            && seen + idle <= now {
                 return false;
             }
-        }
-        if let (Some(abs), Some(created)) = (cfg.absolute_timeout(), record.meta.created_at) {
-            if created + abs <= now {
+        if let (Some(abs), Some(created)) = (cfg.absolute_timeout(), record.meta.created_at)
+            && created + abs <= now {
                 return false;
             }
-        }
         true
     }
 }
@@ -547,11 +545,10 @@ impl RequestSession {
         let empty = st.identity == Identity::None && st.data.is_empty();
         let mut plan = Plan::nothing();
         plan.vary = st.accessed;
-        if st.flushed {
-            if let Origin::Stored { key, .. } = &l.origin {
+        if st.flushed
+            && let Origin::Stored { key, .. } = &l.origin {
                 plan.delete = Some(*key);
             }
-        }
         if present && empty {
             let in_grace =
                 matches!(l.origin, Origin::Retired { until } if engine.ctx().clock.now() < until);
@@ -614,8 +611,8 @@ impl RequestSession {
         }
         // Idle timeout: refresh last_seen (and the cookie's Max-Age) now and then, with a
         // touch that does not rewrite the data.
-        if status < 500 {
-            if let (Some(interval), Origin::Stored { key, meta, .. }, Identity::Key(k)) =
+        if status < 500
+            && let (Some(interval), Origin::Stored { key, meta, .. }, Identity::Key(k)) =
                 (cfg.touch_interval(), &l.origin, &st.identity)
             {
                 let now = engine.ctx().clock.now();
@@ -630,18 +627,16 @@ impl RequestSession {
                     plan.vary = true;
                 }
             }
-        }
         plan
     }
 
     async fn execute(&self, plan: Plan) -> Outcome {
         let engine = &self.inner.engine;
         let cfg = engine.config();
-        if plan.needs_io() {
-            if let Some(d) = engine.inner.save_delay {
+        if plan.needs_io()
+            && let Some(d) = engine.inner.save_delay {
                 tokio::time::sleep(d).await;
             }
-        }
         let mut outcome = Outcome {
             vary_cookie: plan.vary,
             ..Outcome::default()
@@ -959,8 +954,8 @@ impl Engine {
 fn replay(fresh: Data, ops: &[Op], original: &Data, stats: &Stats) -> Data {
     let mut seen = Vec::new();
     for op in ops {
-        if let Op::Set(k, _) = op {
-            if !seen.contains(&k) {
+        if let Op::Set(k, _) = op
+            && !seen.contains(&k) {
                 seen.push(k);
                 if !fresh.same_value(original, k) {
                     // Read-then-write by this request, changed meanwhile by another:
@@ -968,7 +963,6 @@ fn replay(fresh: Data, ops: &[Op], original: &Data, stats: &Stats) -> Data {
                     stats.overwrites.fetch_add(1, Ordering::Relaxed);
                 }
             }
-        }
     }
     let mut data = fresh;
     for op in ops {

@@ -50,7 +50,7 @@ pub fn isoformat(t: OffsetDateTime) -> String {
     let sign = if total < 0 { '-' } else { '+' };
     let abs = total.unsigned_abs();
     let _ = write!(s, "{sign}{:02}:{:02}", abs / 3600, (abs / 60) % 60);
-    if abs % 60 != 0 {
+    if !abs.is_multiple_of(60) {
         let _ = write!(s, ":{:02}", abs % 60);
     }
     s

@@ -1,8 +1,8 @@
 //! [`FileStore`]: one file per session in a directory.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -186,15 +186,15 @@ impl FileStore {
 
     fn read(&self, key: &SessionKey) -> Result<Option<Stored>, StoreError> {
         let path = self.path(key);
-        let mut text = String::new();
-        match File::open(&path) {
-            Ok(mut f) => {
-                f.read_to_string(&mut text)
-                    .map_err(|e| io_error("cannot read", &path, e))?;
-            }
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error("cannot open", &path, e)),
-        }
+            Err(e) if e.kind() == ErrorKind::InvalidData => {
+                tracing::warn!(key = %key.fingerprint(), "session file is not UTF-8; treating as no session");
+                return Ok(None);
+            }
+            Err(e) => return Err(io_error("cannot read", &path, e)),
+        };
         let parsed = text
             .split_once('\n')
             .and_then(|(h, d)| Some((Header::decode(h)?, d)));

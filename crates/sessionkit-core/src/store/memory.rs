@@ -159,7 +159,7 @@ impl MemoryStore {
                 }
             }
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.sort_by_key(|a| a.key);
         out
     }
 
@@ -245,8 +245,8 @@ impl SessionStore for MemoryStore {
             user_id: record.meta.user_id.as_deref().map(Into::into),
             retired: false,
         };
-        if let Some(max) = self.inner.max {
-            if self.len() >= max {
+        if let Some(max) = self.inner.max
+            && self.len() >= max {
                 self.sweep(now);
                 if self.len() >= max {
                     return Err(StoreError::new(
@@ -255,7 +255,6 @@ impl SessionStore for MemoryStore {
                     ));
                 }
             }
-        }
         let mut map = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
         match map.get(key) {
             // A live record (or a rotation marker) owns the key.

@@ -115,8 +115,8 @@ impl SqliteStore {
 
     fn open_blocking(path: PathBuf, table: String) -> Result<SqliteStore, StoreError> {
         schema::check_table_name(&table)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.is_dir() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir() {
                 return Err(StoreError::new(
                     StoreErrorKind::Config,
                     format!(
@@ -126,7 +126,6 @@ impl SqliteStore {
                     ),
                 ));
             }
-        }
         let conn = Connection::open(&path).map_err(|e| {
             StoreError::with_source(
                 StoreErrorKind::Config,

@@ -30,24 +30,7 @@ pub const DEFAULT_TABLE: &str = "sessionkit_session";
 /// The layout version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
 
-pub(crate) fn check_table_name(table: &str) -> Result<(), StoreError> {
-    let ok = !table.is_empty()
-        && table.len() <= 48
-        && table
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && !table.as_bytes()[0].is_ascii_digit();
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::new(
-            StoreErrorKind::Config,
-            format!(
-                "invalid table name {table:?}: use 1-48 letters, digits and _, not starting with a digit"
-            ),
-        ))
-    }
-}
+pub(crate) use crate::common::check_table_name;
 
 /// Connection settings: WAL and NORMAL sync for the writer (which owns the file's mode),
 /// a busy timeout for everyone.
