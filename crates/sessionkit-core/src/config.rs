@@ -342,12 +342,13 @@ impl ConfigBuilder {
             ));
         }
         if let Some(d) = &c.cookie_domain
-            && (d.is_empty() || !attr_ok(d)) {
-                return Err(ConfigError::new(
-                    "cookie_domain",
-                    format!("{d:?} is not a valid domain"),
-                ));
-            }
+            && (d.is_empty() || !attr_ok(d))
+        {
+            return Err(ConfigError::new(
+                "cookie_domain",
+                format!("{d:?} is not a valid domain"),
+            ));
+        }
         if c.cookie_age <= 0 {
             return Err(ConfigError::new(
                 "cookie_age",
@@ -397,12 +398,13 @@ impl ConfigBuilder {
             }
         }
         if let (Some(idle), Some(abs)) = (c.idle_timeout, c.absolute_timeout)
-            && idle > abs {
-                return Err(ConfigError::new(
-                    "idle_timeout",
-                    format!("{idle:?} is longer than the absolute timeout {abs:?}"),
-                ));
-            }
+            && idle > abs
+        {
+            return Err(ConfigError::new(
+                "idle_timeout",
+                format!("{idle:?} is longer than the absolute timeout {abs:?}"),
+            ));
+        }
         if c.max_save_attempts == 0 {
             return Err(ConfigError::new("max_save_attempts", "must be at least 1"));
         }

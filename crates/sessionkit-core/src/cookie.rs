@@ -90,6 +90,35 @@ pub fn join_headers<'a, I: IntoIterator<Item = &'a str>>(values: I) -> Option<Co
     }
 }
 
+/// Merges `Cookie` into the values of a response's `Vary` header(s), as Django's
+/// `patch_vary_headers` does: `None` when nothing needs to change (the header already
+/// names `Cookie`, in any case, or is `*`), else the new single header value
+/// (`<existing>, Cookie`). Adapters call it with their own header types.
+///
+/// ```
+/// use sessionkit_core::cookie::merge_vary;
+///
+/// assert_eq!(merge_vary([]).as_deref(), Some("Cookie"));
+/// assert_eq!(merge_vary(["Accept-Encoding"]).as_deref(), Some("Accept-Encoding, Cookie"));
+/// assert_eq!(merge_vary(["accept, COOKIE"]), None);
+/// assert_eq!(merge_vary(["*"]), None);
+/// ```
+pub fn merge_vary<'a, I: IntoIterator<Item = &'a str>>(existing: I) -> Option<String> {
+    let mut value = String::new();
+    for part in existing.into_iter().flat_map(|v| v.split(',')) {
+        let part = part.trim();
+        if part == "*" || part.eq_ignore_ascii_case("cookie") {
+            return None;
+        }
+        if !part.is_empty() {
+            value.push_str(part);
+            value.push_str(", ");
+        }
+    }
+    value.push_str("Cookie");
+    Some(value)
+}
+
 /// Formats an instant as an HTTP date (`Thu, 01 Jan 1970 00:00:00 GMT`), truncated to the
 /// second as Python's `formatdate(usegmt=True)` does.
 pub fn http_date(t: OffsetDateTime) -> String {

@@ -247,13 +247,15 @@ impl Engine {
             return false;
         }
         if let (Some(idle), Some(seen)) = (cfg.idle_timeout(), record.meta.last_seen)
-            && seen + idle <= now {
-                return false;
-            }
+            && seen + idle <= now
+        {
+            return false;
+        }
         if let (Some(abs), Some(created)) = (cfg.absolute_timeout(), record.meta.created_at)
-            && created + abs <= now {
-                return false;
-            }
+            && created + abs <= now
+        {
+            return false;
+        }
         true
     }
 }
@@ -546,9 +548,10 @@ impl RequestSession {
         let mut plan = Plan::nothing();
         plan.vary = st.accessed;
         if st.flushed
-            && let Origin::Stored { key, .. } = &l.origin {
-                plan.delete = Some(*key);
-            }
+            && let Origin::Stored { key, .. } = &l.origin
+        {
+            plan.delete = Some(*key);
+        }
         if present && empty {
             let in_grace =
                 matches!(l.origin, Origin::Retired { until } if engine.ctx().clock.now() < until);
@@ -614,19 +617,16 @@ impl RequestSession {
         if status < 500
             && let (Some(interval), Origin::Stored { key, meta, .. }, Identity::Key(k)) =
                 (cfg.touch_interval(), &l.origin, &st.identity)
-            {
-                let now = engine.ctx().clock.now();
-                if k == key
-                    && !st.cycled
-                    && meta.last_seen.is_none_or(|seen| seen + interval <= now)
-                {
-                    plan.action = Action::Touch {
-                        key: *key,
-                        created_at: meta.created_at,
-                    };
-                    plan.vary = true;
-                }
+        {
+            let now = engine.ctx().clock.now();
+            if k == key && !st.cycled && meta.last_seen.is_none_or(|seen| seen + interval <= now) {
+                plan.action = Action::Touch {
+                    key: *key,
+                    created_at: meta.created_at,
+                };
+                plan.vary = true;
             }
+        }
         plan
     }
 
@@ -634,9 +634,10 @@ impl RequestSession {
         let engine = &self.inner.engine;
         let cfg = engine.config();
         if plan.needs_io()
-            && let Some(d) = engine.inner.save_delay {
-                tokio::time::sleep(d).await;
-            }
+            && let Some(d) = engine.inner.save_delay
+        {
+            tokio::time::sleep(d).await;
+        }
         let mut outcome = Outcome {
             vary_cookie: plan.vary,
             ..Outcome::default()
@@ -955,14 +956,15 @@ fn replay(fresh: Data, ops: &[Op], original: &Data, stats: &Stats) -> Data {
     let mut seen = Vec::new();
     for op in ops {
         if let Op::Set(k, _) = op
-            && !seen.contains(&k) {
-                seen.push(k);
-                if !fresh.same_value(original, k) {
-                    // Read-then-write by this request, changed meanwhile by another:
-                    // last writer wins on this key. Counted, so it is never silent.
-                    stats.overwrites.fetch_add(1, Ordering::Relaxed);
-                }
+            && !seen.contains(&k)
+        {
+            seen.push(k);
+            if !fresh.same_value(original, k) {
+                // Read-then-write by this request, changed meanwhile by another:
+                // last writer wins on this key. Counted, so it is never silent.
+                stats.overwrites.fetch_add(1, Ordering::Relaxed);
             }
+        }
     }
     let mut data = fresh;
     for op in ops {

@@ -33,6 +33,7 @@
 //! | feature | what it adds |
 //! | --- | --- |
 //! | `axum` | `Session` as an axum extractor (`FromRequestParts`), `SessionError` and `LoadError` as responses |
+//! | `actix` | `Session` as an actix-web extractor (`FromRequest`), `SessionError` and `LoadError` as `ResponseError`s |
 //!
 //! # Example
 //!
@@ -65,6 +66,8 @@ pub mod cookie;
 pub mod data;
 pub mod engine;
 pub mod expiry;
+#[cfg(feature = "actix")]
+mod extract_actix;
 #[cfg(feature = "axum")]
 mod extract_axum;
 pub mod json;

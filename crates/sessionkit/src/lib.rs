@@ -1,4 +1,13 @@
-#![doc = include_str!("../../../README.md")]
+// The README's examples use the axum, actix and SQLite parts; with all of them enabled they
+// are compiled as doc tests, so the README cannot drift from the code.
+#![cfg_attr(
+    all(feature = "axum", feature = "actix", feature = "sqlite"),
+    doc = include_str!("../../../README.md")
+)]
+#![cfg_attr(
+    not(all(feature = "axum", feature = "actix", feature = "sqlite")),
+    doc = "Sessions for Rust web services, the Django way. See the repository README."
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use sessionkit_core::{
@@ -25,3 +34,9 @@ pub use sessionkit_core::SessionRejection;
 
 #[cfg(feature = "sqlite")]
 pub use sessionkit_sql::SqliteStore;
+
+/// actix-web integration (`SessionMiddleware`).
+#[cfg(feature = "actix")]
+pub mod actix {
+    pub use sessionkit_actix::{SessionMiddleware, SessionMiddlewareService};
+}

@@ -246,15 +246,16 @@ impl SessionStore for MemoryStore {
             retired: false,
         };
         if let Some(max) = self.inner.max
-            && self.len() >= max {
-                self.sweep(now);
-                if self.len() >= max {
-                    return Err(StoreError::new(
-                        StoreErrorKind::Full,
-                        format!("the memory store holds its maximum of {max} sessions"),
-                    ));
-                }
+            && self.len() >= max
+        {
+            self.sweep(now);
+            if self.len() >= max {
+                return Err(StoreError::new(
+                    StoreErrorKind::Full,
+                    format!("the memory store holds its maximum of {max} sessions"),
+                ));
             }
+        }
         let mut map = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
         match map.get(key) {
             // A live record (or a rotation marker) owns the key.

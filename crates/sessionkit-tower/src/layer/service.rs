@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use http::header::{COOKIE, HeaderValue, RETRY_AFTER, SET_COOKIE, VARY};
 use http::{HeaderMap, Request, Response, StatusCode};
-use sessionkit_core::cookie::join_headers;
+use sessionkit_core::cookie::{join_headers, merge_vary};
 use sessionkit_core::{Engine, Outcome};
 use tower_service::Service;
 
@@ -109,30 +109,10 @@ fn apply<B: From<String>>(outcome: Outcome, res: &mut Response<B>) {
     }
 }
 
-/// Adds `Cookie` to `Vary`, merging case-insensitively with what is there (Django's
-/// `patch_vary_headers`): an existing `*` or `Cookie` stays as it is; otherwise the value
-/// becomes `<existing>, Cookie`.
+/// Adds `Cookie` to `Vary` (merged as Django does).
 fn patch_vary(headers: &mut HeaderMap) {
-    let existing: Vec<String> = headers
-        .get_all(VARY)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
-    if existing
-        .iter()
-        .any(|v| v == "*" || v.eq_ignore_ascii_case("cookie"))
-    {
-        return;
-    }
-    let mut value = existing.join(", ");
-    if !value.is_empty() {
-        value.push_str(", ");
-    }
-    value.push_str("Cookie");
-    if let Ok(v) = HeaderValue::try_from(value) {
+    let merged = merge_vary(headers.get_all(VARY).iter().filter_map(|v| v.to_str().ok()));
+    if let Some(v) = merged.and_then(|v| HeaderValue::try_from(v).ok()) {
         headers.insert(VARY, v);
     }
 }
