@@ -51,10 +51,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// `--listen ADDR`, else `127.0.0.1:$PORT` (default 8080).
 fn listen_addr() -> String {
     let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--listen") {
-        if let Some(addr) = args.get(i + 1) {
-            return addr.clone();
-        }
+    if let Some(i) = args.iter().position(|a| a == "--listen")
+        && let Some(addr) = args.get(i + 1)
+    {
+        return addr.clone();
     }
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_owned());
     format!("127.0.0.1:{port}")
