@@ -566,7 +566,10 @@ impl RequestSession {
                 return plan;
             }
             plan.vary = true;
+            let client_side = matches!(engine.inner.backend, Backend::Client(_));
             plan.action = match (&st.identity, &l.origin) {
+                // A client-side session, new or not, is written into its cookie.
+                _ if client_side => Action::Encode,
                 (Identity::Client, _) => Action::Encode,
                 (Identity::Key(new_key), origin) if st.cycled => Action::Rotate {
                     new_key: *new_key,

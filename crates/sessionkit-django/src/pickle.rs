@@ -544,7 +544,7 @@ impl Reader<'_> {
     }
 
     fn insert_items(&mut self, dict: Id, items: &[Id]) -> R<()> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return self.err(PickleErrorKind::StackUnderflow);
         }
         let mut pairs = Vec::with_capacity(items.len() / 2);
@@ -1495,12 +1495,31 @@ mod tests {
             assert_eq!(kind(&[0x80, 0x04, op, b'.']), K::Refused(op), "{op:#x}");
         }
         // Datetimes, Decimals, sets, bytes: refused or unsupported, never built.
-        let dt = unhex(
-            "8004952b000000000000008c086461746574696d65948c086461746574696d65949394430a07ea010100000000000094859452942e",
-        );
-        assert_eq!(kind(&dt), K::Refused(0x93));
-        assert_eq!(kind(b"\x80\x04C\x03abc."), K::Unsupported(b'C'));
-        assert_eq!(kind(b"\x80\x04\x8f."), K::Unsupported(0x8f));
+        let python = [
+            // {'when': datetime.datetime(2026, 1, 1)}
+            (
+                "80059534000000000000007d948c047768656e948c086461746574696d65948c086461746574696d65949394430a07ea01010000000000009485945294732e",
+                K::Refused(0x93),
+            ),
+            // {'d': decimal.Decimal('1.5')}
+            (
+                "80059528000000000000007d948c0164948c07646563696d616c948c07446563696d616c9493948c03312e359485945294732e",
+                K::Refused(0x93),
+            ),
+            // {'s': {1, 2}}
+            (
+                "80059510000000000000007d948c0173948f94284b014b0290732e",
+                K::Unsupported(0x8f),
+            ),
+            // {'b': b'ab'}
+            (
+                "8005950d000000000000007d948c0162944302616294732e",
+                K::Unsupported(b'C'),
+            ),
+        ];
+        for (hex, want) in python {
+            assert_eq!(kind(&unhex(hex)), want, "{hex}");
+        }
         assert_eq!(kind(b"\x80\x04Z."), K::UnknownOpcode(b'Z'));
         assert_eq!(kind(b"\x80\x06}."), K::Protocol(6));
         let msg = loads(b"\x80\x04\x93.").unwrap_err().to_string();
@@ -1566,12 +1585,8 @@ mod tests {
         assert_eq!(kind(b"\x80\x04]\x94h\x00a."), K::Recursive);
         // Deep nesting.
         let mut deep = b"\x80\x04".to_vec();
-        for _ in 0..300 {
-            deep.push(b']');
-        }
-        for _ in 0..299 {
-            deep.push(b'a');
-        }
+        deep.extend(std::iter::repeat_n(b']', 300));
+        deep.extend(std::iter::repeat_n(b'a', 299));
         deep.push(b'.');
         assert_eq!(kind(&deep), K::TooDeep);
         // Billion laughs: each level is a list holding the previous one 10 times.

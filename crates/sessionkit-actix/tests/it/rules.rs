@@ -1,4 +1,3 @@
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::{StatusCode, header};
@@ -246,7 +245,7 @@ on_both_stores! {
 
     concurrent_delete_is_a_400(engine) {
         let engine = engine(Config::default()).with_save_delay(Duration::from_millis(200));
-        let app = Arc::new(app!(engine.clone()));
+        let app = std::rc::Rc::new(app!(engine.clone()));
         let (_, sc, _, _) = get(&*app, "/", None).await;
         let cookie = pair(&sc.unwrap());
         // A write whose save is delayed, and a logout that lands first.

@@ -825,3 +825,46 @@ async fn untouched_values_round_trip_byte_for_byte() {
         r#"{"count":2,"big":123456789012345678901234567890,"f":1E5,"nan":NaN}"#
     );
 }
+
+/// A client-side store for tests: the cookie is the hex of the JSON, "signed" by nothing.
+struct HexCookie;
+
+impl ClientStore for HexCookie {
+    fn decode(&self, value: &str, _now: OffsetDateTime) -> Option<crate::store::CookieContents> {
+        let (ts, hex) = value.split_once('.')?;
+        let bytes: Option<Vec<u8>> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect();
+        let data = Data::from_json(String::from_utf8(bytes?).ok()?.into()).ok()?;
+        let issued_at = OffsetDateTime::from_unix_timestamp(ts.parse().ok()?).ok()?;
+        Some(crate::store::CookieContents { data, issued_at })
+    }
+
+    fn encode(&self, data: &Data, now: OffsetDateTime) -> Result<String, StoreError> {
+        let hex: String = data.to_json().bytes().map(|b| format!("{b:02x}")).collect();
+        Ok(format!("{}.{hex}", now.unix_timestamp()))
+    }
+}
+
+#[tokio::test]
+async fn regression_client_side_new_session_is_encoded_not_created() {
+    let clock = ManualClock::new(T1);
+    let engine =
+        Engine::client_side(HexCookie, Config::default()).with_clock(Arc::new(clock.clone()));
+    let req = engine.begin(None);
+    req.load().await.unwrap().insert("count", 1).unwrap();
+    let out = req.finish(200).await;
+    assert!(out.failure.is_none(), "{out:?}");
+    let cookie = pair(&out.set_cookie[0]);
+    let req = engine.begin(Some(&cookie));
+    let s = req.load().await.unwrap();
+    assert_eq!(s.get::<i32>("count").unwrap(), Some(1));
+    s.flush();
+    let out = req.finish(200).await;
+    assert_eq!(out.set_cookie, vec![REMOVAL.to_owned()]);
+    // Expired by the cookie's own timestamp (cookie_age after signing).
+    clock.advance(Duration::from_secs(1_209_601));
+    let s = engine.begin(Some(&cookie)).load().await.unwrap();
+    assert!(s.is_empty());
+}
