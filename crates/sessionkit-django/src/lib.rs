@@ -16,6 +16,7 @@
 //! | [`auth`] | `get_session_auth_hash` | the `_auth_user_hash` value and its key-rotation check |
 //! | [`keys`] | cache keys, file names | where each engine puts a session |
 //! | [`cookie_store`] | `backends.signed_cookies` | [`SignedCookieStore`], a [`ClientStore`](sessionkit_core::ClientStore) |
+//! | [`file_store`] | `backends.file` | [`DjangoFileStore`], Django's file layout as a [`SessionStore`](sessionkit_core::SessionStore) |
 //!
 //! Decoding never panics and never trusts input: a bad signature is `None` (plus a
 //! warning), a zip bomb or an oversized pickle is refused before it is allocated, and no
@@ -44,6 +45,7 @@
 
 pub mod auth;
 pub mod cookie_store;
+pub mod file_store;
 pub mod keys;
 pub mod pickle;
 pub mod session;
@@ -51,5 +53,6 @@ pub mod signing;
 
 pub use auth::{AuthHasher, HashMatch};
 pub use cookie_store::SignedCookieStore;
+pub use file_store::DjangoFileStore;
 pub use pickle::{PickleError, PickleErrorKind};
 pub use signing::{Secrets, Signer, SigningError};

@@ -1,14 +1,14 @@
 //! [`FileStore`]: one file per session in a directory.
 
 use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use super::files::{self, io_error};
 use super::{
     BoxFuture, CreateOutcome, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionListing,
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
@@ -20,10 +20,6 @@ use crate::value::{Map, Value};
 
 /// File names of session files start with this.
 const PREFIX: &str = "sk_";
-
-/// Writers of one session serialize on one of this many lock files (never deleted, so a
-/// lock can't be taken on a file someone else is removing).
-const STRIPES: usize = 64;
 
 /// Sessions as files: `<dir>/sk_<key>`, each a header line (version, expiry, metadata) and
 /// the data as JSON. Writes go to a temporary file in the same directory that is renamed
@@ -49,6 +45,7 @@ pub struct FileStore {
 
 struct Inner {
     dir: PathBuf,
+    locks: files::StripeLocks,
 }
 
 impl fmt::Debug for FileStore {
@@ -57,14 +54,6 @@ impl fmt::Debug for FileStore {
             .field("dir", &self.inner.dir)
             .finish()
     }
-}
-
-fn io_error(what: &str, path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::with_source(
-        StoreErrorKind::Unavailable,
-        format!("{what} {}", path.display()),
-        e,
-    )
 }
 
 fn micros(t: OffsetDateTime) -> i64 {
@@ -133,16 +122,9 @@ impl FileStore {
                 format!("session directory {} does not exist", dir.display()),
             ));
         }
-        let locks = dir.join(".locks");
-        fs::create_dir_all(&locks).map_err(|e| {
-            StoreError::with_source(
-                StoreErrorKind::Config,
-                format!("cannot create {}", locks.display()),
-                e,
-            )
-        })?;
+        let locks = files::StripeLocks::new(dir.join(".locks"))?;
         Ok(FileStore {
-            inner: Arc::new(Inner { dir }),
+            inner: Arc::new(Inner { dir, locks }),
         })
     }
 
@@ -162,26 +144,7 @@ impl FileStore {
         f: impl FnOnce(&FileStore, &SessionKey) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let stripe = key.as_str().bytes().fold(0usize, |h, b| {
-                h.wrapping_mul(31).wrapping_add(usize::from(b))
-            }) % STRIPES;
-            let lock_path = this.inner.dir.join(".locks").join(format!("{stripe:02}"));
-            let lock = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .mode(0o600)
-                .open(&lock_path)
-                .map_err(|e| io_error("cannot open lock file", &lock_path, e))?;
-            lock.lock()
-                .map_err(|e| io_error("cannot lock", &lock_path, e))?;
-            let result = f(&this, &key);
-            let _ = lock.unlock();
-            result
-        })
-        .await
-        .map_err(|e| StoreError::with_source(StoreErrorKind::Other, "file store task failed", e))?
+        files::blocking(move || this.inner.locks.with_lock(&key, || f(&this, &key))).await
     }
 
     fn read(&self, key: &SessionKey) -> Result<Option<Stored>, StoreError> {
@@ -211,29 +174,15 @@ impl FileStore {
     }
 
     fn write(&self, key: &SessionKey, header: &Header, data: &str) -> Result<(), StoreError> {
-        let path = self.path(key);
-        let tmp = self.inner.dir.join(format!(
-            ".tmp-{}-{}",
-            key.as_str(),
-            SessionKey::generate().as_str()
-        ));
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .create_new(true)
-                .write(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(header.encode().as_bytes())?;
-            f.write_all(b"\n")?;
-            f.write_all(data.as_bytes())?;
-            f.sync_data()?;
-            fs::rename(&tmp, &path)
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_error("cannot write", &path, e));
-        }
-        Ok(())
+        let mut content = header.encode();
+        content.push('\n');
+        content.push_str(data);
+        files::write_atomically(
+            &self.inner.dir,
+            &format!("{PREFIX}{}", key.as_str()),
+            &format!(".tmp-{}-", key.as_str()),
+            content.as_bytes(),
+        )
     }
 
     fn remove(&self, key: &SessionKey) -> Result<bool, StoreError> {

@@ -25,6 +25,7 @@
 
 pub mod cached;
 mod file;
+pub mod files;
 mod memory;
 
 use std::error::Error as StdError;

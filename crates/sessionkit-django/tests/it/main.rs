@@ -4,6 +4,7 @@
 
 mod auth_keys;
 mod coverage;
+mod file_store;
 mod middleware;
 mod pickle;
 mod primitives;

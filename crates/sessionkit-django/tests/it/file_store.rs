@@ -1,0 +1,127 @@
+//! Django's file layout: the conformance suite (Django profile) and the byte form.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, SystemTime};
+
+use sessionkit_core::{Lookup, SessionKey, SessionStore, Value};
+use sessionkit_django::{DjangoFileStore, Secrets};
+use sessionkit_testkit::Profile;
+use time::OffsetDateTime;
+
+const SECRET: &str = "anchor-secret-key-for-vectors";
+
+async fn fresh() -> Option<DjangoFileStore> {
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    Some(DjangoFileStore::open(dir, &Secrets::new(SECRET)).expect("open"))
+}
+
+mod conformance {
+    use super::*;
+    sessionkit_testkit::conformance_tests!(Profile::django(), fresh());
+}
+
+/// The `file.session_file` vector: a file Django wrote is read, and what we write Django
+/// can read (same name, same content form, mode 0600, no newline).
+#[tokio::test]
+async fn reads_and_writes_djangos_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "sessionidabcdefghijklmnopqrstuvwxyz012345";
+    let content = "eyJjb3VudCI6NCwiZmF2b3JpdGVfY29sb3IiOiJibHVlIn0:1vb66i:xT2qXHXjBEKdl9_htSvGeqznirHyU2P9bd5-Y6pxBVg";
+    std::fs::write(dir.path().join(name), content).unwrap();
+    let store = DjangoFileStore::open(dir.path(), &Secrets::new(SECRET)).unwrap();
+    let key = SessionKey::parse("abcdefghijklmnopqrstuvwxyz012345").unwrap();
+    let now = OffsetDateTime::now_utc();
+    let Lookup::Found { record, token } = store.load(&key, now).await.unwrap() else {
+        panic!("Django's file must load");
+    };
+    assert_eq!(record.data.get("count"), Some(Value::Int(4)));
+    assert_eq!(token.as_bytes(), Some(content.as_bytes()));
+    // Expiry: mtime + cookie age.
+    let age = (record.expires_at - now).whole_seconds();
+    assert!((1_209_590..=1_209_600).contains(&age), "{age}");
+
+    let mut r = record.clone();
+    r.data.insert("count", Value::Int(5));
+    assert!(matches!(
+        store.save(&key, &r, &token, now).await.unwrap(),
+        sessionkit_core::SaveOutcome::Saved(_)
+    ));
+    let written = std::fs::read_to_string(dir.path().join(name)).unwrap();
+    assert!(!written.ends_with('\n'));
+    assert!(written.is_ascii());
+    let mode = std::fs::metadata(dir.path().join(name))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let signer = sessionkit_django::session::signer(&Secrets::new(SECRET));
+    let data = sessionkit_django::session::decode(&written, &signer).unwrap();
+    assert_eq!(data.get("count"), Some(Value::Int(5)));
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("_out_")),
+        "no temporary file left"
+    );
+}
+
+#[tokio::test]
+async fn file_time_and_relative_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DjangoFileStore::open(dir.path(), &Secrets::new(SECRET))
+        .unwrap()
+        .with_cookie_age(100);
+    let key = SessionKey::generate();
+    let now = OffsetDateTime::now_utc();
+    let mut data = sessionkit_core::Data::new();
+    data.insert("_session_expiry", Value::Int(300));
+    let rec = sessionkit_core::Record {
+        data,
+        expires_at: now,
+        meta: sessionkit_core::Metadata::default(),
+    };
+    store.create(&key, &rec, now).await.unwrap();
+    // A relative expiry counts from the file time (Django would never expire it).
+    let path = dir.path().join(format!("sessionid{}", key.as_str()));
+    let old = SystemTime::now() - Duration::from_secs(301);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    assert!(matches!(
+        store.load(&key, now).await.unwrap(),
+        Lookup::Missing
+    ));
+    assert_eq!(store.clear_expired(now).await.unwrap(), 1);
+    assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn unreadable_files_are_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DjangoFileStore::open(dir.path(), &Secrets::new("another-secret")).unwrap();
+    let name = "sessionidabcdefghijklmnopqrstuvwxyz012345";
+    std::fs::write(
+        dir.path().join(name),
+        "eyJjb3VudCI6MX0:1vb66i:JJNgHSKKg3wnHodyqXp7GUIHuJ_OJH0rr8B2yIKOsrk",
+    )
+    .unwrap();
+    let key = SessionKey::parse("abcdefghijklmnopqrstuvwxyz012345").unwrap();
+    assert!(matches!(
+        store.load(&key, OffsetDateTime::now_utc()).await.unwrap(),
+        Lookup::Missing
+    ));
+    assert_eq!(
+        store
+            .clear_expired(OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(dir.path().join(name).exists(), "left for inspection");
+    assert!(DjangoFileStore::open("/nonexistent/dir", &Secrets::new("x")).is_err());
+}
