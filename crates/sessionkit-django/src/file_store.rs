@@ -291,8 +291,8 @@ impl SessionStore for DjangoFileStore {
         let data = record.data.clone();
         self.locked(*key, move |this, key| {
             if let Some(old) = this.read(key)? {
-                let live = this.decode(key, &old).is_some_and(|(_, e)| e > now);
-                if live || this.decode(key, &old).is_none() {
+                let decoded = this.decode(key, &old);
+                if decoded.is_none_or(|(_, e)| e > now) {
                     // A live session, or a file we cannot read: never overwritten.
                     return Ok(CreateOutcome::Collision);
                 }
@@ -318,7 +318,7 @@ impl SessionStore for DjangoFileStore {
             let Some(old) = this.read(key)? else {
                 return Ok(SaveOutcome::Missing);
             };
-            if !this.decode(key, &old).is_some_and(|(_, e)| e > now) {
+            if this.decode(key, &old).is_none_or(|(_, e)| e <= now) {
                 return Ok(SaveOutcome::Missing);
             }
             if old.content.as_bytes() != expected.as_slice() {
@@ -347,7 +347,7 @@ impl SessionStore for DjangoFileStore {
             let Some(old) = this.read(key)? else {
                 return Ok(false);
             };
-            if !this.decode(key, &old).is_some_and(|(_, e)| e > now) {
+            if this.decode(key, &old).is_none_or(|(_, e)| e <= now) {
                 return Ok(false);
             }
             let path = this.inner.dir.join(this.name(key));
