@@ -5,12 +5,21 @@
 //! | `sqlite://sessions.sqlite3` | SQLite, path relative to the working directory |
 //! | `sqlite:///var/lib/app/sessions.sqlite3` | SQLite, absolute path |
 //! | `memory://` | in-process memory (lost on exit) |
+//! | `file:///var/lib/app/sessions` | one file per session in a directory |
+//! | `cookie://` | the signed cookie (Django's `signed_cookies`; needs the secret key) |
+//! | `cached+<url>` | an in-process cache in front of `<url>` |
+//!
+//! With `--layout django` the server-side stores use Django's layout (table, files) and
+//! sign session data with Django's secret key.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use sessionkit_core::{DynSessionStore, MemoryStore};
+use sessionkit_core::store::{CachedStore, FileStore, LocalCache};
+use sessionkit_core::{BoxStore, ClientStore, Config, DynSessionStore, Engine, MemoryStore};
+use sessionkit_django::{DjangoFileStore, Secrets, SignedCookieStore};
 use sessionkit_sql::SqliteStore;
 
 /// A parsed store URL.
@@ -20,19 +29,61 @@ pub enum StoreUrl {
     Memory,
     /// `sqlite://PATH`
     Sqlite(PathBuf),
+    /// `file:///DIR`
+    File(PathBuf),
+    /// `cookie://`
+    Cookie,
+    /// `cached+<url>`
+    Cached(Box<StoreUrl>),
+}
+
+/// Which layout server-side stores use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Layout {
+    /// sessionkit's own: JSON data plus version, expiry and metadata columns.
+    #[default]
+    Native,
+    /// Django's: the `django_session` table, Django's files, signed session data.
+    Django,
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layout::Native => "native",
+            Layout::Django => "django",
+        })
+    }
 }
 
 /// The forms accepted, for error messages.
-pub const ACCEPTED: &str = "sqlite://FILE, sqlite:///ABSOLUTE/PATH or memory://";
+pub const ACCEPTED: &str =
+    "sqlite://FILE, sqlite:///ABSOLUTE/PATH, memory://, file:///DIR, cookie:// or cached+<url>";
 
 /// Parses a store URL.
 pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
+    if let Some(inner) = url.strip_prefix("cached+") {
+        let inner = parse(inner)?;
+        if matches!(
+            inner,
+            StoreUrl::Cookie | StoreUrl::Memory | StoreUrl::Cached(_)
+        ) {
+            bail!(
+                "invalid store URL {url:?}: a cache only makes sense in front of a server-side store"
+            );
+        }
+        return Ok(StoreUrl::Cached(Box::new(inner)));
+    }
     let Some((scheme, rest)) = url.split_once("://") else {
         bail!("invalid store URL {url:?}: expected {ACCEPTED}");
     };
     match scheme {
         "memory" if rest.is_empty() => Ok(StoreUrl::Memory),
         "memory" => bail!("invalid store URL {url:?}: memory:// takes no path"),
+        "cookie" if rest.is_empty() => Ok(StoreUrl::Cookie),
+        "cookie" => bail!(
+            "invalid store URL {url:?}: cookie:// takes no path (the secret comes from --secret-key-file or SESSIONKIT_SECRET_KEY)"
+        ),
         "sqlite" => {
             if rest.is_empty() {
                 bail!(
@@ -41,20 +92,165 @@ pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
             }
             Ok(StoreUrl::Sqlite(PathBuf::from(rest)))
         }
+        "file" => {
+            if !rest.starts_with('/') {
+                bail!(
+                    "invalid store URL {url:?}: file:// needs an absolute directory, e.g. file:///var/lib/app/sessions"
+                );
+            }
+            Ok(StoreUrl::File(PathBuf::from(rest)))
+        }
         other => bail!("unsupported store {other:?} in {url:?}: expected {ACCEPTED}"),
     }
 }
 
+impl StoreUrl {
+    /// Whether opening it needs the secret key.
+    pub fn needs_secret(&self, layout: Layout) -> bool {
+        match self {
+            StoreUrl::Cookie => true,
+            StoreUrl::Cached(inner) => inner.needs_secret(layout),
+            StoreUrl::Memory => false,
+            StoreUrl::Sqlite(_) | StoreUrl::File(_) => layout == Layout::Django,
+        }
+    }
+}
+
+/// An opened store: server-side, or client-side (the signed cookie).
+#[derive(Clone)]
+pub enum Opened {
+    /// A server-side store.
+    Server(Arc<dyn DynSessionStore>),
+    /// A client-side store.
+    Client(Arc<dyn ClientStore>),
+}
+
+impl fmt::Debug for Opened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Opened {
+    /// The store's description.
+    pub fn describe(&self) -> String {
+        match self {
+            Opened::Server(s) => s.describe_dyn(),
+            Opened::Client(c) => c.describe(),
+        }
+    }
+
+    /// An engine over this store.
+    pub fn engine(&self, config: Config) -> Engine {
+        match self {
+            Opened::Server(s) => Engine::from_dyn(Arc::clone(s), config),
+            Opened::Client(c) => Engine::client_side(ClientArc(Arc::clone(c)), config),
+        }
+    }
+
+    /// The server-side store, or an error naming the command that needs one.
+    pub fn server(&self, what: &str) -> anyhow::Result<&Arc<dyn DynSessionStore>> {
+        match self {
+            Opened::Server(s) => Ok(s),
+            Opened::Client(_) => bail!(
+                "{what} needs a server-side store: cookie:// keeps sessions in the browser, where no server can list or revoke them"
+            ),
+        }
+    }
+}
+
+/// `Arc<dyn ClientStore>` as a `ClientStore`.
+struct ClientArc(Arc<dyn ClientStore>);
+
+impl ClientStore for ClientArc {
+    fn decode(
+        &self,
+        value: &str,
+        now: time::OffsetDateTime,
+    ) -> Option<sessionkit_core::CookieContents> {
+        self.0.decode(value, now)
+    }
+    fn encode(
+        &self,
+        data: &sessionkit_core::Data,
+        now: time::OffsetDateTime,
+    ) -> Result<String, sessionkit_core::StoreError> {
+        self.0.encode(data, now)
+    }
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+}
+
+/// What opening a store needs besides its URL.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// The layout of server-side stores.
+    pub layout: Layout,
+    /// Django's secret key and fallbacks, when the store signs.
+    pub secrets: Option<Secrets>,
+    /// The session cookie name (Django's file layout uses it as the file prefix).
+    pub cookie_name: String,
+    /// The cookie age, for layouts that derive expiry from it.
+    pub cookie_age: i64,
+}
+
+fn report(e: sessionkit_core::StoreError) -> anyhow::Error {
+    anyhow::anyhow!(e.report())
+}
+
 /// Opens the store a URL names.
-pub async fn open(url: &str) -> anyhow::Result<Arc<dyn DynSessionStore>> {
-    Ok(match parse(url)? {
-        StoreUrl::Memory => Arc::new(MemoryStore::new()),
-        StoreUrl::Sqlite(path) => Arc::new(
-            SqliteStore::open(&path)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.report()))
-                .with_context(|| format!("cannot open store {url}"))?,
-        ),
+pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
+    let parsed = parse(url)?;
+    if parsed.needs_secret(opts.layout) && opts.secrets.is_none() {
+        bail!(
+            "store {url} with the {} layout signs session data and needs Django's secret key: pass --secret-key-file PATH or set SESSIONKIT_SECRET_KEY",
+            opts.layout
+        );
+    }
+    open_parsed(&parsed, opts)
+        .await
+        .with_context(|| format!("cannot open store {url}"))
+}
+
+async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opened> {
+    let secrets = || {
+        opts.secrets
+            .as_ref()
+            .context("this store needs the secret key")
+    };
+    Ok(match (url, opts.layout) {
+        (StoreUrl::Memory, Layout::Native) => Opened::Server(Arc::new(MemoryStore::new())),
+        (StoreUrl::Memory, Layout::Django) => {
+            bail!("memory:// has no Django layout (Django has no in-memory engine)")
+        }
+        (StoreUrl::Sqlite(path), Layout::Native) => {
+            Opened::Server(Arc::new(SqliteStore::open(path).await.map_err(report)?))
+        }
+        (StoreUrl::Sqlite(_), Layout::Django) => {
+            bail!("the Django layout on SQLite is not available in this build")
+        }
+        (StoreUrl::File(dir), Layout::Native) => {
+            Opened::Server(Arc::new(FileStore::open(dir).map_err(report)?))
+        }
+        (StoreUrl::File(dir), Layout::Django) => Opened::Server(Arc::new(
+            DjangoFileStore::open(dir, secrets()?)
+                .map_err(report)?
+                .with_cookie_name(opts.cookie_name.clone())
+                .with_cookie_age(opts.cookie_age),
+        )),
+        (StoreUrl::Cookie, _) => Opened::Client(Arc::new(
+            SignedCookieStore::new(secrets()?).with_cookie_name(opts.cookie_name.clone()),
+        )),
+        (StoreUrl::Cached(inner), _) => {
+            let Opened::Server(store) = Box::pin(open_parsed(inner, opts)).await? else {
+                bail!("a cache only makes sense in front of a server-side store");
+            };
+            Opened::Server(Arc::new(CachedStore::new(
+                LocalCache::new(100_000),
+                BoxStore::from_arc(store),
+            )))
+        }
     })
 }
 
@@ -73,9 +269,34 @@ mod tests {
             parse("sqlite:///var/x.db").unwrap(),
             StoreUrl::Sqlite("/var/x.db".into())
         );
-        for bad in ["", "sessions.sqlite3", "sqlite://", "memory://x", "ftp://x"] {
+        assert_eq!(
+            parse("file:///tmp/s").unwrap(),
+            StoreUrl::File("/tmp/s".into())
+        );
+        assert_eq!(parse("cookie://").unwrap(), StoreUrl::Cookie);
+        assert_eq!(
+            parse("cached+sqlite://s.db").unwrap(),
+            StoreUrl::Cached(Box::new(StoreUrl::Sqlite("s.db".into())))
+        );
+        for bad in [
+            "",
+            "sessions.sqlite3",
+            "sqlite://",
+            "memory://x",
+            "ftp://x",
+            "file://relative",
+            "cookie://x",
+            "cached+cookie://",
+            "cached+cached+memory://",
+        ] {
             let err = parse(bad).unwrap_err().to_string();
-            assert!(err.contains("store"), "{bad}: {err}");
+            assert!(
+                err.contains("store") || err.contains("cache"),
+                "{bad}: {err}"
+            );
         }
+        assert!(parse("cookie://").unwrap().needs_secret(Layout::Native));
+        assert!(parse("sqlite://x").unwrap().needs_secret(Layout::Django));
+        assert!(!parse("sqlite://x").unwrap().needs_secret(Layout::Native));
     }
 }

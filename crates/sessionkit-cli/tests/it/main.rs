@@ -1,5 +1,6 @@
 //! The `sessionkit` binary, run as a process: the demo flow across a restart, and clear
 //! errors for bad input.
 
+mod admin;
 mod http;
 mod serve;

@@ -7,7 +7,7 @@ use crate::http::{self, Jar};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sessionkit");
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -15,7 +15,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -24,19 +24,35 @@ impl Drop for Server {
     }
 }
 
-fn serve(dir: &Path, port: u16, store: Option<&str>) -> Server {
+pub(crate) fn serve(dir: &Path, port: u16, store: Option<&str>) -> Server {
+    serve_with(dir, port, store, &[], &[])
+}
+
+pub(crate) fn serve_with(
+    dir: &Path,
+    port: u16,
+    store: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Server {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .env_remove("SESSIONKIT_SECRET_KEY")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     if let Some(s) = store {
         cmd.args(["--store", s]);
     }
-    let child = cmd.spawn().expect("start sessionkit serve");
+    let mut child = cmd.spawn().expect("start sessionkit serve");
     let addr = format!("127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while http::get(&addr, "/healthz", None).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("sessionkit serve exited early: {status}");
+        }
         assert!(Instant::now() < deadline, "server did not come up");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -118,10 +134,16 @@ fn a_forged_key_is_never_adopted() {
     );
 }
 
-fn run(args: &[&str], dir: &Path) -> (i32, String, String) {
+pub(crate) fn run(args: &[&str], dir: &Path) -> (i32, String, String) {
+    run_with(args, dir, &[])
+}
+
+pub(crate) fn run_with(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .current_dir(dir)
         .args(args)
+        .env_remove("SESSIONKIT_SECRET_KEY")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (

@@ -285,6 +285,21 @@ pub trait SessionStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// [`clear_expired`](SessionStore::clear_expired), calling `progress` with the running
+    /// total as batches complete (the CLI shows it on a terminal). Stores that delete in
+    /// batches override it; the default reports once at the end.
+    fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        async move {
+            let n = self.clear_expired(now).await?;
+            progress(n);
+            Ok(n)
+        }
+    }
+
     /// Retires a key after a rotation: the record is gone for good, but until `until` a
     /// load answers [`Lookup::Retired`] so that late requests carrying the old cookie do
     /// not remove the new one. Stores without rotation markers just delete (the default).
@@ -413,6 +428,11 @@ pub trait DynSessionStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn clear_expired_boxed(&self, now: OffsetDateTime) -> BoxFuture<'_, Result<u64, StoreError>>;
+    fn clear_expired_with_progress_boxed<'a>(
+        &'a self,
+        now: OffsetDateTime,
+        progress: &'a mut (dyn FnMut(u64) + Send),
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
     fn retire_boxed<'a>(
         &'a self,
         key: &'a SessionKey,
@@ -462,6 +482,13 @@ impl<S: SessionStore> DynSessionStore for S {
     }
     fn clear_expired_boxed(&self, now: OffsetDateTime) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(self.clear_expired(now))
+    }
+    fn clear_expired_with_progress_boxed<'a>(
+        &'a self,
+        now: OffsetDateTime,
+        progress: &'a mut (dyn FnMut(u64) + Send),
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(self.clear_expired_with_progress(now, progress))
     }
     fn retire_boxed<'a>(
         &'a self,
@@ -556,6 +583,15 @@ impl SessionStore for BoxStore {
     }
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         self.0.clear_expired_boxed(now).await
+    }
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        self.0
+            .clear_expired_with_progress_boxed(now, progress)
+            .await
     }
     async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
         self.0.retire_boxed(key, until).await

@@ -116,16 +116,17 @@ impl SqliteStore {
     fn open_blocking(path: PathBuf, table: String) -> Result<SqliteStore, StoreError> {
         schema::check_table_name(&table)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-            && !dir.is_dir() {
-                return Err(StoreError::new(
-                    StoreErrorKind::Config,
-                    format!(
-                        "cannot open {}: directory {} does not exist",
-                        path.display(),
-                        dir.display()
-                    ),
-                ));
-            }
+            && !dir.is_dir()
+        {
+            return Err(StoreError::new(
+                StoreErrorKind::Config,
+                format!(
+                    "cannot open {}: directory {} does not exist",
+                    path.display(),
+                    dir.display()
+                ),
+            ));
+        }
         let conn = Connection::open(&path).map_err(|e| {
             StoreError::with_source(
                 StoreErrorKind::Config,
@@ -357,6 +358,14 @@ impl SessionStore for SqliteStore {
     }
 
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.clear_expired_with_progress(now, &mut |_| {}).await
+    }
+
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
         let mut total = 0u64;
         loop {
             let r = self
@@ -372,6 +381,7 @@ impl SessionStore for SqliteStore {
                 _ => 0,
             };
             total += n;
+            progress(total);
             if n < u64::from(CLEAR_BATCH) {
                 return Ok(total);
             }
