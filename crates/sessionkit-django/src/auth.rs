@@ -165,6 +165,69 @@ impl AuthHasher {
     }
 }
 
+/// Who a session belongs to, by Django's rules (`django.contrib.auth.get_user`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum AuthState {
+    /// No user in the session.
+    Anonymous,
+    /// The user (`_auth_user_id`), verified against their current password hash.
+    User(String),
+    /// The session named a user but failed the check (the password changed, the user is
+    /// gone, or the hash is missing or forged): the session was flushed, as Django does.
+    LoggedOut,
+}
+
+/// Checks the logged-in user of a session as Django's `get_user` does, so that a password
+/// change in Django logs the user out on the Rust side too.
+///
+/// `password_hash_of(user_id)` returns the user's stored password hash (Django's
+/// `auth_user.password`) from the application's user store, or `None` if the user no
+/// longer exists. A hash made with a fallback secret cycles the session key and stores the
+/// current-key hash; a mismatch flushes the session.
+///
+/// ```
+/// use sessionkit_core::Session;
+/// use sessionkit_django::auth::{AuthHasher, AuthState, authenticate};
+/// use sessionkit_django::signing::Secrets;
+///
+/// let hasher = AuthHasher::new(&Secrets::new("secret"));
+/// let session = Session::detached();
+/// session.insert("_auth_user_id", "1").unwrap();
+/// session.insert("_auth_user_hash", hasher.hash("pbkdf2$old")).unwrap();
+///
+/// assert_eq!(authenticate(&session, &hasher, |_| Some("pbkdf2$old".into())).unwrap(), AuthState::User("1".into()));
+/// // The password changed in Django: logged out.
+/// assert_eq!(authenticate(&session, &hasher, |_| Some("pbkdf2$new".into())).unwrap(), AuthState::LoggedOut);
+/// assert!(session.is_empty());
+/// ```
+pub fn authenticate(
+    session: &sessionkit_core::Session,
+    hasher: &AuthHasher,
+    password_hash_of: impl FnOnce(&str) -> Option<String>,
+) -> Result<AuthState, sessionkit_core::SessionError> {
+    let Some(user_id) = session.user_id() else {
+        return Ok(AuthState::Anonymous);
+    };
+    let Some(password_hash) = password_hash_of(&user_id) else {
+        session.flush();
+        return Ok(AuthState::LoggedOut);
+    };
+    let stored: Option<String> = session.get(HASH_SESSION_KEY).unwrap_or(None);
+    match hasher.verify(stored.as_deref().unwrap_or(""), &password_hash) {
+        HashMatch::Current => Ok(AuthState::User(user_id)),
+        HashMatch::Fallback { .. } => {
+            session.cycle_key();
+            session.insert(HASH_SESSION_KEY, hasher.hash(&password_hash))?;
+            Ok(AuthState::User(user_id))
+        }
+        HashMatch::NoMatch => {
+            session.flush();
+            Ok(AuthState::LoggedOut)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

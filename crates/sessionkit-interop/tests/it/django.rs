@@ -1,0 +1,98 @@
+//! Calling Django: `tests/django/driver.py` in the venv that `.ci/django-setup.sh` makes.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use sessionkit_core::value::Map;
+use sessionkit_core::{Value, json};
+
+pub(crate) const SECRET: &str = "sessionkit-interop-secret-key";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The venv's python, if Django is installed there.
+fn python() -> Result<PathBuf, String> {
+    let python = std::env::var_os("SK_DJANGO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/django-venv/bin/python"));
+    if !python.exists() {
+        return Err(format!(
+            "{} not found; run .ci/django-setup.sh",
+            python.display()
+        ));
+    }
+    let ok = Command::new(&python)
+        .args(["-c", "import django"])
+        .status()
+        .map_err(|e| e.to_string())?
+        .success();
+    if ok {
+        Ok(python)
+    } else {
+        Err("django is not importable in the venv; run .ci/django-setup.sh".into())
+    }
+}
+
+/// One Django configuration (engine, database, secret...).
+#[derive(Clone, Debug)]
+pub(crate) struct Django {
+    python: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Django {
+    /// Django with `engine`, or `None` (a visible SKIP; a failure under
+    /// `SESSIONKIT_REQUIRE_SERVICES=1`) when Django is not installed.
+    pub(crate) fn new(engine: &str) -> Option<Django> {
+        let python = sessionkit_testkit::require("Django (target/django-venv)", python())?;
+        Some(Django {
+            python,
+            env: vec![
+                ("SK_ENGINE".into(), engine.into()),
+                ("SK_SECRET_KEY".into(), SECRET.into()),
+                ("SK_FAST_HASHER".into(), "1".into()),
+            ],
+        })
+    }
+
+    /// Sets an environment variable of the driver.
+    pub(crate) fn with(mut self, key: &str, value: &str) -> Django {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs a driver command; `Err` with Django's message when it fails.
+    pub(crate) fn try_call(&self, args: &[&str]) -> Result<Map, String> {
+        let out = Command::new(&self.python)
+            .arg(root().join("tests/django/driver.py"))
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .map_err(|e| format!("cannot run the driver: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        match json::parse(text.trim()) {
+            Ok(Value::Map(m)) => Ok(m),
+            other => Err(format!("unexpected driver output {text:?}: {other:?}")),
+        }
+    }
+
+    /// Runs a driver command that must succeed.
+    pub(crate) fn call(&self, args: &[&str]) -> Map {
+        self.try_call(args)
+            .unwrap_or_else(|e| panic!("driver {args:?} failed: {e}"))
+    }
+}
+
+/// A string field of a driver answer.
+pub(crate) fn text(m: &Map, field: &str) -> String {
+    match m.get(field) {
+        Some(Value::String(s)) => s.clone(),
+        other => panic!("field {field}: {other:?} in {m:?}"),
+    }
+}

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from demo import views
+
+urlpatterns = [
+    path("", views.counter),
+    path("color/set", views.color_set),
+    path("color/get", views.color_get),
+    path("login", views.login_view),
+    path("logout", views.logout_view),
+    path("whoami", views.whoami),
+]
