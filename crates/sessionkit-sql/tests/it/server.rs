@@ -1,0 +1,332 @@
+//! Test namespaces for the server stores: every store a test gets works on its own
+//! tables, named `sktest_<unix seconds>_<random>`, dropped when the store is dropped.
+//! Tables that outlive their test (a killed process) are swept by the next run once they
+//! are [`STALE_AFTER`] old, so a sweep never touches a table a running test still uses.
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sessionkit_core::store::{LeaseStore, SessionListing, UserIndex};
+use sessionkit_core::{
+    CreateOutcome, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError, Token,
+};
+use sessionkit_core::{Data, Metadata};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+/// Test tables older than this are left-overs.
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(15 * 60);
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A fresh table name: `sktest_<unix seconds>_<10 random characters>`.
+pub(crate) fn table_name() -> String {
+    let random = SessionKey::generate();
+    format!("sktest_{}_{}", unix_now(), &random.as_str()[..10])
+}
+
+/// Whether `name` is a test table (or a test table's lease table) created long ago.
+pub(crate) fn is_stale(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("sktest_") else {
+        return false;
+    };
+    let secs = rest.split('_').next().and_then(|s| s.parse::<u64>().ok());
+    secs.is_some_and(|s| s + STALE_AFTER.as_secs() < unix_now())
+}
+
+/// Runs `f` to completion on a runtime of its own, on a thread of its own: usable from
+/// `Drop`, inside or outside an async test.
+pub(crate) fn block_on_side<F>(f: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(f);
+        }
+    })
+    .join();
+}
+
+type Cleanup = Box<dyn FnOnce() + Send>;
+
+/// A store that runs a cleanup (dropping its tables) when dropped.
+pub(crate) struct Scoped<S> {
+    store: S,
+    cleanup: Mutex<Option<Cleanup>>,
+}
+
+impl<S> Scoped<S> {
+    pub(crate) fn new(store: S, cleanup: impl FnOnce() + Send + 'static) -> Scoped<S> {
+        Scoped {
+            store,
+            cleanup: Mutex::new(Some(Box::new(cleanup))),
+        }
+    }
+}
+
+impl<S> std::ops::Deref for Scoped<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        &self.store
+    }
+}
+
+impl<S> Drop for Scoped<S> {
+    fn drop(&mut self) {
+        let cleanup = self
+            .cleanup
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(cleanup) = cleanup {
+            cleanup();
+        }
+    }
+}
+
+impl<S: SessionStore> SessionStore for Scoped<S> {
+    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
+        self.store.load(key, now).await
+    }
+    async fn create(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        now: OffsetDateTime,
+    ) -> Result<CreateOutcome, StoreError> {
+        self.store.create(key, record, now).await
+    }
+    async fn save(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        token: &Token,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.store.save(key, record, token, now).await
+    }
+    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.store.delete(key).await
+    }
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.store.touch(key, expires_at, now).await
+    }
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.store.clear_expired(now).await
+    }
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        self.store.clear_expired_with_progress(now, progress).await
+    }
+    async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
+        self.store.retire(key, until).await
+    }
+    fn describe(&self) -> String {
+        self.store.describe()
+    }
+    fn listing(&self) -> Option<&dyn SessionListing> {
+        self.store.listing()
+    }
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        self.store.user_index()
+    }
+    fn leases(&self) -> Option<&dyn LeaseStore> {
+        self.store.leases()
+    }
+}
+
+#[test]
+fn stale_test_table_names() {
+    assert!(is_stale("sktest_1000_abc"));
+    assert!(is_stale("sktest_1000_abc_lease"));
+    assert!(!is_stale(&table_name()));
+    assert!(!is_stale("sessionkit_session"));
+    assert!(!is_stale("sktest_x_abc"));
+}
+
+// ---- checks shared by the server stores -------------------------------------------------
+
+/// A fixed "now" for the checks below.
+pub(crate) const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
+
+pub(crate) fn at(secs: i64) -> OffsetDateTime {
+    T0 + time::Duration::seconds(secs)
+}
+
+pub(crate) fn record(json: &str, expires_in: i64) -> Record {
+    Record {
+        data: Data::from_json(json.into()).expect("test data is JSON"),
+        expires_at: at(expires_in),
+        meta: Metadata {
+            created_at: Some(T0),
+            last_seen: Some(T0),
+            user_id: None,
+        },
+    }
+}
+
+/// Creates `n` sessions expiring `expires_in` seconds after [`T0`], from 8 tasks at once.
+pub(crate) async fn fill<S: SessionStore + Clone>(store: &S, n: usize, expires_in: i64) {
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            let count = n / 8 + usize::from(i < n % 8);
+            tokio::spawn(async move {
+                let r = record(r#"{"filler":true}"#, expires_in);
+                for _ in 0..count {
+                    let out = store
+                        .create(&SessionKey::generate(), &r, T0)
+                        .await
+                        .expect("create");
+                    assert!(matches!(out, CreateOutcome::Created(_)));
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("filler task");
+    }
+}
+
+/// How many live sessions the listing shows at `now`.
+pub(crate) async fn live_count<S: SessionStore>(store: &S, now: OffsetDateTime) -> usize {
+    let listing = store.listing().expect("listing");
+    let mut n = 0;
+    let mut after = None;
+    loop {
+        let page = listing.list(now, after.as_ref(), 500).await.expect("list");
+        let Some(last) = page.last() else {
+            return n;
+        };
+        n += page.len();
+        after = Some(last.key);
+    }
+}
+
+/// Two cleaners (two stores on one table, as on two nodes) over a few thousand expired
+/// rows: both succeed, and their counts add up to exactly the expired rows.
+pub(crate) async fn two_cleaners<S: SessionStore + Clone>(a: &S, b: &S) {
+    let expired = 3000;
+    fill(a, expired, 1).await;
+    fill(a, 40, 3600).await;
+    let (ra, rb) = tokio::join!(a.clear_expired(at(10)), b.clear_expired(at(10)));
+    let (ra, rb) = (ra.expect("first cleaner"), rb.expect("second cleaner"));
+    assert_eq!(
+        ra + rb,
+        expired as u64,
+        "each expired row removed exactly once ({ra} + {rb})"
+    );
+    assert_eq!(a.clear_expired(at(10)).await.expect("clear again"), 0);
+    assert_eq!(live_count(a, at(10)).await, 40, "live sessions untouched");
+}
+
+/// 50 concurrent saves from one loaded token: exactly one wins, 49 conflict, and the
+/// winner's data and token are what a load sees.
+pub(crate) async fn fifty_savers<S: SessionStore + Clone>(store: &S) {
+    let key = SessionKey::generate();
+    store
+        .create(&key, &record(r#"{"n":0}"#, 3600), T0)
+        .await
+        .expect("create");
+    let Lookup::Found { token, .. } = store.load(&key, T0).await.expect("load") else {
+        panic!("created session not found");
+    };
+    let tasks: Vec<_> = (1..=50)
+        .map(|i| {
+            let store = store.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                let out = store
+                    .save(&key, &record(&format!(r#"{{"n":{i}}}"#), 3600), &token, T0)
+                    .await
+                    .expect("save");
+                (i, out)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.expect("saver task") {
+            (i, SaveOutcome::Saved(t)) => winners.push((i, t)),
+            (_, SaveOutcome::Conflict) => {}
+            (_, SaveOutcome::Missing) => panic!("the session exists"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one saver wins");
+    let (i, won) = &winners[0];
+    let Lookup::Found { record, token } = store.load(&key, T0).await.expect("load") else {
+        panic!("saved session not found");
+    };
+    assert_eq!(&token, won);
+    assert_eq!(record.data.get("n"), Some(sessionkit_core::Value::Int(*i)));
+}
+
+/// Creating over an expired row goes on counting its versions: the new session's token
+/// is the one a load returns, and no token of the old session matches it.
+pub(crate) async fn create_over_expired_continues_versions<S: SessionStore>(store: &S) {
+    let key = SessionKey::generate();
+    let CreateOutcome::Created(t1) = store
+        .create(&key, &record(r#"{"v":1}"#, 10), T0)
+        .await
+        .expect("create")
+    else {
+        panic!("collision on a fresh key");
+    };
+    let SaveOutcome::Saved(t2) = store
+        .save(&key, &record(r#"{"v":2}"#, 10), &t1, T0)
+        .await
+        .expect("save")
+    else {
+        panic!("save failed");
+    };
+    let later = at(20);
+    let CreateOutcome::Created(t3) = store
+        .create(&key, &record(r#"{"v":3}"#, 3600), later)
+        .await
+        .expect("create over expired")
+    else {
+        panic!("an expired row must not block create");
+    };
+    assert!(t3 != t1 && t3 != t2, "{t1:?} {t2:?} {t3:?}");
+    let Lookup::Found { token, record: r } = store.load(&key, later).await.expect("load") else {
+        panic!("new session not found");
+    };
+    assert_eq!(token, t3, "create reports the token load returns");
+    assert_eq!(r.data.get("v"), Some(sessionkit_core::Value::Int(3)));
+    for old in [&t1, &t2] {
+        let out = store
+            .save(&key, &record(r#"{"v":"stale"}"#, 3600), old, later)
+            .await
+            .expect("save");
+        assert_eq!(out, SaveOutcome::Conflict);
+    }
+    let out = store
+        .save(&key, &record(r#"{"v":4}"#, 3600), &t3, later)
+        .await
+        .expect("save");
+    assert!(matches!(out, SaveOutcome::Saved(_)), "{out:?}");
+    // Touching with the values already stored still finds the live row.
+    assert!(store.touch(&key, at(3600), later).await.expect("touch"));
+    assert!(
+        store
+            .touch(&key, at(3600), later)
+            .await
+            .expect("touch again")
+    );
+}
