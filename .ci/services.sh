@@ -18,12 +18,15 @@ if ! pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
 fi
 wait_for postgres pg_isready -h 127.0.0.1 -p 5432
+psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" postgres | grep -q 1 \
+  || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test" postgres
 
 if ! mariadb-admin -h 127.0.0.1 -u root ping >/dev/null 2>&1; then
   echo "mariadb: starting"
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
 fi
 wait_for mariadb mariadb-admin -h 127.0.0.1 -u root ping
+mariadb -h 127.0.0.1 -u root -e "CREATE DATABASE IF NOT EXISTS test"
 
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   echo "redis: starting"

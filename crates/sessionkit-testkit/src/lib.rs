@@ -54,6 +54,19 @@ pub fn require<T>(what: &str, found: Result<T, String>) -> Option<T> {
     }
 }
 
+/// Like [`require`] for opening a store: only an unreachable server
+/// ([`StoreErrorKind::Unavailable`](sessionkit_core::StoreErrorKind::Unavailable)) is a
+/// skip; any other error (bad configuration, a bug) fails the test at once.
+pub fn require_store<S>(what: &str, opened: Result<S, sessionkit_core::StoreError>) -> Option<S> {
+    match opened {
+        Ok(s) => Some(s),
+        Err(e) if e.kind() == sessionkit_core::StoreErrorKind::Unavailable => {
+            require(what, Err(e.report()))
+        }
+        Err(e) => panic!("{what}: {}", e.report()),
+    }
+}
+
 /// Generates one `#[tokio::test]` per conformance check. `$profile` is a
 /// [`Profile`]; `$make` an async block evaluating to `Option<impl SessionStore>`, called
 /// once per check (each must get a fresh namespace).

@@ -299,6 +299,14 @@ impl<C: SessionCache, S: SessionStore> SessionStore for CachedStore<C, S> {
         self.store.clear_expired(now).await
     }
 
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        self.store.clear_expired_with_progress(now, progress).await
+    }
+
     async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
         self.store.retire(key, until).await?;
         self.drop_entry(key).await
