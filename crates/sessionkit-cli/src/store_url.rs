@@ -5,6 +5,8 @@
 //! | `sqlite://sessions.sqlite3` | SQLite, path relative to the working directory |
 //! | `sqlite:///var/lib/app/sessions.sqlite3` | SQLite, absolute path |
 //! | `memory://` | in-process memory (lost on exit) |
+//! | `postgres://user@host:5432/db` | PostgreSQL |
+//! | `mysql://user@host:3306/db` | MySQL / MariaDB |
 //! | `file:///var/lib/app/sessions` | one file per session in a directory |
 //! | `cookie://` | the signed cookie (Django's `signed_cookies`; needs the secret key) |
 //! | `cached+<url>` | an in-process cache in front of `<url>` |
@@ -20,7 +22,7 @@ use anyhow::{Context, bail};
 use sessionkit_core::store::{CachedStore, FileStore, LocalCache};
 use sessionkit_core::{BoxStore, ClientStore, Config, DynSessionStore, Engine, MemoryStore};
 use sessionkit_django::{DjangoFileStore, Secrets, SignedCookieStore};
-use sessionkit_sql::SqliteStore;
+use sessionkit_sql::{MySqlStore, PostgresStore, SqliteStore};
 
 /// A parsed store URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +31,10 @@ pub enum StoreUrl {
     Memory,
     /// `sqlite://PATH`
     Sqlite(PathBuf),
+    /// `postgres://...` (the whole URL)
+    Postgres(String),
+    /// `mysql://...` (the whole URL)
+    Mysql(String),
     /// `file:///DIR`
     File(PathBuf),
     /// `cookie://`
@@ -57,8 +63,7 @@ impl fmt::Display for Layout {
 }
 
 /// The forms accepted, for error messages.
-pub const ACCEPTED: &str =
-    "sqlite://FILE, sqlite:///ABSOLUTE/PATH, memory://, file:///DIR, cookie:// or cached+<url>";
+pub const ACCEPTED: &str = "sqlite://FILE, sqlite:///ABSOLUTE/PATH, postgres://..., mysql://..., memory://, file:///DIR, cookie:// or cached+<url>";
 
 /// Parses a store URL.
 pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
@@ -92,6 +97,8 @@ pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
             }
             Ok(StoreUrl::Sqlite(PathBuf::from(rest)))
         }
+        "postgres" | "postgresql" => Ok(StoreUrl::Postgres(url.to_owned())),
+        "mysql" | "mariadb" => Ok(StoreUrl::Mysql(format!("mysql://{rest}"))),
         "file" => {
             if !rest.starts_with('/') {
                 bail!(
@@ -111,7 +118,10 @@ impl StoreUrl {
             StoreUrl::Cookie => true,
             StoreUrl::Cached(inner) => inner.needs_secret(layout),
             StoreUrl::Memory => false,
-            StoreUrl::Sqlite(_) | StoreUrl::File(_) => layout == Layout::Django,
+            StoreUrl::Sqlite(_)
+            | StoreUrl::File(_)
+            | StoreUrl::Postgres(_)
+            | StoreUrl::Mysql(_) => layout == Layout::Django,
         }
     }
 }
@@ -230,6 +240,15 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
         (StoreUrl::Sqlite(_), Layout::Django) => {
             bail!("the Django layout on SQLite is not available in this build")
         }
+        (StoreUrl::Postgres(url), Layout::Native) => {
+            Opened::Server(Arc::new(PostgresStore::connect(url).await.map_err(report)?))
+        }
+        (StoreUrl::Mysql(url), Layout::Native) => {
+            Opened::Server(Arc::new(MySqlStore::connect(url).await.map_err(report)?))
+        }
+        (StoreUrl::Postgres(_) | StoreUrl::Mysql(_), Layout::Django) => {
+            bail!("the Django layout on this database is not available in this build")
+        }
         (StoreUrl::File(dir), Layout::Native) => {
             Opened::Server(Arc::new(FileStore::open(dir).map_err(report)?))
         }
@@ -274,6 +293,14 @@ mod tests {
             StoreUrl::File("/tmp/s".into())
         );
         assert_eq!(parse("cookie://").unwrap(), StoreUrl::Cookie);
+        assert_eq!(
+            parse("postgres://u@h/db").unwrap(),
+            StoreUrl::Postgres("postgres://u@h/db".into())
+        );
+        assert_eq!(
+            parse("mariadb://root@h/db").unwrap(),
+            StoreUrl::Mysql("mysql://root@h/db".into())
+        );
         assert_eq!(
             parse("cached+sqlite://s.db").unwrap(),
             StoreUrl::Cached(Box::new(StoreUrl::Sqlite("s.db".into())))
