@@ -120,6 +120,7 @@ pub struct Config {
     save_timeout: Duration,
     concurrency: Concurrency,
     lock_timeout: Duration,
+    lock_lease: Duration,
     max_save_attempts: u32,
     retry_after: Duration,
     rotation_grace: Duration,
@@ -145,6 +146,7 @@ impl Default for Config {
             save_timeout: Duration::from_secs(5),
             concurrency: Concurrency::Optimistic,
             lock_timeout: Duration::from_secs(10),
+            lock_lease: Duration::from_secs(30),
             max_save_attempts: 64,
             retry_after: Duration::from_secs(1),
             rotation_grace: Duration::from_secs(30),
@@ -234,6 +236,10 @@ impl Config {
         concurrency: Concurrency => |c| c.concurrency;
         /// In lock mode, how long a request waits for the session's lock (default 10 s).
         lock_timeout: Duration => |c| c.lock_timeout;
+        /// In lock mode with a store that has leases, how long a lease lasts if its holder
+        /// never releases it (a crashed node): the longest a session can stay blocked
+        /// (default 30 s).
+        lock_lease: Duration => |c| c.lock_lease;
         /// How many compare-and-set attempts a save makes before giving up with a 503.
         max_save_attempts: u32 => |c| c.max_save_attempts;
         /// The `Retry-After` sent with a 503 (default 1 s).
@@ -297,6 +303,8 @@ impl ConfigBuilder {
         concurrency(policy: Concurrency) => concurrency = policy;
         /// Sets the lock wait in lock mode.
         lock_timeout(timeout: Duration) => lock_timeout = timeout;
+        /// Sets the lease length in lock mode.
+        lock_lease(lease: Duration) => lock_lease = lease;
         /// Sets the number of compare-and-set attempts.
         max_save_attempts(attempts: u32) => max_save_attempts = attempts;
         /// Sets the `Retry-After` of 503 responses.
@@ -390,6 +398,7 @@ impl ConfigBuilder {
             ("load_timeout", Some(c.load_timeout)),
             ("save_timeout", Some(c.save_timeout)),
             ("lock_timeout", Some(c.lock_timeout)),
+            ("lock_lease", Some(c.lock_lease)),
             ("idle_timeout", c.idle_timeout),
             ("absolute_timeout", c.absolute_timeout),
         ] {

@@ -68,7 +68,11 @@ struct EngineInner {
     ctx: Arc<Ctx>,
     backend: Backend,
     stats: Stats,
+    /// Lock mode: one request per session at a time on this node.
     locks: KeyLocks,
+    /// Optimistic mode: one compare-and-set loop per session at a time on this node, so a
+    /// burst of concurrent writers queues instead of exhausting its retries.
+    saves: KeyLocks,
     save_delay: Option<Duration>,
 }
 
@@ -112,6 +116,7 @@ impl Engine {
                 backend,
                 stats: Stats::default(),
                 locks: KeyLocks::default(),
+                saves: KeyLocks::default(),
                 save_delay: None,
             }),
         }
@@ -132,6 +137,7 @@ impl Engine {
                     },
                     stats: Stats::default(),
                     locks: KeyLocks::default(),
+                    saves: KeyLocks::default(),
                     save_delay: shared.save_delay,
                 };
                 f(&mut inner);
@@ -310,7 +316,7 @@ struct ReqInner {
     engine: Engine,
     incoming: Incoming,
     loaded: tokio::sync::OnceCell<Loaded>,
-    lock: Mutex<Option<KeyLockGuard>>,
+    lock: Mutex<Option<HeldLock>>,
     finished: AtomicBool,
 }
 
@@ -378,13 +384,8 @@ impl RequestSession {
         match (&self.inner.incoming, &engine.inner.backend) {
             (Incoming::Key(key), Backend::Server(store)) => {
                 if cfg.concurrency() == Concurrency::Lock {
-                    let guard = engine
-                        .inner
-                        .locks
-                        .acquire(*key, cfg.lock_timeout())
-                        .await
-                        .ok_or(LoadError::Locked(cfg.lock_timeout()))?;
-                    *self.inner.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
+                    let held = engine.lock_session(store, *key).await?;
+                    *self.inner.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(held);
                 }
                 let now = ctx.clock.now();
                 engine.inner.stats.loads.fetch_add(1, Ordering::Relaxed);
@@ -476,11 +477,15 @@ impl RequestSession {
             self.execute(plan).await
         };
         // Lock mode: the next request on this session may go.
-        self.inner
+        let held = self
+            .inner
             .lock
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        if let Some(held) = held {
+            held.release().await;
+        }
         outcome
     }
 
@@ -846,6 +851,9 @@ impl RequestSession {
         let stats = &engine.inner.stats;
         let cfg = engine.config();
         let store = self.server_store()?;
+        // Queue behind other saves of this session on this node (bounded by the save
+        // timeout; past it, go on optimistically).
+        let _queued = engine.inner.saves.acquire(key, cfg.save_timeout()).await;
         let mut data = self.session().state().data.clone();
         for attempt in 0..cfg.max_save_attempts() {
             let now = engine.ctx().clock.now();
@@ -944,6 +952,57 @@ impl RequestSession {
 }
 
 impl Engine {
+    /// Lock mode: takes this node's lock on the session, then (if the store has leases) the
+    /// cross-node lease, within the lock timeout.
+    async fn lock_session(
+        &self,
+        store: &Arc<dyn DynSessionStore>,
+        key: SessionKey,
+    ) -> Result<HeldLock, LoadError> {
+        let cfg = self.config();
+        let timeout = cfg.lock_timeout();
+        let started = tokio::time::Instant::now();
+        let local = self
+            .inner
+            .locks
+            .acquire(key, timeout)
+            .await
+            .ok_or(LoadError::Locked(timeout))?;
+        let mut held = HeldLock {
+            _local: local,
+            lease: None,
+        };
+        if store.leases_dyn().is_some() {
+            let owner = SessionKey::generate().as_str().to_owned();
+            let mut wait = Duration::from_millis(2);
+            loop {
+                let Some(leases) = store.leases_dyn() else {
+                    break;
+                };
+                match leases.try_acquire(&key, &owner, cfg.lock_lease()).await {
+                    Ok(true) => {
+                        held.lease = Some((Arc::clone(store), key, owner));
+                        break;
+                    }
+                    Ok(false) if started.elapsed() + wait < timeout => {
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_millis(50));
+                    }
+                    Ok(false) => return Err(LoadError::Locked(timeout)),
+                    Err(e) => {
+                        self.inner
+                            .stats
+                            .store_errors
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(error = %e.report(), "session lease failed");
+                        return Err(LoadError::Store(e));
+                    }
+                }
+            }
+        }
+        Ok(held)
+    }
+
     fn store_failure(&self, op: &str, e: &StoreError) -> Failure {
         self.inner
             .stats
@@ -1272,6 +1331,39 @@ impl KeyLocks {
             map: Arc::clone(&self.map),
             guard: Some(guard),
         })
+    }
+}
+
+/// What a request holds in lock mode: this node's lock, and the store's lease when the
+/// store has leases (released when the request finishes; if the request is dropped first,
+/// released by a spawned task, and in any case expiring by itself).
+struct HeldLock {
+    _local: KeyLockGuard,
+    lease: Option<(Arc<dyn DynSessionStore>, SessionKey, String)>,
+}
+
+impl HeldLock {
+    async fn release(mut self) {
+        if let Some((store, key, owner)) = self.lease.take()
+            && let Some(leases) = store.leases_dyn()
+            && let Err(e) = leases.release(&key, &owner).await
+        {
+            tracing::warn!(error = %e.report(), "session lease release failed; it expires by itself");
+        }
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        if let Some((store, key, owner)) = self.lease.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                if let Some(leases) = store.leases_dyn() {
+                    let _ = leases.release(&key, &owner).await;
+                }
+            });
+        }
     }
 }
 

@@ -2,5 +2,6 @@
 //! errors for bad input.
 
 mod admin;
+mod concurrency;
 mod http;
 mod serve;

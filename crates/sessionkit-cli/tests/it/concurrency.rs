@@ -1,0 +1,296 @@
+//! The concurrency guarantees, measured on the tutorial's counter against each real store:
+//! a session with count 1, 50 concurrent requests with its cookie, one more; 52 means no
+//! increment was lost.
+//!
+//! The in-process runs use the engine's test hook that delays every save, so that the
+//! requests really overlap (a store answering in microseconds could serialize them by
+//! luck), and they assert that conflicts and replays happened. The process runs drive
+//! `sessionkit serve` over real HTTP with no hook.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, header};
+use http_body_util::BodyExt;
+use sessionkit_cli::serve::app;
+use sessionkit_cli::store_url::{self, OpenOptions, Opened};
+use sessionkit_core::{Concurrency, Config, Engine};
+use tower::ServiceExt;
+
+use crate::http::{self as client, Jar};
+use crate::serve::{free_port, serve_with};
+
+struct Probe {
+    app: Router,
+    engine: Engine,
+}
+
+/// A store named by URL, or `None` (SKIP / failure under SESSIONKIT_REQUIRE_SERVICES=1).
+async fn open(url: &str) -> Option<Opened> {
+    let opts = OpenOptions {
+        cookie_name: "sessionid".into(),
+        cookie_age: 1_209_600,
+        ..OpenOptions::default()
+    };
+    sessionkit_testkit::require(
+        url,
+        store_url::open(url, &opts)
+            .await
+            .map_err(|e| format!("{e:#}")),
+    )
+}
+
+async fn probe(url: &str, concurrency: Concurrency, delay: Duration) -> Option<Probe> {
+    let opened = open(url).await?;
+    let config = Config::builder()
+        .concurrency(concurrency)
+        .lock_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let engine = opened.engine(config).with_save_delay(delay);
+    Some(Probe {
+        app: app(engine.clone()),
+        engine,
+    })
+}
+
+impl Probe {
+    async fn get(&self, uri: &str, cookie: Option<&str>) -> (String, Vec<String>) {
+        let mut req = Request::get(uri);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let res = self
+            .app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let cookies = res
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        let status = res.status();
+        let body = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec())
+            .unwrap();
+        assert!(status.is_success() || status == 400, "{status}: {body}");
+        (body, cookies)
+    }
+
+    /// count 1, then `n` concurrent requests to `uri`, then one more: the bodies of the
+    /// concurrent ones and the last one.
+    async fn burst(&self, uri: &'static str, n: usize) -> (Vec<String>, String) {
+        let (first, cookies) = self.get(uri, None).await;
+        assert_eq!(first, "Visit count: 1");
+        let cookie = cookies[0].split(';').next().unwrap().to_owned();
+        let mut tasks = Vec::new();
+        for _ in 0..n {
+            let app = self.app.clone();
+            let cookie = cookie.clone();
+            let engine = self.engine.clone();
+            tasks.push(tokio::spawn(async move {
+                let p = Probe { app, engine };
+                p.get(uri, Some(&cookie)).await.0
+            }));
+        }
+        let mut bodies = Vec::new();
+        for t in tasks {
+            bodies.push(t.await.unwrap());
+        }
+        let (last, _) = self.get(uri, Some(&cookie)).await;
+        (bodies, last)
+    }
+}
+
+fn count(body: &str) -> u64 {
+    body.strip_prefix("Visit count: ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected body {body:?}"))
+}
+
+/// The default mode: `/atomic` (`update_with`) loses nothing, and the conflicts were real.
+async fn atomic_loses_nothing(url: &str) {
+    let Some(p) = probe(url, Concurrency::Optimistic, Duration::from_millis(20)).await else {
+        return;
+    };
+    let (_, last) = p.burst("/atomic", 50).await;
+    assert_eq!(last, "Visit count: 52", "{url}");
+    let stats = p.engine.stats();
+    assert!(
+        stats.conflicts > 0,
+        "{url}: no conflict happened: {stats:?}"
+    );
+    assert!(stats.replays > 0, "{url}: {stats:?}");
+    assert_eq!(stats.exhausted, 0, "{url}: {stats:?}");
+}
+
+/// Lock mode: the plain read-then-write of `/` loses nothing, and the 51 responses show 51
+/// distinct counts (the requests ran one at a time).
+async fn lock_mode_serializes(url: &str) {
+    let Some(p) = probe(url, Concurrency::Lock, Duration::from_millis(2)).await else {
+        return;
+    };
+    let (bodies, last) = p.burst("/", 50).await;
+    assert_eq!(last, "Visit count: 52", "{url}");
+    let mut counts: BTreeSet<u64> = bodies.iter().map(|b| count(b)).collect();
+    counts.insert(count(&last));
+    assert_eq!(counts.len(), 51, "{url}: {counts:?}");
+    assert_eq!(p.engine.stats().conflicts, 0, "{url}");
+}
+
+/// A logout racing 20 concurrent writes leaves the session gone.
+async fn logout_is_never_undone(url: &str) {
+    let Some(p) = probe(url, Concurrency::Optimistic, Duration::from_millis(30)).await else {
+        return;
+    };
+    let (_, cookies) = p.get("/login?user=alice", None).await;
+    let cookie = cookies[0].split(';').next().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for i in 0..21 {
+        let app = p.app.clone();
+        let engine = p.engine.clone();
+        let cookie = cookie.clone();
+        tasks.push(tokio::spawn(async move {
+            let p = Probe { app, engine };
+            if i == 10 {
+                // The logout lands while the writers' saves are still pending.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                p.get("/logout", Some(&cookie)).await
+            } else {
+                p.get("/atomic", Some(&cookie)).await
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (body, _) = p.get("/color/get", Some(&cookie)).await;
+    assert_eq!(body, "Favorite color: unknown");
+    let (body, _) = p.get("/atomic", Some(&cookie)).await;
+    assert_eq!(body, "Visit count: 1", "{url}: the old session came back");
+}
+
+/// A rotation under 20 concurrent requests carrying the old cookie: none of them is sent a
+/// removal cookie that would overwrite the new one.
+async fn rotation_sends_no_removal_cookie(url: &str) {
+    let Some(p) = probe(url, Concurrency::Optimistic, Duration::ZERO).await else {
+        return;
+    };
+    let (_, cookies) = p.get("/atomic", None).await;
+    let old = cookies[0].split(';').next().unwrap().to_owned();
+    let (_, cookies) = p.get("/login?user=bob", Some(&old)).await;
+    let new = cookies[0].split(';').next().unwrap().to_owned();
+    assert_ne!(new, old);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let app = p.app.clone();
+        let engine = p.engine.clone();
+        let old = old.clone();
+        tasks.push(tokio::spawn(async move {
+            let p = Probe { app, engine };
+            let uri = if i % 2 == 0 { "/color/get" } else { "/atomic" };
+            p.get(uri, Some(&old)).await.1
+        }));
+    }
+    for t in tasks {
+        let set = t.await.unwrap();
+        assert!(
+            set.iter().all(|c| !c.contains("Max-Age=0")),
+            "{url}: removal cookie {set:?}"
+        );
+        assert!(
+            set.is_empty(),
+            "{url}: the old key must not get a cookie: {set:?}"
+        );
+    }
+    let (body, _) = p.get("/atomic", Some(&new)).await;
+    assert_eq!(
+        body, "Visit count: 2",
+        "{url}: the new session kept its data"
+    );
+}
+
+macro_rules! per_store {
+    ($($store:ident => $url:expr),* $(,)?) => {$(
+        mod $store {
+            use super::*;
+
+            fn url() -> String {
+                $url
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn atomic_counter_reaches_52() {
+                atomic_loses_nothing(&url()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn lock_mode_counter_reaches_52_with_51_distinct_counts() {
+                lock_mode_serializes(&url()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn logout_racing_20_writes_stays() {
+                logout_is_never_undone(&url()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn rotation_under_20_requests_sends_no_removal_cookie() {
+                rotation_sends_no_removal_cookie(&url()).await;
+            }
+        }
+    )*};
+}
+
+fn temp_sqlite() -> String {
+    let dir = tempfile::tempdir().unwrap().keep();
+    format!("sqlite://{}", dir.join("s.sqlite3").display())
+}
+
+per_store! {
+    memory => "memory://".to_owned(),
+    sqlite => temp_sqlite(),
+    postgres => sessionkit_testkit::service_url("SESSIONKIT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"),
+    mysql => sessionkit_testkit::service_url("SESSIONKIT_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
+}
+
+/// The same probe against `sessionkit serve` over real HTTP, no test hook: `/atomic`
+/// reaches 52; under `--lock`, `/` reaches 52 with 51 distinct counts.
+#[test]
+fn served_counter_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (store, lock, uri) in [
+        ("sqlite://s.sqlite3", false, "/atomic"),
+        ("sqlite://s.sqlite3", true, "/"),
+        ("memory://", false, "/atomic"),
+    ] {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let args: &[&str] = if lock { &["--lock"] } else { &[] };
+        let _server = serve_with(dir.path(), port, Some(store), args, &[]);
+        let mut jar = Jar::default();
+        assert_eq!(jar.get(&addr, uri).body, "Visit count: 1");
+        let cookie = Arc::new(jar.0.clone().unwrap());
+        let threads: Vec<_> = (0..50)
+            .map(|_| {
+                let (addr, cookie) = (addr.clone(), Arc::clone(&cookie));
+                std::thread::spawn(move || client::get(&addr, uri, Some(&cookie)).unwrap().body)
+            })
+            .collect();
+        let mut counts = BTreeSet::new();
+        for t in threads {
+            counts.insert(count(&t.join().unwrap()));
+        }
+        let last = jar.get(&addr, uri).body;
+        assert_eq!(last, "Visit count: 52", "{store} {uri} lock={lock}");
+        counts.insert(count(&last));
+        if lock {
+            assert_eq!(counts.len(), 51, "{counts:?}");
+        }
+    }
+}
