@@ -972,13 +972,10 @@ impl Engine {
             _local: local,
             lease: None,
         };
-        if store.leases_dyn().is_some() {
+        if let Some(leases) = store.leases_dyn() {
             let owner = SessionKey::generate().as_str().to_owned();
             let mut wait = Duration::from_millis(2);
             loop {
-                let Some(leases) = store.leases_dyn() else {
-                    break;
-                };
                 match leases.try_acquire(&key, &owner, cfg.lock_lease()).await {
                     Ok(true) => {
                         held.lease = Some((Arc::clone(store), key, owner));

@@ -1,0 +1,308 @@
+//! One connection handle over a standalone server or a cluster, the error mapping, and
+//! script execution (EVALSHA → EVAL fallback, optional WAIT).
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, ServerErrorKind, Value};
+use sessionkit_core::{StoreError, StoreErrorKind};
+
+use crate::scripts::Lua;
+
+/// How long to wait for a TCP connection (and each reconnection attempt).
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long to wait for any reply (a WAIT included, hence the cap on its timeout).
+pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest `WAIT` timeout: it must fit in [`RESPONSE_TIMEOUT`].
+pub(crate) const MAX_REPLICA_WAIT: Duration = Duration::from_secs(2);
+
+/// A shared, multiplexed connection: cloning it is cheap and concurrent commands from
+/// several tasks are pipelined on one socket per node.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    Standalone(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+/// Where a node-specific command (SCAN) goes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Node {
+    /// The standalone server.
+    Server,
+    /// The primary that currently owns this slot (so the route follows failovers).
+    Primary(u16),
+}
+
+/// `n` replicas within `timeout`, checked with WAIT after each write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ReplicaWait {
+    pub(crate) replicas: u32,
+    pub(crate) timeout: Duration,
+}
+
+impl Conn {
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, Conn::Cluster(_))
+    }
+
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RedisError> {
+        match self {
+            Conn::Standalone(c) => cmd.query_async(&mut c.clone()).await,
+            Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await,
+        }
+    }
+
+    pub(crate) async fn query_pipe<T: FromRedisValue>(
+        &self,
+        pipe: &Pipeline,
+    ) -> Result<T, RedisError> {
+        match self {
+            Conn::Standalone(c) => pipe.query_async(&mut c.clone()).await,
+            Conn::Cluster(c) => pipe.query_async(&mut c.clone()).await,
+        }
+    }
+
+    /// One [`Node`] per primary: the server itself, or in Cluster a slot of each primary
+    /// (from `CLUSTER SLOTS`).
+    pub(crate) async fn primaries(&self) -> Result<Vec<Node>, RedisError> {
+        if !self.is_cluster() {
+            return Ok(vec![Node::Server]);
+        }
+        let slots: Value = self.query(redis::cmd("CLUSTER").arg("SLOTS")).await?;
+        let Value::Array(ranges) = slots else {
+            return Err(unexpected("CLUSTER SLOTS did not answer an array"));
+        };
+        let mut seen: Vec<Vec<u8>> = Vec::new();
+        let mut nodes = Vec::new();
+        for range in ranges {
+            let Value::Array(parts) = range else { continue };
+            let (Some(Value::Int(start)), Some(Value::Array(primary))) =
+                (parts.first(), parts.get(2))
+            else {
+                continue;
+            };
+            // host, port[, id]: identify the primary by all of it.
+            let ident: Vec<u8> = primary
+                .iter()
+                .take(3)
+                .flat_map(|v| match v {
+                    Value::BulkString(b) => b.clone(),
+                    Value::Int(i) => i.to_string().into_bytes(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            if seen.contains(&ident) {
+                continue;
+            }
+            seen.push(ident);
+            if let Ok(slot) = u16::try_from(*start) {
+                nodes.push(Node::Primary(slot));
+            }
+        }
+        Ok(nodes)
+    }
+
+    /// Runs `cmd` on `node`.
+    pub(crate) async fn query_on<T: FromRedisValue>(
+        &self,
+        node: Node,
+        cmd: Cmd,
+    ) -> Result<T, RedisError> {
+        match (self, node) {
+            (Conn::Cluster(c), Node::Primary(slot)) => {
+                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                    Route::new(slot, SlotAddr::Master),
+                ));
+                let v = c.clone().route_command(cmd, route).await?;
+                Ok(T::from_redis_value(v)?)
+            }
+            _ => self.query(&cmd).await,
+        }
+    }
+
+    /// Runs a script with `KEYS = [key]` and `ARGV = args`. With `wait`, a `WAIT` follows
+    /// in the same pipeline — same connection, same node, right after the script — and a
+    /// reply from fewer replicas than asked is an error.
+    pub(crate) async fn eval(
+        &self,
+        lua: &Lua,
+        key: &[u8],
+        args: &[&[u8]],
+        wait: Option<ReplicaWait>,
+    ) -> Result<Value, StoreError> {
+        let mut by_sha = true;
+        loop {
+            let result = self.eval_once(lua, by_sha, key, args, wait).await;
+            let (reply, acked) = match result {
+                Err(e) if by_sha && e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    by_sha = false;
+                    continue;
+                }
+                Err(e) => return Err(store_error(lua.name, e)),
+                Ok(ok) => ok,
+            };
+            if let (Some(wait), Some(acked)) = (wait, acked)
+                && acked < i64::from(wait.replicas)
+            {
+                return Err(StoreError::new(
+                    StoreErrorKind::Unavailable,
+                    format!(
+                        "redis {}: {acked} of {} replicas acknowledged the write within {:?}; \
+                         it happened on the primary but may not survive a failover",
+                        lua.name, wait.replicas, wait.timeout
+                    ),
+                ));
+            }
+            return Ok(reply);
+        }
+    }
+
+    async fn eval_once(
+        &self,
+        lua: &Lua,
+        by_sha: bool,
+        key: &[u8],
+        args: &[&[u8]],
+        wait: Option<ReplicaWait>,
+    ) -> Result<(Value, Option<i64>), RedisError> {
+        let mut cmd = if by_sha {
+            let mut c = redis::cmd("EVALSHA");
+            c.arg(&lua.sha);
+            c
+        } else {
+            let mut c = redis::cmd("EVAL");
+            c.arg(&lua.body);
+            c
+        };
+        cmd.arg(1).arg(key);
+        for a in args {
+            cmd.arg(*a);
+        }
+        let Some(wait) = wait else {
+            return Ok((self.query(&cmd).await?, None));
+        };
+        let mut pipe = redis::pipe();
+        pipe.add_command(cmd);
+        pipe.cmd("WAIT").arg(wait.replicas).arg(
+            u64::try_from(wait.timeout.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
+        );
+        let (reply, acked): (Value, i64) = self.query_pipe(&pipe).await?;
+        Ok((reply, Some(acked)))
+    }
+}
+
+fn unexpected(what: &'static str) -> RedisError {
+    RedisError::from((ErrorKind::UnexpectedReturnType, what))
+}
+
+/// A reply that does not have the shape a script promises.
+pub(crate) fn bad_reply(what: &str) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Other,
+        format!("unexpected reply from Redis to {what}"),
+    )
+}
+
+/// Maps a driver error, keeping it as the source.
+pub(crate) fn store_error(what: &str, e: RedisError) -> StoreError {
+    let kind = match e.kind() {
+        _ if e.is_timeout() => StoreErrorKind::Timeout,
+        ErrorKind::Io | ErrorKind::ClusterConnectionNotFound => StoreErrorKind::Unavailable,
+        ErrorKind::Server(
+            ServerErrorKind::ClusterDown
+            | ServerErrorKind::TryAgain
+            | ServerErrorKind::MasterDown
+            | ServerErrorKind::BusyLoading
+            | ServerErrorKind::ReadOnly
+            | ServerErrorKind::Moved
+            | ServerErrorKind::Ask,
+        ) => StoreErrorKind::Unavailable,
+        ErrorKind::InvalidClientConfig
+        | ErrorKind::AuthenticationFailed
+        | ErrorKind::Server(ServerErrorKind::NoPerm) => StoreErrorKind::Config,
+        _ => StoreErrorKind::Other,
+    };
+    StoreError::with_source(kind, format!("redis {what} failed"), e)
+}
+
+/// The first value of a script's array reply as an integer, and the rest.
+pub(crate) fn script_reply(v: Value, what: &str) -> Result<(i64, Vec<Value>), StoreError> {
+    match v {
+        Value::Array(mut items) if !items.is_empty() => match items.remove(0) {
+            Value::Int(status) => Ok((status, items)),
+            _ => Err(bad_reply(what)),
+        },
+        Value::Int(status) => Ok((status, Vec::new())),
+        _ => Err(bad_reply(what)),
+    }
+}
+
+/// A string item of a script reply (`''` and absent are `None`).
+pub(crate) fn reply_str(items: &[Value], i: usize) -> Option<String> {
+    match items.get(i) {
+        Some(Value::BulkString(b)) if !b.is_empty() => String::from_utf8(b.clone()).ok(),
+        Some(Value::SimpleString(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// An integer item of a script reply.
+pub(crate) fn reply_int(items: &[Value], i: usize) -> Option<i64> {
+    match items.get(i) {
+        Some(Value::Int(n)) => Some(*n),
+        Some(Value::BulkString(b)) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A URL without its credentials (and without a query, which may carry them too).
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<unparsable Redis URL>".to_owned();
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    // Everything up to the last `@` is user info (a password may hold `/` or `@`).
+    let host_and_path = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    format!("{scheme}://{host_and_path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_descriptions() {
+        assert_eq!(
+            redact("redis://user:s3cret@db.example:6380/2"),
+            "redis://db.example:6380/2"
+        );
+        assert_eq!(redact("redis://:p@ss@h:1"), "redis://h:1");
+        assert_eq!(redact("redis://:pa/ss@h:1/0"), "redis://h:1/0");
+        assert_eq!(redact("rediss://h:1/0?password=x"), "rediss://h:1/0");
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(redact("127.0.0.1:6379"), "<unparsable Redis URL>");
+        assert_eq!(
+            redact("redis+unix:///tmp/r.sock?pass=x"),
+            "redis+unix:///tmp/r.sock"
+        );
+    }
+
+    #[test]
+    fn script_replies_parse() {
+        let v = Value::Array(vec![
+            Value::Int(1),
+            Value::Int(7),
+            Value::BulkString(b"42".to_vec()),
+        ]);
+        let (status, items) = script_reply(v, "t").unwrap();
+        assert_eq!(status, 1);
+        assert_eq!(reply_int(&items, 0), Some(7));
+        assert_eq!(reply_str(&items, 1).as_deref(), Some("42"));
+        assert_eq!(reply_str(&items, 2), None);
+        assert!(script_reply(Value::Nil, "t").is_err());
+    }
+}

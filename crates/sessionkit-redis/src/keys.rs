@@ -1,0 +1,157 @@
+//! The key layout (native layout, version 1), in one place.
+//!
+//! | key | type | holds | TTL |
+//! | --- | --- | --- | --- |
+//! | `{prefix}s:{<session key>}` | hash | one session: the fields below | the session's expiry |
+//! | `{prefix}u:{<user id>}` | set | the session keys of one user (the per-user index) | the longest TTL of its sessions |
+//! | `{prefix}l:{<session key>}` | string | a lease for lock mode: the owner's token | the lease's TTL |
+//!
+//! Session hash fields:
+//!
+//! | field | value |
+//! | --- | --- |
+//! | `data` | the session dictionary as JSON text (the store is trusted, so no signing) |
+//! | `version` | the compare-and-set token, `1` on create, incremented by every save |
+//! | `expires_at` | the expiry, Unix microseconds; compared against the engine's `now` |
+//! | `created_at`, `last_seen` | Unix microseconds |
+//! | `user_id` | the logged-in user, absent when anonymous |
+//! | `write` | a random id of the create or save that wrote the record last: a re-sent script recognises its own write |
+//! | `retired` | `1` on a rotation marker, which has only `expires_at` (the end of the grace window) besides |
+//!
+//! The `{...}` part of a key is its Redis Cluster **hash tag**: only it decides the slot,
+//! so a session's hash and its lease live in one slot (the scripts that touch them run on
+//! one node), while the sessions themselves spread over the cluster. A user's set
+//! generally lives in another slot than the user's sessions.
+//!
+//! The prefix (default [`DEFAULT_PREFIX`]) namespaces everything; end it with `:`. Avoid
+//! `{` and `}` in it: a complete hash tag in the prefix would put every key in one slot.
+//!
+//! A later layout version will use new type letters, so that old and new keys can coexist
+//! during a migration.
+
+use sessionkit_core::SessionKey;
+
+/// The prefix used unless [`RedisStore::with_prefix`](crate::RedisStore::with_prefix) sets
+/// another.
+pub const DEFAULT_PREFIX: &str = "sessionkit:";
+
+/// The key names of one namespace.
+///
+/// ```
+/// use sessionkit_core::SessionKey;
+/// use sessionkit_redis::keys::KeyLayout;
+///
+/// let layout = KeyLayout::new("app:");
+/// let key = SessionKey::parse("abcdefgh12345678").unwrap();
+/// assert_eq!(layout.session(&key), "app:s:{abcdefgh12345678}");
+/// assert_eq!(layout.user("42"), "app:u:{42}");
+/// assert_eq!(layout.lease(&key), "app:l:{abcdefgh12345678}");
+/// assert_eq!(layout.session_key_of(b"app:s:{abcdefgh12345678}"), Some(key));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyLayout {
+    prefix: String,
+    /// `{prefix}u:`, which the standalone scripts extend to a user's set key.
+    user_prefix: String,
+}
+
+impl KeyLayout {
+    /// The layout under `prefix`.
+    pub fn new(prefix: impl Into<String>) -> KeyLayout {
+        let prefix = prefix.into();
+        KeyLayout {
+            user_prefix: format!("{prefix}u:"),
+            prefix,
+        }
+    }
+
+    /// The namespace prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The hash holding a session (or its rotation marker).
+    pub fn session(&self, key: &SessionKey) -> String {
+        format!("{}s:{{{}}}", self.prefix, key.as_str())
+    }
+
+    /// The set of a user's session keys.
+    pub fn user(&self, user_id: &str) -> String {
+        // The scripts build the same name from `user_prefix()` on a standalone server.
+        format!("{}{{{}}}", self.user_prefix, user_id)
+    }
+
+    /// The lease on a session (lock mode).
+    pub fn lease(&self, key: &SessionKey) -> String {
+        format!("{}l:{{{}}}", self.prefix, key.as_str())
+    }
+
+    /// `{prefix}u:`: a user's set is this, then `{`, the user id and `}`.
+    pub(crate) fn user_prefix(&self) -> &str {
+        &self.user_prefix
+    }
+
+    /// The SCAN `MATCH` pattern of every session hash in the namespace.
+    pub fn session_pattern(&self) -> String {
+        let mut p = String::with_capacity(self.prefix.len() + 8);
+        for c in self.prefix.chars() {
+            // Redis glob metacharacters in the prefix match themselves only when escaped.
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                p.push('\\');
+            }
+            p.push(c);
+        }
+        p.push_str("s:{*}");
+        p
+    }
+
+    /// The session key in a session hash's name (from SCAN), if it is one of ours.
+    pub fn session_key_of(&self, redis_key: &[u8]) -> Option<SessionKey> {
+        let rest = redis_key.strip_prefix(self.prefix.as_bytes())?;
+        let inner = rest.strip_prefix(b"s:{")?.strip_suffix(b"}")?;
+        SessionKey::parse(std::str::from_utf8(inner).ok()?)
+    }
+}
+
+impl Default for KeyLayout {
+    fn default() -> Self {
+        KeyLayout::new(DEFAULT_PREFIX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_characters_in_the_prefix_are_escaped() {
+        assert_eq!(
+            KeyLayout::new("a*b?[c]\\:").session_pattern(),
+            r"a\*b\?\[c\]\\:s:{*}"
+        );
+        assert_eq!(KeyLayout::default().session_pattern(), "sessionkit:s:{*}");
+    }
+
+    #[test]
+    fn foreign_keys_are_not_sessions() {
+        let l = KeyLayout::new("p:");
+        assert_eq!(l.session_key_of(b"q:s:{abcdefgh}"), None);
+        assert_eq!(l.session_key_of(b"p:u:{abcdefgh}"), None);
+        assert_eq!(l.session_key_of(b"p:s:{ABCDEFGH}"), None);
+        assert_eq!(l.session_key_of(b"p:s:{abcdefgh"), None);
+        assert!(l.session_key_of(b"p:s:{abcdefgh}").is_some());
+    }
+
+    #[test]
+    fn keys_of_one_session_share_a_hash_tag() {
+        let l = KeyLayout::new("x:");
+        let k = SessionKey::generate();
+        let tag = |s: &str| {
+            let open = s.find('{').unwrap();
+            let close = open + s[open..].find('}').unwrap();
+            s[open + 1..close].to_owned()
+        };
+        assert_eq!(tag(&l.session(&k)), k.as_str());
+        assert_eq!(tag(&l.lease(&k)), k.as_str());
+    }
+}

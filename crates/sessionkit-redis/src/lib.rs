@@ -1,0 +1,747 @@
+//! Redis and Redis Cluster session store for sessionkit: [`RedisStore`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), sessionkit_core::StoreError> {
+//! use std::time::Duration;
+//! use sessionkit_core::{Config, Engine};
+//! use sessionkit_redis::RedisStore;
+//!
+//! // One server (or a primary with replicas behind one address):
+//! let store = RedisStore::connect("redis://127.0.0.1:6379/0").await?;
+//! // A cluster, from any of its nodes; every write waits for one replica:
+//! let cluster = RedisStore::connect_cluster(&["127.0.0.1:7000", "127.0.0.1:7001"])
+//!     .await?
+//!     .with_prefix("myapp:")
+//!     .with_replica_wait(1, Duration::from_millis(500));
+//! let engine = Engine::new(store, Config::default());
+//! # let _ = (cluster, engine);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! The native layout: one hash per session under `{prefix}s:{<session key>}`, with the
+//! data as JSON text beside a version, the expiry, created-at, last-seen and the user id;
+//! a set per user; a string per lease. The [`keys`] module spells it out. The braces are
+//! the Redis Cluster hash tag: everything about one session lives in one slot.
+//!
+//! # One round trip per operation
+//!
+//! `load` is one `HMGET`. Every write is one Lua script (see the `scripts` module) sent as
+//! `EVALSHA` — scripts are loaded when the store connects, and a node that lost them
+//! (restart, failover) gets the body once with `EVAL`. The scripts make each operation
+//! atomic on the session's node:
+//!
+//! | operation | script |
+//! | --- | --- |
+//! | `create` | insert if the key is free **or its record expired at `now`**; otherwise a collision |
+//! | `save` | compare-and-set on the version; `Missing` when the record is absent, retired or expired at `now`; never creates |
+//! | `touch` | new expiry and last-seen on a live record; data and version unchanged |
+//! | `delete` | removes the hash |
+//! | `retire` | replaces the record by a marker hash (`retired`, `expires_at = until`) that expires at `until` |
+//! | `clear_expired` | per key: delete if expired at `now`, and say so — so concurrent cleaners count each record once |
+//!
+//! The cluster client re-sends a request whose connection dropped, even if the server had
+//! already run it. Deletes, touches and retirements are idempotent; creates and saves carry
+//! a random write id, stored with the record, so that a re-run finds its own write and
+//! answers as the first run did — not with a conflict, which would make the engine replay
+//! the request's changes a second time.
+//!
+//! # Time: the engine's `now` decides, TTLs only evict
+//!
+//! Every script compares the stored `expires_at` (Unix microseconds) with the `now` the
+//! engine passes in, never with the server's clock. Each write also sets the hash's TTL to
+//! `expires_at - now` (rounded up to the millisecond) so that Redis evicts the record once
+//! it is dead; a record whose TTL would be `<= 0` is not stored at all. `clear_expired` is
+//! therefore rarely needed: it removes records that the engine's clock considers expired
+//! but whose TTL has not run out yet (a clock ahead of real time, a manual clock).
+//!
+//! `retire` is given no `now` by the store contract, yet a marker's TTL runs to `until`
+//! on the engine's clock. The script reads that clock off the record it replaces (its
+//! `expires_at` minus its remaining TTL is the engine's `now`, for any clock that runs at
+//! real speed) and falls back on the system clock only when there is no record.
+//!
+//! # The per-user index
+//!
+//! `{prefix}u:{<user id>}` is a set of session keys, kept as long as the longest session in
+//! it (TTL raised on every write), maintained from [`Metadata::user_id`] on create, save,
+//! touch, delete, retire, `clear_expired` and `revoke_user`.
+//!
+//! * **Standalone:** the session scripts update the sets themselves, in the same atomic
+//!   step as the session write. (A single server lets a script touch keys whose names it
+//!   builds from the prefix; Redis Cluster does not.)
+//! * **Cluster:** a user's set lives in another slot than the session, so the store updates
+//!   it with a separate command **after** the session write, on a task of its own (so a
+//!   cancelled request still completes it). What can happen:
+//!   * a **stale member** — the session was deleted or changed user but the `SREM` did not
+//!     arrive. Harmless: `sessions_of` and `revoke_user` check each session's own `user_id`
+//!     (in the same script that deletes, for `revoke_user`), skip the stale member and
+//!     remove it from the set;
+//!   * a **missing member** — the session was written but adding it to its user's set failed
+//!     (the operation then returns an error) or the process died between the two commands.
+//!     Such a session is invisible to `sessions_of`/`revoke_user` until its next save or
+//!     touch, which adds it again.
+//!
+//! `sessions_of` reads the set and each member's hash (concurrently, pipelined per node);
+//! `revoke_user(user, keep)` deletes every member still owned by the user except `keep`.
+//!
+//! # Listing and cleanup cost
+//!
+//! [`SessionListing::list`] and `clear_expired` `SCAN` the namespace's session keys on
+//! every primary (`MATCH {prefix}s:{*}`, `COUNT 1000`): O(number of keys in the database)
+//! per call — a page of a listing scans them all, then reads only the hashes it needs.
+//! Fine for an admin tool or a periodic job; not for a request path.
+//!
+//! # Durability and failover
+//!
+//! What [`RedisStore::with_replica_wait`] changes:
+//!
+//! * **Without it**, a write is acknowledged once it is in the primary's memory. Redis
+//!   replicates asynchronously: if the primary dies before a write reached a replica, the
+//!   replica promoted in its place does not have it. The last writes before a failover
+//!   (usually well under a second's worth) are lost: a logout can be undone, a save
+//!   reverted to an older version, a login forgotten.
+//! * **With `with_replica_wait(n, timeout)`**, every write is followed, in the same
+//!   pipeline on the same connection, by `WAIT n timeout`. A write that returns `Ok` has
+//!   reached the memory of at least `n` replicas of its primary. If fewer acknowledge in
+//!   time the operation fails with [`StoreErrorKind::Unavailable`] — but it *did* happen on
+//!   the primary (Redis cannot roll it back): treat it like a timeout, outcome unknown.
+//!   So while a primary has fewer than `n` connected replicas — right after a failover,
+//!   until the old primary rejoins as a replica — every write to its slots fails.
+//!   An acknowledged write survives the failover of its primary whenever the promoted
+//!   replica is one that acknowledged: always when `n` is the number of replicas of each
+//!   primary; with fewer, Redis promotes the most up-to-date replica, which makes it likely
+//!   but not certain. It does not survive losing the primary and those replicas together,
+//!   a forced failover to a lagging replica, or a restart of a whole shard without
+//!   persistence. `WAIT` is not consensus: it bounds loss, it does not make Redis strongly
+//!   consistent. Reads always go to primaries, so a writer reads its own writes. The timeout is
+//!   capped at 2 s, below the 3 s response timeout. Not waited for: the per-user index
+//!   commands in Cluster and `clear_expired`'s deletions (an expired record that comes back
+//!   is still expired). Leases are never waited for.
+//!
+//! # Connections and errors
+//!
+//! One multiplexed connection (per node in Cluster) is shared by all clones of the store;
+//! concurrent commands are pipelined on it. Connecting gives up after 2 s per attempt (one
+//! retry) and every reply is awaited at most 3 s, so a dead server is a prompt
+//! [`StoreErrorKind::Unavailable`] (or `Timeout`), never a hang; the connection
+//! reconnects by itself. The cluster client follows `MOVED`/`ASK` redirects, refreshes its
+//! slot map on failover and retries with backoff for at most 5 s per operation; during a
+//! failover (about twice the cluster's `cluster-node-timeout`) operations on the failed
+//! primary's slots fail with `Unavailable` until a replica is promoted. Bad URLs are [`StoreErrorKind::Config`]. Stored data the store
+//! cannot read is `Lookup::Missing` plus a warning with the key's fingerprint — never the key.
+//!
+//! [`Metadata::user_id`]: sessionkit_core::Metadata::user_id
+//! [`SessionListing::list`]: sessionkit_core::SessionListing::list
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod codec;
+mod conn;
+mod index;
+pub mod keys;
+mod lease;
+mod listing;
+mod scripts;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::{ErrorKind, Value};
+use sessionkit_core::{
+    CreateOutcome, LeaseStore, Lookup, Record, SaveOutcome, SessionKey, SessionListing,
+    SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
+};
+use time::OffsetDateTime;
+
+use crate::codec::{RECORD_FIELDS, Stored, decode_record, micros, ttl_ms};
+use crate::conn::{
+    CONNECT_TIMEOUT, Conn, MAX_REPLICA_WAIT, RESPONSE_TIMEOUT, ReplicaWait, redact, reply_int,
+    reply_str, script_reply, store_error,
+};
+pub use crate::keys::{DEFAULT_PREFIX, KeyLayout};
+use crate::scripts::{Lua, SCRIPTS};
+
+/// Sessions in Redis or Redis Cluster (native layout). Clones share the connection.
+///
+/// See the [crate docs](crate) for the layout, the scripts' guarantees, the per-user
+/// index in Cluster and what [`with_replica_wait`](RedisStore::with_replica_wait) adds.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+/// use sessionkit_redis::RedisStore;
+///
+/// let store = RedisStore::connect("redis://127.0.0.1:6379").await?.with_prefix("shop:");
+/// assert_eq!(store.layout().prefix(), "shop:");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    conn: Conn,
+    layout: KeyLayout,
+    description: String,
+    replica_wait: Option<ReplicaWait>,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("url", &self.inner.description)
+            .field("prefix", &self.inner.layout.prefix())
+            .field("replica_wait", &self.inner.replica_wait)
+            .finish()
+    }
+}
+
+impl RedisStore {
+    /// Connects to a standalone server: `redis://[[user]:password@]host[:port][/db]` (or
+    /// `redis+unix:///path`). Fails with [`StoreErrorKind::Config`] for a bad URL and
+    /// [`StoreErrorKind::Unavailable`] within a few seconds when the server does not answer.
+    pub async fn connect(url: &str) -> Result<RedisStore, StoreError> {
+        let description = redact(url);
+        let client = redis::Client::open(url).map_err(|e| {
+            StoreError::with_source(
+                StoreErrorKind::Config,
+                format!("invalid Redis URL {description}"),
+                e,
+            )
+        })?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_secs(1));
+        let manager = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| store_error(&format!("connection to {description}"), e))?;
+        let store = RedisStore::from_conn(Conn::Standalone(manager), description);
+        store.preload().await?;
+        Ok(store)
+    }
+
+    /// Connects to a Redis Cluster through any of its nodes (`host:port` or
+    /// `redis://host:port`; credentials, if any, in the first seed's URL). The client
+    /// discovers the other nodes, follows redirects and refreshes its slot map on failover.
+    pub async fn connect_cluster(seeds: &[&str]) -> Result<RedisStore, StoreError> {
+        if seeds.is_empty() {
+            return Err(StoreError::new(
+                StoreErrorKind::Config,
+                "a Redis Cluster needs at least one seed node",
+            ));
+        }
+        let urls: Vec<String> = seeds
+            .iter()
+            .map(|s| {
+                if s.contains("://") {
+                    (*s).to_owned()
+                } else {
+                    format!("redis://{s}")
+                }
+            })
+            .collect();
+        let hosts: Vec<String> = urls
+            .iter()
+            .map(|u| {
+                let r = redact(u);
+                r.split_once("://").map_or(r.clone(), |(_, h)| h.to_owned())
+            })
+            .collect();
+        let description = format!("redis-cluster://{}", hosts.join(","));
+        let client = ClusterClientBuilder::new(urls)
+            .connection_timeout(CONNECT_TIMEOUT)
+            .response_timeout(RESPONSE_TIMEOUT)
+            // Bounds a request with its retries and redirects, e.g. during a failover.
+            .overall_response_timeout(Some(RESPONSE_TIMEOUT + Duration::from_secs(2)))
+            // Retries with backoff from 50 ms to 500 ms: enough to ride out a short
+            // failover, bounded by the overall timeout above.
+            .retries(12)
+            .min_retry_wait(50)
+            .max_retry_wait(500)
+            .retry_wait_formula(25, 2)
+            .build()
+            .map_err(|e| {
+                StoreError::with_source(
+                    StoreErrorKind::Config,
+                    format!("invalid Redis Cluster seeds {description}"),
+                    e,
+                )
+            })?;
+        let conn = client
+            .get_async_connection()
+            .await
+            .map_err(|e| store_error(&format!("connection to {description}"), e))?;
+        let store = RedisStore::from_conn(Conn::Cluster(conn), description);
+        store.preload().await?;
+        Ok(store)
+    }
+
+    fn from_conn(conn: Conn, description: String) -> RedisStore {
+        RedisStore {
+            inner: Arc::new(Inner {
+                conn,
+                layout: KeyLayout::default(),
+                description,
+                replica_wait: None,
+            }),
+        }
+    }
+
+    /// Puts every key under `prefix` instead of [`DEFAULT_PREFIX`], so that several
+    /// applications (or tests) share one Redis. End it with `:`; avoid `{` and `}` (see
+    /// [`keys`]).
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> RedisStore {
+        Arc::make_mut(&mut self.inner).layout = KeyLayout::new(prefix);
+        self
+    }
+
+    /// After every write, waits until `replicas` replicas acknowledged it, at most
+    /// `timeout` (capped at 2 s); fewer acknowledgements make the write return
+    /// [`StoreErrorKind::Unavailable`]. `replicas == 0` turns waiting off. What this
+    /// guarantees, and what it does not, is in the [crate docs](crate#durability-and-failover).
+    #[must_use]
+    pub fn with_replica_wait(mut self, replicas: u32, timeout: Duration) -> RedisStore {
+        Arc::make_mut(&mut self.inner).replica_wait = (replicas > 0).then(|| ReplicaWait {
+            replicas,
+            timeout: timeout.min(MAX_REPLICA_WAIT),
+        });
+        self
+    }
+
+    /// The key names of this store's namespace.
+    pub fn layout(&self) -> &KeyLayout {
+        &self.inner.layout
+    }
+
+    /// Whether this store talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.conn.is_cluster()
+    }
+
+    /// Loads every script into the server's cache (each node's, in Cluster), so that
+    /// requests need no fallback. In Cluster this is best effort: a node that is down now
+    /// gets a script body on first use instead.
+    async fn preload(&self) -> Result<(), StoreError> {
+        let conn = &self.inner.conn;
+        if conn.is_cluster() {
+            for lua in SCRIPTS.all() {
+                let mut cmd = redis::cmd("SCRIPT");
+                cmd.arg("LOAD").arg(&lua.body);
+                if let Err(e) = conn.query::<Value>(&cmd).await {
+                    tracing::debug!(error = %e, "could not preload scripts on every cluster node");
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for lua in SCRIPTS.all() {
+            pipe.cmd("SCRIPT").arg("LOAD").arg(&lua.body);
+        }
+        conn.query_pipe::<Vec<String>>(&pipe)
+            .await
+            .map(drop)
+            .map_err(|e| store_error("SCRIPT LOAD", e))
+    }
+
+    /// `ARGV[1]` of the session scripts: where they keep the user sets themselves
+    /// (standalone), or empty for "the client does it" (Cluster).
+    fn index_prefix(&self) -> &[u8] {
+        if self.inner.conn.is_cluster() {
+            b""
+        } else {
+            self.inner.layout.user_prefix().as_bytes()
+        }
+    }
+
+    /// Runs a session script on `key`'s hash; `write` adds the replica wait.
+    async fn run(
+        &self,
+        lua: &Lua,
+        key: &SessionKey,
+        args: &[&[u8]],
+        write: bool,
+    ) -> Result<(i64, Vec<Value>), StoreError> {
+        let redis_key = self.inner.layout.session(key);
+        let mut argv: Vec<&[u8]> = Vec::with_capacity(args.len() + 2);
+        argv.push(self.index_prefix());
+        argv.push(key.as_str().as_bytes());
+        argv.extend_from_slice(args);
+        let wait = if write { self.inner.replica_wait } else { None };
+        let reply = self
+            .inner
+            .conn
+            .eval(lua, redis_key.as_bytes(), &argv, wait)
+            .await?;
+        script_reply(reply, lua.name)
+    }
+
+    /// `create` with a given write id (a re-sent call reuses it).
+    async fn create_as(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        now: OffsetDateTime,
+        write: &str,
+    ) -> Result<CreateOutcome, StoreError> {
+        let now_us = micros(now);
+        let ttl = ttl_ms(record.expires_at, now);
+        let user = record.meta.user_id.as_deref().unwrap_or("");
+        let (now_s, expires_s, ttl_s) = (
+            now_us.to_string(),
+            micros(record.expires_at).to_string(),
+            ttl.to_string(),
+        );
+        let created_s = record.meta.created_at.map_or(now_us, micros).to_string();
+        let seen_s = record.meta.last_seen.map_or(now_us, micros).to_string();
+        let json = record.data.to_json();
+        let args: [&[u8]; 8] = [
+            now_s.as_bytes(),
+            expires_s.as_bytes(),
+            ttl_s.as_bytes(),
+            json.as_bytes(),
+            created_s.as_bytes(),
+            seen_s.as_bytes(),
+            user.as_bytes(),
+            write.as_bytes(),
+        ];
+        let (status, items) = self.run(&SCRIPTS.create, key, &args, true).await?;
+        if status != 1 {
+            return Ok(CreateOutcome::Collision);
+        }
+        let previous = reply_str(&items, 1);
+        self.update_index(key, previous, Some(user), ttl).await?;
+        let version = reply_int(&items, 0)
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or_else(|| conn::bad_reply("create"))?;
+        Ok(CreateOutcome::Created(Token::version(version)))
+    }
+
+    /// `save` with a given write id (a re-sent call reuses it).
+    async fn save_as(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        token: &Token,
+        now: OffsetDateTime,
+        write: &str,
+    ) -> Result<SaveOutcome, StoreError> {
+        let Some(version) = token.as_version() else {
+            // A token this store never handed out cannot match.
+            return Ok(SaveOutcome::Conflict);
+        };
+        let now_us = micros(now);
+        let ttl = ttl_ms(record.expires_at, now);
+        let user = record.meta.user_id.as_deref().unwrap_or("");
+        let (now_s, version_s, expires_s, ttl_s) = (
+            now_us.to_string(),
+            version.to_string(),
+            micros(record.expires_at).to_string(),
+            ttl.to_string(),
+        );
+        let seen_s = record.meta.last_seen.map_or(now_us, micros).to_string();
+        let json = record.data.to_json();
+        let args: [&[u8]; 8] = [
+            now_s.as_bytes(),
+            version_s.as_bytes(),
+            expires_s.as_bytes(),
+            ttl_s.as_bytes(),
+            json.as_bytes(),
+            seen_s.as_bytes(),
+            user.as_bytes(),
+            write.as_bytes(),
+        ];
+        let (status, items) = self.run(&SCRIPTS.save, key, &args, true).await?;
+        match status {
+            1 => {
+                let new_version = reply_int(&items, 0)
+                    .and_then(|v| u64::try_from(v).ok())
+                    .ok_or_else(|| conn::bad_reply("save"))?;
+                self.update_index(key, reply_str(&items, 1), Some(user), ttl)
+                    .await?;
+                Ok(SaveOutcome::Saved(Token::version(new_version)))
+            }
+            0 => Ok(SaveOutcome::Conflict),
+            _ => Ok(SaveOutcome::Missing),
+        }
+    }
+
+    /// Cluster only: brings the user sets in line with a session write that replaced
+    /// `previous` by `current` (`None`: no live session with a user any more). Runs on its
+    /// own task so that a cancelled request still completes it. Failing to add is an error
+    /// (the session would be missing from its user's index); failing to remove only leaves
+    /// a stale member, which readers skip, so it is logged.
+    async fn update_index(
+        &self,
+        key: &SessionKey,
+        previous: Option<String>,
+        current: Option<&str>,
+        ttl: i64,
+    ) -> Result<(), StoreError> {
+        if !self.inner.conn.is_cluster() {
+            return Ok(());
+        }
+        let current = current.filter(|u| !u.is_empty() && ttl > 0);
+        let remove = previous.filter(|p| !p.is_empty() && Some(p.as_str()) != current);
+        if remove.is_none() && current.is_none() {
+            return Ok(());
+        }
+        let conn = self.inner.conn.clone();
+        let layout = self.inner.layout.clone();
+        let add = current.map(|u| layout.user(u));
+        let member = key.as_str().to_owned();
+        let fingerprint = key.fingerprint();
+        let task = tokio::spawn(async move {
+            let removing = async {
+                if let Some(user) = &remove {
+                    let mut cmd = redis::cmd("SREM");
+                    cmd.arg(layout.user(user)).arg(&member);
+                    if let Err(e) = conn.query::<Value>(&cmd).await {
+                        tracing::warn!(
+                            key = %fingerprint,
+                            error = %e,
+                            "could not remove a session from its former user's index; the stale member will be skipped and pruned by readers"
+                        );
+                    }
+                }
+            };
+            let adding = async {
+                match &add {
+                    Some(set) => {
+                        let ttl = ttl.to_string();
+                        conn.eval(
+                            &SCRIPTS.index_add,
+                            set.as_bytes(),
+                            &[member.as_bytes(), ttl.as_bytes()],
+                            None,
+                        )
+                        .await
+                        .map(drop)
+                    }
+                    None => Ok(()),
+                }
+            };
+            let ((), added) = tokio::join!(removing, adding);
+            added
+        });
+        match task.await {
+            Ok(result) => result.map_err(|e| {
+                StoreError::with_source(
+                    e.kind(),
+                    "the session was written but could not be added to its user's index",
+                    e,
+                )
+            }),
+            Err(e) => Err(StoreError::with_source(
+                StoreErrorKind::Other,
+                "the per-user index task failed",
+                e,
+            )),
+        }
+    }
+}
+
+/// A fresh id for one create or save: 32 characters from the CSPRNG that makes session
+/// keys (uniqueness is what matters here).
+fn write_id() -> String {
+    SessionKey::generate().as_str().to_owned()
+}
+
+impl SessionStore for RedisStore {
+    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(self.inner.layout.session(key))
+            .arg(&RECORD_FIELDS[..]);
+        let fields: Vec<Option<Vec<u8>>> = match self.inner.conn.query(&cmd).await {
+            Ok(fields) => fields,
+            Err(e) if e.code() == Some("WRONGTYPE") => {
+                tracing::warn!(key = %key.fingerprint(), "the session key holds something else than a hash; treating as no session");
+                return Ok(Lookup::Missing);
+            }
+            Err(e)
+                if e.kind() == ErrorKind::UnexpectedReturnType || e.kind() == ErrorKind::Parse =>
+            {
+                tracing::warn!(key = %key.fingerprint(), error = %e, "unreadable session hash; treating as no session");
+                return Ok(Lookup::Missing);
+            }
+            Err(e) => return Err(store_error("load", e)),
+        };
+        Ok(match decode_record(&fields, micros(now)) {
+            Stored::Gone => Lookup::Missing,
+            Stored::Retired { until } => Lookup::Retired { until },
+            Stored::Live { record, version } => Lookup::Found {
+                record,
+                token: Token::version(version),
+            },
+            Stored::Unreadable(why) => {
+                tracing::warn!(key = %key.fingerprint(), problem = why, "unreadable session in Redis; treating as no session");
+                Lookup::Missing
+            }
+        })
+    }
+
+    async fn create(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        now: OffsetDateTime,
+    ) -> Result<CreateOutcome, StoreError> {
+        self.create_as(key, record, now, &write_id()).await
+    }
+
+    async fn save(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        token: &Token,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.save_as(key, record, token, now, &write_id()).await
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+        let (_, items) = self.run(&SCRIPTS.delete, key, &[], true).await?;
+        self.update_index(key, reply_str(&items, 0), None, 0).await
+    }
+
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let ttl = ttl_ms(expires_at, now);
+        let (now_s, expires_s, ttl_s) = (
+            micros(now).to_string(),
+            micros(expires_at).to_string(),
+            ttl.to_string(),
+        );
+        let args: [&[u8]; 3] = [now_s.as_bytes(), expires_s.as_bytes(), ttl_s.as_bytes()];
+        let (status, items) = self.run(&SCRIPTS.touch, key, &args, true).await?;
+        if status != 1 {
+            return Ok(false);
+        }
+        // The same user before and after: re-adding raises the set's TTL with the
+        // session's (or, when the touch expired the session, removes it).
+        let user = reply_str(&items, 0);
+        self.update_index(key, user.clone(), user.as_deref(), ttl)
+            .await?;
+        Ok(true)
+    }
+
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        listing::clear_expired(self, now, |_| {}).await
+    }
+
+    /// Reports the running total after each batch: one `SCAN` page (up to 1000 keys),
+    /// whose keys are checked concurrently.
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        listing::clear_expired(self, now, progress).await
+    }
+
+    async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
+        let until_s = micros(until).to_string();
+        // Used only when no record is left to tell the engine's clock (see the script).
+        let fallback_now = micros(OffsetDateTime::now_utc()).to_string();
+        let args: [&[u8]; 2] = [until_s.as_bytes(), fallback_now.as_bytes()];
+        let (_, items) = self.run(&SCRIPTS.retire, key, &args, true).await?;
+        self.update_index(key, reply_str(&items, 0), None, 0).await
+    }
+
+    fn describe(&self) -> String {
+        self.inner.description.clone()
+    }
+
+    fn listing(&self) -> Option<&dyn SessionListing> {
+        Some(self)
+    }
+
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
+    }
+
+    fn leases(&self) -> Option<&dyn LeaseStore> {
+        Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sessionkit_core::{Data, Metadata, Value};
+
+    async fn store() -> Option<RedisStore> {
+        let url =
+            sessionkit_testkit::service_url("SESSIONKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+        let store = sessionkit_testkit::require(
+            "Redis",
+            RedisStore::connect(&url).await.map_err(|e| e.report()),
+        )?;
+        Some(store.with_prefix(format!("sktest:{}:", SessionKey::generate().as_str())))
+    }
+
+    /// The cluster client re-sends a request whose connection dropped, even when the
+    /// server ran it: the second run must answer as the first, not report a conflict
+    /// (the engine would replay the request's changes twice) or a collision.
+    #[tokio::test]
+    async fn a_resent_write_reports_its_first_outcome() {
+        let Some(store) = store().await else {
+            return;
+        };
+        let now = OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
+        let record = |n: i32| Record {
+            data: Data::from_json(format!(r#"{{"n":{n}}}"#).into()).unwrap(),
+            expires_at: now + time::Duration::seconds(60),
+            meta: Metadata::default(),
+        };
+        let key = SessionKey::generate();
+        let created = store.create_as(&key, &record(1), now, "w1").await.unwrap();
+        assert_eq!(created, CreateOutcome::Created(Token::version(1)));
+        let again = store.create_as(&key, &record(1), now, "w1").await.unwrap();
+        assert_eq!(again, created, "the same create, re-sent");
+        let other = store.create_as(&key, &record(3), now, "w2").await.unwrap();
+        assert_eq!(other, CreateOutcome::Collision, "another create");
+
+        let v1 = Token::version(1);
+        let saved = store
+            .save_as(&key, &record(4), &v1, now, "w3")
+            .await
+            .unwrap();
+        assert_eq!(saved, SaveOutcome::Saved(Token::version(2)));
+        let again = store
+            .save_as(&key, &record(4), &v1, now, "w3")
+            .await
+            .unwrap();
+        assert_eq!(again, saved, "the same save, re-sent");
+        let stale = store
+            .save_as(&key, &record(5), &v1, now, "w4")
+            .await
+            .unwrap();
+        assert_eq!(
+            stale,
+            SaveOutcome::Conflict,
+            "another save with the old token"
+        );
+
+        let Lookup::Found { record, token } = store.load(&key, now).await.unwrap() else {
+            panic!("the record exists")
+        };
+        assert_eq!(token, Token::version(2));
+        assert_eq!(record.data.get("n"), Some(Value::Int(4)));
+        store.delete(&key).await.unwrap();
+    }
+}

@@ -1,0 +1,192 @@
+//! Whole-namespace work: listing and `clear_expired`, both by `SCAN` on every primary.
+
+use std::collections::BTreeMap;
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use redis::Value;
+use sessionkit_core::store::BoxFuture;
+use sessionkit_core::{SessionInfo, SessionKey, SessionListing, StoreError};
+use time::OffsetDateTime;
+
+use crate::RedisStore;
+use crate::codec::{INFO_FIELDS, decode_info, micros};
+use crate::conn::{Node, reply_str, store_error};
+use crate::scripts::SCRIPTS;
+
+/// Keys asked for per `SCAN` call (a hint to Redis, not a limit).
+const SCAN_COUNT: usize = 1000;
+/// Commands in flight at once for per-key work (hash reads, per-key scripts).
+pub(crate) const CONCURRENCY: usize = 64;
+
+/// The namespace's session keys, one `SCAN` page at a time, primary after primary. A
+/// key may come twice (Redis's SCAN guarantee, and a cluster that changes meanwhile).
+struct Scanner<'a> {
+    store: &'a RedisStore,
+    pattern: String,
+    nodes: Vec<Node>,
+    node: usize,
+    cursor: u64,
+}
+
+impl<'a> Scanner<'a> {
+    async fn new(store: &'a RedisStore) -> Result<Scanner<'a>, StoreError> {
+        let nodes = store
+            .inner
+            .conn
+            .primaries()
+            .await
+            .map_err(|e| store_error("CLUSTER SLOTS", e))?;
+        Ok(Scanner {
+            store,
+            pattern: store.inner.layout.session_pattern(),
+            nodes,
+            node: 0,
+            cursor: 0,
+        })
+    }
+
+    async fn next_page(&mut self) -> Result<Option<Vec<SessionKey>>, StoreError> {
+        let Some(&node) = self.nodes.get(self.node) else {
+            return Ok(None);
+        };
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(self.cursor)
+            .arg("MATCH")
+            .arg(&self.pattern)
+            .arg("COUNT")
+            .arg(SCAN_COUNT);
+        let (next, names): (u64, Vec<Vec<u8>>) = self
+            .store
+            .inner
+            .conn
+            .query_on(node, cmd)
+            .await
+            .map_err(|e| store_error("SCAN", e))?;
+        if next == 0 {
+            self.node += 1;
+        }
+        self.cursor = next;
+        let layout = &self.store.inner.layout;
+        Ok(Some(
+            names
+                .iter()
+                .filter_map(|n| layout.session_key_of(n))
+                .collect(),
+        ))
+    }
+}
+
+/// Reads `fields` of each session hash, concurrently, in the order of `keys`. A key that
+/// holds something else than a hash reads as absent.
+pub(crate) async fn read_fields(
+    store: &RedisStore,
+    keys: &[SessionKey],
+    fields: &'static [&'static str],
+) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
+    let conn = &store.inner.conn;
+    stream::iter(keys.iter().copied())
+        .map(|key| async move {
+            let mut cmd = redis::cmd("HMGET");
+            cmd.arg(store.inner.layout.session(&key)).arg(fields);
+            match conn.query::<Vec<Option<Vec<u8>>>>(&cmd).await {
+                Ok(v) => Ok(v),
+                Err(e) if e.code() == Some("WRONGTYPE") => Ok(vec![None; fields.len()]),
+                Err(e) => Err(store_error("HMGET", e)),
+            }
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// Scans every key, keeps those after `after`, sorts them, then reads hashes in key order
+/// until `limit` live sessions are found: the whole keyspace is scanned for every page.
+/// Only metadata is read, so a session whose data is unreadable (which `load` reports as
+/// missing) is still listed — the place to find it for inspection.
+impl SessionListing for RedisStore {
+    fn list<'a>(
+        &'a self,
+        now: OffsetDateTime,
+        after: Option<&'a SessionKey>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        Box::pin(async move {
+            let mut scanner = Scanner::new(self).await?;
+            let mut keys = Vec::new();
+            while let Some(page) = scanner.next_page().await? {
+                keys.extend(page.into_iter().filter(|k| after.is_none_or(|a| k > a)));
+            }
+            keys.sort_unstable();
+            keys.dedup();
+            let now = micros(now);
+            let mut out = Vec::with_capacity(limit.min(keys.len()));
+            for chunk in keys.chunks(limit.clamp(16, 1000)) {
+                if out.len() >= limit {
+                    break;
+                }
+                let fields = read_fields(self, chunk, &INFO_FIELDS).await?;
+                for (key, f) in chunk.iter().zip(fields) {
+                    if out.len() < limit {
+                        out.extend(decode_info(*key, &f, now));
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// `clear_expired`: scan, then per key an atomic check-and-delete (concurrently within a
+/// page); only keys this call deleted count. `progress` gets the running total after
+/// each page.
+pub(crate) async fn clear_expired(
+    store: &RedisStore,
+    now: OffsetDateTime,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, StoreError> {
+    let now = micros(now).to_string();
+    let mut scanner = Scanner::new(store).await?;
+    let mut total = 0u64;
+    while let Some(keys) = scanner.next_page().await? {
+        let outcomes: Vec<(SessionKey, i64, Option<String>)> = stream::iter(keys)
+            .map(|key| {
+                let now = now.as_bytes();
+                async move {
+                    let (status, items) = store.run(&SCRIPTS.clear, &key, &[now], false).await?;
+                    Ok::<_, StoreError>((key, status, reply_str(&items, 0)))
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut by_user: BTreeMap<String, Vec<SessionKey>> = BTreeMap::new();
+        for (key, status, user) in outcomes {
+            if status == 1 {
+                total += 1;
+                if let Some(user) = user {
+                    by_user.entry(user).or_default().push(key);
+                }
+            }
+        }
+        if store.is_cluster() {
+            prune_user_sets(store, by_user).await;
+        }
+        progress(total);
+    }
+    Ok(total)
+}
+
+/// Cluster: the scripts could not touch the user sets, so drop the deleted sessions from
+/// them, one `SREM` per user. Best effort: readers skip stale members anyway.
+async fn prune_user_sets(store: &RedisStore, by_user: BTreeMap<String, Vec<SessionKey>>) {
+    for (user, keys) in by_user {
+        let mut cmd = redis::cmd("SREM");
+        cmd.arg(store.inner.layout.user(&user));
+        for k in &keys {
+            cmd.arg(k.as_str());
+        }
+        if let Err(e) = store.inner.conn.query::<Value>(&cmd).await {
+            tracing::debug!(error = %e, "could not prune a user's index after clear_expired");
+        }
+    }
+}

@@ -1,0 +1,575 @@
+//! A standalone server: the conformance suite and what is specific to Redis.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sessionkit_core::{
+    Config, CreateOutcome, Data, Engine, Lookup, Metadata, Record, SaveOutcome, SessionKey,
+    SessionStore, StoreErrorKind, SystemClock,
+};
+use sessionkit_redis::RedisStore;
+use sessionkit_testkit::{Profile, require};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use crate::common::{exec, raw, raw_standalone, redis_url, standalone, unique_prefix};
+
+mod conformance {
+    use super::*;
+    sessionkit_testkit::conformance_tests!(Profile::full().with_leases(), standalone());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_cleaners_share_many_records() {
+    if let Some(store) = standalone().await {
+        crate::common::two_cleaners_count_each_record_once(&store).await;
+    }
+}
+
+const NOW: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
+
+fn secs(s: i64) -> time::Duration {
+    time::Duration::seconds(s)
+}
+
+fn record(json: &str, expires_at: OffsetDateTime, user: Option<&str>) -> Record {
+    Record {
+        data: Data::from_json(json.into()).unwrap(),
+        expires_at,
+        meta: Metadata {
+            created_at: None,
+            last_seen: None,
+            user_id: user.map(str::to_owned),
+        },
+    }
+}
+
+async fn created(store: &RedisStore, key: &SessionKey, r: &Record, now: OffsetDateTime) {
+    let out = store.create(key, r, now).await.unwrap();
+    assert!(matches!(out, CreateOutcome::Created(_)), "{out:?}");
+}
+
+#[tokio::test]
+async fn real_ttls_evict_expired_records() {
+    let Some(store) = standalone().await else {
+        return;
+    };
+    let mut raw = raw_standalone().await;
+    let now = OffsetDateTime::now_utc();
+    let key = SessionKey::generate();
+    created(&store, &key, &record("{}", now + secs(1), None), now).await;
+    let name = store.layout().session(&key);
+    assert_eq!(exec::<i64>(&mut raw, &["EXISTS", &name]).await, 1);
+    let pttl = exec::<i64>(&mut raw, &["PTTL", &name]).await;
+    assert!((1..=1000).contains(&pttl), "pttl {pttl}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        exec::<i64>(&mut raw, &["EXISTS", &name]).await,
+        0,
+        "Redis evicted the record by its TTL"
+    );
+}
+
+/// TTLs come from the engine's clock (`expires_at - now`), not from the server's: the
+/// suite's clock is in the past, yet the TTLs are what the records have left.
+#[tokio::test]
+async fn every_write_sets_the_ttl_from_the_given_now() {
+    let Some(store) = standalone().await else {
+        return;
+    };
+    let mut raw = raw_standalone().await;
+    let key = SessionKey::generate();
+    let name = store.layout().session(&key);
+    let user_set = store.layout().user("u1");
+    let pttl = |raw: &mut redis::aio::MultiplexedConnection, k: String| {
+        let mut raw = raw.clone();
+        async move { exec::<i64>(&mut raw, &["PTTL", &k]).await }
+    };
+    let near = |got: i64, want: i64| (want - 1500..=want).contains(&got);
+
+    created(
+        &store,
+        &key,
+        &record("{}", NOW + secs(100), Some("u1")),
+        NOW,
+    )
+    .await;
+    let got = pttl(&mut raw, name.clone()).await;
+    assert!(near(got, 100_000), "after create: {got}");
+    // Both TTLs are set in one script; they are read a moment apart.
+    assert!(pttl(&mut raw, user_set.clone()).await + 100 >= got);
+
+    let Lookup::Found { token, .. } = store.load(&key, NOW).await.unwrap() else {
+        panic!("created")
+    };
+    let out = store
+        .save(
+            &key,
+            &record("{}", NOW + secs(200), Some("u1")),
+            &token,
+            NOW + secs(10),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out, SaveOutcome::Saved(_)));
+    let got = pttl(&mut raw, name.clone()).await;
+    assert!(near(got, 190_000), "after save: {got}");
+
+    assert!(
+        store
+            .touch(&key, NOW + secs(400), NOW + secs(20))
+            .await
+            .unwrap()
+    );
+    let got = pttl(&mut raw, name.clone()).await;
+    assert!(near(got, 380_000), "after touch: {got}");
+    assert!(
+        pttl(&mut raw, user_set.clone()).await + 100 >= got,
+        "the user's set lives as long as its longest session"
+    );
+
+    // The marker's TTL runs to `until` on the engine's clock (here NOW + 20 s).
+    store.retire(&key, NOW + secs(30)).await.unwrap();
+    let got = pttl(&mut raw, name.clone()).await;
+    assert!(near(got, 10_000), "after retire: {got}");
+    assert!(matches!(
+        store.load(&key, NOW + secs(25)).await.unwrap(),
+        Lookup::Retired { .. }
+    ));
+
+    // A write whose expiry is already past at `now` leaves nothing behind.
+    let gone = SessionKey::generate();
+    created(&store, &gone, &record("{}", NOW, None), NOW).await;
+    assert_eq!(
+        exec::<i64>(&mut raw, &["EXISTS", &store.layout().session(&gone)]).await,
+        0
+    );
+    let key2 = SessionKey::generate();
+    created(&store, &key2, &record("{}", NOW + secs(100), None), NOW).await;
+    let Lookup::Found { token, .. } = store.load(&key2, NOW).await.unwrap() else {
+        panic!("created")
+    };
+    let out = store
+        .save(
+            &key2,
+            &record("{}", NOW + secs(5), None),
+            &token,
+            NOW + secs(5),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out, SaveOutcome::Saved(_)));
+    assert_eq!(
+        exec::<i64>(&mut raw, &["EXISTS", &store.layout().session(&key2)]).await,
+        0
+    );
+}
+
+/// On a standalone server the scripts keep the user sets in the same atomic step.
+#[tokio::test]
+async fn the_user_index_moves_with_the_session() {
+    let Some(store) = standalone().await else {
+        return;
+    };
+    let mut raw = raw_standalone().await;
+    let key = SessionKey::generate();
+    let member = |set: String| {
+        let mut raw = raw.clone();
+        let k = key.as_str().to_owned();
+        async move { exec::<i64>(&mut raw, &["SISMEMBER", &set, &k]).await }
+    };
+    let (a, b) = (store.layout().user("a"), store.layout().user("b"));
+    created(&store, &key, &record("{}", NOW + secs(60), Some("a")), NOW).await;
+    assert_eq!(member(a.clone()).await, 1);
+    let Lookup::Found { token, .. } = store.load(&key, NOW).await.unwrap() else {
+        panic!("created")
+    };
+    store
+        .save(&key, &record("{}", NOW + secs(60), Some("b")), &token, NOW)
+        .await
+        .unwrap();
+    assert_eq!(member(a.clone()).await, 0, "left the old user's set");
+    assert_eq!(member(b.clone()).await, 1);
+    store.delete(&key).await.unwrap();
+    assert_eq!(member(b).await, 0);
+    assert_eq!(exec::<i64>(&mut raw, &["EXISTS", &a]).await, 0);
+}
+
+#[tokio::test]
+async fn unreadable_records_are_missing_and_left_alone() {
+    let Some(store) = standalone().await else {
+        return;
+    };
+    let mut raw = raw_standalone().await;
+    let future = (OffsetDateTime::now_utc() + secs(3600)).unix_timestamp() * 1_000_000;
+    let future = future.to_string();
+
+    // Data that is not JSON.
+    let key = SessionKey::generate();
+    let name = store.layout().session(&key);
+    let _: i64 = exec(
+        &mut raw,
+        &[
+            "HSET",
+            &name,
+            "data",
+            "{not json",
+            "version",
+            "1",
+            "expires_at",
+            &future,
+        ],
+    )
+    .await;
+    let _: i64 = exec(&mut raw, &["PEXPIRE", &name, "60000"]).await;
+    assert!(matches!(
+        store.load(&key, OffsetDateTime::now_utc()).await.unwrap(),
+        Lookup::Missing
+    ));
+    assert_eq!(
+        exec::<i64>(&mut raw, &["EXISTS", &name]).await,
+        1,
+        "left for inspection"
+    );
+    let again = store
+        .create(&key, &record("{}", NOW + secs(60), None), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        CreateOutcome::Collision,
+        "never overwritten by create"
+    );
+
+    // An expiry that does not parse.
+    let key = SessionKey::generate();
+    let name = store.layout().session(&key);
+    let _: i64 = exec(
+        &mut raw,
+        &["HSET", &name, "data", "{}", "expires_at", "soon"],
+    )
+    .await;
+    let _: i64 = exec(&mut raw, &["PEXPIRE", &name, "60000"]).await;
+    assert!(matches!(
+        store.load(&key, NOW).await.unwrap(),
+        Lookup::Missing
+    ));
+    assert_eq!(store.clear_expired(NOW + secs(10_000)).await.unwrap(), 0);
+    assert_eq!(exec::<i64>(&mut raw, &["EXISTS", &name]).await, 1);
+
+    // Something that is not a hash at all.
+    let key = SessionKey::generate();
+    let name = store.layout().session(&key);
+    let _: () = exec(&mut raw, &["SET", &name, "junk", "PX", "60000"]).await;
+    assert!(matches!(
+        store.load(&key, NOW).await.unwrap(),
+        Lookup::Missing
+    ));
+    let r = record("{}", NOW + secs(60), None);
+    assert_eq!(
+        store.create(&key, &r, NOW).await.unwrap(),
+        CreateOutcome::Collision
+    );
+    let token = sessionkit_core::Token::version(1);
+    assert_eq!(
+        store.save(&key, &r, &token, NOW).await.unwrap(),
+        SaveOutcome::Missing
+    );
+    assert!(!store.touch(&key, NOW + secs(60), NOW).await.unwrap());
+    // Listings read metadata only: the record with unreadable data but a readable expiry
+    // is shown (for inspection); the other two are not.
+    let listed = store.listing().unwrap().list(NOW, None, 10).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    store.delete(&key).await.unwrap();
+    assert_eq!(
+        exec::<i64>(&mut raw, &["EXISTS", &name]).await,
+        0,
+        "delete removes it"
+    );
+}
+
+/// A server that lost its script cache (restart, `SCRIPT FLUSH`) gets the bodies again.
+#[tokio::test]
+async fn a_flushed_script_cache_is_refilled() {
+    let Some(store) = standalone().await else {
+        return;
+    };
+    let mut raw = raw_standalone().await;
+    let _: () = exec(&mut raw, &["SCRIPT", "FLUSH"]).await;
+    let key = SessionKey::generate();
+    created(
+        &store,
+        &key,
+        &record(r#"{"n":1}"#, NOW + secs(60), None),
+        NOW,
+    )
+    .await;
+    let Lookup::Found { token, .. } = store.load(&key, NOW).await.unwrap() else {
+        panic!("created")
+    };
+    let _: () = exec(&mut raw, &["SCRIPT", "FLUSH"]).await;
+    let out = store
+        .save(
+            &key,
+            &record(r#"{"n":2}"#, NOW + secs(60), None),
+            &token,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out, SaveOutcome::Saved(_)), "{out:?}");
+}
+
+#[tokio::test]
+async fn clear_expired_counts_and_reports_progress() {
+    let Some(store) = standalone().await else {
+        return;
+    };
+    for i in 0..300 {
+        let r = record("{}", NOW + secs(5), Some(&format!("u{}", i % 7)));
+        created(&store, &SessionKey::generate(), &r, NOW).await;
+    }
+    let live = SessionKey::generate();
+    created(&store, &live, &record("{}", NOW + secs(3600), None), NOW).await;
+    let mut seen = Vec::new();
+    let removed = store
+        .clear_expired_with_progress(NOW + secs(10), &mut |n| seen.push(n))
+        .await
+        .unwrap();
+    assert_eq!(removed, 300);
+    assert!(!seen.is_empty());
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(seen.last(), Some(&300));
+    assert!(matches!(
+        store.load(&live, NOW + secs(10)).await.unwrap(),
+        Lookup::Found { .. }
+    ));
+    let index = store.user_index().unwrap();
+    assert!(index.sessions_of("u1", NOW).await.unwrap().is_empty());
+}
+
+/// With `with_replica_wait`, a write that too few replicas acknowledged is an error — but
+/// it did happen on the primary. (The test server has no replica.)
+#[tokio::test]
+async fn replica_wait_reports_a_shortfall() {
+    let Some(store) = standalone().await else {
+        return;
+    };
+    let mut raw = raw_standalone().await;
+    let info: String = exec(&mut raw, &["INFO", "replication"]).await;
+    if !info.contains("connected_slaves:0") {
+        eprintln!("SKIP: the test server has replicas");
+        return;
+    }
+    let waiting = store
+        .clone()
+        .with_replica_wait(1, Duration::from_millis(100));
+    let key = SessionKey::generate();
+    let err = waiting
+        .create(&key, &record("{}", NOW + secs(60), None), NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable);
+    assert!(err.report().contains("0 of 1 replicas"), "{}", err.report());
+    assert!(matches!(
+        store.load(&key, NOW).await.unwrap(),
+        Lookup::Found { .. }
+    ));
+    // Reads never wait.
+    assert!(matches!(
+        waiting.load(&key, NOW).await.unwrap(),
+        Lookup::Found { .. }
+    ));
+    // Waiting for no replica at all is off.
+    let off = store.with_replica_wait(0, Duration::from_secs(1));
+    off.delete(&key).await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_urls_are_config_errors_without_credentials() {
+    for url in [
+        "http://127.0.0.1:6379",
+        "nonsense",
+        "redis://127.0.0.1:99999",
+    ] {
+        let err = RedisStore::connect(url).await.unwrap_err();
+        assert_eq!(
+            err.kind(),
+            StoreErrorKind::Config,
+            "{url}: {}",
+            err.report()
+        );
+    }
+    let err = RedisStore::connect_cluster(&[]).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Config);
+    // A password the server refuses: the error names the server, never the password.
+    if let Some(store) = standalone().await {
+        let url = redis_url().replacen("redis://", "redis://:hunter2secret@", 1);
+        if let Err(err) = RedisStore::connect(&url).await {
+            assert!(!err.report().contains("hunter2secret"), "{}", err.report());
+        }
+        assert!(!store.describe().contains('@'));
+        assert!(store.describe().starts_with("redis://"));
+    }
+}
+
+fn unused_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn a_dead_server_is_a_prompt_error() {
+    let port = unused_port();
+    let started = Instant::now();
+    let err = RedisStore::connect(&format!("redis://127.0.0.1:{port}"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{}", err.report());
+    assert!(
+        err.report().contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        err.report()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    let err = RedisStore::connect_cluster(&[&format!("127.0.0.1:{port}")])
+        .await
+        .unwrap_err();
+    assert_ne!(err.kind(), StoreErrorKind::Config, "{}", err.report());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A private server on a free port, killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    async fn start(port: u16) -> Result<Server, String> {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run redis-server: {e}"))?;
+        let server = Server { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+            if let Ok(mut c) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut c)
+                    .await
+                    .is_ok()
+            {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err("redis-server did not start".to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A server that goes away: operations fail fast (no hang), and the store reconnects by
+/// itself once a server answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_goes_away_fails_fast_and_comes_back() {
+    let port = unused_port();
+    let Some(server) = require("redis-server", Server::start(port).await) else {
+        return;
+    };
+    let store = RedisStore::connect(&server.url())
+        .await
+        .unwrap()
+        .with_prefix(unique_prefix());
+    let key = SessionKey::generate();
+    created(&store, &key, &record("{}", NOW + secs(60), None), NOW).await;
+    drop(server);
+
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = store.load(&key, NOW).await.unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                StoreErrorKind::Unavailable | StoreErrorKind::Timeout
+            ),
+            "{}",
+            err.report()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    let _server = Server::start(port).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match store.load(&key, NOW).await {
+            // The new server started empty.
+            Ok(Lookup::Missing) => break,
+            Ok(other) => panic!("{other:?}"),
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("not yet reconnected: {}", e.report());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("did not reconnect: {}", e.report()),
+        }
+    }
+    created(&store, &key, &record("{}", NOW + secs(60), None), NOW).await;
+}
+
+/// The store behind the engine, on the real clock, for one visit and a return.
+#[tokio::test]
+async fn serves_the_engine() {
+    let Some(store) = standalone().await else {
+        return;
+    };
+    let config = Config::builder().cookie_age(60).build().unwrap();
+    let engine = Engine::new(store.clone(), config).with_clock(Arc::new(SystemClock));
+    let req = engine.begin(None);
+    req.load().await.unwrap().insert("count", 1).unwrap();
+    let out = req.finish(200).await;
+    assert!(out.failure.is_none());
+    let cookie = out.set_cookie[0].split(';').next().unwrap().to_owned();
+    let req = engine.begin(Some(&cookie));
+    let session = req.load().await.unwrap();
+    assert_eq!(session.get::<i32>("count").unwrap(), Some(1));
+    session.flush();
+    req.finish(200).await;
+    let mut raw = raw(&redis_url()).await;
+    let keys: Vec<String> = exec(
+        &mut raw,
+        &["KEYS", &format!("{}*", store.layout().prefix())],
+    )
+    .await;
+    assert!(keys.is_empty(), "logout left {keys:?}");
+}
