@@ -41,7 +41,8 @@ pub struct Cli {
 /// How to reach a store (shared by every command).
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
-    /// Where sessions live: sqlite://FILE (relative), sqlite:///ABS/PATH, memory://,
+    /// Where sessions live: sqlite://FILE (relative), sqlite:///ABS/PATH, postgres://...,
+    /// mysql://..., redis://HOST:PORT/DB, redis+cluster://HOST:PORT,..., memory://,
     /// file:///DIR, cookie://, cached+URL.
     #[arg(long, default_value = "sqlite://sessions.sqlite3")]
     pub store: String,
@@ -60,6 +61,10 @@ pub struct StoreArgs {
     /// The session lifetime in seconds (Django's SESSION_COOKIE_AGE).
     #[arg(long, default_value_t = 1_209_600, value_parser = clap::value_parser!(i64).range(1..))]
     pub cookie_age: i64,
+    /// A shared Redis cache in front of the store (redis://... or redis+cluster://...),
+    /// for several nodes; `cached+URL` gives a per-process cache instead.
+    #[arg(long, value_name = "URL")]
+    pub cache_store: Option<String>,
 }
 
 impl StoreArgs {
@@ -71,6 +76,7 @@ impl StoreArgs {
             secrets,
             cookie_name: self.cookie_name.clone(),
             cookie_age: self.cookie_age,
+            cache_store: self.cache_store.clone(),
         };
         store_url::open(&self.store, &opts).await
     }

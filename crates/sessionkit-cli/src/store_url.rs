@@ -7,9 +7,11 @@
 //! | `memory://` | in-process memory (lost on exit) |
 //! | `postgres://user@host:5432/db` | PostgreSQL |
 //! | `mysql://user@host:3306/db` | MySQL / MariaDB |
+//! | `redis://host:6379/0` | Redis |
+//! | `redis+cluster://host:7000,host:7001` | Redis Cluster (any nodes as seeds) |
 //! | `file:///var/lib/app/sessions` | one file per session in a directory |
 //! | `cookie://` | the signed cookie (Django's `signed_cookies`; needs the secret key) |
-//! | `cached+<url>` | an in-process cache in front of `<url>` |
+//! | `cached+<url>` | an in-process cache in front of `<url>` (one node; see `--cache-store` for many) |
 //!
 //! With `--layout django` the server-side stores use Django's layout (table, files) and
 //! sign session data with Django's secret key.
@@ -22,6 +24,7 @@ use anyhow::{Context, bail};
 use sessionkit_core::store::{CachedStore, FileStore, LocalCache};
 use sessionkit_core::{BoxStore, ClientStore, Config, DynSessionStore, Engine, MemoryStore};
 use sessionkit_django::{DjangoFileStore, Secrets, SignedCookieStore};
+use sessionkit_redis::{RedisCache, RedisStore};
 use sessionkit_sql::{MySqlStore, PostgresStore, SqliteStore};
 
 /// A parsed store URL.
@@ -35,6 +38,10 @@ pub enum StoreUrl {
     Postgres(String),
     /// `mysql://...` (the whole URL)
     Mysql(String),
+    /// `redis://...` (the whole URL)
+    Redis(String),
+    /// `redis+cluster://host:port,...` (the seeds)
+    RedisCluster(Vec<String>),
     /// `file:///DIR`
     File(PathBuf),
     /// `cookie://`
@@ -63,7 +70,7 @@ impl fmt::Display for Layout {
 }
 
 /// The forms accepted, for error messages.
-pub const ACCEPTED: &str = "sqlite://FILE, sqlite:///ABSOLUTE/PATH, postgres://..., mysql://..., memory://, file:///DIR, cookie:// or cached+<url>";
+pub const ACCEPTED: &str = "sqlite://FILE, sqlite:///ABSOLUTE/PATH, postgres://..., mysql://..., redis://HOST:PORT/DB, redis+cluster://HOST:PORT,..., memory://, file:///DIR, cookie:// or cached+<url>";
 
 /// Parses a store URL.
 pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
@@ -98,6 +105,22 @@ pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
             Ok(StoreUrl::Sqlite(PathBuf::from(rest)))
         }
         "postgres" | "postgresql" => Ok(StoreUrl::Postgres(url.to_owned())),
+        "redis" | "rediss" => Ok(StoreUrl::Redis(url.to_owned())),
+        "redis+cluster" => {
+            let seeds: Vec<String> = rest
+                .trim_end_matches('/')
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if seeds.is_empty() {
+                bail!(
+                    "invalid store URL {url:?}: redis+cluster:// needs seed nodes, e.g. redis+cluster://127.0.0.1:7000,127.0.0.1:7001"
+                );
+            }
+            Ok(StoreUrl::RedisCluster(seeds))
+        }
         "mysql" | "mariadb" => Ok(StoreUrl::Mysql(format!("mysql://{rest}"))),
         "file" => {
             if !rest.starts_with('/') {
@@ -121,7 +144,9 @@ impl StoreUrl {
             StoreUrl::Sqlite(_)
             | StoreUrl::File(_)
             | StoreUrl::Postgres(_)
-            | StoreUrl::Mysql(_) => layout == Layout::Django,
+            | StoreUrl::Mysql(_)
+            | StoreUrl::Redis(_)
+            | StoreUrl::RedisCluster(_) => layout == Layout::Django,
         }
     }
 }
@@ -203,6 +228,8 @@ pub struct OpenOptions {
     pub cookie_name: String,
     /// The cookie age, for layouts that derive expiry from it.
     pub cookie_age: i64,
+    /// A shared Redis cache in front of the store (`--cache-store`).
+    pub cache_store: Option<String>,
 }
 
 fn report(e: sessionkit_core::StoreError) -> anyhow::Error {
@@ -218,9 +245,29 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
             opts.layout
         );
     }
-    open_parsed(&parsed, opts)
+    let opened = open_parsed(&parsed, opts)
         .await
-        .with_context(|| format!("cannot open store {url}"))
+        .with_context(|| format!("cannot open store {url}"))?;
+    let Some(cache_url) = &opts.cache_store else {
+        return Ok(opened);
+    };
+    let Opened::Server(store) = opened else {
+        bail!("--cache-store needs a server-side store behind it, not {url}");
+    };
+    let cache = match parse(cache_url)? {
+        StoreUrl::Redis(u) => RedisStore::connect(&u).await,
+        StoreUrl::RedisCluster(seeds) => {
+            let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+            RedisStore::connect_cluster(&seeds).await
+        }
+        _ => bail!("--cache-store must be a redis:// or redis+cluster:// URL, not {cache_url:?}"),
+    }
+    .map_err(report)
+    .with_context(|| format!("cannot open the cache {cache_url}"))?;
+    Ok(Opened::Server(Arc::new(CachedStore::new(
+        RedisCache::from_store(&cache),
+        BoxStore::from_arc(store),
+    ))))
 }
 
 async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opened> {
@@ -248,6 +295,18 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
         }
         (StoreUrl::Postgres(_) | StoreUrl::Mysql(_), Layout::Django) => {
             bail!("the Django layout on this database is not available in this build")
+        }
+        (StoreUrl::Redis(url), Layout::Native) => {
+            Opened::Server(Arc::new(RedisStore::connect(url).await.map_err(report)?))
+        }
+        (StoreUrl::RedisCluster(seeds), Layout::Native) => {
+            let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+            Opened::Server(Arc::new(
+                RedisStore::connect_cluster(&seeds).await.map_err(report)?,
+            ))
+        }
+        (StoreUrl::Redis(_) | StoreUrl::RedisCluster(_), Layout::Django) => {
+            bail!("the Django cache layout on Redis is not available in this build")
         }
         (StoreUrl::File(dir), Layout::Native) => {
             Opened::Server(Arc::new(FileStore::open(dir).map_err(report)?))
@@ -297,6 +356,11 @@ mod tests {
             parse("postgres://u@h/db").unwrap(),
             StoreUrl::Postgres("postgres://u@h/db".into())
         );
+        assert_eq!(
+            parse("redis+cluster://a:1,b:2").unwrap(),
+            StoreUrl::RedisCluster(vec!["a:1".into(), "b:2".into()])
+        );
+        assert!(parse("redis+cluster://").is_err());
         assert_eq!(
             parse("mariadb://root@h/db").unwrap(),
             StoreUrl::Mysql("mysql://root@h/db".into())

@@ -136,6 +136,7 @@
 //! [`SessionListing::list`]: sessionkit_core::SessionListing::list
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod cache;
 mod codec;
 mod conn;
 mod index;
@@ -157,6 +158,7 @@ use sessionkit_core::{
 };
 use time::OffsetDateTime;
 
+pub use crate::cache::RedisCache;
 use crate::codec::{RECORD_FIELDS, Stored, decode_record, micros, ttl_ms};
 use crate::conn::{
     CONNECT_TIMEOUT, Conn, MAX_REPLICA_WAIT, RESPONSE_TIMEOUT, ReplicaWait, redact, reply_int,
@@ -326,6 +328,15 @@ impl RedisStore {
     /// Whether this store talks to a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
         self.inner.conn.is_cluster()
+    }
+
+    /// The server or cluster address, without credentials.
+    pub fn describe_url(&self) -> &str {
+        &self.inner.description
+    }
+
+    pub(crate) fn conn(&self) -> &Conn {
+        &self.inner.conn
     }
 
     /// Loads every script into the server's cache (each node's, in Cluster), so that

@@ -29,22 +29,30 @@ struct Probe {
 }
 
 /// A store named by URL, or `None` (SKIP / failure under SESSIONKIT_REQUIRE_SERVICES=1).
-async fn open(url: &str) -> Option<Opened> {
+/// A store URL, optionally behind the shared Redis cache (`--cache-store`).
+#[derive(Clone)]
+struct Target {
+    url: String,
+    cache: Option<String>,
+}
+
+async fn open(t: &Target) -> Option<Opened> {
     let opts = OpenOptions {
         cookie_name: "sessionid".into(),
         cookie_age: 1_209_600,
+        cache_store: t.cache.clone(),
         ..OpenOptions::default()
     };
     sessionkit_testkit::require(
-        url,
-        store_url::open(url, &opts)
+        &t.url,
+        store_url::open(&t.url, &opts)
             .await
             .map_err(|e| format!("{e:#}")),
     )
 }
 
-async fn probe(url: &str, concurrency: Concurrency, delay: Duration) -> Option<Probe> {
-    let opened = open(url).await?;
+async fn probe(t: &Target, concurrency: Concurrency, delay: Duration) -> Option<Probe> {
+    let opened = open(t).await?;
     let config = Config::builder()
         .concurrency(concurrency)
         .lock_timeout(Duration::from_secs(30))
@@ -114,8 +122,9 @@ fn count(body: &str) -> u64 {
 }
 
 /// The default mode: `/atomic` (`update_with`) loses nothing, and the conflicts were real.
-async fn atomic_loses_nothing(url: &str) {
-    let Some(p) = probe(url, Concurrency::Optimistic, Duration::from_millis(20)).await else {
+async fn atomic_loses_nothing(t: &Target) {
+    let url = &t.url;
+    let Some(p) = probe(t, Concurrency::Optimistic, Duration::from_millis(20)).await else {
         return;
     };
     let (_, last) = p.burst("/atomic", 50).await;
@@ -131,8 +140,9 @@ async fn atomic_loses_nothing(url: &str) {
 
 /// Lock mode: the plain read-then-write of `/` loses nothing, and the 51 responses show 51
 /// distinct counts (the requests ran one at a time).
-async fn lock_mode_serializes(url: &str) {
-    let Some(p) = probe(url, Concurrency::Lock, Duration::from_millis(2)).await else {
+async fn lock_mode_serializes(t: &Target) {
+    let url = &t.url;
+    let Some(p) = probe(t, Concurrency::Lock, Duration::from_millis(2)).await else {
         return;
     };
     let (bodies, last) = p.burst("/", 50).await;
@@ -144,8 +154,9 @@ async fn lock_mode_serializes(url: &str) {
 }
 
 /// A logout racing 20 concurrent writes leaves the session gone.
-async fn logout_is_never_undone(url: &str) {
-    let Some(p) = probe(url, Concurrency::Optimistic, Duration::from_millis(30)).await else {
+async fn logout_is_never_undone(t: &Target) {
+    let url = &t.url;
+    let Some(p) = probe(t, Concurrency::Optimistic, Duration::from_millis(30)).await else {
         return;
     };
     let (_, cookies) = p.get("/login?user=alice", None).await;
@@ -177,8 +188,9 @@ async fn logout_is_never_undone(url: &str) {
 
 /// A rotation under 20 concurrent requests carrying the old cookie: none of them is sent a
 /// removal cookie that would overwrite the new one.
-async fn rotation_sends_no_removal_cookie(url: &str) {
-    let Some(p) = probe(url, Concurrency::Optimistic, Duration::ZERO).await else {
+async fn rotation_sends_no_removal_cookie(t: &Target) {
+    let url = &t.url;
+    let Some(p) = probe(t, Concurrency::Optimistic, Duration::ZERO).await else {
         return;
     };
     let (_, cookies) = p.get("/atomic", None).await;
@@ -216,12 +228,12 @@ async fn rotation_sends_no_removal_cookie(url: &str) {
 }
 
 macro_rules! per_store {
-    ($($store:ident => $url:expr),* $(,)?) => {$(
+    ($($store:ident => $url:expr, $cache:expr);* $(;)?) => {$(
         mod $store {
             use super::*;
 
-            fn url() -> String {
-                $url
+            fn url() -> Target {
+                Target { url: $url, cache: $cache }
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -252,11 +264,35 @@ fn temp_sqlite() -> String {
     format!("sqlite://{}", dir.join("s.sqlite3").display())
 }
 
+fn redis_url() -> String {
+    sessionkit_testkit::service_url("SESSIONKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+}
+
+fn postgres_url() -> String {
+    sessionkit_testkit::service_url(
+        "SESSIONKIT_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    )
+}
+
 per_store! {
-    memory => "memory://".to_owned(),
-    sqlite => temp_sqlite(),
-    postgres => sessionkit_testkit::service_url("SESSIONKIT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"),
-    mysql => sessionkit_testkit::service_url("SESSIONKIT_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
+    memory => "memory://".to_owned(), None;
+    sqlite => temp_sqlite(), None;
+    postgres => postgres_url(), None;
+    mysql => sessionkit_testkit::service_url("SESSIONKIT_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"), None;
+    redis => redis_url(), None;
+    redis_cluster => cluster_url(), None;
+    postgres_behind_redis_cache => postgres_url(), Some(redis_url());
+    sqlite_behind_local_cache => format!("cached+{}", temp_sqlite()), None;
+}
+
+/// `redis+cluster://` from `SESSIONKIT_TEST_REDIS_CLUSTER`, or a URL that fails to
+/// connect (SKIP locally, failure under SESSIONKIT_REQUIRE_SERVICES=1).
+fn cluster_url() -> String {
+    match std::env::var("SESSIONKIT_TEST_REDIS_CLUSTER") {
+        Ok(seeds) => format!("redis+cluster://{seeds}"),
+        Err(_) => "redis+cluster://127.0.0.1:1".to_owned(),
+    }
 }
 
 /// The same probe against `sessionkit serve` over real HTTP, no test hook: `/atomic`

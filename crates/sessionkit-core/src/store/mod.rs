@@ -103,6 +103,42 @@ impl Token {
             TokenRepr::Version(_) => None,
         }
     }
+
+    /// A self-describing byte form, for caches that keep the token beside a copy of the
+    /// record (`v<decimal>` or `b<bytes>`).
+    ///
+    /// ```
+    /// use sessionkit_core::Token;
+    ///
+    /// for t in [Token::version(42), Token::bytes(b"x:y".to_vec())] {
+    ///     assert_eq!(Token::from_encoded(&t.encode()), Some(t));
+    /// }
+    /// assert_eq!(Token::from_encoded(b"?"), None);
+    /// ```
+    pub fn encode(&self) -> Vec<u8> {
+        match &self.0 {
+            TokenRepr::Version(v) => format!("v{v}").into_bytes(),
+            TokenRepr::Bytes(b) => {
+                let mut out = Vec::with_capacity(b.len() + 1);
+                out.push(b'b');
+                out.extend_from_slice(b);
+                out
+            }
+        }
+    }
+
+    /// Reads [`Token::encode`]'s form.
+    pub fn from_encoded(bytes: &[u8]) -> Option<Token> {
+        match bytes.split_first()? {
+            (b'v', digits) => std::str::from_utf8(digits)
+                .ok()?
+                .parse()
+                .ok()
+                .map(Token::version),
+            (b'b', raw) => Some(Token::bytes(raw.to_vec())),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for Token {

@@ -9,6 +9,7 @@
 //! hold a shared file lock, it an exclusive one, so they never overlap — whatever the
 //! runner (threads under `cargo test`, processes under nextest).
 
+mod cache;
 mod cluster;
 mod common;
 mod standalone;

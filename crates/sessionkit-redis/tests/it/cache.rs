@@ -1,0 +1,58 @@
+//! Redis as the shared cache in front of a durable store.
+
+use sessionkit_core::store::CachedStore;
+use sessionkit_core::{Config, Engine, MemoryStore};
+use sessionkit_redis::RedisCache;
+use sessionkit_testkit::Profile;
+
+use crate::common::standalone;
+
+async fn cached() -> Option<CachedStore<RedisCache, MemoryStore>> {
+    let redis = standalone().await?;
+    Some(CachedStore::new(
+        RedisCache::from_store(&redis),
+        MemoryStore::new(),
+    ))
+}
+
+mod conformance {
+    use super::*;
+    sessionkit_testkit::conformance_tests!(Profile::full(), cached());
+}
+
+/// Two nodes share the cache: a logout on one is seen by the other at once (what a
+/// per-node cache cannot promise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_node_reaches_the_other() {
+    let Some(redis) = standalone().await else {
+        return;
+    };
+    let durable = MemoryStore::new();
+    let a = Engine::new(
+        CachedStore::new(RedisCache::from_store(&redis), durable.clone()),
+        Config::default(),
+    );
+    let b = Engine::new(
+        CachedStore::new(RedisCache::from_store(&redis), durable.clone()),
+        Config::default(),
+    );
+    let req = a.begin(None);
+    req.load().await.unwrap().insert("user", "alice").unwrap();
+    let cookie = req.finish(200).await.set_cookie[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    // B reads it (through the shared cache).
+    let s = b.begin(Some(&cookie)).load().await.unwrap();
+    assert_eq!(s.get::<String>("user").unwrap().as_deref(), Some("alice"));
+    // A logs out; B sees no session right away.
+    let req = a.begin(Some(&cookie));
+    req.load().await.unwrap().flush();
+    req.finish(200).await;
+    let s = b.begin(Some(&cookie)).load().await.unwrap();
+    assert!(
+        s.is_empty(),
+        "B must not serve a revoked session from its cache"
+    );
+}
