@@ -124,6 +124,7 @@ pub struct Config {
     max_save_attempts: u32,
     retry_after: Duration,
     rotation_grace: Duration,
+    hash_keys_at_rest: bool,
 }
 
 impl Default for Config {
@@ -150,6 +151,7 @@ impl Default for Config {
             max_save_attempts: 64,
             retry_after: Duration::from_secs(1),
             rotation_grace: Duration::from_secs(30),
+            hash_keys_at_rest: false,
         }
     }
 }
@@ -247,6 +249,10 @@ impl Config {
         /// After a key rotation, how long requests still carrying the old key get no
         /// removal cookie (default 30 s; stores without rotation markers delete at once).
         rotation_grace: Duration => |c| c.rotation_grace;
+        /// Whether stores see a hash of each key instead of the key (native layouts only:
+        /// Django looks sessions up by the raw key). A leaked store then yields no usable
+        /// cookies. Default off; turning it on (or off) logs everyone out once.
+        hash_keys_at_rest: bool => |c| c.hash_keys_at_rest;
     }
 }
 
@@ -311,6 +317,8 @@ impl ConfigBuilder {
         retry_after(after: Duration) => retry_after = after;
         /// Sets the rotation grace window.
         rotation_grace(window: Duration) => rotation_grace = window;
+        /// Hashes keys at rest (native layouts only).
+        hash_keys_at_rest(on: bool) => hash_keys_at_rest = on;
     }
 
     /// Validates the settings.

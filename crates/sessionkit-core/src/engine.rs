@@ -195,6 +195,17 @@ impl Engine {
         }
     }
 
+    /// The key a store sees for a client's key: the key itself, or with
+    /// [`Config::hash_keys_at_rest`] its hash (what per-user listings return, and what
+    /// `revoke_user`'s `keep` must be).
+    pub fn at_rest(&self, key: &SessionKey) -> SessionKey {
+        if self.inner.ctx.config.hash_keys_at_rest() {
+            key.hashed()
+        } else {
+            *key
+        }
+    }
+
     /// Counters of what the engine did (loads, saves, conflicts, replays...).
     pub fn stats(&self) -> StatsSnapshot {
         self.inner.stats.snapshot()
@@ -384,22 +395,22 @@ impl RequestSession {
         match (&self.inner.incoming, &engine.inner.backend) {
             (Incoming::Key(key), Backend::Server(store)) => {
                 if cfg.concurrency() == Concurrency::Lock {
-                    let held = engine.lock_session(store, *key).await?;
+                    let held = engine.lock_session(store, engine.at_rest(key)).await?;
                     *self.inner.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(held);
                 }
                 let now = ctx.clock.now();
-                engine.inner.stats.loads.fetch_add(1, Ordering::Relaxed);
-                let lookup = tokio::time::timeout(cfg.load_timeout(), store.load_boxed(key, now))
+                engine.inner.stats.add(Ev::Loads);
+                let lookup = observe_within(cfg.load_timeout(), "load", store.load_boxed(&engine.at_rest(key), now))
                     .await
-                    .map_err(|_| {
-                        engine.inner.stats.store_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(key = %key.fingerprint(), timeout = ?cfg.load_timeout(), "session load timed out");
-                        LoadError::Timeout(cfg.load_timeout())
-                    })?
                     .map_err(|e| {
-                        engine.inner.stats.store_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(key = %key.fingerprint(), error = %e.report(), "session load failed");
-                        LoadError::Store(e)
+                        engine.inner.stats.add(Ev::StoreErrors);
+                        if e.kind() == StoreErrorKind::Timeout {
+                            tracing::warn!(key = %key.fingerprint(), timeout = ?cfg.load_timeout(), "session load timed out");
+                            LoadError::Timeout(cfg.load_timeout())
+                        } else {
+                            tracing::error!(key = %key.fingerprint(), error = %e.report(), "session load failed");
+                            LoadError::Store(e)
+                        }
                     })?;
                 Ok(match lookup {
                     Lookup::Found { record, token } if engine.live(&record, now) => Loaded {
@@ -412,7 +423,7 @@ impl RequestSession {
                         },
                     },
                     Lookup::Found { .. } => {
-                        engine.inner.stats.expired.fetch_add(1, Ordering::Relaxed);
+                        engine.inner.stats.add(Ev::Expired);
                         tracing::debug!(key = %key.fingerprint(), "session expired");
                         fresh(ctx)
                     }
@@ -428,7 +439,7 @@ impl RequestSession {
             }
             (Incoming::Client(value), Backend::Client(store)) => {
                 let now = ctx.clock.now();
-                engine.inner.stats.loads.fetch_add(1, Ordering::Relaxed);
+                engine.inner.stats.add(Ev::Loads);
                 let Some(contents) = store.decode(value, now) else {
                     return Ok(fresh(ctx));
                 };
@@ -440,7 +451,7 @@ impl RequestSession {
                 // Django's signed cookies stay valid for exactly cookie_age seconds
                 // (inclusive); beyond Django, the session's own expiry counts too.
                 if now > expires || !issued_abs_ok {
-                    engine.inner.stats.expired.fetch_add(1, Ordering::Relaxed);
+                    engine.inner.stats.add(Ev::Expired);
                     tracing::debug!("client-side session expired");
                     return Ok(fresh(ctx));
                 }
@@ -651,17 +662,13 @@ impl RequestSession {
             ..Outcome::default()
         };
         if let (Some(key), Backend::Server(store)) = (plan.delete, &engine.inner.backend) {
-            match timed(cfg, store.delete_boxed(&key)).await {
+            match observe(cfg, "delete", store.delete_boxed(&engine.at_rest(&key))).await {
                 Ok(()) => {
-                    engine.inner.stats.deletes.fetch_add(1, Ordering::Relaxed);
+                    engine.inner.stats.add(Ev::Deletes);
                 }
                 Err(e) => {
                     // A failed logout must not look like a successful one.
-                    engine
-                        .inner
-                        .stats
-                        .store_errors
-                        .fetch_add(1, Ordering::Relaxed);
+                    engine.inner.stats.add(Ev::StoreErrors);
                     tracing::error!(key = %key.fingerprint(), error = %e.report(), "session delete failed");
                     return Outcome::failed(Failure::unavailable(cfg));
                 }
@@ -776,9 +783,15 @@ impl RequestSession {
         let record = self.record(data, now, None);
         for _ in 0..CREATE_ATTEMPTS {
             let key = SessionKey::generate();
-            match timed(cfg, store.create_boxed(&key, &record, now)).await {
+            match observe(
+                cfg,
+                "create",
+                store.create_boxed(&engine.at_rest(&key), &record, now),
+            )
+            .await
+            {
                 Ok(CreateOutcome::Created(_)) => {
-                    engine.inner.stats.creates.fetch_add(1, Ordering::Relaxed);
+                    engine.inner.stats.add(Ev::Creates);
                     return Ok((key, record, now));
                 }
                 Ok(CreateOutcome::Collision) => {
@@ -803,9 +816,15 @@ impl RequestSession {
         let data = self.session().state().data.clone();
         let now = engine.ctx().clock.now();
         let record = self.record(data, now, None);
-        let key = match timed(cfg, store.create_boxed(&new_key, &record, now)).await {
+        let key = match observe(
+            cfg,
+            "create",
+            store.create_boxed(&engine.at_rest(&new_key), &record, now),
+        )
+        .await
+        {
             Ok(CreateOutcome::Created(_)) => {
-                engine.inner.stats.creates.fetch_add(1, Ordering::Relaxed);
+                engine.inner.stats.add(Ev::Creates);
                 new_key
             }
             Ok(CreateOutcome::Collision) => {
@@ -815,18 +834,20 @@ impl RequestSession {
             Err(e) => return Err(engine.store_failure("create", &e)),
         };
         self.session().state().identity = Identity::Key(key);
-        engine.inner.stats.rotations.fetch_add(1, Ordering::Relaxed);
+        engine.inner.stats.add(Ev::Rotations);
         if let Some(old) = old_key {
             let until = now + cfg.rotation_grace();
-            if let Err(e) = timed(cfg, store.retire_boxed(&old, until)).await {
+            if let Err(e) = observe(
+                cfg,
+                "retire",
+                store.retire_boxed(&engine.at_rest(&old), until),
+            )
+            .await
+            {
                 // The new session exists and the client gets it; the old key merely
                 // lingers until it expires. Report it: a lingering pre-login key is worth
                 // knowing about.
-                engine
-                    .inner
-                    .stats
-                    .store_errors
-                    .fetch_add(1, Ordering::Relaxed);
+                engine.inner.stats.add(Ev::StoreErrors);
                 tracing::error!(key = %old.fingerprint(), error = %e.report(), "retiring the old session key failed");
             }
         }
@@ -853,14 +874,24 @@ impl RequestSession {
         let store = self.server_store()?;
         // Queue behind other saves of this session on this node (bounded by the save
         // timeout; past it, go on optimistically).
-        let _queued = engine.inner.saves.acquire(key, cfg.save_timeout()).await;
+        let _queued = engine
+            .inner
+            .saves
+            .acquire(engine.at_rest(&key), cfg.save_timeout())
+            .await;
         let mut data = self.session().state().data.clone();
         for attempt in 0..cfg.max_save_attempts() {
             let now = engine.ctx().clock.now();
             let record = self.record(data, now, created_at);
-            match timed(cfg, store.save_boxed(&key, &record, &token, now)).await {
+            match observe(
+                cfg,
+                "save",
+                store.save_boxed(&engine.at_rest(&key), &record, &token, now),
+            )
+            .await
+            {
                 Ok(SaveOutcome::Saved(_)) => {
-                    stats.saves.fetch_add(1, Ordering::Relaxed);
+                    stats.add(Ev::Saves);
                     let created = record.meta.created_at.unwrap_or(now);
                     if attempt > 0 {
                         // Let the handler's clones see what was stored.
@@ -874,28 +905,28 @@ impl RequestSession {
                     )));
                 }
                 Ok(SaveOutcome::Missing) => {
-                    stats.interrupted.fetch_add(1, Ordering::Relaxed);
+                    stats.add(Ev::Interrupted);
                     tracing::info!(key = %key.fingerprint(), "session deleted during the request; not resurrected");
                     return Err(Failure::interrupted());
                 }
                 Ok(SaveOutcome::Conflict) => {
-                    stats.conflicts.fetch_add(1, Ordering::Relaxed);
+                    stats.add(Ev::Conflicts);
                     if attempt >= 4 {
                         backoff(attempt).await;
                     }
                     let now = engine.ctx().clock.now();
-                    match timed(cfg, store.load_boxed(&key, now)).await {
+                    match observe(cfg, "load", store.load_boxed(&engine.at_rest(&key), now)).await {
                         Ok(Lookup::Found {
                             record: fresh,
                             token: t,
                         }) => {
-                            stats.replays.fetch_add(1, Ordering::Relaxed);
+                            stats.add(Ev::Replays);
                             data = replay(fresh.data, &ops, &original, stats);
                             token = t;
                             created_at = fresh.meta.created_at.or(created_at);
                         }
                         Ok(Lookup::Missing | Lookup::Retired { .. }) => {
-                            stats.interrupted.fetch_add(1, Ordering::Relaxed);
+                            stats.add(Ev::Interrupted);
                             return Err(Failure::interrupted());
                         }
                         Err(e) => return Err(engine.store_failure("reload", &e)),
@@ -904,7 +935,7 @@ impl RequestSession {
                 Err(e) => return Err(engine.store_failure("save", &e)),
             }
         }
-        stats.exhausted.fetch_add(1, Ordering::Relaxed);
+        stats.add(Ev::Exhausted);
         tracing::error!(key = %key.fingerprint(), attempts = cfg.max_save_attempts(), "session save kept conflicting; giving up");
         Err(Failure::unavailable(cfg))
     }
@@ -921,9 +952,15 @@ impl RequestSession {
         let now = engine.ctx().clock.now();
         let created = created_at.unwrap_or(now);
         let expires = expires_at(cfg, &data, now, created);
-        match timed(cfg, store.touch_boxed(&key, expires, now)).await {
+        match observe(
+            cfg,
+            "touch",
+            store.touch_boxed(&engine.at_rest(&key), expires, now),
+        )
+        .await
+        {
             Ok(true) => {
-                engine.inner.stats.touches.fetch_add(1, Ordering::Relaxed);
+                engine.inner.stats.add(Ev::Touches);
                 Ok(Some(self.set_cookie_for(key.as_str(), &data, now, created)))
             }
             Ok(false) => Ok(None),
@@ -940,7 +977,7 @@ impl RequestSession {
         let now = engine.ctx().clock.now();
         match store.encode(&data, now) {
             Ok(value) => {
-                engine.inner.stats.saves.fetch_add(1, Ordering::Relaxed);
+                engine.inner.stats.add(Ev::Saves);
                 Ok(Some(self.set_cookie_for(&value, &data, now, now)))
             }
             Err(e) => {
@@ -987,10 +1024,7 @@ impl Engine {
                     }
                     Ok(false) => return Err(LoadError::Locked(timeout)),
                     Err(e) => {
-                        self.inner
-                            .stats
-                            .store_errors
-                            .fetch_add(1, Ordering::Relaxed);
+                        self.inner.stats.add(Ev::StoreErrors);
                         tracing::error!(error = %e.report(), "session lease failed");
                         return Err(LoadError::Store(e));
                     }
@@ -1001,10 +1035,7 @@ impl Engine {
     }
 
     fn store_failure(&self, op: &str, e: &StoreError) -> Failure {
-        self.inner
-            .stats
-            .store_errors
-            .fetch_add(1, Ordering::Relaxed);
+        self.inner.stats.add(Ev::StoreErrors);
         tracing::error!(operation = op, error = %e.report(), "session store failed");
         Failure::unavailable(self.config())
     }
@@ -1021,7 +1052,7 @@ fn replay(fresh: Data, ops: &[Op], original: &Data, stats: &Stats) -> Data {
             if !fresh.same_value(original, k) {
                 // Read-then-write by this request, changed meanwhile by another:
                 // last writer wins on this key. Counted, so it is never silent.
-                stats.overwrites.fetch_add(1, Ordering::Relaxed);
+                stats.add(Ev::Overwrites);
             }
         }
     }
@@ -1051,17 +1082,38 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
-async fn timed<T>(
+/// Runs one store call with a timeout, inside a `tracing` span (`sessionkit.store`, with
+/// the operation), recording its latency (`sessionkit_store_duration_seconds`) and outcome
+/// (`sessionkit_store_operations_total`).
+async fn observe<T>(
     cfg: &Config,
+    op: &'static str,
     fut: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
-    match tokio::time::timeout(cfg.save_timeout(), fut).await {
+    observe_within(cfg.save_timeout(), op, fut).await
+}
+
+async fn observe_within<T>(
+    timeout: Duration,
+    op: &'static str,
+    fut: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    use tracing::Instrument as _;
+    let span = tracing::debug_span!("sessionkit.store", op);
+    let started = std::time::Instant::now();
+    let result = match tokio::time::timeout(timeout, fut.instrument(span)).await {
         Ok(r) => r,
         Err(_) => Err(StoreError::new(
             StoreErrorKind::Timeout,
-            format!("no answer within {:?}", cfg.save_timeout()),
+            format!("no answer within {timeout:?}"),
         )),
-    }
+    };
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    metrics::histogram!("sessionkit_store_duration_seconds", "op" => op)
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("sessionkit_store_operations_total", "op" => op, "outcome" => outcome)
+        .increment(1);
+    result
 }
 
 /// When a record written now expires: the session's own expiry (Django's rules), capped
@@ -1217,22 +1269,51 @@ impl Failure {
     }
 }
 
-/// Counters of the engine's work, for tests and diagnostics.
+/// Counters of the engine's work, for tests and diagnostics; each event is also a
+/// `metrics` counter (`sessionkit_events_total{event=...}`, a no-op without a recorder).
 #[derive(Default)]
 struct Stats {
-    loads: AtomicU64,
-    creates: AtomicU64,
-    saves: AtomicU64,
-    touches: AtomicU64,
-    deletes: AtomicU64,
-    rotations: AtomicU64,
-    conflicts: AtomicU64,
-    replays: AtomicU64,
-    overwrites: AtomicU64,
-    interrupted: AtomicU64,
-    exhausted: AtomicU64,
-    expired: AtomicU64,
-    store_errors: AtomicU64,
+    counts: [AtomicU64; Ev::COUNT],
+}
+
+/// The events the engine counts.
+#[derive(Clone, Copy)]
+enum Ev {
+    Loads,
+    Creates,
+    Saves,
+    Touches,
+    Deletes,
+    Rotations,
+    Conflicts,
+    Replays,
+    Overwrites,
+    Interrupted,
+    Exhausted,
+    Expired,
+    StoreErrors,
+}
+
+impl Ev {
+    const COUNT: usize = 13;
+
+    fn name(self) -> &'static str {
+        match self {
+            Ev::Loads => "loaded",
+            Ev::Creates => "created",
+            Ev::Saves => "saved",
+            Ev::Touches => "touched",
+            Ev::Deletes => "deleted",
+            Ev::Rotations => "rotated",
+            Ev::Conflicts => "conflict",
+            Ev::Replays => "replayed",
+            Ev::Overwrites => "overwritten",
+            Ev::Interrupted => "interrupted",
+            Ev::Exhausted => "retries_exhausted",
+            Ev::Expired => "expired",
+            Ev::StoreErrors => "store_error",
+        }
+    }
 }
 
 /// A copy of the engine's counters.
@@ -1269,22 +1350,27 @@ pub struct StatsSnapshot {
 }
 
 impl Stats {
+    fn add(&self, ev: Ev) {
+        self.counts[ev as usize].fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("sessionkit_events_total", "event" => ev.name()).increment(1);
+    }
+
     fn snapshot(&self) -> StatsSnapshot {
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let g = |ev: Ev| self.counts[ev as usize].load(Ordering::Relaxed);
         StatsSnapshot {
-            loads: g(&self.loads),
-            creates: g(&self.creates),
-            saves: g(&self.saves),
-            touches: g(&self.touches),
-            deletes: g(&self.deletes),
-            rotations: g(&self.rotations),
-            conflicts: g(&self.conflicts),
-            replays: g(&self.replays),
-            overwrites: g(&self.overwrites),
-            interrupted: g(&self.interrupted),
-            exhausted: g(&self.exhausted),
-            expired: g(&self.expired),
-            store_errors: g(&self.store_errors),
+            loads: g(Ev::Loads),
+            creates: g(Ev::Creates),
+            saves: g(Ev::Saves),
+            touches: g(Ev::Touches),
+            deletes: g(Ev::Deletes),
+            rotations: g(Ev::Rotations),
+            conflicts: g(Ev::Conflicts),
+            replays: g(Ev::Replays),
+            overwrites: g(Ev::Overwrites),
+            interrupted: g(Ev::Interrupted),
+            exhausted: g(Ev::Exhausted),
+            expired: g(Ev::Expired),
+            store_errors: g(Ev::StoreErrors),
         }
     }
 }

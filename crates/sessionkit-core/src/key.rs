@@ -84,6 +84,33 @@ impl SessionKey {
         std::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or_default()
     }
 
+    /// The key as stored when keys are hashed at rest: 32 characters of `[a-z0-9]` derived
+    /// from SHA-256 of the key. A copy of the store (a backup, a leaked dump) then holds no
+    /// usable cookie value.
+    ///
+    /// ```
+    /// use sessionkit_core::SessionKey;
+    ///
+    /// let key = SessionKey::generate();
+    /// assert_ne!(key.hashed(), key);
+    /// assert_eq!(key.hashed(), key.hashed());
+    /// assert_eq!(key.hashed().as_str().len(), 32);
+    /// ```
+    pub fn hashed(&self) -> SessionKey {
+        let mut h = Sha256::new();
+        h.update(b"sessionkit-key-at-rest:");
+        h.update(self.as_str().as_bytes());
+        let digest = h.finalize();
+        let mut buf = [0u8; MAX_KEY_LEN];
+        for (i, b) in digest.iter().take(KEY_LEN).enumerate() {
+            buf[i] = ALPHABET[usize::from(*b) % ALPHABET.len()];
+        }
+        SessionKey {
+            len: KEY_LEN as u8,
+            buf,
+        }
+    }
+
     /// A short, non-reversible fingerprint for logs: the first 8 hex digits of the key's
     /// SHA-256. Logs never carry the key itself.
     pub fn fingerprint(&self) -> Fingerprint {

@@ -868,3 +868,33 @@ async fn regression_client_side_new_session_is_encoded_not_created() {
     let s = engine.begin(Some(&cookie)).load().await.unwrap();
     assert!(s.is_empty());
 }
+
+#[tokio::test]
+async fn keys_hashed_at_rest_never_reach_the_store() {
+    let h = harness_with(Config::builder().hash_keys_at_rest(true).build().unwrap());
+    let cookie = h.new_session().await;
+    let key = SessionKey::parse(&cookie["sessionid=".len()..]).unwrap();
+    // The store holds the hash, not the cookie's key.
+    assert!(matches!(
+        h.store.load(&key, T1).await.unwrap(),
+        Lookup::Missing
+    ));
+    assert!(matches!(
+        h.store.load(&key.hashed(), T1).await.unwrap(),
+        Lookup::Found { .. }
+    ));
+    assert_eq!(h.engine.at_rest(&key), key.hashed());
+    // Everything else works as usual: read, write, rotate, flush.
+    assert_eq!(h.read(&cookie).await.get::<i32>("count").unwrap(), Some(1));
+    let out = h.request(Some(&cookie), 200, Session::cycle_key).await;
+    let new_cookie = pair(&out.set_cookie[0]);
+    assert_eq!(
+        h.read(&new_cookie).await.get::<i32>("count").unwrap(),
+        Some(1)
+    );
+    let out = h.request(Some(&new_cookie), 200, Session::flush).await;
+    assert_eq!(out.set_cookie, vec![REMOVAL.to_owned()]);
+    // A copy of the store holds no cookie value.
+    let listed = h.store.listing().unwrap().list(T1, None, 10).await.unwrap();
+    assert!(listed.iter().all(|i| i.key != key));
+}
