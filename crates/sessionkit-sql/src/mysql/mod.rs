@@ -82,7 +82,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const POOL_SIZE: usize = 16;
 
 /// How long an idle pooled connection is kept open.
-const IDLE_TTL: Duration = Duration::from_secs(60);
+pub(crate) const IDLE_TTL: Duration = Duration::from_secs(60);
 
 /// How often a statement that lost an InnoDB deadlock is tried again.
 const DEADLOCK_RETRIES: u32 = 3;
@@ -148,7 +148,7 @@ const ENCODE_CODES: &[u16] = &[
     1406, // data too long for the column
 ];
 
-fn classify(e: &mysql_async::Error) -> StoreErrorKind {
+pub(crate) fn classify(e: &mysql_async::Error) -> StoreErrorKind {
     match e {
         mysql_async::Error::Url(_) => StoreErrorKind::Config,
         mysql_async::Error::Server(s) if CONFIG_CODES.contains(&s.code) => StoreErrorKind::Config,
@@ -169,7 +169,7 @@ fn is_deadlock(e: &StoreError) -> bool {
 }
 
 /// Runs `op` again (up to [`DEADLOCK_RETRIES`] times) while it loses deadlocks.
-async fn retrying<T, F, Fut>(mut op: F) -> Result<T, StoreError>
+pub(crate) async fn retrying<T, F, Fut>(mut op: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
@@ -185,7 +185,7 @@ where
 
 /// `t` as a `datetime(6)` value: UTC, whole microseconds, clamped into the column's range.
 /// Written by hand rather than through a driver feature, so the stored form is ours.
-fn dt(t: OffsetDateTime) -> Value {
+pub(crate) fn dt(t: OffsetDateTime) -> Value {
     let t = clamp_time(t, MIN_TIME, MAX_TIME);
     Value::Date(
         u16::try_from(t.year()).unwrap_or(1000),
@@ -199,7 +199,7 @@ fn dt(t: OffsetDateTime) -> Value {
 }
 
 /// A `datetime(6)` value read back as UTC; `None` for anything else (a zero date, say).
-fn from_dt(v: Value) -> Option<OffsetDateTime> {
+pub(crate) fn from_dt(v: Value) -> Option<OffsetDateTime> {
     match v {
         Value::Date(y, mo, d, h, mi, s, us) => {
             let date = Date::from_calendar_date(i32::from(y), Month::try_from(mo).ok()?, d).ok()?;
@@ -224,7 +224,7 @@ fn check_id(what: &str, id: Option<&str>) -> Result<(), StoreError> {
     }
 }
 
-fn text(s: &str) -> Value {
+pub(crate) fn text(s: &str) -> Value {
     Value::Bytes(s.as_bytes().to_vec())
 }
 
@@ -243,7 +243,7 @@ fn col_dt(row: &mut Row, i: usize) -> Option<OffsetDateTime> {
 }
 
 /// The URL without its password: `mysql://user@host:port/db`.
-fn describe(opts: &Opts) -> String {
+pub(crate) fn describe(opts: &Opts) -> String {
     let host = opts.ip_or_hostname();
     let host = if host.contains(':') {
         format!("[{host}]")

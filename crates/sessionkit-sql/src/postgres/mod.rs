@@ -124,7 +124,7 @@ fn classify(e: &tokio_postgres::Error) -> StoreErrorKind {
     }
 }
 
-fn pool_error(url: &str, timeout: Duration, e: PoolError) -> StoreError {
+pub(crate) fn pool_error(url: &str, timeout: Duration, e: PoolError) -> StoreError {
     match e {
         PoolError::Backend(e) => StoreError::with_source(
             classify(&e),
@@ -145,12 +145,12 @@ fn pool_error(url: &str, timeout: Duration, e: PoolError) -> StoreError {
 }
 
 /// `t` as written: clamped into the range the column holds.
-fn ts(t: OffsetDateTime) -> OffsetDateTime {
+pub(crate) fn ts(t: OffsetDateTime) -> OffsetDateTime {
     clamp_time(t, MIN_TIME, MAX_TIME)
 }
 
 /// The URL without its password: `postgres://user@host:port/db`.
-fn describe(cfg: &tokio_postgres::Config) -> String {
+pub(crate) fn describe(cfg: &tokio_postgres::Config) -> String {
     let ports = cfg.get_ports();
     let hosts: Vec<String> = cfg
         .get_hosts()

@@ -18,12 +18,12 @@ use crate::server::{self, Scoped, T0, at, block_on_side, is_stale, record, table
 
 const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
 
-fn url() -> String {
+pub(crate) fn url() -> String {
     sessionkit_testkit::service_url("SESSIONKIT_TEST_MYSQL_URL", DEFAULT_URL)
 }
 
 /// A plain connection for setting up and inspecting what the store wrote.
-async fn raw() -> Option<Conn> {
+pub(crate) async fn raw() -> Option<Conn> {
     let opts = Opts::from_url(&url()).ok()?;
     tokio::time::timeout(Duration::from_secs(5), Conn::new(opts))
         .await
@@ -41,7 +41,7 @@ async fn drop_tables(conn: &mut Conn, table: &str) {
 }
 
 /// Drops the test tables a killed run left behind (once per process).
-async fn sweep_stale() {
+pub(crate) async fn sweep_stale() {
     static SWEPT: AtomicBool = AtomicBool::new(false);
     if SWEPT.swap(true, Ordering::SeqCst) {
         return;
@@ -68,7 +68,7 @@ async fn sweep_stale() {
 }
 
 /// A guard that drops `table` (and its lease table and schema row) when dropped.
-fn dropping(table: &str) -> Scoped<()> {
+pub(crate) fn dropping(table: &str) -> Scoped<()> {
     let table = table.to_owned();
     Scoped::new((), move || {
         block_on_side(async move {

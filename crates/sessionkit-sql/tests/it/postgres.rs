@@ -17,12 +17,12 @@ use crate::server::{self, Scoped, T0, at, block_on_side, is_stale, record, table
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-fn url() -> String {
+pub(crate) fn url() -> String {
     sessionkit_testkit::service_url("SESSIONKIT_TEST_POSTGRES_URL", DEFAULT_URL)
 }
 
 /// A plain connection for setting up and inspecting what the store wrote.
-async fn raw() -> Option<tokio_postgres::Client> {
+pub(crate) async fn raw() -> Option<tokio_postgres::Client> {
     let (client, conn) = tokio_postgres::connect(&url(), NoTls).await.ok()?;
     tokio::spawn(async move {
         let _ = conn.await;
@@ -42,7 +42,7 @@ async fn drop_tables(client: &tokio_postgres::Client, table: &str) {
 }
 
 /// Drops the test tables a killed run left behind (once per process).
-async fn sweep_stale() {
+pub(crate) async fn sweep_stale() {
     static SWEPT: AtomicBool = AtomicBool::new(false);
     if SWEPT.swap(true, Ordering::SeqCst) {
         return;
@@ -74,7 +74,7 @@ async fn sweep_stale() {
 }
 
 /// A guard that drops `table` (and its lease table and schema row) when dropped.
-fn dropping(table: &str) -> Scoped<()> {
+pub(crate) fn dropping(table: &str) -> Scoped<()> {
     let table = table.to_owned();
     Scoped::new((), move || {
         block_on_side(async move {
