@@ -16,9 +16,13 @@ use crate::value::{Map, Value};
 
 /// A session's data: string keys in insertion order, each holding a [`Value`] or the raw
 /// JSON text it was loaded from.
+///
+/// Cloning is one reference-count increment: the entries are shared until one copy is
+/// changed (copy on write). The engine keeps the data as loaded beside the session's
+/// working copy, so that a request that only reads pays nothing for it.
 #[derive(Clone, Default)]
 pub struct Data {
-    entries: IndexMap<String, Slot>,
+    entries: Arc<IndexMap<String, Slot>>,
 }
 
 #[derive(Clone)]
@@ -84,13 +88,15 @@ impl Data {
                 },
             );
         }
-        Ok(Data { entries })
+        Ok(Data {
+            entries: Arc::new(entries),
+        })
     }
 
     /// Builds data from a decoded map.
     pub fn from_map(map: Map) -> Data {
         Data {
-            entries: map.into_iter().map(|(k, v)| (k, Slot::Value(v))).collect(),
+            entries: Arc::new(map.into_iter().map(|(k, v)| (k, Slot::Value(v))).collect()),
         }
     }
 
@@ -146,17 +152,24 @@ impl Data {
 
     /// Sets `key` (keeping its position when it exists, as Python's `dict` does).
     pub fn insert(&mut self, key: impl Into<String>, value: Value) {
-        self.entries.insert(key.into(), Slot::Value(value));
+        Arc::make_mut(&mut self.entries).insert(key.into(), Slot::Value(value));
     }
 
     /// Removes `key`, keeping the order of the others. Returns the old value.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        self.entries.shift_remove(key).map(|s| s.decode())
+        if !self.entries.contains_key(key) {
+            return None;
+        }
+        Arc::make_mut(&mut self.entries)
+            .shift_remove(key)
+            .map(|s| s.decode())
     }
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        self.entries.clear();
+        if !self.entries.is_empty() {
+            self.entries = Arc::default();
+        }
     }
 
     /// Number of keys.
@@ -231,7 +244,7 @@ impl PartialEq for Data {
 impl FromIterator<(String, Value)> for Data {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Data {
         Data {
-            entries: iter.into_iter().map(|(k, v)| (k, Slot::Value(v))).collect(),
+            entries: Arc::new(iter.into_iter().map(|(k, v)| (k, Slot::Value(v))).collect()),
         }
     }
 }
