@@ -3,5 +3,9 @@
 mod django;
 mod scenarios;
 
+mod db;
+mod db_mysql;
+mod db_postgres;
+mod db_sqlite;
 mod file;
 mod signed_cookies;

@@ -1,0 +1,735 @@
+//! [`DjangoPostgresStore`]: Django's `django_session` table in PostgreSQL.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use sessionkit_core::store::BoxFuture;
+use sessionkit_core::{
+    CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
+    SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
+};
+use time::OffsetDateTime;
+use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+
+use super::shared::{self, Codec, Row, Scan};
+use super::{CLEAR_BATCH, DEFAULT_TABLE, Secrets};
+use crate::common::check_table_name;
+use crate::postgres::{CONNECT_TIMEOUT, POOL_SIZE, describe, pg_error, pool_error, ts};
+
+/// Serializes table creation between processes starting at once (an arbitrary constant:
+/// "djsessio" in ASCII).
+const SCHEMA_LOCK: i64 = 0x646a_7365_7373_696f;
+
+/// Django's `db` engine layout in PostgreSQL: the `django_session` table, optionally in a
+/// named schema. See the [module docs](super) for the semantics.
+///
+/// # Which table
+///
+/// Without [`schema`](DjangoPostgresBuilder::schema), statements name the table
+/// unqualified and PostgreSQL finds it through the connection's `search_path`, as Django
+/// does; a URL can set that path just as Django's `OPTIONS` do
+/// (`postgres://app@db/app?options=-c%20search_path%3Dtenant`). With a schema, every
+/// statement names `"schema"."django_session"`, whatever the `search_path` (also through
+/// a connection pooler that drops startup options). Names are lower-cased, as PostgreSQL
+/// folds unquoted names, and always quoted.
+///
+/// `expire_date` is `timestamp with time zone` (Django with `USE_TZ = True`); a table
+/// made with `USE_TZ = False` (`timestamp without time zone`, naive local times) is
+/// refused when connecting.
+///
+/// Connections come from a `deadpool-postgres` pool ([`POOL_SIZE`] connections), each
+/// statement prepared once per connection. Cleanup batches lock their rows with
+/// `FOR UPDATE SKIP LOCKED`, so several cleaners share the work. Clones share the pool.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+/// use sessionkit_sql::django::{DjangoPostgresStore, Secrets};
+///
+/// let secrets = Secrets::new("django-insecure-...");
+/// let store = DjangoPostgresStore::builder("postgres://app@db/app", &secrets)
+///     .schema("tenant_a")
+///     .connect()
+///     .await?;
+/// assert_eq!(store.table(), r#""tenant_a"."django_session""#);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct DjangoPostgresStore {
+    db: Arc<Db>,
+    codec: Codec,
+}
+
+struct Db {
+    pool: Pool,
+    url: String,
+    timeout: Duration,
+    /// The table as statements name it: `"t"` or `"s"."t"`.
+    table: String,
+    sql: Sql,
+}
+
+impl fmt::Debug for DjangoPostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DjangoPostgresStore")
+            .field("url", &self.db.url)
+            .field("table", &self.db.table)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for connecting a [`DjangoPostgresStore`]; from
+/// [`DjangoPostgresStore::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `connect` is called"]
+pub struct DjangoPostgresBuilder {
+    url: String,
+    secrets: Secrets,
+    schema: Option<String>,
+    table: String,
+    create: bool,
+}
+
+/// Checks a schema name (spliced into SQL, quoted): 1-63 ASCII letters, digits and `_`,
+/// not starting with a digit.
+fn check_schema_name(schema: &str) -> Result<(), StoreError> {
+    let ok = !schema.is_empty()
+        && schema.len() <= 63
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !schema.as_bytes()[0].is_ascii_digit();
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::new(
+            StoreErrorKind::Config,
+            format!(
+                "invalid schema name {schema:?}: use 1-63 letters, digits and _, not starting with a digit"
+            ),
+        ))
+    }
+}
+
+impl DjangoPostgresBuilder {
+    /// Uses the table in `schema` (e.g. the schema Django's `search_path` option names)
+    /// instead of the one the connection's `search_path` finds. The schema must exist.
+    pub fn schema(mut self, schema: impl Into<String>) -> DjangoPostgresBuilder {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    /// Uses `table` instead of `django_session` (letters, digits and `_`; for tests, or a
+    /// custom session model's `db_table`).
+    pub fn table(mut self, table: impl Into<String>) -> DjangoPostgresBuilder {
+        self.table = table.into();
+        self
+    }
+
+    /// Creates the table (exactly Django's DDL, see the [module docs](super)) when it is
+    /// missing, instead of failing. The schema is never created.
+    ///
+    /// Django does not know about a table made this way: its `manage.py migrate` then
+    /// needs `--fake-initial` to adopt it (plain `migrate` fails with "relation
+    /// django_session already exists"). Prefer running Django's `migrate`.
+    pub fn create_table_if_missing(mut self) -> DjangoPostgresBuilder {
+        self.create = true;
+        self
+    }
+
+    /// Connects and checks the table.
+    ///
+    /// An unreachable server is [`StoreErrorKind::Unavailable`] (connecting gives up after
+    /// [`CONNECT_TIMEOUT`] or the URL's `connect_timeout`); a bad URL, a refused login, a
+    /// missing schema or table (unless
+    /// [`create_table_if_missing`](Self::create_table_if_missing)), or a table without
+    /// Django's columns is [`StoreErrorKind::Config`].
+    pub async fn connect(self) -> Result<DjangoPostgresStore, StoreError> {
+        check_table_name(&self.table)?;
+        let table = self.table.to_ascii_lowercase();
+        let schema = match &self.schema {
+            Some(s) => {
+                check_schema_name(s)?;
+                Some(s.to_ascii_lowercase())
+            }
+            None => None,
+        };
+        let qualified = match &schema {
+            Some(s) => format!(r#""{s}"."{table}""#),
+            None => format!(r#""{table}""#),
+        };
+        let mut cfg: tokio_postgres::Config = self.url.parse().map_err(|e| {
+            StoreError::with_source(StoreErrorKind::Config, "invalid PostgreSQL URL", e)
+        })?;
+        let timeout = cfg
+            .get_connect_timeout()
+            .copied()
+            .filter(|t| !t.is_zero())
+            .unwrap_or(CONNECT_TIMEOUT);
+        cfg.connect_timeout(timeout);
+        let url = describe(&cfg);
+        let manager = Manager::from_config(
+            cfg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout))
+            .recycle_timeout(Some(timeout))
+            .build()
+            .map_err(|e| {
+                StoreError::with_source(
+                    StoreErrorKind::Config,
+                    "cannot build the PostgreSQL pool",
+                    e,
+                )
+            })?;
+        let mut client = pool.get().await.map_err(|e| pool_error(&url, timeout, e))?;
+        if let Some(s) = &schema {
+            let row = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+                    &[s],
+                )
+                .await
+                .map_err(|e| pg_error("schema check", e))?;
+            let exists: bool = row.try_get(0).map_err(|e| pg_error("schema check", e))?;
+            if !exists {
+                return Err(StoreError::new(
+                    StoreErrorKind::Config,
+                    format!(
+                        "schema {s} not found in {url}: create it (Django's `migrate` does not) and run Django's `manage.py migrate` with it on the search_path"
+                    ),
+                ));
+            }
+        }
+        if !table_exists(&client, &qualified).await? {
+            if !self.create {
+                return Err(shared::table_missing(&qualified, &format!(" in {url}")));
+            }
+            create_table(&mut client, &qualified, &table).await?;
+        }
+        check_columns(&client, &qualified, &url).await?;
+        drop(client);
+        Ok(DjangoPostgresStore {
+            codec: Codec::new(&self.secrets, "postgres"),
+            db: Arc::new(Db {
+                pool,
+                url,
+                timeout,
+                sql: Sql::new(&qualified),
+                table: qualified,
+            }),
+        })
+    }
+}
+
+async fn table_exists<C: GenericClient>(client: &C, qualified: &str) -> Result<bool, StoreError> {
+    let row = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&qualified])
+        .await
+        .map_err(|e| pg_error("table check", e))?;
+    row.try_get(0).map_err(|e| pg_error("table check", e))
+}
+
+/// Django's DDL in one transaction, under an advisory lock and after a second look (two
+/// processes starting at once).
+async fn create_table(
+    client: &mut deadpool_postgres::Client,
+    qualified: &str,
+    table: &str,
+) -> Result<(), StoreError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| pg_error("schema setup", e))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        .await
+        .map_err(|e| pg_error("schema lock", e))?;
+    if !table_exists(&tx, qualified).await? {
+        let like = shared::like_index(table);
+        let expire = shared::expire_index(table);
+        tx.batch_execute(&format!(
+            r#"CREATE TABLE {qualified} ("session_key" varchar(40) NOT NULL PRIMARY KEY, "session_data" text NOT NULL, "expire_date" timestamp with time zone NOT NULL);
+            CREATE INDEX "{like}" ON {qualified} ("session_key" varchar_pattern_ops);
+            CREATE INDEX "{expire}" ON {qualified} ("expire_date");"#
+        ))
+        .await
+        .map_err(|e| pg_error("schema setup", e))?;
+    }
+    tx.commit().await.map_err(|e| pg_error("schema setup", e))
+}
+
+/// Refuses a table without Django's columns, or one made with `USE_TZ = False`.
+async fn check_columns<C: GenericClient>(
+    client: &C,
+    qualified: &str,
+    url: &str,
+) -> Result<(), StoreError> {
+    let not_django = |e: tokio_postgres::Error| {
+        StoreError::with_source(
+            StoreErrorKind::Config,
+            format!(
+                "table {qualified} in {url} is not Django's session table (session_key, session_data, expire_date)"
+            ),
+            e,
+        )
+    };
+    client
+        .execute(
+            &format!("SELECT session_key, session_data, expire_date FROM {qualified} LIMIT 0"),
+            &[],
+        )
+        .await
+        .map_err(not_django)?;
+    let row = client
+        .query_one(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+             WHERE attrelid = to_regclass($1) AND attname = 'expire_date' AND NOT attisdropped",
+            &[&qualified],
+        )
+        .await
+        .map_err(not_django)?;
+    let kind: String = row.try_get(0).map_err(not_django)?;
+    if kind != "timestamp with time zone" {
+        return Err(StoreError::new(
+            StoreErrorKind::Config,
+            format!(
+                "{qualified}.expire_date is {kind}: only Django's USE_TZ = True layout (timestamp with time zone) is supported"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl DjangoPostgresStore {
+    /// Options for connecting to the database at `url`
+    /// (`postgres://user[:password]@host[:port]/db`, or the `key=value` form), signing
+    /// with `secrets` (Django's `SECRET_KEY` and `SECRET_KEY_FALLBACKS`).
+    pub fn builder(url: &str, secrets: &Secrets) -> DjangoPostgresBuilder {
+        DjangoPostgresBuilder {
+            url: url.to_owned(),
+            secrets: secrets.clone(),
+            schema: None,
+            table: DEFAULT_TABLE.to_owned(),
+            create: false,
+        }
+    }
+
+    /// Connects to the database at `url`, whose `django_session` table (found through the
+    /// `search_path`) Django's `migrate` created. See
+    /// [`DjangoPostgresBuilder::connect`] for the errors.
+    pub async fn connect(url: &str, secrets: &Secrets) -> Result<DjangoPostgresStore, StoreError> {
+        DjangoPostgresStore::builder(url, secrets).connect().await
+    }
+
+    /// The same database and pool, signing and verifying with other secrets (a key
+    /// rotation without reconnecting).
+    pub fn with_secrets(&self, secrets: &Secrets) -> DjangoPostgresStore {
+        DjangoPostgresStore {
+            db: Arc::clone(&self.db),
+            codec: Codec::new(secrets, "postgres"),
+        }
+    }
+
+    /// The table as statements name it: `"django_session"`, or
+    /// `"schema"."django_session"` with a schema.
+    pub fn table(&self) -> &str {
+        &self.db.table
+    }
+
+    /// The database URL without its password.
+    pub fn describe_url(&self) -> &str {
+        &self.db.url
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.db
+            .pool
+            .get()
+            .await
+            .map_err(|e| pool_error(&self.db.url, self.db.timeout, e))
+    }
+
+    async fn query(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| pg_error(what, e))?;
+        client
+            .query(&stmt, params)
+            .await
+            .map_err(|e| pg_error(what, e))
+    }
+
+    async fn query_opt(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| pg_error(what, e))?;
+        client
+            .query_opt(&stmt, params)
+            .await
+            .map_err(|e| pg_error(what, e))
+    }
+
+    async fn execute(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| pg_error(what, e))?;
+        client
+            .execute(&stmt, params)
+            .await
+            .map_err(|e| pg_error(what, e))
+    }
+}
+
+/// A scanned row (key, data, expiry), or `None` (logged) when it cannot be read.
+fn read_row(r: &tokio_postgres::Row) -> Option<Row> {
+    let read = || -> Result<Row, tokio_postgres::Error> {
+        Ok(Row {
+            key: r.try_get(0)?,
+            data: r.try_get(1)?,
+            expires_at: r.try_get::<_, Option<OffsetDateTime>>(2)?,
+        })
+    };
+    match read() {
+        Ok(row) => Some(row),
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable Django session row in PostgreSQL; skipped");
+            None
+        }
+    }
+}
+
+impl SessionStore for DjangoPostgresStore {
+    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
+        let row = self
+            .query_opt("load", &self.db.sql.load, &[&key.as_str(), &ts(now)])
+            .await?;
+        let Some(row) = row else {
+            return Ok(Lookup::Missing);
+        };
+        let read = || -> Result<(String, Option<OffsetDateTime>), tokio_postgres::Error> {
+            Ok((row.try_get(0)?, row.try_get(1)?))
+        };
+        match read() {
+            Ok((data, expires_at)) => Ok(self.codec.lookup(key, data, expires_at)),
+            Err(e) => {
+                tracing::warn!(key = %key.fingerprint(), error = %e, "unreadable Django session row in PostgreSQL; treating as no session");
+                Ok(Lookup::Missing)
+            }
+        }
+    }
+
+    async fn create(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        now: OffsetDateTime,
+    ) -> Result<CreateOutcome, StoreError> {
+        let data = self.codec.encode(&record.data, now);
+        let row = self
+            .query_opt(
+                "create",
+                &self.db.sql.create,
+                &[&key.as_str(), &data, &ts(record.expires_at), &ts(now)],
+            )
+            .await?;
+        Ok(match row {
+            Some(_) => CreateOutcome::Created(shared::token(data)),
+            None => CreateOutcome::Collision,
+        })
+    }
+
+    async fn save(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        token: &Token,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        // A token this layout never issued is no stored text (NULL matches nothing); the
+        // statement still tells Conflict from Missing.
+        let old = shared::token_text(token);
+        let data = self.codec.encode(&record.data, now);
+        let row = self
+            .query_opt(
+                "save",
+                &self.db.sql.save,
+                &[&key.as_str(), &data, &ts(record.expires_at), &old, &ts(now)],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(SaveOutcome::Missing);
+        };
+        let read = || -> Result<(bool, bool), tokio_postgres::Error> {
+            Ok((row.try_get(0)?, row.try_get(1)?))
+        };
+        Ok(match read().map_err(|e| pg_error("save", e))? {
+            (true, _) => SaveOutcome::Saved(shared::token(data)),
+            (false, true) => SaveOutcome::Conflict,
+            (false, false) => SaveOutcome::Missing,
+        })
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.execute("delete", &self.db.sql.delete, &[&key.as_str()])
+            .await
+            .map(|_| ())
+    }
+
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .execute(
+                "touch",
+                &self.db.sql.touch,
+                &[&key.as_str(), &ts(expires_at), &ts(now)],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.clear_expired_with_progress(now, &mut |_| {}).await
+    }
+
+    /// Deletes in batches of [`CLEAR_BATCH`] rows, each its own statement, and reports
+    /// the running total after each batch that removed something (just `0` when nothing
+    /// had expired).
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&self.db.sql.clear)
+            .await
+            .map_err(|e| pg_error("clear_expired", e))?;
+        let now = ts(now);
+        let batch = CLEAR_BATCH as i64;
+        let mut total = 0u64;
+        loop {
+            let n = client
+                .execute(&stmt, &[&now, &batch])
+                .await
+                .map_err(|e| pg_error("clear_expired", e))?;
+            total += n;
+            if n > 0 {
+                progress(total);
+            }
+            if n < CLEAR_BATCH {
+                if total == 0 {
+                    progress(0);
+                }
+                return Ok(total);
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        if self.db.table == format!(r#""{DEFAULT_TABLE}""#) {
+            format!("{} (django layout)", self.db.url)
+        } else {
+            format!("{} (django layout, table {})", self.db.url, self.db.table)
+        }
+    }
+
+    fn listing(&self) -> Option<&dyn SessionListing> {
+        Some(self)
+    }
+
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
+    }
+}
+
+impl Scan for DjangoPostgresStore {
+    fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    async fn page(
+        &self,
+        after: &str,
+        live_at: Option<OffsetDateTime>,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match live_at {
+            Some(now) => {
+                self.query("scan", &self.db.sql.page_live, &[&after, &ts(now), &limit])
+                    .await?
+            }
+            None => {
+                self.query("scan", &self.db.sql.page_all, &[&after, &limit])
+                    .await?
+            }
+        };
+        Ok(rows.iter().filter_map(read_row).collect())
+    }
+
+    async fn row(&self, key: &str) -> Result<Option<Row>, StoreError> {
+        let row = self.query_opt("scan", &self.db.sql.row, &[&key]).await?;
+        Ok(row.as_ref().and_then(read_row))
+    }
+
+    async fn delete_if(&self, key: &str, data: &str) -> Result<bool, StoreError> {
+        let n = self
+            .execute("revoke_user", &self.db.sql.delete_if, &[&key, &data])
+            .await?;
+        Ok(n > 0)
+    }
+}
+
+/// Listing decodes every row in key order: see the [module docs](super).
+impl SessionListing for DjangoPostgresStore {
+    fn list<'a>(
+        &'a self,
+        now: OffsetDateTime,
+        after: Option<&'a SessionKey>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        Box::pin(shared::list(self, now, after, limit))
+    }
+}
+
+/// The per-user index is a scan that decodes every row: see the [module docs](super).
+impl UserIndex for DjangoPostgresStore {
+    fn sessions_of<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        Box::pin(shared::sessions_of(self, user_id, now))
+    }
+
+    fn revoke_user<'a>(
+        &'a self,
+        user_id: &'a str,
+        keep: Option<&'a SessionKey>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(shared::revoke_user(self, user_id, keep))
+    }
+}
+
+/// The statements, with the (quoted, maybe schema-qualified) table filled in once.
+struct Sql {
+    load: String,
+    create: String,
+    save: String,
+    delete: String,
+    touch: String,
+    clear: String,
+    page_live: String,
+    page_all: String,
+    row: String,
+    delete_if: String,
+}
+
+impl Sql {
+    fn new(t: &str) -> Sql {
+        Sql {
+            load: format!(
+                "SELECT session_data, expire_date FROM {t} WHERE session_key = $1 AND expire_date > $2"
+            ),
+            // Insert if absent; an expired row does not own its key.
+            create: format!(
+                "INSERT INTO {t} AS s (session_key, session_data, expire_date) VALUES ($1, $2, $3)
+                 ON CONFLICT (session_key) DO UPDATE SET
+                     session_data = EXCLUDED.session_data, expire_date = EXCLUDED.expire_date
+                 WHERE s.expire_date <= $4
+                 RETURNING 1"
+            ),
+            // Compare-and-set on the stored text (byte-wise: COLLATE "C"); never inserts.
+            // The outer SELECT sees the table as it was before the UPDATE, so it tells
+            // a conflict (live row, other data) from a missing row in the same round trip.
+            save: format!(
+                r#"WITH upd AS (
+                     UPDATE {t} SET session_data = $2, expire_date = $3
+                     WHERE session_key = $1 AND session_data COLLATE "C" = $4 AND expire_date > $5
+                     RETURNING 1
+                 )
+                 SELECT EXISTS (SELECT 1 FROM upd),
+                        EXISTS (SELECT 1 FROM {t} WHERE session_key = $1 AND expire_date > $5)"#
+            ),
+            delete: format!("DELETE FROM {t} WHERE session_key = $1"),
+            touch: format!(
+                "UPDATE {t} SET expire_date = $2 WHERE session_key = $1 AND expire_date > $3"
+            ),
+            // One batch: the oldest expired rows nobody else is deleting right now, found
+            // through the expiry index, deleted through the primary key.
+            clear: format!(
+                "DELETE FROM {t} WHERE session_key = ANY(ARRAY(
+                     SELECT session_key FROM {t} WHERE expire_date <= $1
+                     ORDER BY expire_date LIMIT $2
+                     FOR UPDATE SKIP LOCKED
+                 ))"
+            ),
+            // Byte order of the key, whatever the database's collation.
+            page_live: format!(
+                r#"SELECT session_key, session_data, expire_date FROM {t}
+                 WHERE session_key COLLATE "C" > $1 AND expire_date > $2
+                 ORDER BY session_key COLLATE "C" LIMIT $3"#
+            ),
+            page_all: format!(
+                r#"SELECT session_key, session_data, expire_date FROM {t}
+                 WHERE session_key COLLATE "C" > $1
+                 ORDER BY session_key COLLATE "C" LIMIT $2"#
+            ),
+            row: format!(
+                "SELECT session_key, session_data, expire_date FROM {t} WHERE session_key = $1"
+            ),
+            delete_if: format!(
+                r#"DELETE FROM {t} WHERE session_key = $1 AND session_data COLLATE "C" = $2"#
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names() {
+        assert!(check_schema_name("tenant_a").is_ok());
+        assert!(check_schema_name(&"s".repeat(63)).is_ok());
+        for bad in ["", "1a", "a-b", "a\"b", "a.b", &"s".repeat(64)] {
+            assert!(check_schema_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,695 @@
+//! [`DjangoSqliteStore`]: Django's `django_session` table in Django's SQLite database.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use sessionkit_core::store::BoxFuture;
+use sessionkit_core::{
+    CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
+    SessionStore, StoreError, StoreErrorKind, Token, UserIndex, pytime,
+};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use super::shared::{self, Codec, Row, Scan};
+use super::{CLEAR_BATCH, DEFAULT_TABLE, Secrets};
+use crate::common::check_table_name;
+use crate::sqlite::sql_error;
+
+/// How long a statement waits for another connection's lock (Django's own default
+/// `timeout` is 5 seconds too).
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most idle connections the store keeps open.
+const POOL_SIZE: usize = 8;
+
+/// Python's `datetime` range: what `str(datetime)` can write.
+const MIN_TIME: OffsetDateTime = datetime!(0001-01-01 00:00 UTC);
+const MAX_TIME: OffsetDateTime = datetime!(9999-12-31 23:59:59.999_999 UTC);
+
+/// Django's `db` engine layout in an SQLite database: the `django_session` table of a
+/// Django project's `db.sqlite3`. See the [module docs](super) for the semantics.
+///
+/// The database is Django's, so the store changes nothing about it: it does not switch
+/// the journal mode (Django's default rollback journal stays), does not touch
+/// `synchronous`, and does not create the table unless told to
+/// ([`DjangoSqliteBuilder::create_table_if_missing`]). Each connection waits up to
+/// [`SQLITE_BUSY_TIMEOUT`] for locks. Statements run on Tokio's blocking threads over a small
+/// pool of connections; writes run in `BEGIN IMMEDIATE` transactions (one at a time per
+/// store), so that concurrent writers wait for each other instead of failing with
+/// "database is locked".
+///
+/// `expire_date` is written as Django writes it: naive UTC text,
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]` ([`pytime::naive_utc_str`]), and compared as text, as
+/// Django compares it.
+///
+/// Clones share the connections.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+/// use sessionkit_sql::django::{DjangoSqliteStore, Secrets};
+///
+/// let secrets = Secrets::new("django-insecure-...");
+/// let store = DjangoSqliteStore::open("/srv/app/db.sqlite3", &secrets).await?;
+/// assert_eq!(store.table(), "django_session");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct DjangoSqliteStore {
+    db: Arc<Db>,
+    codec: Codec,
+}
+
+struct Db {
+    path: PathBuf,
+    table: String,
+    sql: Sql,
+    idle: Mutex<Vec<Connection>>,
+    /// Writes of this store take turns (other processes wait through the busy timeout).
+    write: Mutex<()>,
+}
+
+impl fmt::Debug for DjangoSqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DjangoSqliteStore")
+            .field("path", &self.db.path)
+            .field("table", &self.db.table)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for opening a [`DjangoSqliteStore`]; from [`DjangoSqliteStore::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `open` is called"]
+pub struct DjangoSqliteBuilder {
+    path: PathBuf,
+    secrets: Secrets,
+    table: String,
+    create: bool,
+}
+
+impl DjangoSqliteBuilder {
+    /// Uses `table` instead of `django_session` (letters, digits and `_`; for tests, or a
+    /// custom session model's `db_table`).
+    pub fn table(mut self, table: impl Into<String>) -> DjangoSqliteBuilder {
+        self.table = table.into();
+        self
+    }
+
+    /// Creates the database file and the table (exactly Django's DDL, see the
+    /// [module docs](super)) when they are missing, instead of failing.
+    ///
+    /// Django does not know about a table made this way: its `manage.py migrate` then
+    /// needs `--fake-initial` to adopt it (plain `migrate` fails with "table
+    /// django_session already exists"). Prefer running Django's `migrate`.
+    pub fn create_table_if_missing(mut self) -> DjangoSqliteBuilder {
+        self.create = true;
+        self
+    }
+
+    /// Opens the database and checks the table.
+    ///
+    /// Fails with [`StoreErrorKind::Config`] when the file or the table does not exist
+    /// (unless [`create_table_if_missing`](Self::create_table_if_missing)), when the
+    /// table lacks Django's columns, or when the file is not an SQLite database.
+    pub async fn open(self) -> Result<DjangoSqliteStore, StoreError> {
+        tokio::task::spawn_blocking(move || self.open_blocking())
+            .await
+            .map_err(|e| {
+                StoreError::with_source(StoreErrorKind::Other, "sqlite open task failed", e)
+            })?
+    }
+
+    fn open_blocking(self) -> Result<DjangoSqliteStore, StoreError> {
+        check_table_name(&self.table)?;
+        let path = self.path;
+        let table = self.table;
+        let shown = path.display();
+        if !path.exists() {
+            if !self.create {
+                return Err(StoreError::new(
+                    StoreErrorKind::Config,
+                    format!(
+                        "SQLite database {shown} not found, so table {table} not found: run Django's `manage.py migrate`, or open with `create_table_if_missing`"
+                    ),
+                ));
+            }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+                && !dir.is_dir()
+            {
+                return Err(StoreError::new(
+                    StoreErrorKind::Config,
+                    format!(
+                        "cannot open {shown}: directory {} does not exist",
+                        dir.display()
+                    ),
+                ));
+            }
+        }
+        let config = |e: StoreError| {
+            StoreError::with_source(
+                StoreErrorKind::Config,
+                format!("cannot use SQLite database {shown}"),
+                e,
+            )
+        };
+        let mut conn = connect(&path, self.create).map_err(config)?;
+        if !table_exists(&conn, &table).map_err(config)? {
+            if !self.create {
+                return Err(shared::table_missing(&table, &format!(" in {shown}")));
+            }
+            create_table(&mut conn, &table).map_err(config)?;
+        }
+        let sql = Sql::new(&table);
+        // The columns Django's model has; anything else is not a session table.
+        conn.prepare(&sql.columns).map_err(|e| {
+            StoreError::with_source(
+                StoreErrorKind::Config,
+                format!(
+                    "table {table} in {shown} is not Django's session table (session_key, session_data, expire_date)"
+                ),
+                e,
+            )
+        })?;
+        Ok(DjangoSqliteStore {
+            codec: Codec::new(&self.secrets, "sqlite"),
+            db: Arc::new(Db {
+                path,
+                table,
+                sql,
+                idle: Mutex::new(vec![conn]),
+                write: Mutex::new(()),
+            }),
+        })
+    }
+}
+
+/// A connection to Django's database: read-write, a busy timeout, nothing else changed.
+fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error("open", e))?;
+    conn.busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .map_err(|e| sql_error("configure", e))?;
+    Ok(conn)
+}
+
+fn table_exists(conn: &Connection, table: &str) -> Result<bool, StoreError> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE)",
+        [table],
+        |r| r.get(0),
+    )
+    .map_err(|e| sql_error("table check", e))
+}
+
+/// Django's DDL, in one `BEGIN IMMEDIATE` transaction that checks again first (another
+/// process may have created it meanwhile).
+fn create_table(conn: &mut Connection, table: &str) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| sql_error("schema setup", e))?;
+    if !table_exists(&tx, table)? {
+        let index = shared::expire_index(table);
+        tx.execute_batch(&format!(
+            r#"CREATE TABLE "{table}" ("session_key" varchar(40) NOT NULL PRIMARY KEY, "session_data" text NOT NULL, "expire_date" datetime NOT NULL);
+            CREATE INDEX "{index}" ON "{table}" ("expire_date");"#
+        ))
+        .map_err(|e| sql_error("schema setup", e))?;
+    }
+    tx.commit().map_err(|e| sql_error("schema setup", e))
+}
+
+/// `t` as Django writes it to SQLite: naive UTC `YYYY-MM-DD HH:MM:SS[.ffffff]`, within
+/// Python's `datetime` range.
+fn text_time(t: OffsetDateTime) -> String {
+    pytime::naive_utc_str(t.to_offset(time::UtcOffset::UTC).clamp(MIN_TIME, MAX_TIME))
+}
+
+/// A stored `expire_date`: naive UTC text (an offset, if some writer added one, is
+/// honoured); `None` for anything else.
+fn parse_time(v: SqlValue) -> Option<OffsetDateTime> {
+    match v {
+        SqlValue::Text(s) => pytime::fromisoformat(&s).map(pytime::IsoDateTime::assume_utc),
+        _ => None,
+    }
+}
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        key: r.get(0)?,
+        data: r.get(1)?,
+        expires_at: parse_time(r.get(2)?),
+    })
+}
+
+impl DjangoSqliteStore {
+    /// Options for opening Django's database at `path` (Django's
+    /// `DATABASES["default"]["NAME"]`), signing with `secrets` (Django's `SECRET_KEY` and
+    /// `SECRET_KEY_FALLBACKS`).
+    pub fn builder(path: impl AsRef<Path>, secrets: &Secrets) -> DjangoSqliteBuilder {
+        DjangoSqliteBuilder {
+            path: path.as_ref().to_path_buf(),
+            secrets: secrets.clone(),
+            table: DEFAULT_TABLE.to_owned(),
+            create: false,
+        }
+    }
+
+    /// Opens Django's database at `path`, whose `django_session` table Django's `migrate`
+    /// created. See [`DjangoSqliteBuilder::open`] for the errors.
+    pub async fn open(
+        path: impl AsRef<Path>,
+        secrets: &Secrets,
+    ) -> Result<DjangoSqliteStore, StoreError> {
+        DjangoSqliteStore::builder(path, secrets).open().await
+    }
+
+    /// The same database and connections, signing and verifying with other secrets (a
+    /// key rotation without reopening).
+    pub fn with_secrets(&self, secrets: &Secrets) -> DjangoSqliteStore {
+        DjangoSqliteStore {
+            db: Arc::clone(&self.db),
+            codec: Codec::new(secrets, "sqlite"),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.db.path
+    }
+
+    /// The session table.
+    pub fn table(&self) -> &str {
+        &self.db.table
+    }
+
+    /// Runs `f` on a pooled connection on a blocking thread.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Sql, &mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.take()?;
+            let result = f(&db.sql, &mut conn);
+            db.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::with_source(StoreErrorKind::Other, "sqlite task failed", e))?
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
+    async fn write<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&Sql, &rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = Arc::clone(&self.db);
+        self.run(move |sql, conn| {
+            let _turn = db.write.lock().unwrap_or_else(|e| e.into_inner());
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql_error(what, e))?;
+            let out = f(sql, &tx).map_err(|e| sql_error(what, e))?;
+            tx.commit().map_err(|e| sql_error(what, e))?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+impl Db {
+    fn take(&self) -> Result<Connection, StoreError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(c) => Ok(c),
+            None => connect(&self.path, false),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        // A connection left inside a transaction (a failed rollback) is not reused.
+        if !conn.is_autocommit() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < POOL_SIZE {
+            idle.push(conn);
+        }
+    }
+}
+
+/// Whether a live row has `key` at `now`.
+fn is_live(sql: &Sql, conn: &Connection, key: &str, now: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached(&sql.live)?
+        .query_row(params![key, now], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+}
+
+impl SessionStore for DjangoSqliteStore {
+    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
+        let k = *key;
+        let now = text_time(now);
+        let row = self
+            .run(move |sql, conn| {
+                conn.prepare_cached(&sql.load)
+                    .and_then(|mut stmt| {
+                        stmt.query_row(params![k.as_str(), now], |r| {
+                            Ok((r.get::<_, String>(0)?, parse_time(r.get(1)?)))
+                        })
+                        .optional()
+                    })
+                    .map_err(|e| sql_error("load", e))
+            })
+            .await?;
+        Ok(match row {
+            Some((data, expires_at)) => self.codec.lookup(key, data, expires_at),
+            None => Lookup::Missing,
+        })
+    }
+
+    async fn create(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        now: OffsetDateTime,
+    ) -> Result<CreateOutcome, StoreError> {
+        let data = self.codec.encode(&record.data, now);
+        let k = *key;
+        let expires = text_time(record.expires_at);
+        let now = text_time(now);
+        let written = data.clone();
+        let n = self
+            .write("create", move |sql, tx| {
+                tx.prepare_cached(&sql.create)?
+                    .execute(params![k.as_str(), written, expires, now])
+            })
+            .await?;
+        Ok(if n > 0 {
+            CreateOutcome::Created(shared::token(data))
+        } else {
+            CreateOutcome::Collision
+        })
+    }
+
+    async fn save(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        token: &Token,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        // A token this layout never issued matches no row; the check below still tells
+        // Conflict from Missing.
+        let old = shared::token_text(token).map(str::to_owned);
+        let data = self.codec.encode(&record.data, now);
+        let k = *key;
+        let expires = text_time(record.expires_at);
+        let now = text_time(now);
+        let written = data.clone();
+        let (saved, live) = self
+            .write("save", move |sql, tx| {
+                let saved = match old {
+                    Some(old) => {
+                        tx.prepare_cached(&sql.save)?.execute(params![
+                            written,
+                            expires,
+                            k.as_str(),
+                            old,
+                            now
+                        ])? > 0
+                    }
+                    None => false,
+                };
+                let live = saved || is_live(sql, tx, k.as_str(), &now)?;
+                Ok((saved, live))
+            })
+            .await?;
+        Ok(match (saved, live) {
+            (true, _) => SaveOutcome::Saved(shared::token(data)),
+            (false, true) => SaveOutcome::Conflict,
+            (false, false) => SaveOutcome::Missing,
+        })
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+        let k = *key;
+        self.write("delete", move |sql, tx| {
+            tx.prepare_cached(&sql.delete)?.execute([k.as_str()])
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let k = *key;
+        let expires = text_time(expires_at);
+        let now = text_time(now);
+        let n = self
+            .write("touch", move |sql, tx| {
+                tx.prepare_cached(&sql.touch)?
+                    .execute(params![expires, k.as_str(), now])
+            })
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.clear_expired_with_progress(now, &mut |_| {}).await
+    }
+
+    /// Deletes in batches of [`CLEAR_BATCH`] rows, one transaction each, and reports the
+    /// running total after each batch that removed something (just `0` when nothing had
+    /// expired).
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        let now = text_time(now);
+        let mut total = 0u64;
+        loop {
+            let now = now.clone();
+            let n = self
+                .write("clear_expired", move |sql, tx| {
+                    tx.prepare_cached(&sql.clear)?
+                        .execute(params![now, CLEAR_BATCH as i64])
+                })
+                .await? as u64;
+            total += n;
+            if n > 0 {
+                progress(total);
+            }
+            if n < CLEAR_BATCH {
+                if total == 0 {
+                    progress(0);
+                }
+                return Ok(total);
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut s = format!("sqlite://{} (django layout", self.db.path.display());
+        if self.db.table != DEFAULT_TABLE {
+            s.push_str(", table ");
+            s.push_str(&self.db.table);
+        }
+        s.push(')');
+        s
+    }
+
+    fn listing(&self) -> Option<&dyn SessionListing> {
+        Some(self)
+    }
+
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
+    }
+}
+
+impl Scan for DjangoSqliteStore {
+    fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    async fn page(
+        &self,
+        after: &str,
+        live_at: Option<OffsetDateTime>,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        let after = after.to_owned();
+        let live_at = live_at.map(text_time);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |sql, conn| {
+            let read = || match live_at {
+                Some(now) => conn
+                    .prepare_cached(&sql.page_live)?
+                    .query_map(params![after, now, limit], read_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>(),
+                None => conn
+                    .prepare_cached(&sql.page_all)?
+                    .query_map(params![after, limit], read_row)?
+                    .collect(),
+            };
+            read().map_err(|e| sql_error("scan", e))
+        })
+        .await
+    }
+
+    async fn row(&self, key: &str) -> Result<Option<Row>, StoreError> {
+        let key = key.to_owned();
+        self.run(move |sql, conn| {
+            conn.prepare_cached(&sql.row)
+                .and_then(|mut stmt| stmt.query_row([key], read_row).optional())
+                .map_err(|e| sql_error("scan", e))
+        })
+        .await
+    }
+
+    async fn delete_if(&self, key: &str, data: &str) -> Result<bool, StoreError> {
+        let key = key.to_owned();
+        let data = data.to_owned();
+        let n = self
+            .write("revoke_user", move |sql, tx| {
+                tx.prepare_cached(&sql.delete_if)?.execute([key, data])
+            })
+            .await?;
+        Ok(n > 0)
+    }
+}
+
+/// Listing decodes every row in key order: see the [module docs](super).
+impl SessionListing for DjangoSqliteStore {
+    fn list<'a>(
+        &'a self,
+        now: OffsetDateTime,
+        after: Option<&'a SessionKey>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        Box::pin(shared::list(self, now, after, limit))
+    }
+}
+
+/// The per-user index is a scan that decodes every row: see the [module docs](super).
+impl UserIndex for DjangoSqliteStore {
+    fn sessions_of<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        Box::pin(shared::sessions_of(self, user_id, now))
+    }
+
+    fn revoke_user<'a>(
+        &'a self,
+        user_id: &'a str,
+        keep: Option<&'a SessionKey>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(shared::revoke_user(self, user_id, keep))
+    }
+}
+
+/// The statements, with the table name filled in once.
+struct Sql {
+    columns: String,
+    load: String,
+    live: String,
+    create: String,
+    save: String,
+    delete: String,
+    touch: String,
+    clear: String,
+    page_live: String,
+    page_all: String,
+    row: String,
+    delete_if: String,
+}
+
+impl Sql {
+    fn new(t: &str) -> Sql {
+        Sql {
+            columns: format!(r#"SELECT session_key, session_data, expire_date FROM "{t}" LIMIT 0"#),
+            load: format!(
+                r#"SELECT session_data, expire_date FROM "{t}" WHERE session_key = ?1 AND expire_date > ?2"#
+            ),
+            live: format!(r#"SELECT 1 FROM "{t}" WHERE session_key = ?1 AND expire_date > ?2"#),
+            // Insert if absent; an expired row does not own its key.
+            create: format!(
+                r#"INSERT INTO "{t}" (session_key, session_data, expire_date) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (session_key) DO UPDATE SET
+                     session_data = excluded.session_data, expire_date = excluded.expire_date
+                 WHERE "{t}".expire_date <= ?4"#
+            ),
+            // Compare-and-set on the stored text; never inserts.
+            save: format!(
+                r#"UPDATE "{t}" SET session_data = ?1, expire_date = ?2
+                 WHERE session_key = ?3 AND session_data = ?4 AND expire_date > ?5"#
+            ),
+            delete: format!(r#"DELETE FROM "{t}" WHERE session_key = ?1"#),
+            touch: format!(
+                r#"UPDATE "{t}" SET expire_date = ?1 WHERE session_key = ?2 AND expire_date > ?3"#
+            ),
+            clear: format!(
+                r#"DELETE FROM "{t}" WHERE session_key IN
+                 (SELECT session_key FROM "{t}" WHERE expire_date <= ?1 LIMIT ?2)"#
+            ),
+            // Django's key column has SQLite's default BINARY collation: byte order.
+            page_live: format!(
+                r#"SELECT session_key, session_data, expire_date FROM "{t}"
+                 WHERE session_key > ?1 AND expire_date > ?2 ORDER BY session_key LIMIT ?3"#
+            ),
+            page_all: format!(
+                r#"SELECT session_key, session_data, expire_date FROM "{t}"
+                 WHERE session_key > ?1 ORDER BY session_key LIMIT ?2"#
+            ),
+            row: format!(
+                r#"SELECT session_key, session_data, expire_date FROM "{t}" WHERE session_key = ?1"#
+            ),
+            delete_if: format!(r#"DELETE FROM "{t}" WHERE session_key = ?1 AND session_data = ?2"#),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_as_django_writes_them() {
+        assert_eq!(
+            text_time(datetime!(2026-01-15 00:00 UTC)),
+            "2026-01-15 00:00:00"
+        );
+        assert_eq!(
+            text_time(datetime!(2026-01-15 02:00:00.123456789 +02:00)),
+            "2026-01-15 00:00:00.123456"
+        );
+        assert_eq!(
+            text_time(datetime!(-0005-01-01 00:00 UTC)),
+            "0001-01-01 00:00:00"
+        );
+        assert_eq!(
+            parse_time(SqlValue::Text("2026-01-15 00:00:00.123456".into())),
+            Some(datetime!(2026-01-15 00:00:00.123456 UTC))
+        );
+        assert_eq!(parse_time(SqlValue::Integer(5)), None);
+        assert_eq!(parse_time(SqlValue::Text("soon".into())), None);
+    }
+}

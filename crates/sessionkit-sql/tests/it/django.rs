@@ -1,0 +1,348 @@
+//! Checks shared by the Django-layout stores: Django's own rows (the `db.sqlite_row`
+//! vectors, produced by running Django) are read, what the stores write is what Django
+//! writes, unreadable rows are left alone, tokens compare byte for byte.
+
+use sessionkit_core::{
+    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore, Token,
+    Value, json, pytime,
+};
+use sessionkit_sql::django::Secrets;
+use time::OffsetDateTime;
+
+/// The secret of the test stores.
+pub(crate) const SECRET: &str = "sessionkit-sql-django-test-secret";
+
+/// `SECRET_KEY` of the vectors.
+pub(crate) const ANCHOR_SECRET: &str = "anchor-secret-key-for-vectors";
+
+/// Django's `SESSION_COOKIE_AGE` default, as in the vectors.
+const AGE: i64 = 1_209_600;
+
+const VECTORS: &str = include_str!("../../../sessionkit-django/tests/data/django-vectors.json");
+
+pub(crate) fn secrets() -> Secrets {
+    Secrets::new(SECRET)
+}
+
+pub(crate) fn anchor() -> Secrets {
+    Secrets::new(ANCHOR_SECRET)
+}
+
+/// One `db.sqlite_row` vector: what Django stored for a session saved at `now`.
+#[derive(Debug, Clone)]
+pub(crate) struct DjangoRow {
+    /// The save time (`datetime.now()` in Django).
+    pub(crate) now: OffsetDateTime,
+    /// The session dict.
+    pub(crate) data: Data,
+    /// `session_data`, signed with [`ANCHOR_SECRET`].
+    pub(crate) session_data: String,
+    /// `expire_date` as SQLite holds it: `YYYY-MM-DD HH:MM:SS[.ffffff]`, naive UTC.
+    pub(crate) expire_date: String,
+}
+
+impl DjangoRow {
+    /// `expire_date` as an instant.
+    pub(crate) fn expires_at(&self) -> OffsetDateTime {
+        pytime::fromisoformat(&self.expire_date)
+            .expect("vector date")
+            .assume_utc()
+    }
+}
+
+fn field<'a>(m: &'a Value, name: &str) -> &'a Value {
+    match m {
+        Value::Map(m) => m.get(name).unwrap_or_else(|| panic!("no {name} in {m:?}")),
+        other => panic!("not a map: {other:?}"),
+    }
+}
+
+fn string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => panic!("not a string: {other:?}"),
+    }
+}
+
+fn records(name: &str) -> Vec<Value> {
+    let Value::List(records) = field(&json::parse(VECTORS).expect("vectors"), "records").clone()
+    else {
+        panic!("records: not a list")
+    };
+    records
+        .into_iter()
+        .filter(|r| string(field(r, "backend_or_function")) == name)
+        .collect()
+}
+
+/// The `db.sqlite_row` vectors (whole seconds, and microseconds).
+pub(crate) fn django_rows() -> Vec<DjangoRow> {
+    let rows: Vec<DjangoRow> = records("db.sqlite_row")
+        .iter()
+        .map(|r| {
+            let inputs = field(r, "inputs");
+            let out = field(r, "output");
+            assert_eq!(string(field(out, "sqlite_type")), "text");
+            DjangoRow {
+                now: pytime::fromisoformat(&string(field(inputs, "now")))
+                    .expect("now")
+                    .assume_utc(),
+                data: Data::from_json(json::to_string(field(inputs, "session")).into())
+                    .expect("session"),
+                session_data: string(field(out, "session_data")),
+                expire_date: string(field(out, "expire_date")),
+            }
+        })
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().any(|r| r.expire_date.contains('.')));
+    rows
+}
+
+/// The `db.sqlite_schema` vector: Django's DDL for SQLite.
+pub(crate) fn sqlite_schema() -> Vec<String> {
+    let r = records("db.sqlite_schema");
+    let Value::List(stmts) = field(&r[0], "output") else {
+        panic!("schema: not a list")
+    };
+    stmts.iter().map(string).collect()
+}
+
+/// A record expiring at `expires_at`, saying so in `_session_expiry` too.
+pub(crate) fn record(json: &str, expires_at: OffsetDateTime) -> Record {
+    let mut data = Data::from_json(json.into()).expect("test data is JSON");
+    data.insert(
+        sessionkit_core::expiry::EXPIRY_KEY,
+        Value::String(pytime::isoformat(expires_at)),
+    );
+    Record {
+        data,
+        expires_at,
+        meta: Metadata::default(),
+    }
+}
+
+/// `store` (signing with [`ANCHOR_SECRET`]) reads rows `insert` wrote in Django's exact
+/// format, live until their `expire_date`.
+pub(crate) async fn reads_django_rows<S: SessionStore>(
+    store: &S,
+    insert: impl AsyncFn(&SessionKey, &DjangoRow),
+) {
+    for row in django_rows() {
+        let key = SessionKey::generate();
+        insert(&key, &row).await;
+        match store.load(&key, row.now).await.expect("load") {
+            Lookup::Found { record, token } => {
+                assert_eq!(record.data, row.data);
+                assert_eq!(record.expires_at, row.expires_at(), "{}", row.expire_date);
+                assert_eq!(token.as_bytes(), Some(row.session_data.as_bytes()));
+                assert_eq!(record.meta.user_id, None);
+            }
+            other => panic!("Django's row not read: {other:?}"),
+        }
+        let just_before = row.expires_at() - time::Duration::microseconds(1);
+        assert!(matches!(
+            store.load(&key, just_before).await.expect("load"),
+            Lookup::Found { .. }
+        ));
+        assert!(matches!(
+            store.load(&key, row.expires_at()).await.expect("load"),
+            Lookup::Missing
+        ));
+    }
+}
+
+/// What `store` (signing with [`ANCHOR_SECRET`]) writes is what Django writes: the same
+/// `session_data`, and `expire_date` in the database's Django form. `raw` reads
+/// `(session_data, expire_date)` back as the database's text, `expected` turns the SQLite
+/// text form of the vector into that.
+pub(crate) async fn writes_what_django_writes<S: SessionStore>(
+    store: &S,
+    raw: impl AsyncFn(&SessionKey) -> (String, String),
+    expected: impl Fn(&str) -> String,
+) {
+    for row in django_rows() {
+        let key = SessionKey::generate();
+        let r = Record {
+            data: row.data.clone(),
+            expires_at: row.now + time::Duration::seconds(AGE),
+            meta: Metadata::default(),
+        };
+        let CreateOutcome::Created(token) = store.create(&key, &r, row.now).await.expect("create")
+        else {
+            panic!("collision on a fresh key")
+        };
+        let (data, expire) = raw(&key).await;
+        assert_eq!(data, row.session_data);
+        assert_eq!(token.as_bytes(), Some(data.as_bytes()));
+        assert_eq!(expire, expected(&row.expire_date));
+        // A save writes the same forms.
+        let SaveOutcome::Saved(_) = store.save(&key, &r, &token, row.now).await.expect("save")
+        else {
+            panic!("save with the current token failed")
+        };
+        assert_eq!(
+            raw(&key).await,
+            (row.session_data, expected(&row.expire_date))
+        );
+    }
+}
+
+/// A row signed with another secret is `Missing` (and not listed, not revoked) for
+/// `other`, and stays in place for `store`.
+pub(crate) async fn unreadable_rows_are_missing_and_left<S: SessionStore>(store: &S, other: &S) {
+    let key = SessionKey::generate();
+    let now = sessionkit_testkit::suite::NOW;
+    let mut r = record(
+        r#"{"_auth_user_id":"7","n":1}"#,
+        now + time::Duration::hours(1),
+    );
+    r.meta.user_id = Some("7".into());
+    store.create(&key, &r, now).await.expect("create");
+    assert!(matches!(
+        other.load(&key, now).await.expect("load"),
+        Lookup::Missing
+    ));
+    assert_eq!(
+        other.create(&key, &r, now).await.expect("create"),
+        CreateOutcome::Collision,
+        "an unreadable live row is never overwritten"
+    );
+    let listing = other.listing().expect("listing");
+    assert!(
+        !listing
+            .list(now, None, 100)
+            .await
+            .expect("list")
+            .iter()
+            .any(|i| i.key == key)
+    );
+    let index = other.user_index().expect("user index");
+    assert!(index.sessions_of("7", now).await.expect("of").is_empty());
+    assert_eq!(index.revoke_user("7", None).await.expect("revoke"), 0);
+    match store.load(&key, now).await.expect("load") {
+        Lookup::Found { record, .. } => {
+            assert_eq!(record.data.get("n"), Some(Value::Int(1)));
+            assert_eq!(record.meta.user_id.as_deref(), Some("7"));
+        }
+        other => panic!("the row must stay: {other:?}"),
+    }
+}
+
+/// The token is the stored text, compared byte for byte: a token differing only in
+/// letter case (equal under a case-insensitive collation) conflicts.
+pub(crate) async fn tokens_compare_bytes<S: SessionStore>(store: &S) {
+    let now = sessionkit_testkit::suite::NOW;
+    let key = SessionKey::generate();
+    let r = record(r#"{"n":1}"#, now + time::Duration::hours(1));
+    let CreateOutcome::Created(token) = store.create(&key, &r, now).await.expect("create") else {
+        panic!("collision on a fresh key")
+    };
+    let swapped: Vec<u8> = token
+        .as_bytes()
+        .expect("byte token")
+        .iter()
+        .map(|b| {
+            if b.is_ascii_lowercase() {
+                b.to_ascii_uppercase()
+            } else {
+                b.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    let mut padded = token.as_bytes().expect("byte token").to_vec();
+    padded.push(b' ');
+    // Other data than stored: a wrong token must not write it.
+    let r2 = record(r#"{"n":2}"#, now + time::Duration::hours(1));
+    for bad in [
+        Token::bytes(swapped),
+        Token::bytes(padded),
+        Token::version(1),
+    ] {
+        assert_eq!(
+            store.save(&key, &r2, &bad, now).await.expect("save"),
+            SaveOutcome::Conflict,
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        store.save(&key, &r2, &token, now).await.expect("save"),
+        SaveOutcome::Saved(_)
+    ));
+    // Saving exactly what is stored again (same data, same second) still succeeds and
+    // keeps the token.
+    let Lookup::Found { token, .. } = store.load(&key, now).await.expect("load") else {
+        panic!("saved session not found")
+    };
+    assert_eq!(
+        store.save(&key, &r2, &token, now).await.expect("save"),
+        SaveOutcome::Saved(token)
+    );
+}
+
+/// `touch` moves `expire_date` and nothing else.
+pub(crate) async fn touch_moves_only_the_expiry<S: SessionStore>(
+    store: &S,
+    raw: impl AsyncFn(&SessionKey) -> (String, String),
+) {
+    let now = sessionkit_testkit::suite::NOW;
+    let key = SessionKey::generate();
+    let r = record(r#"{"n":1}"#, now + time::Duration::hours(1));
+    store.create(&key, &r, now).await.expect("create");
+    let (data, expire) = raw(&key).await;
+    let later = now + time::Duration::hours(5);
+    assert!(store.touch(&key, later, now).await.expect("touch"));
+    let (data2, expire2) = raw(&key).await;
+    assert_eq!(data, data2);
+    assert_ne!(expire, expire2);
+    match store
+        .load(&key, now + time::Duration::hours(2))
+        .await
+        .expect("load")
+    {
+        Lookup::Found { record, .. } => assert_eq!(record.expires_at, later),
+        other => panic!("touched session not found: {other:?}"),
+    }
+}
+
+/// Clearing reports progress per batch of 1000.
+pub(crate) async fn clear_reports_progress<S: SessionStore>(store: &S) {
+    let now = sessionkit_testkit::suite::NOW;
+    let r = record("{}", now + time::Duration::seconds(1));
+    for _ in 0..2500 {
+        store
+            .create(&SessionKey::generate(), &r, now)
+            .await
+            .expect("create");
+    }
+    let mut seen = Vec::new();
+    let later = now + time::Duration::seconds(10);
+    let removed = store
+        .clear_expired_with_progress(later, &mut |n| seen.push(n))
+        .await
+        .expect("clear");
+    assert_eq!(removed, 2500);
+    assert_eq!(seen, [1000, 2000, 2500]);
+    let mut again = Vec::new();
+    assert_eq!(
+        store
+            .clear_expired_with_progress(later, &mut |n| again.push(n))
+            .await
+            .expect("clear"),
+        0
+    );
+    assert_eq!(again, [0]);
+}
+
+#[test]
+fn the_vectors_are_there() {
+    let rows = django_rows();
+    let signer = sessionkit_django::session::signer(&anchor());
+    for r in rows {
+        assert_eq!(
+            sessionkit_django::session::decode(&r.session_data, &signer),
+            Some(r.data.clone())
+        );
+    }
+    assert_eq!(sqlite_schema().len(), 2);
+}

@@ -1,0 +1,383 @@
+//! The Django-layout PostgreSQL store against a real server (`SESSIONKIT_TEST_POSTGRES_URL`):
+//! the conformance suite's Django profile on tables of its own (`sktest_*`, see
+//! [`crate::server`]), plus Django's formats, schemas and the missing-table rule.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sessionkit_core::{SessionKey, SessionStore, StoreErrorKind};
+use sessionkit_sql::django::{DjangoPostgresStore, Secrets};
+use sessionkit_testkit::Profile;
+
+use crate::django::{self, anchor, secrets};
+use crate::postgres::{dropping, raw, sweep_stale, url};
+use crate::server::{self, Scoped, block_on_side, is_stale, table_name};
+
+/// Connects on `table` (created if missing): `None` (SKIP) when the server is unreachable.
+async fn open(table: &str, secrets: &Secrets) -> Option<DjangoPostgresStore> {
+    sessionkit_testkit::require_store(
+        "PostgreSQL",
+        DjangoPostgresStore::builder(&url(), secrets)
+            .table(table)
+            .create_table_if_missing()
+            .connect()
+            .await,
+    )
+}
+
+/// A store on a fresh table, dropped with the store.
+async fn fresh_with(secrets: &Secrets) -> Option<Scoped<DjangoPostgresStore>> {
+    sweep_stale().await;
+    let table = table_name();
+    let store = open(&table, secrets).await?;
+    let guard = dropping(&table);
+    Some(Scoped::new(store, move || drop(guard)))
+}
+
+async fn fresh() -> Option<Scoped<DjangoPostgresStore>> {
+    fresh_with(&secrets()).await
+}
+
+mod conformance {
+    use super::*;
+    sessionkit_testkit::conformance_tests!(Profile::django(), fresh());
+}
+
+/// `(session_data, expire_date)`, the date as naive UTC text (PostgreSQL prints a
+/// `timestamp` as Python's `str(datetime)` does).
+async fn raw_row(table: &str, key: &SessionKey) -> (String, String) {
+    let client = raw().await.expect("raw connection");
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT session_data, (expire_date AT TIME ZONE 'UTC')::text FROM {table} WHERE session_key = $1"
+            ),
+            &[&key.as_str()],
+        )
+        .await
+        .expect("row");
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_rows_django_wrote() {
+    let Some(store) = fresh_with(&anchor()).await else {
+        return;
+    };
+    let table = store.table().to_owned();
+    django::reads_django_rows(&*store, async |key, row| {
+        let client = raw().await.expect("raw connection");
+        // What Django sends: an aware UTC datetime.
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {table} (session_key, session_data, expire_date)
+                     VALUES ($1, $2, ($3::text)::timestamp AT TIME ZONE 'UTC')"
+                ),
+                &[&key.as_str(), &row.session_data, &row.expire_date],
+            )
+            .await
+            .expect("insert");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_what_django_writes() {
+    let Some(store) = fresh_with(&anchor()).await else {
+        return;
+    };
+    let table = store.table().to_owned();
+    django::writes_what_django_writes(
+        &*store,
+        async |key| raw_row(&table, key).await,
+        str::to_owned,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_rows_are_missing_and_left_in_place() {
+    let Some(store) = fresh().await else { return };
+    let other = store.with_secrets(&Secrets::new("another-secret"));
+    django::unreadable_rows_are_missing_and_left(&*store, &other).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_compare_bytes() {
+    let Some(store) = fresh().await else { return };
+    django::tokens_compare_bytes(&*store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn touch_moves_only_the_expiry() {
+    let Some(store) = fresh().await else { return };
+    let table = store.table().to_owned();
+    django::touch_moves_only_the_expiry(&*store, async |key| raw_row(&table, key).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_expired_reports_progress() {
+    let Some(store) = fresh().await else { return };
+    django::clear_reports_progress(&*store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_cleaners_remove_each_row_once() {
+    let Some(a) = fresh().await else { return };
+    let b = open(a.table().trim_matches('"'), &secrets())
+        .await
+        .expect("a second store on the same table");
+    server::two_cleaners(&*a, &b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_savers_one_wins() {
+    let Some(store) = fresh().await else { return };
+    server::fifty_savers(&*store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_over_expired_gets_a_new_token() {
+    let Some(store) = fresh().await else { return };
+    server::create_over_expired_continues_versions(&*store).await;
+}
+
+#[tokio::test]
+async fn a_missing_table_is_a_clear_config_error() {
+    let table = table_name();
+    let result = DjangoPostgresStore::builder(&url(), &secrets())
+        .table(&table)
+        .connect()
+        .await;
+    let Err(err) = result else {
+        panic!("connected without a table")
+    };
+    if err.kind() == StoreErrorKind::Unavailable {
+        sessionkit_testkit::require("PostgreSQL", Err::<(), _>(err.report()));
+        return;
+    }
+    assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("table \"{table}\" not found in postgres://"))
+            && msg.contains(
+                "run Django's `manage.py migrate`, or open with `create_table_if_missing`"
+            ),
+        "{msg}"
+    );
+    let client = raw().await.expect("raw connection");
+    let exists: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!exists, "nothing created");
+}
+
+#[tokio::test]
+async fn tables_of_other_shapes_are_refused() {
+    let Some(client) = raw().await else {
+        sessionkit_testkit::require("PostgreSQL", Err::<(), _>("unreachable".into()));
+        return;
+    };
+    let table = table_name();
+    let _guard = dropping(&table);
+    // Django with USE_TZ = False: naive local times.
+    client
+        .batch_execute(&format!(
+            r#"CREATE TABLE "{table}" (session_key varchar(40) PRIMARY KEY, session_data text NOT NULL, expire_date timestamp NOT NULL)"#
+        ))
+        .await
+        .unwrap();
+    let err = DjangoPostgresStore::builder(&url(), &secrets())
+        .table(&table)
+        .connect()
+        .await
+        .expect_err("USE_TZ = False layout");
+    assert_eq!(err.kind(), StoreErrorKind::Config);
+    assert!(err.to_string().contains("USE_TZ = True"), "{err}");
+    client
+        .batch_execute(&format!(
+            r#"DROP TABLE "{table}"; CREATE TABLE "{table}" (session_key varchar(40) PRIMARY KEY, data text)"#
+        ))
+        .await
+        .unwrap();
+    let err = DjangoPostgresStore::builder(&url(), &secrets())
+        .table(&table)
+        .connect()
+        .await
+        .expect_err("not Django's table");
+    assert_eq!(err.kind(), StoreErrorKind::Config);
+    assert!(
+        err.to_string().contains("is not Django's session table"),
+        "{err}"
+    );
+    let err = DjangoPostgresStore::builder(&url(), &secrets())
+        .schema("bad-schema")
+        .connect()
+        .await
+        .expect_err("bad schema name");
+    assert!(err.to_string().contains("invalid schema name"), "{err}");
+}
+
+async fn drop_schema(schema: &str) {
+    if let Some(client) = raw().await {
+        let _ = client
+            .batch_execute(&format!(r#"DROP SCHEMA IF EXISTS "{schema}" CASCADE"#))
+            .await;
+    }
+}
+
+/// Drops the test schemas a killed run left behind (once per process).
+async fn sweep_stale_schemas() {
+    static SWEPT: AtomicBool = AtomicBool::new(false);
+    if SWEPT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let Some(client) = raw().await else { return };
+    let rows = client
+        .query(
+            r"SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'sktest\_%'",
+            &[],
+        )
+        .await
+        .unwrap_or_default();
+    for name in rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()) {
+        if is_stale(&name) {
+            drop_schema(&name).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_holds_djangos_table() {
+    let Some(client) = raw().await else {
+        sessionkit_testkit::require("PostgreSQL", Err::<(), _>("unreachable".into()));
+        return;
+    };
+    sweep_stale_schemas().await;
+    let schema = table_name();
+    let missing = DjangoPostgresStore::builder(&url(), &secrets())
+        .schema(&schema)
+        .create_table_if_missing()
+        .connect()
+        .await
+        .expect_err("no such schema");
+    assert_eq!(missing.kind(), StoreErrorKind::Config);
+    assert!(
+        missing
+            .to_string()
+            .contains(&format!("schema {schema} not found")),
+        "{missing}"
+    );
+    client
+        .batch_execute(&format!(r#"CREATE SCHEMA "{schema}""#))
+        .await
+        .unwrap();
+    let _guard = {
+        let schema = schema.clone();
+        Scoped::new((), move || {
+            block_on_side(async move { drop_schema(&schema).await })
+        })
+    };
+    let err = DjangoPostgresStore::builder(&url(), &secrets())
+        .schema(&schema)
+        .connect()
+        .await
+        .expect_err("no table in the schema");
+    assert!(
+        err.to_string()
+            .contains(&format!("table \"{schema}\".\"django_session\" not found")),
+        "{err}"
+    );
+    let store = DjangoPostgresStore::builder(&url(), &secrets())
+        .schema(schema.to_ascii_uppercase())
+        .create_table_if_missing()
+        .connect()
+        .await
+        .expect("create in the schema");
+    assert_eq!(store.table(), format!(r#""{schema}"."django_session""#));
+    assert!(
+        store.describe().ends_with(&format!(
+            r#" (django layout, table "{schema}"."django_session")"#
+        )),
+        "{}",
+        store.describe()
+    );
+    // Django's own index names, in the schema.
+    let mut indexes: Vec<String> = client
+        .query(
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = $1 AND tablename = 'django_session'",
+            &[&schema],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    indexes.sort();
+    assert_eq!(
+        indexes,
+        [
+            "django_session_expire_date_a5c62663",
+            "django_session_pkey",
+            "django_session_session_key_c0390e0f_like"
+        ]
+    );
+    let now = sessionkit_testkit::suite::NOW;
+    let key = SessionKey::generate();
+    let r = django::record(r#"{"n":1}"#, now + time::Duration::hours(1));
+    store.create(&key, &r, now).await.expect("create");
+    let n: i64 = client
+        .query_one(
+            &format!(r#"SELECT count(*) FROM "{schema}".django_session WHERE session_key = $1"#),
+            &[&key.as_str()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    // The URL's search_path (as Django's OPTIONS set it) finds the same table.
+    let base = url();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let by_path = DjangoPostgresStore::connect(
+        &format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+        &secrets(),
+    )
+    .await
+    .expect("search_path in the URL");
+    assert_eq!(by_path.table(), r#""django_session""#);
+    assert!(matches!(
+        by_path.load(&key, now).await.expect("load"),
+        sessionkit_core::Lookup::Found { .. }
+    ));
+}
+
+#[tokio::test]
+async fn describe_shows_no_password() {
+    let Some(store) = fresh().await else { return };
+    let url = url();
+    let with_password = match url.split_once("://").and_then(|(s, rest)| {
+        let (user, host) = rest.split_once('@')?;
+        (!user.contains(':')).then(|| format!("{s}://{user}:s3cret@{host}"))
+    }) {
+        Some(u) => u,
+        None => url.clone(),
+    };
+    let table = store.table().trim_matches('"').to_owned();
+    let Ok(again) = DjangoPostgresStore::builder(&with_password, &secrets())
+        .table(&table)
+        .connect()
+        .await
+    else {
+        // A server that checks passwords refuses the made-up one.
+        return;
+    };
+    let described = again.describe();
+    assert!(!described.contains("s3cret"), "{described}");
+    assert!(
+        described.starts_with("postgres://")
+            && described.ends_with(&format!(" (django layout, table \"{table}\")")),
+        "{described}"
+    );
+}
