@@ -33,7 +33,7 @@ pub const MAX_KEY_LEN: usize = 40;
 /// assert!(SessionKey::parse("ABCDEFGHIJ").is_none());
 /// assert!(SessionKey::parse("abcdefgh").is_some());
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionKey {
     len: u8,
     buf: [u8; MAX_KEY_LEN],
@@ -115,6 +115,19 @@ impl SessionKey {
     /// SHA-256. Logs never carry the key itself.
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of(self.as_str())
+    }
+}
+
+/// Keys order as their text does (byte-wise), as every store's listing pages them.
+impl Ord for SessionKey {
+    fn cmp(&self, other: &SessionKey) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for SessionKey {
+    fn partial_cmp(&self, other: &SessionKey) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -232,6 +245,13 @@ mod tests {
             ClientKey::classify(Some("../../etc/passwd")),
             ClientKey::Impossible
         );
+    }
+
+    #[test]
+    fn keys_order_as_text() {
+        let a = SessionKey::parse("bbbbbbbb").unwrap();
+        let b = SessionKey::parse("abcdefghijklmnop").unwrap();
+        assert!(b < a, "byte order, not length first");
     }
 
     #[test]
