@@ -85,7 +85,8 @@ impl StoreArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the demo app: a visit counter and a favorite color, kept in a session.
+    /// Serve the demo app: a visit counter, a favorite color, login and the user's sessions;
+    /// plain text for curl, HTML pages for browsers.
     Serve(serve::ServeArgs),
     /// Remove expired sessions from a store and print how many.
     ClearExpired {

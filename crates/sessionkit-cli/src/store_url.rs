@@ -25,6 +25,7 @@ use sessionkit_core::store::{CachedStore, FileStore, LocalCache};
 use sessionkit_core::{BoxStore, ClientStore, Config, DynSessionStore, Engine, MemoryStore};
 use sessionkit_django::{DjangoFileStore, Secrets, SignedCookieStore};
 use sessionkit_redis::{RedisCache, RedisStore};
+use sessionkit_sql::django::{DjangoMySqlStore, DjangoPostgresStore, DjangoSqliteStore};
 use sessionkit_sql::{MySqlStore, PostgresStore, SqliteStore};
 
 /// A parsed store URL.
@@ -284,18 +285,27 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
         (StoreUrl::Sqlite(path), Layout::Native) => {
             Opened::Server(Arc::new(SqliteStore::open(path).await.map_err(report)?))
         }
-        (StoreUrl::Sqlite(_), Layout::Django) => {
-            bail!("the Django layout on SQLite is not available in this build")
-        }
+        (StoreUrl::Sqlite(path), Layout::Django) => Opened::Server(Arc::new(
+            DjangoSqliteStore::open(path, secrets()?)
+                .await
+                .map_err(report)?,
+        )),
         (StoreUrl::Postgres(url), Layout::Native) => {
             Opened::Server(Arc::new(PostgresStore::connect(url).await.map_err(report)?))
         }
         (StoreUrl::Mysql(url), Layout::Native) => {
             Opened::Server(Arc::new(MySqlStore::connect(url).await.map_err(report)?))
         }
-        (StoreUrl::Postgres(_) | StoreUrl::Mysql(_), Layout::Django) => {
-            bail!("the Django layout on this database is not available in this build")
-        }
+        (StoreUrl::Postgres(url), Layout::Django) => Opened::Server(Arc::new(
+            DjangoPostgresStore::connect(url, secrets()?)
+                .await
+                .map_err(report)?,
+        )),
+        (StoreUrl::Mysql(url), Layout::Django) => Opened::Server(Arc::new(
+            DjangoMySqlStore::connect(url, secrets()?)
+                .await
+                .map_err(report)?,
+        )),
         (StoreUrl::Redis(url), Layout::Native) => {
             Opened::Server(Arc::new(RedisStore::connect(url).await.map_err(report)?))
         }

@@ -1,4 +1,6 @@
-//! `sessionkit serve`: the tutorial's demo app.
+//! `sessionkit serve`: the tutorial's demo app, and a small web app around it.
+//!
+//! The tutorial's plain-text routes (for curl and scripts; all GET):
 //!
 //! | route | what |
 //! | --- | --- |
@@ -9,6 +11,23 @@
 //! | `GET /login?user=ID` | logs in as `ID` (rotates the key, records the user) |
 //! | `GET /logout` | flushes the session |
 //! | `GET /healthz` | `ok`; never touches the store |
+//!
+//! The HTML pages (server-rendered askama templates, no JavaScript). `GET /` answers HTML
+//! only to clients whose `Accept` asks for `text/html` (browsers), with the same counter
+//! plus a table of the session's visits; everything else still gets the plain text.
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `GET /` (HTML) | the count and the last 20 visits as the server saw them (kept in the session) |
+//! | `GET /color`, `POST /color` | the favorite-color form |
+//! | `GET /account` | the login form, or the user's sessions across browsers |
+//! | `POST /account/login`, `/account/logout` | Django's `login` (key rotated) and `logout` (cookie removed) |
+//! | `POST /account/revoke`, `/account/revoke-others` | delete one other session, or all others |
+//! | `GET /inspect` | the key's fingerprint, the data as JSON, the expiry, the store |
+//!
+//! Every form is a POST protected against CSRF (an origin check plus a token kept in the
+//! session; see `csrf.rs`) and answered with a 303 redirect. A page without a form only
+//! reads, so it never starts a session.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,15 +36,21 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::Query;
-use axum::http::StatusCode;
-use axum::routing::get;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use clap::Args;
 use serde::Deserialize;
-use sessionkit_core::{Concurrency, Config, Engine, Session, SessionError, SystemClock};
+use sessionkit_core::{
+    Concurrency, Config, Engine, RequestSession, Session, SessionError, SystemClock,
+};
 use sessionkit_tower::SessionLayer;
 
 use crate::StoreArgs;
 use crate::store_url::Opened;
+
+mod csrf;
+mod pages;
 
 /// `sessionkit serve` options.
 #[derive(Debug, Clone, Args)]
@@ -45,14 +70,37 @@ pub struct ServeArgs {
 /// The demo app over an engine; tests drive it without a socket.
 pub fn app(engine: Engine) -> Router {
     Router::new()
-        .route("/", get(visit))
+        .route("/", get(root))
         .route("/atomic", get(atomic))
         .route("/color/set", get(set_color))
         .route("/color/get", get(get_color))
         .route("/login", get(login))
         .route("/logout", get(logout))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/color", get(pages::color_page).post(pages::save_color))
+        .route("/account", get(pages::account))
+        .route("/account/login", post(pages::login))
+        .route("/account/logout", post(pages::logout))
+        .route("/account/revoke", post(pages::revoke))
+        .route("/account/revoke-others", post(pages::revoke_others))
+        .route("/inspect", get(pages::inspect))
         .layer(SessionLayer::from_engine(engine))
+}
+
+/// `GET /`: the HTML page for browsers, the tutorial's plain text for everyone else.
+async fn root(headers: HeaderMap, session: Session, rs: RequestSession) -> Response {
+    let html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(pages::wants_html);
+    let mut res = if html {
+        pages::home(session, rs, &headers).await.into_response()
+    } else {
+        visit(session).await.into_response()
+    };
+    res.headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Accept"));
+    res
 }
 
 async fn visit(session: Session) -> Result<String, SessionError> {

@@ -1,0 +1,225 @@
+//! The HTML pages without a browser (the browser tests are in `tests/browser`): content
+//! negotiation on `/`, CSRF refusals, bad form values, and pages that must not start a
+//! session.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use sessionkit_cli::serve::app;
+use sessionkit_core::{Config, Engine, MemoryStore};
+use tower::ServiceExt;
+
+struct Res {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Res {
+    fn header(&self, name: header::HeaderName) -> &str {
+        self.headers
+            .get(name)
+            .map_or("", |v| v.to_str().unwrap_or_default())
+    }
+
+    /// The value of the form's hidden CSRF field.
+    fn token(&self) -> String {
+        let marker = r#"name="csrfmiddlewaretoken" value=""#;
+        let start = self.body.find(marker).expect("a CSRF field") + marker.len();
+        self.body[start..].split('"').next().unwrap().to_owned()
+    }
+}
+
+/// A browser in miniature: one app, one session cookie.
+struct Client {
+    app: Router,
+    cookie: Option<String>,
+}
+
+impl Client {
+    fn new() -> Client {
+        let engine = Engine::new(MemoryStore::new(), Config::default());
+        Client {
+            app: app(engine),
+            cookie: None,
+        }
+    }
+
+    async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Res {
+        let req = match &self.cookie {
+            Some(c) => req.header(header::COOKIE, c),
+            None => req,
+        };
+        let res = self
+            .app
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        for c in res.headers().get_all(header::SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            self.cookie = if c.contains("Max-Age=0") {
+                None
+            } else {
+                c.split(';').next().map(str::to_owned)
+            };
+        }
+        let (status, headers) = (res.status(), res.headers().clone());
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Res {
+            status,
+            headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    async fn page(&mut self, path: &str) -> Res {
+        let req = Request::get(path).header(header::ACCEPT, "text/html");
+        self.send(req, Body::empty()).await
+    }
+
+    async fn text(&mut self, path: &str) -> Res {
+        self.send(Request::get(path), Body::empty()).await
+    }
+
+    async fn post(&mut self, path: &str, form: &str) -> Res {
+        let req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "127.0.0.1:8000")
+            .header(header::ORIGIN, "http://127.0.0.1:8000");
+        self.send(req, Body::from(form.to_owned())).await
+    }
+}
+
+#[tokio::test]
+async fn root_answers_html_to_browsers_and_the_tutorials_text_to_the_rest() {
+    let mut c = Client::new();
+    let res = c.page("/").await;
+    assert_eq!(res.status, 200);
+    assert!(res.header(header::CONTENT_TYPE).starts_with("text/html"));
+    assert!(res.body.contains("<h1>Visit count: 1</h1>"), "{}", res.body);
+    assert_eq!(res.header(header::VARY), "Accept, Cookie");
+    let res = c.text("/").await;
+    assert_eq!(res.body, "Visit count: 2", "one counter for both");
+    assert!(res.header(header::CONTENT_TYPE).starts_with("text/plain"));
+    let res = c.page("/").await;
+    assert!(res.body.contains("<h1>Visit count: 3</h1>"));
+    // Only HTML visits are logged: steps 1 and 3.
+    assert_eq!(res.body.matches(r#"<th scope="row">"#).count(), 2);
+    assert!(res.body.contains("New session created"));
+}
+
+#[tokio::test]
+async fn forms_refuse_missing_wrong_and_cross_site_tokens() {
+    let mut c = Client::new();
+    let token = c.page("/color").await.token();
+    assert_eq!(token.len(), 48);
+
+    let res = c.post("/color", "color=teal").await;
+    assert_eq!(res.status, 403);
+    assert!(res.body.contains("no CSRF token"), "{}", res.body);
+
+    let res = c
+        .post("/color", "color=teal&csrfmiddlewaretoken=0123")
+        .await;
+    assert_eq!(res.status, 403);
+    assert!(res.body.contains("does not match"), "{}", res.body);
+
+    // Another visitor's valid token is no good either.
+    let mut other = Client::new();
+    let theirs = other.page("/color").await.token();
+    let res = c
+        .post(
+            "/color",
+            &format!("color=teal&csrfmiddlewaretoken={theirs}"),
+        )
+        .await;
+    assert_eq!(res.status, 403);
+
+    let cross = Request::post("/color")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "cross-site");
+    let form = format!("color=teal&csrfmiddlewaretoken={token}");
+    let res = c.send(cross, Body::from(form.clone())).await;
+    assert_eq!(res.status, 403);
+    assert!(res.body.contains("another site"), "{}", res.body);
+
+    let res = c.post("/color", &form).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.header(header::LOCATION), "/color");
+    assert_eq!(c.text("/color/get").await.body, "Favorite color: teal");
+}
+
+#[tokio::test]
+async fn bad_form_values_are_400() {
+    let mut c = Client::new();
+    let token = c.page("/account").await.token();
+    let with = |fields: &str| format!("{fields}&csrfmiddlewaretoken={token}");
+    for (path, fields) in [
+        ("/color", "color="),
+        ("/color", "nothing=here"),
+        ("/account/login", "user=a%20b"),
+        ("/account/login", "user="),
+        ("/account/revoke", "session=0a1b2c3d"),
+    ] {
+        let res = c.post(path, &with(fields)).await;
+        assert_eq!(res.status, 400, "{path} {fields}: {}", res.body);
+    }
+    let json = Request::post("/color").header(header::CONTENT_TYPE, "application/json");
+    let res = c.send(json, Body::from("{}")).await;
+    assert_eq!(res.status, 400);
+    // Signed in, a malformed fingerprint is refused too.
+    assert_eq!(
+        c.post("/account/login", &with("user=alice")).await.status,
+        303
+    );
+    let token = c.page("/account").await.token();
+    let res = c
+        .post(
+            "/account/revoke",
+            &format!("session=nope&csrfmiddlewaretoken={token}"),
+        )
+        .await;
+    assert_eq!(res.status, 400);
+}
+
+#[tokio::test]
+async fn pages_without_forms_start_no_session_and_logout_removes_the_cookie() {
+    let mut c = Client::new();
+    let res = c.page("/inspect").await;
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("this request has no live session"));
+    assert!(c.cookie.is_none(), "the inspector only reads");
+
+    let token = c.page("/account").await.token();
+    assert!(c.cookie.is_some(), "a form page stores its CSRF token");
+    let res = c
+        .post(
+            "/account/login",
+            &format!("user=alice&csrfmiddlewaretoken={token}"),
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let res = c.page("/account").await;
+    assert!(res.body.contains("Signed in as alice"));
+    assert!(res.body.contains("The session key was rotated"));
+    let new_token = res.token();
+    assert_ne!(new_token, token, "login rotates the CSRF token");
+
+    let res = c
+        .post(
+            "/account/logout",
+            &format!("csrfmiddlewaretoken={new_token}"),
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert!(
+        res.header(header::LOCATION)
+            .starts_with("/account?signed_out=")
+    );
+    assert!(c.cookie.is_none(), "logout removes the cookie");
+    let res = c.page(res.header(header::LOCATION)).await;
+    assert!(res.body.contains("no — it is gone"), "{}", res.body);
+    assert!(c.cookie.is_none(), "the signed-out page starts no session");
+}
