@@ -166,6 +166,34 @@ async fn logout(session: Session) -> &'static str {
     "Logged out"
 }
 
+/// `GET /metrics`: the engine's counters and store latencies in Prometheus' text format
+/// (no session involved). Installs the process-wide `metrics` recorder on first use.
+pub fn metrics_route() -> Router {
+    static HANDLE: std::sync::OnceLock<
+        Option<metrics_exporter_prometheus::PrometheusHandle>,
+    > = std::sync::OnceLock::new();
+    let handle = HANDLE
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .inspect_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
+                .ok()
+        })
+        .clone();
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let body = handle.as_ref().map(|h| h.render()).unwrap_or_default();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    body,
+                )
+            }
+        }),
+    )
+}
+
 /// Opens the store, binds the address and serves until Ctrl-C.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let opened = args.store.open().await?;
@@ -194,7 +222,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = &args.store.store;
     tracing::info!(address = %local, store, layout = %args.store.layout, lock = args.lock, "serving the sessionkit demo");
     println!("sessionkit demo on http://{local}/ (store: {store})");
-    axum::serve(listener, app(engine))
+    let app = app(engine).merge(metrics_route());
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

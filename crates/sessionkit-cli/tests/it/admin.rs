@@ -180,3 +180,26 @@ fn cached_sqlite_and_django_file_layout_serve_the_demo() {
     let res = http::get(&addr, "/healthz", None).unwrap();
     assert_eq!(res.body, "ok");
 }
+
+#[test]
+fn metrics_are_exposed_in_prometheus_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _s = serve(dir.path(), port, Some("memory://"));
+    let mut jar = Jar::default();
+    jar.get(&addr, "/");
+    jar.get(&addr, "/");
+    let res = http::get(&addr, "/metrics", None).unwrap();
+    assert_eq!(res.status, 200);
+    assert!(res.header("content-type").unwrap().starts_with("text/plain"));
+    for want in [
+        r#"sessionkit_events_total{event="created"} 1"#,
+        r#"sessionkit_events_total{event="saved"} 1"#,
+        r#"sessionkit_store_operations_total{op="load",outcome="ok"} 1"#,
+        "sessionkit_store_duration_seconds_count",
+    ] {
+        assert!(res.body.contains(want), "{want} missing from:\n{}", res.body);
+    }
+    assert!(res.set_cookies().is_empty(), "/metrics touches no session");
+}
