@@ -96,3 +96,44 @@ pub(crate) fn text(m: &Map, field: &str) -> String {
         other => panic!("field {field}: {other:?} in {m:?}"),
     }
 }
+
+impl Django {
+    /// Starts Django's development server for this configuration on `127.0.0.1:port`;
+    /// killed when the returned guard drops.
+    pub(crate) fn runserver(&self, port: u16) -> Server {
+        let child = Command::new(&self.python)
+            .current_dir(root().join("tests/django"))
+            .args([
+                "manage.py",
+                "runserver",
+                &format!("127.0.0.1:{port}"),
+                "--noreload",
+            ])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start Django's runserver");
+        let server = Server(child);
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while sessionkit_testkit::http::get(&addr, "/color/get", None).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Django did not come up"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        server
+    }
+}
+
+/// A child process killed on drop.
+pub(crate) struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -8,4 +8,5 @@ mod db_mysql;
 mod db_postgres;
 mod db_sqlite;
 mod file;
+mod side_by_side;
 mod signed_cookies;
