@@ -40,3 +40,20 @@ pub use sessionkit_sql::SqliteStore;
 pub mod actix {
     pub use sessionkit_actix::{SessionMiddleware, SessionMiddlewareService};
 }
+
+#[cfg(feature = "postgres")]
+pub use sessionkit_sql::PostgresStore;
+
+#[cfg(feature = "mysql")]
+pub use sessionkit_sql::MySqlStore;
+
+#[cfg(feature = "redis")]
+pub use sessionkit_redis::{RedisCache, RedisStore};
+
+/// Django compatibility: wire formats, Django's layouts, the signed cookie, the auth hash.
+#[cfg(feature = "django")]
+pub mod django {
+    pub use sessionkit_django::*;
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    pub use sessionkit_sql::django as sql;
+}
