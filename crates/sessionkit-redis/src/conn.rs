@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, ServerErrorKind, Value};
@@ -24,6 +25,83 @@ pub(crate) const MAX_REPLICA_WAIT: Duration = Duration::from_secs(2);
 pub(crate) enum Conn {
     Standalone(ConnectionManager),
     Cluster(ClusterConnection),
+}
+
+/// Connects to a standalone server (see [`RedisStore::connect`](crate::RedisStore::connect));
+/// returns the connection and its description without credentials.
+pub(crate) async fn connect(url: &str) -> Result<(Conn, String), StoreError> {
+    let description = redact(url);
+    let client = redis::Client::open(url).map_err(|e| {
+        StoreError::with_source(
+            StoreErrorKind::Config,
+            format!("invalid Redis URL {description}"),
+            e,
+        )
+    })?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_secs(1));
+    let manager = ConnectionManager::new_with_config(client, config)
+        .await
+        .map_err(|e| store_error(&format!("connection to {description}"), e))?;
+    Ok((Conn::Standalone(manager), description))
+}
+
+/// Connects to a Redis Cluster through its seeds (see
+/// [`RedisStore::connect_cluster`](crate::RedisStore::connect_cluster)); returns the
+/// connection and its description without credentials.
+pub(crate) async fn connect_cluster(seeds: &[&str]) -> Result<(Conn, String), StoreError> {
+    if seeds.is_empty() {
+        return Err(StoreError::new(
+            StoreErrorKind::Config,
+            "a Redis Cluster needs at least one seed node",
+        ));
+    }
+    let urls: Vec<String> = seeds
+        .iter()
+        .map(|s| {
+            if s.contains("://") {
+                (*s).to_owned()
+            } else {
+                format!("redis://{s}")
+            }
+        })
+        .collect();
+    let hosts: Vec<String> = urls
+        .iter()
+        .map(|u| {
+            let r = redact(u);
+            r.split_once("://").map_or(r.clone(), |(_, h)| h.to_owned())
+        })
+        .collect();
+    let description = format!("redis-cluster://{}", hosts.join(","));
+    let client = ClusterClientBuilder::new(urls)
+        .connection_timeout(CONNECT_TIMEOUT)
+        .response_timeout(RESPONSE_TIMEOUT)
+        // Bounds a request with its retries and redirects, e.g. during a failover.
+        .overall_response_timeout(Some(RESPONSE_TIMEOUT + Duration::from_secs(2)))
+        // Retries with backoff from 50 ms to 500 ms: enough to ride out a short
+        // failover, bounded by the overall timeout above.
+        .retries(12)
+        .min_retry_wait(50)
+        .max_retry_wait(500)
+        .retry_wait_formula(25, 2)
+        .build()
+        .map_err(|e| {
+            StoreError::with_source(
+                StoreErrorKind::Config,
+                format!("invalid Redis Cluster seeds {description}"),
+                e,
+            )
+        })?;
+    let conn = client
+        .get_async_connection()
+        .await
+        .map_err(|e| store_error(&format!("connection to {description}"), e))?;
+    Ok((Conn::Cluster(conn), description))
 }
 
 /// Where a node-specific command (SCAN) goes.
@@ -62,6 +140,31 @@ impl Conn {
             Conn::Standalone(c) => pipe.query_async(&mut c.clone()).await,
             Conn::Cluster(c) => pipe.query_async(&mut c.clone()).await,
         }
+    }
+
+    /// Loads `scripts` into the server's script cache (each node's, in Cluster), so that
+    /// requests need no fallback. In Cluster this is best effort: a node that is down now
+    /// gets a script body on first use instead.
+    pub(crate) async fn preload(&self, scripts: &[&Lua]) -> Result<(), StoreError> {
+        if self.is_cluster() {
+            for lua in scripts {
+                let mut cmd = redis::cmd("SCRIPT");
+                cmd.arg("LOAD").arg(&lua.body);
+                if let Err(e) = self.query::<Value>(&cmd).await {
+                    tracing::debug!(error = %e, "could not preload scripts on every cluster node");
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for lua in scripts {
+            pipe.cmd("SCRIPT").arg("LOAD").arg(&lua.body);
+        }
+        self.query_pipe::<Vec<String>>(&pipe)
+            .await
+            .map(drop)
+            .map_err(|e| store_error("SCRIPT LOAD", e))
     }
 
     /// One [`Node`] per primary: the server itself, or in Cluster a slot of each primary

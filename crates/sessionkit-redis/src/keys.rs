@@ -93,14 +93,8 @@ impl KeyLayout {
 
     /// The SCAN `MATCH` pattern of every session hash in the namespace.
     pub fn session_pattern(&self) -> String {
-        let mut p = String::with_capacity(self.prefix.len() + 8);
-        for c in self.prefix.chars() {
-            // Redis glob metacharacters in the prefix match themselves only when escaped.
-            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-                p.push('\\');
-            }
-            p.push(c);
-        }
+        // Redis glob metacharacters in the prefix match themselves only when escaped.
+        let mut p = crate::scan::glob_escape(&self.prefix);
         p.push_str("s:{*}");
         p
     }

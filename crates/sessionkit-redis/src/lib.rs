@@ -1,5 +1,11 @@
 //! Redis and Redis Cluster session store for sessionkit: [`RedisStore`].
 //!
+//! With the feature `django`, the `django` module adds Django's own layouts on Redis, to
+//! share sessions with a Django application: `DjangoCacheStore` (Django's `cache` session
+//! engine) and `DjangoCachedDbStore` (`cached_db`: a store of Django's `db` layout, with
+//! Django's cache of it kept in step). They use the connections, the script handling and
+//! the cluster scans described below; the rest of these docs is about the native layout.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), sessionkit_core::StoreError> {
 //! use std::time::Duration;
@@ -139,18 +145,20 @@
 pub mod cache;
 mod codec;
 mod conn;
+#[cfg(feature = "django")]
+#[cfg_attr(docsrs, doc(cfg(feature = "django")))]
+pub mod django;
 mod index;
 pub mod keys;
 mod lease;
 mod listing;
+mod scan;
 mod scripts;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClientBuilder;
 use redis::{ErrorKind, Value};
 use sessionkit_core::{
     CreateOutcome, LeaseStore, Lookup, Record, SaveOutcome, SessionKey, SessionListing,
@@ -161,9 +169,10 @@ use time::OffsetDateTime;
 pub use crate::cache::RedisCache;
 use crate::codec::{RECORD_FIELDS, Stored, decode_record, micros, ttl_ms};
 use crate::conn::{
-    CONNECT_TIMEOUT, Conn, MAX_REPLICA_WAIT, RESPONSE_TIMEOUT, ReplicaWait, redact, reply_int,
-    reply_str, script_reply, store_error,
+    Conn, MAX_REPLICA_WAIT, ReplicaWait, reply_int, reply_str, script_reply, store_error,
 };
+#[cfg(feature = "django")]
+pub use crate::django::{DjangoCacheStore, DjangoCachedDbStore};
 pub use crate::keys::{DEFAULT_PREFIX, KeyLayout};
 use crate::scripts::{Lua, SCRIPTS};
 
@@ -209,25 +218,9 @@ impl RedisStore {
     /// `redis+unix:///path`). Fails with [`StoreErrorKind::Config`] for a bad URL and
     /// [`StoreErrorKind::Unavailable`] within a few seconds when the server does not answer.
     pub async fn connect(url: &str) -> Result<RedisStore, StoreError> {
-        let description = redact(url);
-        let client = redis::Client::open(url).map_err(|e| {
-            StoreError::with_source(
-                StoreErrorKind::Config,
-                format!("invalid Redis URL {description}"),
-                e,
-            )
-        })?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_secs(1));
-        let manager = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|e| store_error(&format!("connection to {description}"), e))?;
-        let store = RedisStore::from_conn(Conn::Standalone(manager), description);
-        store.preload().await?;
+        let (conn, description) = conn::connect(url).await?;
+        let store = RedisStore::from_conn(conn, description);
+        store.inner.conn.preload(&SCRIPTS.all()).await?;
         Ok(store)
     }
 
@@ -235,55 +228,9 @@ impl RedisStore {
     /// `redis://host:port`; credentials, if any, in the first seed's URL). The client
     /// discovers the other nodes, follows redirects and refreshes its slot map on failover.
     pub async fn connect_cluster(seeds: &[&str]) -> Result<RedisStore, StoreError> {
-        if seeds.is_empty() {
-            return Err(StoreError::new(
-                StoreErrorKind::Config,
-                "a Redis Cluster needs at least one seed node",
-            ));
-        }
-        let urls: Vec<String> = seeds
-            .iter()
-            .map(|s| {
-                if s.contains("://") {
-                    (*s).to_owned()
-                } else {
-                    format!("redis://{s}")
-                }
-            })
-            .collect();
-        let hosts: Vec<String> = urls
-            .iter()
-            .map(|u| {
-                let r = redact(u);
-                r.split_once("://").map_or(r.clone(), |(_, h)| h.to_owned())
-            })
-            .collect();
-        let description = format!("redis-cluster://{}", hosts.join(","));
-        let client = ClusterClientBuilder::new(urls)
-            .connection_timeout(CONNECT_TIMEOUT)
-            .response_timeout(RESPONSE_TIMEOUT)
-            // Bounds a request with its retries and redirects, e.g. during a failover.
-            .overall_response_timeout(Some(RESPONSE_TIMEOUT + Duration::from_secs(2)))
-            // Retries with backoff from 50 ms to 500 ms: enough to ride out a short
-            // failover, bounded by the overall timeout above.
-            .retries(12)
-            .min_retry_wait(50)
-            .max_retry_wait(500)
-            .retry_wait_formula(25, 2)
-            .build()
-            .map_err(|e| {
-                StoreError::with_source(
-                    StoreErrorKind::Config,
-                    format!("invalid Redis Cluster seeds {description}"),
-                    e,
-                )
-            })?;
-        let conn = client
-            .get_async_connection()
-            .await
-            .map_err(|e| store_error(&format!("connection to {description}"), e))?;
-        let store = RedisStore::from_conn(Conn::Cluster(conn), description);
-        store.preload().await?;
+        let (conn, description) = conn::connect_cluster(seeds).await?;
+        let store = RedisStore::from_conn(conn, description);
+        store.inner.conn.preload(&SCRIPTS.all()).await?;
         Ok(store)
     }
 
@@ -337,32 +284,6 @@ impl RedisStore {
 
     pub(crate) fn conn(&self) -> &Conn {
         &self.inner.conn
-    }
-
-    /// Loads every script into the server's cache (each node's, in Cluster), so that
-    /// requests need no fallback. In Cluster this is best effort: a node that is down now
-    /// gets a script body on first use instead.
-    async fn preload(&self) -> Result<(), StoreError> {
-        let conn = &self.inner.conn;
-        if conn.is_cluster() {
-            for lua in SCRIPTS.all() {
-                let mut cmd = redis::cmd("SCRIPT");
-                cmd.arg("LOAD").arg(&lua.body);
-                if let Err(e) = conn.query::<Value>(&cmd).await {
-                    tracing::debug!(error = %e, "could not preload scripts on every cluster node");
-                    break;
-                }
-            }
-            return Ok(());
-        }
-        let mut pipe = redis::pipe();
-        for lua in SCRIPTS.all() {
-            pipe.cmd("SCRIPT").arg("LOAD").arg(&lua.body);
-        }
-        conn.query_pipe::<Vec<String>>(&pipe)
-            .await
-            .map(drop)
-            .map_err(|e| store_error("SCRIPT LOAD", e))
     }
 
     /// `ARGV[1]` of the session scripts: where they keep the user sets themselves

@@ -10,70 +10,26 @@ use time::OffsetDateTime;
 
 use crate::RedisStore;
 use crate::codec::{INFO_FIELDS, decode_info, micros};
-use crate::conn::{Node, reply_str, store_error};
+use crate::conn::{reply_str, store_error};
+use crate::scan::Scanner;
 use crate::scripts::SCRIPTS;
 
-/// Keys asked for per `SCAN` call (a hint to Redis, not a limit).
-const SCAN_COUNT: usize = 1000;
 /// Commands in flight at once for per-key work (hash reads, per-key scripts).
 pub(crate) const CONCURRENCY: usize = 64;
 
 /// The namespace's session keys, one `SCAN` page at a time, primary after primary. A
-/// key may come twice (Redis's SCAN guarantee, and a cluster that changes meanwhile).
-struct Scanner<'a> {
-    store: &'a RedisStore,
-    pattern: String,
-    nodes: Vec<Node>,
-    node: usize,
-    cursor: u64,
-}
-
-impl<'a> Scanner<'a> {
-    async fn new(store: &'a RedisStore) -> Result<Scanner<'a>, StoreError> {
-        let nodes = store
-            .inner
-            .conn
-            .primaries()
-            .await
-            .map_err(|e| store_error("CLUSTER SLOTS", e))?;
-        Ok(Scanner {
-            store,
-            pattern: store.inner.layout.session_pattern(),
-            nodes,
-            node: 0,
-            cursor: 0,
-        })
-    }
-
-    async fn next_page(&mut self) -> Result<Option<Vec<SessionKey>>, StoreError> {
-        let Some(&node) = self.nodes.get(self.node) else {
-            return Ok(None);
-        };
-        let mut cmd = redis::cmd("SCAN");
-        cmd.arg(self.cursor)
-            .arg("MATCH")
-            .arg(&self.pattern)
-            .arg("COUNT")
-            .arg(SCAN_COUNT);
-        let (next, names): (u64, Vec<Vec<u8>>) = self
-            .store
-            .inner
-            .conn
-            .query_on(node, cmd)
-            .await
-            .map_err(|e| store_error("SCAN", e))?;
-        if next == 0 {
-            self.node += 1;
-        }
-        self.cursor = next;
-        let layout = &self.store.inner.layout;
-        Ok(Some(
-            names
-                .iter()
-                .filter_map(|n| layout.session_key_of(n))
-                .collect(),
-        ))
-    }
+/// key may come twice.
+async fn session_page(
+    store: &RedisStore,
+    scanner: &mut Scanner<'_>,
+) -> Result<Option<Vec<SessionKey>>, StoreError> {
+    let layout = &store.inner.layout;
+    Ok(scanner.next_page().await?.map(|names| {
+        names
+            .iter()
+            .filter_map(|n| layout.session_key_of(n))
+            .collect()
+    }))
 }
 
 /// Reads `fields` of each session hash, concurrently, in the order of `keys`. A key that
@@ -111,9 +67,10 @@ impl SessionListing for RedisStore {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
         Box::pin(async move {
-            let mut scanner = Scanner::new(self).await?;
+            let mut scanner =
+                Scanner::new(&self.inner.conn, self.inner.layout.session_pattern()).await?;
             let mut keys = Vec::new();
-            while let Some(page) = scanner.next_page().await? {
+            while let Some(page) = session_page(self, &mut scanner).await? {
                 keys.extend(page.into_iter().filter(|k| after.is_none_or(|a| k > a)));
             }
             keys.sort_unstable();
@@ -145,9 +102,9 @@ pub(crate) async fn clear_expired(
     mut progress: impl FnMut(u64),
 ) -> Result<u64, StoreError> {
     let now = micros(now).to_string();
-    let mut scanner = Scanner::new(store).await?;
+    let mut scanner = Scanner::new(&store.inner.conn, store.inner.layout.session_pattern()).await?;
     let mut total = 0u64;
-    while let Some(keys) = scanner.next_page().await? {
+    while let Some(keys) = session_page(store, &mut scanner).await? {
         let outcomes: Vec<(SessionKey, i64, Option<String>)> = stream::iter(keys)
             .map(|key| {
                 let now = now.as_bytes();

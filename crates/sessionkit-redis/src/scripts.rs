@@ -228,7 +228,7 @@ pub(crate) struct Lua {
 }
 
 impl Lua {
-    fn new(name: &'static str, body: String) -> Lua {
+    pub(crate) fn new(name: &'static str, body: String) -> Lua {
         let sha = redis::Script::new(&body).get_hash().to_owned();
         Lua { name, body, sha }
     }

@@ -3,6 +3,8 @@
 mod django;
 mod scenarios;
 
+mod cache;
+mod cached_db;
 mod db;
 mod db_mysql;
 mod db_postgres;

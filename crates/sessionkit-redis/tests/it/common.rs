@@ -1,7 +1,8 @@
 //! Factories, raw server access and the cluster lock.
 
 use std::fs::File;
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
@@ -113,19 +114,22 @@ pub(crate) async fn cluster() -> Option<Locked> {
     let seeds = require("Redis Cluster", cluster_seeds())?;
     let lock = cluster_lock(false).await;
     let store = require("Redis Cluster", connect_cluster(&seeds).await)?;
-    Some(Locked {
+    Some(Guarded {
         store: store.with_prefix(unique_prefix()),
-        _lock: lock,
+        _guard: lock,
     })
 }
 
 /// A store that holds the shared cluster lock as long as it lives.
-pub(crate) struct Locked {
-    pub(crate) store: RedisStore,
-    _lock: File,
+pub(crate) type Locked = Guarded<RedisStore, File>;
+
+/// A store and something that must live as long as it (a lock, a temp dir).
+pub(crate) struct Guarded<S, G> {
+    pub(crate) store: S,
+    pub(crate) _guard: G,
 }
 
-impl SessionStore for Locked {
+impl<S: SessionStore, G: Send + Sync + 'static> SessionStore for Guarded<S, G> {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
         self.store.load(key, now).await
     }
@@ -202,4 +206,56 @@ pub(crate) async fn two_cleaners_count_each_record_once(store: &impl SessionStor
     let (a, b) = tokio::join!(store.clear_expired(later), store.clear_expired(later));
     let total = a.expect("first cleaner") + b.expect("second cleaner");
     assert_eq!(total, n, "each expired record removed exactly once");
+}
+
+/// A free TCP port on 127.0.0.1.
+pub(crate) fn unused_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A private server on a free port, killed when dropped.
+pub(crate) struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    pub(crate) async fn start(port: u16) -> Result<Server, String> {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run redis-server: {e}"))?;
+        let server = Server { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+            if let Ok(mut c) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut c)
+                    .await
+                    .is_ok()
+            {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err("redis-server did not start".to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,6 +1,5 @@
 //! A standalone server: the conformance suite and what is specific to Redis.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,9 @@ use sessionkit_testkit::{Profile, require};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use crate::common::{exec, raw, raw_standalone, redis_url, standalone, unique_prefix};
+use crate::common::{
+    Server, exec, raw, raw_standalone, redis_url, standalone, unique_prefix, unused_port,
+};
 
 mod conformance {
     use super::*;
@@ -414,11 +415,6 @@ async fn bad_urls_are_config_errors_without_credentials() {
     }
 }
 
-fn unused_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 #[tokio::test]
 async fn a_dead_server_is_a_prompt_error() {
     let port = unused_port();
@@ -448,52 +444,6 @@ async fn a_dead_server_is_a_prompt_error() {
         "{:?}",
         started.elapsed()
     );
-}
-
-/// A private server on a free port, killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    async fn start(port: u16) -> Result<Server, String> {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot run redis-server: {e}"))?;
-        let server = Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
-            if let Ok(mut c) = client.get_multiplexed_async_connection().await
-                && redis::cmd("PING")
-                    .query_async::<String>(&mut c)
-                    .await
-                    .is_ok()
-            {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                return Err("redis-server did not start".to_owned());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A server that goes away: operations fail fast (no hang), and the store reconnects by

@@ -1,0 +1,194 @@
+//! Django's `cache` and `cached_db` session engines on Redis (feature `django`):
+//! [`DjangoCacheStore`] and [`DjangoCachedDbStore`], sharing sessions with a Django
+//! application whose `CACHES` use Django's built-in `RedisCache`.
+//!
+//! # Layout
+//!
+//! Exactly what Django's `RedisCache` writes:
+//!
+//! | engine | Redis key | value | TTL |
+//! | --- | --- | --- | --- |
+//! | `cache` | `{KEY_PREFIX}:{VERSION}:django.contrib.sessions.cache<session key>` | the session dict, pickled | the expiry age |
+//! | `cached_db` | `{KEY_PREFIX}:{VERSION}:django.contrib.sessions.cached_db<session key>` | the same | the expiry age (the database row is the session) |
+//!
+//! `KEY_PREFIX` and `VERSION` are the cache's settings (`CACHES["default"]`, Django's
+//! defaults `""` and `1`: `:1:django.contrib.sessions.cache<key>`), set with
+//! `with_key_prefix` and `with_version`; the Redis database is the URL's (`/0` by
+//! default, as Django's `LOCATION`). The value is the session dictionary itself pickled
+//! with protocol 5, as Django's `RedisSerializer` stores it
+//! ([`redis_value_encode`](sessionkit_django::pickle::redis_value_encode)); reading
+//! ([`redis_value_decode`](sessionkit_django::pickle::redis_value_decode)) accepts every
+//! protocol and refuses, without ever running them, the opcodes that build Python objects.
+//! There is no signature: whoever can write to the cache can write sessions, in Django as
+//! here, and the secret keys play no part.
+//!
+//! A value that cannot be read — a session holding Python objects beyond JSON's types
+//! (a `datetime`, a `Decimal`: Django's cache engine pickles anything), not a dict,
+//! garbage, a key of another type — is a missing session plus a warning, and is left in
+//! place: never overwritten by `create`, never matched by a `save`.
+//!
+//! # Expiry and TTLs
+//!
+//! Django keeps a session's expiry in the TTL of its key and, after `set_expiry(datetime)`
+//! or `set_expiry(timedelta)`, also as an absolute ISO date under `_session_expiry` in the
+//! data. The stores follow the same rules, always against the engine's `now`, never the
+//! server's clock:
+//!
+//! * **Writing**, the TTL is `expires_at - now` in milliseconds (Django writes whole
+//!   seconds, `EX int(get_expiry_age())`; both sides read either). [`DjangoCacheStore`]
+//!   rounds up, so Redis never evicts a session the engine still considers live;
+//!   [`DjangoCachedDbStore`] rounds down, so the cache never outlives the database row.
+//!   A TTL `<= 0` means the record is already expired: the key is deleted instead of set,
+//!   as Django does for a TTL of 0.
+//! * **Reading** ([`DjangoCacheStore`]), a record expires at its absolute `_session_expiry`
+//!   when the data has one (an ISO date; one without offset is read as UTC), else at
+//!   `now + PTTL` (a key without TTL: `now + cookie age`). A record whose absolute expiry
+//!   is at or before `now` is missing even while its key lives, and `clear_expired`
+//!   removes it; every other record is live until Redis evicts it.
+//!
+//! # Atomicity
+//!
+//! Every compare-and-set is one Lua script on the session's key (the tables on
+//! [`DjangoCacheStore`] and [`DjangoCachedDbStore`] say which): the token is the stored
+//! value itself, compared byte for byte. Each script touches one key, so in Redis Cluster every operation runs on the
+//! session's node whatever the `KEY_PREFIX`; listing, the per-user index and cleanup `SCAN`
+//! every primary. The native store's write ids have no place in Django's value, so a save
+//! that the cluster client re-sends after a dropped connection (having run) reports a
+//! conflict, and the engine applies the request's changes again on top of the saved
+//! record; the native layout avoids that, this one cannot.
+//!
+//! # Listing and the per-user index are scans
+//!
+//! Django's layout has no index: listing, the per-user index, revocation and
+//! `clear_expired` `SCAN` the namespace (`MATCH {KEY_PREFIX}:{VERSION}:django.contrib.sessions.cache*`,
+//! on every primary) and read and decode every value. O(sessions) per call: fine for an
+//! admin tool, a "log out everywhere" button or a periodic job, not for a request path.
+
+mod cache_engine;
+mod cached_db;
+mod scripts;
+mod side;
+
+use sessionkit_core::expiry::EXPIRY_KEY;
+use sessionkit_core::{Data, Metadata, SessionKey, Value, pytime};
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+pub use self::cache_engine::DjangoCacheStore;
+pub use self::cached_db::DjangoCachedDbStore;
+
+/// Django's default `SESSION_COOKIE_AGE` (two weeks), in seconds.
+pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
+
+/// The data of a stored value, or `None` (logged, with the key's fingerprint) when it
+/// cannot be read.
+fn read_value(key: &SessionKey, value: &[u8]) -> Option<Data> {
+    match sessionkit_django::pickle::redis_value_decode(value) {
+        Ok(data) => Some(data),
+        Err(e) => {
+            tracing::warn!(
+                key = %key.fingerprint(),
+                error = %e,
+                "unreadable Django session in Redis; treating as no session (left in place)"
+            );
+            None
+        }
+    }
+}
+
+/// An absolute `_session_expiry` in the data (an ISO date, read as UTC without offset).
+fn absolute_expiry(data: &Data) -> Option<OffsetDateTime> {
+    match data.get(EXPIRY_KEY) {
+        Some(Value::String(s)) => pytime::fromisoformat(&s).map(pytime::IsoDateTime::assume_utc),
+        _ => None,
+    }
+}
+
+/// All Django's layout tells beside the data: the user, from `_auth_user_id` (a string
+/// in Django; an integer is accepted too).
+fn metadata(data: &Data) -> Metadata {
+    Metadata {
+        created_at: None,
+        last_seen: None,
+        user_id: user_id(data),
+    }
+}
+
+fn user_id(data: &Data) -> Option<String> {
+    match data.get(sessionkit_django::auth::SESSION_KEY) {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Int(i)) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+/// `t + ms` milliseconds, saturating at the representable range.
+fn plus_millis(t: OffsetDateTime, ms: i64) -> OffsetDateTime {
+    t.checked_add(time::Duration::milliseconds(ms))
+        .unwrap_or(if ms < 0 {
+            PrimitiveDateTime::MIN.assume_utc()
+        } else {
+            PrimitiveDateTime::MAX.assume_utc()
+        })
+}
+
+/// `expires_at - now` in whole milliseconds, rounded down (`<= 0`: already expired).
+fn ttl_ms_floor(expires_at: OffsetDateTime, now: OffsetDateTime) -> i64 {
+    let ms = (expires_at - now).whole_milliseconds();
+    i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn only_iso_dates_are_absolute_expiries() {
+        let mut d = Data::new();
+        assert_eq!(absolute_expiry(&d), None);
+        d.insert(EXPIRY_KEY, Value::Int(600));
+        assert_eq!(absolute_expiry(&d), None);
+        d.insert(EXPIRY_KEY, Value::from("2026-01-01T00:05:00+01:00"));
+        assert_eq!(absolute_expiry(&d), Some(datetime!(2025-12-31 23:05 UTC)));
+        d.insert(EXPIRY_KEY, Value::from("2026-01-01 00:05:00"));
+        assert_eq!(absolute_expiry(&d), Some(datetime!(2026-01-01 00:05 UTC)));
+        d.insert(EXPIRY_KEY, Value::from("soon"));
+        assert_eq!(absolute_expiry(&d), None);
+    }
+
+    #[test]
+    fn ttls_round_down_and_times_saturate() {
+        let now = datetime!(2026-01-01 00:00 UTC);
+        assert_eq!(
+            ttl_ms_floor(now + time::Duration::microseconds(1999), now),
+            1
+        );
+        assert_eq!(
+            ttl_ms_floor(now + time::Duration::microseconds(999), now),
+            0
+        );
+        assert_eq!(ttl_ms_floor(now - time::Duration::seconds(1), now), -1000);
+        assert_eq!(plus_millis(now, 1500), datetime!(2026-01-01 00:00:01.5 UTC));
+        assert_eq!(
+            plus_millis(now, i64::MAX),
+            PrimitiveDateTime::MAX.assume_utc()
+        );
+        assert_eq!(
+            plus_millis(now, i64::MIN),
+            PrimitiveDateTime::MIN.assume_utc()
+        );
+    }
+
+    #[test]
+    fn the_user_comes_from_auth_user_id() {
+        let mut d = Data::new();
+        assert_eq!(metadata(&d).user_id, None);
+        d.insert("_auth_user_id", Value::from("42"));
+        assert_eq!(metadata(&d).user_id.as_deref(), Some("42"));
+        d.insert("_auth_user_id", Value::Int(7));
+        assert_eq!(metadata(&d).user_id.as_deref(), Some("7"));
+        d.insert("_auth_user_id", Value::Null);
+        assert_eq!(metadata(&d).user_id, None);
+    }
+}
