@@ -13,8 +13,11 @@
 //! | `cookie://` | the signed cookie (Django's `signed_cookies`; needs the secret key) |
 //! | `cached+<url>` | an in-process cache in front of `<url>` (one node; see `--cache-store` for many) |
 //!
-//! With `--layout django` the server-side stores use Django's layout (table, files) and
-//! sign session data with Django's secret key.
+//! With `--layout django` the server-side stores use Django's layout and sign session data
+//! with Django's secret key: the `django_session` table (`db` engine) on SQLite, PostgreSQL
+//! and MySQL, Django's file names (`file`), Django's cache keys and pickled values on Redis
+//! (`cache`), and with `--cache-store redis://...` in front of a database, Django's
+//! `cached_db`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -24,7 +27,7 @@ use anyhow::{Context, bail};
 use sessionkit_core::store::{CachedStore, FileStore, LocalCache};
 use sessionkit_core::{BoxStore, ClientStore, Config, DynSessionStore, Engine, MemoryStore};
 use sessionkit_django::{DjangoFileStore, Secrets, SignedCookieStore};
-use sessionkit_redis::{RedisCache, RedisStore};
+use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore, RedisCache, RedisStore};
 use sessionkit_sql::django::{DjangoMySqlStore, DjangoPostgresStore, DjangoSqliteStore};
 use sessionkit_sql::{MySqlStore, PostgresStore, SqliteStore};
 
@@ -142,12 +145,11 @@ impl StoreUrl {
             StoreUrl::Cookie => true,
             StoreUrl::Cached(inner) => inner.needs_secret(layout),
             StoreUrl::Memory => false,
-            StoreUrl::Sqlite(_)
-            | StoreUrl::File(_)
-            | StoreUrl::Postgres(_)
-            | StoreUrl::Mysql(_)
-            | StoreUrl::Redis(_)
-            | StoreUrl::RedisCluster(_) => layout == Layout::Django,
+            StoreUrl::Sqlite(_) | StoreUrl::File(_) | StoreUrl::Postgres(_) | StoreUrl::Mysql(_) => {
+                layout == Layout::Django
+            }
+            // Django's cache engine stores the pickled dict, unsigned.
+            StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) => false,
         }
     }
 }
@@ -255,6 +257,21 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
     let Opened::Server(store) = opened else {
         bail!("--cache-store needs a server-side store behind it, not {url}");
     };
+    if opts.layout == Layout::Django {
+        // Django's cached_db: the db layout behind Django's cache keys and pickled values.
+        let db = BoxStore::from_arc(store);
+        let cached = match parse(cache_url)? {
+            StoreUrl::Redis(u) => DjangoCachedDbStore::connect(db, &u).await,
+            StoreUrl::RedisCluster(seeds) => {
+                let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+                DjangoCachedDbStore::connect_cluster(db, &seeds).await
+            }
+            _ => bail!("--cache-store must be a redis:// or redis+cluster:// URL, not {cache_url:?}"),
+        }
+        .map_err(report)
+        .with_context(|| format!("cannot open the cache {cache_url}"))?;
+        return Ok(Opened::Server(Arc::new(cached)));
+    }
     let cache = match parse(cache_url)? {
         StoreUrl::Redis(u) => RedisStore::connect(&u).await,
         StoreUrl::RedisCluster(seeds) => {
@@ -315,8 +332,20 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
                 RedisStore::connect_cluster(&seeds).await.map_err(report)?,
             ))
         }
-        (StoreUrl::Redis(_) | StoreUrl::RedisCluster(_), Layout::Django) => {
-            bail!("the Django cache layout on Redis is not available in this build")
+        (StoreUrl::Redis(url), Layout::Django) => Opened::Server(Arc::new(
+            DjangoCacheStore::connect(url)
+                .await
+                .map_err(report)?
+                .with_cookie_age(opts.cookie_age),
+        )),
+        (StoreUrl::RedisCluster(seeds), Layout::Django) => {
+            let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+            Opened::Server(Arc::new(
+                DjangoCacheStore::connect_cluster(&seeds)
+                    .await
+                    .map_err(report)?
+                    .with_cookie_age(opts.cookie_age),
+            ))
         }
         (StoreUrl::File(dir), Layout::Native) => {
             Opened::Server(Arc::new(FileStore::open(dir).map_err(report)?))
