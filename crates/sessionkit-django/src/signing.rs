@@ -29,14 +29,13 @@
 //! ```
 
 use std::fmt;
-use std::io::Write as _;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use flate2::{Compression, Decompress, FlushDecompress, Status};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use hmac::digest::block_api::EagerHash;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
@@ -543,12 +542,27 @@ impl Signer {
 /// to level 6's `78 9c` (its level field is informational; both pass the header check).
 /// Byte identity is a bonus: Django reads any valid zlib stream.
 pub fn zlib_compress(data: &[u8]) -> Option<Vec<u8>> {
-    let mut enc = flate2::write::ZlibEncoder::new(
-        Vec::with_capacity(data.len() / 2 + 16),
-        Compression::new(9),
-    );
-    enc.write_all(data).ok()?;
-    let mut out = enc.finish().ok()?;
+    // zlib's state is a few hundred kilobytes: allocating and zeroing it for every cookie
+    // would cost more than the compression. Each thread keeps one and resets it.
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Option<Compress>> = const { std::cell::RefCell::new(None) };
+    }
+    let mut out = COMPRESSOR.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        let comp = slot.get_or_insert_with(|| Compress::new(Compression::new(9), true));
+        comp.reset();
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        loop {
+            let consumed = usize::try_from(comp.total_in()).ok()?;
+            let status = comp
+                .compress_vec(&data[consumed..], &mut out, FlushCompress::Finish)
+                .ok()?;
+            match status {
+                Status::StreamEnd => return Some(out),
+                Status::Ok | Status::BufError => out.reserve(out.capacity().max(64)),
+            }
+        }
+    })?;
     if let [0x78, flg, ..] = out.as_mut_slice() {
         *flg = 0x9c;
     }
@@ -562,7 +576,8 @@ pub fn zlib_compress(data: &[u8]) -> Option<Vec<u8>> {
 pub fn zlib_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, SigningError> {
     let hard = limit.saturating_add(1);
     let mut z = Decompress::new(true);
-    let mut out: Vec<u8> = Vec::with_capacity(data.len().saturating_mul(4).clamp(64, hard));
+    // `clamp` would panic for a limit under 64: take the maximum first, then the bound.
+    let mut out: Vec<u8> = Vec::with_capacity(data.len().saturating_mul(4).max(64).min(hard));
     loop {
         if out.len() >= out.capacity() {
             if out.len() >= hard {
