@@ -122,6 +122,30 @@ pub fn merge_vary<'a, I: IntoIterator<Item = &'a str>>(existing: I) -> Option<St
 /// Formats an instant as an HTTP date (`Thu, 01 Jan 1970 00:00:00 GMT`), truncated to the
 /// second as Python's `formatdate(usegmt=True)` does.
 pub fn http_date(t: OffsetDateTime) -> String {
+    let mut s = String::with_capacity(29);
+    push_http_date(&mut s, t);
+    s
+}
+
+/// Appends [`http_date`]'s form. Responses in the same second share the text: each thread
+/// keeps the last one it formatted.
+fn push_http_date(out: &mut String, t: OffsetDateTime) {
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let second = t.unix_timestamp();
+    LAST.with(|last| match last.try_borrow_mut() {
+        Ok(mut last) => {
+            if last.0 != second {
+                *last = (second, format_http_date(t));
+            }
+            out.push_str(&last.1);
+        }
+        Err(_) => out.push_str(&format_http_date(t)),
+    });
+}
+
+fn format_http_date(t: OffsetDateTime) -> String {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -168,7 +192,7 @@ pub fn set_cookie(
             } else {
                 now
             });
-        s.push_str(&http_date(expires));
+        push_http_date(&mut s, expires);
     }
     if config.cookie_httponly() {
         s.push_str("; HttpOnly");

@@ -468,14 +468,16 @@ impl RequestSession {
     /// to write and which headers to send. Call it once, after the handler; later calls
     /// return an empty outcome.
     ///
-    /// Writes run on a spawned task, so a client that disconnects mid-save cannot leave a
-    /// half-done save behind.
+    /// A single write is atomic in every store, so a client that disconnects mid-save
+    /// leaves either the write or nothing. Plans of several writes (a rotation; a flush
+    /// followed by new data) run on a spawned task, so that they complete even if the
+    /// request is dropped.
     pub async fn finish(&self, status: u16) -> Outcome {
         if self.inner.finished.swap(true, Ordering::AcqRel) {
             return Outcome::default();
         }
         let plan = self.plan(status).await;
-        let outcome = if plan.needs_io() {
+        let outcome = if plan.multi_step() {
             let this = self.clone();
             match tokio::spawn(async move { this.execute(plan).await }).await {
                 Ok(outcome) => outcome,
@@ -1208,6 +1210,14 @@ impl Plan {
 
     fn needs_io(&self) -> bool {
         self.delete.is_some() || !matches!(self.action, Action::None | Action::Encode)
+    }
+
+    /// Whether the plan takes several store writes that must not be cut apart (a rotation:
+    /// create, then retire; a flush followed by new data: delete, then create). A single
+    /// write is atomic in every store, so a dropped request either made it or not.
+    fn multi_step(&self) -> bool {
+        matches!(self.action, Action::Rotate { .. })
+            || (self.delete.is_some() && !matches!(self.action, Action::None))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -13,7 +13,7 @@ use super::{
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
 };
 use crate::data::Data;
-use crate::key::SessionKey;
+use crate::key::{KEY_LEN, SessionKey};
 
 const SHARDS: usize = 64;
 
@@ -21,8 +21,10 @@ const SHARDS: usize = 64;
 /// read and swept by [`clear_expired`](SessionStore::clear_expired) (run it periodically,
 /// e.g. with [`spawn_cleanup`](crate::spawn_cleanup)). Clones share the same map.
 ///
-/// Data is kept as its JSON text (one shared allocation per session), so a load hands out
-/// the text without copying it and a session costs little more than its payload.
+/// A session costs little more than its payload: the key is kept as its 32 bytes, the data
+/// as its JSON text (one shared allocation, handed out to loads without copying, which also
+/// holds the user id), times as microseconds — about 200 bytes for the tutorial's counter
+/// (`docs/BENCHMARKS.md`).
 ///
 /// Sessions live as long as the process: use it for tests, demos and single-process apps
 /// that accept logging everyone out on restart.
@@ -39,12 +41,15 @@ pub struct MemoryStore {
 }
 
 struct Inner {
-    shards: Box<[RwLock<Shard>]>,
+    /// Keys of the generated shape (32 characters), sharded by hash.
+    shards: Box<[RwLock<Map<[u8; KEY_LEN]>>]>,
+    /// Keys of any other length (rare: only applications choosing their own keys).
+    odd: RwLock<Map<SessionKey>>,
     count: AtomicUsize,
     max: Option<usize>,
 }
 
-type Shard = HashMap<SessionKey, Entry, BuildHasherDefault<KeyHasher>>;
+type Map<K> = HashMap<K, Entry, BuildHasherDefault<KeyHasher>>;
 
 /// Session keys are uniformly random (generated here from a CSPRNG; clients can look up
 /// any key but never choose which keys get stored), so their bytes are already a good hash
@@ -69,16 +74,76 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// Times as Unix microseconds keep an entry small.
+/// One session. `text` holds the data's JSON followed by the user id (`data_len` bytes of
+/// data), so a session is one heap allocation besides its table slot.
 struct Entry {
-    json: Arc<str>,
-    version: u64,
+    text: Arc<str>,
+    data_len: u32,
+    version: u32,
     expires_at: i64,
     created_at: i64,
     last_seen: i64,
-    user_id: Option<Box<str>>,
     /// Retired by a rotation: no data, only a marker until `expires_at`.
     retired: bool,
+    has_user: bool,
+}
+
+impl Entry {
+    fn new(data: &str, user: Option<&str>, version: u32, times: [i64; 3]) -> Entry {
+        let text: Arc<str> = match user {
+            Some(u) => {
+                let mut s = String::with_capacity(data.len() + u.len());
+                s.push_str(data);
+                s.push_str(u);
+                s.into()
+            }
+            None => data.into(),
+        };
+        Entry {
+            text,
+            data_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+            version,
+            expires_at: times[0],
+            created_at: times[1],
+            last_seen: times[2],
+            retired: false,
+            has_user: user.is_some(),
+        }
+    }
+
+    fn user(&self) -> Option<&str> {
+        self.has_user
+            .then(|| self.text.get(self.data_len as usize..))
+            .flatten()
+    }
+
+    fn meta(&self) -> Metadata {
+        Metadata {
+            created_at: Some(from_micros(self.created_at)),
+            last_seen: Some(from_micros(self.last_seen)),
+            user_id: self.user().map(str::to_owned),
+        }
+    }
+}
+
+/// A key type of one of the maps.
+trait MapKey: Hash + Eq + Copy {
+    fn session_key(&self) -> SessionKey;
+}
+
+impl MapKey for [u8; KEY_LEN] {
+    fn session_key(&self) -> SessionKey {
+        std::str::from_utf8(self)
+            .ok()
+            .and_then(SessionKey::parse)
+            .unwrap_or_else(SessionKey::generate)
+    }
+}
+
+impl MapKey for SessionKey {
+    fn session_key(&self) -> SessionKey {
+        *self
+    }
 }
 
 fn micros(t: OffsetDateTime) -> i64 {
@@ -96,14 +161,43 @@ impl Default for MemoryStore {
     }
 }
 
+/// Runs `f` on the map holding `key`, with that map's own key for it.
+macro_rules! with_map {
+    ($store:expr, $key:expr, $lock:ident, |$map:ident, $k:ident| $body:expr) => {{
+        let key: &SessionKey = $key;
+        match <[u8; KEY_LEN]>::try_from(key.as_str().as_bytes()) {
+            Ok(packed) => {
+                let $k = packed;
+                #[allow(unused_mut)]
+                let mut $map = $store
+                    .shard(&packed)
+                    .$lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                $body
+            }
+            Err(_) => {
+                let $k = *key;
+                #[allow(unused_mut)]
+                let mut $map = $store.inner.odd.$lock().unwrap_or_else(|e| e.into_inner());
+                $body
+            }
+        }
+    }};
+}
+
 impl MemoryStore {
     /// An empty store without a size bound.
     pub fn new() -> MemoryStore {
+        MemoryStore::build(None)
+    }
+
+    fn build(max: Option<usize>) -> MemoryStore {
         MemoryStore {
             inner: Arc::new(Inner {
-                shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+                shards: (0..SHARDS).map(|_| RwLock::new(Map::default())).collect(),
+                odd: RwLock::new(Map::default()),
                 count: AtomicUsize::new(0),
-                max: None,
+                max,
             }),
         }
     }
@@ -113,15 +207,7 @@ impl MemoryStore {
     /// sessions are never evicted to make room — that would log people out at random.
     #[must_use]
     pub fn with_max_sessions(self, max: usize) -> MemoryStore {
-        let inner = Inner {
-            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
-            count: AtomicUsize::new(0),
-            max: Some(max),
-        };
-        drop(self);
-        MemoryStore {
-            inner: Arc::new(inner),
-        }
+        MemoryStore::build(Some(max))
     }
 
     /// Number of records held (live, expired-but-not-swept and rotation markers).
@@ -134,30 +220,48 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn shard(&self, key: &SessionKey) -> &RwLock<Shard> {
-        let b = key.as_str().as_bytes();
-        let i = usize::from(b[0]) * 31 + usize::from(b[b.len() - 1]);
-        &self.inner.shards[i % SHARDS]
+    fn shard(&self, key: &[u8; KEY_LEN]) -> &RwLock<Map<[u8; KEY_LEN]>> {
+        // The hash's high bits pick the shard (the table uses the low ones), so shards
+        // fill evenly.
+        let mut h = KeyHasher::default();
+        h.write(key);
+        &self.inner.shards[(h.finish() >> 58) as usize % SHARDS]
+    }
+
+    /// Applies `f` to every map, under its write lock.
+    fn each_map_mut(&self, mut f: impl FnMut(&mut dyn RetainMap)) {
+        for shard in self.inner.shards.iter() {
+            f(&mut *shard.write().unwrap_or_else(|e| e.into_inner()));
+        }
+        f(&mut *self.inner.odd.write().unwrap_or_else(|e| e.into_inner()));
     }
 
     /// Live sessions matching `keep`, sorted by key.
     fn scan(&self, now: i64, keep: impl Fn(&SessionKey, &Entry) -> bool) -> Vec<SessionInfo> {
         let mut out = Vec::new();
+        let mut visit = |k: SessionKey, e: &Entry| {
+            if !e.retired && e.expires_at > now && keep(&k, e) {
+                out.push(SessionInfo {
+                    key: k,
+                    expires_at: from_micros(e.expires_at),
+                    meta: e.meta(),
+                });
+            }
+        };
         for shard in self.inner.shards.iter() {
             let map = shard.read().unwrap_or_else(|e| e.into_inner());
             for (k, e) in map.iter() {
-                if !e.retired && e.expires_at > now && keep(k, e) {
-                    out.push(SessionInfo {
-                        key: *k,
-                        expires_at: from_micros(e.expires_at),
-                        meta: Metadata {
-                            created_at: Some(from_micros(e.created_at)),
-                            last_seen: Some(from_micros(e.last_seen)),
-                            user_id: e.user_id.as_deref().map(str::to_owned),
-                        },
-                    });
-                }
+                visit(k.session_key(), e);
             }
+        }
+        for (k, e) in self
+            .inner
+            .odd
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            visit(*k, e);
         }
         out.sort_by_key(|a| a.key);
         out
@@ -165,15 +269,26 @@ impl MemoryStore {
 
     fn sweep(&self, now: i64) -> u64 {
         let mut removed = 0u64;
-        for shard in self.inner.shards.iter() {
-            let mut map = shard.write().unwrap_or_else(|e| e.into_inner());
-            let before = map.len();
-            map.retain(|_, e| e.expires_at > now);
-            let gone = before - map.len();
+        self.each_map_mut(|map| {
+            let gone = map.retain_entries(&mut |_, e| e.expires_at > now);
             self.inner.count.fetch_sub(gone, Ordering::Relaxed);
             removed += gone as u64;
-        }
+        });
         removed
+    }
+}
+
+/// `retain` over either map type, seeing keys as session keys.
+trait RetainMap {
+    /// Keeps the entries `keep` accepts; returns how many were removed.
+    fn retain_entries(&mut self, keep: &mut dyn FnMut(&SessionKey, &Entry) -> bool) -> usize;
+}
+
+impl<K: MapKey> RetainMap for Map<K> {
+    fn retain_entries(&mut self, keep: &mut dyn FnMut(&SessionKey, &Entry) -> bool) -> usize {
+        let before = self.len();
+        self.retain(|k, e| keep(&k.session_key(), e));
+        before - self.len()
     }
 }
 
@@ -189,28 +304,31 @@ impl fmt::Debug for MemoryStore {
 impl SessionStore for MemoryStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
         let now = micros(now);
-        let (json, version, meta, expires_at) = {
-            let map = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
-            match map.get(key) {
-                Some(e) if e.expires_at > now => {
-                    if e.retired {
-                        return Ok(Lookup::Retired {
-                            until: from_micros(e.expires_at),
-                        });
-                    }
-                    (
-                        Arc::clone(&e.json),
-                        e.version,
-                        Metadata {
-                            created_at: Some(from_micros(e.created_at)),
-                            last_seen: Some(from_micros(e.last_seen)),
-                            user_id: e.user_id.as_deref().map(str::to_owned),
-                        },
-                        e.expires_at,
-                    )
+        let found = with_map!(self, key, read, |map, k| {
+            match map.get(&k) {
+                Some(e) if e.expires_at > now && e.retired => {
+                    return Ok(Lookup::Retired {
+                        until: from_micros(e.expires_at),
+                    });
                 }
-                _ => return Ok(Lookup::Missing),
+                Some(e) if e.expires_at > now => Some((
+                    Arc::clone(&e.text),
+                    e.data_len as usize,
+                    e.version,
+                    e.meta(),
+                    e.expires_at,
+                )),
+                _ => None,
             }
+        });
+        let Some((text, data_len, version, meta, expires_at)) = found else {
+            return Ok(Lookup::Missing);
+        };
+        // The data is a prefix of the shared text; only a session with a user needs a copy.
+        let json: Arc<str> = if data_len == text.len() {
+            text
+        } else {
+            text.get(..data_len).unwrap_or("{}").into()
         };
         match Data::from_json(json) {
             Ok(data) => Ok(Lookup::Found {
@@ -219,7 +337,7 @@ impl SessionStore for MemoryStore {
                     expires_at: from_micros(expires_at),
                     meta,
                 },
-                token: Token::version(version),
+                token: Token::version(u64::from(version)),
             }),
             Err(e) => {
                 tracing::warn!(key = %key.fingerprint(), error = %e, "unreadable session data; treating as no session");
@@ -234,17 +352,13 @@ impl SessionStore for MemoryStore {
         record: &Record,
         now: OffsetDateTime,
     ) -> Result<CreateOutcome, StoreError> {
-        let json: Arc<str> = record.data.to_json().into();
+        let json = record.data.to_json();
         let now = micros(now);
-        let entry = Entry {
-            json,
-            version: 1,
-            expires_at: micros(record.expires_at),
-            created_at: record.meta.created_at.map_or(now, micros),
-            last_seen: record.meta.last_seen.map_or(now, micros),
-            user_id: record.meta.user_id.as_deref().map(Into::into),
-            retired: false,
-        };
+        let times = [
+            micros(record.expires_at),
+            record.meta.created_at.map_or(now, micros),
+            record.meta.last_seen.map_or(now, micros),
+        ];
         if let Some(max) = self.inner.max
             && self.len() >= max
         {
@@ -256,20 +370,20 @@ impl SessionStore for MemoryStore {
                 ));
             }
         }
-        let mut map = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
-        match map.get(key) {
-            // A live record (or a rotation marker) owns the key.
-            Some(e) if e.expires_at > now => Ok(CreateOutcome::Collision),
-            Some(_) => {
-                map.insert(*key, entry);
-                Ok(CreateOutcome::Created(Token::version(1)))
-            }
-            None => {
-                map.insert(*key, entry);
-                self.inner.count.fetch_add(1, Ordering::Relaxed);
-                Ok(CreateOutcome::Created(Token::version(1)))
-            }
-        }
+        let user = record.meta.user_id.as_deref();
+        with_map!(self, key, write, |map, k| {
+            let version = match map.get(&k) {
+                // A live record (or a rotation marker) owns the key.
+                Some(e) if e.expires_at > now => return Ok(CreateOutcome::Collision),
+                Some(e) => e.version.wrapping_add(1),
+                None => {
+                    self.inner.count.fetch_add(1, Ordering::Relaxed);
+                    1
+                }
+            };
+            map.insert(k, Entry::new(&json, user, version, times));
+            Ok(CreateOutcome::Created(Token::version(u64::from(version))))
+        })
     }
 
     async fn save(
@@ -279,31 +393,36 @@ impl SessionStore for MemoryStore {
         token: &Token,
         now: OffsetDateTime,
     ) -> Result<SaveOutcome, StoreError> {
-        let json: Arc<str> = record.data.to_json().into();
+        let json = record.data.to_json();
         let now = micros(now);
-        let mut map = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
-        let Some(e) = map.get_mut(key) else {
-            return Ok(SaveOutcome::Missing);
-        };
-        if e.retired || e.expires_at <= now {
-            return Ok(SaveOutcome::Missing);
-        }
-        if token.as_version() != Some(e.version) {
-            return Ok(SaveOutcome::Conflict);
-        }
-        e.json = json;
-        e.version += 1;
-        e.expires_at = micros(record.expires_at);
-        e.last_seen = record.meta.last_seen.map_or(now, micros);
-        e.user_id = record.meta.user_id.as_deref().map(Into::into);
-        Ok(SaveOutcome::Saved(Token::version(e.version)))
+        let user = record.meta.user_id.as_deref();
+        with_map!(self, key, write, |map, k| {
+            let Some(e) = map.get_mut(&k) else {
+                return Ok(SaveOutcome::Missing);
+            };
+            if e.retired || e.expires_at <= now {
+                return Ok(SaveOutcome::Missing);
+            }
+            if token.as_version() != Some(u64::from(e.version)) {
+                return Ok(SaveOutcome::Conflict);
+            }
+            let version = e.version.wrapping_add(1);
+            let times = [
+                micros(record.expires_at),
+                e.created_at,
+                record.meta.last_seen.map_or(now, micros),
+            ];
+            *e = Entry::new(&json, user, version, times);
+            Ok(SaveOutcome::Saved(Token::version(u64::from(version))))
+        })
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        let mut map = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
-        if map.remove(key).is_some() {
-            self.inner.count.fetch_sub(1, Ordering::Relaxed);
-        }
+        with_map!(self, key, write, |map, k| {
+            if map.remove(&k).is_some() {
+                self.inner.count.fetch_sub(1, Ordering::Relaxed);
+            }
+        });
         Ok(())
     }
 
@@ -314,15 +433,16 @@ impl SessionStore for MemoryStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let now = micros(now);
-        let mut map = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
-        match map.get_mut(key) {
-            Some(e) if !e.retired && e.expires_at > now => {
-                e.expires_at = micros(expires_at);
-                e.last_seen = now;
-                Ok(true)
+        with_map!(self, key, write, |map, k| {
+            match map.get_mut(&k) {
+                Some(e) if !e.retired && e.expires_at > now => {
+                    e.expires_at = micros(expires_at);
+                    e.last_seen = now;
+                    Ok(true)
+                }
+                _ => Ok(false),
             }
-            _ => Ok(false),
-        }
+        })
     }
 
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
@@ -330,19 +450,13 @@ impl SessionStore for MemoryStore {
     }
 
     async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
-        let mut map = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
-        let marker = Entry {
-            json: Arc::from(""),
-            version: 0,
-            expires_at: micros(until),
-            created_at: 0,
-            last_seen: 0,
-            user_id: None,
-            retired: true,
-        };
-        if map.insert(*key, marker).is_none() {
-            self.inner.count.fetch_add(1, Ordering::Relaxed);
-        }
+        with_map!(self, key, write, |map, k| {
+            let mut marker = Entry::new("", None, 0, [micros(until), 0, 0]);
+            marker.retired = true;
+            if map.insert(k, marker).is_none() {
+                self.inner.count.fetch_add(1, Ordering::Relaxed);
+            }
+        });
         Ok(())
     }
 
@@ -383,9 +497,7 @@ impl UserIndex for MemoryStore {
         user_id: &'a str,
         now: OffsetDateTime,
     ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(
-            async move { Ok(self.scan(micros(now), |_, e| e.user_id.as_deref() == Some(user_id))) },
-        )
+        Box::pin(async move { Ok(self.scan(micros(now), |_, e| e.user() == Some(user_id))) })
     }
 
     fn revoke_user<'a>(
@@ -395,15 +507,70 @@ impl UserIndex for MemoryStore {
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(async move {
             let mut removed = 0u64;
-            for shard in self.inner.shards.iter() {
-                let mut map = shard.write().unwrap_or_else(|e| e.into_inner());
-                let before = map.len();
-                map.retain(|k, e| e.user_id.as_deref() != Some(user_id) || Some(k) == keep);
-                let gone = before - map.len();
+            self.each_map_mut(|map| {
+                let gone =
+                    map.retain_entries(&mut |k, e| e.user() != Some(user_id) || Some(k) == keep);
                 self.inner.count.fetch_sub(gone, Ordering::Relaxed);
                 removed += gone as u64;
-            }
+            });
             Ok(removed)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keys_of_any_length_and_users_round_trip() {
+        let store = MemoryStore::new();
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        for key in [
+            SessionKey::generate(),
+            SessionKey::parse("abcdefgh").unwrap(),
+        ] {
+            let record = Record {
+                data: Data::from_json(r#"{"a":1}"#.into()).unwrap(),
+                expires_at: now + time::Duration::hours(1),
+                meta: Metadata {
+                    created_at: Some(now),
+                    last_seen: Some(now),
+                    user_id: Some("alice".into()),
+                },
+            };
+            store.create(&key, &record, now).await.unwrap();
+            let Lookup::Found { record: got, .. } = store.load(&key, now).await.unwrap() else {
+                panic!("stored");
+            };
+            assert_eq!(got.data.to_json(), r#"{"a":1}"#);
+            assert_eq!(got.meta.user_id.as_deref(), Some("alice"));
+        }
+        let infos = store
+            .user_index()
+            .unwrap()
+            .sessions_of("alice", now)
+            .await
+            .unwrap();
+        assert_eq!(infos.len(), 2);
+        assert_eq!(
+            store
+                .user_index()
+                .unwrap()
+                .revoke_user("alice", None)
+                .await
+                .unwrap(),
+            2
+        );
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn an_entry_is_small() {
+        assert!(
+            std::mem::size_of::<Entry>() <= 56,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
     }
 }
