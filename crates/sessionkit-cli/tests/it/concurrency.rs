@@ -26,6 +26,9 @@ use crate::serve::{free_port, serve_with};
 struct Probe {
     app: Router,
     engine: Engine,
+    /// For the Redis Cluster: the cluster tests' shared lock, so that no test kills a node
+    /// meanwhile (`fault_redis_cluster_loses_a_primary`, sessionkit-redis's failover test).
+    _cluster: Option<std::fs::File>,
 }
 
 /// A store named by URL, or `None` (SKIP / failure under SESSIONKIT_REQUIRE_SERVICES=1).
@@ -59,9 +62,15 @@ async fn probe(t: &Target, concurrency: Concurrency, delay: Duration) -> Option<
         .build()
         .unwrap();
     let engine = opened.engine(config).with_save_delay(delay);
+    let cluster = if t.url.starts_with("redis+cluster://") {
+        Some(crate::faults::cluster_lock(false).await)
+    } else {
+        None
+    };
     Some(Probe {
         app: app(engine.clone()),
         engine,
+        _cluster: cluster,
     })
 }
 
@@ -102,7 +111,11 @@ impl Probe {
             let cookie = cookie.clone();
             let engine = self.engine.clone();
             tasks.push(tokio::spawn(async move {
-                let p = Probe { app, engine };
+                let p = Probe {
+                    app,
+                    engine,
+                    _cluster: None,
+                };
                 p.get(uri, Some(&cookie)).await.0
             }));
         }
@@ -167,7 +180,11 @@ async fn logout_is_never_undone(t: &Target) {
         let engine = p.engine.clone();
         let cookie = cookie.clone();
         tasks.push(tokio::spawn(async move {
-            let p = Probe { app, engine };
+            let p = Probe {
+                app,
+                engine,
+                _cluster: None,
+            };
             if i == 10 {
                 // The logout lands while the writers' saves are still pending.
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -204,7 +221,11 @@ async fn rotation_sends_no_removal_cookie(t: &Target) {
         let engine = p.engine.clone();
         let old = old.clone();
         tasks.push(tokio::spawn(async move {
-            let p = Probe { app, engine };
+            let p = Probe {
+                app,
+                engine,
+                _cluster: None,
+            };
             let uri = if i % 2 == 0 { "/color/get" } else { "/atomic" };
             p.get(uri, Some(&old)).await.1
         }));

@@ -2,6 +2,12 @@
 //! errors for bad input.
 
 mod admin;
+mod bad_input;
 mod concurrency;
+mod faults;
 mod http;
+mod pages;
+mod security;
 mod serve;
+mod soak;
+mod support;

@@ -3,8 +3,10 @@
 //! store. One binary, one module per area.
 
 mod auth_keys;
+mod bad_data;
 mod coverage;
 mod file_store;
+mod fuzz_corpus;
 mod middleware;
 mod pickle;
 mod primitives;

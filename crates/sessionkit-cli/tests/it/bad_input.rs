@@ -1,0 +1,797 @@
+//! Bad input (docs/SECURITY.md): hostile `Cookie` headers through the tower layer and the
+//! real server, unreadable stored records on every native store, a wrong type under a
+//! key, and invalid command-line values.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, header};
+use sessionkit_core::{
+    Config, CreateOutcome, Engine, Lookup, MemoryStore, Record, SaveOutcome, SessionKey,
+    SessionStore, StoreError, Token,
+};
+use time::OffsetDateTime;
+
+use crate::serve::{free_port, run, serve};
+use crate::support::{App, Logs, mysql_url, open, postgres_url, redis_url};
+
+/// A memory store that counts the loads it is asked for.
+#[derive(Clone, Default)]
+pub(crate) struct Counting {
+    pub(crate) inner: MemoryStore,
+    pub(crate) loads: Arc<AtomicUsize>,
+}
+
+impl SessionStore for Counting {
+    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(key, now).await
+    }
+    async fn create(
+        &self,
+        k: &SessionKey,
+        r: &Record,
+        now: OffsetDateTime,
+    ) -> Result<CreateOutcome, StoreError> {
+        self.inner.create(k, r, now).await
+    }
+    async fn save(
+        &self,
+        k: &SessionKey,
+        r: &Record,
+        t: &Token,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.inner.save(k, r, t, now).await
+    }
+    async fn delete(&self, k: &SessionKey) -> Result<(), StoreError> {
+        self.inner.delete(k).await
+    }
+    async fn touch(
+        &self,
+        k: &SessionKey,
+        e: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.inner.touch(k, e, now).await
+    }
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.clear_expired(now).await
+    }
+}
+
+fn counting_app() -> (App, Counting) {
+    let store = Counting::default();
+    let app = App::new(Engine::new(store.clone(), Config::default()));
+    (app, store)
+}
+
+/// Sends GET `uri` with these raw `Cookie` header values (bytes, not necessarily text).
+async fn with_cookies(app: &App, uri: &str, cookies: &[&[u8]]) -> crate::support::Reply {
+    let mut req = Request::get(uri);
+    for c in cookies {
+        req = req.header(header::COOKIE, HeaderValue::from_bytes(c).unwrap());
+    }
+    app.send(req.body(Body::empty()).unwrap()).await
+}
+
+const REMOVAL: &str =
+    "sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax";
+
+/// Cookie values no store can hold (8+ characters outside `[a-z0-9]{8,40}`) and values
+/// shorter than 8: answered without a single store query, with Django's outcome for an
+/// empty session that was read (the cookie is deleted), and never a panic.
+#[tokio::test]
+async fn impossible_cookie_values_never_reach_the_store() {
+    let (app, store) = counting_app();
+    let long = format!("sessionid={}", "a".repeat(41));
+    let huge = format!("sessionid={}", "b".repeat(9 * 1024));
+    let cases: Vec<(String, &str)> = vec![
+        (long, "41 characters"),
+        (huge, "over 8 KB"),
+        ("sessionid=ABCDEFGHIJKLMNOP".into(), "upper case"),
+        ("sessionid=abcdefgh-ijklmnop".into(), "a dash"),
+        ("sessionid=../../../../etc/passwd".into(), "a path"),
+        ("sessionid=abcdefgh\tijklmnop".into(), "a tab"),
+        (
+            "sessionid=\"abcdefgh ijklmnop\"".into(),
+            "quoted, with a space",
+        ),
+        (
+            r#"sessionid="\141\142\143\144\145\146\147\150\377""#.into(),
+            "octal escapes",
+        ),
+        (
+            "sessionid=abcdefghijkl; sessionid=UPPERCASE1".into(),
+            "the last of two wins",
+        ),
+        (
+            "sessionid=%61%62%63%64%65%66%67%68".into(),
+            "percent-encoded",
+        ),
+    ];
+    for (cookie, what) in &cases {
+        let r = with_cookies(&app, "/color/get", &[cookie.as_bytes()]).await;
+        assert_eq!(r.status, 200, "{what}: {r:?}");
+        assert_eq!(r.body, "Favorite color: unknown", "{what}");
+        assert_eq!(
+            r.set_cookie,
+            vec![REMOVAL.to_owned()],
+            "{what}: Django deletes it"
+        );
+    }
+    for short in [
+        "sessionid=",
+        "sessionid=\"\"",
+        "sessionid=abc",
+        "sessionid=1234567",
+    ] {
+        // Too short: deleted even by a route that never touches the session (Django).
+        let r = with_cookies(&app, "/healthz", &[short.as_bytes()]).await;
+        assert_eq!(r.set_cookie, vec![REMOVAL.to_owned()], "{short}");
+        let r = with_cookies(&app, "/color/get", &[short.as_bytes()]).await;
+        assert_eq!(r.body, "Favorite color: unknown", "{short}");
+    }
+    assert_eq!(store.loads.load(Ordering::SeqCst), 0, "no store query");
+
+    // A write with such a cookie starts a new session under a fresh key (never the
+    // client's value) and still needs no load.
+    let r = with_cookies(&app, "/color/set?color=red", &[b"sessionid=ABCDEFGHIJKL"]).await;
+    assert_eq!(r.status, 200);
+    let fresh = r.cookie().unwrap();
+    assert_ne!(fresh, "sessionid=ABCDEFGHIJKL");
+    assert_eq!(store.loads.load(Ordering::SeqCst), 0);
+}
+
+/// Cookie headers that are merely odd: the key is found as Django finds it (split on
+/// `;`, trimmed, last occurrence wins, Python's unquoting), with one load each.
+#[tokio::test]
+async fn odd_but_valid_cookie_headers_find_the_session_as_django_does() {
+    let (app, store) = counting_app();
+    let r = app.get("/color/set?color=teal", None).await;
+    let pair = r.cookie().unwrap();
+    let key = pair.strip_prefix("sessionid=").unwrap().to_owned();
+    let thousand: String = (0..1000).map(|i| format!("c{i}=v{i}; ")).collect();
+    let cases: Vec<(Vec<Vec<u8>>, &str)> = vec![
+        (
+            vec![format!("{thousand}sessionid={key}").into_bytes()],
+            "1000 other cookies",
+        ),
+        (vec![format!("sessionid=\"{key}\"").into_bytes()], "quoted"),
+        (
+            vec![format!("  sessionid =  {key}  ;").into_bytes()],
+            "spaces",
+        ),
+        (
+            vec![format!("sessionid=ABCDEFGHIJ; sessionid={key}").into_bytes()],
+            "two, ours last",
+        ),
+        (
+            vec![
+                b"a=1".to_vec(),
+                format!("sessionid={key}").into_bytes(),
+                b"b=2".to_vec(),
+            ],
+            "several Cookie headers",
+        ),
+        (
+            vec![format!("sessionid={key}; other=\"\\\"\\\\\"").into_bytes()],
+            "odd neighbour",
+        ),
+    ];
+    for (headers, what) in &cases {
+        let before = store.loads.load(Ordering::SeqCst);
+        let refs: Vec<&[u8]> = headers.iter().map(Vec::as_slice).collect();
+        let r = with_cookies(&app, "/color/get", &refs).await;
+        assert_eq!(r.body, "Favorite color: teal", "{what}: {r:?}");
+        assert!(r.set_cookie.is_empty(), "{what}: {r:?}");
+        assert_eq!(store.loads.load(Ordering::SeqCst), before + 1, "{what}");
+    }
+    // Ours first, garbage last: the last wins (Django), so no session and no query.
+    let before = store.loads.load(Ordering::SeqCst);
+    let r = with_cookies(
+        &app,
+        "/color/get",
+        &[format!("sessionid={key}; sessionid=NOPE-NOPE").as_bytes()],
+    )
+    .await;
+    assert_eq!(r.body, "Favorite color: unknown");
+    assert_eq!(store.loads.load(Ordering::SeqCst), before);
+}
+
+/// A header value that is not visible ASCII (raw UTF-8 or other bytes in *another*
+/// cookie) must not cost the visitor their session: Django decodes the header
+/// (replacing what is not UTF-8) and still finds `sessionid`. The tower adapter drops the
+/// whole header instead (`HeaderValue::to_str` fails on any byte outside visible ASCII),
+/// so the session is not found, and the next write replaces it with a new one.
+#[tokio::test]
+#[ignore = "bug: a non-ASCII byte anywhere in the Cookie header hides the session cookie"]
+async fn non_ascii_in_another_cookie_keeps_the_session() {
+    let (app, _) = counting_app();
+    let r = app.get("/color/set?color=teal", None).await;
+    let pair = r.cookie().unwrap();
+    for other in [&b"name=Jos\xc3\xa9"[..], b"x=\xff\xfe", b"theme=\x80"] {
+        let mut header = other.to_vec();
+        header.extend_from_slice(b"; ");
+        header.extend_from_slice(pair.as_bytes());
+        let r = with_cookies(&app, "/color/get", &[&header]).await;
+        assert_eq!(
+            r.body,
+            "Favorite color: teal",
+            "{}",
+            String::from_utf8_lossy(other)
+        );
+    }
+}
+
+/// The same non-ASCII headers never panic and never query the store for a key (what the
+/// adapter does today, pinned until the bug above is fixed: treated as no cookie).
+#[tokio::test]
+async fn non_ascii_cookie_headers_are_harmless() {
+    let (app, store) = counting_app();
+    for raw in [
+        &b"sessionid=abcdefgh\xffijkl"[..],
+        b"sessionid=\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+        b"\xff\xfe\xfd",
+    ] {
+        let r = with_cookies(&app, "/color/get", &[raw]).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, "Favorite color: unknown");
+    }
+    assert_eq!(store.loads.load(Ordering::SeqCst), 0);
+}
+
+/// Sends raw bytes to the server; returns its answer (lossy text), or the error.
+fn raw_request(addr: &str, request: &[u8]) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(request)?;
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn status_of(answer: &str) -> u16 {
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The real server (`sessionkit serve`, SQLite) fed hostile headers over the wire: every
+/// request gets an answer (hyper refuses what HTTP forbids, with a 4xx), nothing crashes,
+/// and the server serves normally afterwards.
+#[test]
+fn the_server_survives_hostile_cookie_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _server = serve(dir.path(), port, None);
+    let thousand: String = (0..1000).map(|i| format!("c{i}=v{i}; ")).collect();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            format!("sessionid={}", "a".repeat(9000)).into_bytes(),
+            "9 KB value",
+        ),
+        (
+            format!("{thousand}sessionid=abcdefghij").into_bytes(),
+            "1000 cookies",
+        ),
+        (b"sessionid=abc\x00defghijk".to_vec(), "NUL"),
+        (
+            b"sessionid=abc\x01\x02\x1fdefghijk".to_vec(),
+            "control characters",
+        ),
+        (
+            b"sessionid=\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8".to_vec(),
+            "not UTF-8",
+        ),
+        (b"sessionid=abcdefgh\r\nX-Injected: 1".to_vec(), "CRLF"),
+        (b"sessionid=\"\\\"".to_vec(), "lone quote"),
+        (
+            format!("sessionid={}", "a".repeat(200_000)).into_bytes(),
+            "200 KB header",
+        ),
+    ];
+    for (cookie, what) in &cases {
+        let mut req =
+            format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: ").into_bytes();
+        req.extend_from_slice(cookie);
+        req.extend_from_slice(b"\r\n\r\n");
+        let answer = raw_request(&addr, &req).unwrap_or_default();
+        let status = status_of(&answer);
+        assert!(
+            status == 200 || (400..500).contains(&status) || answer.is_empty(),
+            "{what}: {}",
+            &answer[..answer.len().min(300)]
+        );
+        if status == 200 {
+            assert!(answer.contains("Visit count: 1"), "{what}: a new session");
+        }
+        assert_eq!(
+            crate::http::get(&addr, "/healthz", None).unwrap().body,
+            "ok",
+            "{what}: still serving"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Unreadable stored records, per native store
+
+/// Garbage a native row may hold, and why.
+const GARBAGE: &[(&str, &str)] = &[
+    ("not json {", "not JSON"),
+    (r#"{"count": 1, "favorite_color": "bl"#, "truncated JSON"),
+    ("[1, 2, 3]", "JSON but not an object"),
+    (r#"{"count": 1,}"#, "a trailing comma"),
+    (r#"{"count": 1} {"count": 2}"#, "two objects"),
+    ("", "empty"),
+];
+
+/// How to overwrite a native record's data behind the store's back.
+enum Raw {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+    Mysql(String),
+    Redis(String, sessionkit_redis::RedisStore),
+}
+
+impl Raw {
+    fn put(&self, key: &str, data: &str) {
+        match self {
+            Raw::Sqlite(path) => {
+                let c = rusqlite::Connection::open(path).unwrap();
+                let n = c
+                    .execute(
+                        "UPDATE sessionkit_session SET data = ?1 WHERE session_key = ?2",
+                        [data, key],
+                    )
+                    .unwrap();
+                assert_eq!(n, 1);
+            }
+            Raw::Postgres(url) => sql_cli(
+                "psql",
+                url,
+                &format!(
+                    "UPDATE sessionkit_session SET data = '{}' WHERE session_key = '{key}'",
+                    data.replace('\'', "''")
+                ),
+            ),
+            Raw::Mysql(url) => sql_cli(
+                "mariadb",
+                url,
+                &format!(
+                    "UPDATE sessionkit_session SET data = '{}' WHERE session_key = '{key}'",
+                    data.replace('\\', "\\\\").replace('\'', "''")
+                ),
+            ),
+            Raw::Redis(url, store) => {
+                let name = store.layout().session(&SessionKey::parse(key).unwrap());
+                redis_cli(url, &["HSET", &name, "data", data]);
+            }
+        }
+    }
+
+    fn get(&self, key: &str) -> String {
+        match self {
+            Raw::Sqlite(path) => {
+                let c = rusqlite::Connection::open(path).unwrap();
+                c.query_row(
+                    "SELECT data FROM sessionkit_session WHERE session_key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+                .unwrap()
+            }
+            Raw::Postgres(url) => sql_out(
+                "psql",
+                url,
+                &format!("SELECT data FROM sessionkit_session WHERE session_key = '{key}'"),
+            ),
+            Raw::Mysql(url) => sql_out(
+                "mariadb",
+                url,
+                &format!("SELECT data FROM sessionkit_session WHERE session_key = '{key}'"),
+            ),
+            Raw::Redis(url, store) => {
+                let name = store.layout().session(&SessionKey::parse(key).unwrap());
+                redis_cli(url, &["HGET", &name, "data"])
+            }
+        }
+    }
+}
+
+/// `psql` / `mariadb` arguments for a test URL (`scheme://user@host:port/db`).
+fn cli_args(tool: &str, url: &str) -> Vec<String> {
+    let rest = url.split_once("://").unwrap().1;
+    let (user, rest) = rest.split_once('@').unwrap();
+    let (hostport, db) = rest.split_once('/').unwrap();
+    let db = db.split('?').next().unwrap();
+    let (host, port) = hostport.split_once(':').unwrap();
+    match tool {
+        "psql" => vec![
+            "-h".into(),
+            host.into(),
+            "-p".into(),
+            port.into(),
+            "-U".into(),
+            user.into(),
+            "-tA".into(),
+            db.into(),
+        ],
+        _ => vec![
+            "-h".into(),
+            host.into(),
+            "-P".into(),
+            port.into(),
+            "-u".into(),
+            user.into(),
+            "-N".into(),
+            "-B".into(),
+            "-r".into(),
+            db.into(),
+        ],
+    }
+}
+
+fn sql_out(tool: &str, url: &str, sql: &str) -> String {
+    let flag = if tool == "psql" { "-c" } else { "-e" };
+    let out = Command::new(tool)
+        .args(cli_args(tool, url))
+        .args([flag, sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tool}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.strip_suffix('\n').unwrap_or(&text).to_owned()
+}
+
+fn sql_cli(tool: &str, url: &str, sql: &str) {
+    sql_out(tool, url, sql);
+}
+
+fn redis_cli(url: &str, args: &[&str]) -> String {
+    let hostport = crate::support::host_port(url);
+    let (host, port) = hostport.split_once(':').unwrap();
+    let out = Command::new("redis-cli")
+        .args(["-h", host, "-p", port, "--raw"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.strip_suffix('\n').unwrap_or(&text).to_owned()
+}
+
+/// For each kind of garbage: the request gets no session (a new visitor, as Django's
+/// `{}`), a warning names the key's fingerprint, the record is left exactly as it was
+/// (for inspection; not overwritten, not deleted), and a write starts a new session
+/// under a new key. A wrong type under a key the app reads is a 500 with a generic body,
+/// and writes nothing.
+async fn unreadable_records(name: &str, app: &App, raw: &Raw) {
+    for (garbage, what) in GARBAGE {
+        let r = app.get("/color/set?color=blue", None).await;
+        assert_eq!(r.status, 200);
+        let pair = r.cookie().unwrap();
+        let key = pair.strip_prefix("sessionid=").unwrap().to_owned();
+        raw.put(&key, garbage);
+        let logs = Logs::mark();
+        let r = app.get("/color/get", Some(&pair)).await;
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, "Favorite color: unknown"),
+            "{name}, {what}"
+        );
+        assert_eq!(r.set_cookie, vec![REMOVAL.to_owned()], "{name}, {what}");
+        let warnings = logs.lines("WARN").join("\n");
+        let fp = SessionKey::parse(&key).unwrap().fingerprint().to_string();
+        assert!(
+            warnings.contains("unreadable") && warnings.contains(&fp),
+            "{name}, {what}: a warning with the key's fingerprint: {warnings}"
+        );
+        let r = app.get("/", Some(&pair)).await;
+        assert_eq!(r.body, "Visit count: 1", "{name}, {what}");
+        assert_ne!(r.cookie().unwrap(), pair, "{name}, {what}: a new key");
+        assert_eq!(raw.get(&key), *garbage, "{name}, {what}: left as it was");
+    }
+
+    // A wrong type under a key the app reads.
+    let r = app.get("/", None).await;
+    let pair = r.cookie().unwrap();
+    let key = pair.strip_prefix("sessionid=").unwrap().to_owned();
+    let stored = r#"{"count":"many"}"#;
+    raw.put(&key, stored);
+    let logs = Logs::mark();
+    let r = app.get("/", Some(&pair)).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (500, "Internal Server Error"),
+        "{name}: a typed error, no details to the client"
+    );
+    assert!(r.set_cookie.is_empty(), "{name}: {r:?}");
+    assert!(
+        logs.text().contains("session error in handler"),
+        "{name}: logged"
+    );
+    assert_eq!(raw.get(&key), stored, "{name}: a 5xx writes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_records_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    let opened = open(&format!("sqlite://{}", path.display())).await.unwrap();
+    let app = App::new(opened.engine(Config::default()));
+    unreadable_records("sqlite", &app, &Raw::Sqlite(path)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_records_postgres() {
+    let url = postgres_url();
+    let Some(opened) = open(&url).await else {
+        return;
+    };
+    let app = App::new(opened.engine(Config::default()));
+    unreadable_records("postgres", &app, &Raw::Postgres(url)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_records_mysql() {
+    let url = mysql_url();
+    let Some(opened) = open(&url).await else {
+        return;
+    };
+    let app = App::new(opened.engine(Config::default()));
+    unreadable_records("mariadb", &app, &Raw::Mysql(url)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_records_redis() {
+    let url = redis_url();
+    let Some(store) = sessionkit_testkit::require_store(
+        "Redis",
+        sessionkit_redis::RedisStore::connect(&url).await,
+    ) else {
+        return;
+    };
+    let app = App::new(Engine::new(store.clone(), Config::default()));
+    unreadable_records("redis", &app, &Raw::Redis(url, store)).await;
+}
+
+/// Pickles a Django cache session may hold that are no session: code (`os.system` through
+/// `GLOBAL`+`REDUCE` and `STACK_GLOBAL`), objects (`NEWOBJ`), a set, a list, garbage, a
+/// memo bomb, a protocol from the future.
+const EVIL_PICKLES: &[(&[u8], &str, &str)] = &[
+    (
+        b"cos\nsystem\n(S'echo pwned'\ntR.",
+        "GLOBAL os.system + REDUCE",
+        "run code",
+    ),
+    (
+        b"\x80\x04\x95$\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01x\x94\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94s.",
+        "{'x': os.system('id')} as Python 3 pickles it (STACK_GLOBAL + REDUCE)",
+        "run code",
+    ),
+    (b"\x80\x02c__builtin__\nset\n)\x81.", "NEWOBJ", "run code"),
+    (b"\x80\x05\x8f\x94.", "an empty set", "sessions cannot hold"),
+    (b"\x80\x05]\x94.", "a list, not a dict", "not a dict"),
+    (b"not a pickle", "garbage", "pickle refused"),
+    (b"\x80\x06}.", "protocol 6", "protocol 6"),
+    (
+        b"\x80\x02]q\x00(K\x01K\x01K\x01e(h\x00h\x00lq\x01(h\x01h\x01lq\x02(h\x02h\x02lq\x03(h\x03h\x03lq\x04(h\x04h\x04lq\x05(h\x05h\x05lq\x06(h\x06h\x06lq\x07(h\x07h\x07lq\x08(h\x08h\x08lq\t(h\th\tlq\n(h\nh\nlq\x0b(h\x0bh\x0blq\x0c(h\x0ch\x0clq\r(h\rh\rlq\x0e(h\x0eh\x0elq\x0f(h\x0fh\x0flq\x10(h\x10h\x10lq\x11(h\x11h\x11lq\x12(h\x12h\x12lq\x13(h\x13h\x13lq\x14(h\x14h\x14lq\x15}q\x16X\x01\x00\x00\x00ah\x15s.",
+        "a memo bomb (2^21 references)",
+        "too large",
+    ),
+];
+
+fn redis_cli_bytes(url: &str, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
+    let hostport = crate::support::host_port(url);
+    let (host, port) = hostport.split_once(':').unwrap();
+    let mut cmd = Command::new("redis-cli");
+    cmd.args(["-h", host, "-p", port, "--raw"]).args(args);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// Django's cache layout on Redis (pickled dicts): each evil pickle is "no session" plus a
+/// warning, nothing is constructed or run, and the value is left byte for byte; a write
+/// starts a new session under a new key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evil_pickles_in_djangos_cache_layout_are_no_session() {
+    let url = redis_url();
+    let Some(store) = sessionkit_testkit::require_store(
+        "Redis",
+        sessionkit_redis::DjangoCacheStore::connect(&url).await,
+    ) else {
+        return;
+    };
+    let app = App::new(Engine::new(store.clone(), Config::default()));
+    for (pickle, what, why) in EVIL_PICKLES {
+        let key = SessionKey::generate();
+        let name = store.redis_key(&key);
+        redis_cli_bytes(&url, &["-x", "SET", &name], Some(pickle));
+        redis_cli_bytes(&url, &["EXPIRE", &name, "600"], None);
+        let pair = format!("sessionid={}", key.as_str());
+        let logs = Logs::mark();
+        let r = app.get("/color/get", Some(&pair)).await;
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, "Favorite color: unknown"),
+            "{what}"
+        );
+        let warnings = logs.lines("WARN").join("\n");
+        assert!(
+            warnings.contains("unreadable Django session in Redis")
+                && warnings.contains(&key.fingerprint().to_string())
+                && warnings.contains(why),
+            "{what}: {warnings}"
+        );
+        let r = app.get("/", Some(&pair)).await;
+        assert_eq!(r.body, "Visit count: 1", "{what}");
+        assert_ne!(r.cookie().unwrap(), pair, "{what}: a new key");
+        let mut stored = redis_cli_bytes(&url, &["GET", &name], None);
+        assert_eq!(stored.pop(), Some(b'\n'));
+        assert_eq!(stored, *pickle, "{what}: left as it was");
+        redis_cli_bytes(&url, &["DEL", &name], None);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Command line
+
+/// Every invalid value names itself and what is allowed; exit code non-zero; no panic.
+#[test]
+fn every_invalid_argument_names_itself_and_what_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["serve", "--layout", "bogus"],
+            &["'bogus'", "--layout", "native, django"],
+        ),
+        (
+            &["serve", "--cookie-age", "0"],
+            &["'0'", "--cookie-age", "not in 1.."],
+        ),
+        (
+            &["serve", "--cookie-age", "soon"],
+            &["'soon'", "--cookie-age", "invalid digit"],
+        ),
+        (
+            &["serve", "--store", "memory://", "--cookie-name", "bad;name"],
+            &["cookie_name", "\"bad;name\"", "letters, digits"],
+        ),
+        (
+            &["serve", "--store", "memory://", "--cookie-name", "__Host-s"],
+            &["cookie_secure", "__Host-s", "requires Secure"],
+        ),
+        (
+            &["serve", "--listen", "localhost"],
+            &["'localhost'", "--listen"],
+        ),
+        (
+            &["serve", "--store", "sqlite://"],
+            &["\"sqlite://\"", "needs a file path"],
+        ),
+        (
+            &["serve", "--store", "file://relative"],
+            &["\"file://relative\"", "absolute directory"],
+        ),
+        (
+            &["serve", "--store", "redis+cluster://"],
+            &["redis+cluster://", "needs seed nodes"],
+        ),
+        (
+            &["serve", "--store", "memory://x"],
+            &["\"memory://x\"", "takes no path"],
+        ),
+        (
+            &["serve", "--store", "cached+cookie://"],
+            &["cached+cookie://", "server-side store"],
+        ),
+        (
+            &["serve", "--store", "gopher://x"],
+            &["\"gopher\"", "expected sqlite://FILE"],
+        ),
+        (
+            &["serve", "--store", "memory://", "--layout", "django"],
+            &["memory://", "no Django layout"],
+        ),
+        (
+            &["serve", "--store", "cookie://"],
+            &["cookie://", "--secret-key-file", "SESSIONKIT_SECRET_KEY"],
+        ),
+        (
+            &[
+                "serve",
+                "--store",
+                "cookie://",
+                "--secret-key-file",
+                "/nonexistent/key",
+            ],
+            &["/nonexistent/key", "No such file"],
+        ),
+        (
+            &[
+                "serve",
+                "--store",
+                "memory://",
+                "--cache-store",
+                "memory://",
+            ],
+            &["--cache-store", "redis://", "\"memory://\""],
+        ),
+        (
+            &["serve", "--store", "mysql://root@127.0.0.1:1/"],
+            &["names no database"],
+        ),
+        (
+            &["inspect", "--store", "memory://", "NOT-A-KEY"],
+            &["\"NOT-A-KEY\"", "8 to 40 characters of a-z and 0-9"],
+        ),
+        (
+            &[
+                "revoke",
+                "--store",
+                "memory://",
+                "--user",
+                "u",
+                "--except",
+                "x",
+            ],
+            &["\"x\"", "8 to 40 characters"],
+        ),
+        (
+            &["list", "--store", "memory://", "--limit", "many"],
+            &["'many'", "--limit"],
+        ),
+        (&["revoke", "--store", "memory://"], &["--user <USER>"]),
+        (
+            &["list", "--store", "cookie://"],
+            &["SESSIONKIT_SECRET_KEY"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (args, wants) in cases {
+        let (code, _, err) = run(args, dir.path());
+        if code == 0 || err.contains("panicked") || !wants.iter().all(|w| err.contains(w)) {
+            failures.push(format!("{args:?} (exit {code}): {err}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A negative number for a numeric option is read by clap as an unknown flag, so the
+/// message says "unexpected argument '-5'" instead of naming the option and its range.
+#[test]
+#[ignore = "bug: negative numbers for --cookie-age / --limit get 'unexpected argument', not the allowed range"]
+fn negative_numbers_name_the_option_and_its_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, err) = run(&["serve", "--cookie-age", "-5"], dir.path());
+    assert!(err.contains("--cookie-age") && err.contains("1.."), "{err}");
+    let (_, _, err) = run(
+        &["list", "--store", "memory://", "--limit", "-1"],
+        dir.path(),
+    );
+    assert!(err.contains("--limit"), "{err}");
+}
