@@ -10,7 +10,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{Error, HttpMessage, HttpResponse};
-use sessionkit_core::cookie::{join_headers, merge_vary};
+use sessionkit_core::cookie::{join_header_bytes, merge_vary};
 use sessionkit_core::{ClientStore, Config, Engine, Outcome, SessionStore};
 
 /// actix-web middleware giving every request a lazily loaded session. Cloning is cheap:
@@ -97,10 +97,10 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let rs = {
-            let cookie = join_headers(
+            let cookie = join_header_bytes(
                 req.headers()
                     .get_all(header::COOKIE)
-                    .filter_map(|v| v.to_str().ok()),
+                    .map(HeaderValue::as_bytes),
             );
             self.engine.begin(cookie.as_deref())
         };

@@ -59,7 +59,7 @@ pub struct StoreArgs {
     #[arg(long, default_value = "sessionid")]
     pub cookie_name: String,
     /// The session lifetime in seconds (Django's SESSION_COOKIE_AGE).
-    #[arg(long, default_value_t = 1_209_600, value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, default_value_t = 1_209_600, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
     pub cookie_age: i64,
     /// A shared Redis cache in front of the store (redis://... or redis+cluster://...),
     /// for several nodes; `cached+URL` gives a per-process cache instead.
@@ -111,7 +111,7 @@ pub enum Command {
         #[arg(long)]
         user: Option<String>,
         /// At most this many sessions.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_parser = parse_limit)]
         limit: usize,
     },
     /// Log a user out everywhere: delete all their sessions (but one, with --except).
@@ -126,6 +126,18 @@ pub enum Command {
         #[arg(long, value_name = "KEY")]
         except: Option<String>,
     },
+}
+
+fn parse_limit(s: &str) -> Result<usize, String> {
+    s.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        format!("{s:?} is not a number of sessions: expected a whole number, 1 or more")
+    })
+}
+
+/// `HOST:PORT`, with a message that says so.
+pub(crate) fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not an address to listen on: expected HOST:PORT with an IP address, e.g. 127.0.0.1:8000"))
 }
 
 /// Runs the command line; returns the process exit code.

@@ -73,11 +73,39 @@ impl fmt::Display for Layout {
     }
 }
 
+/// A URL with any password replaced by `***`, for messages and logs
+/// (`postgres://app:secret@host/db` → `postgres://app:***@host/db`).
+///
+/// ```
+/// use sessionkit_cli::store_url::redact;
+///
+/// assert_eq!(redact("postgres://app:pw@h:5432/db"), "postgres://app:***@h:5432/db");
+/// assert_eq!(redact("redis://:pw@h"), "redis://:***@h");
+/// assert_eq!(redact("sqlite://s.db"), "sqlite://s.db");
+/// ```
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    // The authority ends at the first '/', '?' or '#'; credentials end at its last '@'.
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let (userinfo, host) = authority.split_at(at);
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{host}{tail}"),
+        None => url.to_owned(),
+    }
+}
+
 /// The forms accepted, for error messages.
 pub const ACCEPTED: &str = "sqlite://FILE, sqlite:///ABSOLUTE/PATH, postgres://..., mysql://..., redis://HOST:PORT/DB, redis+cluster://HOST:PORT,..., memory://, file:///DIR, cookie:// or cached+<url>";
 
 /// Parses a store URL.
 pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
+    let shown = redact(url);
     if let Some(inner) = url.strip_prefix("cached+") {
         let inner = parse(inner)?;
         if matches!(
@@ -85,25 +113,25 @@ pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
             StoreUrl::Cookie | StoreUrl::Memory | StoreUrl::Cached(_)
         ) {
             bail!(
-                "invalid store URL {url:?}: a cache only makes sense in front of a server-side store"
+                "invalid store URL {shown:?}: a cache only makes sense in front of a server-side store"
             );
         }
         return Ok(StoreUrl::Cached(Box::new(inner)));
     }
     let Some((scheme, rest)) = url.split_once("://") else {
-        bail!("invalid store URL {url:?}: expected {ACCEPTED}");
+        bail!("invalid store URL {shown:?}: expected {ACCEPTED}");
     };
     match scheme {
         "memory" if rest.is_empty() => Ok(StoreUrl::Memory),
-        "memory" => bail!("invalid store URL {url:?}: memory:// takes no path"),
+        "memory" => bail!("invalid store URL {shown:?}: memory:// takes no path"),
         "cookie" if rest.is_empty() => Ok(StoreUrl::Cookie),
         "cookie" => bail!(
-            "invalid store URL {url:?}: cookie:// takes no path (the secret comes from --secret-key-file or SESSIONKIT_SECRET_KEY)"
+            "invalid store URL {shown:?}: cookie:// takes no path (the secret comes from --secret-key-file or SESSIONKIT_SECRET_KEY)"
         ),
         "sqlite" => {
             if rest.is_empty() {
                 bail!(
-                    "invalid store URL {url:?}: sqlite:// needs a file path, e.g. sqlite://sessions.sqlite3"
+                    "invalid store URL {shown:?}: sqlite:// needs a file path, e.g. sqlite://sessions.sqlite3"
                 );
             }
             Ok(StoreUrl::Sqlite(PathBuf::from(rest)))
@@ -120,7 +148,7 @@ pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
                 .collect();
             if seeds.is_empty() {
                 bail!(
-                    "invalid store URL {url:?}: redis+cluster:// needs seed nodes, e.g. redis+cluster://127.0.0.1:7000,127.0.0.1:7001"
+                    "invalid store URL {shown:?}: redis+cluster:// needs seed nodes, e.g. redis+cluster://127.0.0.1:7000,127.0.0.1:7001"
                 );
             }
             Ok(StoreUrl::RedisCluster(seeds))
@@ -129,12 +157,12 @@ pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
         "file" => {
             if !rest.starts_with('/') {
                 bail!(
-                    "invalid store URL {url:?}: file:// needs an absolute directory, e.g. file:///var/lib/app/sessions"
+                    "invalid store URL {shown:?}: file:// needs an absolute directory, e.g. file:///var/lib/app/sessions"
                 );
             }
             Ok(StoreUrl::File(PathBuf::from(rest)))
         }
-        other => bail!("unsupported store {other:?} in {url:?}: expected {ACCEPTED}"),
+        other => bail!("unsupported store {other:?} in {shown:?}: expected {ACCEPTED}"),
     }
 }
 
@@ -145,9 +173,10 @@ impl StoreUrl {
             StoreUrl::Cookie => true,
             StoreUrl::Cached(inner) => inner.needs_secret(layout),
             StoreUrl::Memory => false,
-            StoreUrl::Sqlite(_) | StoreUrl::File(_) | StoreUrl::Postgres(_) | StoreUrl::Mysql(_) => {
-                layout == Layout::Django
-            }
+            StoreUrl::Sqlite(_)
+            | StoreUrl::File(_)
+            | StoreUrl::Postgres(_)
+            | StoreUrl::Mysql(_) => layout == Layout::Django,
             // Django's cache engine stores the pickled dict, unsigned.
             StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) => false,
         }
@@ -242,20 +271,21 @@ fn report(e: sessionkit_core::StoreError) -> anyhow::Error {
 /// Opens the store a URL names.
 pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
     let parsed = parse(url)?;
+    let shown = redact(url);
     if parsed.needs_secret(opts.layout) && opts.secrets.is_none() {
         bail!(
-            "store {url} with the {} layout signs session data and needs Django's secret key: pass --secret-key-file PATH or set SESSIONKIT_SECRET_KEY",
+            "store {shown} with the {} layout signs session data and needs Django's secret key: pass --secret-key-file PATH or set SESSIONKIT_SECRET_KEY",
             opts.layout
         );
     }
     let opened = open_parsed(&parsed, opts)
         .await
-        .with_context(|| format!("cannot open store {url}"))?;
+        .with_context(|| format!("cannot open store {shown}"))?;
     let Some(cache_url) = &opts.cache_store else {
         return Ok(opened);
     };
     let Opened::Server(store) = opened else {
-        bail!("--cache-store needs a server-side store behind it, not {url}");
+        bail!("--cache-store needs a server-side store behind it, not {shown}");
     };
     if opts.layout == Layout::Django {
         // Django's cached_db: the db layout behind Django's cache keys and pickled values.
@@ -266,10 +296,13 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
                 let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
                 DjangoCachedDbStore::connect_cluster(db, &seeds).await
             }
-            _ => bail!("--cache-store must be a redis:// or redis+cluster:// URL, not {cache_url:?}"),
+            _ => bail!(
+                "--cache-store must be a redis:// or redis+cluster:// URL, not {:?}",
+                redact(cache_url)
+            ),
         }
         .map_err(report)
-        .with_context(|| format!("cannot open the cache {cache_url}"))?;
+        .with_context(|| format!("cannot open the cache {}", redact(cache_url)))?;
         return Ok(Opened::Server(Arc::new(cached)));
     }
     let cache = match parse(cache_url)? {
@@ -281,7 +314,7 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
         _ => bail!("--cache-store must be a redis:// or redis+cluster:// URL, not {cache_url:?}"),
     }
     .map_err(report)
-    .with_context(|| format!("cannot open the cache {cache_url}"))?;
+    .with_context(|| format!("cannot open the cache {}", redact(cache_url)))?;
     Ok(Opened::Server(Arc::new(CachedStore::new(
         RedisCache::from_store(&cache),
         BoxStore::from_arc(store),

@@ -119,6 +119,32 @@ pub fn merge_vary<'a, I: IntoIterator<Item = &'a str>>(existing: I) -> Option<St
     Some(value)
 }
 
+/// Joins raw `Cookie` header values as [`join_headers`] does, decoding bytes that are not
+/// UTF-8 lossily: a non-ASCII byte in another cookie (`name=José`) must not hide the
+/// session cookie. Adapters pass their header values' bytes.
+///
+/// ```
+/// use sessionkit_core::cookie::{find, join_header_bytes};
+///
+/// let joined = join_header_bytes([&b"name=Jos\xe9"[..], b"sessionid=abc"]).unwrap();
+/// assert_eq!(find(&joined, "sessionid").as_deref(), Some("abc"));
+/// ```
+pub fn join_header_bytes<'a, I: IntoIterator<Item = &'a [u8]>>(values: I) -> Option<Cow<'a, str>> {
+    let mut iter = values.into_iter();
+    let first = String::from_utf8_lossy(iter.next()?);
+    let Some(second) = iter.next() else {
+        return Some(first);
+    };
+    let mut s = first.into_owned();
+    s.push_str("; ");
+    s.push_str(&String::from_utf8_lossy(second));
+    for v in iter {
+        s.push_str("; ");
+        s.push_str(&String::from_utf8_lossy(v));
+    }
+    Some(Cow::Owned(s))
+}
+
 /// Formats an instant as an HTTP date (`Thu, 01 Jan 1970 00:00:00 GMT`), truncated to the
 /// second as Python's `formatdate(usegmt=True)` does.
 pub fn http_date(t: OffsetDateTime) -> String {

@@ -13,16 +13,39 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseErr
 use crate::engine::{LoadError, RequestSession, UNAVAILABLE_MESSAGE};
 use crate::session::{Session, SessionError};
 
+fn unavailable(retry_after: u64) -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, HeaderValue::from(retry_after.max(1))))
+        .content_type("text/plain; charset=utf-8")
+        .body(UNAVAILABLE_MESSAGE)
+}
+
 impl ResponseError for LoadError {
     fn status_code(&self) -> StatusCode {
         StatusCode::SERVICE_UNAVAILABLE
     }
 
+    /// A 503 with `Retry-After: 1` (the extractor uses the configured value instead).
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::ServiceUnavailable()
-            .insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")))
-            .content_type("text/plain; charset=utf-8")
-            .body(UNAVAILABLE_MESSAGE)
+        unavailable(1)
+    }
+}
+
+/// A failed load, with the configured `Retry-After`.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+struct LoadRejection {
+    error: LoadError,
+    retry_after: u64,
+}
+
+impl ResponseError for LoadRejection {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        unavailable(self.retry_after)
     }
 }
 
@@ -58,7 +81,13 @@ impl FromRequest for Session {
         let rs = req.extensions().get::<RequestSession>().cloned();
         Box::pin(async move {
             let rs = rs.ok_or(MissingMiddleware)?;
-            Ok(rs.load().await?)
+            rs.load().await.map_err(|error| {
+                LoadRejection {
+                    error,
+                    retry_after: rs.engine().config().retry_after().as_secs(),
+                }
+                .into()
+            })
         })
     }
 }

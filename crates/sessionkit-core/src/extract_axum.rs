@@ -16,9 +16,15 @@ pub enum SessionRejection {
     /// No `SessionLayer` runs in front of this route (a programming error: 500).
     #[error("the session layer is not installed on this route")]
     MissingLayer,
-    /// The session could not be loaded (503 with `Retry-After`).
-    #[error(transparent)]
-    Load(#[from] LoadError),
+    /// The session could not be loaded (503 with the configured `Retry-After`).
+    #[error("{error}")]
+    Load {
+        /// Why.
+        #[source]
+        error: LoadError,
+        /// Seconds for `Retry-After` (`Config::retry_after`).
+        retry_after: u64,
+    },
 }
 
 impl IntoResponse for SessionRejection {
@@ -28,17 +34,22 @@ impl IntoResponse for SessionRejection {
                 tracing::error!("Session extractor used on a route without SessionLayer");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Session layer missing.").into_response()
             }
-            SessionRejection::Load(e) => e.into_response(),
+            SessionRejection::Load { retry_after, .. } => unavailable(retry_after),
         }
     }
 }
 
+fn unavailable(retry_after: u64) -> Response {
+    let mut res = (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE).into_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+    res
+}
+
 impl IntoResponse for LoadError {
+    /// A 503 with `Retry-After: 1` (the extractor uses the configured value instead).
     fn into_response(self) -> Response {
-        let mut res = (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE).into_response();
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        res
+        unavailable(1)
     }
 }
 
@@ -58,7 +69,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             .extensions
             .get::<RequestSession>()
             .ok_or(SessionRejection::MissingLayer)?;
-        Ok(rs.load().await?)
+        rs.load().await.map_err(|error| SessionRejection::Load {
+            error,
+            retry_after: rs.engine().config().retry_after().as_secs(),
+        })
     }
 }
 

@@ -56,7 +56,7 @@ mod pages;
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8000")]
+    #[arg(long, default_value = "127.0.0.1:8000", value_parser = crate::parse_listen)]
     pub listen: SocketAddr,
     /// The store.
     #[command(flatten)]
@@ -169,9 +169,8 @@ async fn logout(session: Session) -> &'static str {
 /// `GET /metrics`: the engine's counters and store latencies in Prometheus' text format
 /// (no session involved). Installs the process-wide `metrics` recorder on first use.
 pub fn metrics_route() -> Router {
-    static HANDLE: std::sync::OnceLock<
-        Option<metrics_exporter_prometheus::PrometheusHandle>,
-    > = std::sync::OnceLock::new();
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
     let handle = HANDLE
         .get_or_init(|| {
             metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -186,7 +185,10 @@ pub fn metrics_route() -> Router {
             let body = handle.as_ref().map(|h| h.render()).unwrap_or_default();
             async move {
                 (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
                     body,
                 )
             }
@@ -219,7 +221,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener
         .local_addr()
         .context("cannot read the bound address")?;
-    let store = &args.store.store;
+    let store = &crate::store_url::redact(&args.store.store);
     tracing::info!(address = %local, store, layout = %args.store.layout, lock = args.lock, "serving the sessionkit demo");
     println!("sessionkit demo on http://{local}/ (store: {store})");
     let app = app(engine).merge(metrics_route());

@@ -192,14 +192,22 @@ fn metrics_are_exposed_in_prometheus_format() {
     jar.get(&addr, "/");
     let res = http::get(&addr, "/metrics", None).unwrap();
     assert_eq!(res.status, 200);
-    assert!(res.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(
+        res.header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
     for want in [
         r#"sessionkit_events_total{event="created"} 1"#,
         r#"sessionkit_events_total{event="saved"} 1"#,
         r#"sessionkit_store_operations_total{op="load",outcome="ok"} 1"#,
         "sessionkit_store_duration_seconds_count",
     ] {
-        assert!(res.body.contains(want), "{want} missing from:\n{}", res.body);
+        assert!(
+            res.body.contains(want),
+            "{want} missing from:\n{}",
+            res.body
+        );
     }
     assert!(res.set_cookies().is_empty(), "/metrics touches no session");
 }

@@ -224,7 +224,6 @@ async fn fault_redis_unresponsive_then_back() {
 /// store causes. Saves honour it; load failures, answered by the extractor's rejection,
 /// always send `1` (`extract_axum.rs` and `extract_actix.rs` hard-code it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: load failures send Retry-After: 1 whatever Config::retry_after says"]
 async fn load_failures_send_the_configured_retry_after() {
     let Some((proxy, app)) = proxied(&redis_url()).await else {
         return;
@@ -992,7 +991,6 @@ async fn fault_sqlite_locked_by_another_process() {
 /// such request blocks a runtime worker thread: of 4 loads on 2 workers, two answer
 /// after 10 s and two after 20 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: SQLite loads block the runtime thread; the load timeout cannot fire"]
 async fn fault_sqlite_locked_loads_time_out() {
     let _lock = fault_lock().await;
     let dir = tempfile::tempdir().unwrap();

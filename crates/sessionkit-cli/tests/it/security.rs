@@ -181,7 +181,6 @@ fn secrets_and_session_keys_never_appear_in_logs() {
 /// A database password in a store URL is a secret too: the server prints its store at
 /// start (log line and banner) and in every error about it, with the password.
 #[test]
-#[ignore = "bug: store URLs are printed with their password (serve's banner and log, open errors)"]
 fn database_passwords_never_appear_in_output() {
     let dir = tempfile::tempdir().unwrap();
     // A refused connection: the error message.

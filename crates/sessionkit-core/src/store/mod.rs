@@ -262,7 +262,13 @@ impl StoreError {
 
     /// The error and its chain of causes on one line, for logs.
     pub fn report(&self) -> String {
-        let mut s = self.to_string();
+        format!("{}: {}", self.kind, self.detail())
+    }
+
+    /// The message and its chain of causes, without the kind (to pass a failure on to
+    /// several callers without repeating the kind).
+    pub fn detail(&self) -> String {
+        let mut s = self.message.clone();
         let mut cur = StdError::source(self);
         while let Some(e) = cur {
             s.push_str(": ");

@@ -11,9 +11,11 @@
 //!
 //! The database runs in WAL mode with `synchronous=NORMAL` (durable across application
 //! crashes; the last transactions may be lost on power failure — the usual trade-off for
-//! session data, stated in the docs). Reads run on the calling task, on a small pool of
+//! session data, stated in the docs). Reads run on tokio's blocking pool, on a small pool of
 //! read connections: a primary-key lookup in WAL mode takes microseconds and never waits
-//! for writers, so a thread hop would cost more than it saves. Writes go to **one writer
+//! for our writer, but when another process holds the file's locks SQLite may wait for
+//! seconds inside the read, and that must stall neither the runtime nor the engine's load
+//! timeout (an earlier version read on the calling task; the fault tests caught it). Writes go to **one writer
 //! thread** that takes every write queued at that moment and commits them in **one
 //! transaction** (group commit): under concurrency many sessions share one commit.
 //! [`SqliteStore::write_stats`] reports the batch sizes.
@@ -231,6 +233,7 @@ impl SqliteStore {
             .collect())
     }
 
+    /// Reads a session (blocking).
     fn read_row(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
         let conn = self.reader()?;
         let row = {
@@ -283,7 +286,16 @@ impl SqliteStore {
 
 impl SessionStore for SqliteStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        self.read_row(key, now)
+        // Reads run on the blocking pool. A primary-key read in WAL mode takes microseconds,
+        // but when another process holds the database's locks SQLite can wait for seconds
+        // inside the read (its WAL retry loop ignores the busy timeout); on a blocking thread
+        // that wait stalls neither the runtime nor the engine's load timeout.
+        let (this, key) = (self.clone(), *key);
+        tokio::task::spawn_blocking(move || this.read_row(&key, now))
+            .await
+            .map_err(|e| {
+                StoreError::with_source(StoreErrorKind::Other, "sqlite read task failed", e)
+            })?
     }
 
     async fn create(

@@ -24,6 +24,9 @@ use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::sql_error;
 
+/// How long a connection waits for another process's lock.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The default session table.
 pub const DEFAULT_TABLE: &str = "sessionkit_session";
 
@@ -35,7 +38,7 @@ pub(crate) use crate::common::check_table_name;
 /// Connection settings: WAL and NORMAL sync for the writer (which owns the file's mode),
 /// a busy timeout for everyone.
 pub(crate) fn configure(conn: &Connection, writer: bool) -> Result<(), StoreError> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))
+    conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| sql_error("configure", e))?;
     if writer {
         let mode: String = conn

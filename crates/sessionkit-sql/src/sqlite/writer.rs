@@ -176,7 +176,7 @@ fn commit(conn: &Connection, sql: &Sql, batch: &mut Vec<Job>, counters: &Counter
         let err = sql_error("begin", e);
         tracing::error!(db = name, error = %err.report(), "SQLite write transaction could not start");
         for (_, reply) in batch.drain(..) {
-            let _ = reply.send(Err(StoreError::new(err.kind(), err.report())));
+            let _ = reply.send(Err(StoreError::new(err.kind(), err.detail())));
         }
         return;
     }
@@ -201,7 +201,7 @@ fn commit(conn: &Connection, sql: &Sql, batch: &mut Vec<Job>, counters: &Counter
             let err = sql_error("commit", e);
             tracing::error!(db = name, error = %err.report(), "SQLite write transaction failed");
             for (_, reply) in batch.drain(..) {
-                let _ = reply.send(Err(StoreError::new(err.kind(), err.report())));
+                let _ = reply.send(Err(StoreError::new(err.kind(), err.detail())));
             }
         }
     }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use http::header::{COOKIE, HeaderValue, RETRY_AFTER, SET_COOKIE, VARY};
 use http::{HeaderMap, Request, Response, StatusCode};
-use sessionkit_core::cookie::{join_headers, merge_vary};
+use sessionkit_core::cookie::{join_header_bytes, merge_vary};
 use sessionkit_core::{Engine, Outcome};
 use tower_service::Service;
 
@@ -65,15 +65,10 @@ where
     }
 }
 
-/// All `Cookie` headers joined (HTTP/2 sends one per cookie); values that are not valid
-/// UTF-8 are skipped.
+/// All `Cookie` headers joined (HTTP/2 sends one per cookie), bytes that are not UTF-8
+/// decoded lossily.
 fn cookie_header(headers: &HeaderMap) -> Option<std::borrow::Cow<'_, str>> {
-    join_headers(
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    )
+    join_header_bytes(headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes))
 }
 
 fn apply<B: From<String>>(outcome: Outcome, res: &mut Response<B>) {
@@ -149,6 +144,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append(COOKIE, HeaderValue::from_bytes(b"a=\xff").unwrap());
         h.append(COOKIE, HeaderValue::from_static("sessionid=abc"));
-        assert_eq!(cookie_header(&h).as_deref(), Some("sessionid=abc"));
+        assert_eq!(
+            cookie_header(&h).as_deref(),
+            Some("a=\u{fffd}; sessionid=abc")
+        );
     }
 }
