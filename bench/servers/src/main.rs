@@ -25,8 +25,9 @@ use clap::Parser;
 use futures_util::StreamExt;
 use sessionkit_core::store::BoxStore;
 use sessionkit_core::{
-    Config, Data, DynSessionStore, Engine, MemoryStore, Metadata, Record, Session, SessionError,
-    SessionKey, SessionStore, Value,
+    Concurrency, Config, CreateOutcome, Data, DynSessionStore, Engine, Lookup, MemoryStore,
+    Metadata, Record, SaveOutcome, Session, SessionError, SessionKey, SessionStore, StoreError,
+    Token, Value,
 };
 use sessionkit_django::{Secrets, SignedCookieStore};
 use sessionkit_redis::RedisStore;
@@ -73,6 +74,73 @@ struct Args {
     /// Exit after `--prepopulate` instead of serving.
     #[arg(long)]
     populate_only: bool,
+    /// Concurrency control: `optimistic` (compare-and-set with replay, the default), `lock`
+    /// (one request per session at a time), or `blind` (no control: every save overwrites,
+    /// last writer wins — the baseline for measuring what the other two cost).
+    #[arg(long, value_enum, default_value_t = Control::Optimistic)]
+    concurrency: Control,
+}
+
+/// `--concurrency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Control {
+    Optimistic,
+    Lock,
+    Blind,
+}
+
+/// A store without concurrency control, for the baseline: a save that meets a newer
+/// version overwrites it anyway (it re-reads the current token and saves again).
+struct Blind(BoxStore);
+
+impl SessionStore for Blind {
+    async fn load(
+        &self,
+        key: &SessionKey,
+        now: time::OffsetDateTime,
+    ) -> Result<Lookup, StoreError> {
+        self.0.load(key, now).await
+    }
+    async fn create(
+        &self,
+        key: &SessionKey,
+        r: &Record,
+        now: time::OffsetDateTime,
+    ) -> Result<CreateOutcome, StoreError> {
+        self.0.create(key, r, now).await
+    }
+    async fn save(
+        &self,
+        key: &SessionKey,
+        r: &Record,
+        token: &Token,
+        now: time::OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        let mut token = token.clone();
+        loop {
+            match self.0.save(key, r, &token, now).await? {
+                SaveOutcome::Conflict => match self.0.load(key, now).await? {
+                    Lookup::Found { token: t, .. } => token = t,
+                    _ => return Ok(SaveOutcome::Missing),
+                },
+                other => return Ok(other),
+            }
+        }
+    }
+    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.0.delete(key).await
+    }
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        e: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.0.touch(key, e, now).await
+    }
+    async fn clear_expired(&self, now: time::OffsetDateTime) -> Result<u64, StoreError> {
+        self.0.clear_expired(now).await
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,7 +230,10 @@ async fn actix_ceiling(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
 
 /// Opens the store; `None` for the ceiling.
 async fn open(args: &Args, kind: StoreKind) -> anyhow::Result<Option<Engine>> {
-    let config = Config::default();
+    let config = match args.concurrency {
+        Control::Lock => Config::builder().concurrency(Concurrency::Lock).build()?,
+        Control::Optimistic | Control::Blind => Config::default(),
+    };
     let server: Arc<dyn DynSessionStore> = match kind {
         StoreKind::None => return Ok(None),
         StoreKind::Cookie => {
@@ -189,6 +260,11 @@ async fn open(args: &Args, kind: StoreKind) -> anyhow::Result<Option<Engine>> {
     if args.prepopulate > 0 {
         prepopulate(BoxStore::from_arc(Arc::clone(&server)), args.prepopulate).await?;
     }
+    let server: Arc<dyn DynSessionStore> = if args.concurrency == Control::Blind {
+        Arc::new(Blind(BoxStore::from_arc(server)))
+    } else {
+        server
+    };
     Ok(Some(Engine::from_dyn(server, config)))
 }
 

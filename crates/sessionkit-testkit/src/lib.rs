@@ -21,6 +21,7 @@
 //! `SKIP` and passes — unless `SESSIONKIT_REQUIRE_SERVICES=1`, in which case use
 //! [`require`] to turn the absence into a failure.
 
+pub mod client;
 pub mod http;
 pub mod suite;
 

@@ -211,3 +211,80 @@ fn metrics_are_exposed_in_prometheus_format() {
     }
     assert!(res.set_cookies().is_empty(), "/metrics touches no session");
 }
+
+/// Every store but `memory://` keeps counting across a restart of `sessionkit serve`
+/// (the signed cookie given the same secret).
+#[test]
+fn every_store_keeps_counting_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    let mut stores = vec![
+        ("sqlite", "sqlite://s.sqlite3".to_owned()),
+        ("file", format!("file://{}", files.display())),
+        ("cached sqlite", "cached+sqlite://c.sqlite3".to_owned()),
+        ("cookie", "cookie://".to_owned()),
+    ];
+    for (name, env, default) in [
+        (
+            "postgres",
+            "SESSIONKIT_TEST_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        ),
+        (
+            "mysql",
+            "SESSIONKIT_TEST_MYSQL_URL",
+            "mysql://root@127.0.0.1:3306/test",
+        ),
+        (
+            "redis",
+            "SESSIONKIT_TEST_REDIS_URL",
+            "redis://127.0.0.1:6379",
+        ),
+    ] {
+        let url = sessionkit_testkit::service_url(env, default);
+        let probe = run(&["clear-expired", "--store", &url], dir.path());
+        if sessionkit_testkit::require(name, if probe.0 == 0 { Ok(()) } else { Err(probe.2) })
+            .is_some()
+        {
+            stores.push((name, url));
+        }
+    }
+    if let Ok(seeds) = std::env::var("SESSIONKIT_TEST_REDIS_CLUSTER") {
+        stores.push(("redis cluster", format!("redis+cluster://{seeds}")));
+    } else {
+        sessionkit_testkit::require::<()>(
+            "Redis Cluster",
+            Err("SESSIONKIT_TEST_REDIS_CLUSTER is not set".into()),
+        );
+    }
+    let env = [("SESSIONKIT_SECRET_KEY", "restart-test-secret")];
+    // The cluster tests' shared lock: no failover test kills a node meanwhile.
+    let _cluster = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("sessionkit-redis-cluster-tests.lock"))
+        .and_then(|f| f.lock_shared().map(|()| f));
+    for (name, url) in stores {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut jar = Jar::default();
+        {
+            let _s = serve_with(dir.path(), port, Some(&url), &[], &env);
+            for n in 1..=3 {
+                assert_eq!(
+                    jar.get(&addr, "/").body,
+                    format!("Visit count: {n}"),
+                    "{name}"
+                );
+            }
+        }
+        let _s = serve_with(dir.path(), port, Some(&url), &[], &env);
+        assert_eq!(
+            jar.get(&addr, "/").body,
+            "Visit count: 4",
+            "{name} after a restart"
+        );
+    }
+}

@@ -70,3 +70,14 @@ async fn load_is_valid_for_exactly_the_cookie_age() {
         assert_eq!(got, *expected, "engine, now = {now}");
     }
 }
+
+/// The client-side profile of the conformance suite (what a cookie store can and cannot
+/// promise; the limits are asserted, not hidden).
+mod client_profile {
+    use sessionkit_django::SignedCookieStore;
+    use sessionkit_django::signing::Secrets;
+
+    sessionkit_testkit::client_conformance_tests!(SignedCookieStore::new(&Secrets::new(
+        "client-profile-secret"
+    )));
+}
