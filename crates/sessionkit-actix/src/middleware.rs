@@ -143,6 +143,10 @@ fn apply(outcome: Outcome, headers: &mut HeaderMap) {
 
 /// Adds `Cookie` to `Vary` (merged as Django does).
 fn patch_vary(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::VARY) {
+        headers.insert(header::VARY, HeaderValue::from_static("Cookie"));
+        return;
+    }
     let merged = merge_vary(
         headers
             .get_all(header::VARY)

@@ -72,7 +72,7 @@ struct EngineInner {
     locks: KeyLocks,
     /// Optimistic mode: one compare-and-set loop per session at a time on this node, so a
     /// burst of concurrent writers queues instead of exhausting its retries.
-    saves: KeyLocks,
+    saves: SaveQueue,
     save_delay: Option<Duration>,
 }
 
@@ -116,7 +116,7 @@ impl Engine {
                 backend,
                 stats: Stats::default(),
                 locks: KeyLocks::default(),
-                saves: KeyLocks::default(),
+                saves: SaveQueue::default(),
                 save_delay: None,
             }),
         }
@@ -137,7 +137,7 @@ impl Engine {
                     },
                     stats: Stats::default(),
                     locks: KeyLocks::default(),
-                    saves: KeyLocks::default(),
+                    saves: SaveQueue::default(),
                     save_delay: shared.save_delay,
                 };
                 f(&mut inner);
@@ -879,7 +879,7 @@ impl RequestSession {
         let _queued = engine
             .inner
             .saves
-            .acquire(engine.at_rest(&key), cfg.save_timeout())
+            .acquire(&engine.at_rest(&key), cfg.save_timeout())
             .await;
         let mut data = self.session().state().data.clone();
         for attempt in 0..cfg.max_save_attempts() {
@@ -1103,12 +1103,19 @@ async fn observe_within<T>(
     use tracing::Instrument as _;
     let span = tracing::debug_span!("sessionkit.store", op);
     let started = std::time::Instant::now();
-    let result = match tokio::time::timeout(timeout, fut.instrument(span)).await {
-        Ok(r) => r,
-        Err(_) => Err(StoreError::new(
-            StoreErrorKind::Timeout,
-            format!("no answer within {timeout:?}"),
-        )),
+    let mut fut = std::pin::pin!(fut.instrument(span));
+    // A store that answers at once (the memory store, a cache hit) needs no timer: poll
+    // once, and arm the timeout only if the answer is not there yet.
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+    let result = match first {
+        std::task::Poll::Ready(r) => r,
+        std::task::Poll::Pending => match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::new(
+                StoreErrorKind::Timeout,
+                format!("no answer within {timeout:?}"),
+            )),
+        },
     };
     let outcome = if result.is_ok() { "ok" } else { "error" };
     metrics::histogram!("sessionkit_store_duration_seconds", "op" => op)
@@ -1382,6 +1389,37 @@ impl Stats {
             expired: g(Ev::Expired),
             store_errors: g(Ev::StoreErrors),
         }
+    }
+}
+
+/// The per-session save queue of optimistic mode: striped locks, so that taking one costs
+/// no allocation. Two sessions on one stripe merely save one after the other.
+struct SaveQueue {
+    stripes: Box<[Arc<tokio::sync::Mutex<()>>]>,
+}
+
+impl Default for SaveQueue {
+    fn default() -> SaveQueue {
+        SaveQueue {
+            stripes: (0..1024)
+                .map(|_| Arc::new(tokio::sync::Mutex::new(())))
+                .collect(),
+        }
+    }
+}
+
+impl SaveQueue {
+    async fn acquire(&self, key: &SessionKey, timeout: Duration) -> Option<OwnedMutexGuard<()>> {
+        let h = key.as_str().bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        });
+        let stripe = Arc::clone(&self.stripes[h % self.stripes.len()]);
+        if let Ok(guard) = Arc::clone(&stripe).try_lock_owned() {
+            return Some(guard);
+        }
+        tokio::time::timeout(timeout, stripe.lock_owned())
+            .await
+            .ok()
     }
 }
 

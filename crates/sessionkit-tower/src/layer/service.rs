@@ -106,6 +106,10 @@ fn apply<B: From<String>>(outcome: Outcome, res: &mut Response<B>) {
 
 /// Adds `Cookie` to `Vary` (merged as Django does).
 fn patch_vary(headers: &mut HeaderMap) {
+    if !headers.contains_key(VARY) {
+        headers.insert(VARY, HeaderValue::from_static("Cookie"));
+        return;
+    }
     let merged = merge_vary(headers.get_all(VARY).iter().filter_map(|v| v.to_str().ok()));
     if let Some(v) = merged.and_then(|v| HeaderValue::try_from(v).ok()) {
         headers.insert(VARY, v);
