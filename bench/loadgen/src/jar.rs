@@ -8,6 +8,7 @@
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Jar {
     cookies: Vec<(String, String)>,
+    generation: u64,
 }
 
 impl Jar {
@@ -51,10 +52,17 @@ impl Jar {
         match (slot, delete) {
             (Some(i), true) => {
                 self.cookies.remove(i);
+                self.generation += 1;
             }
-            (Some(i), false) => self.cookies[i].1 = value.to_owned(),
-            (None, true) => {}
-            (None, false) => self.cookies.push((name.to_owned(), value.to_owned())),
+            (Some(i), false) if self.cookies[i].1 != value => {
+                self.cookies[i].1 = value.to_owned();
+                self.generation += 1;
+            }
+            (Some(_), false) | (None, true) => {}
+            (None, false) => {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+                self.generation += 1;
+            }
         }
         true
     }
@@ -74,6 +82,12 @@ impl Jar {
             out.push_str(v);
         }
         Some(out)
+    }
+
+    /// A number that changes whenever the jar's contents do (so that a browser rebuilds
+    /// its request only then).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Number of cookies held.
@@ -99,6 +113,11 @@ mod tests {
         assert!(jar.set("a=2; Max-Age=10"));
         assert_eq!(jar.header().as_deref(), Some("a=2; id=x"));
         assert_eq!(jar.len(), 2);
+        let g = jar.generation();
+        assert!(jar.set("a=2; Max-Age=20"));
+        assert_eq!(jar.generation(), g, "the same value again is no change");
+        jar.set("a=3");
+        assert_ne!(jar.generation(), g);
     }
 
     #[test]

@@ -17,19 +17,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
-use http::header::{COOKIE, HOST, SET_COOKIE};
-use http::{Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
+use http::Uri;
 use sessionkit_loadgen::body::{Expect, visit_count};
 use sessionkit_loadgen::cpu::{self, CpuTimes};
 use sessionkit_loadgen::jar::Jar;
 use sessionkit_loadgen::report::{Cpu, Errors, Latency, Report};
 use sessionkit_loadgen::units::parse_duration;
+use sessionkit_loadgen::wire;
+use tokio::io::Interest;
 
 /// Visitor behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,17 +135,99 @@ impl Tally {
     }
 }
 
-type Sender = http1::SendRequest<Empty<Bytes>>;
+/// One keep-alive connection, driven by readiness: the request is written straight to
+/// the socket, and the reply read as soon as the socket has data.
+type Conn = tokio::net::TcpStream;
 
-async fn connect(plan: &Plan) -> anyhow::Result<Sender> {
+async fn connect(plan: &Plan) -> std::io::Result<Conn> {
     let stream = tokio::net::TcpStream::connect(plan.addr).await?;
     stream.set_nodelay(true)?;
-    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        // Ends when the browser drops its sender or the server closes.
-        let _ = conn.await;
-    });
-    Ok(sender)
+    Ok(stream)
+}
+
+/// Why a request failed at the connection level.
+enum IoFailure {
+    Io(String),
+    Malformed(String),
+}
+
+async fn write_all(conn: &Conn, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match conn.try_write(bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                conn.writable().await?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The largest response a browser accepts.
+const MAX_RESPONSE: usize = 1 << 20;
+
+/// Reads one whole response into `buf` (which grows if needed). The socket's readiness
+/// is cleared once the response is complete: the server sends nothing more until the
+/// next request, so the next wait needs no failed `read` first to learn that.
+async fn read_response(
+    conn: &Conn,
+    buf: &mut Vec<u8>,
+    decoded: &mut Vec<u8>,
+) -> Result<(wire::Response, bool), IoFailure> {
+    let mut filled = 0;
+    loop {
+        conn.readable()
+            .await
+            .map_err(|e| IoFailure::Io(format!("poll: {e}")))?;
+        let n = match conn.try_read(&mut buf[filled..]) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(IoFailure::Io(format!("read: {e}"))),
+            Ok(0) => return Err(IoFailure::Io("connection closed by the server".into())),
+            Ok(n) => n,
+        };
+        let drained = filled + n < buf.len();
+        filled += n;
+        match wire::parse(&buf[..filled], decoded) {
+            wire::Parsed::Partial => {
+                if filled == buf.len() {
+                    if buf.len() >= MAX_RESPONSE {
+                        return Err(IoFailure::Malformed("response too large".into()));
+                    }
+                    buf.resize(buf.len() * 2, 0);
+                }
+            }
+            wire::Parsed::Malformed(m) => return Err(IoFailure::Malformed(m)),
+            wire::Parsed::Complete {
+                response,
+                len,
+                chunked,
+            } => {
+                if len != filled {
+                    return Err(IoFailure::Malformed(
+                        "bytes after the response (the client never pipelines)".into(),
+                    ));
+                }
+                if drained {
+                    // Forget the readiness this read consumed (a closure answering
+                    // `WouldBlock` clears it, race-free, as a failed read would).
+                    let _ = conn.try_io(Interest::READABLE, || {
+                        Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                    });
+                }
+                return Ok((response, chunked));
+            }
+        }
+    }
 }
 
 /// One virtual browser: its own connection (re-opened after a failure), its own jar.
@@ -156,9 +235,18 @@ async fn browser(plan: Arc<Plan>) -> Tally {
     let mut tally = Tally::new();
     let mut jar = Jar::new();
     let mut last: Option<u64> = None;
+    let mut request = Vec::with_capacity(256);
+    let mut request_for: Option<u64> = None;
+    let mut buf = vec![0u8; 8192];
+    let mut decoded = Vec::new();
+    // One timer per browser, re-armed at most every tenth of the timeout: a request
+    // times out after between 90% and 100% of `--timeout`, for next to no timer work.
+    let deadline = tokio::time::sleep(plan.timeout);
+    tokio::pin!(deadline);
+    let mut armed_at = Instant::now();
     'connection: while Instant::now() < plan.end {
-        let mut sender = match connect(&plan).await {
-            Ok(s) => s,
+        let conn = match connect(&plan).await {
+            Ok(c) => c,
             Err(e) => {
                 tally.fail(&plan, Instant::now(), Failure::Io, || {
                     format!("connect: {e}")
@@ -168,63 +256,77 @@ async fn browser(plan: Arc<Plan>) -> Tally {
             }
         };
         loop {
-            if Instant::now() >= plan.end {
+            let t0 = Instant::now();
+            if t0 >= plan.end {
                 break 'connection;
             }
-            if let Err(e) = sender.ready().await {
-                tally.fail(&plan, Instant::now(), Failure::Io, || {
-                    format!("connection: {e}")
-                });
-                continue 'connection;
-            }
-            let mut req = Request::get(plan.path.as_str()).header(HOST, plan.host.as_str());
-            let cookie = match plan.mode {
-                Mode::Returning => jar.header(),
-                Mode::New => None,
+            let generation = match plan.mode {
+                Mode::Returning => jar.generation(),
+                Mode::New => 0,
             };
-            let first_visit = cookie.is_none();
-            if let Some(c) = cookie {
-                req = req.header(COOKIE, c);
+            if request_for != Some(generation) {
+                let cookie = match plan.mode {
+                    Mode::Returning => jar.header(),
+                    Mode::New => None,
+                };
+                wire::request(&mut request, &plan.path, &plan.host, cookie.as_deref());
+                request_for = Some(generation);
             }
-            let req = match req.body(Empty::new()) {
-                Ok(r) => r,
-                Err(e) => unreachable!("a GET with valid headers builds: {e}"),
+            let first_visit = plan.mode == Mode::New || jar.is_empty();
+            if t0 >= armed_at + plan.timeout / 10 {
+                deadline.as_mut().reset((t0 + plan.timeout).into());
+                armed_at = t0;
+            }
+            let answer = tokio::select! {
+                biased;
+                r = async {
+                    write_all(&conn, &request)
+                        .await
+                        .map_err(|e| IoFailure::Io(format!("write: {e}")))?;
+                    read_response(&conn, &mut buf, &mut decoded).await
+                } => Some(r),
+                () = &mut deadline => None,
             };
-            let t0 = Instant::now();
-            let answer = tokio::time::timeout(plan.timeout, async {
-                let res = sender.send_request(req).await?;
-                let (parts, body) = res.into_parts();
-                let body = body.collect().await?.to_bytes();
-                Ok::<_, hyper::Error>((parts, body))
-            })
-            .await;
             let t1 = Instant::now();
-            let (parts, body) = match answer {
-                Err(_) => {
+            let (res, chunked) = match answer {
+                None => {
                     tally.fail(&plan, t1, Failure::Timeout, || {
                         format!("no answer within {:?}", plan.timeout)
                     });
+                    // Re-arm for the next connection's first request.
+                    armed_at = t1 - plan.timeout;
                     continue 'connection;
                 }
-                Ok(Err(e)) => {
-                    tally.fail(&plan, t1, Failure::Io, || format!("request: {e}"));
+                Some(Err(IoFailure::Io(e))) => {
+                    tally.fail(&plan, t1, Failure::Io, || e);
                     continue 'connection;
                 }
-                Ok(Ok(answer)) => answer,
+                Some(Err(IoFailure::Malformed(e))) => {
+                    tally.fail(&plan, t1, Failure::Body, || {
+                        format!("malformed response: {e}")
+                    });
+                    continue 'connection;
+                }
+                Some(Ok(answer)) => answer,
+            };
+            let body: &[u8] = if chunked {
+                &decoded[res.body.clone()]
+            } else {
+                &buf[res.body.clone()]
             };
             let mut set_cookie = false;
-            for v in parts.headers.get_all(SET_COOKIE) {
-                if let Ok(s) = v.to_str() {
+            for range in &res.set_cookies {
+                if let Ok(s) = std::str::from_utf8(&buf[range.clone()]) {
                     set_cookie = true;
                     if plan.mode == Mode::Returning {
                         jar.set(s);
                     }
                 }
             }
-            let failure = if parts.status != StatusCode::OK {
+            let failure = if res.status != 200 {
                 Some(Failure::Status)
             } else {
-                match visit_count(&body) {
+                match visit_count(body) {
                     None => Some(Failure::Body),
                     Some(n) => {
                         let expect = match plan.mode {
@@ -248,7 +350,7 @@ async fn browser(plan: Arc<Plan>) -> Tally {
                 Some(kind) => tally.fail(&plan, t1, kind, || {
                     format!(
                         "status {} body {:?}",
-                        parts.status,
+                        res.status,
                         String::from_utf8_lossy(&body[..body.len().min(120)])
                     )
                 }),
@@ -258,6 +360,9 @@ async fn browser(plan: Arc<Plan>) -> Tally {
                     tally.requests += 1;
                 }
                 None => {}
+            }
+            if res.close {
+                continue 'connection;
             }
         }
     }
