@@ -475,7 +475,11 @@ impl Signer {
     /// bytes as latin-1, so any other character would come back as mojibake.
     pub fn dumps(&self, json_text: &str, compress: bool, now: OffsetDateTime) -> String {
         let data = json_text.as_bytes();
-        let compressed = if compress { zlib_compress(data) } else { None };
+        let compressed = if compress && !compression_cannot_pay(data) {
+            zlib_compress(data)
+        } else {
+            None
+        };
         let mut value = String::with_capacity(data.len() * 4 / 3 + 64);
         match compressed {
             // Python: `if len(compressed) < (len(data) - 1)`.
@@ -567,6 +571,59 @@ pub fn zlib_compress(data: &[u8]) -> Option<Vec<u8>> {
         *flg = 0x9c;
     }
     Some(out)
+}
+
+/// Whether no zlib stream of `data` can be two bytes shorter than `data`, so that
+/// [`Signer::dumps`] would discard the compressed form anyway — proven without
+/// compressing, for short inputs.
+///
+/// Compressing costs microseconds even for a dozen bytes (the compressor's match tables
+/// are cleared on every use), which a visit counter's cookie pays on every response while
+/// compression can never win on it. The proof: with no 3-byte sequence occurring twice,
+/// deflate cannot emit a back-reference (its shortest is 3 bytes), so every byte is a
+/// literal. A stored block then takes `n + 5` bytes, a fixed-code block at least `n + 2`,
+/// and a dynamic-code block at least its 29 header bits plus the Shannon bound of the
+/// literals plus one bit for the end of the block. The zlib header and checksum add six.
+/// If even the smallest of these is not under `n - 1`, Python's `dumps` would keep the
+/// plain form, and so does this one — the output is the same bytes either way.
+fn compression_cannot_pay(data: &[u8]) -> bool {
+    /// Longer inputs are simply compressed: the bound rarely holds for them.
+    const MAX: usize = 64;
+    let n = data.len();
+    if n > MAX {
+        return false;
+    }
+    let mut seen = [0u64; 64]; // a 4096-bit filter of the 3-byte sequences
+    for w in data.windows(3) {
+        let h = (u32::from(w[0]) << 16 | u32::from(w[1]) << 8 | u32::from(w[2]))
+            .wrapping_mul(0x9E37_79B1)
+            >> 20;
+        let (word, bit) = ((h >> 6) as usize, 1u64 << (h & 63));
+        if seen[word] & bit != 0 {
+            return false; // maybe a repeat (or a filter collision): compress to find out
+        }
+        seen[word] |= bit;
+    }
+    let mut counts = [0u8; 256];
+    for &b in data {
+        counts[usize::from(b)] += 1;
+    }
+    // Shannon: any prefix code spends at least n*log2(n) - sum(f*log2(f)) bits on the
+    // literals. One bit is taken off for floating-point rounding.
+    #[allow(clippy::cast_precision_loss)]
+    let entropy_bits = {
+        let nf = n as f64;
+        let sum: f64 = counts
+            .iter()
+            .filter(|&&f| f > 1)
+            .map(|&f| f64::from(f) * f64::from(f).log2())
+            .sum();
+        (nf.mul_add(nf.max(1.0).log2(), -sum) - 1.0).max(0.0)
+    };
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let dynamic = (29 + entropy_bits.ceil() as usize + 1).div_ceil(8);
+    let smallest = 6 + dynamic.min(n + 2);
+    smallest + 1 >= n
 }
 
 /// `zlib.decompress(data)`, refusing to produce more than `limit` bytes: output is grown
@@ -734,6 +791,16 @@ mod tests {
     }
 
     #[test]
+    fn counter_sized_payloads_skip_the_compressor() {
+        for text in [r#"{"count":1}"#, r#"{"count":123456789}"#, "{}", ""] {
+            assert!(compression_cannot_pay(text.as_bytes()), "{text}");
+        }
+        for text in ["aaaaaaaaaaaaaaaaaaaa", r#"{"a":"xyz","b":"xyz","c":"xyz"}"#] {
+            assert!(!compression_cannot_pay(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
     fn max_age_uses_sub_second_precision_like_python() {
         let signer = Signer::new(&Secrets::new(KEY), DEFAULT_SALT);
         let signed = signer.dumps("1", false, t(1000));
@@ -842,6 +909,18 @@ mod tests {
             let (back, at) = signer.loads(&signed, None, t(0)).unwrap();
             prop_assert_eq!(back, text);
             prop_assert_eq!(at, t(ts));
+        }
+
+        #[test]
+        fn skipped_compression_never_pays(
+            text in prop_oneof!["[ -~]{0,64}", "[a-d]{0,64}", "[0-9a-f]{0,64}", r#"\{"count":[0-9]{1,12}\}"#],
+        ) {
+            // Whenever compression is skipped, Python's rule would have kept the plain form.
+            let data = text.as_bytes();
+            if compression_cannot_pay(data) {
+                let c = zlib_compress(data).unwrap();
+                prop_assert!(c.len() + 1 >= data.len(), "{} -> {} bytes", text, c.len());
+            }
         }
 
         #[test]
