@@ -243,7 +243,7 @@ async fn browser(plan: Arc<Plan>) -> Tally {
     // times out after between 90% and 100% of `--timeout`, for next to no timer work.
     let deadline = tokio::time::sleep(plan.timeout);
     tokio::pin!(deadline);
-    let mut armed_at = Instant::now();
+    let mut armed_at: Option<Instant> = None;
     'connection: while Instant::now() < plan.end {
         let conn = match connect(&plan).await {
             Ok(c) => c,
@@ -273,9 +273,9 @@ async fn browser(plan: Arc<Plan>) -> Tally {
                 request_for = Some(generation);
             }
             let first_visit = plan.mode == Mode::New || jar.is_empty();
-            if t0 >= armed_at + plan.timeout / 10 {
+            if armed_at.is_none_or(|at| t0 >= at + plan.timeout / 10) {
                 deadline.as_mut().reset((t0 + plan.timeout).into());
-                armed_at = t0;
+                armed_at = Some(t0);
             }
             let answer = tokio::select! {
                 biased;
@@ -294,7 +294,7 @@ async fn browser(plan: Arc<Plan>) -> Tally {
                         format!("no answer within {:?}", plan.timeout)
                     });
                     // Re-arm for the next connection's first request.
-                    armed_at = t1 - plan.timeout;
+                    armed_at = None;
                     continue 'connection;
                 }
                 Some(Err(IoFailure::Io(e))) => {

@@ -3,7 +3,7 @@
 //!
 //! The load generator shares the machine with the server it measures, so every
 //! microsecond it spends is one the server does not get. It therefore speaks HTTP itself
-//! (no client library, no task per connection, no allocation per request) and leaves the
+//! (no client library, no task per connection, a request's bytes built once per cookie) and leaves the
 //! CPU to the servers under test. Responses may carry a `Content-Length` or be chunked;
 //! anything else (an upgrade, a body that ends at close) is reported as malformed.
 
@@ -68,8 +68,8 @@ pub enum Parsed {
     Malformed(String),
 }
 
-/// Parses one response from the start of `buf`. `set_cookies` is reused (cleared first);
-/// a chunked body is decoded into `chunked` (cleared first).
+/// Parses one response from the start of `buf`; a chunked body is decoded into
+/// `chunked_body` (cleared first).
 ///
 /// ```
 /// use sessionkit_loadgen::wire::{Parsed, parse};
@@ -179,14 +179,18 @@ fn dechunk(buf: &[u8], out: &mut Vec<u8>) -> Result<Option<usize>, String> {
                 }
             }
         }
-        if buf.len() < at + size + 2 {
+        let end = at
+            .checked_add(size)
+            .filter(|&e| e < usize::MAX - 2)
+            .ok_or_else(|| "chunk size too large".to_owned())?;
+        if buf.len() < end + 2 {
             return Ok(None);
         }
-        out.extend_from_slice(&buf[at..at + size]);
-        if &buf[at + size..at + size + 2] != b"\r\n" {
+        out.extend_from_slice(&buf[at..end]);
+        if &buf[end..end + 2] != b"\r\n" {
             return Err("chunk not followed by CRLF".to_owned());
         }
-        at += size + 2;
+        at = end + 2;
     }
 }
 
@@ -262,6 +266,7 @@ mod tests {
             b"HTTP/1.1 200 OK\r\n\r\nbody until close",
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n",
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nffffffffffffffff\r\nx",
         ] {
             assert!(
                 matches!(parse(bad, &mut Vec::new()), Parsed::Malformed(_)),
