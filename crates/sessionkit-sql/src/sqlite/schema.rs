@@ -27,6 +27,11 @@ use super::sql_error;
 /// How long a connection waits for another process's lock.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The writer's page cache, in KiB (at most this much memory).
+const WRITER_CACHE_KIB: u32 = 16 * 1024;
+/// Each reader connection's page cache, in KiB.
+const READER_CACHE_KIB: u32 = 4 * 1024;
+
 /// The default session table.
 pub const DEFAULT_TABLE: &str = "sessionkit_session";
 
@@ -39,6 +44,17 @@ pub(crate) use crate::common::check_table_name;
 /// a busy timeout for everyone.
 pub(crate) fn configure(conn: &Connection, writer: bool) -> Result<(), StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| sql_error("configure", e))?;
+    // Page cache (SQLite's default is 2 MiB per connection): with a million sessions the
+    // table and its indexes are a few hundred MiB, and every visit walks two B-trees from
+    // the root. A larger cache keeps their upper levels in memory for the writer, which
+    // touches the most pages (row, expiry index, WAL), and a little more for the readers.
+    let cache_kib = if writer {
+        WRITER_CACHE_KIB
+    } else {
+        READER_CACHE_KIB
+    };
+    conn.execute_batch(&format!("PRAGMA cache_size=-{cache_kib}"))
         .map_err(|e| sql_error("configure", e))?;
     if writer {
         let mode: String = conn
