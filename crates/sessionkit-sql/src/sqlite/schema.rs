@@ -48,7 +48,8 @@ pub(crate) fn configure(conn: &Connection, writer: bool) -> Result<(), StoreErro
     // Page cache (SQLite's default is 2 MiB per connection): with a million sessions the
     // table and its indexes are a few hundred MiB, and every visit walks two B-trees from
     // the root. A larger cache keeps their upper levels in memory for the writer, which
-    // touches the most pages (row, expiry index, WAL), and a little more for the readers.
+    // touches the most pages (row, expiry index), and a little more for the readers. (Its
+    // effect on the 1,000 vs 1,000,000 benchmark was within the noise: docs/BENCHMARKS.md.)
     let cache_kib = if writer {
         WRITER_CACHE_KIB
     } else {
