@@ -14,8 +14,10 @@ DB=sessionkit_cleanup
 URL="$BASE/$DB"
 psql() { command psql -q -h 127.0.0.1 -U postgres "$@"; }
 
-cargo build --release -q -p sessionkit-cli -p sessionkit-loadgen
+cargo build --release -q -p sessionkit-cli
+cargo build --release -q --manifest-path bench/Cargo.toml -p sessionkit-loadgen
 BIN=target/release
+LOADGEN=bench/target/release/loadgen
 
 psql -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 $BIN/sessionkit clear-expired --store "$URL" >/dev/null   # creates the schema
@@ -49,12 +51,12 @@ psql -d $DB -c "EXPLAIN DELETE FROM sessionkit_session WHERE session_key = ANY(A
 
 echo
 echo "=== live load alone (returning visitors, 32 connections, 20 s)"
-$BIN/loadgen --url http://127.0.0.1:$PORT/ --connections 32 --warmup 2s --duration 20s \
+$LOADGEN --url http://127.0.0.1:$PORT/ --connections 32 --warmup 2s --duration 20s \
   --mode returning --server-pid $SERVER | tee target/cleanup-baseline.json
 
 echo
 echo "=== live load during the cleanup"
-$BIN/loadgen --url http://127.0.0.1:$PORT/ --connections 32 --warmup 2s --duration 60s \
+$LOADGEN --url http://127.0.0.1:$PORT/ --connections 32 --warmup 2s --duration 60s \
   --mode returning --server-pid $SERVER > target/cleanup-during.json &
 LOAD=$!
 sleep 4

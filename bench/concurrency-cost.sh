@@ -20,13 +20,14 @@ STORES=${STORES:-memory,sqlite,postgres,redis}
 MODES=(blind optimistic lock)
 PORT=18766
 STATE=target/bench-state/concurrency
-BIN=${CARGO_TARGET_DIR:-target}/release
+BIN=bench/target/release
 PGBASE=postgres://postgres@127.0.0.1:5432
 REDIS=${SESSIONKIT_BENCH_REDIS:-redis://127.0.0.1:6379}
 REDIS_DB=9
 
 if [[ -z ${SKIP_BUILD:-} ]]; then
-  cargo build --release -q -p sessionkit-loadgen -p sessionkit-bench-servers
+  cargo build --release -q --manifest-path bench/Cargo.toml -p sessionkit-loadgen \
+    -p sessionkit-bench-servers
 fi
 mkdir -p "$STATE"
 raw=$STATE/raw.jsonl

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The one command of the sessionkit benchmarks. Builds the harness in release (this
-# workspace's bench crates, then the peer workspace bench/peers, one after the other), then
-# runs `bench-run`, which writes its section of docs/BENCHMARKS.md.
+# The one command of the sessionkit benchmarks. Builds the harness in release (the
+# bench workspace's crates, then the peer workspace bench/peers, one after the other), then
+# runs `bench-run`, which writes its section of docs/BENCHMARKS.md. The harness is a
+# workspace of its own (bench/Cargo.toml); its binaries land in bench/target/release.
 #
 #   bench/run.sh                       # loads: every server x mode, 5 rounds (about 40 min)
 #   bench/run.sh --rounds 1 --duration 3s --warmup 1s --label "Smoke run"   # a few minutes
@@ -10,7 +11,7 @@
 #   bench/run.sh scale                 # 1,000 vs 1,000,000 live sessions per store
 #   SKIP_BUILD=1 bench/run.sh ...      # reuse the binaries already built
 #
-# Every option: target/release/bench-run <loads|memory|scale> --help. Needs PostgreSQL and
+# Every option: bench/target/release/bench-run <loads|memory|scale> --help. Needs PostgreSQL and
 # Redis on 127.0.0.1 (see bench/README.md); sends traffic to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,9 +38,10 @@ case $sub in
     ;;
 esac
 
-target=${CARGO_TARGET_DIR:-target}
+target=bench/target
 if [[ -z ${SKIP_BUILD:-} ]]; then
-  cargo build --release -p sessionkit-loadgen -p sessionkit-bench-servers -p sessionkit-bench-runner
+  cargo build --release --manifest-path bench/Cargo.toml -p sessionkit-loadgen -p sessionkit-bench-servers \
+    -p sessionkit-bench-runner
   if [[ $sub != scale ]]; then
     cargo build --release --manifest-path bench/peers/Cargo.toml --target-dir bench/peers/target
   fi

@@ -154,5 +154,54 @@ fn engine(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, cookie, keys, signing, data, cookie_store, engine);
+/// The price of the engine's type-erased store: one `load` of a stored session through the
+/// store's own `async fn` (static dispatch) and through `DynSessionStore` (a boxed future
+/// and a virtual call), on the memory store, where nothing else hides it.
+fn store_dispatch(c: &mut Criterion) {
+    use sessionkit_core::{DynSessionStore, Record, SessionStore};
+    let mut g = c.benchmark_group("store_dispatch");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let store = MemoryStore::new();
+    let now = OffsetDateTime::now_utc();
+    let key = SessionKey::generate();
+    let record = Record {
+        data: counter_data(1),
+        expires_at: now + time::Duration::hours(1),
+        meta: Default::default(),
+    };
+    runtime
+        .block_on(store.create(&key, &record, now))
+        .unwrap_or_else(|e| panic!("create: {e}"));
+    let erased: Arc<dyn DynSessionStore> = Arc::new(store.clone());
+    // The memory store answers on the first poll: poll once, with no runtime around it, so
+    // the figure is the call itself.
+    fn poll_once<F: std::future::Future>(fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(out) => out,
+            std::task::Poll::Pending => panic!("the memory store answers at once"),
+        }
+    }
+    g.bench_function("load/static", |b| {
+        b.iter(|| poll_once(store.load(black_box(&key), now)))
+    });
+    g.bench_function("load/boxed", |b| {
+        b.iter(|| poll_once(erased.load_boxed(black_box(&key), now)))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    cookie,
+    keys,
+    signing,
+    data,
+    cookie_store,
+    engine,
+    store_dispatch
+);
 criterion_main!(benches);

@@ -71,8 +71,8 @@ struct Common {
     /// The command to record in the report (bench/run.sh passes its own).
     #[arg(long)]
     command: Option<String>,
-    /// This workspace's release binaries.
-    #[arg(long, default_value = "target/release")]
+    /// The bench workspace's release binaries.
+    #[arg(long, default_value = "bench/target/release")]
     bin_dir: PathBuf,
     /// The peer workspace's release binaries.
     #[arg(long, default_value = "bench/peers/target/release")]

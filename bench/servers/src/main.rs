@@ -138,8 +138,12 @@ impl SessionStore for Blind {
     ) -> Result<bool, StoreError> {
         self.0.touch(key, e, now).await
     }
-    async fn clear_expired(&self, now: time::OffsetDateTime) -> Result<u64, StoreError> {
-        self.0.clear_expired(now).await
+    async fn clear_expired_with_progress(
+        &self,
+        now: time::OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        self.0.clear_expired_with_progress(now, progress).await
     }
 }
 
