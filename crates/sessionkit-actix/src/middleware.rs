@@ -1,4 +1,5 @@
-//! The `Transform` and its service.
+//! The `Transform` and its service: translation only. The rules are the engine's; the
+//! responses are rendered by `sessionkit_core::actix`, shared with the extractors.
 
 use std::fmt;
 use std::future::{Future, Ready, ready};
@@ -7,11 +8,8 @@ use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderMap, HeaderValue};
-use actix_web::{Error, HttpMessage, HttpResponse};
-use sessionkit_core::cookie::{join_header_bytes, merge_vary};
-use sessionkit_core::{ClientStore, Config, Engine, Outcome, SessionStore};
+use actix_web::{Error, HttpMessage};
+use sessionkit_core::{ClientStore, Config, Engine, SessionStore};
 
 /// actix-web middleware giving every request a lazily loaded session. Cloning is cheap:
 /// the engine (configuration and store) is shared.
@@ -96,63 +94,21 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let rs = {
-            let cookie = join_header_bytes(
-                req.headers()
-                    .get_all(header::COOKIE)
-                    .map(HeaderValue::as_bytes),
-            );
-            self.engine.begin(cookie.as_deref())
-        };
+        let rs = self
+            .engine
+            .begin(sessionkit_core::actix::cookie_header(req.headers()).as_deref());
         req.extensions_mut().insert(rs.clone());
         let service = Rc::clone(&self.service);
         Box::pin(async move {
             let mut res = service.call(req).await?;
             let outcome = rs.finish(res.status().as_u16()).await;
             if let Some(failure) = &outcome.failure {
-                let mut replaced = HttpResponse::build(
-                    StatusCode::from_u16(failure.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-                );
-                replaced.content_type("text/plain; charset=utf-8");
-                if let Some(secs) = failure.retry_after {
-                    replaced.insert_header((header::RETRY_AFTER, HeaderValue::from(secs)));
-                }
-                if outcome.vary_cookie {
-                    replaced.insert_header((header::VARY, HeaderValue::from_static("Cookie")));
-                }
-                let replaced = replaced.body(failure.message);
+                let replaced =
+                    sessionkit_core::actix::failure_response(failure, outcome.vary_cookie);
                 return Ok(res.into_response(replaced).map_into_right_body());
             }
-            apply(outcome, res.headers_mut());
+            sessionkit_core::actix::apply_headers(outcome, res.headers_mut());
             Ok(res.map_into_left_body())
         })
-    }
-}
-
-fn apply(outcome: Outcome, headers: &mut HeaderMap) {
-    for c in outcome.set_cookie {
-        match HeaderValue::try_from(c) {
-            Ok(v) => headers.append(header::SET_COOKIE, v),
-            Err(e) => tracing::error!(error = %e, "session cookie is not a valid header value"),
-        }
-    }
-    if outcome.vary_cookie {
-        patch_vary(headers);
-    }
-}
-
-/// Adds `Cookie` to `Vary` (merged as Django does).
-fn patch_vary(headers: &mut HeaderMap) {
-    if !headers.contains_key(header::VARY) {
-        headers.insert(header::VARY, HeaderValue::from_static("Cookie"));
-        return;
-    }
-    let merged = merge_vary(
-        headers
-            .get_all(header::VARY)
-            .filter_map(|v| v.to_str().ok()),
-    );
-    if let Some(v) = merged.and_then(|v| HeaderValue::try_from(v).ok()) {
-        headers.insert(header::VARY, v);
     }
 }

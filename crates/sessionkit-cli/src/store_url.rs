@@ -25,7 +25,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use sessionkit_core::store::{CachedStore, FileStore, LocalCache};
-use sessionkit_core::{BoxStore, ClientStore, Config, DynSessionStore, Engine, MemoryStore};
+use sessionkit_core::{
+    BoxStore, ClientStore, Config, DynSessionStore, Engine, EngineBuilder, MemoryStore,
+};
 use sessionkit_django::{DjangoFileStore, Secrets, SignedCookieStore};
 use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore, RedisCache, RedisStore};
 use sessionkit_sql::django::{DjangoMySqlStore, DjangoPostgresStore, DjangoSqliteStore};
@@ -209,9 +211,14 @@ impl Opened {
 
     /// An engine over this store.
     pub fn engine(&self, config: Config) -> Engine {
+        self.engine_builder().with_config(config).build()
+    }
+
+    /// A builder of an engine over this store (to set a clock or a test hook).
+    pub fn engine_builder(&self) -> EngineBuilder {
         match self {
-            Opened::Server(s) => Engine::from_dyn(Arc::clone(s), config),
-            Opened::Client(c) => Engine::client_side(ClientArc(Arc::clone(c)), config),
+            Opened::Server(s) => EngineBuilder::server(Arc::clone(s)),
+            Opened::Client(c) => EngineBuilder::client(Arc::clone(c)),
         }
     }
 
@@ -223,29 +230,6 @@ impl Opened {
                 "{what} needs a server-side store: cookie:// keeps sessions in the browser, where no server can list or revoke them"
             ),
         }
-    }
-}
-
-/// `Arc<dyn ClientStore>` as a `ClientStore`.
-struct ClientArc(Arc<dyn ClientStore>);
-
-impl ClientStore for ClientArc {
-    fn decode(
-        &self,
-        value: &str,
-        now: time::OffsetDateTime,
-    ) -> Option<sessionkit_core::CookieContents> {
-        self.0.decode(value, now)
-    }
-    fn encode(
-        &self,
-        data: &sessionkit_core::Data,
-        now: time::OffsetDateTime,
-    ) -> Result<String, sessionkit_core::StoreError> {
-        self.0.encode(data, now)
-    }
-    fn describe(&self) -> String {
-        self.0.describe()
     }
 }
 

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::expiry::LONGEST;
+
 /// The `SameSite` cookie attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SameSite {
@@ -246,6 +248,12 @@ impl Config {
         max_save_attempts: u32 => |c| c.max_save_attempts;
         /// The `Retry-After` sent with a 503 (default 1 s).
         retry_after: Duration => |c| c.retry_after;
+        /// [`retry_after`](Config::retry_after) as the header carries it: whole seconds,
+        /// rounded up, at least 1 (the one place the header's value is computed).
+        retry_after_secs: u64 => |c| {
+            let d = c.retry_after;
+            (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+        };
         /// After a key rotation, how long requests still carrying the old key get no
         /// removal cookie (default 30 s; stores without rotation markers delete at once).
         rotation_grace: Duration => |c| c.rotation_grace;
@@ -365,10 +373,14 @@ impl ConfigBuilder {
                 format!("{d:?} is not a valid domain"),
             ));
         }
-        if c.cookie_age <= 0 {
+        if c.cookie_age <= 0 || c.cookie_age.unsigned_abs() > LONGEST.as_secs() {
             return Err(ConfigError::new(
                 "cookie_age",
-                format!("{} must be a positive number of seconds", c.cookie_age),
+                format!(
+                    "{} must be a positive number of seconds, at most {} (the span from 1970 to the year 9999)",
+                    c.cookie_age,
+                    LONGEST.as_secs()
+                ),
             ));
         }
         if c.cookie_samesite == Some(SameSite::None) && !c.cookie_secure {
@@ -412,6 +424,31 @@ impl ConfigBuilder {
         ] {
             if d == Some(Duration::ZERO) {
                 return Err(ConfigError::new(name, "must be greater than zero"));
+            }
+        }
+        // Durations are added to dates; past this span the sum cannot be represented, so
+        // such a value is refused here rather than saturated silently later.
+        for (name, d) in [
+            ("load_timeout", Some(c.load_timeout)),
+            ("save_timeout", Some(c.save_timeout)),
+            ("lock_timeout", Some(c.lock_timeout)),
+            ("lock_lease", Some(c.lock_lease)),
+            ("idle_timeout", c.idle_timeout),
+            ("absolute_timeout", c.absolute_timeout),
+            ("touch_interval", c.touch_interval),
+            ("retry_after", Some(c.retry_after)),
+            ("rotation_grace", Some(c.rotation_grace)),
+        ] {
+            if let Some(d) = d
+                && d > LONGEST
+            {
+                return Err(ConfigError::new(
+                    name,
+                    format!(
+                        "{d:?} is longer than {} seconds (the span from 1970 to the year 9999)",
+                        LONGEST.as_secs()
+                    ),
+                ));
             }
         }
         if let (Some(idle), Some(abs)) = (c.idle_timeout, c.absolute_timeout)
@@ -507,6 +544,66 @@ mod tests {
                 .build()
                 .is_ok()
         );
+    }
+
+    /// Issue 13, bugs 1 and 2: settings whose sums with a date cannot be represented are
+    /// refused at build time (they used to kill every session at once, or panic on the
+    /// first save).
+    #[test]
+    fn regression_13_extreme_durations_are_refused() {
+        for (b, setting) in [
+            (Config::builder().cookie_age(i64::MAX), "cookie_age"),
+            (Config::builder().cookie_age(i64::MIN), "cookie_age"),
+            (Config::builder().cookie_age(-1), "cookie_age"),
+            (
+                Config::builder().idle_timeout(Duration::MAX),
+                "idle_timeout",
+            ),
+            (
+                Config::builder().absolute_timeout(Duration::MAX),
+                "absolute_timeout",
+            ),
+            (
+                Config::builder().touch_interval(Duration::MAX),
+                "touch_interval",
+            ),
+            (
+                Config::builder().load_timeout(Duration::MAX),
+                "load_timeout",
+            ),
+            (Config::builder().retry_after(Duration::MAX), "retry_after"),
+            (
+                Config::builder().rotation_grace(Duration::MAX),
+                "rotation_grace",
+            ),
+        ] {
+            let err = b.build().unwrap_err();
+            assert_eq!(err.setting(), setting);
+        }
+        // The longest allowed values build.
+        let longest = LONGEST;
+        let c = Config::builder()
+            .cookie_age(i64::try_from(longest.as_secs()).unwrap())
+            .idle_timeout(longest)
+            .absolute_timeout(longest)
+            .build()
+            .unwrap();
+        assert_eq!(c.idle_timeout(), Some(longest));
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_at_least_one() {
+        let secs = |d| {
+            Config::builder()
+                .retry_after(d)
+                .build()
+                .unwrap()
+                .retry_after_secs()
+        };
+        assert_eq!(secs(Duration::ZERO), 1);
+        assert_eq!(secs(Duration::from_millis(1)), 1);
+        assert_eq!(secs(Duration::from_secs(2)), 2);
+        assert_eq!(secs(Duration::from_millis(2001)), 3);
     }
 
     #[test]

@@ -69,27 +69,6 @@ fn unquote(v: &str) -> Cow<'_, str> {
     Cow::Owned(out.iter().map(|&b| b as char).collect())
 }
 
-/// Joins several `Cookie` header values (HTTP/2 sends one per cookie) the way a single
-/// HTTP/1 header would carry them.
-pub fn join_headers<'a, I: IntoIterator<Item = &'a str>>(values: I) -> Option<Cow<'a, str>> {
-    let mut iter = values.into_iter();
-    let first = iter.next()?;
-    match iter.next() {
-        None => Some(Cow::Borrowed(first)),
-        Some(second) => {
-            let mut s = String::with_capacity(first.len() + second.len() + 2);
-            s.push_str(first);
-            s.push_str("; ");
-            s.push_str(second);
-            for v in iter {
-                s.push_str("; ");
-                s.push_str(v);
-            }
-            Some(Cow::Owned(s))
-        }
-    }
-}
-
 /// Merges `Cookie` into the values of a response's `Vary` header(s), as Django's
 /// `patch_vary_headers` does: `None` when nothing needs to change (the header already
 /// names `Cookie`, in any case, or is `*`), else the new single header value
@@ -119,9 +98,11 @@ pub fn merge_vary<'a, I: IntoIterator<Item = &'a str>>(existing: I) -> Option<St
     Some(value)
 }
 
-/// Joins raw `Cookie` header values as [`join_headers`] does, decoding bytes that are not
-/// UTF-8 lossily: a non-ASCII byte in another cookie (`name=José`) must not hide the
-/// session cookie. Adapters pass their header values' bytes.
+/// Joins several `Cookie` header values (HTTP/2 sends one per cookie) the way a single
+/// HTTP/1 header would carry them (`"; "` between them), decoding bytes that are not UTF-8
+/// lossily: a non-ASCII byte in another cookie (`name=José`) must not hide the session
+/// cookie. Adapters pass their header values' bytes to
+/// [`Engine::begin`](crate::Engine::begin) through it.
 ///
 /// ```
 /// use sessionkit_core::cookie::{find, join_header_bytes};
@@ -211,14 +192,7 @@ pub fn set_cookie(
     }
     if let Some(age) = max_age {
         s.push_str("; expires=");
-        let expires = now
-            .checked_add(time::Duration::seconds(age))
-            .unwrap_or(if age < 0 {
-                OffsetDateTime::UNIX_EPOCH
-            } else {
-                now
-            });
-        push_http_date(&mut s, expires);
+        push_http_date(&mut s, crate::expiry::add_seconds(now, age));
     }
     if config.cookie_httponly() {
         s.push_str("; HttpOnly");
@@ -238,11 +212,16 @@ pub fn set_cookie(
     s
 }
 
-/// The `Set-Cookie` value that removes the session cookie, exactly as Django's
-/// `delete_cookie`: empty quoted value, the epoch as `expires`, `Max-Age=0`, the configured
-/// Domain, Path and SameSite, and `Secure` only when the name has a `__Secure-`/`__Host-`
-/// prefix or SameSite is `None` (or, beyond Django, when the cookie is Secure and
-/// Partitioned, since a partitioned cookie is only removed by a matching one).
+/// The `Set-Cookie` value that removes the session cookie: empty quoted value, the epoch as
+/// `expires`, `Max-Age=0`, and the session cookie's own attributes (Domain, HttpOnly,
+/// Partitioned, Path, SameSite, Secure), in Django's order.
+///
+/// Django's `delete_cookie` leaves out `HttpOnly`, and `Secure` unless the name has a
+/// `__Secure-`/`__Host-` prefix or SameSite is `None`. Browsers delete the cookie either
+/// way, but a removal cookie weaker than the cookie it removes is what scanners flag, so
+/// sessionkit repeats the session cookie's attributes (a deliberate difference, listed in
+/// `docs/CONFORMANCE.md`). `Secure` is still sent where Django sends it, even when the
+/// session cookie itself is not Secure.
 pub fn removal_cookie(config: &Config) -> String {
     let mut s = String::with_capacity(128);
     s.push_str(config.cookie_name());
@@ -251,7 +230,11 @@ pub fn removal_cookie(config: &Config) -> String {
         s.push_str("; Domain=");
         s.push_str(domain);
     }
-    s.push_str("; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0");
+    s.push_str("; expires=Thu, 01 Jan 1970 00:00:00 GMT");
+    if config.cookie_httponly() {
+        s.push_str("; HttpOnly");
+    }
+    s.push_str("; Max-Age=0");
     if config.cookie_partitioned() {
         s.push_str("; Partitioned");
     }
@@ -259,10 +242,10 @@ pub fn removal_cookie(config: &Config) -> String {
     s.push_str(config.cookie_path());
     push_samesite(&mut s, config.cookie_samesite());
     let name = config.cookie_name();
-    if name.starts_with("__Secure-")
+    if config.cookie_secure()
+        || name.starts_with("__Secure-")
         || name.starts_with("__Host-")
         || config.cookie_samesite() == Some(SameSite::None)
-        || config.cookie_partitioned()
     {
         s.push_str("; Secure");
     }
@@ -315,11 +298,22 @@ mod tests {
         );
     }
 
+    /// Django's removal cookie plus the session cookie's HttpOnly and Secure (issue 13,
+    /// bug 4: a removal cookie as strong as the cookie it removes).
     #[test]
-    fn removal_cookie_matches_django() {
+    fn removal_cookie_matches_django_plus_the_cookies_own_attributes() {
         assert_eq!(
             removal_cookie(&Config::default()),
-            "sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax"
+            "sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Max-Age=0; Path=/; SameSite=Lax"
+        );
+        let c = Config::builder()
+            .cookie_secure(true)
+            .cookie_httponly(false)
+            .build()
+            .unwrap();
+        assert_eq!(
+            removal_cookie(&c),
+            "sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax; Secure"
         );
         let c = Config::builder()
             .cookie_domain(".example.local")
@@ -328,7 +322,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             removal_cookie(&c),
-            "sessionid=\"\"; Domain=.example.local; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/example/; SameSite=Lax"
+            "sessionid=\"\"; Domain=.example.local; expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Max-Age=0; Path=/example/; SameSite=Lax"
         );
     }
 
@@ -353,10 +347,10 @@ mod tests {
 
     #[test]
     fn join() {
-        assert_eq!(join_headers(Vec::<&str>::new()), None);
-        assert_eq!(join_headers(["a=1"]).as_deref(), Some("a=1"));
+        assert_eq!(join_header_bytes(Vec::<&[u8]>::new()), None);
+        assert_eq!(join_header_bytes([&b"a=1"[..]]).as_deref(), Some("a=1"));
         assert_eq!(
-            join_headers(["a=1", "b=2", "c=3"]).as_deref(),
+            join_header_bytes([&b"a=1"[..], b"b=2", b"c=3"]).as_deref(),
             Some("a=1; b=2; c=3")
         );
     }

@@ -1,20 +1,33 @@
 //! [`Expiry`]: Django's `set_expiry` values and the arithmetic of `get_expiry_age`,
 //! `get_expiry_date` and `get_expire_at_browser_close`.
 //!
-//! As in Django, a session's own expiry lives in its data under `_session_expiry`: an
-//! integer (seconds relative to each save; `0` means "until the browser closes") or an
-//! ISO 8601 string (an absolute instant). That keeps sessions shared with Django readable
-//! by both sides.
+//! As in Django, a session's own expiry lives in its data under `_session_expiry`
+//! ([`EXPIRY_KEY`](crate::EXPIRY_KEY)): an integer (seconds relative to each save; `0`
+//! means "until the browser closes") or an ISO 8601 string (an absolute instant). That
+//! keeps sessions shared with Django readable by both sides.
+//!
+//! Every addition here saturates at the representable range (the year 9999): a huge
+//! expiry means "as late as can be", never "now" and never a panic.
 
 use std::time::Duration;
 
-use time::OffsetDateTime;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
+use crate::config::Config;
+use crate::data::Data;
 use crate::pytime::{self, IsoDateTime};
 use crate::value::Value;
 
-/// The data key that holds a session's own expiry (Django's name).
-pub const EXPIRY_KEY: &str = "_session_expiry";
+/// The latest instant sessionkit represents (`9999-12-31T23:59:59.999999999Z`); additions
+/// saturate here.
+pub(crate) const LATEST: OffsetDateTime = PrimitiveDateTime::MAX.assume_utc();
+
+/// The earliest instant sessionkit represents; subtractions saturate here.
+pub(crate) const EARLIEST: OffsetDateTime = PrimitiveDateTime::MIN.assume_utc();
+
+/// The longest span a setting may have: from the Unix epoch to [`LATEST`]. Anything longer
+/// could not be added to any date after 1970, so `Config::build` refuses it.
+pub(crate) const LONGEST: Duration = Duration::from_secs(253_402_300_799);
 
 /// What [`Session::set_expiry`](crate::Session::set_expiry) accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,10 +52,7 @@ impl Expiry {
             Expiry::Default => None,
             Expiry::BrowserClose => Some(Value::Int(0)),
             Expiry::Seconds(n) => Some(Value::Int(n)),
-            Expiry::In(d) => Some(Value::String(pytime::isoformat(
-                now.checked_add(time::Duration::try_from(d).unwrap_or(time::Duration::MAX))
-                    .unwrap_or(now),
-            ))),
+            Expiry::In(d) => Some(Value::String(pytime::isoformat(add(now, d)))),
             Expiry::At(t) => Some(Value::String(pytime::isoformat(t))),
         }
     }
@@ -145,14 +155,64 @@ impl Stored {
     }
 }
 
-/// `t + seconds`, saturating at the representable range.
+/// `t + seconds`, saturating at the representable range ([`EARLIEST`] ..= [`LATEST`]).
 pub(crate) fn add_seconds(t: OffsetDateTime, seconds: i64) -> OffsetDateTime {
     t.checked_add(time::Duration::seconds(seconds))
-        .unwrap_or(if seconds < 0 {
-            OffsetDateTime::UNIX_EPOCH
-        } else {
-            t
-        })
+        .unwrap_or(if seconds < 0 { EARLIEST } else { LATEST })
+}
+
+/// `t + d`, saturating at [`LATEST`].
+pub(crate) fn add(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
+    time::Duration::try_from(d)
+        .ok()
+        .and_then(|d| t.checked_add(d))
+        .unwrap_or(LATEST)
+}
+
+/// Whole seconds of `d`, saturating at `i64::MAX`.
+pub(crate) fn whole_seconds(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// When a record written at `now` expires: the session's own expiry (Django's rules), capped
+/// by the idle timeout (from `now`) and the absolute timeout (from `created_at`).
+pub(crate) fn record_expiry(
+    cfg: &Config,
+    data: &Data,
+    now: OffsetDateTime,
+    created_at: OffsetDateTime,
+) -> OffsetDateTime {
+    let mut t = data.expiry_date(now, cfg.cookie_age());
+    if let Some(idle) = cfg.idle_timeout() {
+        t = t.min(add(now, idle));
+    }
+    if let Some(abs) = cfg.absolute_timeout() {
+        t = t.min(add(created_at, abs));
+    }
+    t
+}
+
+/// The cookie's Max-Age for a record written at `now`: `None` for a browser-session cookie,
+/// else the session's expiry age capped by the idle and absolute timeouts and by what the
+/// cookie's `expires` date can hold (so the two attributes always agree).
+pub(crate) fn cookie_max_age(
+    cfg: &Config,
+    data: &Data,
+    now: OffsetDateTime,
+    created_at: OffsetDateTime,
+) -> Option<i64> {
+    let (stored, unset) = data.expiry_setting();
+    if stored.browser_close(cfg.expire_at_browser_close(), unset) {
+        return None;
+    }
+    let mut age = stored.age(now, cfg.cookie_age());
+    if let Some(idle) = cfg.idle_timeout() {
+        age = age.min(whole_seconds(idle));
+    }
+    if let Some(abs) = cfg.absolute_timeout() {
+        age = age.min((add(created_at, abs) - now).whole_seconds());
+    }
+    Some(age.min((LATEST - now).whole_seconds()))
 }
 
 #[cfg(test)]

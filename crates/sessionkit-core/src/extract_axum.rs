@@ -1,12 +1,15 @@
-//! The axum extractor. It lives here, beside `Session`, because the orphan rule forbids
-//! implementing axum's `FromRequestParts` for `Session` in any other crate.
+//! The axum extractors. They live here, beside `Session`, because the orphan rule forbids
+//! implementing axum's `FromRequestParts` for `Session` in any other crate. Every error
+//! response goes through [`crate::http::failure_response`], the one renderer for `http` 1
+//! frameworks.
 
 use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
 use http::request::Parts;
-use http::{HeaderValue, StatusCode, header};
 
-use crate::engine::{LoadError, RequestSession, UNAVAILABLE_MESSAGE};
+use crate::engine::{LoadError, RequestSession};
+use crate::http::failure_response;
 use crate::session::{Session, SessionError};
 
 /// Why the `Session` extractor rejected a request.
@@ -17,14 +20,8 @@ pub enum SessionRejection {
     #[error("the session layer is not installed on this route")]
     MissingLayer,
     /// The session could not be loaded (503 with the configured `Retry-After`).
-    #[error("{error}")]
-    Load {
-        /// Why.
-        #[source]
-        error: LoadError,
-        /// Seconds for `Retry-After` (`Config::retry_after`).
-        retry_after: u64,
-    },
+    #[error(transparent)]
+    Load(#[from] LoadError),
 }
 
 impl IntoResponse for SessionRejection {
@@ -34,22 +31,15 @@ impl IntoResponse for SessionRejection {
                 tracing::error!("Session extractor used on a route without SessionLayer");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Session layer missing.").into_response()
             }
-            SessionRejection::Load { retry_after, .. } => unavailable(retry_after),
+            SessionRejection::Load(error) => error.into_response(),
         }
     }
 }
 
-fn unavailable(retry_after: u64) -> Response {
-    let mut res = (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE).into_response();
-    res.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
-    res
-}
-
 impl IntoResponse for LoadError {
-    /// A 503 with `Retry-After: 1` (the extractor uses the configured value instead).
+    /// The error's [`Failure`](crate::Failure): a 503 with the configured `Retry-After`.
     fn into_response(self) -> Response {
-        unavailable(1)
+        failure_response(self.failure(), false)
     }
 }
 
@@ -69,10 +59,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             .extensions
             .get::<RequestSession>()
             .ok_or(SessionRejection::MissingLayer)?;
-        rs.load().await.map_err(|error| SessionRejection::Load {
-            error,
-            retry_after: rs.engine().config().retry_after().as_secs(),
-        })
+        Ok(rs.load().await?)
     }
 }
 

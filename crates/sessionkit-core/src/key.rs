@@ -10,14 +10,14 @@ use sha2::{Digest, Sha256};
 const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
 /// Length of a generated key: 32 characters of 36 symbols, about 165 bits.
-pub const KEY_LEN: usize = 32;
+pub(crate) const KEY_LEN: usize = 32;
 
 /// The shortest cookie value Django treats as a key; shorter values are discarded (and the
 /// cookie deleted).
-pub const MIN_KEY_LEN: usize = 8;
+pub(crate) const MIN_KEY_LEN: usize = 8;
 
 /// The longest key any store can hold (Django's `session_key varchar(40)`).
-pub const MAX_KEY_LEN: usize = 40;
+pub(crate) const MAX_KEY_LEN: usize = 40;
 
 /// A session key: 8 to 40 characters of `[a-z0-9]`. Generated keys have 32.
 ///

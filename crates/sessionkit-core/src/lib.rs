@@ -18,22 +18,33 @@
 //! Framework adapters (`sessionkit-tower`, `sessionkit-actix`) call the engine; stores
 //! live in their own crates (`sessionkit-sql`, `sessionkit-redis`, ...).
 //!
-//! # Layout
+//! # The public surface, by audience
 //!
-//! | module | what |
-//! | --- | --- |
-//! | [`session`] | the `Session` API |
-//! | [`engine`] | the request flow and its rules |
-//! | [`store`] | the store traits and `MemoryStore` |
-//! | [`value`], [`data`], [`json`] | the value model and Python-compatible JSON |
-//! | [`config`], [`expiry`], [`key`], [`cookie`], [`clock`], [`pytime`] | settings, expiry arithmetic, keys, cookie headers, time |
+//! * **Applications** use the root: [`Session`], [`SessionError`], [`Config`],
+//!   [`Expiry`], [`Value`] (and the [`value`] module for typed conversions), [`Data`],
+//!   [`Engine`] when they build one themselves, [`MemoryStore`], [`CachedStore`], the
+//!   clocks.
+//! * **Store authors** implement [`SessionStore`] (or [`ClientStore`]) from the [`store`]
+//!   module and check it with `sessionkit-testkit`'s conformance suite; [`json`] and
+//!   [`pytime`] are Python's text forms, for layouts shared with Django.
+//! * **Adapter authors** call [`Engine::begin`], [`RequestSession::load`] and
+//!   [`RequestSession::finish`], and render [`Outcome`] / [`Failure`] / [`LoadError`]:
+//!   the [`http`] module does it for `http` 1 frameworks (feature `http`), the [`actix`]
+//!   module for actix-web (feature `actix`), and [`cookie`] has the header helpers for
+//!   anything else. `sessionkit-testkit`'s adapter conformance suite checks an adapter
+//!   through real HTTP.
+//!
+//! Everything else is private to the crate. The map of which file holds which rule is in
+//! `docs/DESIGN.md`.
 //!
 //! # Features
 //!
 //! | feature | what it adds |
 //! | --- | --- |
-//! | `axum` | `Session` as an axum extractor (`FromRequestParts`), `SessionError` and `LoadError` as responses |
-//! | `actix` | `Session` as an actix-web extractor (`FromRequest`), `SessionError` and `LoadError` as `ResponseError`s |
+//! | `http` | the [`http`] module: the engine's answers in `http` 1 types |
+//! | `axum` | `Session` as an axum extractor (`FromRequestParts`), `SessionError` and `LoadError` as responses (implies `http`) |
+//! | `actix` | the [`actix`] module; `Session` as an actix-web extractor (`FromRequest`), `SessionError` and `LoadError` as `ResponseError`s |
+//! | `testing` | test hooks: [`EngineBuilder::with_save_delay`] |
 //!
 //! # Example
 //!
@@ -60,37 +71,44 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod clock;
-pub mod config;
-pub mod cookie;
-pub mod data;
-pub mod engine;
-pub mod expiry;
 #[cfg(feature = "actix")]
-mod extract_actix;
+pub mod actix;
+mod clock;
+mod config;
+pub mod cookie;
+mod data;
+mod derived;
+mod engine;
+mod expiry;
 #[cfg(feature = "axum")]
 mod extract_axum;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod json;
-pub mod key;
+mod key;
 pub mod pytime;
-pub mod session;
+mod session;
 pub mod store;
 pub mod value;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Concurrency, Config, ConfigBuilder, ConfigError, SameSite};
 pub use data::Data;
+pub use derived::{AUTH_USER_ID_KEY, EXPIRY_KEY};
 pub use engine::{
-    Engine, Failure, LoadError, Outcome, RequestSession, StatsSnapshot, spawn_cleanup,
+    Engine, EngineBuilder, Failure, INTERNAL_MESSAGE, INTERRUPTED_MESSAGE, LoadError,
+    LoadErrorKind, MIN_CLEANUP_PERIOD, Outcome, RequestSession, StatsSnapshot, UNAVAILABLE_MESSAGE,
+    spawn_cleanup,
 };
 pub use expiry::Expiry;
 #[cfg(feature = "axum")]
 pub use extract_axum::SessionRejection;
-pub use key::{ClientKey, SessionKey};
-pub use session::{Session, SessionError};
+pub use key::{ClientKey, Fingerprint, SessionKey};
+pub use session::{Session, SessionError, TEST_COOKIE_NAME, TEST_COOKIE_VALUE};
 pub use store::{
-    BoxStore, ClientStore, CookieContents, CreateOutcome, DynSessionStore, LeaseStore, Lookup,
-    MemoryStore, Metadata, Record, SaveOutcome, SessionInfo, SessionListing, SessionStore,
-    StoreError, StoreErrorKind, Token, UserIndex,
+    BoxStore, CachedStore, ClientStore, CookieContents, Create, CreateOutcome, DynSessionStore,
+    FileStore, LeaseStore, LocalCache, Lookup, MemoryStore, Metadata, Record, SaveOutcome,
+    SessionCache, SessionInfo, SessionListing, SessionStore, StoreError, StoreErrorKind, Token,
+    UserIndex,
 };
 pub use value::Value;

@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::data::Data;
-use crate::expiry::{EXPIRY_KEY, Expiry, Stored};
+use crate::derived::{AUTH_USER_ID_KEY, EXPIRY_KEY};
+use crate::expiry::Expiry;
 use crate::key::SessionKey;
 use crate::value::{Value, ValueError, from_value, to_value};
 
@@ -18,8 +19,6 @@ use crate::value::{Value, ValueError, from_value, to_value};
 pub const TEST_COOKIE_NAME: &str = "testcookie";
 /// See [`TEST_COOKIE_NAME`].
 pub const TEST_COOKIE_VALUE: &str = "worked";
-/// The key Django's `auth.login` stores the user's primary key under (as a string).
-pub const AUTH_USER_ID_KEY: &str = "_auth_user_id";
 
 /// An error from typed session access.
 #[derive(Debug, thiserror::Error)]
@@ -95,8 +94,24 @@ pub(crate) struct State {
     pub(crate) flushed: bool,
     /// The key was rotated: `identity` holds a new key not yet stored.
     pub(crate) cycled: bool,
+    /// A fresh authentication (login) rotated the key: the absolute timeout restarts.
+    pub(crate) renewed: bool,
     /// The response was built; later writes are lost.
     pub(crate) finished: bool,
+}
+
+/// What the engine's end-of-request decision needs to know about a session, read in one
+/// step (see `engine::plan`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SessionView {
+    pub(crate) accessed: bool,
+    pub(crate) modified: bool,
+    pub(crate) flushed: bool,
+    pub(crate) cycled: bool,
+    pub(crate) renewed: bool,
+    pub(crate) identity: Identity,
+    /// The dictionary has no keys.
+    pub(crate) data_empty: bool,
 }
 
 /// A session: Django's `request.session` with typed access.
@@ -155,6 +170,7 @@ impl Session {
                     ops: Vec::new(),
                     flushed: false,
                     cycled: false,
+                    renewed: false,
                     finished: false,
                 }),
             }),
@@ -176,6 +192,46 @@ impl Session {
         // A panic while holding the lock leaves consistent data (every method updates it
         // in one step), so a poisoned lock is still usable.
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- the engine's side: what it reads and writes at the end of a request ----
+
+    /// Marks the response as built (later writes are logged as lost) and returns what the
+    /// end-of-request decision needs.
+    pub(crate) fn close(&self) -> SessionView {
+        let mut st = self.state();
+        st.finished = true;
+        SessionView {
+            accessed: st.accessed,
+            modified: st.modified,
+            flushed: st.flushed,
+            cycled: st.cycled,
+            renewed: st.renewed,
+            identity: st.identity,
+            data_empty: st.data.is_empty(),
+        }
+    }
+
+    /// The current data (a reference-count increment).
+    pub(crate) fn data(&self) -> Data {
+        self.state().data.clone()
+    }
+
+    /// The operations recorded so far, for a replay after a conflict.
+    pub(crate) fn take_ops(&self) -> Vec<Op> {
+        std::mem::take(&mut self.state().ops)
+    }
+
+    /// After a save that replayed this request's operations on fresh data: what was
+    /// stored, so the handler's clones see it.
+    pub(crate) fn set_data(&self, data: Data) {
+        self.state().data = data;
+    }
+
+    /// The key the session was stored under (a new one after a create or a rotation that
+    /// met a collision).
+    pub(crate) fn set_stored_key(&self, key: SessionKey) {
+        self.state().identity = Identity::Key(key);
     }
 
     /// Locks for a read: sets `accessed`.
@@ -417,12 +473,17 @@ impl Session {
         st.modified = true;
         st.flushed = true;
         st.cycled = false;
+        st.renewed = false;
         st.identity = Identity::None;
     }
 
     /// `session.cycle_key()` (what login does): keeps the data under a new key. The new
     /// record is written before the old one is retired, at the end of the request (not at
     /// all if the response is a 5xx). [`Session::key`] returns the new key at once.
+    ///
+    /// The session keeps its creation time, so a periodic key renewal (as OWASP advises)
+    /// does not extend the [absolute timeout](crate::ConfigBuilder::absolute_timeout);
+    /// only [`login`](Session::login) restarts it.
     pub fn cycle_key(&self) {
         let mut st = self.write();
         st.modified = true;
@@ -486,12 +547,6 @@ impl Session {
         }
     }
 
-    fn stored_expiry(&self) -> (Stored, bool) {
-        let v = self.read().data.get(EXPIRY_KEY);
-        let absent = matches!(v, None | Some(Value::Null));
-        (Stored::from_value(v.as_ref()), absent)
-    }
-
     /// `session.get_expiry_age()`: seconds until the session expires, from now.
     pub fn expiry_age(&self) -> i64 {
         self.expiry_age_at(self.now())
@@ -499,8 +554,9 @@ impl Session {
 
     /// `session.get_expiry_age(modification=at)`.
     pub fn expiry_age_at(&self, at: OffsetDateTime) -> i64 {
-        self.stored_expiry()
-            .0
+        self.read()
+            .data
+            .stored_expiry()
             .age(at, self.inner.ctx.config.cookie_age())
     }
 
@@ -511,15 +567,16 @@ impl Session {
 
     /// `session.get_expiry_date(modification=at)`.
     pub fn expiry_date_at(&self, at: OffsetDateTime) -> OffsetDateTime {
-        self.stored_expiry()
-            .0
-            .date(at, self.inner.ctx.config.cookie_age())
+        self.read()
+            .data
+            .expiry_date(at, self.inner.ctx.config.cookie_age())
     }
 
     /// `session.get_expire_at_browser_close()`.
     pub fn expire_at_browser_close(&self) -> bool {
-        let (stored, absent) = self.stored_expiry();
-        stored.browser_close(self.inner.ctx.config.expire_at_browser_close(), absent)
+        self.read()
+            .data
+            .expire_at_browser_close(self.inner.ctx.config.expire_at_browser_close())
     }
 
     // ---- test cookie ----
@@ -549,20 +606,23 @@ impl Session {
 
     /// The logged-in user's id (Django's `_auth_user_id`), if any.
     pub fn user_id(&self) -> Option<String> {
-        match self.get_value(AUTH_USER_ID_KEY)? {
-            Value::String(s) => Some(s),
-            Value::Int(i) => Some(i.to_string()),
-            _ => None,
-        }
+        self.read().data.user_id()
     }
 
     /// Logs `user_id` in the way Django's `auth.login` treats the session: if another user
     /// is logged in, the session is flushed first; otherwise the key is cycled (keeping
     /// anonymous data). Then `_auth_user_id` is stored (as a string, as Django does).
+    ///
+    /// A login is a fresh authentication, so it also restarts the
+    /// [absolute timeout](crate::ConfigBuilder::absolute_timeout) (a plain
+    /// [`cycle_key`](Session::cycle_key) keeps the session's creation time).
     pub fn login(&self, user_id: &str) {
         match self.user_id() {
             Some(current) if current != user_id => self.flush(),
-            _ => self.cycle_key(),
+            _ => {
+                self.cycle_key();
+                self.state().renewed = true;
+            }
         }
         self.insert_value(AUTH_USER_ID_KEY, Value::String(user_id.to_owned()));
     }

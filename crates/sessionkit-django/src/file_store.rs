@@ -161,7 +161,7 @@ impl DjangoFileStore {
     /// the cookie age.
     fn expiry(&self, data: &Data, modified: OffsetDateTime) -> OffsetDateTime {
         let secs = |n: i64| modified + time::Duration::seconds(n);
-        match data.get(sessionkit_core::expiry::EXPIRY_KEY) {
+        match data.get(sessionkit_core::EXPIRY_KEY) {
             Some(Value::String(s)) => pytime::fromisoformat(&s).map_or_else(
                 || secs(self.inner.cookie_age),
                 pytime::IsoDateTime::assume_utc,
@@ -362,7 +362,11 @@ impl SessionStore for DjangoFileStore {
         .await
     }
 
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
         let this = self.clone();
         let keys = files::blocking(move || this.keys()).await?;
         let mut removed = 0;
@@ -377,6 +381,7 @@ impl SessionStore for DjangoFileStore {
                 .await?;
             removed += u64::from(gone);
         }
+        progress(removed);
         Ok(removed)
     }
 

@@ -571,10 +571,6 @@ impl SessionStore for RedisStore {
         Ok(true)
     }
 
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        listing::clear_expired(self, now, |_| {}).await
-    }
-
     /// Reports the running total after each batch: one `SCAN` page (up to 1000 keys),
     /// whose keys are checked concurrently.
     async fn clear_expired_with_progress(

@@ -82,11 +82,10 @@ pub fn oversized_sessions_are_refused<C: ClientStore>(store: &C) {
 /// age, counted from the issue time.
 pub async fn expiry_through_the_engine<C: ClientStore>(store: C) {
     let clock = ManualClock::new(NOW);
-    let engine = Engine::client_side(
-        store,
-        Config::builder().cookie_age(100).build().expect("config"),
-    )
-    .with_clock(Arc::new(clock.clone()));
+    let engine = Engine::client_builder(store)
+        .with_config(Config::builder().cookie_age(100).build().expect("config"))
+        .with_clock(Arc::new(clock.clone()))
+        .build();
     let req = engine.begin(None);
     req.load()
         .await

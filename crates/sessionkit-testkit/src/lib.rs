@@ -1,5 +1,14 @@
-//! The store conformance suite of sessionkit, public so that third-party stores can run it
-//! too.
+//! The conformance suites of sessionkit, public so that third-party stores and framework
+//! adapters can run them too:
+//!
+//! * [`conformance_tests!`] — the store contract, for every server-side store;
+//! * [`client`] — the client-side profile, for stores that keep the session in the cookie;
+//! * [`adapter_conformance_tests!`] — every middleware rule through real HTTP requests, for
+//!   framework adapters ([`adapter`]);
+//! * [`fakes`] — stores that fail, hang or count, for tests of engines, adapters and
+//!   applications.
+//!
+//! The store suite:
 //!
 //! Every store runs the same checks of the contract in
 //! [`sessionkit_core::store`]: insert-if-absent creates, compare-and-set saves that never
@@ -21,7 +30,9 @@
 //! `SKIP` and passes — unless `SESSIONKIT_REQUIRE_SERVICES=1`, in which case use
 //! [`require`] to turn the absence into a failure.
 
+pub mod adapter;
 pub mod client;
+pub mod fakes;
 pub mod http;
 pub mod suite;
 

@@ -120,7 +120,7 @@ fn data(text: &str) -> Data {
 fn record(text: &str, expires_in: i64) -> Record {
     let mut data = data(text);
     data.insert(
-        sessionkit_core::expiry::EXPIRY_KEY,
+        sessionkit_core::EXPIRY_KEY,
         Value::String(sessionkit_core::pytime::isoformat(at(expires_in))),
     );
     Record {
@@ -177,7 +177,7 @@ pub async fn create_then_load_round_trips<S: SessionStore>(store: &S, p: &Profil
     );
     r.expires_at = at(3600) + time::Duration::microseconds(123_456);
     r.data.insert(
-        sessionkit_core::expiry::EXPIRY_KEY,
+        sessionkit_core::EXPIRY_KEY,
         Value::String(sessionkit_core::pytime::isoformat(r.expires_at)),
     );
     r.meta.user_id = Some("42".into());

@@ -6,69 +6,22 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, header};
-use sessionkit_core::{
-    Config, CreateOutcome, Engine, Lookup, MemoryStore, Record, SaveOutcome, SessionKey,
-    SessionStore, StoreError, Token,
-};
-use time::OffsetDateTime;
+use sessionkit_core::{Config, Engine, SessionKey};
+
+use sessionkit_testkit::fakes::{Counting, Counts};
 
 use crate::serve::{free_port, run, serve};
 use crate::support::{App, Logs, mysql_url, open, postgres_url, redis_url};
 
-/// A memory store that counts the loads it is asked for.
-#[derive(Clone, Default)]
-pub(crate) struct Counting {
-    pub(crate) inner: MemoryStore,
-    pub(crate) loads: Arc<AtomicUsize>,
-}
-
-impl SessionStore for Counting {
-    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(key, now).await
-    }
-    async fn create(
-        &self,
-        k: &SessionKey,
-        r: &Record,
-        now: OffsetDateTime,
-    ) -> Result<CreateOutcome, StoreError> {
-        self.inner.create(k, r, now).await
-    }
-    async fn save(
-        &self,
-        k: &SessionKey,
-        r: &Record,
-        t: &Token,
-        now: OffsetDateTime,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.inner.save(k, r, t, now).await
-    }
-    async fn delete(&self, k: &SessionKey) -> Result<(), StoreError> {
-        self.inner.delete(k).await
-    }
-    async fn touch(
-        &self,
-        k: &SessionKey,
-        e: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.inner.touch(k, e, now).await
-    }
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.inner.clear_expired(now).await
-    }
-}
-
-fn counting_app() -> (App, Counting) {
+fn counting_app() -> (App, Arc<Counts>) {
     let store = Counting::default();
-    let app = App::new(Engine::new(store.clone(), Config::default()));
-    (app, store)
+    let counts = store.counts();
+    let app = App::new(Engine::new(store, Config::default()));
+    (app, counts)
 }
 
 /// Sends GET `uri` with these raw `Cookie` header values (bytes, not necessarily text).
@@ -80,8 +33,7 @@ async fn with_cookies(app: &App, uri: &str, cookies: &[&[u8]]) -> crate::support
     app.send(req.body(Body::empty()).unwrap()).await
 }
 
-const REMOVAL: &str =
-    "sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax";
+const REMOVAL: &str = "sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Max-Age=0; Path=/; SameSite=Lax";
 
 /// Cookie values no store can hold (8+ characters outside `[a-z0-9]{8,40}`) and values
 /// shorter than 8: answered without a single store query, with Django's outcome for an
@@ -137,7 +89,7 @@ async fn impossible_cookie_values_never_reach_the_store() {
         let r = with_cookies(&app, "/color/get", &[short.as_bytes()]).await;
         assert_eq!(r.body, "Favorite color: unknown", "{short}");
     }
-    assert_eq!(store.loads.load(Ordering::SeqCst), 0, "no store query");
+    assert_eq!(store.loads(), 0, "no store query");
 
     // A write with such a cookie starts a new session under a fresh key (never the
     // client's value) and still needs no load.
@@ -145,7 +97,7 @@ async fn impossible_cookie_values_never_reach_the_store() {
     assert_eq!(r.status, 200);
     let fresh = r.cookie().unwrap();
     assert_ne!(fresh, "sessionid=ABCDEFGHIJKL");
-    assert_eq!(store.loads.load(Ordering::SeqCst), 0);
+    assert_eq!(store.loads(), 0);
 }
 
 /// Cookie headers that are merely odd: the key is found as Django finds it (split on
@@ -185,15 +137,15 @@ async fn odd_but_valid_cookie_headers_find_the_session_as_django_does() {
         ),
     ];
     for (headers, what) in &cases {
-        let before = store.loads.load(Ordering::SeqCst);
+        let before = store.loads();
         let refs: Vec<&[u8]> = headers.iter().map(Vec::as_slice).collect();
         let r = with_cookies(&app, "/color/get", &refs).await;
         assert_eq!(r.body, "Favorite color: teal", "{what}: {r:?}");
         assert!(r.set_cookie.is_empty(), "{what}: {r:?}");
-        assert_eq!(store.loads.load(Ordering::SeqCst), before + 1, "{what}");
+        assert_eq!(store.loads(), before + 1, "{what}");
     }
     // Ours first, garbage last: the last wins (Django), so no session and no query.
-    let before = store.loads.load(Ordering::SeqCst);
+    let before = store.loads();
     let r = with_cookies(
         &app,
         "/color/get",
@@ -201,7 +153,7 @@ async fn odd_but_valid_cookie_headers_find_the_session_as_django_does() {
     )
     .await;
     assert_eq!(r.body, "Favorite color: unknown");
-    assert_eq!(store.loads.load(Ordering::SeqCst), before);
+    assert_eq!(store.loads(), before);
 }
 
 /// A header value that is not visible ASCII (raw UTF-8 or other bytes in *another*
@@ -242,7 +194,7 @@ async fn non_ascii_cookie_headers_are_harmless() {
         assert_eq!(r.status, 200);
         assert_eq!(r.body, "Favorite color: unknown");
     }
-    assert_eq!(store.loads.load(Ordering::SeqCst), 0);
+    assert_eq!(store.loads(), 0);
 }
 
 /// Sends raw bytes to the server; returns its answer (lossy text), or the error.

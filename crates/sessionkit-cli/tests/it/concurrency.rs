@@ -61,7 +61,11 @@ async fn probe(t: &Target, concurrency: Concurrency, delay: Duration) -> Option<
         .lock_timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let engine = opened.engine(config).with_save_delay(delay);
+    let engine = opened
+        .engine_builder()
+        .with_config(config)
+        .with_save_delay(delay)
+        .build();
     let cluster = if t.url.starts_with("redis+cluster://") {
         Some(crate::faults::cluster_lock(false).await)
     } else {

@@ -67,7 +67,7 @@ fn assert_unavailable(r: &Reply, what: &str) {
     );
     assert_eq!(
         r.body,
-        sessionkit_core::engine::UNAVAILABLE_MESSAGE,
+        sessionkit_core::UNAVAILABLE_MESSAGE,
         "{what}: the handler's answer is not reported"
     );
     assert!(

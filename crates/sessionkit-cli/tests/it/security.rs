@@ -278,7 +278,11 @@ impl SessionStore for Stale {
     ) -> Result<bool, StoreError> {
         panic!("a stale session must never be touched")
     }
-    async fn clear_expired(&self, _: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn clear_expired_with_progress(
+        &self,
+        _: OffsetDateTime,
+        _: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
         Ok(0)
     }
 }

@@ -294,11 +294,6 @@ impl<C: SessionCache, S: SessionStore> SessionStore for CachedStore<C, S> {
         Ok(touched)
     }
 
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        // Cache entries never outlive their session's expiry.
-        self.store.clear_expired(now).await
-    }
-
     async fn clear_expired_with_progress(
         &self,
         now: OffsetDateTime,

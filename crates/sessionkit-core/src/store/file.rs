@@ -380,7 +380,11 @@ impl SessionStore for FileStore {
         .await
     }
 
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
         let now = micros(now);
         let this = self.clone();
         let keys = tokio::task::spawn_blocking(move || this.keys())
@@ -399,6 +403,7 @@ impl SessionStore for FileStore {
                 .await?;
             removed += u64::from(gone);
         }
+        progress(removed);
         Ok(removed)
     }
 

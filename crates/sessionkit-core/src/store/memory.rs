@@ -445,8 +445,14 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        Ok(self.sweep(micros(now)))
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        let n = self.sweep(micros(now));
+        progress(n);
+        Ok(n)
     }
 
     async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {

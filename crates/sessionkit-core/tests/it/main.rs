@@ -1,4 +1,7 @@
-//! Integration tests of sessionkit-core: the memory store against the conformance suite.
+//! Integration tests of sessionkit-core: the engine's rules through its public API, and the
+//! memory, file and cached stores against the conformance suite.
+
+mod engine;
 
 mod memory {
     use sessionkit_core::MemoryStore;
@@ -67,8 +70,10 @@ mod cached {
         let durable = MemoryStore::new();
         let store = Arc::new(CachedStore::new(LocalCache::new(100), durable.clone()));
         let clock = ManualClock::now_frozen();
-        let engine =
-            Engine::from_dyn(store.clone(), Config::default()).with_clock(Arc::new(clock.clone()));
+        let engine = sessionkit_core::EngineBuilder::server(store.clone())
+            .with_config(Config::default())
+            .with_clock(Arc::new(clock.clone()))
+            .build();
         let req = engine.begin(None);
         req.load().await.unwrap().insert("n", 1).unwrap();
         let cookie = req.finish(200).await.set_cookie[0]

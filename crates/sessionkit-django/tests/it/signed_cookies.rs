@@ -62,8 +62,10 @@ async fn load_is_valid_for_exactly_the_cookie_age() {
 
         // ...and the engine, which applies SESSION_COOKIE_AGE to the store's issued_at.
         let config = Config::builder().cookie_age(age).build().unwrap();
-        let engine = Engine::client_side(SignedCookieStore::new(&Secrets::new(SECRET_KEY)), config)
-            .with_clock(Arc::new(ManualClock::new(now)));
+        let engine = Engine::client_builder(SignedCookieStore::new(&Secrets::new(SECRET_KEY)))
+            .with_config(config)
+            .with_clock(Arc::new(ManualClock::new(now)))
+            .build();
         let req = engine.begin(Some(&format!("sessionid={value}")));
         let session = req.load().await.unwrap();
         let got: sessionkit_core::value::Map = session.items().into_iter().collect();

@@ -355,10 +355,6 @@ impl SessionStore for DjangoCacheStore {
         Ok(true)
     }
 
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.clear_expired_with_progress(now, &mut |_| {}).await
-    }
-
     /// Reports the running total after each `SCAN` page (up to about 1000 keys, checked
     /// concurrently).
     async fn clear_expired_with_progress(

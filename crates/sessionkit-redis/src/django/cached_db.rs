@@ -393,10 +393,6 @@ impl<S: SessionStore> SessionStore for DjangoCachedDbStore<S> {
         .await
     }
 
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.clear_expired_with_progress(now, &mut |_| {}).await
-    }
-
     /// The database's cleanup (its count, its progress), then the cache sweep.
     async fn clear_expired_with_progress(
         &self,

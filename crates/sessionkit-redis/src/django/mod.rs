@@ -69,7 +69,7 @@ mod cached_db;
 mod scripts;
 mod side;
 
-use sessionkit_core::expiry::EXPIRY_KEY;
+use sessionkit_core::EXPIRY_KEY;
 use sessionkit_core::{Data, Metadata, SessionKey, Value, pytime};
 use time::{OffsetDateTime, PrimitiveDateTime};
 

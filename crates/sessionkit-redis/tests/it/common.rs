@@ -161,8 +161,12 @@ impl<S: SessionStore, G: Send + Sync + 'static> SessionStore for Guarded<S, G> {
     ) -> Result<bool, StoreError> {
         self.store.touch(key, expires_at, now).await
     }
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.store.clear_expired(now).await
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        self.store.clear_expired_with_progress(now, progress).await
     }
     async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
         self.store.retire(key, until).await

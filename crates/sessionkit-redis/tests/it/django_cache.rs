@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use sessionkit_core::expiry::EXPIRY_KEY;
+use sessionkit_core::EXPIRY_KEY;
 use sessionkit_core::{
     Config, CreateOutcome, Data, Engine, Lookup, Metadata, Record, SaveOutcome, SessionKey,
     SessionStore, SystemClock, Token, Value, pytime,
@@ -484,7 +484,10 @@ async fn serves_the_engine() {
     };
     let prefix = store_prefix(&store);
     let config = Config::builder().cookie_age(60).build().unwrap();
-    let engine = Engine::new(store.clone(), config).with_clock(Arc::new(SystemClock));
+    let engine = Engine::builder(store.clone())
+        .with_config(config)
+        .with_clock(Arc::new(SystemClock))
+        .build();
     let req = engine.begin(None);
     req.load().await.unwrap().insert("count", 1).unwrap();
     let out = req.finish(200).await;

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sessionkit_core::expiry::EXPIRY_KEY;
+use sessionkit_core::EXPIRY_KEY;
 use sessionkit_core::{
     CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
     StoreError, Token, Value, pytime,
@@ -291,8 +291,12 @@ impl SessionStore for LogoutAfterWrite {
     ) -> Result<bool, StoreError> {
         self.db.touch(key, expires_at, now).await
     }
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.db.clear_expired(now).await
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        self.db.clear_expired_with_progress(now, progress).await
     }
 }
 

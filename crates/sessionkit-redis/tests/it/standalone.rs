@@ -504,7 +504,10 @@ async fn serves_the_engine() {
         return;
     };
     let config = Config::builder().cookie_age(60).build().unwrap();
-    let engine = Engine::new(store.clone(), config).with_clock(Arc::new(SystemClock));
+    let engine = Engine::builder(store.clone())
+        .with_config(config)
+        .with_clock(Arc::new(SystemClock))
+        .build();
     let req = engine.begin(None);
     req.load().await.unwrap().insert("count", 1).unwrap();
     let out = req.finish(200).await;

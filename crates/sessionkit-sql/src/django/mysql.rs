@@ -474,10 +474,6 @@ impl SessionStore for DjangoMySqlStore {
         Ok(n > 0 || self.live_row("touch", key, now).await?.is_some())
     }
 
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.clear_expired_with_progress(now, &mut |_| {}).await
-    }
-
     /// Deletes in batches of [`CLEAR_BATCH`] rows, each committed by itself, and reports
     /// the running total after each batch that removed something (just `0` when nothing
     /// had expired).

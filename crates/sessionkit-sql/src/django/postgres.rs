@@ -522,10 +522,6 @@ impl SessionStore for DjangoPostgresStore {
         Ok(n > 0)
     }
 
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.clear_expired_with_progress(now, &mut |_| {}).await
-    }
-
     /// Deletes in batches of [`CLEAR_BATCH`] rows, each its own statement, and reports
     /// the running total after each batch that removed something (just `0` when nothing
     /// had expired).

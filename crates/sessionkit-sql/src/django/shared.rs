@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use sessionkit_core::key::Fingerprint;
+use sessionkit_core::Fingerprint;
 use sessionkit_core::{
     Data, Lookup, Metadata, Record, SessionInfo, SessionKey, StoreError, StoreErrorKind, Token,
     Value,

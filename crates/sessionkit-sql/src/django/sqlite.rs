@@ -469,10 +469,6 @@ impl SessionStore for DjangoSqliteStore {
         Ok(n > 0)
     }
 
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.clear_expired_with_progress(now, &mut |_| {}).await
-    }
-
     /// Deletes in batches of [`CLEAR_BATCH`] rows, one transaction each, and reports the
     /// running total after each batch that removed something (just `0` when nothing had
     /// expired).

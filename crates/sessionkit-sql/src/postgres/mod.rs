@@ -522,10 +522,6 @@ impl SessionStore for PostgresStore {
         Ok(n > 0)
     }
 
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.clear_expired_with_progress(now, &mut |_| {}).await
-    }
-
     /// Reports the running total after each batch that removed something (just `0`
     /// when nothing had expired).
     async fn clear_expired_with_progress(

@@ -369,10 +369,6 @@ impl SessionStore for SqliteStore {
             .map(|r| matches!(r, writer::Reply::Changed(n) if n > 0))
     }
 
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.clear_expired_with_progress(now, &mut |_| {}).await
-    }
-
     async fn clear_expired_with_progress(
         &self,
         now: OffsetDateTime,

@@ -112,7 +112,7 @@ pub(crate) fn sqlite_schema() -> Vec<String> {
 pub(crate) fn record(json: &str, expires_at: OffsetDateTime) -> Record {
     let mut data = Data::from_json(json.into()).expect("test data is JSON");
     data.insert(
-        sessionkit_core::expiry::EXPIRY_KEY,
+        sessionkit_core::EXPIRY_KEY,
         Value::String(pytime::isoformat(expires_at)),
     );
     Record {

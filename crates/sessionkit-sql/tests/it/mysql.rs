@@ -355,8 +355,10 @@ async fn keys_compare_case_sensitively() {
 async fn sessions_survive_reconnecting() {
     let Some(store) = fresh().await else { return };
     let clock = ManualClock::new(T0);
-    let engine = Engine::new(MySqlStore::clone(&store), Config::default())
-        .with_clock(Arc::new(clock.clone()));
+    let engine = Engine::builder(MySqlStore::clone(&store))
+        .with_config(Config::default())
+        .with_clock(Arc::new(clock.clone()))
+        .build();
     let req = engine.begin(None);
     req.load()
         .await
@@ -371,7 +373,10 @@ async fn sessions_survive_reconnecting() {
         .expect("cookie")
         .to_owned();
     let again = open(store.table()).await.expect("reconnect");
-    let engine = Engine::new(again, Config::default()).with_clock(Arc::new(clock));
+    let engine = Engine::builder(again)
+        .with_config(Config::default())
+        .with_clock(Arc::new(clock))
+        .build();
     let s = engine.begin(Some(&cookie)).load().await.expect("load");
     assert_eq!(s.get::<i32>("count").expect("get"), Some(3));
 }

@@ -336,8 +336,10 @@ async fn unreadable_data_is_missing_and_left_alone() {
 async fn sessions_survive_reconnecting() {
     let Some(store) = fresh().await else { return };
     let clock = ManualClock::new(T0);
-    let engine = Engine::new(PostgresStore::clone(&store), Config::default())
-        .with_clock(Arc::new(clock.clone()));
+    let engine = Engine::builder(PostgresStore::clone(&store))
+        .with_config(Config::default())
+        .with_clock(Arc::new(clock.clone()))
+        .build();
     let req = engine.begin(None);
     req.load()
         .await
@@ -352,7 +354,10 @@ async fn sessions_survive_reconnecting() {
         .expect("cookie")
         .to_owned();
     let again = open(store.table()).await.expect("reconnect");
-    let engine = Engine::new(again, Config::default()).with_clock(Arc::new(clock));
+    let engine = Engine::builder(again)
+        .with_config(Config::default())
+        .with_clock(Arc::new(clock))
+        .build();
     let s = engine.begin(Some(&cookie)).load().await.expect("load");
     assert_eq!(s.get::<i32>("count").expect("get"), Some(3));
 }

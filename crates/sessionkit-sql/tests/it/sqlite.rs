@@ -45,14 +45,20 @@ async fn sessions_survive_reopening() {
     let clock = ManualClock::now_frozen();
     let cookie = {
         let store = SqliteStore::open(&path).await.unwrap();
-        let engine = Engine::new(store, Config::default()).with_clock(Arc::new(clock.clone()));
+        let engine = Engine::builder(store)
+            .with_config(Config::default())
+            .with_clock(Arc::new(clock.clone()))
+            .build();
         let req = engine.begin(None);
         req.load().await.unwrap().insert("count", 3).unwrap();
         let out = req.finish(200).await;
         out.set_cookie[0].split(';').next().unwrap().to_owned()
     };
     let store = SqliteStore::open(&path).await.unwrap();
-    let engine = Engine::new(store, Config::default()).with_clock(Arc::new(clock));
+    let engine = Engine::builder(store)
+        .with_config(Config::default())
+        .with_clock(Arc::new(clock))
+        .build();
     let s = engine.begin(Some(&cookie)).load().await.unwrap();
     assert_eq!(s.get::<i32>("count").unwrap(), Some(3));
 }
@@ -61,11 +67,10 @@ async fn sessions_survive_reopening() {
 async fn clear_expired_works_in_batches() {
     let store = fresh().await.unwrap();
     let clock = ManualClock::now_frozen();
-    let engine = Engine::new(
-        store.clone(),
-        Config::builder().cookie_age(10).build().unwrap(),
-    )
-    .with_clock(Arc::new(clock.clone()));
+    let engine = Engine::builder(store.clone())
+        .with_config(Config::builder().cookie_age(10).build().unwrap())
+        .with_clock(Arc::new(clock.clone()))
+        .build();
     for _ in 0..2500 {
         let req = engine.begin(None);
         req.load().await.unwrap().insert("x", 1).unwrap();

@@ -1,0 +1,112 @@
+//! [`EngineBuilder`]: an engine is built once, with everything it shares between requests.
+//!
+//! There is no way to change a built engine's clock or store: every clone of an engine
+//! shares its locks, save queue and counters, and a "modified copy" would have silently
+//! started fresh ones.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::locks::{KeyLocks, SaveQueue};
+use super::stats::Stats;
+use super::store_client::StoreClient;
+use super::{Backend, Engine, EngineInner};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::session::Ctx;
+use crate::store::{ClientStore, DynSessionStore};
+
+/// Builds an [`Engine`]: from [`Engine::builder`] (a server-side store) or
+/// [`Engine::client_builder`] (a client-side store). Defaults: `Config::default()` and the
+/// system clock.
+#[must_use]
+pub struct EngineBuilder {
+    store: BuilderStore,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    save_delay: Option<std::time::Duration>,
+}
+
+enum BuilderStore {
+    Server(Arc<dyn DynSessionStore>),
+    Client(Arc<dyn ClientStore>),
+}
+
+impl fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let store = match &self.store {
+            BuilderStore::Server(s) => s.describe_dyn(),
+            BuilderStore::Client(c) => c.describe(),
+        };
+        f.debug_struct("EngineBuilder")
+            .field("store", &store)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineBuilder {
+    /// A builder over a server-side store chosen at run time.
+    pub fn server(store: Arc<dyn DynSessionStore>) -> EngineBuilder {
+        EngineBuilder::with(BuilderStore::Server(store))
+    }
+
+    /// A builder over a client-side store.
+    pub fn client(store: Arc<dyn ClientStore>) -> EngineBuilder {
+        EngineBuilder::with(BuilderStore::Client(store))
+    }
+
+    fn with(store: BuilderStore) -> EngineBuilder {
+        EngineBuilder {
+            store,
+            config: Config::default(),
+            clock: Arc::new(SystemClock),
+            save_delay: None,
+        }
+    }
+
+    /// The settings (default: Django's, `Config::default()`).
+    pub fn with_config(mut self, config: Config) -> EngineBuilder {
+        self.config = config;
+        self
+    }
+
+    /// The clock the engine and its store compare against (default: the system clock;
+    /// tests use a [`ManualClock`](crate::ManualClock)).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> EngineBuilder {
+        self.clock = clock;
+        self
+    }
+
+    /// Test hook: waits this long before the end-of-request writes, so that tests can
+    /// force concurrent requests to overlap and prove that conflicts are handled.
+    #[cfg(feature = "testing")]
+    pub fn with_save_delay(mut self, delay: std::time::Duration) -> EngineBuilder {
+        self.save_delay = Some(delay);
+        self
+    }
+
+    /// The engine.
+    pub fn build(self) -> Engine {
+        let stats = Arc::new(Stats::default());
+        let backend = match self.store {
+            BuilderStore::Server(store) => {
+                Backend::Server(StoreClient::new(store, &self.config, Arc::clone(&stats)))
+            }
+            BuilderStore::Client(store) => Backend::Client(store),
+        };
+        Engine {
+            inner: Arc::new(EngineInner {
+                ctx: Arc::new(Ctx {
+                    config: self.config,
+                    clock: self.clock,
+                }),
+                backend,
+                stats,
+                locks: KeyLocks::default(),
+                saves: SaveQueue::default(),
+                save_delay: self.save_delay,
+            }),
+        }
+    }
+}

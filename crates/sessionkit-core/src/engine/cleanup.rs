@@ -1,0 +1,51 @@
+//! [`spawn_cleanup`]: the periodic removal of expired sessions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::store::SessionStore;
+
+/// The shortest period [`spawn_cleanup`] runs at; a shorter one (including zero) is raised
+/// to it, with a warning.
+pub const MIN_CLEANUP_PERIOD: Duration = Duration::from_secs(1);
+
+/// Runs [`SessionStore::clear_expired`] every `every` (at least [`MIN_CLEANUP_PERIOD`]),
+/// logging what it removed, until the returned handle is aborted or dropped with the
+/// runtime.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use sessionkit_core::{spawn_cleanup, MemoryStore, SystemClock};
+///
+/// let task = spawn_cleanup(MemoryStore::new(), Arc::new(SystemClock), Duration::from_secs(60));
+/// task.abort();
+/// # }
+/// ```
+pub fn spawn_cleanup<S: SessionStore>(
+    store: S,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let every = if every < MIN_CLEANUP_PERIOD {
+        tracing::warn!(requested = ?every, used = ?MIN_CLEANUP_PERIOD, "cleanup period too short; raised");
+        MIN_CLEANUP_PERIOD
+    } else {
+        every
+    };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match store.clear_expired(clock.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(removed = n, "expired sessions removed"),
+                Err(e) => tracing::warn!(error = %e.report(), "clearing expired sessions failed"),
+            }
+        }
+    })
+}

@@ -1,0 +1,351 @@
+//! Carrying out a [`Plan`]: the writes, each through the store client, and the cookies
+//! they produce.
+//!
+//! * **create** — a fresh random key, insert-if-absent (a collision retries with another
+//!   key);
+//! * **rotate** — `cycle_key`: the new record is written first, then the old key retired
+//!   (a marker that keeps late requests from removing the new cookie);
+//! * **save** — compare-and-set; on a conflict the session is reloaded, this request's
+//!   operations are replayed on the fresh data and the save retried (the retry policy:
+//!   docs/DESIGN.md, "Concurrency and the retry policy");
+//! * **touch** — the expiry only; **encode** — a client-side store's cookie.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::failure::{Failure, Outcome};
+use super::load::Origin;
+use super::plan::{Action, Plan};
+use super::stats::{Ev, Stats};
+use super::store_client::StoreClient;
+use super::{Backend, RequestSession};
+use crate::cookie;
+use crate::data::Data;
+use crate::expiry;
+use crate::key::SessionKey;
+use crate::session::{Op, Session};
+use crate::store::{CreateOutcome, Lookup, Metadata, Record, SaveOutcome, Token};
+
+/// How many fresh keys `create` tries before giving up (a collision of 165-bit random
+/// keys means a broken random source, not bad luck).
+const CREATE_ATTEMPTS: usize = 8;
+
+/// How many compare-and-set retries happen at once, before the backoff starts.
+const IMMEDIATE_RETRIES: u32 = 4;
+
+/// A write's result: the `Set-Cookie` value to send, if any.
+type Written = Result<Option<String>, Failure>;
+
+impl RequestSession {
+    pub(super) async fn commit(&self, plan: Plan) -> Outcome {
+        let engine = self.engine();
+        if plan.needs_io()
+            && let Some(d) = engine.inner.save_delay
+        {
+            tokio::time::sleep(d).await;
+        }
+        let mut outcome = Outcome {
+            vary_cookie: plan.vary,
+            ..Outcome::default()
+        };
+        if let (Some(key), Some(client)) = (plan.delete, engine.server()) {
+            // A failed logout must not look like a successful one.
+            if let Err(failure) = client.delete(&key).await {
+                return Outcome::failed(failure, false);
+            }
+            engine.inner.stats.add(Ev::Deletes);
+        }
+        if plan.cookie_removal {
+            outcome
+                .set_cookie
+                .push(cookie::removal_cookie(engine.config()));
+        }
+        let written = match plan.action {
+            Action::None => return outcome,
+            Action::Create => self.create_new().await,
+            Action::Rotate {
+                new_key,
+                old_key,
+                created_at,
+            } => self.rotate(new_key, old_key, created_at).await,
+            Action::Save {
+                key,
+                token,
+                created_at,
+            } => self.save_existing(key, token, created_at).await,
+            Action::Touch { key, created_at } => self.touch(key, created_at).await,
+            Action::Encode => self.encode(),
+        };
+        match written {
+            Ok(cookie) => {
+                outcome.set_cookie.extend(cookie);
+                outcome
+            }
+            Err(failure) => Outcome::failed(failure, plan.vary),
+        }
+    }
+
+    /// The loaded session (writes happen only for loaded sessions).
+    fn session(&self) -> Result<&Session, Failure> {
+        self.inner
+            .loaded
+            .get()
+            .map(|l| &l.session)
+            .ok_or_else(Failure::internal)
+    }
+
+    fn client(&self) -> Result<&StoreClient, Failure> {
+        self.engine().server().ok_or_else(Failure::internal)
+    }
+
+    /// The record to store for `data` written at `now`.
+    fn record(
+        &self,
+        data: Data,
+        now: OffsetDateTime,
+        created_at: Option<OffsetDateTime>,
+    ) -> Record {
+        let cfg = self.engine().config();
+        let created_at = created_at.unwrap_or(now);
+        Record {
+            expires_at: expiry::record_expiry(cfg, &data, now, created_at),
+            meta: Metadata {
+                created_at: Some(created_at),
+                last_seen: Some(now),
+                user_id: data.user_id(),
+            },
+            data,
+        }
+    }
+
+    /// The `Set-Cookie` value for a session written at `now` (the record's creation time
+    /// caps the Max-Age with the absolute timeout).
+    fn set_cookie_for(&self, value: &str, record: &Record, now: OffsetDateTime) -> String {
+        self.cookie(
+            value,
+            &record.data,
+            now,
+            record.meta.created_at.unwrap_or(now),
+        )
+    }
+
+    fn cookie(
+        &self,
+        value: &str,
+        data: &Data,
+        now: OffsetDateTime,
+        created: OffsetDateTime,
+    ) -> String {
+        let cfg = self.engine().config();
+        cookie::set_cookie(
+            cfg,
+            value,
+            expiry::cookie_max_age(cfg, data, now, created),
+            now,
+        )
+    }
+
+    async fn create_new(&self) -> Written {
+        let session = self.session()?;
+        let now = self.engine().clock().now();
+        let record = self.record(session.data(), now, None);
+        let key = self.insert_fresh(&record, now).await?;
+        session.set_stored_key(key);
+        Ok(Some(self.set_cookie_for(key.as_str(), &record, now)))
+    }
+
+    /// Stores `record` under a new random key (retrying collisions).
+    async fn insert_fresh(
+        &self,
+        record: &Record,
+        now: OffsetDateTime,
+    ) -> Result<SessionKey, Failure> {
+        let client = self.client()?;
+        for _ in 0..CREATE_ATTEMPTS {
+            let key = SessionKey::generate();
+            match client.create(&key, record, now).await? {
+                CreateOutcome::Created(_) => {
+                    self.engine().inner.stats.add(Ev::Creates);
+                    return Ok(key);
+                }
+                CreateOutcome::Collision => {
+                    tracing::warn!("session key collision; generating another");
+                }
+            }
+        }
+        tracing::error!("could not find a free session key after {CREATE_ATTEMPTS} attempts");
+        Err(client.unavailable())
+    }
+
+    /// `cycle_key`: write the new record first, then retire the old key.
+    async fn rotate(
+        &self,
+        new_key: SessionKey,
+        old_key: Option<SessionKey>,
+        created_at: Option<OffsetDateTime>,
+    ) -> Written {
+        let engine = self.engine();
+        let client = self.client()?;
+        let session = self.session()?;
+        let now = engine.clock().now();
+        let record = self.record(session.data(), now, created_at);
+        let key = match client.create(&new_key, &record, now).await? {
+            CreateOutcome::Created(_) => {
+                engine.inner.stats.add(Ev::Creates);
+                new_key
+            }
+            CreateOutcome::Collision => self.insert_fresh(&record, now).await?,
+        };
+        session.set_stored_key(key);
+        engine.inner.stats.add(Ev::Rotations);
+        if let Some(old) = old_key {
+            let until = expiry::add(now, engine.config().rotation_grace());
+            // A failure is logged by the client; the new session exists and the client
+            // gets it, the old key merely lingers until it expires.
+            let _ = client.retire(&old, until).await;
+        }
+        Ok(Some(self.set_cookie_for(key.as_str(), &record, now)))
+    }
+
+    /// Compare-and-set save with reload and replay on conflict.
+    async fn save_existing(
+        &self,
+        key: SessionKey,
+        mut token: Token,
+        mut created_at: Option<OffsetDateTime>,
+    ) -> Written {
+        let engine = self.engine();
+        let stats = &engine.inner.stats;
+        let cfg = engine.config();
+        let client = self.client()?;
+        let session = self.session()?;
+        let original = match self.inner.loaded.get().map(|l| &l.origin) {
+            Some(Origin::Stored { original, .. }) => original.clone(),
+            _ => return Err(Failure::internal()),
+        };
+        let ops = session.take_ops();
+        // Queue behind other saves of this session on this node (bounded by the save
+        // timeout; past it, go on optimistically).
+        let _queued = engine.inner.saves.acquire(&key, cfg.save_timeout()).await;
+        let mut data = session.data();
+        for attempt in 0..cfg.max_save_attempts() {
+            let now = engine.clock().now();
+            let record = self.record(data, now, created_at);
+            match client.save(&key, &record, &token, now).await? {
+                SaveOutcome::Saved(_) => {
+                    stats.add(Ev::Saves);
+                    if attempt > 0 {
+                        // Let the handler's clones see what was stored.
+                        session.set_data(record.data.clone());
+                    }
+                    return Ok(Some(self.set_cookie_for(key.as_str(), &record, now)));
+                }
+                SaveOutcome::Missing => {
+                    stats.add(Ev::Interrupted);
+                    tracing::info!(key = %key.fingerprint(), "session deleted during the request; not resurrected");
+                    return Err(Failure::interrupted());
+                }
+                SaveOutcome::Conflict => {
+                    stats.add(Ev::Conflicts);
+                    if attempt >= IMMEDIATE_RETRIES {
+                        backoff(attempt).await;
+                    }
+                    match client.reload(&key, engine.clock().now()).await? {
+                        Lookup::Found {
+                            record: fresh,
+                            token: t,
+                        } => {
+                            stats.add(Ev::Replays);
+                            data = replay(fresh.data, &ops, &original, stats);
+                            token = t;
+                            created_at = fresh.meta.created_at.or(created_at);
+                        }
+                        Lookup::Missing | Lookup::Retired { .. } => {
+                            stats.add(Ev::Interrupted);
+                            return Err(Failure::interrupted());
+                        }
+                    }
+                }
+            }
+        }
+        stats.add(Ev::Exhausted);
+        tracing::error!(key = %key.fingerprint(), attempts = cfg.max_save_attempts(), "session save kept conflicting; giving up");
+        Err(client.unavailable())
+    }
+
+    async fn touch(&self, key: SessionKey, created_at: Option<OffsetDateTime>) -> Written {
+        let engine = self.engine();
+        let client = self.client()?;
+        let now = engine.clock().now();
+        // The record as it stands (data unchanged), for its expiry and the cookie.
+        let record = self.record(self.session()?.data(), now, created_at);
+        if client.touch(&key, record.expires_at, now).await? {
+            engine.inner.stats.add(Ev::Touches);
+            Ok(Some(self.set_cookie_for(key.as_str(), &record, now)))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn encode(&self) -> Written {
+        let engine = self.engine();
+        let Backend::Client(store) = &engine.inner.backend else {
+            return Err(Failure::internal());
+        };
+        let now = engine.clock().now();
+        let data = self.session()?.data();
+        match store.encode(&data, now) {
+            Ok(value) => {
+                engine.inner.stats.add(Ev::Saves);
+                Ok(Some(self.cookie(&value, &data, now, now)))
+            }
+            Err(e) => {
+                tracing::error!(error = %e.report(), "session could not be written to its cookie");
+                Err(Failure::internal())
+            }
+        }
+    }
+}
+
+/// Re-applies a request's operations to freshly loaded data.
+fn replay(fresh: Data, ops: &[Op], original: &Data, stats: &Stats) -> Data {
+    let mut seen = Vec::new();
+    for op in ops {
+        if let Op::Set(k, _) = op
+            && !seen.contains(&k)
+        {
+            seen.push(k);
+            if !fresh.same_value(original, k) {
+                // Read-then-write by this request, changed meanwhile by another:
+                // last writer wins on this key. Counted, so it is never silent.
+                stats.add(Ev::Overwrites);
+            }
+        }
+    }
+    let mut data = fresh;
+    for op in ops {
+        match op {
+            Op::Set(k, v) => data.insert(k.clone(), v.clone()),
+            Op::Remove(k) => {
+                data.remove(k);
+            }
+            Op::Clear => data.clear(),
+            Op::UpdateWith(k, f) => match f(data.get(k)) {
+                Ok(v) => data.insert(k.clone(), v),
+                Err(e) => {
+                    tracing::error!(error = %e, "update_with could not be re-applied to the fresh value; keeping the fresh value");
+                }
+            },
+        }
+    }
+    data
+}
+
+/// A random pause before a late retry: up to 2^attempt ms, at most 64 ms.
+async fn backoff(attempt: u32) {
+    use rand::RngExt as _;
+    let cap = 1u64 << attempt.min(6);
+    let ms = rand::rng().random_range(0..=cap);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}

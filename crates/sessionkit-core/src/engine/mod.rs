@@ -1,0 +1,230 @@
+//! The engine: Django's session middleware, framework-agnostic.
+//!
+//! An adapter (tower, actix) calls [`Engine::begin`] with the request's `Cookie` header —
+//! no store I/O — and puts the returned [`RequestSession`] where the handler's extractor
+//! finds it. The extractor calls [`RequestSession::load`]: one store read, at most once
+//! per request, and only for handlers that ask for the session. After the handler,
+//! the adapter calls [`RequestSession::finish`] with the response status and applies the
+//! returned [`Outcome`]: `Set-Cookie` values, `Vary: Cookie`, or a [`Failure`] that
+//! replaces the response (400 for a session deleted concurrently, 503 when the store
+//! failed). A failed load is a [`LoadError`], which carries the same kind of `Failure`:
+//! every framework renders both the same way.
+//!
+//! The rules, in the order Django's `SessionMiddleware.process_response` applies them
+//! (decided by the pure function in `plan.rs`):
+//!
+//! 1. A request that carried the cookie and ends with an empty session (flushed, or an
+//!    unknown key that was read, or a cookie shorter than 8 characters) gets the removal
+//!    cookie and `Vary: Cookie`.
+//! 2. Otherwise `Vary: Cookie` if the session was accessed; and if it was modified (or
+//!    `save_every_request`) and is not empty, it is saved and its cookie (re)sent — unless
+//!    the response is a 5xx, which writes nothing and rotates nothing. Deletions (flush,
+//!    logout) still apply on a 5xx: an error never undoes a logout.
+//! 3. A new session gets a fresh key at its first save: a key sent by the client is never
+//!    adopted (session fixation).
+//!
+//! Saves are compare-and-set: when another request changed the session since it was
+//! loaded, the engine reloads it, re-applies this request's operations key by key and
+//! tries again (see `docs/CONCURRENCY.md`). A save that finds the session deleted is
+//! Django's `SessionInterrupted` (400); the session is not resurrected.
+//!
+//! # Where each part lives
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `mod.rs` | [`Engine`]: what every request shares |
+//! | `builder.rs` | [`EngineBuilder`]: store, configuration, clock |
+//! | `request.rs` | [`RequestSession`]: one request, from the cookie to the outcome |
+//! | `load.rs` | the load: one store read, expiry and timeouts enforced |
+//! | `plan.rs` | the end-of-request decision, a pure function of state, cookie, status, config and time |
+//! | `commit.rs` | the writes the plan asks for: create, rotate, save (compare-and-set with replay), touch, encode |
+//! | `store_client.rs` | every store call: keys hashed at rest, timeout, span, metrics, errors |
+//! | `failure.rs` | the HTTP error contract: [`Failure`], [`LoadError`], [`Outcome`] |
+//! | `locks.rs` | lock mode (node lock + store lease) and the optimistic save queue |
+//! | `stats.rs` | counters ([`StatsSnapshot`]) and their metrics |
+//! | `cleanup.rs` | [`spawn_cleanup`] |
+
+mod builder;
+mod cleanup;
+mod commit;
+mod failure;
+mod load;
+mod locks;
+mod plan;
+mod request;
+mod stats;
+mod store_client;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::key::SessionKey;
+use crate::session::Ctx;
+use crate::store::{ClientStore, DynSessionStore, SessionStore, StoreError};
+
+pub use builder::EngineBuilder;
+pub use cleanup::{MIN_CLEANUP_PERIOD, spawn_cleanup};
+pub use failure::{
+    Failure, INTERNAL_MESSAGE, INTERRUPTED_MESSAGE, LoadError, LoadErrorKind, Outcome,
+    UNAVAILABLE_MESSAGE,
+};
+pub use request::RequestSession;
+pub use stats::StatsSnapshot;
+
+use locks::{KeyLocks, SaveQueue};
+use stats::Stats;
+use store_client::StoreClient;
+
+/// The session engine: configuration, clock and store, shared by every request.
+/// Cloning is one reference-count increment.
+///
+/// ```
+/// use std::sync::Arc;
+/// use sessionkit_core::{Config, Engine, ManualClock, MemoryStore};
+/// use time::macros::datetime;
+///
+/// // The common case: a store and a configuration.
+/// let engine = Engine::new(MemoryStore::new(), Config::default());
+/// assert_eq!(engine.config().cookie_name(), "sessionid");
+///
+/// // Anything else through the builder (tests set a clock).
+/// let clock = ManualClock::new(datetime!(2026-01-01 00:00 UTC));
+/// let engine = Engine::builder(MemoryStore::new())
+///     .with_config(Config::default())
+///     .with_clock(Arc::new(clock))
+///     .build();
+/// assert_eq!(engine.clock().now(), datetime!(2026-01-01 00:00 UTC));
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    ctx: Arc<Ctx>,
+    backend: Backend,
+    stats: Arc<Stats>,
+    /// Lock mode: one request per session at a time on this node.
+    locks: KeyLocks,
+    /// Optimistic mode: one compare-and-set loop per session at a time on this node, so a
+    /// burst of concurrent writers queues instead of exhausting its retries.
+    saves: SaveQueue,
+    /// Test hook (feature `testing`): a pause before the end-of-request writes.
+    save_delay: Option<std::time::Duration>,
+}
+
+/// Where sessions live.
+enum Backend {
+    /// A server-side store, called through the one store client.
+    Server(StoreClient),
+    /// A client-side store: the session travels in the cookie.
+    Client(Arc<dyn ClientStore>),
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.describe_store())
+            .field("config", &self.inner.ctx.config)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// An engine over a server-side store, with the system clock.
+    pub fn new<S: SessionStore>(store: S, config: Config) -> Engine {
+        Engine::builder(store).with_config(config).build()
+    }
+
+    /// An engine over a store chosen at run time, with the system clock.
+    pub fn from_dyn(store: Arc<dyn DynSessionStore>, config: Config) -> Engine {
+        EngineBuilder::server(store).with_config(config).build()
+    }
+
+    /// An engine over a client-side store (the session lives in the cookie), with the
+    /// system clock.
+    pub fn client_side<C: ClientStore>(store: C, config: Config) -> Engine {
+        Engine::client_builder(store).with_config(config).build()
+    }
+
+    /// A builder over a server-side store (default configuration, system clock).
+    pub fn builder<S: SessionStore>(store: S) -> EngineBuilder {
+        EngineBuilder::server(Arc::new(store))
+    }
+
+    /// A builder over a client-side store.
+    pub fn client_builder<C: ClientStore>(store: C) -> EngineBuilder {
+        EngineBuilder::client(Arc::new(store))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.ctx.config
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.ctx.clock
+    }
+
+    /// The server-side store, if this engine has one.
+    pub fn store(&self) -> Option<&Arc<dyn DynSessionStore>> {
+        match &self.inner.backend {
+            Backend::Server(s) => Some(s.store()),
+            Backend::Client(_) => None,
+        }
+    }
+
+    /// A description of the store, for logs and the inspector.
+    pub fn describe_store(&self) -> String {
+        match &self.inner.backend {
+            Backend::Server(s) => s.store().describe_dyn(),
+            Backend::Client(c) => c.describe(),
+        }
+    }
+
+    /// The key a store sees for a client's key: the key itself, or with
+    /// [`Config::hash_keys_at_rest`] its hash (what per-user listings return, and what
+    /// `revoke_user`'s `keep` must be).
+    pub fn at_rest(&self, key: &SessionKey) -> SessionKey {
+        if self.inner.ctx.config.hash_keys_at_rest() {
+            key.hashed()
+        } else {
+            *key
+        }
+    }
+
+    /// Counters of what the engine did (loads, saves, conflicts, replays...).
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    /// Starts a request: reads the session cookie from the `Cookie` header (several
+    /// headers joined with `"; "`, see
+    /// [`join_header_bytes`](crate::cookie::join_header_bytes)). No store I/O happens here.
+    pub fn begin(&self, cookie_header: Option<&str>) -> RequestSession {
+        RequestSession::begin(self.clone(), cookie_header)
+    }
+
+    /// Removes expired sessions from the store; returns how many. A no-op for client-side
+    /// stores.
+    pub async fn clear_expired(&self) -> Result<u64, StoreError> {
+        match &self.inner.backend {
+            Backend::Server(s) => s.clear_expired(self.inner.ctx.clock.now()).await,
+            Backend::Client(_) => Ok(0),
+        }
+    }
+
+    fn ctx(&self) -> &Arc<Ctx> {
+        &self.inner.ctx
+    }
+
+    fn server(&self) -> Option<&StoreClient> {
+        match &self.inner.backend {
+            Backend::Server(s) => Some(s),
+            Backend::Client(_) => None,
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! [`RequestSession`]: one request's session, from the cookie to the outcome.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::failure::{Failure, LoadError, Outcome};
+use super::load::Loaded;
+use super::locks::HeldLock;
+use super::plan::{self, Incoming, PlanInput};
+use super::{Backend, Engine};
+use crate::cookie;
+use crate::key::{ClientKey, MIN_KEY_LEN};
+use crate::session::Session;
+
+/// One request's session, lazily loaded. Adapters store it in the request (extensions);
+/// extractors call [`load`](RequestSession::load); adapters call
+/// [`finish`](RequestSession::finish) with the response status.
+#[derive(Clone)]
+pub struct RequestSession {
+    pub(super) inner: Arc<ReqInner>,
+}
+
+pub(super) struct ReqInner {
+    pub(super) engine: Engine,
+    pub(super) incoming: Incoming,
+    pub(super) loaded: tokio::sync::OnceCell<Loaded>,
+    /// Lock mode: the session's lock, from the load to the end of `finish`.
+    pub(super) lock: Mutex<Option<HeldLock>>,
+    finished: AtomicBool,
+}
+
+impl fmt::Debug for RequestSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestSession")
+            .field("loaded", &self.inner.loaded.initialized())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestSession {
+    /// Reads the session cookie; no I/O.
+    pub(super) fn begin(engine: Engine, cookie_header: Option<&str>) -> RequestSession {
+        let name = engine.config().cookie_name();
+        let value = cookie_header.and_then(|h| cookie::find(h, name));
+        let incoming = match &engine.inner.backend {
+            Backend::Server(_) => match ClientKey::classify(value.as_deref()) {
+                ClientKey::Absent => Incoming::Absent,
+                ClientKey::TooShort => Incoming::TooShort,
+                ClientKey::Impossible => {
+                    tracing::debug!("session cookie cannot be a key; treating it as unknown");
+                    Incoming::Impossible
+                }
+                ClientKey::Key(k) => Incoming::Key(k),
+            },
+            Backend::Client(_) => match value {
+                None => Incoming::Absent,
+                Some(v) if v.chars().count() < MIN_KEY_LEN => Incoming::TooShort,
+                Some(v) => Incoming::Client(v.into_owned().into_boxed_str()),
+            },
+        };
+        RequestSession {
+            inner: Arc::new(ReqInner {
+                engine,
+                incoming,
+                loaded: tokio::sync::OnceCell::new(),
+                lock: Mutex::new(None),
+                finished: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The engine this request belongs to.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Whether the request carried the session cookie.
+    pub fn cookie_present(&self) -> bool {
+        self.inner.incoming.present()
+    }
+
+    /// Loads the session (one store read, at most once per request; later calls return
+    /// the same session). Not an access in Django's sense: a handler that loads the
+    /// session but never uses it sends no cookie and no `Vary`.
+    pub async fn load(&self) -> Result<Session, LoadError> {
+        let loaded = self
+            .inner
+            .loaded
+            .get_or_try_init(|| self.load_uncached())
+            .await?;
+        Ok(loaded.session.clone())
+    }
+
+    /// Ends the request: decides, from the session's state and the response status, what
+    /// to write and which headers to send. Call it once, after the handler; later calls
+    /// return an empty outcome.
+    ///
+    /// A single write is atomic in every store, so a client that disconnects mid-save
+    /// leaves either the write or nothing. Plans of several writes (a rotation; a flush
+    /// followed by new data) run on a spawned task, so that they complete even if the
+    /// request is dropped.
+    pub async fn finish(&self, status: u16) -> Outcome {
+        if self.inner.finished.swap(true, Ordering::AcqRel) {
+            return Outcome::default();
+        }
+        let outcome = self.decide_and_commit(status).await;
+        // Lock mode: the next request on this session may go.
+        let held = self
+            .inner
+            .lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(held) = held {
+            held.release().await;
+        }
+        outcome
+    }
+
+    async fn decide_and_commit(&self, status: u16) -> Outcome {
+        let engine = self.engine();
+        let cfg = engine.config();
+        let mut view = self.inner.loaded.get().map(|l| l.session.close());
+        // save_every_request on a handler that never used the session: Django saves it
+        // anyway, which needs it loaded. The only I/O before the decision.
+        if plan::needs_load(&self.inner.incoming, view.is_some(), status, cfg) {
+            match self.load().await {
+                Ok(session) => view = Some(session.close()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "save_every_request: session could not be loaded; not refreshed");
+                    return Outcome::default();
+                }
+            }
+        }
+        let loaded = self.inner.loaded.get();
+        let plan = plan::decide(&PlanInput {
+            incoming: &self.inner.incoming,
+            session: view.zip(loaded.map(|l| &l.origin)),
+            status,
+            config: cfg,
+            now: engine.clock().now(),
+            client_side: matches!(engine.inner.backend, Backend::Client(_)),
+        });
+        if plan.write_dropped {
+            tracing::warn!(
+                "a request carrying a rotated-away session key wrote to the session; the write is dropped"
+            );
+        }
+        if !plan.multi_step() {
+            return self.commit(plan).await;
+        }
+        let this = self.clone();
+        match tokio::spawn(async move { this.commit(plan).await }).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::error!(error = %e, "session save task failed");
+                Outcome::failed(
+                    engine
+                        .server()
+                        .map_or_else(Failure::internal, |s| s.unavailable()),
+                    false,
+                )
+            }
+        }
+    }
+}

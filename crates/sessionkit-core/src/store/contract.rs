@@ -1,0 +1,294 @@
+//! [`SessionStore`], its object-safe form [`DynSessionStore`] and [`BoxStore`] — written
+//! once.
+//!
+//! The three must list the same operations: the engine calls stores through
+//! `dyn DynSessionStore` (a store chosen at run time from a URL is the common case), every
+//! `SessionStore` is a `DynSessionStore`, and a `BoxStore` is a `SessionStore` again (so a
+//! boxed store can go wherever a store can, e.g. inside a `CachedStore`). Writing them by
+//! hand meant three copies of the method list that had to agree; a forgotten forward in
+//! `BoxStore` would have silently lost an override (say, a store's rotation markers). So the
+//! list lives once, in the `store_contract!` invocation below, and the macro writes all
+//! three from it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::{any, fmt};
+
+use time::OffsetDateTime;
+
+use super::{
+    CreateOutcome, LeaseStore, Lookup, Record, SaveOutcome, SessionListing, StoreError, Token,
+    UserIndex,
+};
+use crate::key::SessionKey;
+
+/// A boxed future, as the object-safe [`DynSessionStore`] returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Writes [`SessionStore`], [`DynSessionStore`], the blanket `impl DynSessionStore for S:
+/// SessionStore` and `impl SessionStore for BoxStore` from one list of operations.
+///
+/// The operations (async) come first, then the capability queries (sync). Each async
+/// operation is written once, as `async fn name / name_boxed <'a>(&'a self,
+/// args) -> T;` or, with a default body, `... -> T => { body };`: `SessionStore::name`
+/// returns `impl Future<Output = Result<T, StoreError>> + Send + 'a` (implementations
+/// write a plain `async fn`), `DynSessionStore::name_boxed` the same future boxed. Each
+/// synchronous capability query is written once as `fn name / name_dyn(&self) -> T =>
+/// { default };`.
+macro_rules! store_contract {
+    (@async $(#[$meta:meta])* fn $name:ident(&'a $self:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty;) => {
+        $(#[$meta])*
+        fn $name<'a>(&'a $self $(, $arg: $ty)*)
+            -> impl Future<Output = Result<$ret, StoreError>> + Send + 'a;
+    };
+    (@async $(#[$meta:meta])* fn $name:ident(&'a $self:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty; $body:block) => {
+        $(#[$meta])*
+        fn $name<'a>(&'a $self $(, $arg: $ty)*)
+            -> impl Future<Output = Result<$ret, StoreError>> + Send + 'a {
+            async move $body
+        }
+    };
+    (
+        $(#[$trait_meta:meta])*
+        pub trait SessionStore {
+            operations {$(
+                $(#[$meta:meta])*
+                async fn $name:ident / $boxed:ident <'a>(&'a $self:ident $(, $arg:ident: $ty:ty)* $(,)?)
+                    -> $ret:ty $(=> $body:block)?;
+            )*}
+            capabilities {$(
+                $(#[$cap_meta:meta])*
+                fn $cap:ident / $cap_dyn:ident(&$cap_self:ident) -> $cap_ret:ty => $cap_body:block;
+            )*}
+        }
+    ) => {
+        $(#[$trait_meta])*
+        pub trait SessionStore: Send + Sync + 'static {
+            $(
+                store_contract!(@async $(#[$meta])* fn $name(&'a $self $(, $arg: $ty)*) -> $ret; $($body)?);
+            )*
+            $(
+                $(#[$cap_meta])*
+                fn $cap(&$cap_self) -> $cap_ret $cap_body
+            )*
+        }
+
+        /// The object-safe form of [`SessionStore`], implemented for every `SessionStore`:
+        /// the same operations, each returning a boxed future. The engine holds stores as
+        /// `Arc<dyn DynSessionStore>`.
+        pub trait DynSessionStore: Send + Sync + 'static {
+            $(
+                #[doc = concat!("[`SessionStore::", stringify!($name), "`], boxed.")]
+                fn $boxed<'a>(&'a self $(, $arg: $ty)*) -> BoxFuture<'a, Result<$ret, StoreError>>;
+            )*
+            $(
+                #[doc = concat!("[`SessionStore::", stringify!($cap), "`].")]
+                fn $cap_dyn(&self) -> $cap_ret;
+            )*
+        }
+
+        impl<S: SessionStore> DynSessionStore for S {
+            $(
+                fn $boxed<'a>(&'a self $(, $arg: $ty)*) -> BoxFuture<'a, Result<$ret, StoreError>> {
+                    Box::pin(self.$name($($arg),*))
+                }
+            )*
+            $(
+                fn $cap_dyn(&self) -> $cap_ret {
+                    self.$cap()
+                }
+            )*
+        }
+
+        impl SessionStore for BoxStore {
+            $(
+                fn $name<'a>(&'a self $(, $arg: $ty)*)
+                    -> impl Future<Output = Result<$ret, StoreError>> + Send + 'a {
+                    self.0.$boxed($($arg),*)
+                }
+            )*
+            $(
+                fn $cap(&self) -> $cap_ret {
+                    self.0.$cap_dyn()
+                }
+            )*
+        }
+    };
+}
+
+store_contract! {
+    /// A server-side session store. See the [module docs](super) for the contract, which
+    /// the conformance suite in `sessionkit-testkit` checks.
+    ///
+    /// `now` is passed in (from the engine's [`Clock`](crate::Clock)) so that stores compare
+    /// against the same time as the engine, not their server's clock. Implementations
+    /// write plain `async fn`s:
+    ///
+    /// ```
+    /// use sessionkit_core::{
+    ///     CreateOutcome, Lookup, MemoryStore, Record, SaveOutcome, SessionKey, SessionStore,
+    ///     StoreError, Token,
+    /// };
+    /// use time::OffsetDateTime;
+    ///
+    /// /// A store that forwards to a memory store (a real one talks to its server).
+    /// struct Forward(MemoryStore);
+    ///
+    /// impl SessionStore for Forward {
+    ///     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
+    ///         self.0.load(key, now).await
+    ///     }
+    ///     async fn create(&self, key: &SessionKey, record: &Record, now: OffsetDateTime)
+    ///         -> Result<CreateOutcome, StoreError> {
+    ///         self.0.create(key, record, now).await
+    ///     }
+    ///     async fn save(&self, key: &SessionKey, record: &Record, token: &Token, now: OffsetDateTime)
+    ///         -> Result<SaveOutcome, StoreError> {
+    ///         self.0.save(key, record, token, now).await
+    ///     }
+    ///     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+    ///         self.0.delete(key).await
+    ///     }
+    ///     async fn touch(&self, key: &SessionKey, expires_at: OffsetDateTime, now: OffsetDateTime)
+    ///         -> Result<bool, StoreError> {
+    ///         self.0.touch(key, expires_at, now).await
+    ///     }
+    ///     async fn clear_expired_with_progress(
+    ///         &self,
+    ///         now: OffsetDateTime,
+    ///         progress: &mut (dyn FnMut(u64) + Send),
+    ///     ) -> Result<u64, StoreError> {
+    ///         self.0.clear_expired_with_progress(now, progress).await
+    ///     }
+    /// }
+    /// ```
+    pub trait SessionStore {
+        operations {
+        /// Loads a live record.
+        async fn load / load_boxed <'a>(&'a self, key: &'a SessionKey, now: OffsetDateTime)
+            -> Lookup;
+
+        /// Inserts a record if no live record (at `now`) has the key.
+        async fn create / create_boxed <'a>(
+            &'a self,
+            key: &'a SessionKey,
+            record: &'a Record,
+            now: OffsetDateTime,
+        ) -> CreateOutcome;
+
+        /// Replaces a record if its token is still `token` (compare-and-set; never
+        /// inserts). A record that expired before `now` is `Missing`.
+        async fn save / save_boxed <'a>(
+            &'a self,
+            key: &'a SessionKey,
+            record: &'a Record,
+            token: &'a Token,
+            now: OffsetDateTime,
+        ) -> SaveOutcome;
+
+        /// Deletes a record; deleting a missing record is not an error.
+        async fn delete / delete_boxed <'a>(&'a self, key: &'a SessionKey) -> ();
+
+        /// Moves a live record's expiry, and its last-seen time to `now`, without rewriting
+        /// its data or its token. Returns `false` when there is no live record.
+        async fn touch / touch_boxed <'a>(
+            &'a self,
+            key: &'a SessionKey,
+            expires_at: OffsetDateTime,
+            now: OffsetDateTime,
+        ) -> bool;
+
+        /// Removes records that expired before `now`; returns how many. Calls `progress`
+        /// with the running total as batches complete (the CLI shows it); a store that
+        /// removes everything in one step calls it once at the end. Must be safe to run
+        /// from several places at once.
+        async fn clear_expired_with_progress / clear_expired_with_progress_boxed <'a>(
+            &'a self,
+            now: OffsetDateTime,
+            progress: &'a mut (dyn FnMut(u64) + Send),
+        ) -> u64;
+
+        /// [`clear_expired_with_progress`](SessionStore::clear_expired_with_progress)
+        /// without progress reports.
+        async fn clear_expired / clear_expired_boxed <'a>(&'a self, now: OffsetDateTime) -> u64 => {
+            self.clear_expired_with_progress(now, &mut |_| {}).await
+        };
+
+        /// Retires a key after a rotation: the record is gone for good, but until `until` a
+        /// load answers [`Lookup::Retired`] so that late requests carrying the old cookie do
+        /// not remove the new one. Stores without rotation markers just delete (the
+        /// default).
+        async fn retire / retire_boxed <'a>(
+            &'a self,
+            key: &'a SessionKey,
+            until: OffsetDateTime,
+        ) -> () => {
+            let _ = until;
+            self.delete(key).await
+        };
+        }
+
+        capabilities {
+
+        /// A short description for logs and the inspector (e.g. `memory`,
+        /// `sqlite:///x.db`); never a password.
+        fn describe / describe_dyn(&self) -> String => {
+            any::type_name::<Self>().to_owned()
+        };
+
+        /// The listing capability (enumerate sessions), if the store has it.
+        fn listing / listing_dyn(&self) -> Option<&dyn SessionListing> => {
+            None
+        };
+
+        /// The per-user index (list and revoke a user's sessions), if the store has it.
+        fn user_index / user_index_dyn(&self) -> Option<&dyn UserIndex> => {
+            None
+        };
+
+        /// Locking leases for lock mode across nodes, if the store has them.
+        fn leases / leases_dyn(&self) -> Option<&dyn LeaseStore> => {
+            None
+        };
+        }
+    }
+}
+
+/// A store chosen at run time: any [`SessionStore`] behind an `Arc`, itself a
+/// `SessionStore`.
+///
+/// ```
+/// use sessionkit_core::{BoxStore, MemoryStore};
+///
+/// let store = BoxStore::new(MemoryStore::new());
+/// let same = store.clone();
+/// # let _ = same;
+/// ```
+#[derive(Clone)]
+pub struct BoxStore(Arc<dyn DynSessionStore>);
+
+impl BoxStore {
+    /// Boxes a store.
+    pub fn new<S: SessionStore>(store: S) -> BoxStore {
+        BoxStore(Arc::new(store))
+    }
+
+    /// Wraps an already shared store.
+    pub fn from_arc(store: Arc<dyn DynSessionStore>) -> BoxStore {
+        BoxStore(store)
+    }
+
+    /// The shared store.
+    pub fn as_arc(&self) -> &Arc<dyn DynSessionStore> {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BoxStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BoxStore")
+            .field(&self.0.describe_dyn())
+            .finish()
+    }
+}

@@ -1,0 +1,94 @@
+//! Values kept byte for byte, client-side stores, keys hashed at rest.
+
+use std::time::Duration;
+
+use sessionkit_core::*;
+
+use sessionkit_testkit::fakes::PlainCookie;
+
+use super::*;
+
+#[tokio::test]
+async fn untouched_values_round_trip_byte_for_byte() {
+    let h = harness();
+    let cookie = h.new_session().await;
+    let key = SessionKey::parse(&cookie["sessionid=".len()..]).unwrap();
+    let Lookup::Found { token, .. } = h.store.load(&key, T1).await.unwrap() else {
+        panic!()
+    };
+    let odd = Data::from_json(
+        r#"{"count":1,"big":123456789012345678901234567890,"f":1E5,"nan":NaN}"#.into(),
+    )
+    .unwrap();
+    let rec = Record {
+        data: odd,
+        expires_at: T1 + Duration::from_secs(3600),
+        meta: Metadata::default(),
+    };
+    assert!(matches!(
+        h.store.save(&key, &rec, &token, T1).await.unwrap(),
+        SaveOutcome::Saved(_)
+    ));
+    h.request(Some(&cookie), 200, |s| s.insert("count", 2).unwrap())
+        .await;
+    let Lookup::Found { record, .. } = h.store.load(&key, T1).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        record.data.to_json(),
+        r#"{"count":2,"big":123456789012345678901234567890,"f":1E5,"nan":NaN}"#
+    );
+}
+
+#[tokio::test]
+async fn regression_client_side_new_session_is_encoded_not_created() {
+    let clock = ManualClock::new(T1);
+    let engine = Engine::client_builder(PlainCookie)
+        .with_clock(Arc::new(clock.clone()))
+        .build();
+    let req = engine.begin(None);
+    req.load().await.unwrap().insert("count", 1).unwrap();
+    let out = req.finish(200).await;
+    assert!(out.failure.is_none(), "{out:?}");
+    let cookie = pair(&out.set_cookie[0]);
+    let req = engine.begin(Some(&cookie));
+    let s = req.load().await.unwrap();
+    assert_eq!(s.get::<i32>("count").unwrap(), Some(1));
+    s.flush();
+    let out = req.finish(200).await;
+    assert_eq!(out.set_cookie, vec![REMOVAL.to_owned()]);
+    // Expired by the cookie's own timestamp (cookie_age after signing).
+    clock.advance(Duration::from_secs(1_209_601));
+    let s = engine.begin(Some(&cookie)).load().await.unwrap();
+    assert!(s.is_empty());
+}
+
+#[tokio::test]
+async fn keys_hashed_at_rest_never_reach_the_store() {
+    let h = harness_with(Config::builder().hash_keys_at_rest(true).build().unwrap());
+    let cookie = h.new_session().await;
+    let key = SessionKey::parse(&cookie["sessionid=".len()..]).unwrap();
+    // The store holds the hash, not the cookie's key.
+    assert!(matches!(
+        h.store.load(&key, T1).await.unwrap(),
+        Lookup::Missing
+    ));
+    assert!(matches!(
+        h.store.load(&key.hashed(), T1).await.unwrap(),
+        Lookup::Found { .. }
+    ));
+    assert_eq!(h.engine.at_rest(&key), key.hashed());
+    // Everything else works as usual: read, write, rotate, flush.
+    assert_eq!(h.read(&cookie).await.get::<i32>("count").unwrap(), Some(1));
+    let out = h.request(Some(&cookie), 200, Session::cycle_key).await;
+    let new_cookie = pair(&out.set_cookie[0]);
+    assert_eq!(
+        h.read(&new_cookie).await.get::<i32>("count").unwrap(),
+        Some(1)
+    );
+    let out = h.request(Some(&new_cookie), 200, Session::flush).await;
+    assert_eq!(out.set_cookie, vec![REMOVAL.to_owned()]);
+    // A copy of the store holds no cookie value.
+    let listed = h.store.listing().unwrap().list(T1, None, 10).await.unwrap();
+    assert!(listed.iter().all(|i| i.key != key));
+}
