@@ -46,6 +46,7 @@ impl SameSite {
 
 /// What the engine does with concurrent requests on one session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Concurrency {
     /// Compare-and-set saves: on a conflict the engine reloads, replays this request's
     /// operations key by key and retries. Requests run in parallel; `update_with` loses

@@ -31,6 +31,7 @@ pub(crate) const LONGEST: Duration = Duration::from_secs(253_402_300_799);
 
 /// What [`Session::set_expiry`](crate::Session::set_expiry) accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Expiry {
     /// Back to the configured default (`set_expiry(None)`).
     Default,

@@ -167,6 +167,7 @@ impl fmt::Debug for Fingerprint {
 
 /// What the session cookie of a request says, before any store is asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientKey {
     /// No session cookie.
     Absent,
