@@ -107,11 +107,16 @@ impl Engine {
     }
 
     fn build(backend: Backend, config: Config) -> Engine {
+        let python_values = match &backend {
+            Backend::Server(store) => store.python_values_dyn(),
+            Backend::Client(_) => false,
+        };
         Engine {
             inner: Arc::new(EngineInner {
                 ctx: Arc::new(Ctx {
                     config,
                     clock: Arc::new(SystemClock),
+                    python_values,
                 }),
                 backend,
                 stats: Stats::default(),
@@ -157,6 +162,7 @@ impl Engine {
             inner.ctx = Arc::new(Ctx {
                 config: inner.ctx.config.clone(),
                 clock,
+                python_values: inner.ctx.python_values,
             });
         })
     }

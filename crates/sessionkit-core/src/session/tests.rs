@@ -335,6 +335,7 @@ fn flush_and_cycle_key() {
         Arc::new(Ctx {
             config: Config::default(),
             clock: Arc::new(crate::clock::SystemClock),
+            python_values: false,
         }),
         Data::new(),
         Identity::Key(SessionKey::generate()),
@@ -357,6 +358,7 @@ fn login_and_logout_follow_django_auth() {
         Arc::new(Ctx {
             config: Config::default(),
             clock: Arc::new(crate::clock::SystemClock),
+            python_values: false,
         }),
         Data::new(),
         Identity::Key(SessionKey::generate()),

@@ -373,6 +373,14 @@ pub trait SessionStore: Send + Sync + 'static {
     fn leases(&self) -> Option<&dyn LeaseStore> {
         None
     }
+
+    /// Whether the store's layout holds Python-only values (a `datetime`, a `set`, ...:
+    /// see [`Value::python_only`](crate::Value::python_only)). Only layouts that pickle
+    /// the session (Django's `cache` engine) do; sessions of every other store refuse
+    /// such values at `insert`, as Django's JSON serializer does.
+    fn python_values(&self) -> bool {
+        false
+    }
 }
 
 /// One session as listings show it: no data, only what identifies and describes it.
@@ -484,6 +492,7 @@ pub trait DynSessionStore: Send + Sync + 'static {
     fn listing_dyn(&self) -> Option<&dyn SessionListing>;
     fn user_index_dyn(&self) -> Option<&dyn UserIndex>;
     fn leases_dyn(&self) -> Option<&dyn LeaseStore>;
+    fn python_values_dyn(&self) -> bool;
 }
 
 impl<S: SessionStore> DynSessionStore for S {
@@ -550,6 +559,9 @@ impl<S: SessionStore> DynSessionStore for S {
     }
     fn leases_dyn(&self) -> Option<&dyn LeaseStore> {
         self.leases()
+    }
+    fn python_values_dyn(&self) -> bool {
+        self.python_values()
     }
 }
 
@@ -649,6 +661,10 @@ impl SessionStore for BoxStore {
     }
     fn leases(&self) -> Option<&dyn LeaseStore> {
         self.0.leases_dyn()
+    }
+
+    fn python_values(&self) -> bool {
+        self.0.python_values_dyn()
     }
 }
 
