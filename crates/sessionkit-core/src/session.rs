@@ -47,7 +47,9 @@ pub enum SessionError {
     /// [`Value::python_only`]) for a store whose layout is JSON; only Django's `cache`
     /// layout, which pickles the session, holds them. Django's JSON serializer raises
     /// `TypeError` there.
-    #[error("value for session key {key:?} holds a Python {type_name}, which this store's JSON layout cannot hold")]
+    #[error(
+        "value for session key {key:?} holds a Python {type_name}, which this store's JSON layout cannot hold"
+    )]
     PythonValue {
         /// The session key (dictionary key) written.
         key: String,

@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::value::Value;
 
 fn py_float(f: f64) -> String {
     let mut s = String::new();

@@ -66,7 +66,7 @@ pub fn write_value(out: &mut String, value: &Value) {
         }
         python => {
             out.push_str("{\"$python\":");
-            write_str(out, &crate::value::python_repr(python));
+            write_str(out, &python.python_repr());
             out.push('}');
         }
     }

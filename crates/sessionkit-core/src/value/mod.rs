@@ -179,6 +179,84 @@ impl Value {
         }
     }
 
+    /// Python's `repr` of the value (`OrderedDict` as Python 3.12 writes it): what the
+    /// inspector shows for Python-only values.
+    ///
+    /// ```
+    /// use sessionkit_core::Value;
+    ///
+    /// let v = Value::Tuple(vec![Value::Set(vec![Value::Int(1)]), Value::Bytes(b"x".to_vec())]);
+    /// assert_eq!(v.python_repr(), "({1}, b'x')");
+    /// ```
+    pub fn python_repr(&self) -> String {
+        let mut s = String::new();
+        let _ = self.write_repr(&mut s);
+        s
+    }
+
+    fn write_repr(&self, s: &mut String) -> fmt::Result {
+        let seq = |s: &mut String, items: &[Value], open: &str, close: &str| {
+            s.push_str(open);
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                v.write_repr(s)?;
+            }
+            s.push_str(close);
+            Ok(())
+        };
+        let map = |s: &mut String, m: &Map| {
+            s.push('{');
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                python::write_py_str(s, k)?;
+                s.push_str(": ");
+                v.write_repr(s)?;
+            }
+            s.push('}');
+            Ok(())
+        };
+        match self {
+            Value::Null => s.push_str("None"),
+            Value::Bool(b) => s.push_str(if *b { "True" } else { "False" }),
+            Value::Float(f) if f.is_nan() => s.push_str("nan"),
+            Value::Float(f) if f.is_infinite() => s.push_str(if *f > 0.0 { "inf" } else { "-inf" }),
+            Value::Int(_) | Value::BigInt(_) | Value::Float(_) => write!(s, "{self}")?,
+            Value::String(v) => python::write_py_str(s, v)?,
+            Value::List(l) => seq(s, l, "[", "]")?,
+            Value::Tuple(l) if l.len() == 1 => seq(s, l, "(", ",)")?,
+            Value::Tuple(l) => seq(s, l, "(", ")")?,
+            Value::Map(m) => map(s, m)?,
+            Value::Set(l) if l.is_empty() => s.push_str("set()"),
+            Value::Set(l) => seq(s, l, "{", "}")?,
+            Value::FrozenSet(l) if l.is_empty() => s.push_str("frozenset()"),
+            Value::FrozenSet(l) => seq(s, l, "frozenset({", "})")?,
+            Value::OrderedDict(m) if m.is_empty() => s.push_str("OrderedDict()"),
+            Value::OrderedDict(m) => {
+                s.push_str("OrderedDict(");
+                map(s, m)?;
+                s.push(')');
+            }
+            Value::Bytes(b) => python::write_py_bytes(s, b)?,
+            Value::ByteArray(b) => {
+                s.push_str("bytearray(");
+                python::write_py_bytes(s, b)?;
+                s.push(')');
+            }
+            Value::DateTime(d) => write!(s, "{d}")?,
+            Value::Date(d) => write!(s, "{d}")?,
+            Value::Time(t) => write!(s, "{t}")?,
+            Value::TimeDelta(d) => write!(s, "{d}")?,
+            Value::Decimal(d) => write!(s, "{d}")?,
+            Value::Uuid(u) => write!(s, "{u}")?,
+            Value::Opaque(o) => write!(s, "{o}")?,
+        }
+        Ok(())
+    }
+
     /// The string inside a [`Value::String`], if this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
@@ -214,29 +292,6 @@ impl Value {
             _ => true,
         }
     }
-}
-
-/// Python's `repr` of a Python-only scalar (the form the inspector shows).
-pub(crate) fn python_repr(v: &Value) -> String {
-    let mut s = String::new();
-    let _ = match v {
-        Value::Bytes(b) => python::write_py_bytes(&mut s, b),
-        Value::ByteArray(b) => {
-            s.push_str("bytearray(");
-            let r = python::write_py_bytes(&mut s, b);
-            s.push(')');
-            r
-        }
-        Value::DateTime(d) => write!(s, "{d}"),
-        Value::Date(d) => write!(s, "{d}"),
-        Value::Time(t) => write!(s, "{t}"),
-        Value::TimeDelta(d) => write!(s, "{d}"),
-        Value::Decimal(d) => write!(s, "{d}"),
-        Value::Uuid(u) => write!(s, "{u}"),
-        Value::Opaque(o) => write!(s, "{o}"),
-        other => write!(s, "{other}"),
-    };
-    s
 }
 
 impl fmt::Display for Value {

@@ -36,7 +36,7 @@ impl serde::Serialize for Natural<'_> {
         use serde::ser::{SerializeMap, SerializeSeq};
         match self.0 {
             Value::Bytes(b) | Value::ByteArray(b) => s.serialize_bytes(b),
-            Value::Set(l) | Value::FrozenSet(l) => {
+            Value::Tuple(l) | Value::Set(l) | Value::FrozenSet(l) => {
                 let mut seq = s.serialize_seq(Some(l.len()))?;
                 for v in l {
                     seq.serialize_element(v)?;
@@ -80,7 +80,7 @@ impl serde::Serialize for Value {
             }
             Value::Float(f) => s.serialize_f64(*f),
             Value::String(v) => s.serialize_str(v),
-            Value::List(l) | Value::Tuple(l) => {
+            Value::List(l) => {
                 let mut seq = s.serialize_seq(Some(l.len()))?;
                 for v in l {
                     seq.serialize_element(v)?;
@@ -94,6 +94,8 @@ impl serde::Serialize for Value {
                 }
                 map.end()
             }
+            // Tuples and Python values: themselves through `to_value`, their natural
+            // form elsewhere.
             python => {
                 stash(python.clone());
                 let out = s.serialize_newtype_struct(TOKEN, &Natural(python));
@@ -180,4 +182,3 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         Ok(Value::Map(out))
     }
 }
-

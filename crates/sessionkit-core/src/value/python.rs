@@ -113,8 +113,8 @@ impl TryFrom<time::Duration> for TimeDelta {
         if d.subsec_nanoseconds() % 1000 != 0 {
             return Err(RangeError("timedelta has microsecond precision"));
         }
-        let total = i128::from(d.whole_seconds()) * 1_000_000
-            + i128::from(d.subsec_nanoseconds() / 1000);
+        let total =
+            i128::from(d.whole_seconds()) * 1_000_000 + i128::from(d.subsec_nanoseconds() / 1000);
         TimeDelta::from_microseconds(total).ok_or(RangeError("timedelta out of range"))
     }
 }
@@ -171,7 +171,9 @@ impl TzInfo {
         let valid = !key.is_empty()
             && key.len() <= 255
             && !key.starts_with('/')
-            && key.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+            && key
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..")
             && key
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_+-/.".contains(&b));
@@ -265,7 +267,7 @@ pub struct DateTime {
 impl DateTime {
     /// A naive datetime; `None` outside Python's range or below a microsecond.
     pub fn naive(local: PrimitiveDateTime) -> Option<DateTime> {
-        (python_year(local.year()) && local.nanosecond() % 1000 == 0).then_some(DateTime {
+        (python_year(local.year()) && local.nanosecond().is_multiple_of(1000)).then_some(DateTime {
             local,
             tz: None,
             fold: false,
@@ -440,7 +442,7 @@ pub struct Time {
 impl Time {
     /// A time with an optional `tzinfo`; `None` below a microsecond.
     pub fn new(time: time::Time, tz: Option<TzInfo>) -> Option<Time> {
-        (time.nanosecond() % 1000 == 0).then_some(Time {
+        time.nanosecond().is_multiple_of(1000).then_some(Time {
             time,
             tz,
             fold: false,
@@ -789,12 +791,18 @@ mod tests {
     #[test]
     fn timedelta_normalises_like_python() {
         let d = TimeDelta::new(0, 0, -1).unwrap();
-        assert_eq!((d.days(), d.seconds(), d.microseconds()), (-1, 86_399, 999_999));
+        assert_eq!(
+            (d.days(), d.seconds(), d.microseconds()),
+            (-1, 86_399, 999_999)
+        );
         assert!(TimeDelta::new(1_000_000_000, 0, 0).is_none());
         assert!(TimeDelta::new(-999_999_999, 0, 0).is_some());
         assert!(TimeDelta::new(i64::MAX, i64::MAX, i64::MAX).is_none());
         assert!(TimeDelta::new(i64::MIN, 0, 0).is_none());
-        assert_eq!(d.to_string(), "datetime.timedelta(days=-1, seconds=86399, microseconds=999999)");
+        assert_eq!(
+            d.to_string(),
+            "datetime.timedelta(days=-1, seconds=86399, microseconds=999999)"
+        );
         assert_eq!(TimeDelta::default().to_string(), "datetime.timedelta(0)");
         let max = TimeDelta::new(999_999_999, 86_399, 999_999).unwrap();
         let back = TimeDelta::try_from(time::Duration::from(max)).unwrap();
@@ -823,7 +831,10 @@ mod tests {
     fn reprs_and_isoformat() {
         let t = time::macros::datetime!(2026-01-02 03:04:05.000006);
         let naive = DateTime::naive(t).unwrap();
-        assert_eq!(naive.to_string(), "datetime.datetime(2026, 1, 2, 3, 4, 5, 6)");
+        assert_eq!(
+            naive.to_string(),
+            "datetime.datetime(2026, 1, 2, 3, 4, 5, 6)"
+        );
         assert_eq!(naive.isoformat(), "2026-01-02T03:04:05.000006");
         let z = DateTime::aware(t, TzInfo::zone("America/New_York").unwrap())
             .unwrap()
@@ -845,7 +856,17 @@ mod tests {
 
     #[test]
     fn decimal_and_uuid_text() {
-        for ok in ["1.50", "-0", "1e-7", "NaN", "-Infinity", "sNaN12", ".5", "5.", "+1E+3"] {
+        for ok in [
+            "1.50",
+            "-0",
+            "1e-7",
+            "NaN",
+            "-Infinity",
+            "sNaN12",
+            ".5",
+            "5.",
+            "+1E+3",
+        ] {
             assert!(ok.parse::<Decimal>().is_ok(), "{ok}");
         }
         for bad in ["", ".", "1..2", "e5", "1e", "0x1", "1_0", " 1"] {
@@ -853,7 +874,10 @@ mod tests {
         }
         assert_eq!("1.5".parse::<Decimal>().unwrap().to_f64(), Some(1.5));
         let u: Uuid = "{12345678123456781234567812345678}".parse().unwrap();
-        assert_eq!(u.to_string(), "UUID('12345678-1234-5678-1234-567812345678')");
+        assert_eq!(
+            u.to_string(),
+            "UUID('12345678-1234-5678-1234-567812345678')"
+        );
         assert!("1234".parse::<Uuid>().is_err());
     }
 }

@@ -132,7 +132,12 @@ impl<'a> Builder<'a> {
             _ => match python::recognise(self, id, depth)? {
                 Some(v) => v,
                 None if self.keep_opaque => self.opaque(id)?,
-                None => return self.fault(id, K::Refused(node.op)),
+                None => {
+                    // Refused as the global outside the allowlist it calls, if it calls
+                    // one; else as the opcode that made it.
+                    let culprit = python::unknown_callee(g, id).unwrap_or(id);
+                    return self.fault(culprit, K::Refused(g.nodes[culprit].op));
+                }
             },
         };
         self.count(id, 0)?;
@@ -200,7 +205,7 @@ fn type_name(g: &Graph, id: Id) -> String {
         match &g.nodes[id].obj {
             Obj::Global { module, name } => return format!("{module}.{name}"),
             Obj::Reduce { func, .. } => id = *func,
-            Obj::NewObj { cls, .. } => id = *cls,
+            Obj::New { cls, .. } => id = *cls,
             Obj::None => return "NoneType".to_owned(),
             Obj::Bool(_) => return "bool".to_owned(),
             Obj::Int(_) | Obj::Big(_) => return "int".to_owned(),

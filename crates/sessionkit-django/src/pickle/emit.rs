@@ -100,7 +100,7 @@ impl<'a> Emitter<'a> {
                 self.making[id] = false;
                 self.made(e, id);
             }
-            Obj::NewObj { cls, args, kwargs } => {
+            Obj::New { cls, args, kwargs } => {
                 self.making[id] = true;
                 self.emit(e, *cls, d)?;
                 self.emit(e, *args, d)?;

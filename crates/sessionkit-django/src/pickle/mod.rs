@@ -275,7 +275,7 @@ pub fn loads_with(bytes: &[u8], limits: &Limits) -> Result<Value, PickleError> {
 /// use sessionkit_django::pickle;
 ///
 /// // pickle.dumps({"n": 1, "obj": app.Thing()}, 5) for some class app.Thing
-/// let bytes = b"\x80\x05\x95\x25\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01n\x94K\x01\x8c\x03obj\x94\x8c\x03app\x94\x8c\x05Thing\x94\x93\x94)\x81\x94u.";
+/// let bytes = b"\x80\x05\x95$\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01n\x94K\x01\x8c\x03obj\x94\x8c\x03app\x94\x8c\x05Thing\x94\x93\x94)\x81\x94u.";
 /// let map = pickle::loads_session(bytes).unwrap();
 /// assert_eq!(map["n"], Value::Int(1));
 /// let Value::Opaque(obj) = &map["obj"] else { panic!() };
@@ -339,7 +339,11 @@ pub fn redis_dumps(value: &Value) -> Vec<u8> {
 /// Reads a session stored by Django's cache engines in Redis (the pickled dict, see
 /// [`loads_session`]). Anything but a dict with string keys is an error.
 pub fn redis_value_decode(bytes: &[u8]) -> Result<Data, PickleError> {
-    if std::str::from_utf8(bytes).ok().and_then(text::python_int).is_some() {
+    if std::str::from_utf8(bytes)
+        .ok()
+        .and_then(text::python_int)
+        .is_some()
+    {
         // `RedisSerializer` stored an integer, not a session.
         return Err(PickleError {
             offset: 0,
@@ -355,7 +359,6 @@ pub fn redis_value_encode(data: &Data) -> Vec<u8> {
     let map: Map = data.iter().map(|(k, v)| (k.to_owned(), v)).collect();
     dumps(&map)
 }
-
 
 #[cfg(test)]
 mod tests;

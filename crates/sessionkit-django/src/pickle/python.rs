@@ -24,11 +24,11 @@
 use sessionkit_core::value::{Date, DateTime, Decimal, Map, Time, TimeDelta, TzInfo, Uuid, Value};
 use time::{Month, PrimitiveDateTime};
 
+use super::PickleError;
 use super::build::Builder;
 use super::opcodes::*;
 use super::read::{Graph, Id, Mut, Obj};
 use super::write::Encoder;
-use super::PickleError;
 
 type R<T> = Result<T, PickleError>;
 
@@ -52,7 +52,7 @@ pub(super) fn recognise(b: &mut Builder<'_>, id: Id, depth: usize) -> R<Option<V
             }
             reduce(b, id, (module, name), args, depth)
         }
-        Obj::NewObj {
+        Obj::New {
             cls,
             args,
             kwargs: None,
@@ -60,6 +60,42 @@ pub(super) fn recognise(b: &mut Builder<'_>, id: Id, depth: usize) -> R<Option<V
             Ok(uuid_state(g, &node.muts).map(Value::Uuid))
         }
         _ => Ok(None),
+    }
+}
+
+/// Every global the allowlist calls.
+const KNOWN: &[(&str, &str)] = &[
+    ("datetime", "datetime"),
+    ("datetime", "date"),
+    ("datetime", "time"),
+    ("datetime", "timedelta"),
+    ("datetime", "timezone"),
+    ("decimal", "Decimal"),
+    ("uuid", "UUID"),
+    ("_codecs", "encode"),
+    ("builtins", "bytes"),
+    ("builtins", "bytearray"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "getattr"),
+    ("builtins", "object"),
+    ("collections", "OrderedDict"),
+    ("copyreg", "_reconstructor"),
+    ("zoneinfo", "ZoneInfo"),
+    ("zoneinfo", "ZoneInfo._unpickle"),
+];
+
+/// The global outside the allowlist that the call `id` calls, if it calls one (for the
+/// error message: `os.system` is the problem, not the `REDUCE`).
+pub(super) fn unknown_callee(g: &Graph, id: Id) -> Option<Id> {
+    let callee = match &g.nodes[id].obj {
+        Obj::Reduce { func, .. } => *func,
+        Obj::New { cls, .. } => *cls,
+        _ => return None,
+    };
+    match global(g, callee) {
+        Some(name) if !KNOWN.contains(&name) => Some(callee),
+        _ => None,
     }
 }
 
@@ -76,14 +112,14 @@ fn reduce(
             let (Some(s), Some(tz)) = (bytes_of(g, *state), tz_arg(g, tz)) else {
                 return Ok(None);
             };
-            datetime(&s, tz).map(Value::DateTime)
+            datetime(&s, tz.0).map(Value::DateTime)
         }
         (("datetime", "date"), [state]) => bytes_of(g, *state).and_then(|s| date(&s)),
         (("datetime", "time"), [state, tz @ ..]) if tz.len() <= 1 => {
             let (Some(s), Some(tz)) = (bytes_of(g, *state), tz_arg(g, tz)) else {
                 return Ok(None);
             };
-            time_of_day(&s, tz).map(Value::Time)
+            time_of_day(&s, tz.0).map(Value::Time)
         }
         (("datetime", "timedelta"), _) => timedelta_args(g, args).map(Value::TimeDelta),
         (("decimal", "Decimal"), [text]) => {
@@ -94,9 +130,7 @@ fn reduce(
         }
         (("builtins", "bytearray"), []) => Some(Value::ByteArray(Vec::new())),
         (("builtins", "bytearray"), [data]) => bytes_of(g, *data).map(Value::ByteArray),
-        (("builtins", "bytearray"), [text, enc]) => {
-            latin1(g, *text, *enc).map(Value::ByteArray)
-        }
+        (("builtins", "bytearray"), [text, enc]) => latin1(g, *text, *enc).map(Value::ByteArray),
         (("builtins", kind @ ("set" | "frozenset")), items) => {
             let items: &[Id] = match items {
                 [] => &[],
@@ -252,34 +286,37 @@ fn timedelta_args(g: &Graph, args: &[Id]) -> Option<TimeDelta> {
     TimeDelta::new(parts[0], parts[1], parts[2])
 }
 
-/// The optional `tzinfo` argument: `Some(None)` when absent or `None`, `None` when it is
-/// not an allowlisted `tzinfo`.
-fn tz_arg(g: &Graph, args: &[Id]) -> Option<Option<TzInfo>> {
+/// An optional `tzinfo` argument that was understood (`None` inside when absent).
+struct TzArg(Option<TzInfo>);
+
+/// The optional `tzinfo` argument; `None` when it is not an allowlisted `tzinfo`.
+fn tz_arg(g: &Graph, args: &[Id]) -> Option<TzArg> {
     let Some(&id) = args.first() else {
-        return Some(None);
+        return Some(TzArg(None));
     };
     let node = &g.nodes[id];
-    match &node.obj {
-        Obj::None => Some(None),
+    let tz = match &node.obj {
+        Obj::None => return Some(TzArg(None)),
         Obj::Reduce { func, args } if node.muts.is_empty() => {
             let args = tuple(g, *args)?;
             match (global(g, *func), args) {
                 (Some(("datetime", "timezone")), [offset, name @ ..]) if name.len() <= 1 => {
                     let offset = timedelta_node(g, *offset)?;
                     match name.first() {
-                        None => TzInfo::fixed(offset).map(Some),
-                        Some(&n) => TzInfo::fixed_named(offset, str_of(g, n)?).map(Some),
+                        None => TzInfo::fixed(offset),
+                        Some(&n) => TzInfo::fixed_named(offset, str_of(g, n)?),
                     }
                 }
                 (_, [key, from_cache]) if zone_unpickle(g, *func) => {
                     (int_of(g, *from_cache)? == 1).then_some(())?;
-                    TzInfo::zone(str_of(g, *key)?).map(Some)
+                    TzInfo::zone(str_of(g, *key)?)
                 }
                 _ => None,
             }
         }
         _ => None,
-    }
+    };
+    tz.map(|tz| TzArg(Some(tz)))
 }
 
 fn timedelta_node(g: &Graph, id: Id) -> Option<TimeDelta> {
@@ -336,7 +373,9 @@ fn date(s: &[u8]) -> Option<Value> {
     let [yh, yl, m, d] = *s else {
         return None;
     };
-    Date::try_from(date_parts(yh, yl, m, d)?).ok().map(Value::Date)
+    Date::try_from(date_parts(yh, yl, m, d)?)
+        .ok()
+        .map(Value::Date)
 }
 
 fn time_of_day(s: &[u8], tz: Option<TzInfo>) -> Option<Time> {
@@ -447,7 +486,11 @@ impl Encoder {
         2
     }
 
-    fn reduce_with(&mut self, func: impl FnOnce(&mut Encoder), args: impl FnOnce(&mut Encoder) -> usize) {
+    fn reduce_with(
+        &mut self,
+        func: impl FnOnce(&mut Encoder),
+        args: impl FnOnce(&mut Encoder) -> usize,
+    ) {
         func(self);
         let n = args(self);
         self.tuple_end(n);

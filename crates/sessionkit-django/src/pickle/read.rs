@@ -36,9 +36,12 @@ pub(super) enum Obj {
         name: String,
     },
     /// `func(*args)`, not called (`REDUCE`, `INST`, `OBJ`).
-    Reduce { func: Id, args: Id },
+    Reduce {
+        func: Id,
+        args: Id,
+    },
     /// `cls.__new__(cls, *args, **kwargs)`, not called (`NEWOBJ`, `NEWOBJ_EX`).
-    NewObj {
+    New {
         cls: Id,
         args: Id,
         kwargs: Option<Id>,
@@ -305,23 +308,29 @@ impl Reader<'_> {
         self.int_obj(std::str::from_utf8(text).ok().and_then(python_int))
     }
 
-    /// Adds items to a plain container, or records the operation on any other object.
+    /// Records a change to an object made by a call (Python calls its methods); a plain
+    /// object of the wrong kind is an error, as in Python.
+    fn record(&mut self, target: Id, m: Mut) -> R<()> {
+        let node = &mut self.nodes[target];
+        if matches!(node.obj, Obj::Reduce { .. } | Obj::New { .. }) {
+            node.muts.push(m);
+            Ok(())
+        } else {
+            self.err(K::WrongType)
+        }
+    }
+
+    /// Adds items to a list or set, or records the operation on an object.
     fn extend(&mut self, target: Id, items: Vec<Id>) -> R<()> {
         let max = self.limits.max_container_len;
-        let node = &mut self.nodes[target];
-        let len = match (&mut node.obj, self.op) {
+        let op = self.op;
+        let len = match (&mut self.nodes[target].obj, op) {
             (Obj::List(l), APPEND | APPENDS) | (Obj::Set(l), ADDITEMS) => {
                 l.extend(items);
                 l.len()
             }
-            (_, ADDITEMS) => {
-                node.muts.push(Mut::AddItems(items));
-                0
-            }
-            _ => {
-                node.muts.push(Mut::Append(items));
-                0
-            }
+            (_, ADDITEMS) => return self.record(target, Mut::AddItems(items)),
+            _ => return self.record(target, Mut::Append(items)),
         };
         if len > max {
             return self.err(K::ContainerTooLarge);
@@ -335,16 +344,15 @@ impl Reader<'_> {
         }
         let pairs: Vec<(Id, Id)> = items.chunks_exact(2).map(|kv| (kv[0], kv[1])).collect();
         let max = self.limits.max_container_len;
-        let node = &mut self.nodes[target];
-        if let Obj::Dict(d) = &mut node.obj {
+        if let Obj::Dict(d) = &mut self.nodes[target].obj {
             d.extend(pairs);
             if d.len() > max {
                 return self.err(K::ContainerTooLarge);
             }
+            Ok(())
         } else {
-            node.muts.push(Mut::SetItems(pairs));
+            self.record(target, Mut::SetItems(pairs))
         }
-        Ok(())
     }
 
     fn run(&mut self) -> R<Id> {
@@ -576,7 +584,8 @@ impl Reader<'_> {
                 STACK_GLOBAL => {
                     let name = self.pop()?;
                     let module = self.pop()?;
-                    let (Obj::Str(m), Obj::Str(n)) = (&self.nodes[module].obj, &self.nodes[name].obj)
+                    let (Obj::Str(m), Obj::Str(n)) =
+                        (&self.nodes[module].obj, &self.nodes[name].obj)
                     else {
                         return self.err(K::WrongType);
                     };
@@ -608,7 +617,7 @@ impl Reader<'_> {
                 NEWOBJ => {
                     let args = self.pop()?;
                     let cls = self.pop()?;
-                    self.push(Obj::NewObj {
+                    self.push(Obj::New {
                         cls,
                         args,
                         kwargs: None,
@@ -618,7 +627,7 @@ impl Reader<'_> {
                     let kwargs = self.pop()?;
                     let args = self.pop()?;
                     let cls = self.pop()?;
-                    self.push(Obj::NewObj {
+                    self.push(Obj::New {
                         cls,
                         args,
                         kwargs: Some(kwargs),
@@ -627,7 +636,7 @@ impl Reader<'_> {
                 BUILD => {
                     let state = self.pop()?;
                     let target = self.top()?;
-                    self.nodes[target].muts.push(Mut::Build(state));
+                    self.record(target, Mut::Build(state))?;
                 }
 
                 // What Django's unpickler cannot do either.

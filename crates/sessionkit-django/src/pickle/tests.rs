@@ -1,5 +1,9 @@
 use proptest::prelude::*;
 
+use sessionkit_core::value::int_from_decimal;
+
+use super::text::python_int;
+use super::write::Encoder;
 use super::*;
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -23,51 +27,91 @@ fn map(entries: &[(&str, Value)]) -> Map {
 #[test]
 fn refuses_code_and_objects() {
     use PickleErrorKind as K;
-    // pickle.dumps(os.system, 0) style GLOBAL, and a REDUCE call.
+    // pickle.dumps(os.system, 0) style GLOBAL, and a REDUCE call: refused, never run.
     assert_eq!(kind(b"cos\nsystem\n(S'id'\ntR."), K::Refused(b'c'));
-    assert_eq!(kind(b"\x80\x04\x93."), K::Refused(0x93));
-    for op in [
-        b'R', b'b', b'i', b'o', 0x81, 0x92, b'P', b'Q', 0x82, 0x83, 0x84,
+    assert_eq!(
+        kind(b"\x80\x04\x8c\x02os\x8c\x06system\x93."),
+        K::Refused(0x93)
+    );
+    // A call of a global outside the allowlist is refused as that global.
+    let thing = b"\x80\x04\x8c\x03app\x8c\x05Thing\x93";
+    let with = |g: &[u8], tail: &[u8]| [g, tail].concat();
+    for tail in [&b")R."[..], b")\x81.", b")}\x92."] {
+        assert_eq!(kind(&with(thing, tail)), K::Refused(0x93), "{tail:?}");
+    }
+    assert_eq!(kind(b"(iapp\nThing\n."), K::Refused(b'i'));
+    assert_eq!(kind(b"(capp\nThing\no."), K::Refused(b'c'));
+    // An allowlisted global called in a shape the allowlist does not know is refused
+    // as the call.
+    let dt = b"\x80\x04\x8c\x08datetime\x8c\x08datetime\x93";
+    assert_eq!(kind(&with(dt, b")R.")), K::Refused(b'R'));
+    assert_eq!(kind(&with(dt, b")\x81.")), K::Refused(0x81));
+    assert_eq!(kind(&with(dt, b")}\x92.")), K::Refused(0x92));
+    assert_eq!(kind(b"(idatetime\ndatetime\n."), K::Refused(b'i'));
+    assert_eq!(kind(b"(cdatetime\ndatetime\no."), K::Refused(b'o'));
+    // BUILD, APPENDS, SETITEMS and ADDITEMS on plain data of the wrong kind fail as
+    // they do in Python.
+    for p in [
+        &b"\x80\x04}}b."[..],
+        b"\x80\x04}(Ne.",
+        b"\x80\x04](NNu.",
+        b"\x80\x04](N\x90.",
     ] {
+        assert_eq!(kind(p), K::WrongType, "{p:?}");
+    }
+    // What Django's unpickler has no hooks for: refused before reading further.
+    for op in [b'P', b'Q', 0x82, 0x83, 0x84] {
         assert_eq!(kind(&[0x80, 0x04, op, b'.']), K::Refused(op), "{op:#x}");
     }
-    // Datetimes, Decimals, sets, bytes: refused or unsupported, never built.
-    let python = [
-        // {'when': datetime.datetime(2026, 1, 1)}
-        (
-            "80059534000000000000007d948c047768656e948c086461746574696d65948c086461746574696d65949394430a07ea01010000000000009485945294732e",
-            K::Refused(0x93),
-        ),
-        // {'d': decimal.Decimal('1.5')}
-        (
-            "80059528000000000000007d948c0164948c07646563696d616c948c07446563696d616c9493948c03312e359485945294732e",
-            K::Refused(0x93),
-        ),
-        // {'s': {1, 2}}
-        (
-            "80059510000000000000007d948c0173948f94284b014b0290732e",
-            K::Unsupported(0x8f),
-        ),
-        // {'b': b'ab'}
-        (
-            "8005950d000000000000007d948c0162944302616294732e",
-            K::Unsupported(b'C'),
-        ),
-    ];
-    for (hex, want) in python {
-        assert_eq!(kind(&unhex(hex)), want, "{hex}");
+    for op in [0x97, 0x98] {
+        assert_eq!(kind(&[0x80, 0x05, op, b'.']), K::Unsupported(op), "{op:#x}");
     }
+    // Allowlisted look-alikes are still refused: the right module, the wrong name.
+    assert_eq!(
+        kind(b"\x80\x04\x8c\x08datetime\x8c\x06sleeps\x93)R."),
+        K::Refused(0x93)
+    );
     assert_eq!(kind(b"\x80\x04Z."), K::UnknownOpcode(b'Z'));
     assert_eq!(kind(b"\x80\x06}."), K::Protocol(6));
-    let msg = loads(b"\x80\x04\x93.").unwrap_err().to_string();
+    let msg = loads(b"\x80\x04\x8c\x02os\x8c\x06system\x93.")
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("STACK_GLOBAL"), "{msg}");
+}
+
+/// Issue 16: the values `refuses_code_and_objects` once refused, as Python pickles them,
+/// are read now.
+#[test]
+fn issue_16_python_values_in_a_session_are_read() {
+    let python = [
+        // {'when': datetime.datetime(2026, 1, 1)}
+        "80059534000000000000007d948c047768656e948c086461746574696d65948c086461746574696d65949394430a07ea01010000000000009485945294732e",
+        // {'d': decimal.Decimal('1.5')}
+        "80059528000000000000007d948c0164948c07646563696d616c948c07446563696d616c9493948c03312e359485945294732e",
+        // {'s': {1, 2}}
+        "80059510000000000000007d948c0173948f94284b014b0290732e",
+        // {'b': b'ab'}
+        "8005950d000000000000007d948c0162944302616294732e",
+    ];
+    let want = [
+        "{\"when\":{\"$python\":\"datetime.datetime(2026, 1, 1, 0, 0)\"}}",
+        "{\"d\":{\"$python\":\"Decimal('1.5')\"}}",
+        "{\"s\":{\"$python\":\"set\",\"items\":[1,2]}}",
+        "{\"b\":{\"$python\":\"b'ab'\"}}",
+    ];
+    for (hex, want) in python.iter().zip(want) {
+        let v = loads(&unhex(hex)).unwrap();
+        assert_eq!(v.to_string(), want);
+        let Value::Map(m) = &v else { panic!() };
+        // Written back, the bytes are Python's own.
+        assert_eq!(dumps(m), unhex(hex), "{want}");
+    }
 }
 
 #[test]
 fn protocol_0_and_1_forms() {
     // pickle.dumps({'a': [1, True, None, 1.5, 'é', 2**70]}, 0)
-    let p0 =
-        b"(dp0\nVa\np1\n(lp2\nI1\naI01\naNaF1.5\naV\xe9\np3\naL1180591620717411303424L\nas.";
+    let p0 = b"(dp0\nVa\np1\n(lp2\nI1\naI01\naNaF1.5\naV\xe9\np3\naL1180591620717411303424L\nas.";
     let want = map(&[(
         "a",
         Value::List(vec![
@@ -209,7 +253,7 @@ fn integers_of_every_width() {
         (i128::from(i64::MIN), "8a080000000000000080"),
     ];
     for &(n, hex) in cases {
-        let mut w = Writer::new();
+        let mut w = Encoder::new();
         w.save(&Value::from(n), false);
         assert_eq!(
             w.frame
@@ -234,7 +278,7 @@ fn integers_of_every_width() {
     }
     // 2**128 as Python writes it.
     let big = int_from_decimal("340282366920938463463374607431768211456").unwrap();
-    let mut w = Writer::new();
+    let mut w = Encoder::new();
     w.save(&big, false);
     assert_eq!(w.frame, unhex("8a110000000000000000000000000000000001"));
     // LONG4 for integers over 255 bytes.

@@ -242,4 +242,3 @@ pub(super) fn encode_long_decimal(b: &BigInt) -> Vec<u8> {
     trim_twos_complement(&mut bytes);
     bytes
 }
-

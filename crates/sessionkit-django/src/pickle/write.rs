@@ -43,8 +43,10 @@ pub(super) struct Encoder {
     /// text), identifiers (module and attribute names) and the cached empty and
     /// one-character latin-1 strings.
     shared: HashMap<String, u32>,
-    /// Globals already written (CPython memoizes each class once).
+    /// Globals already written (CPython memoizes each class once), and their module
+    /// names (one string object per module).
     globals: HashMap<(String, String), u32>,
+    modules: HashMap<String, u32>,
 }
 
 impl Encoder {
@@ -55,6 +57,7 @@ impl Encoder {
             memo_len: 0,
             shared: HashMap::new(),
             globals: HashMap::new(),
+            modules: HashMap::new(),
         }
     }
 
@@ -114,8 +117,15 @@ impl Encoder {
             self.get(index);
             return;
         }
-        self.str(module, true);
-        self.str(name, true);
+        match self.modules.get(module) {
+            Some(&index) => self.get(index),
+            None => {
+                self.str(module, false);
+                let index = self.memo_len - 1;
+                self.modules.insert(module.to_owned(), index);
+            }
+        }
+        self.str(name, false);
         self.frame.push(STACK_GLOBAL);
         let index = self.memoize();
         self.globals
