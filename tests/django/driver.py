@@ -469,7 +469,7 @@ def main(argv=None):
         if os.environ.get("SK_DRIVER_TRACEBACK"):
             raise
         return 1
-    json.dump(result, sys.stdout)
+    json.dump(result, sys.stdout, default=repr)  # repr: Python values of cache sessions
     sys.stdout.write("\n")
     return 0
 
