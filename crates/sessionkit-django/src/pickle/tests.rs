@@ -347,15 +347,63 @@ fn arb_value() -> impl Strategy<Value = Value> {
             .prop_map(Value::Float),
         any::<String>().prop_map(Value::String),
         "[a-c]{0,2}".prop_map(Value::String),
+        arb_python(),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Tuple),
-            prop::collection::vec(("[a-c]{0,3}|.{0,8}", inner), 0..8)
+            prop::collection::vec(("[a-c]{0,3}|.{0,8}", inner.clone()), 0..8)
                 .prop_map(|kv| Value::Map(kv.into_iter().collect())),
+            prop::collection::vec(("[a-c]{0,3}", inner.clone()), 0..4)
+                .prop_map(|kv| Value::OrderedDict(kv.into_iter().collect())),
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Set),
+            prop::collection::vec(inner, 0..4).prop_map(Value::FrozenSet),
         ]
     })
+}
+
+/// Issue 16: every allowlisted Python type, over its whole range.
+fn arb_python() -> impl Strategy<Value = Value> {
+    use sessionkit_core::value::{Date, DateTime, Decimal, Time, TimeDelta, TzInfo, Uuid};
+    let local = (1i32..=9999, 1u16..=365, 0u8..24, 0u8..60, 0u8..60, 0u32..1_000_000).prop_map(
+        |(y, d, h, m, s, us)| {
+            time::PrimitiveDateTime::new(
+                time::Date::from_ordinal_date(y, d).unwrap(),
+                time::Time::from_hms_micro(h, m, s, us).unwrap(),
+            )
+        },
+    );
+    let delta = (-999_999_999i64..=999_999_999, 0i64..86_400, 0i64..1_000_000)
+        .prop_map(|(d, s, us)| TimeDelta::new(d, s, us).unwrap());
+    let tz = prop_oneof![
+        Just(None),
+        Just(Some(TzInfo::UTC)),
+        (-86_399_999_999i64..86_400_000_000)
+            .prop_map(|us| TzInfo::fixed(TimeDelta::new(0, 0, us).unwrap())),
+        ".{0,6}".prop_map(|n| TzInfo::fixed_named(TimeDelta::new(0, 3600, 0).unwrap(), &n)),
+        "[A-Z][a-z]{1,8}/[A-Z][a-z_]{1,12}".prop_map(|k| TzInfo::zone(&k)),
+    ];
+    prop_oneof![
+        (local.clone(), tz.clone(), any::<bool>()).prop_map(|(l, tz, fold)| {
+            let d = match tz {
+                Some(tz) => DateTime::aware(l, tz),
+                None => DateTime::naive(l),
+            };
+            Value::DateTime(d.unwrap().with_fold(fold))
+        }),
+        local.clone().prop_map(|l| Value::Date(Date::try_from(l.date()).unwrap())),
+        (local, tz, any::<bool>()).prop_map(|(l, tz, fold)| {
+            Value::Time(Time::new(l.time(), tz).unwrap().with_fold(fold))
+        }),
+        delta.prop_map(Value::TimeDelta),
+        "-?[0-9]{1,30}(\\.[0-9]{0,10})?(E[-+]?[0-9]{1,3})?|NaN|-Infinity|sNaN"
+            .prop_map(|t| Value::Decimal(t.parse::<Decimal>().unwrap())),
+        (any::<u128>(), prop::option::of(any::<bool>()))
+            .prop_map(|(u, safe)| Value::Uuid(Uuid::from_u128(u).with_is_safe(safe))),
+        prop::collection::vec(any::<u8>(), 0..300).prop_map(Value::Bytes),
+        prop::collection::vec(any::<u8>(), 0..40).prop_map(Value::ByteArray),
+    ]
 }
 
 proptest! {
