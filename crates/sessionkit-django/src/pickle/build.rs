@@ -60,11 +60,11 @@ impl<'a> Builder<'a> {
     pub(super) fn session(mut self, root: Id) -> R<Map> {
         let node = &self.g.nodes[root];
         let Obj::Dict(items) = &node.obj else {
+            // Not a session: say why the value itself is refused, if it is.
+            self.keep_opaque = false;
+            self.build(root, 0)?;
             return self.fault(root, K::NotADict);
         };
-        if !node.muts.is_empty() {
-            return self.fault(root, K::NotADict);
-        }
         self.count(root, 0)?;
         let mut out = Map::with_capacity(items.len());
         for &(k, v) in items {

@@ -366,14 +366,20 @@ fn arb_value() -> impl Strategy<Value = Value> {
 /// Issue 16: every allowlisted Python type, over its whole range.
 fn arb_python() -> impl Strategy<Value = Value> {
     use sessionkit_core::value::{Date, DateTime, Decimal, Time, TimeDelta, TzInfo, Uuid};
-    let local = (1i32..=9999, 1u16..=365, 0u8..24, 0u8..60, 0u8..60, 0u32..1_000_000).prop_map(
-        |(y, d, h, m, s, us)| {
+    let local = (
+        1i32..=9999,
+        1u16..=365,
+        0u8..24,
+        0u8..60,
+        0u8..60,
+        0u32..1_000_000,
+    )
+        .prop_map(|(y, d, h, m, s, us)| {
             time::PrimitiveDateTime::new(
                 time::Date::from_ordinal_date(y, d).unwrap(),
                 time::Time::from_hms_micro(h, m, s, us).unwrap(),
             )
-        },
-    );
+        });
     let delta = (-999_999_999i64..=999_999_999, 0i64..86_400, 0i64..1_000_000)
         .prop_map(|(d, s, us)| TimeDelta::new(d, s, us).unwrap());
     let tz = prop_oneof![
@@ -392,7 +398,9 @@ fn arb_python() -> impl Strategy<Value = Value> {
             };
             Value::DateTime(d.unwrap().with_fold(fold))
         }),
-        local.clone().prop_map(|l| Value::Date(Date::try_from(l.date()).unwrap())),
+        local
+            .clone()
+            .prop_map(|l| Value::Date(Date::try_from(l.date()).unwrap())),
         (local, tz, any::<bool>()).prop_map(|(l, tz, fold)| {
             Value::Time(Time::new(l.time(), tz).unwrap().with_fold(fold))
         }),

@@ -176,7 +176,9 @@ pub struct Opaque {
 }
 
 impl Opaque {
-    /// An object of Python type `type_name` (`module.qualname`) and its pickle.
+    /// An object of Python type `type_name` (`module.qualname`) and its pickle: for the
+    /// pickle reader (in `sessionkit-django`) and codecs like it. Django unpickles whatever
+    /// this holds, so build one only from bytes read from the same store.
     pub fn new(type_name: &str, pickle: impl Into<Arc<[u8]>>) -> Opaque {
         Opaque {
             type_name: type_name.into(),
