@@ -169,6 +169,11 @@ bomb += b"."
 evil.append(bytes(bomb))
 for e in evil:
     write("pickle", e)
+# Python's own pickles of every allowlisted type at protocols 2 to 5, and of objects
+# outside the allowlist (issue 16; made by crates/sessionkit-django/tests/data/make_python_values.py).
+values = json.loads((ROOT.parent / "crates/sessionkit-django/tests/data/python_values.json").read_text())
+for v in values["values"] + values["opaque"]:
+    write("pickle", bytes.fromhex(v["pickle"]))
 
 # --- zlib ---------------------------------------------------------------------------------
 for scale in [0, 5, 10, 16, 19]:

@@ -37,10 +37,13 @@ pub fn same(a: &Value, b: &Value) -> bool {
         (Value::Float(x), Value::Float(y)) => {
             x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
         }
-        (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => {
+        (Value::List(x), Value::List(y))
+        | (Value::Tuple(x), Value::Tuple(y))
+        | (Value::Set(x), Value::Set(y))
+        | (Value::FrozenSet(x), Value::FrozenSet(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
         }
-        (Value::Map(x), Value::Map(y)) => {
+        (Value::Map(x), Value::Map(y)) | (Value::OrderedDict(x), Value::OrderedDict(y)) => {
             x.len() == y.len()
                 && x.iter()
                     .zip(y)
@@ -246,12 +249,23 @@ pub fn python_json(data: &[u8]) {
 }
 
 /// Target `pickle`: the restricted pickle reader. Properties: never panics (and refuses
-/// every opcode outside the allowed subset, which the unit tests pin one by one); what it
+/// every object outside the allowlist, which the unit tests pin one by one); what it
 /// accepts pickles back (`dumps_value`) to bytes that read to the same value, and writes
-/// as JSON that reads back (so a Django cache session can always be stored natively).
+/// as JSON that reads back. The session reader (`loads_session`, which keeps other
+/// objects opaque) gives a session that pickles back to bytes it reads to the same
+/// session, opaque values byte for byte.
 pub fn pickle(data: &[u8]) {
     let _ = pickle::redis_loads(data);
     let _ = pickle::redis_value_decode(data);
+    if let Ok(session) = pickle::loads_session(data) {
+        let bytes = pickle::dumps(&session);
+        let back = pickle::loads_session(&bytes)
+            .unwrap_or_else(|e| panic!("a session read by loads_session does not load back: {e}"));
+        assert!(
+            same(&Value::Map(session.clone()), &Value::Map(back)),
+            "{session:?} changed on a round trip"
+        );
+    }
     let Ok(v) = pickle::loads(data) else { return };
     let bytes = pickle::dumps_value(&v);
     let relaxed = Limits::default()

@@ -345,6 +345,34 @@ def cmd_raw(args):
 # --- command line ----------------------------------------------------------------------
 
 
+def cmd_put_python(args):
+    """A session of Python values (cache engine: Django pickles the dict)."""
+    from demo import values
+
+    s = store()
+    s.update(values.allowlisted() if args.kind == "values" else values.with_object())
+    return {"key": finish(s)}
+
+
+def cmd_check_python(args):
+    """Compares a session with what `put-python` stored (after the Rust side's changes
+    for --after-rust): equal and of the same type, key by key."""
+    from demo import values
+
+    want = values.allowlisted() if args.kind == "values" else values.with_object()
+    if args.after_rust:
+        want = values.after_rust(want) if args.kind == "values" else dict(want, count=2)
+    s = store(args.key)
+    exists = loaded(s, args.key)
+    got = dict(s.items())
+    return {
+        "exists": exists,
+        "keys": sorted(got),
+        "wrong": sorted(k for k in want if k not in got or not values.same(want[k], got[k])),
+        "extra": sorted(k for k in got if k not in want),
+    }
+
+
 def parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     engine_help = "session engine (default: $SK_ENGINE or db)"
@@ -409,6 +437,13 @@ def parser():
 
     cmd("clear-expired", cmd_clear_expired, "manage.py clearsessions")
     key_arg(cmd("raw", cmd_raw, "the stored form, for debugging"))
+
+    c = cmd("put-python", cmd_put_python, "new session of Python values (demo/values.py)")
+    c.add_argument("--kind", choices=("values", "object"), required=True)
+    c = cmd("check-python", cmd_check_python, "compare a session with put-python's values")
+    key_arg(c)
+    c.add_argument("--kind", choices=("values", "object"), required=True)
+    c.add_argument("--after-rust", action="store_true", help="as the Rust side changes them")
     return p
 
 
@@ -434,7 +469,7 @@ def main(argv=None):
         if os.environ.get("SK_DRIVER_TRACEBACK"):
             raise
         return 1
-    json.dump(result, sys.stdout)
+    json.dump(result, sys.stdout, default=repr)  # repr: Python values of cache sessions
     sys.stdout.write("\n")
     return 0
 

@@ -11,7 +11,7 @@ pub fn to_micros(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(nanos - nanos % 1000).unwrap_or(t)
 }
 
-fn push_datetime(s: &mut String, t: PrimitiveDateTime, sep: char) {
+pub(crate) fn push_datetime(s: &mut String, t: PrimitiveDateTime, sep: char) {
     let _ = write!(
         s,
         "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}",

@@ -42,6 +42,19 @@ pub enum SessionError {
         #[source]
         source: ValueError,
     },
+    /// A Python-only value (a `datetime`, a `set`, ...: see
+    /// [`Value::python_only`]) for a store whose layout is JSON; only Django's `cache`
+    /// layout, which pickles the session, holds them. Django's JSON serializer raises
+    /// `TypeError` there.
+    #[error(
+        "value for session key {key:?} holds a Python {type_name}, which this store's JSON layout cannot hold"
+    )]
+    PythonValue {
+        /// The session key (dictionary key) written.
+        key: String,
+        /// The Python type refused (`"datetime.datetime"`).
+        type_name: &'static str,
+    },
 }
 
 /// One operation a request applied, recorded so that a save that meets a concurrent change
@@ -82,6 +95,19 @@ pub(crate) enum Identity {
 pub(crate) struct Ctx {
     pub(crate) config: Config,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The store's layout holds Python values (see [`SessionStore::python_values`](crate::SessionStore::python_values)).
+    pub(crate) python_values: bool,
+}
+
+/// Refuses a Python-only value when the layout is JSON.
+fn admit(python_values: bool, key: &str, v: &Value) -> Result<(), SessionError> {
+    match v.python_only() {
+        Some(p) if !python_values => Err(SessionError::PythonValue {
+            key: key.to_owned(),
+            type_name: p.type_name(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) struct State {
@@ -178,14 +204,23 @@ impl Session {
     }
 
     /// A session attached to no store, with the default configuration and the system
-    /// clock: for unit tests of code that takes a `Session`, and for examples.
+    /// clock: for unit tests of code that takes a `Session`, and for examples. It refuses
+    /// Python-only values, as a JSON layout does.
     pub fn detached() -> Session {
         Session::detached_with(Config::default(), Arc::new(crate::clock::SystemClock))
     }
 
     /// A detached session with a given configuration and clock.
     pub fn detached_with(config: Config, clock: Arc<dyn Clock>) -> Session {
-        Session::new(Arc::new(Ctx { config, clock }), Data::new(), Identity::None)
+        Session::new(
+            Arc::new(Ctx {
+                config,
+                clock,
+                python_values: false,
+            }),
+            Data::new(),
+            Identity::None,
+        )
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
@@ -282,12 +317,31 @@ impl Session {
             key: key.to_owned(),
             source,
         })?;
-        self.insert_value(key, v);
+        self.insert_value(key, v)
+    }
+
+    /// `session[key] = value` with a ready [`Value`]. A Python-only value (a `datetime`,
+    /// a `Decimal`, ...) is refused unless the store's layout pickles the session
+    /// (Django's `cache` engine): [`SessionError::PythonValue`].
+    ///
+    /// ```
+    /// use sessionkit_core::{Session, SessionError, Value};
+    ///
+    /// let session = Session::detached();
+    /// let when = Value::try_from(time::macros::date!(2026 - 01 - 02)).unwrap();
+    /// assert!(matches!(
+    ///     session.insert_value("when", when),
+    ///     Err(SessionError::PythonValue { type_name: "datetime.date", .. })
+    /// ));
+    /// ```
+    pub fn insert_value(&self, key: &str, value: Value) -> Result<(), SessionError> {
+        admit(self.inner.ctx.python_values, key, &value)?;
+        self.put(key, value);
         Ok(())
     }
 
-    /// `session[key] = value` with a ready [`Value`].
-    pub fn insert_value(&self, key: &str, value: Value) {
+    /// Stores a value known to be JSON-safe.
+    fn put(&self, key: &str, value: Value) {
         let mut st = self.write();
         st.data.insert(key, value.clone());
         st.ops.push(Op::Set(key.to_owned(), value));
@@ -346,6 +400,7 @@ impl Session {
             key: key.to_owned(),
             source,
         })?;
+        admit(self.inner.ctx.python_values, key, &v)?;
         st.data.insert(key, v.clone());
         st.ops.push(Op::Set(key.to_owned(), v));
         st.modified = true;
@@ -368,6 +423,7 @@ impl Session {
                 key: k.clone(),
                 source,
             })?;
+            admit(self.inner.ctx.python_values, &k, &v)?;
             pairs.push((k, v));
         }
         let mut st = self.write();
@@ -397,6 +453,7 @@ impl Session {
         F: Fn(Option<T>) -> T + Send + Sync + 'static,
     {
         let k = key.to_owned();
+        let python_values = self.inner.ctx.python_values;
         let apply =
             move |current: Option<Value>| -> Result<(T, Value), SessionError> {
                 let current = current.map(from_value::<T>).transpose().map_err(|source| {
@@ -410,6 +467,7 @@ impl Session {
                     key: k.clone(),
                     source,
                 })?;
+                admit(python_values, &k, &v)?;
                 Ok((new, v))
             };
         let apply = Arc::new(apply);
@@ -540,7 +598,7 @@ impl Session {
     /// ```
     pub fn set_expiry(&self, expiry: Expiry) {
         match expiry.to_stored(self.now()) {
-            Some(v) => self.insert_value(EXPIRY_KEY, v),
+            Some(v) => self.put(EXPIRY_KEY, v),
             None => {
                 self.remove(EXPIRY_KEY);
             }
@@ -583,7 +641,7 @@ impl Session {
 
     /// `session.set_test_cookie()`.
     pub fn set_test_cookie(&self) {
-        self.insert_value(
+        self.put(
             TEST_COOKIE_NAME,
             Value::String(TEST_COOKIE_VALUE.to_owned()),
         );
@@ -624,7 +682,7 @@ impl Session {
                 self.state().renewed = true;
             }
         }
-        self.insert_value(AUTH_USER_ID_KEY, Value::String(user_id.to_owned()));
+        self.put(AUTH_USER_ID_KEY, Value::String(user_id.to_owned()));
     }
 
     /// Logs out: Django's `auth.logout`, i.e. [`flush`](Session::flush).

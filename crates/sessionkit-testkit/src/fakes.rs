@@ -254,6 +254,9 @@ impl<S: SessionStore> SessionStore for Counting<S> {
     fn leases(&self) -> Option<&dyn sessionkit_core::LeaseStore> {
         self.inner.leases()
     }
+    fn python_values(&self) -> bool {
+        self.inner.python_values()
+    }
 }
 
 /// A client-side store for tests: the cookie value is `<unix seconds>.<hex of the JSON>`,

@@ -89,6 +89,10 @@ impl EngineBuilder {
     /// The engine.
     pub fn build(self) -> Engine {
         let stats = Arc::new(Stats::default());
+        let python_values = match &self.store {
+            BuilderStore::Server(store) => store.python_values_dyn(),
+            BuilderStore::Client(_) => false,
+        };
         let backend = match self.store {
             BuilderStore::Server(store) => {
                 Backend::Server(StoreClient::new(store, &self.config, Arc::clone(&stats)))
@@ -100,6 +104,7 @@ impl EngineBuilder {
                 ctx: Arc::new(Ctx {
                     config: self.config,
                     clock: self.clock,
+                    python_values,
                 }),
                 backend,
                 stats,

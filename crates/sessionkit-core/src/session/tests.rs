@@ -335,6 +335,7 @@ fn flush_and_cycle_key() {
         Arc::new(Ctx {
             config: Config::default(),
             clock: Arc::new(crate::clock::SystemClock),
+            python_values: false,
         }),
         Data::new(),
         Identity::Key(SessionKey::generate()),
@@ -357,6 +358,7 @@ fn login_and_logout_follow_django_auth() {
         Arc::new(Ctx {
             config: Config::default(),
             clock: Arc::new(crate::clock::SystemClock),
+            python_values: false,
         }),
         Data::new(),
         Identity::Key(SessionKey::generate()),
@@ -381,4 +383,60 @@ fn login_and_logout_follow_django_auth() {
     s.logout();
     assert_eq!(s.user_id(), None);
     assert_eq!(s.key(), None);
+}
+
+/// Issue 16: a session refuses Python-only values at `insert` unless its store's layout
+/// pickles the session (Django raises `TypeError` in its JSON serializer), through every
+/// way of writing, and nothing is stored.
+#[test]
+fn issue_16_python_values_only_where_the_layout_pickles() {
+    let when = Value::try_from(time::macros::date!(2026 - 01 - 02)).unwrap();
+    let json = session();
+    let err = json.insert_value("when", when.clone()).unwrap_err();
+    assert!(
+        matches!(&err, SessionError::PythonValue { key, type_name: "datetime.date" } if key == "when"),
+        "{err}"
+    );
+    assert!(json.insert("l", vec![when.clone()]).is_err(), "nested");
+    assert!(json.update([("a", when.clone())]).is_err());
+    assert!(json.setdefault("b", when.clone()).is_err());
+    let w = when.clone();
+    assert!(
+        json.update_with("c", move |_: Option<Value>| w.clone())
+            .is_err()
+    );
+    assert!(json.is_empty() && !json.modified());
+
+    let pickled = Session::new(
+        Arc::new(Ctx {
+            config: Config::default(),
+            clock: Arc::new(crate::clock::SystemClock),
+            python_values: true,
+        }),
+        Data::new(),
+        Identity::None,
+    );
+    pickled.insert_value("when", when.clone()).unwrap();
+    assert_eq!(
+        pickled.get::<time::Date>("when").unwrap(),
+        Some(time::macros::date!(2026 - 01 - 02))
+    );
+    // A tuple stays a tuple through `insert` (a `Value` goes through serde unchanged).
+    pickled.insert("t", Value::Tuple(vec![when])).unwrap();
+    assert!(matches!(pickled.get_value("t"), Some(Value::Tuple(_))));
+}
+
+/// Issue 16: the engine tells the session what its store's layout holds.
+#[tokio::test]
+async fn issue_16_the_engine_passes_the_store_layout() {
+    let engine = crate::Engine::new(crate::MemoryStore::new(), Config::default());
+    let req = engine.begin(None);
+    let s = req.load().await.unwrap();
+    assert!(matches!(
+        s.insert_value("b", Value::Bytes(b"x".to_vec())),
+        Err(SessionError::PythonValue {
+            type_name: "bytes",
+            ..
+        })
+    ));
 }

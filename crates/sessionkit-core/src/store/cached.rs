@@ -326,6 +326,9 @@ impl<C: SessionCache, S: SessionStore> SessionStore for CachedStore<C, S> {
     fn leases(&self) -> Option<&dyn LeaseStore> {
         self.store.leases()
     }
+    fn python_values(&self) -> bool {
+        self.store.python_values()
+    }
 }
 
 impl<C: SessionCache, S: SessionStore> UserIndex for CachedStore<C, S> {

@@ -251,6 +251,14 @@ store_contract! {
         fn leases / leases_dyn(&self) -> Option<&dyn LeaseStore> => {
             None
         };
+
+        /// Whether the store's layout holds Python-only values (a `datetime`, a `set`, ...:
+        /// see [`Value::python_only`](crate::Value::python_only)). Only layouts that pickle
+        /// the session (Django's `cache` engine) do; sessions of every other store refuse
+        /// such values at `insert`, as Django's JSON serializer does.
+        fn python_values / python_values_dyn(&self) -> bool => {
+            false
+        };
         }
     }
 }

@@ -36,7 +36,9 @@ impl Value {
             Value::String(s) => de::Unexpected::Str(s),
             Value::List(_) => de::Unexpected::Seq,
             Value::Tuple(_) => de::Unexpected::Other("a tuple"),
-            Value::Map(_) => de::Unexpected::Map,
+            Value::Map(_) | Value::OrderedDict(_) => de::Unexpected::Map,
+            Value::Bytes(b) | Value::ByteArray(b) => de::Unexpected::Bytes(b),
+            other => de::Unexpected::Other(other.type_name()),
         };
         E::invalid_type(unexpected, exp)
     }
@@ -65,20 +67,76 @@ impl<'de> Deserializer<'de> for Value {
             }
             Value::Float(f) => visitor.visit_f64(f),
             Value::String(s) => visitor.visit_string(s),
-            Value::List(l) | Value::Tuple(l) => {
-                let len = l.len();
-                let mut seq = SeqDeser(l.into_iter());
-                let out = visitor.visit_seq(&mut seq)?;
-                if seq.0.len() == 0 {
-                    Ok(out)
-                } else {
-                    Err(de::Error::invalid_length(len, &"fewer elements"))
-                }
+            Value::List(l) | Value::Tuple(l) | Value::Set(l) | Value::FrozenSet(l) => {
+                visit_list(l, visitor)
             }
-            Value::Map(m) => visitor.visit_map(MapDeser {
+            Value::Map(m) | Value::OrderedDict(m) => visitor.visit_map(MapDeser {
                 iter: m.into_iter(),
                 value: None,
             }),
+            Value::Bytes(b) | Value::ByteArray(b) => visitor.visit_byte_buf(b),
+            Value::Decimal(d) => visitor.visit_str(d.as_str()),
+            Value::Uuid(u) => visitor.visit_string(u.hyphenated()),
+            Value::Opaque(o) => Err(ValueError(format!(
+                "a pickled Python {} object has no Rust reading",
+                o.type_name()
+            ))),
+            time_like => visit_list(time_tuple(&time_like)?, visitor),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        match self {
+            Value::DateTime(d) => visitor.visit_string(d.isoformat()),
+            Value::Time(t) => visitor.visit_string(t.isoformat()),
+            Value::Date(d) => {
+                let d = d.get();
+                visitor.visit_string(format!(
+                    "{:04}-{:02}-{:02}",
+                    d.year(),
+                    u8::from(d.month()),
+                    d.day()
+                ))
+            }
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        match self {
+            Value::Decimal(d) => match d.to_f64() {
+                Some(f) => visitor.visit_f64(f),
+                None => Err(ValueError(format!("{d} has no float value"))),
+            },
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        self.deserialize_f64(visitor)
+    }
+
+    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        match self {
+            Value::Uuid(u) => visitor.visit_u128(u.as_u128()),
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        self.deserialize_u128(visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        match self {
+            Value::Bytes(b) | Value::ByteArray(b) => {
+                visit_list(b.into_iter().map(Value::from).collect(), visitor)
+            }
+            other => other.deserialize_any(visitor),
         }
     }
 
@@ -91,9 +149,14 @@ impl<'de> Deserializer<'de> for Value {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, ValueError> {
+        if name == super::own_serde::TOKEN {
+            // `Value`'s own `Deserialize`: hand the value over as it is.
+            super::own_serde::stash(self);
+            return visitor.visit_newtype_struct(Value::Null);
+        }
         visitor.visit_newtype_struct(self)
     }
 
@@ -129,6 +192,7 @@ impl<'de> Deserializer<'de> for Value {
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
         match self {
             Value::String(s) => visitor.visit_string(s),
+            Value::Uuid(u) => visitor.visit_bytes(&u.as_u128().to_be_bytes()),
             other => other.deserialize_any(visitor),
         }
     }
@@ -138,9 +202,69 @@ impl<'de> Deserializer<'de> for Value {
     }
 
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        unit_struct seq tuple tuple_struct map struct identifier ignored_any
+        bool i8 i16 i32 i64 u8 u16 u32 u64 char
+        unit_struct tuple tuple_struct map struct identifier ignored_any
     }
+}
+
+fn visit_list<'de, V: Visitor<'de>>(l: Vec<Value>, visitor: V) -> Result<V::Value, ValueError> {
+    let len = l.len();
+    let mut seq = SeqDeser(l.into_iter());
+    let out = visitor.visit_seq(&mut seq)?;
+    if seq.0.len() == 0 {
+        Ok(out)
+    } else {
+        Err(de::Error::invalid_length(len, &"fewer elements"))
+    }
+}
+
+/// The tuple forms of `time`'s serde impls: `Date` (year, ordinal), `Time` (hour, minute,
+/// second, nanosecond), `PrimitiveDateTime` (the six), `OffsetDateTime` (the six and
+/// the offset's hours, minutes and seconds), `Duration` (seconds, nanoseconds).
+fn time_tuple(v: &Value) -> Result<Vec<Value>, ValueError> {
+    let date = |d: time::Date| [Value::from(d.year()), Value::from(d.ordinal())];
+    let time = |t: time::Time| {
+        [
+            Value::from(t.hour()),
+            Value::from(t.minute()),
+            Value::from(t.second()),
+            Value::from(t.nanosecond()),
+        ]
+    };
+    Ok(match v {
+        Value::Date(d) => date(d.get()).to_vec(),
+        Value::Time(t) if t.tz().is_none() => time(t.time()).to_vec(),
+        Value::Time(t) => {
+            return Err(ValueError(format!(
+                "{t} is aware: read it as a Value (time::Time has no time zone)"
+            )));
+        }
+        Value::DateTime(d) => {
+            let mut out = date(d.local().date()).to_vec();
+            out.extend(time(d.local().time()));
+            if let Some(tz) = d.tz() {
+                let Some(off) = tz.utc_offset() else {
+                    return Err(ValueError(format!(
+                        "{d} has no fixed offset (a zone needs the tz database): read it as a Value"
+                    )));
+                };
+                out.extend([
+                    Value::from(off.whole_hours()),
+                    Value::from(off.minutes_past_hour()),
+                    Value::from(off.seconds_past_minute()),
+                ]);
+            }
+            out
+        }
+        Value::TimeDelta(d) => {
+            let d = time::Duration::from(*d);
+            vec![
+                Value::from(d.whole_seconds()),
+                Value::from(d.subsec_nanoseconds()),
+            ]
+        }
+        other => return Err(other.invalid_type(&"a date or time")),
+    })
 }
 
 impl IntoDeserializer<'_, ValueError> for Value {

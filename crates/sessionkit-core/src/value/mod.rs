@@ -7,7 +7,39 @@
 //! * floats including `NaN` and the infinities, written back in Python's `repr` form,
 //! * tuples (only the pickle-based Django cache layout produces them; JSON writes them as
 //!   lists, exactly as Python does),
-//! * maps that keep insertion order.
+//! * maps that keep insertion order,
+//! * and, in sessions of Django's `cache` engine (which pickles the session dict instead
+//!   of serializing it to JSON), Python's standard value types: `datetime`, `date`,
+//!   `time`, `timedelta`, `Decimal`, `UUID`, `bytes`, `bytearray`, `set`, `frozenset`,
+//!   `OrderedDict`, and any other object as an [`Opaque`] pickle written back unchanged.
+//!
+//! # Python values
+//!
+//! | Python | `Value` | typed reading (`session.get::<T>`) | writing |
+//! | --- | --- | --- | --- |
+//! | `datetime.datetime`, naive | [`Value::DateTime`] | `time::PrimitiveDateTime` | `Value::try_from(PrimitiveDateTime)` |
+//! | `datetime.datetime`, `timezone.utc` or a fixed offset | [`Value::DateTime`] | `time::OffsetDateTime` | `Value::try_from(OffsetDateTime)` |
+//! | `datetime.datetime`, `zoneinfo.ZoneInfo` | [`Value::DateTime`] | none without a tz database: [`DateTime::local`], [`TzInfo::zone_key`] | [`DateTime::aware`] with [`TzInfo::zone`] |
+//! | `datetime.date` | [`Value::Date`] | `time::Date` | `Value::try_from(time::Date)` |
+//! | `datetime.time` | [`Value::Time`] | `time::Time` (naive) | `Value::try_from(time::Time)` |
+//! | `datetime.timedelta` | [`Value::TimeDelta`] | `time::Duration`, `std::time::Duration` | `Value::try_from(time::Duration)` |
+//! | `decimal.Decimal` | [`Value::Decimal`] | `String` (its text), `f64` | `Value::Decimal("1.50".parse()?)` |
+//! | `uuid.UUID` | [`Value::Uuid`] | `String`, `u128`, `uuid::Uuid` | `Value::Uuid(Uuid::from_u128(..))` |
+//! | `bytes` / `bytearray` | [`Value::Bytes`] / [`Value::ByteArray`] | `Vec<u8>`, `serde_bytes` | the variant |
+//! | `set` / `frozenset` | [`Value::Set`] / [`Value::FrozenSet`] (in the order read) | `Vec<T>`, `HashSet<T>`, `BTreeSet<T>` | the variant |
+//! | `collections.OrderedDict` | [`Value::OrderedDict`] | any map or struct | the variant |
+//! | anything else | [`Value::Opaque`] | none | only as read |
+//!
+//! The date and time types read through `time`'s serde forms (enable `time`'s `serde`
+//! feature); an aware datetime is not a `PrimitiveDateTime` and a naive one is not an
+//! `OffsetDateTime`, so asking for the wrong one is a type error. Asking for a `String`
+//! gives Python's `isoformat()`.
+//!
+//! Python values exist only in pickled sessions: a session whose store writes JSON
+//! refuses them at `insert` with [`SessionError::PythonValue`](crate::SessionError),
+//! as Django's JSON serializer raises `TypeError`. Where they must be shown as JSON (the
+//! inspector), they are written as `{"$python": "<repr>"}` (containers as
+//! `{"$python": "set", "items": [...]}`).
 //!
 //! Typed access goes through serde: [`to_value`] turns any `Serialize` type into a `Value`,
 //! [`from_value`] turns a `Value` into any `Deserialize` type.
@@ -19,24 +51,37 @@
 //! assert_eq!(v, Value::List(vec![Value::Int(1), Value::Int(2), Value::Int(3)]));
 //! let back: Vec<u8> = from_value(v).unwrap();
 //! assert_eq!(back, [1, 2, 3]);
+//!
+//! // A Python datetime, read as a `time` type.
+//! let when = Value::try_from(time::macros::datetime!(2026-01-02 03:04 UTC)).unwrap();
+//! assert_eq!(when.type_name(), "datetime.datetime");
+//! assert_eq!(
+//!     from_value::<String>(when).unwrap(),
+//!     "2026-01-02T03:04:00+00:00"
+//! );
 //! ```
 
 mod de;
+mod own_serde;
+mod python;
 mod ser;
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use indexmap::IndexMap;
 
 pub use de::from_value;
+pub use python::{Date, DateTime, Decimal, Opaque, RangeError, Time, TimeDelta, TzInfo, Uuid};
 pub use ser::to_value;
 
 /// An insertion-ordered map of string keys to values (Python's `dict` after `json.loads`).
 pub type Map = IndexMap<String, Value>;
 
 /// One session value: everything Django's JSON serializer (and its pickle-based cache)
-/// can store.
+/// can store. See the [module docs](self) for the Python types.
 #[derive(Clone, Debug, PartialEq, Default)]
+#[non_exhaustive]
 pub enum Value {
     /// `None` / `null`.
     #[default]
@@ -57,6 +102,30 @@ pub enum Value {
     Tuple(Vec<Value>),
     /// A map with string keys, in insertion order.
     Map(Map),
+    /// Python's `bytes`.
+    Bytes(Vec<u8>),
+    /// Python's `bytearray`.
+    ByteArray(Vec<u8>),
+    /// Python's `set`, in the order the pickle listed it.
+    Set(Vec<Value>),
+    /// Python's `frozenset`, in the order the pickle listed it.
+    FrozenSet(Vec<Value>),
+    /// Python's `collections.OrderedDict` with string keys.
+    OrderedDict(Map),
+    /// Python's `datetime.datetime`.
+    DateTime(DateTime),
+    /// Python's `datetime.date`.
+    Date(Date),
+    /// Python's `datetime.time`.
+    Time(Time),
+    /// Python's `datetime.timedelta`.
+    TimeDelta(TimeDelta),
+    /// Python's `decimal.Decimal`.
+    Decimal(Decimal),
+    /// Python's `uuid.UUID`.
+    Uuid(Uuid),
+    /// Any other Python object, kept as its pickle.
+    Opaque(Opaque),
 }
 
 impl Value {
@@ -71,7 +140,121 @@ impl Value {
             Value::List(_) => "list",
             Value::Tuple(_) => "tuple",
             Value::Map(_) => "dict",
+            Value::Bytes(_) => "bytes",
+            Value::ByteArray(_) => "bytearray",
+            Value::Set(_) => "set",
+            Value::FrozenSet(_) => "frozenset",
+            Value::OrderedDict(_) => "collections.OrderedDict",
+            Value::DateTime(_) => "datetime.datetime",
+            Value::Date(_) => "datetime.date",
+            Value::Time(_) => "datetime.time",
+            Value::TimeDelta(_) => "datetime.timedelta",
+            Value::Decimal(_) => "decimal.Decimal",
+            Value::Uuid(_) => "uuid.UUID",
+            Value::Opaque(_) => "object",
         }
+    }
+
+    /// The first Python-only value (one that JSON cannot hold, see the
+    /// [module docs](self)) in this value or inside it, if any.
+    ///
+    /// ```
+    /// use sessionkit_core::Value;
+    ///
+    /// assert!(Value::List(vec![Value::Int(1)]).python_only().is_none());
+    /// let nested = Value::List(vec![Value::Bytes(b"x".to_vec())]);
+    /// assert_eq!(nested.python_only().map(Value::type_name), Some("bytes"));
+    /// ```
+    pub fn python_only(&self) -> Option<&Value> {
+        match self {
+            Value::Null
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::BigInt(_)
+            | Value::Float(_)
+            | Value::String(_) => None,
+            Value::List(l) | Value::Tuple(l) => l.iter().find_map(Value::python_only),
+            Value::Map(m) => m.values().find_map(Value::python_only),
+            _ => Some(self),
+        }
+    }
+
+    /// Python's `repr` of the value (`OrderedDict` as Python 3.12 writes it): what the
+    /// inspector shows for Python-only values.
+    ///
+    /// ```
+    /// use sessionkit_core::Value;
+    ///
+    /// let v = Value::Tuple(vec![Value::Set(vec![Value::Int(1)]), Value::Bytes(b"x".to_vec())]);
+    /// assert_eq!(v.python_repr(), "({1}, b'x')");
+    /// ```
+    pub fn python_repr(&self) -> String {
+        let mut s = String::new();
+        let _ = self.write_repr(&mut s);
+        s
+    }
+
+    fn write_repr(&self, s: &mut String) -> fmt::Result {
+        let seq = |s: &mut String, items: &[Value], open: &str, close: &str| {
+            s.push_str(open);
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                v.write_repr(s)?;
+            }
+            s.push_str(close);
+            Ok(())
+        };
+        let map = |s: &mut String, m: &Map| {
+            s.push('{');
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                python::write_py_str(s, k)?;
+                s.push_str(": ");
+                v.write_repr(s)?;
+            }
+            s.push('}');
+            Ok(())
+        };
+        match self {
+            Value::Null => s.push_str("None"),
+            Value::Bool(b) => s.push_str(if *b { "True" } else { "False" }),
+            Value::Float(f) if f.is_nan() => s.push_str("nan"),
+            Value::Float(f) if f.is_infinite() => s.push_str(if *f > 0.0 { "inf" } else { "-inf" }),
+            Value::Int(_) | Value::BigInt(_) | Value::Float(_) => write!(s, "{self}")?,
+            Value::String(v) => python::write_py_str(s, v)?,
+            Value::List(l) => seq(s, l, "[", "]")?,
+            Value::Tuple(l) if l.len() == 1 => seq(s, l, "(", ",)")?,
+            Value::Tuple(l) => seq(s, l, "(", ")")?,
+            Value::Map(m) => map(s, m)?,
+            Value::Set(l) if l.is_empty() => s.push_str("set()"),
+            Value::Set(l) => seq(s, l, "{", "}")?,
+            Value::FrozenSet(l) if l.is_empty() => s.push_str("frozenset()"),
+            Value::FrozenSet(l) => seq(s, l, "frozenset({", "})")?,
+            Value::OrderedDict(m) if m.is_empty() => s.push_str("OrderedDict()"),
+            Value::OrderedDict(m) => {
+                s.push_str("OrderedDict(");
+                map(s, m)?;
+                s.push(')');
+            }
+            Value::Bytes(b) => python::write_py_bytes(s, b)?,
+            Value::ByteArray(b) => {
+                s.push_str("bytearray(");
+                python::write_py_bytes(s, b)?;
+                s.push(')');
+            }
+            Value::DateTime(d) => write!(s, "{d}")?,
+            Value::Date(d) => write!(s, "{d}")?,
+            Value::Time(t) => write!(s, "{t}")?,
+            Value::TimeDelta(d) => write!(s, "{d}")?,
+            Value::Decimal(d) => write!(s, "{d}")?,
+            Value::Uuid(u) => write!(s, "{u}")?,
+            Value::Opaque(o) => write!(s, "{o}")?,
+        }
+        Ok(())
     }
 
     /// The string inside a [`Value::String`], if this is one.
@@ -100,8 +283,13 @@ impl Value {
             Value::BigInt(_) => true,
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
-            Value::List(l) | Value::Tuple(l) => !l.is_empty(),
-            Value::Map(m) => !m.is_empty(),
+            Value::List(l) | Value::Tuple(l) | Value::Set(l) | Value::FrozenSet(l) => !l.is_empty(),
+            Value::Map(m) | Value::OrderedDict(m) => !m.is_empty(),
+            Value::Bytes(b) | Value::ByteArray(b) => !b.is_empty(),
+            Value::TimeDelta(d) => d.total_microseconds() != 0,
+            Value::Decimal(d) => d.to_f64().is_none_or(|f| f != 0.0),
+            // Python 3.5+: every date, datetime, time, UUID and plain object is true.
+            _ => true,
         }
     }
 }
@@ -264,6 +452,49 @@ impl From<Map> for Value {
     }
 }
 
+macro_rules! from_python {
+    ($($t:ty => $py:ty, $variant:ident);* $(;)?) => {$(
+        impl TryFrom<$t> for Value {
+            type Error = RangeError;
+            /// The Python value (see the [module docs](self)); an error outside Python's range.
+            fn try_from(v: $t) -> Result<Value, RangeError> {
+                <$py>::try_from(v).map(Value::$variant)
+            }
+        }
+    )*};
+}
+from_python! {
+    time::OffsetDateTime => DateTime, DateTime;
+    time::PrimitiveDateTime => DateTime, DateTime;
+    time::Date => Date, Date;
+    time::Time => Time, Time;
+    time::Duration => TimeDelta, TimeDelta;
+}
+
+impl From<DateTime> for Value {
+    fn from(v: DateTime) -> Self {
+        Value::DateTime(v)
+    }
+}
+
+impl From<Decimal> for Value {
+    fn from(v: Decimal) -> Self {
+        Value::Decimal(v)
+    }
+}
+
+impl From<Uuid> for Value {
+    fn from(v: Uuid) -> Self {
+        Value::Uuid(v)
+    }
+}
+
+impl From<TimeDelta> for Value {
+    fn from(v: TimeDelta) -> Self {
+        Value::TimeDelta(v)
+    }
+}
+
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
@@ -284,115 +515,6 @@ impl serde::ser::Error for ValueError {
 impl serde::de::Error for ValueError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         ValueError(msg.to_string())
-    }
-}
-
-impl serde::Serialize for Value {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
-        match self {
-            Value::Null => s.serialize_unit(),
-            Value::Bool(b) => s.serialize_bool(*b),
-            Value::Int(i) => s.serialize_i64(*i),
-            Value::BigInt(b) => {
-                if let Some(i) = b.to_i128() {
-                    s.serialize_i128(i)
-                } else if let Some(u) = b.to_u128() {
-                    s.serialize_u128(u)
-                } else {
-                    // Beyond 128 bits serde has no integer type: keep the digits.
-                    s.serialize_str(b.as_str())
-                }
-            }
-            Value::Float(f) => s.serialize_f64(*f),
-            Value::String(v) => s.serialize_str(v),
-            Value::List(l) | Value::Tuple(l) => {
-                let mut seq = s.serialize_seq(Some(l.len()))?;
-                for v in l {
-                    seq.serialize_element(v)?;
-                }
-                seq.end()
-            }
-            Value::Map(m) => {
-                let mut map = s.serialize_map(Some(m.len()))?;
-                for (k, v) in m {
-                    map.serialize_entry(k, v)?;
-                }
-                map.end()
-            }
-        }
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Value {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> serde::de::Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any session value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Int(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Float(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
-        Ok(Value::List(
-            v.iter().map(|b| Value::Int(i64::from(*b))).collect(),
-        ))
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        serde::Deserialize::deserialize(d)
-    }
-    fn visit_newtype_struct<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        serde::Deserialize::deserialize(d)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(v) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::List(out))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::with_capacity(map.size_hint().unwrap_or(0).min(1024));
-        while let Some((k, v)) = map.next_entry::<String, Value>()? {
-            out.insert(k, v);
-        }
-        Ok(Value::Map(out))
     }
 }
 

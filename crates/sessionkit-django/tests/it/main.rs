@@ -10,6 +10,7 @@ mod fuzz_corpus;
 mod middleware;
 mod pickle;
 mod primitives;
+mod python_values;
 mod session;
 mod signed_cookies;
 mod signing;

@@ -59,7 +59,7 @@ async fn run(case: &str, engine_name: &str, now: i64) -> Outcome {
         c if c.starts_with("new session modified") => {
             let req = engine.begin(None);
             let s = req.load().await.unwrap();
-            s.insert_value("count", Value::Int(1));
+            s.insert_value("count", Value::Int(1)).unwrap();
             req.finish(200).await
         }
         "flush with incoming cookie" => {

@@ -186,8 +186,9 @@ fn ttl_follows_set_expiry() {
             let seconds = int_of(r.input("set_expiry"));
             // Rebuild the saved session through the core API and pickle it.
             let s = Session::detached_with(Config::default(), Arc::new(ManualClock::new(at(T1))));
-            s.insert_value("count", Value::Int(4));
-            s.insert_value("favorite_color", Value::from("blue"));
+            s.insert_value("count", Value::Int(4)).unwrap();
+            s.insert_value("favorite_color", Value::from("blue"))
+                .unwrap();
             s.set_expiry(Expiry::Seconds(seconds));
             assert_eq!(
                 s.expiry_age(),

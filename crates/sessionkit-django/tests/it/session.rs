@@ -151,7 +151,7 @@ fn set_expiry_timedelta_row() {
         let out = map_of(&r.output);
         let now = iso(r.input_str("now"));
         let s = session_at(now);
-        s.insert_value("x", Value::Int(1));
+        s.insert_value("x", Value::Int(1)).unwrap();
         s.set_expiry(Expiry::In(std::time::Duration::from_secs(3600)));
         let expiry = str_of(field(out, "_session_expiry_in_dict"));
         assert_eq!(s.get_value("_session_expiry"), Some(Value::from(expiry)));

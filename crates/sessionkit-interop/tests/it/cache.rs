@@ -35,13 +35,13 @@ struct Guards {
 }
 
 /// Django and the store on one Redis namespace.
-struct Fixture {
-    pair: Pair,
+pub(crate) struct Fixture {
+    pub(crate) pair: Pair,
     store: DjangoCacheStore,
     prefix: String,
 }
 
-async fn fixture() -> Option<Fixture> {
+pub(crate) async fn fixture() -> Option<Fixture> {
     let django = Django::new("cache")?;
     let url = redis_url();
     let store = sessionkit_testkit::require_store("Redis", DjangoCacheStore::connect(&url).await)?;
@@ -93,7 +93,7 @@ crate::scenarios!(@each
 );
 
 /// A Rust request: `f` runs on the loaded session; returns the cookie value set, if any.
-async fn rust(
+pub(crate) async fn rust(
     engine: &Engine,
     key: Option<&str>,
     f: impl FnOnce(&sessionkit_core::Session),

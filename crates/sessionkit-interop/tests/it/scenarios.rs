@@ -153,7 +153,7 @@ pub(crate) async fn rust_writes_django_updates(pair: &Pair) {
     let key = pair
         .rust(&engine, None, |s| {
             for (k, v) in &rich {
-                s.insert_value(k, v.clone());
+                s.insert_value(k, v.clone()).unwrap();
             }
         })
         .await

@@ -377,6 +377,13 @@ impl SessionStore for DjangoCacheStore {
         Ok(total)
     }
 
+    /// The session dict is pickled: Python values (a `datetime`, a `Decimal`, ...) and
+    /// objects outside the allowlist are kept (see
+    /// [`loads_session`](sessionkit_django::pickle::loads_session)).
+    fn python_values(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         let side = self.side();
         format!(

@@ -18,14 +18,19 @@
 //! with protocol 5, as Django's `RedisSerializer` stores it
 //! ([`redis_value_encode`](sessionkit_django::pickle::redis_value_encode)); reading
 //! ([`redis_value_decode`](sessionkit_django::pickle::redis_value_decode)) accepts every
-//! protocol and refuses, without ever running them, the opcodes that build Python objects.
+//! protocol, reads Python's standard value types (a `datetime`, a `Decimal`, a `set`, ...:
+//! the allowlist of [`sessionkit_django::pickle`]) as values, and keeps any other object
+//! as an opaque value written back unchanged, never running anything. So a
+//! [`DjangoCacheStore`] session takes Python values (its
+//! [`python_values`](sessionkit_core::SessionStore::python_values) is `true`); a
+//! [`DjangoCachedDbStore`] session does not, as its database row is JSON in Django too.
 //! There is no signature: whoever can write to the cache can write sessions, in Django as
 //! here, and the secret keys play no part.
 //!
-//! A value that cannot be read — a session holding Python objects beyond JSON's types
-//! (a `datetime`, a `Decimal`: Django's cache engine pickles anything), not a dict,
-//! garbage, a key of another type — is a missing session plus a warning, and is left in
-//! place: never overwritten by `create`, never matched by a `save`.
+//! A value that cannot be read — not a dict, garbage, a key of another type, a construct
+//! the reader refuses (persistent ids, out-of-band buffers) — is a missing session plus a
+//! warning, and is left in place: never overwritten by `create`, never matched by a
+//! `save`.
 //!
 //! # Expiry and TTLs
 //!

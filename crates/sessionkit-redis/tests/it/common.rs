@@ -183,6 +183,9 @@ impl<S: SessionStore, G: Send + Sync + 'static> SessionStore for Guarded<S, G> {
     fn leases(&self) -> Option<&dyn LeaseStore> {
         self.store.leases()
     }
+    fn python_values(&self) -> bool {
+        self.store.python_values()
+    }
 }
 
 /// The suite's `concurrent_cleaners` at its size (2100 records, more than two cleanup
