@@ -9,6 +9,7 @@
 #   bench/run.sh loads --only axum-redis,tower-redis --modes returning
 #   bench/run.sh memory                # memory per session at 1,000,000 sessions
 #   bench/run.sh scale                 # 1,000 vs 1,000,000 live sessions per store
+#   bench/run.sh compare --baseline-bin-dir DIR   # this build against an earlier one
 #   SKIP_BUILD=1 bench/run.sh ...      # reuse the binaries already built
 #
 # Every option: bench/target/release/bench-run <loads|memory|scale> --help. Needs PostgreSQL and
@@ -31,9 +32,9 @@ if [[ $# -gt 0 && $1 != -* ]]; then
   shift
 fi
 case $sub in
-  loads | memory | scale) ;;
+  loads | memory | scale | compare) ;;
   *)
-    echo "usage: bench/run.sh [loads|memory|scale] [options] (see bench/README.md)" >&2
+    echo "usage: bench/run.sh [loads|memory|scale|compare] [options] (see bench/README.md)" >&2
     exit 2
     ;;
 esac
@@ -42,7 +43,7 @@ target=bench/target
 if [[ -z ${SKIP_BUILD:-} ]]; then
   cargo build --release --manifest-path bench/Cargo.toml -p sessionkit-loadgen -p sessionkit-bench-servers \
     -p sessionkit-bench-runner
-  if [[ $sub != scale ]]; then
+  if [[ $sub != scale && $sub != compare ]]; then
     cargo build --release --manifest-path bench/peers/Cargo.toml --target-dir bench/peers/target
   fi
 fi

@@ -17,6 +17,8 @@ use crate::servers::{Binary, Server};
 pub(crate) struct Env {
     /// Release binaries of this workspace (`sk-server`, `loadgen`, `sk-memsize`).
     pub(crate) bin_dir: PathBuf,
+    /// The load generator (`bin_dir/loadgen` unless a comparison points elsewhere).
+    pub(crate) loadgen: PathBuf,
     /// Release binaries of `bench/peers` (`peer-server`, `peer-memsize`).
     pub(crate) peer_bin_dir: PathBuf,
     /// SQLite files and server logs.
@@ -192,7 +194,7 @@ impl Env {
 
     /// Runs the load generator against a running server.
     pub(crate) fn loadgen(&self, running: &Running, load: &Load) -> anyhow::Result<Report> {
-        let output = Command::new(self.bin_dir.join("loadgen"))
+        let output = Command::new(&self.loadgen)
             .arg("--url")
             .arg(format!("http://127.0.0.1:{}/", running.port))
             .arg("--connections")

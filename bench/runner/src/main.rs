@@ -12,6 +12,7 @@
 //!
 //! `bench/run.sh` builds the binaries in release and calls it; see `bench/README.md`.
 
+mod compare;
 mod exec;
 mod machine;
 mod markdown;
@@ -54,86 +55,88 @@ enum Cmd {
     Memory(MemoryArgs),
     /// Returning-visitor throughput of each of our stores with few and many live sessions.
     Scale(ScaleArgs),
+    /// Our servers against the same servers built from an earlier commit, interleaved.
+    Compare(compare::CompareArgs),
 }
 
 /// Options every command takes.
 #[derive(Debug, Clone, Args)]
-struct Common {
+pub(crate) struct Common {
     /// The document to write.
     #[arg(long, default_value = "docs/BENCHMARKS.md")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Print the section instead of writing it into `--out`.
     #[arg(long)]
-    no_write: bool,
+    pub(crate) no_write: bool,
     /// Heading of the written section (e.g. "Smoke run (busy machine)").
     #[arg(long)]
-    label: Option<String>,
+    pub(crate) label: Option<String>,
     /// The command to record in the report (bench/run.sh passes its own).
     #[arg(long)]
-    command: Option<String>,
+    pub(crate) command: Option<String>,
     /// The bench workspace's release binaries.
     #[arg(long, default_value = "bench/target/release")]
-    bin_dir: PathBuf,
+    pub(crate) bin_dir: PathBuf,
     /// The peer workspace's release binaries.
     #[arg(long, default_value = "bench/peers/target/release")]
-    peer_bin_dir: PathBuf,
+    pub(crate) peer_bin_dir: PathBuf,
     /// SQLite files and server logs.
     #[arg(long, default_value = "target/bench-state")]
-    state_dir: PathBuf,
+    pub(crate) state_dir: PathBuf,
     /// PostgreSQL server (no database: the runner creates and drops its own
     /// `sessionkit_bench*` databases).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
-    postgres: String,
+    pub(crate) postgres: String,
     /// Redis server (no database number: see `--redis-db`).
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
-    redis: String,
+    pub(crate) redis: String,
     /// Worker threads of every server.
     #[arg(long, default_value_t = 2)]
-    workers: usize,
+    pub(crate) workers: usize,
 }
 
 /// `loads` options.
 #[derive(Debug, Clone, Args)]
 #[command(args_override_self = true)]
-struct LoadsArgs {
+pub(crate) struct LoadsArgs {
     #[command(flatten)]
-    common: Common,
+    pub(crate) common: Common,
     /// Rounds (each runs every server × mode once).
     #[arg(long, default_value_t = 5)]
-    rounds: usize,
+    pub(crate) rounds: usize,
     /// Measured window per run.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    duration: Duration,
+    pub(crate) duration: Duration,
     /// Warm-up per run.
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
-    warmup: Duration,
+    pub(crate) warmup: Duration,
     /// Connections (virtual browsers).
     #[arg(long, default_value_t = 32)]
-    connections: usize,
+    pub(crate) connections: usize,
     /// Load generator threads.
     #[arg(long, default_value_t = 1)]
-    loadgen_threads: usize,
+    pub(crate) loadgen_threads: usize,
     /// Visitor modes, comma-separated.
     #[arg(long, default_value = "returning,new", value_delimiter = ',')]
-    modes: Vec<String>,
+    pub(crate) modes: Vec<String>,
     /// Only these servers (ids, comma-separated; see `bench/README.md`).
     #[arg(long, value_delimiter = ',')]
-    only: Vec<String>,
+    pub(crate) only: Vec<String>,
     /// Leave out these servers.
     #[arg(long, value_delimiter = ',')]
-    skip: Vec<String>,
+    pub(crate) skip: Vec<String>,
     /// Pause between runs (lets the databases settle).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    pause: Duration,
+    pub(crate) pause: Duration,
     /// Redis database number the runner owns and flushes.
     #[arg(long, default_value_t = 9)]
-    redis_db: u32,
+    pub(crate) redis_db: u32,
     /// PostgreSQL database the runner owns, dropped and re-created for every run.
     #[arg(long, default_value = "sessionkit_bench")]
-    postgres_db: String,
+    pub(crate) postgres_db: String,
     /// Also append every run's report here (JSON lines).
     #[arg(long)]
-    raw: Option<PathBuf>,
+    pub(crate) raw: Option<PathBuf>,
 }
 
 /// `memory` options.
@@ -194,9 +197,10 @@ struct ScaleArgs {
 }
 
 impl Common {
-    fn env(&self) -> Env {
+    pub(crate) fn env(&self) -> Env {
         Env {
             bin_dir: self.bin_dir.clone(),
+            loadgen: self.bin_dir.join("loadgen"),
             peer_bin_dir: self.peer_bin_dir.clone(),
             state_dir: self.state_dir.clone(),
             postgres: self.postgres.clone(),
@@ -212,7 +216,7 @@ impl Common {
         })
     }
 
-    fn write(&self, section: &str, body: &str) -> anyhow::Result<()> {
+    pub(crate) fn write(&self, section: &str, body: &str) -> anyhow::Result<()> {
         if self.no_write {
             println!("{body}");
             return Ok(());
@@ -223,7 +227,13 @@ impl Common {
     }
 
     /// The lines every section starts with: when, where, with what, how.
-    fn preamble(&self, env: &Env, started: &str, load_before: &str, took: Duration) -> String {
+    pub(crate) fn preamble(
+        &self,
+        env: &Env,
+        started: &str,
+        load_before: &str,
+        took: Duration,
+    ) -> String {
         format!(
             "- Run: {started} UTC, {took_min:.1} min; load average {load_before} at the start, {load_after} at the end.\n\
              - Machine: {machine}.\n\
@@ -240,21 +250,21 @@ impl Common {
     }
 }
 
-fn now_utc() -> String {
+pub(crate) fn now_utc() -> String {
     let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     time::OffsetDateTime::now_utc()
         .format(&f)
         .unwrap_or_default()
 }
 
-fn require(path: &std::path::Path, hint: &str) -> anyhow::Result<()> {
+pub(crate) fn require(path: &std::path::Path, hint: &str) -> anyhow::Result<()> {
     if !path.is_file() {
         bail!("{} is missing: {hint}", path.display());
     }
     Ok(())
 }
 
-fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+pub(crate) fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.digits$}"))
 }
 
@@ -280,7 +290,12 @@ fn prepare(env: &Env, a: &LoadsArgs, server: &Server, at: &Placement) -> anyhow:
     Ok(())
 }
 
-fn one_run(env: &Env, a: &LoadsArgs, server: &Server, mode: &str) -> anyhow::Result<Report> {
+pub(crate) fn one_run(
+    env: &Env,
+    a: &LoadsArgs,
+    server: &Server,
+    mode: &str,
+) -> anyhow::Result<Report> {
     let at = Placement {
         sqlite_path: env.state_dir.join(format!("{}.sqlite3", server.id)),
         postgres_db: a.postgres_db.clone(),
@@ -900,5 +915,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Loads(a) => loads(&a),
         Cmd::Memory(a) => memory(&a),
         Cmd::Scale(a) => scale(&a),
+        Cmd::Compare(a) => compare::compare(&a),
     }
 }
