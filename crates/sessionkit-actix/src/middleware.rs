@@ -94,9 +94,7 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let rs = self
-            .engine
-            .begin(sessionkit_core::actix::cookie_header(req.headers()).as_deref());
+        let rs = sessionkit_core::actix::begin(&self.engine, req.headers());
         req.extensions_mut().insert(rs.clone());
         let service = Rc::clone(&self.service);
         Box::pin(async move {
@@ -104,7 +102,7 @@ where
             let outcome = rs.finish(res.status().as_u16()).await;
             if let Some(failure) = &outcome.failure {
                 let replaced =
-                    sessionkit_core::actix::failure_response(failure, outcome.vary_cookie);
+                    sessionkit_core::actix::failure_response(failure, outcome.vary_names());
                 return Ok(res.into_response(replaced).map_into_right_body());
             }
             sessionkit_core::actix::apply_headers(outcome, res.headers_mut());

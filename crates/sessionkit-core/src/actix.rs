@@ -15,8 +15,20 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use crate::cookie::{join_header_bytes, merge_vary};
-use crate::engine::{Failure, LoadError, Outcome, RequestSession};
+use crate::engine::{Engine, Failure, LoadError, Outcome, RequestSession, SessionIds};
 use crate::session::{Session, SessionError};
+
+/// Starts a request on `engine` from its headers: the `Cookie` header(s) and, when the
+/// configuration has one, the session header.
+pub fn begin(engine: &Engine, headers: &HeaderMap) -> RequestSession {
+    let cookie = cookie_header(headers);
+    let header = engine
+        .config()
+        .session_header()
+        .and_then(|name| headers.get(name))
+        .and_then(|v| v.to_str().ok());
+    engine.begin_with(SessionIds::new(cookie.as_deref(), header))
+}
 
 /// Every `Cookie` header of a request, joined, for [`Engine::begin`](crate::Engine::begin).
 pub fn cookie_header(headers: &HeaderMap) -> Option<Cow<'_, str>> {
@@ -24,45 +36,59 @@ pub fn cookie_header(headers: &HeaderMap) -> Option<Cow<'_, str>> {
 }
 
 /// The response for a [`Failure`]: its status, a plain-text body, `Retry-After` when set,
-/// and `Vary: Cookie` when the session was accessed.
-pub fn failure_response(failure: &Failure, vary_cookie: bool) -> HttpResponse {
+/// and `Vary` naming `vary` (the request headers the session came from, when the session
+/// was accessed; none for a failed load).
+pub fn failure_response<'a>(
+    failure: &Failure,
+    vary: impl IntoIterator<Item = &'a str>,
+) -> HttpResponse {
     let mut res = HttpResponse::build(
         StatusCode::from_u16(failure.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
     );
     res.content_type("text/plain; charset=utf-8");
+    let mut res = res.body(failure.message);
     if let Some(secs) = failure.retry_after {
-        res.insert_header((header::RETRY_AFTER, HeaderValue::from(secs)));
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
-    if vary_cookie {
-        res.insert_header((header::VARY, HeaderValue::from_static("Cookie")));
+    for name in vary {
+        patch_vary(res.headers_mut(), name);
     }
-    res.body(failure.message)
+    res
 }
 
-/// Applies a successful outcome's `Set-Cookie` values and `Vary: Cookie` to a response's
-/// headers (a failed outcome is answered with [`failure_response`] instead).
+/// Applies a successful outcome's `Set-Cookie` values, session header and `Vary` to a
+/// response's headers (a failed outcome is answered with [`failure_response`] instead).
 pub fn apply_headers(outcome: Outcome, headers: &mut HeaderMap) {
+    for name in outcome.vary_names() {
+        patch_vary(headers, name);
+    }
     for c in outcome.set_cookie {
         match HeaderValue::try_from(c) {
             Ok(v) => headers.append(header::SET_COOKIE, v),
             Err(e) => tracing::error!(error = %e, "session cookie is not a valid header value"),
         }
     }
-    if outcome.vary_cookie {
-        patch_vary(headers);
+    if let Some(h) = outcome.session_header {
+        match (
+            header::HeaderName::try_from(&*h.name),
+            HeaderValue::try_from(h.value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                headers.insert(name, value);
+            }
+            _ => tracing::error!("session header is not a valid header"),
+        }
     }
 }
 
-/// Adds `Cookie` to `Vary` (merged as Django does).
-fn patch_vary(headers: &mut HeaderMap) {
-    if !headers.contains_key(header::VARY) {
-        headers.insert(header::VARY, HeaderValue::from_static("Cookie"));
-        return;
-    }
+/// Adds `name` to `Vary` (merged as Django does).
+fn patch_vary(headers: &mut HeaderMap, name: &str) {
     let merged = merge_vary(
         headers
             .get_all(header::VARY)
             .filter_map(|v| v.to_str().ok()),
+        name,
     );
     if let Some(v) = merged.and_then(|v| HeaderValue::try_from(v).ok()) {
         headers.insert(header::VARY, v);
@@ -76,7 +102,7 @@ impl ResponseError for LoadError {
 
     /// The error's [`Failure`]: a 503 with the configured `Retry-After`.
     fn error_response(&self) -> HttpResponse {
-        failure_response(self.failure(), false)
+        failure_response(self.failure(), [])
     }
 }
 

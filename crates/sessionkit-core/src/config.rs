@@ -3,6 +3,7 @@
 //! timeouts and the concurrency policy), all off or neutral by default.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::expiry::LONGEST;
@@ -56,6 +57,36 @@ pub enum Concurrency {
     /// One request at a time per session (a lock held from load to save), for
     /// applications that want strictly serial sessions.
     Lock,
+}
+
+/// How the session id travels between the client and the server.
+///
+/// Browsers use the cookie (Django's way, the default). API and mobile clients often find
+/// a header simpler: the id arrives in a request header, and every new or rotated id leaves
+/// in the same response header (an empty value when the session ended). With `Both`, a
+/// request may carry either; when it carries both and they disagree, **the header wins**
+/// (it is explicit, and a browser never sets it by itself), and responses carry both.
+///
+/// ```
+/// use sessionkit_core::{Config, Transport};
+///
+/// let config = Config::builder()
+///     .transport(Transport::Header("X-Session-Id".into()))
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.session_header(), Some("X-Session-Id"));
+/// assert!(!config.uses_cookie());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Transport {
+    /// The session cookie (`SESSION_COOKIE_NAME`): Django's way.
+    #[default]
+    Cookie,
+    /// A request and response header of this name; no cookie.
+    Header(String),
+    /// The cookie and a header of this name.
+    Both(String),
 }
 
 /// A setting that was refused, with the setting's name and what is allowed.
@@ -128,6 +159,9 @@ pub struct Config {
     retry_after: Duration,
     rotation_grace: Duration,
     hash_keys_at_rest: bool,
+    transport: Transport,
+    /// The session header's name, from `transport` (shared by every response).
+    session_header: Option<Arc<str>>,
 }
 
 impl Default for Config {
@@ -155,6 +189,8 @@ impl Default for Config {
             retry_after: Duration::from_secs(1),
             rotation_grace: Duration::from_secs(30),
             hash_keys_at_rest: false,
+            transport: Transport::Cookie,
+            session_header: None,
         }
     }
 }
@@ -175,6 +211,7 @@ impl fmt::Debug for Config {
             .field("idle_timeout", &self.idle_timeout)
             .field("absolute_timeout", &self.absolute_timeout)
             .field("concurrency", &self.concurrency)
+            .field("transport", &self.transport)
             .finish_non_exhaustive()
     }
 }
@@ -262,6 +299,17 @@ impl Config {
         /// Django looks sessions up by the raw key). A leaked store then yields no usable
         /// cookies. Default off; turning it on (or off) logs everyone out once.
         hash_keys_at_rest: bool => |c| c.hash_keys_at_rest;
+        /// How the session id travels (default: the cookie).
+        transport: &Transport => |c| &c.transport;
+        /// Whether the session cookie is read and written (`Transport::Cookie` or `Both`).
+        uses_cookie: bool => |c| !matches!(c.transport, Transport::Header(_));
+        /// The session header's name, when the transport has one.
+        session_header: Option<&str> => |c| c.session_header.as_deref();
+    }
+
+    /// The session header's name, shared (responses carry it without copying).
+    pub(crate) fn session_header_name(&self) -> Option<&Arc<str>> {
+        self.session_header.as_ref()
     }
 }
 
@@ -328,6 +376,8 @@ impl ConfigBuilder {
         rotation_grace(window: Duration) => rotation_grace = window;
         /// Hashes keys at rest (native layouts only).
         hash_keys_at_rest(on: bool) => hash_keys_at_rest = on;
+        /// Sets how the session id travels (default: the cookie).
+        transport(transport: Transport) => transport = transport;
     }
 
     /// Validates the settings.
@@ -343,6 +393,22 @@ impl ConfigBuilder {
             !s.is_empty()
                 && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        };
+        let mut c = c;
+        c.session_header = match &c.transport {
+            Transport::Cookie => None,
+            Transport::Header(name) | Transport::Both(name) => {
+                let reserved = ["cookie", "set-cookie", "vary", "content-length", "host"];
+                if !token(name) || reserved.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+                    return Err(ConfigError::new(
+                        "transport",
+                        format!(
+                            "{name:?} cannot carry the session id: a header name is letters, digits and !#$%&'*+-.^_`|~, and not one of Cookie, Set-Cookie, Vary, Content-Length, Host"
+                        ),
+                    ));
+                }
+                Some(Arc::from(name.as_str()))
+            }
         };
         if !token(&c.cookie_name) {
             return Err(ConfigError::new(
@@ -605,6 +671,25 @@ mod tests {
         assert_eq!(secs(Duration::from_millis(1)), 1);
         assert_eq!(secs(Duration::from_secs(2)), 2);
         assert_eq!(secs(Duration::from_millis(2001)), 3);
+    }
+
+    #[test]
+    fn session_headers_must_be_header_names() {
+        for bad in ["", "X Session", "Cookie", "set-cookie", "X-Id;", "Vary"] {
+            let err = Config::builder()
+                .transport(Transport::Header(bad.to_owned()))
+                .build()
+                .unwrap_err();
+            assert_eq!(err.setting(), "transport", "{bad:?}");
+        }
+        let c = Config::builder()
+            .transport(Transport::Both("X-Session-Id".to_owned()))
+            .build()
+            .unwrap();
+        assert!(c.uses_cookie());
+        assert_eq!(c.session_header(), Some("X-Session-Id"));
+        assert!(Config::default().uses_cookie());
+        assert_eq!(Config::default().session_header(), None);
     }
 
     #[test]

@@ -69,24 +69,25 @@ fn unquote(v: &str) -> Cow<'_, str> {
     Cow::Owned(out.iter().map(|&b| b as char).collect())
 }
 
-/// Merges `Cookie` into the values of a response's `Vary` header(s), as Django's
-/// `patch_vary_headers` does: `None` when nothing needs to change (the header already
-/// names `Cookie`, in any case, or is `*`), else the new single header value
-/// (`<existing>, Cookie`). Adapters call it with their own header types.
+/// Merges a header name (`Cookie`, or the session header) into the values of a response's
+/// `Vary` header(s), as Django's `patch_vary_headers` does: `None` when nothing needs to
+/// change (the header already names it, in any case, or is `*`), else the new single header
+/// value (`<existing>, <name>`). Adapters call it with their own header types.
 ///
 /// ```
 /// use sessionkit_core::cookie::merge_vary;
 ///
-/// assert_eq!(merge_vary([]).as_deref(), Some("Cookie"));
-/// assert_eq!(merge_vary(["Accept-Encoding"]).as_deref(), Some("Accept-Encoding, Cookie"));
-/// assert_eq!(merge_vary(["accept, COOKIE"]), None);
-/// assert_eq!(merge_vary(["*"]), None);
+/// assert_eq!(merge_vary([], "Cookie").as_deref(), Some("Cookie"));
+/// assert_eq!(merge_vary(["Accept-Encoding"], "Cookie").as_deref(), Some("Accept-Encoding, Cookie"));
+/// assert_eq!(merge_vary(["accept, COOKIE"], "Cookie"), None);
+/// assert_eq!(merge_vary(["*"], "Cookie"), None);
+/// assert_eq!(merge_vary(["Cookie"], "X-Session-Id").as_deref(), Some("Cookie, X-Session-Id"));
 /// ```
-pub fn merge_vary<'a, I: IntoIterator<Item = &'a str>>(existing: I) -> Option<String> {
+pub fn merge_vary<'a, I: IntoIterator<Item = &'a str>>(existing: I, name: &str) -> Option<String> {
     let mut value = String::new();
     for part in existing.into_iter().flat_map(|v| v.split(',')) {
         let part = part.trim();
-        if part == "*" || part.eq_ignore_ascii_case("cookie") {
+        if part == "*" || part.eq_ignore_ascii_case(name) {
             return None;
         }
         if !part.is_empty() {
@@ -94,7 +95,7 @@ pub fn merge_vary<'a, I: IntoIterator<Item = &'a str>>(existing: I) -> Option<St
             value.push_str(", ");
         }
     }
-    value.push_str("Cookie");
+    value.push_str(name);
     Some(value)
 }
 

@@ -39,7 +39,7 @@ impl IntoResponse for SessionRejection {
 impl IntoResponse for LoadError {
     /// The error's [`Failure`](crate::Failure): a 503 with the configured `Retry-After`.
     fn into_response(self) -> Response {
-        failure_response(self.failure(), false)
+        failure_response(self.failure(), [])
     }
 }
 

@@ -13,8 +13,9 @@
 //! let engine = Engine::new(MemoryStore::new(), Config::default());
 //! let req = Request::get("/").body(()).unwrap();
 //!
-//! // Before the handler: the cookie header(s) in, a lazy session out (no I/O).
-//! let rs = engine.begin(sessionkit_core::http::cookie_header(req.headers()).as_deref());
+//! // Before the handler: the cookie header(s) (or the session header) in, a lazy session
+//! // out (no I/O).
+//! let rs = sessionkit_core::http::begin(&engine, req.headers());
 //! rs.load().await.unwrap().insert("count", 1).unwrap();
 //!
 //! // After the handler: apply the outcome to its response.
@@ -27,11 +28,23 @@
 
 use std::borrow::Cow;
 
-use http::header::{CONTENT_TYPE, COOKIE, HeaderValue, RETRY_AFTER, SET_COOKIE, VARY};
+use http::header::{CONTENT_TYPE, COOKIE, HeaderName, HeaderValue, RETRY_AFTER, SET_COOKIE, VARY};
 use http::{HeaderMap, Response, StatusCode};
 
 use crate::cookie::{join_header_bytes, merge_vary};
-use crate::engine::{Failure, Outcome};
+use crate::engine::{Engine, Failure, Outcome, RequestSession, SessionIds};
+
+/// Starts a request on `engine` from its headers: the `Cookie` header(s) and, when the
+/// configuration has one, the session header.
+pub fn begin(engine: &Engine, headers: &HeaderMap) -> RequestSession {
+    let cookie = cookie_header(headers);
+    let header = engine
+        .config()
+        .session_header()
+        .and_then(|name| headers.get(name))
+        .and_then(|v| v.to_str().ok());
+    engine.begin_with(SessionIds::new(cookie.as_deref(), header))
+}
 
 /// Every `Cookie` header of a request, joined (HTTP/2 sends one per cookie), for
 /// [`Engine::begin`](crate::Engine::begin).
@@ -39,15 +52,18 @@ pub fn cookie_header(headers: &HeaderMap) -> Option<Cow<'_, str>> {
     join_header_bytes(headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes))
 }
 
-/// Applies the engine's outcome to the handler's response: the `Set-Cookie` values and
-/// `Vary: Cookie`, or — when the session could not be saved — the [`Failure`] response in
-/// its place.
+/// Applies the engine's outcome to the handler's response: the `Set-Cookie` values, the
+/// session header and `Vary`, or — when the session could not be saved — the [`Failure`]
+/// response in its place.
 pub fn apply<B: From<String>>(outcome: Outcome, res: &mut Response<B>) {
     if let Some(failure) = &outcome.failure {
-        *res = failure_response(failure, outcome.vary_cookie);
+        *res = failure_response(failure, outcome.vary_names());
         return;
     }
     let headers = res.headers_mut();
+    for name in outcome.vary_names() {
+        patch_vary(headers, name);
+    }
     for c in outcome.set_cookie {
         match HeaderValue::try_from(c) {
             Ok(v) => {
@@ -56,14 +72,26 @@ pub fn apply<B: From<String>>(outcome: Outcome, res: &mut Response<B>) {
             Err(e) => tracing::error!(error = %e, "session cookie is not a valid header value"),
         }
     }
-    if outcome.vary_cookie {
-        patch_vary(headers);
+    if let Some(h) = outcome.session_header {
+        match (
+            HeaderName::try_from(&*h.name),
+            HeaderValue::try_from(h.value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                headers.insert(name, value);
+            }
+            _ => tracing::error!("session header is not a valid header"),
+        }
     }
 }
 
 /// The response for a [`Failure`]: its status, a plain-text body, `Retry-After` when set,
-/// and `Vary: Cookie` when the session was accessed.
-pub fn failure_response<B: From<String>>(failure: &Failure, vary_cookie: bool) -> Response<B> {
+/// and `Vary` naming `vary` (the request headers the session came from, when the session
+/// was accessed; none for a failed load).
+pub fn failure_response<'a, B: From<String>>(
+    failure: &Failure,
+    vary: impl IntoIterator<Item = &'a str>,
+) -> Response<B> {
     let mut res = Response::new(B::from(failure.message.to_owned()));
     *res.status_mut() =
         StatusCode::from_u16(failure.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
@@ -75,19 +103,18 @@ pub fn failure_response<B: From<String>>(failure: &Failure, vary_cookie: bool) -
     if let Some(secs) = failure.retry_after {
         headers.insert(RETRY_AFTER, HeaderValue::from(secs));
     }
-    if vary_cookie {
-        headers.insert(VARY, HeaderValue::from_static("Cookie"));
+    for name in vary {
+        patch_vary(headers, name);
     }
     res
 }
 
-/// Adds `Cookie` to `Vary` (merged as Django does).
-fn patch_vary(headers: &mut HeaderMap) {
-    if !headers.contains_key(VARY) {
-        headers.insert(VARY, HeaderValue::from_static("Cookie"));
-        return;
-    }
-    let merged = merge_vary(headers.get_all(VARY).iter().filter_map(|v| v.to_str().ok()));
+/// Adds `name` to `Vary` (merged as Django does).
+fn patch_vary(headers: &mut HeaderMap, name: &str) {
+    let merged = merge_vary(
+        headers.get_all(VARY).iter().filter_map(|v| v.to_str().ok()),
+        name,
+    );
     if let Some(v) = merged.and_then(|v| HeaderValue::try_from(v).ok()) {
         headers.insert(VARY, v);
     }
@@ -100,20 +127,26 @@ mod tests {
     #[test]
     fn vary_merges() {
         let mut h = HeaderMap::new();
-        patch_vary(&mut h);
+        patch_vary(&mut h, "Cookie");
         assert_eq!(h[VARY], "Cookie");
         let mut h = HeaderMap::new();
         h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-        patch_vary(&mut h);
+        patch_vary(&mut h, "Cookie");
         assert_eq!(h[VARY], "Accept-Encoding, Cookie");
         let mut h = HeaderMap::new();
         h.insert(VARY, HeaderValue::from_static("accept, COOKIE"));
-        patch_vary(&mut h);
+        patch_vary(&mut h, "Cookie");
         assert_eq!(h[VARY], "accept, COOKIE");
         let mut h = HeaderMap::new();
         h.insert(VARY, HeaderValue::from_static("*"));
-        patch_vary(&mut h);
+        patch_vary(&mut h, "Cookie");
         assert_eq!(h[VARY], "*");
+        let mut h = HeaderMap::new();
+        h.append(VARY, HeaderValue::from_static("Accept"));
+        h.append(VARY, HeaderValue::from_static("Origin"));
+        patch_vary(&mut h, "Cookie");
+        patch_vary(&mut h, "X-Session-Id");
+        assert_eq!(h[VARY], "Accept, Origin, Cookie, X-Session-Id");
     }
 
     #[test]

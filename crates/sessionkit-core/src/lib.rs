@@ -92,13 +92,13 @@ pub mod store;
 pub mod value;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Concurrency, Config, ConfigBuilder, ConfigError, SameSite};
+pub use config::{Concurrency, Config, ConfigBuilder, ConfigError, SameSite, Transport};
 pub use data::Data;
 pub use derived::{AUTH_USER_ID_KEY, EXPIRY_KEY};
 pub use engine::{
-    Engine, EngineBuilder, Failure, INTERNAL_MESSAGE, INTERRUPTED_MESSAGE, LoadError,
-    LoadErrorKind, MIN_CLEANUP_PERIOD, Outcome, RequestSession, StatsSnapshot, UNAVAILABLE_MESSAGE,
-    spawn_cleanup,
+    Engine, EngineBuilder, Failure, INTERNAL_MESSAGE, INTERRUPTED_MESSAGE, IdSource, LoadError,
+    LoadErrorKind, MIN_CLEANUP_PERIOD, Outcome, RequestSession, SessionHeader, SessionIds,
+    StatsSnapshot, UNAVAILABLE_MESSAGE, spawn_cleanup,
 };
 pub use expiry::Expiry;
 #[cfg(feature = "axum")]

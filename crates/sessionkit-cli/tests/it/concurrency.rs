@@ -17,7 +17,7 @@ use axum::http::{Request, header};
 use http_body_util::BodyExt;
 use sessionkit_cli::serve::app;
 use sessionkit_cli::store_url::{self, OpenOptions, Opened};
-use sessionkit_core::{Concurrency, Config, Engine};
+use sessionkit_core::{Concurrency, Config, Engine, Transport};
 use tower::ServiceExt;
 
 use crate::http::{self as client, Jar};
@@ -26,6 +26,8 @@ use crate::serve::{free_port, serve_with};
 struct Probe {
     app: Router,
     engine: Engine,
+    /// The session header, when the probe runs with `Transport::Header`.
+    header: Option<&'static str>,
     /// For the Redis Cluster: the cluster tests' shared lock, so that no test kills a node
     /// meanwhile (`fault_redis_cluster_loses_a_primary`, sessionkit-redis's failover test).
     _cluster: Option<std::fs::File>,
@@ -37,6 +39,8 @@ struct Probe {
 struct Target {
     url: String,
     cache: Option<String>,
+    /// Carry the session id in this header instead of the cookie.
+    header: Option<&'static str>,
 }
 
 async fn open(t: &Target) -> Option<Opened> {
@@ -56,11 +60,13 @@ async fn open(t: &Target) -> Option<Opened> {
 
 async fn probe(t: &Target, concurrency: Concurrency, delay: Duration) -> Option<Probe> {
     let opened = open(t).await?;
-    let config = Config::builder()
+    let mut config = Config::builder()
         .concurrency(concurrency)
-        .lock_timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+        .lock_timeout(Duration::from_secs(30));
+    if let Some(h) = t.header {
+        config = config.transport(Transport::Header(h.to_owned()));
+    }
+    let config = config.build().unwrap();
     let engine = opened
         .engine_builder()
         .with_config(config)
@@ -74,15 +80,33 @@ async fn probe(t: &Target, concurrency: Concurrency, delay: Duration) -> Option<
     Some(Probe {
         app: app(engine.clone()),
         engine,
+        header: t.header,
         _cluster: cluster,
     })
 }
 
 impl Probe {
+    /// The same app, engine and transport, for a concurrent task.
+    fn sibling(&self) -> Probe {
+        Probe {
+            app: self.app.clone(),
+            engine: self.engine.clone(),
+            header: self.header,
+            _cluster: None,
+        }
+    }
+
+    /// One request carrying `cookie` (`sessionid=<id>`): the body, and the `Set-Cookie`
+    /// values. In header mode the id travels in the session header instead, and the
+    /// response's header is reported in the same shape (`sessionid=<id>`, or a
+    /// `Max-Age=0` removal when it is empty), so every probe reads both modes alike.
     async fn get(&self, uri: &str, cookie: Option<&str>) -> (String, Vec<String>) {
         let mut req = Request::get(uri);
         if let Some(c) = cookie {
-            req = req.header(header::COOKIE, c);
+            req = match self.header {
+                Some(h) => req.header(h, c.strip_prefix("sessionid=").unwrap_or(c)),
+                None => req.header(header::COOKIE, c),
+            };
         }
         let res = self
             .app
@@ -90,12 +114,24 @@ impl Probe {
             .oneshot(req.body(Body::empty()).unwrap())
             .await
             .unwrap();
-        let cookies = res
+        let mut cookies: Vec<String> = res
             .headers()
             .get_all(header::SET_COOKIE)
             .iter()
             .map(|v| v.to_str().unwrap().to_owned())
             .collect();
+        if let Some(h) = self.header {
+            assert!(
+                cookies.is_empty(),
+                "header mode sends no cookie: {cookies:?}"
+            );
+            if let Some(id) = res.headers().get(h) {
+                cookies.push(match id.to_str().unwrap() {
+                    "" => "sessionid=\"\"; Max-Age=0".to_owned(),
+                    id => format!("sessionid={id}"),
+                });
+            }
+        }
         let status = res.status();
         let body = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec())
             .unwrap();
@@ -111,17 +147,11 @@ impl Probe {
         let cookie = cookies[0].split(';').next().unwrap().to_owned();
         let mut tasks = Vec::new();
         for _ in 0..n {
-            let app = self.app.clone();
+            let p = self.sibling();
             let cookie = cookie.clone();
-            let engine = self.engine.clone();
-            tasks.push(tokio::spawn(async move {
-                let p = Probe {
-                    app,
-                    engine,
-                    _cluster: None,
-                };
-                p.get(uri, Some(&cookie)).await.0
-            }));
+            tasks.push(tokio::spawn(
+                async move { p.get(uri, Some(&cookie)).await.0 },
+            ));
         }
         let mut bodies = Vec::new();
         for t in tasks {
@@ -180,15 +210,9 @@ async fn logout_is_never_undone(t: &Target) {
     let cookie = cookies[0].split(';').next().unwrap().to_owned();
     let mut tasks = Vec::new();
     for i in 0..21 {
-        let app = p.app.clone();
-        let engine = p.engine.clone();
+        let p = p.sibling();
         let cookie = cookie.clone();
         tasks.push(tokio::spawn(async move {
-            let p = Probe {
-                app,
-                engine,
-                _cluster: None,
-            };
             if i == 10 {
                 // The logout lands while the writers' saves are still pending.
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -221,15 +245,9 @@ async fn rotation_sends_no_removal_cookie(t: &Target) {
     assert_ne!(new, old);
     let mut tasks = Vec::new();
     for i in 0..20 {
-        let app = p.app.clone();
-        let engine = p.engine.clone();
+        let p = p.sibling();
         let old = old.clone();
         tasks.push(tokio::spawn(async move {
-            let p = Probe {
-                app,
-                engine,
-                _cluster: None,
-            };
             let uri = if i % 2 == 0 { "/color/get" } else { "/atomic" };
             p.get(uri, Some(&old)).await.1
         }));
@@ -253,12 +271,12 @@ async fn rotation_sends_no_removal_cookie(t: &Target) {
 }
 
 macro_rules! per_store {
-    ($($store:ident => $url:expr, $cache:expr);* $(;)?) => {$(
+    ($($store:ident => $url:expr, $cache:expr $(, header: $header:expr)?);* $(;)?) => {$(
         mod $store {
             use super::*;
 
             fn url() -> Target {
-                Target { url: $url, cache: $cache }
+                Target { url: $url, cache: $cache, header: None $(.or(Some($header)))? }
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -309,6 +327,10 @@ per_store! {
     redis_cluster => cluster_url(), None;
     postgres_behind_redis_cache => postgres_url(), Some(redis_url());
     sqlite_behind_local_cache => format!("cached+{}", temp_sqlite()), None;
+    // The session id in a header (`Transport::Header`): the same guarantees.
+    memory_with_session_header => "memory://".to_owned(), None, header: "X-Session-Id";
+    sqlite_with_session_header => temp_sqlite(), None, header: "X-Session-Id";
+    redis_with_session_header => redis_url(), None, header: "X-Session-Id";
 }
 
 /// `redis+cluster://` from `SESSIONKIT_TEST_REDIS_CLUSTER`, or a URL that fails to

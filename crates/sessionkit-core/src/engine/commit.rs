@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::failure::{Failure, Outcome};
+use super::failure::{Failure, Outcome, SessionHeader, Vary};
 use super::load::Origin;
 use super::plan::{Action, Plan};
 use super::stats::{Ev, Stats};
@@ -34,8 +34,20 @@ const CREATE_ATTEMPTS: usize = 8;
 /// How many compare-and-set retries happen at once, before the backoff starts.
 const IMMEDIATE_RETRIES: u32 = 4;
 
-/// A write's result: the `Set-Cookie` value to send, if any.
-type Written = Result<Option<String>, Failure>;
+/// A write's result: the id to hand the client, if any.
+type Written = Result<Option<Issue>, Failure>;
+
+/// An id to hand the client after a write, with what its cookie's lifetime depends on.
+pub(crate) struct Issue {
+    /// The session key, or a client-side store's token.
+    value: String,
+    /// The data as written (the cookie's Max-Age follows its expiry).
+    data: Data,
+    /// When it was written.
+    now: OffsetDateTime,
+    /// The session's creation time (the absolute timeout caps the cookie's lifetime).
+    created: OffsetDateTime,
+}
 
 impl RequestSession {
     pub(super) async fn commit(&self, plan: Plan) -> Outcome {
@@ -45,21 +57,23 @@ impl RequestSession {
         {
             tokio::time::sleep(d).await;
         }
-        let mut outcome = Outcome {
-            vary_cookie: plan.vary,
-            ..Outcome::default()
-        };
+        let cfg = engine.config();
+        let vary = Vary::of(cfg, plan.vary);
+        let mut outcome = Outcome::default();
+        vary.clone().apply(&mut outcome);
         if let (Some(key), Some(client)) = (plan.delete, engine.server()) {
             // A failed logout must not look like a successful one.
             if let Err(failure) = client.delete(&key).await {
-                return Outcome::failed(failure, false);
+                return Outcome::failed(failure, Vary::default());
             }
             engine.inner.stats.add(Ev::Deletes);
         }
         if plan.cookie_removal {
-            outcome
-                .set_cookie
-                .push(cookie::removal_cookie(engine.config()));
+            // The client's copy of the id is withdrawn: the removal cookie, an empty header.
+            if cfg.uses_cookie() {
+                outcome.set_cookie.push(cookie::removal_cookie(cfg));
+            }
+            outcome.session_header = session_header(cfg, String::new());
         }
         let written = match plan.action {
             Action::None => return outcome,
@@ -78,11 +92,23 @@ impl RequestSession {
             Action::Encode => self.encode(),
         };
         match written {
-            Ok(cookie) => {
-                outcome.set_cookie.extend(cookie);
+            Ok(Some(issue)) => {
+                // The id leaves the way the transport says: the cookie, the header, or both.
+                if cfg.uses_cookie() {
+                    let max_age =
+                        expiry::cookie_max_age(cfg, &issue.data, issue.now, issue.created);
+                    outcome.set_cookie.push(cookie::set_cookie(
+                        cfg,
+                        &issue.value,
+                        max_age,
+                        issue.now,
+                    ));
+                }
+                outcome.session_header = session_header(cfg, issue.value);
                 outcome
             }
-            Err(failure) => Outcome::failed(failure, plan.vary),
+            Ok(None) => outcome,
+            Err(failure) => Outcome::failed(failure, vary),
         }
     }
 
@@ -119,31 +145,14 @@ impl RequestSession {
         }
     }
 
-    /// The `Set-Cookie` value for a session written at `now` (the record's creation time
-    /// caps the Max-Age with the absolute timeout).
-    fn set_cookie_for(&self, value: &str, record: &Record, now: OffsetDateTime) -> String {
-        self.cookie(
-            value,
-            &record.data,
+    /// The id to hand the client for a record written at `now`.
+    fn issue(value: &str, record: &Record, now: OffsetDateTime) -> Issue {
+        Issue {
+            value: value.to_owned(),
+            data: record.data.clone(),
             now,
-            record.meta.created_at.unwrap_or(now),
-        )
-    }
-
-    fn cookie(
-        &self,
-        value: &str,
-        data: &Data,
-        now: OffsetDateTime,
-        created: OffsetDateTime,
-    ) -> String {
-        let cfg = self.engine().config();
-        cookie::set_cookie(
-            cfg,
-            value,
-            expiry::cookie_max_age(cfg, data, now, created),
-            now,
-        )
+            created: record.meta.created_at.unwrap_or(now),
+        }
     }
 
     async fn create_new(&self) -> Written {
@@ -152,7 +161,7 @@ impl RequestSession {
         let record = self.record(session.data(), now, None);
         let key = self.insert_fresh(&record, now).await?;
         session.set_stored_key(key);
-        Ok(Some(self.set_cookie_for(key.as_str(), &record, now)))
+        Ok(Some(Self::issue(key.as_str(), &record, now)))
     }
 
     /// Stores `record` under a new random key (retrying collisions).
@@ -205,7 +214,7 @@ impl RequestSession {
             // gets it, the old key merely lingers until it expires.
             let _ = client.retire(&old, until).await;
         }
-        Ok(Some(self.set_cookie_for(key.as_str(), &record, now)))
+        Ok(Some(Self::issue(key.as_str(), &record, now)))
     }
 
     /// Compare-and-set save with reload and replay on conflict.
@@ -239,7 +248,7 @@ impl RequestSession {
                         // Let the handler's clones see what was stored.
                         session.set_data(record.data.clone());
                     }
-                    return Ok(Some(self.set_cookie_for(key.as_str(), &record, now)));
+                    return Ok(Some(Self::issue(key.as_str(), &record, now)));
                 }
                 SaveOutcome::Missing => {
                     stats.add(Ev::Interrupted);
@@ -282,7 +291,7 @@ impl RequestSession {
         let record = self.record(self.session()?.data(), now, created_at);
         if client.touch(&key, record.expires_at, now).await? {
             engine.inner.stats.add(Ev::Touches);
-            Ok(Some(self.set_cookie_for(key.as_str(), &record, now)))
+            Ok(Some(Self::issue(key.as_str(), &record, now)))
         } else {
             Ok(None)
         }
@@ -298,7 +307,12 @@ impl RequestSession {
         match store.encode(&data, now) {
             Ok(value) => {
                 engine.inner.stats.add(Ev::Saves);
-                Ok(Some(self.cookie(&value, &data, now, now)))
+                Ok(Some(Issue {
+                    value,
+                    data,
+                    now,
+                    created: now,
+                }))
             }
             Err(e) => {
                 tracing::error!(error = %e.report(), "session could not be written to its cookie");
@@ -348,4 +362,12 @@ async fn backoff(attempt: u32) {
     let cap = 1u64 << attempt.min(6);
     let ms = rand::rng().random_range(0..=cap);
     tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+/// The session header to send, when the transport has one.
+fn session_header(cfg: &crate::config::Config, value: String) -> Option<SessionHeader> {
+    cfg.session_header_name().map(|name| SessionHeader {
+        name: std::sync::Arc::clone(name),
+        value,
+    })
 }

@@ -13,6 +13,7 @@
 //! accessed), used by its middleware, its extractor and its `LoadError` conversion alike:
 //! core's `extract_axum.rs` for http 1 / tower / axum, `extract_actix.rs` for actix-web.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
@@ -75,19 +76,76 @@ impl Failure {
 pub struct Outcome {
     /// `Set-Cookie` header values to add.
     pub set_cookie: Vec<String>,
+    /// The session header to set, with [`Transport::Header`](crate::Transport::Header) or
+    /// `Both`: the new or rotated id, or an empty value when the session ended.
+    pub session_header: Option<SessionHeader>,
     /// Whether to add `Cookie` to `Vary` (merged with any existing `Vary`).
     pub vary_cookie: bool,
+    /// A header name to add to `Vary` (the session header, when the session was accessed).
+    pub vary_header: Option<Arc<str>>,
     /// If set, the response is replaced by this error.
     pub failure: Option<Failure>,
 }
 
+/// A response header carrying the session id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionHeader {
+    /// The header's name (`Config::session_header`).
+    pub name: Arc<str>,
+    /// The id, or empty when the session ended.
+    pub value: String,
+}
+
 impl Outcome {
-    pub(crate) fn failed(failure: Failure, vary_cookie: bool) -> Outcome {
-        Outcome {
+    /// The header names to add to `Vary`, in order (`Cookie`, then the session header).
+    ///
+    /// ```
+    /// use sessionkit_core::Outcome;
+    ///
+    /// assert_eq!(Outcome::default().vary_names().count(), 0);
+    /// ```
+    pub fn vary_names(&self) -> impl Iterator<Item = &str> {
+        self.vary_cookie
+            .then_some("Cookie")
+            .into_iter()
+            .chain(self.vary_header.as_deref())
+    }
+
+    /// A failed request's outcome: the failure, and `Vary` as the session's use asks.
+    pub(crate) fn failed(failure: Failure, vary: Vary) -> Outcome {
+        let mut out = Outcome {
             failure: Some(failure),
-            vary_cookie,
-            set_cookie: Vec::new(),
+            ..Outcome::default()
+        };
+        vary.apply(&mut out);
+        out
+    }
+}
+
+/// Whether a response varies with the session, and on which request headers: the cookie,
+/// the session header, or both, as the transport says.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Vary {
+    cookie: bool,
+    header: Option<Arc<str>>,
+}
+
+impl Vary {
+    /// The response varies with the session (`accessed`), over `cfg`'s transport.
+    pub(crate) fn of(cfg: &Config, accessed: bool) -> Vary {
+        if !accessed {
+            return Vary::default();
         }
+        Vary {
+            cookie: cfg.uses_cookie(),
+            header: cfg.session_header_name().cloned(),
+        }
+    }
+
+    pub(crate) fn apply(self, out: &mut Outcome) {
+        out.vary_cookie = self.cookie;
+        out.vary_header = self.header;
     }
 }
 

@@ -68,9 +68,9 @@ pub use builder::EngineBuilder;
 pub use cleanup::{MIN_CLEANUP_PERIOD, spawn_cleanup};
 pub use failure::{
     Failure, INTERNAL_MESSAGE, INTERRUPTED_MESSAGE, LoadError, LoadErrorKind, Outcome,
-    UNAVAILABLE_MESSAGE,
+    SessionHeader, UNAVAILABLE_MESSAGE,
 };
-pub use request::RequestSession;
+pub use request::{IdSource, RequestSession, SessionIds};
 pub use stats::StatsSnapshot;
 
 use locks::{KeyLocks, SaveQueue};
@@ -201,11 +201,18 @@ impl Engine {
         self.inner.stats.snapshot()
     }
 
-    /// Starts a request: reads the session cookie from the `Cookie` header (several
-    /// headers joined with `"; "`, see
-    /// [`join_header_bytes`](crate::cookie::join_header_bytes)). No store I/O happens here.
+    /// Starts a request that carries only its `Cookie` header (several headers joined with
+    /// `"; "`, see [`join_header_bytes`](crate::cookie::join_header_bytes)). No store I/O
+    /// happens here. With a session header configured, use
+    /// [`begin_with`](Engine::begin_with) (the `http` and `actix` modules' `begin` do).
     pub fn begin(&self, cookie_header: Option<&str>) -> RequestSession {
-        RequestSession::begin(self.clone(), cookie_header)
+        RequestSession::begin(self.clone(), SessionIds::new(cookie_header, None))
+    }
+
+    /// Starts a request: reads the session id from the `Cookie` header and the session
+    /// header, as [`Config::transport`] says. No store I/O happens here.
+    pub fn begin_with(&self, ids: SessionIds<'_>) -> RequestSession {
+        RequestSession::begin(self.clone(), ids)
     }
 
     /// Removes expired sessions from the store; returns how many. A no-op for client-side

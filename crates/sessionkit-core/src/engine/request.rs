@@ -1,10 +1,11 @@
 //! [`RequestSession`]: one request's session, from the cookie to the outcome.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::failure::{Failure, LoadError, Outcome};
+use super::failure::{Failure, LoadError, Outcome, Vary};
 use super::load::Loaded;
 use super::locks::HeldLock;
 use super::plan::{self, Incoming, PlanInput};
@@ -24,6 +25,7 @@ pub struct RequestSession {
 pub(super) struct ReqInner {
     pub(super) engine: Engine,
     pub(super) incoming: Incoming,
+    source: IdSource,
     pub(super) loaded: tokio::sync::OnceCell<Loaded>,
     /// Lock mode: the session's lock, from the load to the end of `finish`.
     pub(super) lock: Mutex<Option<HeldLock>>,
@@ -39,10 +41,25 @@ impl fmt::Debug for RequestSession {
 }
 
 impl RequestSession {
-    /// Reads the session cookie; no I/O.
-    pub(super) fn begin(engine: Engine, cookie_header: Option<&str>) -> RequestSession {
-        let name = engine.config().cookie_name();
-        let value = cookie_header.and_then(|h| cookie::find(h, name));
+    /// Reads the session id (the cookie, the session header, as the transport says); no
+    /// I/O.
+    pub(super) fn begin(engine: Engine, ids: SessionIds<'_>) -> RequestSession {
+        let cfg = engine.config();
+        // The header wins when the transport has one and the request carries it (explicit,
+        // and never sent by a browser on its own); an empty header is no id.
+        let (value, source) = match ids.session_header.map(str::trim) {
+            Some(h) if cfg.session_header().is_some() && !h.is_empty() => {
+                (Some(Cow::Borrowed(h)), IdSource::Header)
+            }
+            _ if cfg.uses_cookie() => match ids
+                .cookie_header
+                .and_then(|h| cookie::find(h, cfg.cookie_name()))
+            {
+                Some(v) => (Some(v), IdSource::Cookie),
+                None => (None, IdSource::None),
+            },
+            _ => (None, IdSource::None),
+        };
         let incoming = match &engine.inner.backend {
             Backend::Server(_) => match ClientKey::classify(value.as_deref()) {
                 ClientKey::Absent => Incoming::Absent,
@@ -63,6 +80,7 @@ impl RequestSession {
             inner: Arc::new(ReqInner {
                 engine,
                 incoming,
+                source,
                 loaded: tokio::sync::OnceCell::new(),
                 lock: Mutex::new(None),
                 finished: AtomicBool::new(false),
@@ -75,9 +93,16 @@ impl RequestSession {
         &self.inner.engine
     }
 
-    /// Whether the request carried the session cookie.
+    /// Whether the request carried a session id (the cookie or the session header).
     pub fn cookie_present(&self) -> bool {
         self.inner.incoming.present()
+    }
+
+    /// Where the request's session id came from. A CSRF check may exempt requests whose
+    /// session came from the header — a browser never attaches a custom header cross-site
+    /// — and only those.
+    pub fn id_source(&self) -> IdSource {
+        self.inner.source
     }
 
     /// Loads the session (one store read, at most once per request; later calls return
@@ -159,9 +184,43 @@ impl RequestSession {
                     engine
                         .server()
                         .map_or_else(Failure::internal, |s| s.unavailable()),
-                    false,
+                    Vary::default(),
                 )
             }
         }
     }
+}
+
+/// What a request carries that may identify its session, for
+/// [`Engine::begin_with`](crate::Engine::begin_with): its `Cookie` header(s), joined with
+/// `"; "`, and the value of the session header (`Config::session_header`), if any.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct SessionIds<'a> {
+    /// The `Cookie` header(s), joined.
+    pub cookie_header: Option<&'a str>,
+    /// The session header's value.
+    pub session_header: Option<&'a str>,
+}
+
+impl<'a> SessionIds<'a> {
+    /// The cookie header and the session header's value.
+    pub fn new(cookie_header: Option<&'a str>, session_header: Option<&'a str>) -> Self {
+        SessionIds {
+            cookie_header,
+            session_header,
+        }
+    }
+}
+
+/// Where a request's session id came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdSource {
+    /// The request carried no session id.
+    None,
+    /// The session cookie.
+    Cookie,
+    /// The session header.
+    Header,
 }

@@ -49,9 +49,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
-        let rs = self
-            .engine
-            .begin(sessionkit_core::http::cookie_header(req.headers()).as_deref());
+        let rs = sessionkit_core::http::begin(&self.engine, req.headers());
         req.extensions_mut().insert(rs.clone());
         // The clone that was made ready is the one to call (tower's clone-and-swap idiom).
         let clone = self.inner.clone();

@@ -92,3 +92,37 @@ async fn keys_hashed_at_rest_never_reach_the_store() {
     let listed = h.store.listing().unwrap().list(T1, None, 10).await.unwrap();
     assert!(listed.iter().all(|i| i.key != key));
 }
+
+/// Issue 20: with a session header, a client-side store's token travels in the header, and
+/// an ended session answers it with an empty value; no cookie either way.
+#[tokio::test]
+async fn client_side_tokens_travel_in_the_session_header() {
+    let engine = Engine::client_builder(PlainCookie)
+        .with_config(
+            Config::builder()
+                .transport(Transport::Header("X-Session".into()))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let req = engine.begin_with(SessionIds::new(None, None));
+    req.load().await.unwrap().insert("count", 1).unwrap();
+    let out = req.finish(200).await;
+    assert!(out.set_cookie.is_empty(), "{out:?}");
+    let token = out.session_header.unwrap().value;
+    assert!(!token.is_empty());
+    assert_eq!(out.vary_header.as_deref(), Some("X-Session"));
+    assert!(!out.vary_cookie);
+    let req = engine.begin_with(SessionIds::new(None, Some(&token)));
+    assert_eq!(req.id_source(), IdSource::Header);
+    let s = req.load().await.unwrap();
+    assert_eq!(s.get::<i32>("count").unwrap(), Some(1));
+    s.flush();
+    let out = req.finish(200).await;
+    assert_eq!(out.session_header.unwrap().value, "");
+    assert!(out.set_cookie.is_empty());
+    // A cookie is not read in header mode.
+    let req = engine.begin(Some(&format!("sessionid={token}")));
+    assert_eq!(req.id_source(), IdSource::None);
+    assert!(req.load().await.unwrap().is_empty());
+}
