@@ -244,7 +244,8 @@ fn every_store_keeps_counting_across_a_restart() {
     ] {
         let url = sessionkit_testkit::service_url(env, default);
         let probe = run(&["clear-expired", "--store", &url], dir.path());
-        if sessionkit_testkit::require(name, if probe.0 == 0 { Ok(()) } else { Err(probe.2) })
+        let what = sessionkit_testkit::services::labelled_url(&url);
+        if sessionkit_testkit::require(&what, if probe.0 == 0 { Ok(()) } else { Err(probe.2) })
             .is_some()
         {
             stores.push((name, url));

@@ -579,8 +579,10 @@ async fn fault_redis_cluster_loses_a_primary() {
                     .nth(1)
                     .is_some_and(|d| d.starts_with(&dir_prefix))
         });
-    let Some(victim) = victim else {
-        eprintln!("SKIP: no primary of .ci/redis-cluster.sh to kill");
+    let Some(victim) = sessionkit_testkit::require(
+        sessionkit_testkit::services::REDIS_CLUSTER,
+        victim.ok_or_else(|| "no primary of .ci/redis-cluster.sh to kill".to_owned()),
+    ) else {
         return;
     };
     let opened = open(&format!("redis+cluster://{seeds}")).await.unwrap();
@@ -714,7 +716,7 @@ async fn fault_sqlite_read_only_file() {
     let logs = Logs::mark();
     let wal = dir.path().join("s.sqlite3-wal");
     let Some(guard) = sessionkit_testkit::require(
-        "chattr +i (an ext4-like temp directory, as root)",
+        "root (chattr +i in an ext4-like temp directory)",
         Immutable::set(&[path.clone(), wal]),
     ) else {
         return;
@@ -758,7 +760,7 @@ fn fault_sqlite_read_only_file_at_start() {
     );
     assert_eq!(code, 0, "{err}");
     let Some(_guard) = sessionkit_testkit::require(
-        "chattr +i (an ext4-like temp directory, as root)",
+        "root (chattr +i in an ext4-like temp directory)",
         Immutable::set(std::slice::from_ref(&path)),
     ) else {
         return;
@@ -813,7 +815,7 @@ async fn fault_sqlite_disk_full() {
     let _lock = fault_lock().await;
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
-    let Some(fs) = sessionkit_testkit::require("mount -t tmpfs (root)", Tmpfs::mount(&mnt, "1m"))
+    let Some(fs) = sessionkit_testkit::require("root (mount -t tmpfs)", Tmpfs::mount(&mnt, "1m"))
     else {
         return;
     };
@@ -956,7 +958,7 @@ async fn fault_sqlite_locked_by_another_process() {
     assert_eq!(r.status, 200);
     let logs = Logs::mark();
     let Some(locker) = sessionkit_testkit::require(
-        "python3 with sqlite3",
+        "python3 (with its sqlite3 module)",
         tokio::task::block_in_place(|| Locker::begin_exclusive(&path)),
     ) else {
         return;
