@@ -16,6 +16,7 @@
 pub mod secrets;
 pub mod serve;
 pub mod store_url;
+pub mod units;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
