@@ -46,8 +46,8 @@ use sessionkit_core::{
 };
 use sessionkit_tower::SessionLayer;
 
-use crate::StoreArgs;
 use crate::store_url::Opened;
+use crate::{CacheArgs, StoreArgs};
 
 mod csrf;
 pub mod http;
@@ -62,6 +62,9 @@ pub struct ServeArgs {
     /// The store.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// A cache in front of the store.
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Lock mode: one request at a time per session (instead of compare-and-set with
     /// replay).
     #[arg(long)]
@@ -270,7 +273,7 @@ pub fn metrics_route() -> Router {
 
 /// Opens the store, binds the address and serves until SIGTERM or Ctrl-C.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let opened = args.store.open().await?;
+    let opened = args.store.open_cached(&args.cache).await?;
     let mut config = Config::builder()
         .cookie_name(args.store.cookie_name.clone())
         .cookie_age(args.store.cookie_age);

@@ -799,7 +799,7 @@ fn issue_15_refused_connections_name_each_cause_once() {
         ),
         (
             &[
-                "list",
+                "serve",
                 "--store",
                 "memory://",
                 "--cache-store",
