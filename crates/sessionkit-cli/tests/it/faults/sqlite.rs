@@ -128,8 +128,10 @@ async fn fault_sqlite_disk_full() {
     let logs = Logs::mark();
     let mut saved = Vec::new();
     let mut full = None;
-    for i in 0..500 {
-        let color = format!("{i}-{}", "x".repeat(2000));
+    // Colors as long as the demo's rule allows (40 characters): each save still commits
+    // a WAL frame of a whole page, so the little room left fills within a few dozen saves.
+    for i in 0..5000 {
+        let color = format!("{i:04}-{}", "x".repeat(35));
         let r = app.get(&format!("/color/set?color={color}"), None).await;
         match r.status {
             200 => saved.push((r.cookie().unwrap(), color)),
