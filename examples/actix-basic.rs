@@ -1,13 +1,19 @@
 //! The tutorial on actix-web with the SQLite store: a visit counter and a favorite color.
 //!
 //! Run: `cargo run -p sessionkit --features actix --example actix-basic` (listens on
-//! `127.0.0.1:$PORT`, default 8080, or `--listen ADDR`), then
-//! `curl -b jar -c jar http://127.0.0.1:8080/` a few times.
+//! 127.0.0.1:8080; another address with `-- --listen 127.0.0.1:8081`), then
+//! `curl -b jar -c jar http://127.0.0.1:8080/` a few times. It prints the address once it
+//! is listening; any failure is one line on stderr and exit code 1.
+
+use std::process::ExitCode;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde::Deserialize;
 use sessionkit::actix::SessionMiddleware;
 use sessionkit::{Config, Session, SessionError, SqliteStore};
+
+#[path = "support/listen.rs"]
+mod listen;
 
 async fn visit(session: Session) -> Result<String, SessionError> {
     let count: u64 = session.get("count")?.unwrap_or(0) + 1;
@@ -48,28 +54,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/color/get", web::get().to(get_color));
 }
 
-/// `--listen ADDR`, else `127.0.0.1:$PORT` (default 8080).
-fn listen_addr() -> String {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--listen")
-        && let Some(addr) = args.get(i + 1)
-    {
-        return addr.clone();
+#[actix_web::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("actix-basic: {e}");
+            ExitCode::FAILURE
+        }
     }
-    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_owned());
-    format!("127.0.0.1:{port}")
 }
 
-#[actix_web::main]
-async fn main() -> std::io::Result<()> {
+async fn run() -> Result<(), String> {
+    let addr = listen::listen_addr("127.0.0.1:8080")?;
     let store = SqliteStore::open("sessions.sqlite3")
         .await
-        .map_err(|e| std::io::Error::other(e.report()))?;
+        .map_err(|e| e.report())?;
     let sessions = SessionMiddleware::new(store, Config::default());
-    let addr = listen_addr();
-    println!("listening on http://{addr}/");
-    HttpServer::new(move || App::new().wrap(sessions.clone()).configure(routes))
-        .bind(&addr)?
-        .run()
-        .await
+    let server = HttpServer::new(move || App::new().wrap(sessions.clone()).configure(routes))
+        .bind(addr)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    for local in server.addrs() {
+        println!("listening on http://{local}/");
+    }
+    server.run().await.map_err(|e| format!("server error: {e}"))
 }

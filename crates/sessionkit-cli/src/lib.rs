@@ -2,24 +2,29 @@
 //!
 //! ```text
 //! sessionkit serve         [--listen 127.0.0.1:8000] [--store sqlite://sessions.sqlite3] [--layout native|django] [--lock]
-//! sessionkit clear-expired --store URL
+//!                          [--cache-store URL] [--header-timeout 10s] [--keep-alive-timeout 5s]
+//!                          [--max-header-bytes 16KiB] [--max-body-bytes 16KiB] [--shutdown-timeout 30s]
+//! sessionkit clear-expired --store URL [--progress-interval 5s]
 //! sessionkit inspect       --store URL KEY
 //! sessionkit list          --store URL [--user ID] [--limit N]
-//! sessionkit revoke        --store URL --user ID [--except KEY]
+//! sessionkit revoke        --store URL (--user ID [--except KEY] | --key KEY) [--cache-store URL]
 //! ```
 //!
 //! Every store command takes `--layout`, `--secret-key-file` (or `SESSIONKIT_SECRET_KEY`,
-//! with fallbacks in `SESSIONKIT_SECRET_KEY_FALLBACKS`) and `--cookie-name`. `main` parses
-//! the arguments, runs the command and turns any error into a one-line message on stderr
-//! and a non-zero exit code; nothing here panics on bad input.
+//! with fallbacks in `SESSIONKIT_SECRET_KEY_FALLBACKS`), `--cookie-name` and `--cookie-age`;
+//! `--cache-store` only where a cache has an effect (`serve`, `revoke`). `main` parses the
+//! arguments, runs the command and turns any error into a one-line message on stderr and
+//! a non-zero exit code; nothing here panics on bad input.
 
 pub mod secrets;
 pub mod serve;
 pub mod store_url;
+pub mod units;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -61,8 +66,15 @@ pub struct StoreArgs {
     /// The session lifetime in seconds (Django's SESSION_COOKIE_AGE).
     #[arg(long, default_value_t = 1_209_600, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
     pub cookie_age: i64,
+}
+
+/// A cache in front of the store, for the commands on which it has an effect (`serve`,
+/// `revoke`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CacheArgs {
     /// A shared Redis cache in front of the store (redis://... or redis+cluster://...),
-    /// for several nodes; `cached+URL` gives a per-process cache instead.
+    /// for several nodes; `cached+URL` gives a per-process cache instead. With the Django
+    /// layout: Django's cached_db.
     #[arg(long, value_name = "URL")]
     pub cache_store: Option<String>,
 }
@@ -70,13 +82,18 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// Opens the store.
     pub async fn open(&self) -> anyhow::Result<Opened> {
+        self.open_cached(&CacheArgs::default()).await
+    }
+
+    /// Opens the store behind the cache `cache` names, if any.
+    pub async fn open_cached(&self, cache: &CacheArgs) -> anyhow::Result<Opened> {
         let secrets = secrets::load(self.secret_key_file.as_deref())?;
         let opts = OpenOptions {
             layout: self.layout,
             secrets,
             cookie_name: self.cookie_name.clone(),
             cookie_age: self.cookie_age,
-            cache_store: self.cache_store.clone(),
+            cache_store: cache.cache_store.clone(),
         };
         store_url::open(&self.store, &opts).await
     }
@@ -88,11 +105,17 @@ pub enum Command {
     /// Serve the demo app: a visit counter, a favorite color, login and the user's sessions;
     /// plain text for curl, HTML pages for browsers.
     Serve(serve::ServeArgs),
-    /// Remove expired sessions from a store and print how many.
+    /// Remove expired sessions from a store and print how many. On a terminal a running
+    /// count shows the progress; otherwise (cron, a pipe) a progress line goes to stderr
+    /// every --progress-interval.
     ClearExpired {
         /// The store.
         #[command(flatten)]
         store: StoreArgs,
+        /// How often a progress line is logged when stderr is not a terminal (e.g. 5s,
+        /// 1m; 1ms to 1h).
+        #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_progress_interval)]
+        progress_interval: Duration,
     },
     /// Print one session as JSON: its data, expiry and metadata.
     Inspect {
@@ -114,18 +137,31 @@ pub enum Command {
         #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_parser = parse_limit)]
         limit: usize,
     },
-    /// Log a user out everywhere: delete all their sessions (but one, with --except).
+    /// Revoke sessions: all of a user's (log them out everywhere; all but one with
+    /// --except), or one session by its key. Signed cookies (cookie://) cannot be revoked.
+    #[command(group(clap::ArgGroup::new("whose").required(true).args(["user", "key"])))]
     Revoke {
         /// The store.
         #[command(flatten)]
         store: StoreArgs,
-        /// The user (Django's _auth_user_id).
+        /// The cache in front of the store: its entries for the revoked sessions are
+        /// dropped too.
+        #[command(flatten)]
+        cache: CacheArgs,
+        /// Every session of this user (Django's _auth_user_id).
         #[arg(long)]
-        user: String,
-        /// Keep this session (e.g. the one the user is using).
-        #[arg(long, value_name = "KEY")]
+        user: Option<String>,
+        /// Keep this session of the user (e.g. the one they are using).
+        #[arg(long, value_name = "KEY", requires = "user", conflicts_with = "key")]
         except: Option<String>,
+        /// Only the session with this key (the session cookie's value).
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
     },
+}
+
+fn parse_progress_interval(s: &str) -> Result<Duration, String> {
+    units::parse_duration(s, Duration::from_millis(1), Duration::from_secs(3600))
 }
 
 fn parse_limit(s: &str) -> Result<usize, String> {
@@ -190,14 +226,24 @@ fn init_tracing() {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
-        Command::ClearExpired { store } => clear_expired(&store).await,
+        Command::ClearExpired {
+            store,
+            progress_interval,
+        } => clear_expired(&store, progress_interval).await,
         Command::Inspect { store, key } => inspect(&store, &key).await,
         Command::List { store, user, limit } => list(&store, user.as_deref(), limit).await,
         Command::Revoke {
             store,
+            cache,
             user,
             except,
-        } => revoke(&store, &user, except.as_deref()).await,
+            key,
+        } => match (user, key) {
+            (Some(user), None) => revoke_user(&store, &cache, &user, except.as_deref()).await,
+            (None, Some(key)) => revoke_key(&store, &cache, &key).await,
+            // clap's group allows exactly one of them.
+            _ => bail!("give exactly one of --user and --key"),
+        },
     }
 }
 
@@ -205,17 +251,26 @@ fn report(e: sessionkit_core::StoreError) -> anyhow::Error {
     anyhow::anyhow!(e.report())
 }
 
-async fn clear_expired(args: &StoreArgs) -> anyhow::Result<()> {
+async fn clear_expired(args: &StoreArgs, interval: Duration) -> anyhow::Result<()> {
     let opened = args.open().await?;
     let Opened::Server(store) = opened else {
         println!("0 expired session(s) removed (cookie:// sessions expire in the browser)");
         return Ok(());
     };
     let terminal = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let mut last_line = started;
     let mut progress = move |n: u64| {
         if terminal {
             eprint!("\rremoving expired sessions: {n}");
             let _ = std::io::stderr().flush();
+        } else if last_line.elapsed() >= interval {
+            // Not a terminal (cron, a pipe): a whole line now and then, for the log.
+            last_line = Instant::now();
+            eprintln!(
+                "clear-expired: {n} expired session(s) removed so far ({}s)",
+                started.elapsed().as_secs()
+            );
         }
     };
     let removed = store
@@ -328,9 +383,46 @@ async fn list(args: &StoreArgs, user: Option<&str>, limit: usize) -> anyhow::Res
     Ok(())
 }
 
-async fn revoke(args: &StoreArgs, user: &str, except: Option<&str>) -> anyhow::Result<()> {
-    let opened = args.open().await?;
-    let store = opened.server("revoke")?;
+/// The error for revoking on `cookie://`.
+fn cookies_cannot_be_revoked() -> anyhow::Error {
+    anyhow::anyhow!(
+        "cookie:// sessions cannot be revoked: a signed cookie lives in the browser and stays valid until it expires; to invalidate every signed cookie at once, change the secret key (and keep the old one out of SESSIONKIT_SECRET_KEY_FALLBACKS)"
+    )
+}
+
+async fn revoke_key(args: &StoreArgs, cache: &CacheArgs, key: &str) -> anyhow::Result<()> {
+    let opened = args.open_cached(cache).await?;
+    let Opened::Server(store) = &opened else {
+        return Err(cookies_cannot_be_revoked());
+    };
+    let k = parse_key(key)?;
+    let live = matches!(
+        store
+            .load_boxed(&k, OffsetDateTime::now_utc())
+            .await
+            .map_err(report)?,
+        Lookup::Found { .. }
+    );
+    // Deleted whatever the load said: a stale cache entry or a rotation marker goes too.
+    store.delete_boxed(&k).await.map_err(report)?;
+    if live {
+        println!("1 session revoked");
+    } else {
+        println!("0 sessions revoked: no live session with this key");
+    }
+    Ok(())
+}
+
+async fn revoke_user(
+    args: &StoreArgs,
+    cache: &CacheArgs,
+    user: &str,
+    except: Option<&str>,
+) -> anyhow::Result<()> {
+    let opened = args.open_cached(cache).await?;
+    let Opened::Server(store) = &opened else {
+        return Err(cookies_cannot_be_revoked());
+    };
     let keep = except.map(parse_key).transpose()?;
     let index = store
         .user_index_dyn()

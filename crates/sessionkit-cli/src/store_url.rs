@@ -252,6 +252,16 @@ fn report(e: sessionkit_core::StoreError) -> anyhow::Error {
     anyhow::anyhow!(e.report())
 }
 
+/// "cannot open WHAT URL: ERROR", unless the error already names the URL (store errors
+/// do): the URL is shown once.
+fn naming(e: anyhow::Error, what: &str, shown: &str) -> anyhow::Error {
+    if format!("{e:#}").contains(shown) {
+        e
+    } else {
+        e.context(format!("cannot open {what} {shown}"))
+    }
+}
+
 /// Opens the store a URL names.
 pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
     let parsed = parse(url)?;
@@ -264,7 +274,7 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
     }
     let opened = open_parsed(&parsed, opts)
         .await
-        .with_context(|| format!("cannot open store {shown}"))?;
+        .map_err(|e| naming(e, "store", &shown))?;
     let Some(cache_url) = &opts.cache_store else {
         return Ok(opened);
     };
@@ -285,8 +295,7 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
                 redact(cache_url)
             ),
         }
-        .map_err(report)
-        .with_context(|| format!("cannot open the cache {}", redact(cache_url)))?;
+        .map_err(|e| naming(report(e), "the cache", &redact(cache_url)))?;
         return Ok(Opened::Server(Arc::new(cached)));
     }
     let cache = match parse(cache_url)? {
@@ -297,8 +306,7 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
         }
         _ => bail!("--cache-store must be a redis:// or redis+cluster:// URL, not {cache_url:?}"),
     }
-    .map_err(report)
-    .with_context(|| format!("cannot open the cache {}", redact(cache_url)))?;
+    .map_err(|e| naming(report(e), "the cache", &redact(cache_url)))?;
     Ok(Opened::Server(Arc::new(CachedStore::new(
         RedisCache::from_store(&cache),
         BoxStore::from_arc(store),

@@ -28,12 +28,14 @@
 //!
 //! The factory returns `None` when the store's server is unreachable: the check prints
 //! `SKIP` and passes — unless `SESSIONKIT_REQUIRE_SERVICES=1`, in which case use
-//! [`require`] to turn the absence into a failure.
+//! [`require`] to turn the absence into a failure. [`services`] says how a skip is recorded
+//! and counted.
 
 pub mod adapter;
 pub mod client;
 pub mod fakes;
 pub mod http;
+pub mod services;
 pub mod suite;
 
 pub use sessionkit_core::ManualClock;
@@ -50,18 +52,18 @@ pub fn service_url(env: &str, default: &str) -> String {
     std::env::var(env).unwrap_or_else(|_| default.to_owned())
 }
 
-/// Turns "the service is unreachable" into a visible skip, or into a panic when services
-/// are required.
+/// Turns "the service is unreachable" into a visible, recorded skip, or into a panic when
+/// services are required (and `what` is not declared unavailable). `what` names the
+/// service, as the constants of [`services`] do, optionally followed by a detail in
+/// parentheses.
 pub fn require<T>(what: &str, found: Result<T, String>) -> Option<T> {
     match found {
         Ok(t) => Some(t),
-        Err(why) if services_required() => {
+        Err(why) if services_required() && !services::declared_unavailable(what) => {
             panic!("{what} is required (SESSIONKIT_REQUIRE_SERVICES=1) but unavailable: {why}")
         }
         Err(why) => {
-            eprintln!(
-                "SKIP: {what} unavailable ({why}); set SESSIONKIT_REQUIRE_SERVICES=1 to fail instead"
-            );
+            services::record_skip(what, &why);
             None
         }
     }

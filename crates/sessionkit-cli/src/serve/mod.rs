@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::Query;
+use axum::extract::{DefaultBodyLimit, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -46,10 +46,11 @@ use sessionkit_core::{
 };
 use sessionkit_tower::SessionLayer;
 
-use crate::StoreArgs;
 use crate::store_url::Opened;
+use crate::{CacheArgs, StoreArgs};
 
 mod csrf;
+pub mod http;
 mod pages;
 
 /// `sessionkit serve` options.
@@ -61,14 +62,74 @@ pub struct ServeArgs {
     /// The store.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// A cache in front of the store.
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Lock mode: one request at a time per session (instead of compare-and-set with
     /// replay).
     #[arg(long)]
     pub lock: bool,
+    /// How long a client may take to send a request's headers, counted from when the
+    /// server starts waiting for them; then the connection is closed (a stalled or
+    /// slow-drip client cannot hold it). 1ms to 10m, e.g. 500ms, 10s.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_header_timeout)]
+    pub header_timeout: Duration,
+    /// How long an idle connection is kept open for a next request; 0s turns keep-alive
+    /// off. 0s to 10m.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_keep_alive)]
+    pub keep_alive_timeout: Duration,
+    /// The largest request head (request line and headers) in bytes; a larger one gets
+    /// 431. 1KiB to 1MiB.
+    #[arg(long, value_name = "BYTES", default_value = "16KiB", value_parser = parse_header_bytes)]
+    pub max_header_bytes: usize,
+    /// The largest form body (the POST routes) in bytes; a larger one gets 413. 1KiB to
+    /// 1MiB.
+    #[arg(long, value_name = "BYTES", default_value = "16KiB", value_parser = parse_body_bytes)]
+    pub max_body_bytes: usize,
+    /// On SIGTERM or Ctrl-C, how long requests in progress may take to finish before the
+    /// server stops anyway. 1ms to 10m.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_shutdown_timeout)]
+    pub shutdown_timeout: Duration,
 }
 
-/// The demo app over an engine; tests drive it without a socket.
+/// The longest any of `serve`'s timeouts may be.
+const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn parse_header_timeout(s: &str) -> Result<Duration, String> {
+    crate::units::parse_duration(s, Duration::from_millis(1), MAX_TIMEOUT)
+}
+
+fn parse_keep_alive(s: &str) -> Result<Duration, String> {
+    crate::units::parse_duration(s, Duration::ZERO, MAX_TIMEOUT)
+}
+
+fn parse_shutdown_timeout(s: &str) -> Result<Duration, String> {
+    crate::units::parse_duration(s, Duration::from_millis(1), MAX_TIMEOUT)
+}
+
+fn parse_header_bytes(s: &str) -> Result<usize, String> {
+    crate::units::parse_bytes(s, 1024, 1 << 20)
+}
+
+fn parse_body_bytes(s: &str) -> Result<usize, String> {
+    crate::units::parse_bytes(s, 1024, 1 << 20)
+}
+
+/// The demo app over an engine, with the default form body limit; tests drive it without
+/// a socket.
 pub fn app(engine: Engine) -> Router {
+    app_with_body_limit(engine, 16 * 1024)
+}
+
+/// The demo app whose form routes refuse bodies over `max_body_bytes` (413).
+pub fn app_with_body_limit(engine: Engine, max_body_bytes: usize) -> Router {
+    let forms = Router::new()
+        .route("/color", get(pages::color_page).post(pages::save_color))
+        .route("/account/login", post(pages::login))
+        .route("/account/logout", post(pages::logout))
+        .route("/account/revoke", post(pages::revoke))
+        .route("/account/revoke-others", post(pages::revoke_others))
+        .layer(DefaultBodyLimit::max(max_body_bytes));
     Router::new()
         .route("/", get(root))
         .route("/atomic", get(atomic))
@@ -77,13 +138,9 @@ pub fn app(engine: Engine) -> Router {
         .route("/login", get(login))
         .route("/logout", get(logout))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/color", get(pages::color_page).post(pages::save_color))
         .route("/account", get(pages::account))
-        .route("/account/login", post(pages::login))
-        .route("/account/logout", post(pages::logout))
-        .route("/account/revoke", post(pages::revoke))
-        .route("/account/revoke-others", post(pages::revoke_others))
         .route("/inspect", get(pages::inspect))
+        .merge(forms)
         .layer(SessionLayer::from_engine(engine))
 }
 
@@ -119,18 +176,36 @@ struct ColorQuery {
     color: Option<String>,
 }
 
+/// The one rule for a favorite color, on every route that sets one: 1 to 40 characters
+/// once surrounding spaces are trimmed, none of them a control character. `None` when
+/// `raw` breaks it.
+fn favorite_color(raw: &str) -> Option<String> {
+    let color = raw.trim();
+    ((1..=MAX_COLOR_CHARS).contains(&color.chars().count()) && !color.chars().any(char::is_control))
+        .then(|| color.to_owned())
+}
+
+/// The longest favorite color, in characters.
+const MAX_COLOR_CHARS: usize = 40;
+
 async fn set_color(
     session: Session,
     Query(q): Query<ColorQuery>,
 ) -> Result<(StatusCode, &'static str), SessionError> {
-    match q.color.filter(|c| !c.is_empty()) {
+    let Some(raw) = q.color.filter(|c| !c.is_empty()) else {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            "Missing color: use /color/set?color=blue",
+        ));
+    };
+    match favorite_color(&raw) {
         Some(color) => {
             session.insert("favorite_color", color)?;
             Ok((StatusCode::OK, "Color saved"))
         }
         None => Ok((
             StatusCode::BAD_REQUEST,
-            "Missing color: use /color/set?color=blue",
+            "Invalid color: 1 to 40 characters, no control characters (e.g. /color/set?color=blue)",
         )),
     }
 }
@@ -196,9 +271,9 @@ pub fn metrics_route() -> Router {
     )
 }
 
-/// Opens the store, binds the address and serves until Ctrl-C.
+/// Opens the store, binds the address and serves until SIGTERM or Ctrl-C.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let opened = args.store.open().await?;
+    let opened = args.store.open_cached(&args.cache).await?;
     let mut config = Config::builder()
         .cookie_name(args.store.cookie_name.clone())
         .cookie_age(args.store.cookie_age);
@@ -224,15 +299,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = &crate::store_url::redact(&args.store.store);
     tracing::info!(address = %local, store, layout = %args.store.layout, lock = args.lock, "serving the sessionkit demo");
     println!("sessionkit demo on http://{local}/ (store: {store})");
-    let app = app(engine).merge(metrics_route());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("server error")?;
+    let app = app_with_body_limit(engine, args.max_body_bytes).merge(metrics_route());
+    let limits = http::Limits {
+        header_timeout: args.header_timeout,
+        keep_alive_timeout: args.keep_alive_timeout,
+        max_header_bytes: args.max_header_bytes,
+        shutdown_timeout: args.shutdown_timeout,
+    };
+    http::serve(listener, app, limits, http::shutdown_signal()).await;
     if let Some(task) = cleanup {
         task.abort();
     }
+    println!("sessionkit demo stopped");
     Ok(())
 }

@@ -244,7 +244,8 @@ fn every_store_keeps_counting_across_a_restart() {
     ] {
         let url = sessionkit_testkit::service_url(env, default);
         let probe = run(&["clear-expired", "--store", &url], dir.path());
-        if sessionkit_testkit::require(name, if probe.0 == 0 { Ok(()) } else { Err(probe.2) })
+        let what = sessionkit_testkit::services::labelled_url(&url);
+        if sessionkit_testkit::require(&what, if probe.0 == 0 { Ok(()) } else { Err(probe.2) })
             .is_some()
         {
             stores.push((name, url));
@@ -287,4 +288,256 @@ fn every_store_keeps_counting_across_a_restart() {
             "{name} after a restart"
         );
     }
+}
+
+/// Issue 15 (item 10): `revoke --key` revokes one session; the user's other sessions stay.
+#[test]
+fn issue_15_revoke_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "sqlite://s.sqlite3";
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let (mut a1, mut a2) = (Jar::default(), Jar::default());
+    {
+        let _server = serve(dir.path(), port, Some(url));
+        a1.get(&addr, "/login?user=alice");
+        a2.get(&addr, "/login?user=alice");
+        assert_eq!(a1.get(&addr, "/").body, "Visit count: 1");
+    }
+    let (code, out, err) = run(
+        &["revoke", "--store", url, "--key", &key_of(&a1)],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "1 session revoked");
+    let (_, out, _) = run(&["list", "--store", url, "--user", "alice"], dir.path());
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains(&key_of(&a2)), "{out}");
+    // Again: nothing left to revoke, not an error.
+    let (code, out, err) = run(
+        &["revoke", "--store", url, "--key", &key_of(&a1)],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        "0 sessions revoked: no live session with this key"
+    );
+    // Not a key at all.
+    let (code, _, err) = run(
+        &["revoke", "--store", url, "--key", "NOT A KEY"],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("8 to 40 characters of a-z and 0-9"), "{err}");
+}
+
+/// Issue 15 (item 10): with `--cache-store`, `revoke --key` drops the cache's copy too: a
+/// server reading through the same cache no longer finds the session.
+#[test]
+fn issue_15_revoke_by_key_drops_the_cache_entry() {
+    let redis = crate::support::redis_url();
+    if sessionkit_testkit::require(
+        sessionkit_testkit::services::REDIS,
+        std::net::TcpStream::connect(crate::support::host_port(&redis)).map_err(|e| e.to_string()),
+    )
+    .is_none()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = "sqlite://s.sqlite3";
+    let cached = ["--cache-store", redis.as_str()];
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut jar = Jar::default();
+    {
+        let _server = serve_with(dir.path(), port, Some(url), &cached, &[]);
+        assert_eq!(jar.get(&addr, "/").body, "Visit count: 1");
+        assert_eq!(jar.get(&addr, "/").body, "Visit count: 2");
+    }
+    let key = key_of(&jar);
+    let mut args = vec!["revoke", "--store", url, "--key", &key];
+    args.extend(cached);
+    let (code, out, err) = run(&args, dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "1 session revoked");
+    let _server = serve_with(dir.path(), port, Some(url), &cached, &[]);
+    assert_eq!(jar.get(&addr, "/").body, "Visit count: 1", "a new session");
+    assert_ne!(key_of(&jar), key);
+}
+
+/// Issue 15 (item 10): revoking a signed cookie is refused with the reason and what to do
+/// instead; the options of `revoke` exclude each other as documented.
+#[test]
+fn issue_15_revoke_refuses_cookies_and_bad_combinations() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SESSIONKIT_SECRET_KEY", "revoke-test-secret")];
+    for whose in [["--key", "abcdefgh12345678"], ["--user", "alice"]] {
+        let mut args = vec!["revoke", "--store", "cookie://"];
+        args.extend(whose);
+        let (code, _, err) = run_with(&args, dir.path(), &env);
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains("cookie:// sessions cannot be revoked"),
+            "{err}"
+        );
+        assert!(err.contains("change the secret key"), "{err}");
+    }
+    for bad in [
+        &["revoke", "--store", "memory://"][..],
+        &[
+            "revoke",
+            "--store",
+            "memory://",
+            "--user",
+            "a",
+            "--key",
+            "abcdefgh1234",
+        ][..],
+        &[
+            "revoke",
+            "--store",
+            "memory://",
+            "--key",
+            "abcdefgh1234",
+            "--except",
+            "abcdefgh5678",
+        ][..],
+    ] {
+        let (code, _, err) = run(bad, dir.path());
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(
+            err.contains("--user") || err.contains("--key"),
+            "{bad:?}: {err}"
+        );
+    }
+}
+
+/// Issue 15 (item 10): each command's help lists only the options that affect it.
+#[test]
+fn issue_15_each_command_shows_only_its_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = |cmd: &str| {
+        let (code, out, err) = run(&[cmd, "--help"], dir.path());
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let everywhere = [
+        "--store",
+        "--layout",
+        "--secret-key-file",
+        "--cookie-name",
+        "--cookie-age",
+    ];
+    for (cmd, has, lacks) in [
+        (
+            "serve",
+            &["--cache-store", "--listen", "--lock", "--header-timeout"][..],
+            &["--progress-interval", "--user", "--key"][..],
+        ),
+        (
+            "revoke",
+            &["--cache-store", "--user", "--except", "--key"][..],
+            &[
+                "--listen",
+                "--lock",
+                "--progress-interval",
+                "--header-timeout",
+            ][..],
+        ),
+        (
+            "clear-expired",
+            &["--progress-interval"][..],
+            &[
+                "--cache-store",
+                "--listen",
+                "--lock",
+                "--user",
+                "--header-timeout",
+            ][..],
+        ),
+        (
+            "inspect",
+            &[][..],
+            &[
+                "--cache-store",
+                "--listen",
+                "--lock",
+                "--progress-interval",
+                "--user",
+                "--limit",
+            ][..],
+        ),
+        (
+            "list",
+            &["--user", "--limit"][..],
+            &[
+                "--cache-store",
+                "--listen",
+                "--lock",
+                "--progress-interval",
+                "--except",
+            ][..],
+        ),
+    ] {
+        let out = help(cmd);
+        for flag in everywhere.iter().chain(has) {
+            assert!(
+                out.contains(&format!("{flag} ")) || out.contains(&format!("{flag}\n")),
+                "{cmd} --help lacks {flag}: {out}"
+            );
+        }
+        for flag in lacks {
+            assert!(!out.contains(flag), "{cmd} --help shows {flag}: {out}");
+        }
+    }
+}
+
+/// Issue 15 (item 11): off a terminal, `clear-expired` logs a progress line now and then
+/// (every `--progress-interval`), so a cron job's log shows it; the total goes to stdout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_15_clear_expired_logs_progress_off_a_terminal() {
+    use sessionkit_core::{Data, Metadata, Record, SessionKey, SessionStore};
+    let dir = tempfile::tempdir().unwrap();
+    let store = sessionkit_sql::SqliteStore::open(dir.path().join("s.sqlite3"))
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let past = now - time::Duration::hours(2);
+    for _ in 0..2500 {
+        let record = Record {
+            data: Data::default(),
+            expires_at: now - time::Duration::hours(1),
+            meta: Metadata::default(),
+        };
+        store
+            .create(&SessionKey::generate(), &record, past)
+            .await
+            .unwrap();
+    }
+    drop(store);
+    let (code, out, err) = tokio::task::block_in_place(|| {
+        run(
+            &[
+                "clear-expired",
+                "--store",
+                "sqlite://s.sqlite3",
+                "--progress-interval",
+                "1ms",
+            ],
+            dir.path(),
+        )
+    });
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "2500 expired session(s) removed");
+    let counts: Vec<u64> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("clear-expired: "))
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert!(!counts.is_empty(), "no progress line: {err}");
+    assert!(counts.windows(2).all(|w| w[0] < w[1]), "{counts:?}");
+    assert!(counts.iter().all(|&n| n <= 2500), "{counts:?}");
+    assert!(!err.contains('\r'), "no terminal redraws in a log: {err:?}");
 }

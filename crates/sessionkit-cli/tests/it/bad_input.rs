@@ -774,3 +774,54 @@ fn negative_numbers_name_the_option_and_its_range() {
     );
     assert!(err.contains("--limit"), "{err}");
 }
+
+/// Issue 15 (item 5): a refused connection names each cause once, and the URL once, on
+/// every server store and on the cache. Nothing listens on port 1, so no server is needed.
+#[test]
+fn issue_15_refused_connections_name_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, url) in [
+        (
+            &["list", "--store", "mysql://root@127.0.0.1:1/test"][..],
+            "mysql://root@127.0.0.1:1/test",
+        ),
+        (
+            &["list", "--store", "postgres://postgres@127.0.0.1:1/test"][..],
+            "postgres://postgres@127.0.0.1:1/test",
+        ),
+        (
+            &["list", "--store", "redis://127.0.0.1:1"][..],
+            "redis://127.0.0.1:1",
+        ),
+        (
+            &["list", "--store", "redis+cluster://127.0.0.1:1"][..],
+            "127.0.0.1:1",
+        ),
+        (
+            &[
+                "serve",
+                "--store",
+                "memory://",
+                "--cache-store",
+                "redis://127.0.0.1:1",
+            ][..],
+            "redis://127.0.0.1:1",
+        ),
+    ] {
+        let (code, _, err) = run(args, dir.path());
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert_eq!(
+            err.matches("Connection refused").count(),
+            1,
+            "{args:?}: {err}"
+        );
+        assert!(
+            !err.contains("Input/output error: Input/output error"),
+            "{args:?}: {err}"
+        );
+        if url.contains("://") {
+            assert_eq!(err.matches(url).count(), 1, "{args:?}: {err}");
+        }
+    }
+}

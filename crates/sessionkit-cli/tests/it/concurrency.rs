@@ -51,7 +51,7 @@ async fn open(t: &Target) -> Option<Opened> {
         ..OpenOptions::default()
     };
     sessionkit_testkit::require(
-        &t.url,
+        &sessionkit_testkit::services::labelled_url(&t.url),
         store_url::open(&t.url, &opts)
             .await
             .map_err(|e| format!("{e:#}")),
@@ -333,13 +333,14 @@ per_store! {
     redis_with_session_header => redis_url(), None, header: "X-Session-Id";
 }
 
-/// `redis+cluster://` from `SESSIONKIT_TEST_REDIS_CLUSTER`, or a URL that fails to
-/// connect (SKIP locally, failure under SESSIONKIT_REQUIRE_SERVICES=1).
+/// `redis+cluster://` with the seeds of `SESSIONKIT_TEST_REDIS_CLUSTER`, default those of
+/// `.ci/redis-cluster.sh`.
 fn cluster_url() -> String {
-    match std::env::var("SESSIONKIT_TEST_REDIS_CLUSTER") {
-        Ok(seeds) => format!("redis+cluster://{seeds}"),
-        Err(_) => "redis+cluster://127.0.0.1:1".to_owned(),
-    }
+    let seeds = sessionkit_testkit::service_url(
+        "SESSIONKIT_TEST_REDIS_CLUSTER",
+        "127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002",
+    );
+    format!("redis+cluster://{seeds}")
 }
 
 /// The same probe against `sessionkit serve` over real HTTP, no test hook: `/atomic`

@@ -6,6 +6,7 @@ mod bad_input;
 mod concurrency;
 mod faults;
 mod http;
+mod limits;
 mod pages;
 mod security;
 mod serve;

@@ -223,3 +223,73 @@ async fn pages_without_forms_start_no_session_and_logout_removes_the_cookie() {
     assert!(res.body.contains("no — it is gone"), "{}", res.body);
     assert!(c.cookie.is_none(), "the signed-out page starts no session");
 }
+
+/// Issue 15 (item 9): one color rule on every route that sets one — 1 to 40 characters
+/// once trimmed, no control characters — and 400 with a clear message otherwise.
+#[tokio::test]
+async fn issue_15_one_color_rule_on_every_route() {
+    let mut c = Client::new();
+    let forty = "a".repeat(40);
+    let forty_one = "a".repeat(41);
+    let long = "a".repeat(10_000);
+    let accepted = [
+        forty.as_str(),
+        "teal",
+        "%23ab12cd",
+        "%20dark%20blue%20",
+        "%C3%A9t%C3%A9",
+    ];
+    let refused = [
+        forty_one.as_str(),
+        long.as_str(),
+        "%20%20",
+        "red%01",
+        "a%0Ab",
+    ];
+    for color in accepted {
+        let plain = Request::get(format!("/color/set?color={color}"));
+        let res = c.send(plain, Body::empty()).await;
+        assert_eq!(res.status, 200, "GET {color}: {}", res.body);
+        let token = c.page("/color").await.token();
+        let res = c
+            .post(
+                "/color",
+                &format!("color={color}&csrfmiddlewaretoken={token}"),
+            )
+            .await;
+        assert_eq!(res.status, 303, "POST {color}: {}", res.body);
+    }
+    // Stored trimmed, the same on both routes.
+    let res = c.send(Request::get("/color/get"), Body::empty()).await;
+    assert_eq!(res.body, "Favorite color: été");
+    for color in refused {
+        let plain = Request::get(format!("/color/set?color={color}"));
+        let res = c.send(plain, Body::empty()).await;
+        assert_eq!(res.status, 400, "GET {}", &color[..color.len().min(50)]);
+        assert_eq!(
+            res.body,
+            "Invalid color: 1 to 40 characters, no control characters (e.g. /color/set?color=blue)"
+        );
+        let token = c.page("/color").await.token();
+        let res = c
+            .post(
+                "/color",
+                &format!("color={color}&csrfmiddlewaretoken={token}"),
+            )
+            .await;
+        assert_eq!(res.status, 400, "POST {}", &color[..color.len().min(50)]);
+        assert!(
+            res.body.contains("Enter a color of 1 to 40 characters"),
+            "{}",
+            res.body
+        );
+    }
+    // Nothing refused was stored.
+    let res = c.send(Request::get("/color/get"), Body::empty()).await;
+    assert_eq!(res.body, "Favorite color: été");
+    let res = c.send(Request::get("/color/set"), Body::empty()).await;
+    assert_eq!(
+        (res.status.as_u16(), res.body.as_str()),
+        (400, "Missing color: use /color/set?color=blue")
+    );
+}

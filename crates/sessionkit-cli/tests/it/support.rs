@@ -63,7 +63,7 @@ pub(crate) async fn open(url: &str) -> Option<Opened> {
         ..OpenOptions::default()
     };
     sessionkit_testkit::require(
-        url,
+        &sessionkit_testkit::services::labelled_url(url),
         store_url::open(url, &opts)
             .await
             .map_err(|e| format!("{e:#}")),
@@ -592,7 +592,15 @@ impl Drop for Private {
 
 /// `Private::start`, or SKIP (a failure with SESSIONKIT_REQUIRE_SERVICES=1).
 pub(crate) fn private(kind: Kind) -> Option<Private> {
-    sessionkit_testkit::require(&format!("a private {kind:?} server"), Private::start(kind))
+    let service = match kind {
+        Kind::Postgres => sessionkit_testkit::services::POSTGRES,
+        Kind::MariaDb => sessionkit_testkit::services::MYSQL,
+        Kind::Redis => sessionkit_testkit::services::REDIS,
+    };
+    sessionkit_testkit::require(
+        &format!("{service} (a private server)"),
+        Private::start(kind),
+    )
 }
 
 /// Polls `f` every 10 ms until it returns `true`; returns how long that took, or `None`

@@ -12,26 +12,45 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The venv's python, if Django is installed there.
-fn python() -> Result<PathBuf, String> {
-    let python = std::env::var_os("SK_DJANGO_PYTHON")
+/// The Django series under test: `SK_DJANGO_SERIES` (as `scripts/test` sets it for each
+/// tested version), default 5.2, the LTS.
+fn series() -> String {
+    std::env::var("SK_DJANGO_SERIES")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "5.2".to_owned())
+}
+
+/// The venv's python: `SK_DJANGO_PYTHON`, else the venv `.ci/django-setup.sh SERIES` makes.
+fn python_path() -> PathBuf {
+    std::env::var_os("SK_DJANGO_PYTHON")
+        .filter(|p| !p.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/django-venv/bin/python"));
+        .unwrap_or_else(|| root().join(format!("target/django-{}/bin/python", series())))
+}
+
+/// The venv's python, if the series' Django is installed there.
+fn python() -> Result<PathBuf, String> {
+    let python = python_path();
+    let setup = format!(".ci/django-setup.sh {}", series());
     if !python.exists() {
-        return Err(format!(
-            "{} not found; run .ci/django-setup.sh",
-            python.display()
-        ));
+        return Err(format!("{} not found; run {setup}", python.display()));
     }
-    let ok = Command::new(&python)
-        .args(["-c", "import django"])
-        .status()
-        .map_err(|e| e.to_string())?
-        .success();
-    if ok {
+    let out = Command::new(&python)
+        .args(["-c", "import django; print(django.__version__)"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("django is not importable in the venv; run {setup}"));
+    }
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if version == series() || version.starts_with(&format!("{}.", series())) {
         Ok(python)
     } else {
-        Err("django is not importable in the venv; run .ci/django-setup.sh".into())
+        Err(format!(
+            "the venv has Django {version}, not {}; run {setup}",
+            series()
+        ))
     }
 }
 
@@ -46,7 +65,8 @@ impl Django {
     /// Django with `engine`, or `None` (a visible SKIP; a failure under
     /// `SESSIONKIT_REQUIRE_SERVICES=1`) when Django is not installed.
     pub(crate) fn new(engine: &str) -> Option<Django> {
-        let python = sessionkit_testkit::require("Django (target/django-venv)", python())?;
+        let what = format!("Django {} ({})", series(), python_path().display());
+        let python = sessionkit_testkit::require(&what, python())?;
         Some(Django {
             python,
             env: vec![

@@ -332,9 +332,12 @@ async fn failover_keeps_acknowledged_writes() {
     let mut victim_conn = node(&victim.addr).await;
     let dir: Vec<String> = exec(&mut victim_conn, &["CONFIG", "GET", "dir"]).await;
     if !dir.get(1).is_some_and(|d| d.starts_with(&cluster_dir())) {
-        eprintln!(
-            "SKIP: {} was not started by .ci/redis-cluster.sh ({dir:?}); not killing it",
-            victim.addr
+        require::<()>(
+            "Redis Cluster",
+            Err(format!(
+                "{} was not started by .ci/redis-cluster.sh ({dir:?}); not killing it",
+                victim.addr
+            )),
         );
         return;
     }

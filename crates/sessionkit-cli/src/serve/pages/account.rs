@@ -1,0 +1,230 @@
+//! `/account`: sign in and out, the user's sessions across browsers, revoking them.
+
+use askama::Template;
+use axum::extract::Query;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sessionkit_core::{RequestSession, Session, UserIndex};
+use time::OffsetDateTime;
+
+use super::{FLASH_KEY, Layout, PageError, Submitted, checked, page, when};
+use crate::serve::csrf;
+
+struct SessionRow {
+    fp: String,
+    current: bool,
+    created: String,
+    last_seen: String,
+    expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    layout: Layout,
+    signed_out: bool,
+    gone_fp: Option<String>,
+    cookie_sent: bool,
+    sessions: Option<Vec<SessionRow>>,
+    csrf: String,
+}
+
+/// `?signed_out=FINGERPRINT`, set by the logout redirect.
+#[derive(Deserialize)]
+pub(in crate::serve) struct AccountQuery {
+    signed_out: Option<String>,
+}
+
+fn is_fingerprint(s: &str) -> bool {
+    s.len() == 8 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn user_index(rs: &RequestSession) -> Option<&dyn UserIndex> {
+    rs.engine().store().and_then(|s| s.user_index_dyn())
+}
+
+/// `GET /account`: the login form, or the user's sessions; after a logout, a form-less
+/// page (a form would start a new session and bring the cookie back).
+pub(in crate::serve) async fn account(
+    session: Session,
+    rs: RequestSession,
+    Query(q): Query<AccountQuery>,
+) -> Result<Response, PageError> {
+    let layout = Layout::new("Account", "account", &session, &rs)?;
+    if let (Some(fp), None) = (q.signed_out, &layout.user) {
+        return page(&AccountPage {
+            layout,
+            signed_out: true,
+            gone_fp: Some(fp).filter(|f| is_fingerprint(f)),
+            cookie_sent: rs.cookie_present(),
+            sessions: None,
+            csrf: String::new(),
+        });
+    }
+    let sessions = match (&layout.user, user_index(&rs)) {
+        (Some(user), Some(index)) => {
+            let engine = rs.engine();
+            let current = session.key().map(|k| engine.at_rest(&k));
+            let mut all = index.sessions_of(user, engine.clock().now()).await?;
+            all.sort_by_key(|i| (Some(i.key) != current, i.meta.created_at));
+            let optional = |t: Option<OffsetDateTime>| t.map_or_else(|| "unknown".to_owned(), when);
+            Some(
+                all.iter()
+                    .map(|i| SessionRow {
+                        fp: i.key.fingerprint().to_string(),
+                        current: Some(i.key) == current,
+                        created: optional(i.meta.created_at),
+                        last_seen: optional(i.meta.last_seen),
+                        expires: when(i.expires_at),
+                    })
+                    .collect(),
+            )
+        }
+        _ => None,
+    };
+    page(&AccountPage {
+        layout,
+        signed_out: false,
+        gone_fp: None,
+        cookie_sent: rs.cookie_present(),
+        sessions,
+        csrf: csrf::token(&session)?,
+    })
+}
+
+/// Django's username characters.
+fn valid_user(user: &str) -> bool {
+    (1..=150).contains(&user.chars().count())
+        && user
+            .chars()
+            .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+}
+
+/// `POST /account/login`: Django's `login()`: a new key for the same data (or a fresh
+/// session when another user was signed in), and a new CSRF token.
+pub(in crate::serve) async fn login(
+    session: Session,
+    headers: HeaderMap,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let fields = checked(&headers, &session, form)?;
+    let user = fields
+        .user
+        .map(|u| u.trim().to_owned())
+        .filter(|u| valid_user(u))
+        .ok_or(PageError::BadRequest(
+            "Enter a user name of 1 to 150 letters, digits or @ . + - _ characters.",
+        ))?;
+    let previous = session.user_id();
+    let old = session.key();
+    session.login(&user);
+    csrf::rotate(&session)?;
+    let new = session.key();
+    let notice = match (previous, old, new) {
+        (Some(p), _, _) if p != user => {
+            format!("Signed in as {user}. {p}'s session was flushed and a new one started.")
+        }
+        (_, Some(old), Some(new)) => format!(
+            "Signed in as {user}. The session key was rotated: {} → {} (the cookie's value changed; the data was kept).",
+            old.fingerprint(),
+            new.fingerprint()
+        ),
+        _ => format!("Signed in as {user}."),
+    };
+    session.insert(FLASH_KEY, notice)?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+/// `POST /account/logout`: flushes the session; the cookie is removed.
+pub(in crate::serve) async fn logout(
+    session: Session,
+    headers: HeaderMap,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    checked(&headers, &session, form)?;
+    let fp = session
+        .key()
+        .map_or_else(|| "none".to_owned(), |k| k.fingerprint().to_string());
+    session.logout();
+    Ok(Redirect::to(&format!("/account?signed_out={fp}")).into_response())
+}
+
+/// `POST /account/revoke`: deletes one of the user's other sessions, named by the
+/// fingerprint the page showed (the key itself never leaves the server).
+pub(in crate::serve) async fn revoke(
+    session: Session,
+    rs: RequestSession,
+    headers: HeaderMap,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let fields = checked(&headers, &session, form)?;
+    let user = session
+        .user_id()
+        .ok_or(PageError::BadRequest("Sign in first."))?;
+    let fp = fields
+        .session
+        .filter(|f| is_fingerprint(f))
+        .ok_or(PageError::BadRequest(
+            "Name a session by its 8-digit fingerprint.",
+        ))?;
+    let (engine, index) = (rs.engine(), user_index(&rs));
+    let (Some(index), Some(store)) = (index, engine.store()) else {
+        return Err(PageError::BadRequest(
+            "This store cannot list sessions by user.",
+        ));
+    };
+    let current = session.key().map(|k| engine.at_rest(&k));
+    let all = index.sessions_of(&user, engine.clock().now()).await?;
+    let found: Vec<_> = all
+        .iter()
+        .filter(|i| i.key.fingerprint().to_string() == fp)
+        .collect();
+    let notice = match found.as_slice() {
+        [] => format!("Session {fp} was already gone."),
+        [one] if Some(one.key) == current => {
+            return Err(PageError::BadRequest(
+                "That is this browser's session: use Sign out instead.",
+            ));
+        }
+        [one] => {
+            store.delete_boxed(&one.key).await?;
+            format!("Revoked session {fp}: that browser is signed out.")
+        }
+        _ => return Err(PageError::BadRequest("That fingerprint is ambiguous.")),
+    };
+    session.insert(FLASH_KEY, notice)?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+/// `POST /account/revoke-others`: every session of the user but this one.
+pub(in crate::serve) async fn revoke_others(
+    session: Session,
+    rs: RequestSession,
+    headers: HeaderMap,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    checked(&headers, &session, form)?;
+    let user = session
+        .user_id()
+        .ok_or(PageError::BadRequest("Sign in first."))?;
+    let index = user_index(&rs).ok_or(PageError::BadRequest(
+        "This store cannot list sessions by user.",
+    ))?;
+    let keep = session.key().map(|k| rs.engine().at_rest(&k));
+    let n = index.revoke_user(&user, keep.as_ref()).await?;
+    session.insert(FLASH_KEY, format!("Revoked {n} other session(s)."))?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_rules() {
+        assert!(valid_user("alice") && valid_user("a.b+c@d-e_f"));
+        assert!(!valid_user("") && !valid_user("a b") && !valid_user(&"x".repeat(151)));
+        assert!(is_fingerprint("0a1b2c3d") && !is_fingerprint("0a1b2c3"));
+    }
+}
