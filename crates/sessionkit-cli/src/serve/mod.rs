@@ -42,7 +42,7 @@ use axum::routing::{get, post};
 use clap::Args;
 use serde::Deserialize;
 use sessionkit_core::{
-    Concurrency, Config, Engine, RequestSession, Session, SessionError, SystemClock,
+    Concurrency, Config, Engine, RequestSession, Session, SessionError, SystemClock, Transport,
 };
 use sessionkit_tower::SessionLayer;
 
@@ -69,6 +69,15 @@ pub struct ServeArgs {
     /// replay).
     #[arg(long)]
     pub lock: bool,
+    /// Carry session ids in this request/response header instead of the cookie (for API
+    /// and mobile clients): a new or rotated id leaves in it, an ended session answers it
+    /// empty, and no cookie is set.
+    #[arg(long, value_name = "NAME")]
+    pub session_header: Option<String>,
+    /// With --session-header: keep the cookie as well. A request carrying both is read by
+    /// the header; responses carry both.
+    #[arg(long, requires = "session_header")]
+    pub session_cookie_too: bool,
     /// How long a client may take to send a request's headers, counted from when the
     /// server starts waiting for them; then the connection is closed (a stalled or
     /// slow-drip client cannot hold it). 1ms to 10m, e.g. 500ms, 10s.
@@ -279,6 +288,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .cookie_age(args.store.cookie_age);
     if args.lock {
         config = config.concurrency(Concurrency::Lock);
+    }
+    if let Some(name) = &args.session_header {
+        config = config.transport(if args.session_cookie_too {
+            Transport::Both(name.clone())
+        } else {
+            Transport::Header(name.clone())
+        });
     }
     let config = config.build().context("invalid session settings")?;
     let engine = opened.engine(config);

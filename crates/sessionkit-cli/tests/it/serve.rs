@@ -228,3 +228,50 @@ fn clear_expired_reports_a_count() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "0 expired session(s) removed");
 }
+
+/// Issue 20: `serve --session-header NAME` carries the session id in that header: no
+/// cookie, the count follows the header, logout answers it empty, and a bad header name
+/// is refused at startup.
+#[test]
+fn session_ids_travel_in_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _server = serve_with(
+        dir.path(),
+        port,
+        Some("memory://"),
+        &["--session-header", "X-Session-Id"],
+        &[],
+    );
+    let get = |path: &str, id: Option<&str>| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let headers: Vec<(&str, &str)> = id.map(|id| ("X-Session-Id", id)).into_iter().collect();
+        rt.block_on(sessionkit_testkit::http::send(&addr, path, &headers))
+    };
+    let res = get("/", None);
+    assert_eq!(res.body, "Visit count: 1");
+    assert!(res.set_cookies().is_empty(), "{res:?}");
+    let id = res.header("X-Session-Id").unwrap().to_owned();
+    assert_eq!(id.len(), 32);
+    assert_eq!(get("/", Some(&id)).body, "Visit count: 2");
+    let res = get("/logout", Some(&id));
+    assert_eq!(res.header("X-Session-Id"), Some(""));
+    assert_eq!(get("/", Some(&id)).body, "Visit count: 1");
+
+    let (code, _, err) = run(
+        &[
+            "serve",
+            "--store",
+            "memory://",
+            "--session-header",
+            "Set-Cookie",
+        ],
+        dir.path(),
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot carry the session id"), "{err}");
+}
