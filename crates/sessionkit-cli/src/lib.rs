@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use sessionkit_core::events::RevokeCause;
 use sessionkit_core::value::Map;
 use sessionkit_core::{Lookup, SessionInfo, SessionKey, Value, json, pytime};
 use time::OffsetDateTime;
@@ -80,6 +81,21 @@ pub struct CacheArgs {
 }
 
 impl StoreArgs {
+    /// The session settings these options give (the same for the engine and the store,
+    /// whichever command uses them).
+    pub fn config(&self) -> anyhow::Result<sessionkit_core::Config> {
+        self.config_builder()
+            .build()
+            .context("invalid session settings")
+    }
+
+    /// [`config`](StoreArgs::config) before `build()`, for `serve` to add its own.
+    pub fn config_builder(&self) -> sessionkit_core::ConfigBuilder {
+        sessionkit_core::Config::builder()
+            .cookie_name(self.cookie_name.clone())
+            .cookie_age(self.cookie_age)
+    }
+
     /// Opens the store.
     pub async fn open(&self) -> anyhow::Result<Opened> {
         self.open_cached(&CacheArgs::default()).await
@@ -116,6 +132,9 @@ pub enum Command {
         /// 1m; 1ms to 1h).
         #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_progress_interval)]
         progress_interval: Duration,
+        /// Lifecycle events (`expired`) to a file.
+        #[command(flatten)]
+        events: EventsArgs,
     },
     /// Print one session as JSON: its data, expiry and metadata.
     Inspect {
@@ -157,7 +176,37 @@ pub enum Command {
         /// Only the session with this key (the session cookie's value).
         #[arg(long, value_name = "KEY")]
         key: Option<String>,
+        /// Lifecycle events (`revoked`) to a file.
+        #[command(flatten)]
+        events: EventsArgs,
     },
+}
+
+/// Where lifecycle events go.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EventsArgs {
+    /// Append lifecycle events (created, rotated, logged_in, logged_out, flushed, revoked,
+    /// expired, interrupted, replayed) to FILE as JSON lines: `event`, `time` and the
+    /// event's fields — key fingerprints, never keys. Created if missing.
+    #[arg(long, value_name = "FILE")]
+    pub events_log: Option<std::path::PathBuf>,
+}
+
+impl EventsArgs {
+    /// The listener writing to `--events-log`, if given.
+    pub fn listener(
+        &self,
+    ) -> anyhow::Result<Option<sessionkit_core::events::JsonLines<std::fs::File>>> {
+        let Some(path) = &self.events_log else {
+            return Ok(None);
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open the events log {}", path.display()))?;
+        Ok(Some(sessionkit_core::events::JsonLines::new(file)))
+    }
 }
 
 fn parse_progress_interval(s: &str) -> Result<Duration, String> {
@@ -229,7 +278,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ClearExpired {
             store,
             progress_interval,
-        } => clear_expired(&store, progress_interval).await,
+            events,
+        } => clear_expired(&store, progress_interval, &events).await,
         Command::Inspect { store, key } => inspect(&store, &key).await,
         Command::List { store, user, limit } => list(&store, user.as_deref(), limit).await,
         Command::Revoke {
@@ -238,9 +288,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             user,
             except,
             key,
+            events,
         } => match (user, key) {
-            (Some(user), None) => revoke_user(&store, &cache, &user, except.as_deref()).await,
-            (None, Some(key)) => revoke_key(&store, &cache, &key).await,
+            (Some(user), None) => {
+                revoke_user(&store, &cache, &user, except.as_deref(), &events).await
+            }
+            (None, Some(key)) => revoke_key(&store, &cache, &key, &events).await,
             // clap's group allows exactly one of them.
             _ => bail!("give exactly one of --user and --key"),
         },
@@ -251,12 +304,30 @@ fn report(e: sessionkit_core::StoreError) -> anyhow::Error {
     anyhow::anyhow!(e.report())
 }
 
-async fn clear_expired(args: &StoreArgs, interval: Duration) -> anyhow::Result<()> {
+/// An engine over `opened` for a store-only command, sending events to `--events-log`.
+fn command_engine(
+    opened: &Opened,
+    args: &StoreArgs,
+    events: &EventsArgs,
+) -> anyhow::Result<sessionkit_core::Engine> {
+    let mut b = opened.engine_builder().with_config(args.config()?);
+    if let Some(listener) = events.listener()? {
+        b = b.with_events(listener);
+    }
+    Ok(b.build())
+}
+
+async fn clear_expired(
+    args: &StoreArgs,
+    interval: Duration,
+    events: &EventsArgs,
+) -> anyhow::Result<()> {
     let opened = args.open().await?;
-    let Opened::Server(store) = opened else {
+    if matches!(opened, Opened::Client(_)) {
         println!("0 expired session(s) removed (cookie:// sessions expire in the browser)");
         return Ok(());
-    };
+    }
+    let engine = command_engine(&opened, args, events)?;
     let terminal = std::io::stderr().is_terminal();
     let started = Instant::now();
     let mut last_line = started;
@@ -273,10 +344,11 @@ async fn clear_expired(args: &StoreArgs, interval: Duration) -> anyhow::Result<(
             );
         }
     };
-    let removed = store
-        .clear_expired_with_progress_boxed(OffsetDateTime::now_utc(), &mut progress)
+    let removed = engine
+        .clear_expired_with_progress(&mut progress)
         .await
         .map_err(|e| anyhow::anyhow!("clearing expired sessions failed: {}", e.report()))?;
+    engine.flush_events();
     if terminal {
         eprintln!();
     }
@@ -390,21 +462,24 @@ fn cookies_cannot_be_revoked() -> anyhow::Error {
     )
 }
 
-async fn revoke_key(args: &StoreArgs, cache: &CacheArgs, key: &str) -> anyhow::Result<()> {
+async fn revoke_key(
+    args: &StoreArgs,
+    cache: &CacheArgs,
+    key: &str,
+    events: &EventsArgs,
+) -> anyhow::Result<()> {
     let opened = args.open_cached(cache).await?;
-    let Opened::Server(store) = &opened else {
+    if matches!(opened, Opened::Client(_)) {
         return Err(cookies_cannot_be_revoked());
-    };
+    }
     let k = parse_key(key)?;
-    let live = matches!(
-        store
-            .load_boxed(&k, OffsetDateTime::now_utc())
-            .await
-            .map_err(report)?,
-        Lookup::Found { .. }
-    );
-    // Deleted whatever the load said: a stale cache entry or a rotation marker goes too.
-    store.delete_boxed(&k).await.map_err(report)?;
+    let engine = command_engine(&opened, args, events)?;
+    // Deleted whatever is stored: a stale cache entry or a rotation marker goes too.
+    let live = engine
+        .revoke_key(&k, RevokeCause::Admin)
+        .await
+        .map_err(report)?;
+    engine.flush_events();
     if live {
         println!("1 session revoked");
     } else {
@@ -418,19 +493,22 @@ async fn revoke_user(
     cache: &CacheArgs,
     user: &str,
     except: Option<&str>,
+    events: &EventsArgs,
 ) -> anyhow::Result<()> {
     let opened = args.open_cached(cache).await?;
     let Opened::Server(store) = &opened else {
         return Err(cookies_cannot_be_revoked());
     };
     let keep = except.map(parse_key).transpose()?;
-    let index = store
-        .user_index_dyn()
-        .with_context(|| format!("{} has no per-user index", store.describe_dyn()))?;
-    let n = index
-        .revoke_user(user, keep.as_ref())
+    if store.user_index_dyn().is_none() {
+        bail!("{} has no per-user index", store.describe_dyn());
+    }
+    let engine = command_engine(&opened, args, events)?;
+    let n = engine
+        .revoke_user(user, keep.as_ref(), RevokeCause::Admin)
         .await
         .map_err(report)?;
+    engine.flush_events();
     println!("{n} session(s) of user {user:?} revoked");
     Ok(())
 }

@@ -79,6 +79,7 @@ pub mod cookie;
 mod data;
 mod derived;
 mod engine;
+pub mod events;
 mod expiry;
 #[cfg(feature = "axum")]
 mod extract_axum;
@@ -96,9 +97,9 @@ pub use config::{Concurrency, Config, ConfigBuilder, ConfigError, SameSite, Tran
 pub use data::Data;
 pub use derived::{AUTH_USER_ID_KEY, EXPIRY_KEY};
 pub use engine::{
-    Engine, EngineBuilder, Failure, INTERNAL_MESSAGE, INTERRUPTED_MESSAGE, IdSource, LoadError,
-    LoadErrorKind, MIN_CLEANUP_PERIOD, Outcome, RequestSession, SessionHeader, SessionIds,
-    StatsSnapshot, UNAVAILABLE_MESSAGE, spawn_cleanup,
+    DEFAULT_EVENT_QUEUE, Engine, EngineBuilder, Failure, INTERNAL_MESSAGE, INTERRUPTED_MESSAGE,
+    IdSource, LoadError, LoadErrorKind, MIN_CLEANUP_PERIOD, Outcome, RequestSession, SessionHeader,
+    SessionIds, StatsSnapshot, UNAVAILABLE_MESSAGE, spawn_cleanup,
 };
 pub use expiry::Expiry;
 #[cfg(feature = "axum")]

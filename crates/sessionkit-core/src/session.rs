@@ -122,8 +122,19 @@ pub(crate) struct State {
     pub(crate) cycled: bool,
     /// A fresh authentication (login) rotated the key: the absolute timeout restarts.
     pub(crate) renewed: bool,
+    /// A login or logout happened in this request (for the lifecycle events).
+    pub(crate) auth: Option<AuthChange>,
     /// The response was built; later writes are lost.
     pub(crate) finished: bool,
+}
+
+/// A login or a logout, as the lifecycle events report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum AuthChange {
+    /// `login(user)`.
+    LoggedIn(String),
+    /// `logout()`, and who was logged in.
+    LoggedOut(Option<String>),
 }
 
 /// What the engine's end-of-request decision needs to know about a session, read in one
@@ -197,6 +208,7 @@ impl Session {
                     flushed: false,
                     cycled: false,
                     renewed: false,
+                    auth: None,
                     finished: false,
                 }),
             }),
@@ -250,6 +262,11 @@ impl Session {
     /// The current data (a reference-count increment).
     pub(crate) fn data(&self) -> Data {
         self.state().data.clone()
+    }
+
+    /// The login or logout of this request, if any (once).
+    pub(crate) fn take_auth_change(&self) -> Option<AuthChange> {
+        self.state().auth.take()
     }
 
     /// The operations recorded so far, for a replay after a conflict.
@@ -683,11 +700,14 @@ impl Session {
             }
         }
         self.put(AUTH_USER_ID_KEY, Value::String(user_id.to_owned()));
+        self.state().auth = Some(AuthChange::LoggedIn(user_id.to_owned()));
     }
 
     /// Logs out: Django's `auth.logout`, i.e. [`flush`](Session::flush).
     pub fn logout(&self) {
+        let user = self.user_id();
         self.flush();
+        self.state().auth = Some(AuthChange::LoggedOut(user));
     }
 }
 

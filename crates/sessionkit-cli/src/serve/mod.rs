@@ -30,7 +30,6 @@
 //! reads, so it never starts a session.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -41,9 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::Args;
 use serde::Deserialize;
-use sessionkit_core::{
-    Concurrency, Config, Engine, RequestSession, Session, SessionError, SystemClock, Transport,
-};
+use sessionkit_core::{Concurrency, Engine, RequestSession, Session, SessionError, Transport};
 use sessionkit_tower::SessionLayer;
 
 use crate::store_url::Opened;
@@ -78,6 +75,9 @@ pub struct ServeArgs {
     /// the header; responses carry both.
     #[arg(long, requires = "session_header")]
     pub session_cookie_too: bool,
+    /// Lifecycle events to a file.
+    #[command(flatten)]
+    pub events: crate::EventsArgs,
     /// How long a client may take to send a request's headers, counted from when the
     /// server starts waiting for them; then the connection is closed (a stalled or
     /// slow-drip client cannot hold it). 1ms to 10m, e.g. 500ms, 10s.
@@ -283,9 +283,7 @@ pub fn metrics_route() -> Router {
 /// Opens the store, binds the address and serves until SIGTERM or Ctrl-C.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let opened = args.store.open_cached(&args.cache).await?;
-    let mut config = Config::builder()
-        .cookie_name(args.store.cookie_name.clone())
-        .cookie_age(args.store.cookie_age);
+    let mut config = args.store.config_builder();
     if args.lock {
         config = config.concurrency(Concurrency::Lock);
     }
@@ -297,13 +295,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         });
     }
     let config = config.build().context("invalid session settings")?;
-    let engine = opened.engine(config);
+    // Events go to the demo's account page and, with --events-log, to a file.
+    let recent = pages::RecentEvents::default();
+    let builder = opened.engine_builder().with_config(config);
+    let engine = match args.events.listener()? {
+        Some(log) => builder.with_events((recent.clone(), log)),
+        None => builder.with_events(recent.clone()),
+    }
+    .build();
     let cleanup = match &opened {
-        Opened::Server(store) => Some(sessionkit_core::spawn_cleanup(
-            sessionkit_core::BoxStore::from_arc(Arc::clone(store)),
-            Arc::new(SystemClock),
-            Duration::from_secs(300),
-        )),
+        Opened::Server(_) => Some(engine.spawn_cleanup(Duration::from_secs(300))),
         Opened::Client(_) => None,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -315,7 +316,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = &crate::store_url::redact(&args.store.store);
     tracing::info!(address = %local, store, layout = %args.store.layout, lock = args.lock, "serving the sessionkit demo");
     println!("sessionkit demo on http://{local}/ (store: {store})");
-    let app = app_with_body_limit(engine, args.max_body_bytes).merge(metrics_route());
+    let app = app_with_body_limit(engine, args.max_body_bytes)
+        .layer(axum::Extension(recent))
+        .merge(metrics_route());
     let limits = http::Limits {
         header_timeout: args.header_timeout,
         keep_alive_timeout: args.keep_alive_timeout,

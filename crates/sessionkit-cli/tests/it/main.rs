@@ -4,6 +4,7 @@
 mod admin;
 mod bad_input;
 mod concurrency;
+mod events;
 mod faults;
 mod http;
 mod limits;

@@ -13,6 +13,7 @@ use super::store_client::StoreClient;
 use super::{Backend, Engine, EngineInner};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::events::{EventListener, EventSink};
 use crate::session::Ctx;
 use crate::store::{ClientStore, DynSessionStore};
 
@@ -25,7 +26,12 @@ pub struct EngineBuilder {
     config: Config,
     clock: Arc<dyn Clock>,
     save_delay: Option<std::time::Duration>,
+    events: Option<Arc<dyn EventListener>>,
+    event_queue: usize,
 }
+
+/// How many lifecycle events may wait for a slow listener before new ones are dropped.
+pub const DEFAULT_EVENT_QUEUE: usize = 4096;
 
 enum BuilderStore {
     Server(Arc<dyn DynSessionStore>),
@@ -62,6 +68,8 @@ impl EngineBuilder {
             config: Config::default(),
             clock: Arc::new(SystemClock),
             save_delay: None,
+            events: None,
+            event_queue: DEFAULT_EVENT_QUEUE,
         }
     }
 
@@ -75,6 +83,20 @@ impl EngineBuilder {
     /// tests use a [`ManualClock`](crate::ManualClock)).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> EngineBuilder {
         self.clock = clock;
+        self
+    }
+
+    /// Sends lifecycle events to `listener` (see [`crate::events`]); at most `queue`
+    /// events wait for it (default [`DEFAULT_EVENT_QUEUE`]), later ones are dropped and
+    /// counted until it catches up.
+    pub fn with_events(mut self, listener: impl EventListener) -> EngineBuilder {
+        self.events = Some(Arc::new(listener));
+        self
+    }
+
+    /// How many lifecycle events may wait for the listener (at least 1).
+    pub fn with_event_queue(mut self, queue: usize) -> EngineBuilder {
+        self.event_queue = queue.max(1);
         self
     }
 
@@ -111,6 +133,7 @@ impl EngineBuilder {
                 locks: KeyLocks::default(),
                 saves: SaveQueue::default(),
                 save_delay: self.save_delay,
+                events: self.events.map(|l| EventSink::start(l, self.event_queue)),
             }),
         }
     }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Engine;
 use crate::clock::Clock;
 use crate::store::SessionStore;
 
@@ -30,18 +31,41 @@ pub fn spawn_cleanup<S: SessionStore>(
     clock: Arc<dyn Clock>,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
-    let every = if every < MIN_CLEANUP_PERIOD {
-        tracing::warn!(requested = ?every, used = ?MIN_CLEANUP_PERIOD, "cleanup period too short; raised");
-        MIN_CLEANUP_PERIOD
-    } else {
-        every
-    };
+    let every = period(every);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             match store.clear_expired(clock.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(removed = n, "expired sessions removed"),
+                Err(e) => tracing::warn!(error = %e.report(), "clearing expired sessions failed"),
+            }
+        }
+    })
+}
+
+/// The period, raised to [`MIN_CLEANUP_PERIOD`] (with a warning) when shorter.
+fn period(every: Duration) -> Duration {
+    if every < MIN_CLEANUP_PERIOD {
+        tracing::warn!(requested = ?every, used = ?MIN_CLEANUP_PERIOD, "cleanup period too short; raised");
+        MIN_CLEANUP_PERIOD
+    } else {
+        every
+    }
+}
+
+/// [`Engine::spawn_cleanup`]: through the engine, so each cleanup that removed something is
+/// an `expired` event.
+pub(super) fn spawn_engine_cleanup(engine: Engine, every: Duration) -> tokio::task::JoinHandle<()> {
+    let every = period(every);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match engine.clear_expired().await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(removed = n, "expired sessions removed"),
                 Err(e) => tracing::warn!(error = %e.report(), "clearing expired sessions failed"),

@@ -22,9 +22,10 @@ use super::store_client::StoreClient;
 use super::{Backend, RequestSession};
 use crate::cookie;
 use crate::data::Data;
+use crate::events::Event;
 use crate::expiry;
-use crate::key::SessionKey;
-use crate::session::{Op, Session};
+use crate::key::{Fingerprint, SessionKey};
+use crate::session::{AuthChange, Op, Session};
 use crate::store::{CreateOutcome, Lookup, Metadata, Record, SaveOutcome, Token};
 
 /// How many fresh keys `create` tries before giving up (a collision of 165-bit random
@@ -68,6 +69,21 @@ impl RequestSession {
             }
             engine.inner.stats.add(Ev::Deletes);
         }
+        let auth = self.session().ok().and_then(Session::take_auth_change);
+        if plan.flushed {
+            // The session ended (its record, if any, is gone).
+            let key = plan.delete.map(|k| k.fingerprint());
+            engine.emit(match &auth {
+                Some(AuthChange::LoggedOut(user)) => Event::LoggedOut {
+                    key,
+                    user: user.clone(),
+                },
+                _ => Event::Flushed {
+                    key,
+                    user: self.original().and_then(Data::user_id),
+                },
+            });
+        }
         if plan.cookie_removal {
             // The client's copy of the id is withdrawn: the removal cookie, an empty header.
             if cfg.uses_cookie() {
@@ -75,6 +91,7 @@ impl RequestSession {
             }
             outcome.session_header = session_header(cfg, String::new());
         }
+        let client_side = matches!(plan.action, Action::Encode);
         let written = match plan.action {
             Action::None => return outcome,
             Action::Create => self.create_new().await,
@@ -93,6 +110,10 @@ impl RequestSession {
         };
         match written {
             Ok(Some(issue)) => {
+                if let Some(AuthChange::LoggedIn(user)) = auth {
+                    let key = (!client_side).then(|| Fingerprint::of(&issue.value));
+                    engine.emit(Event::LoggedIn { key, user });
+                }
                 // The id leaves the way the transport says: the cookie, the header, or both.
                 if cfg.uses_cookie() {
                     let max_age =
@@ -109,6 +130,14 @@ impl RequestSession {
             }
             Ok(None) => outcome,
             Err(failure) => Outcome::failed(failure, vary),
+        }
+    }
+
+    /// The data as loaded from the store, if the session was a stored one.
+    fn original(&self) -> Option<&Data> {
+        match self.inner.loaded.get().map(|l| &l.origin) {
+            Some(Origin::Stored { original, .. }) => Some(original),
+            _ => None,
         }
     }
 
@@ -161,6 +190,10 @@ impl RequestSession {
         let record = self.record(session.data(), now, None);
         let key = self.insert_fresh(&record, now).await?;
         session.set_stored_key(key);
+        self.engine().emit(Event::Created {
+            key: Some(key.fingerprint()),
+            user: record.meta.user_id.clone(),
+        });
         Ok(Some(Self::issue(key.as_str(), &record, now)))
     }
 
@@ -208,6 +241,11 @@ impl RequestSession {
         };
         session.set_stored_key(key);
         engine.inner.stats.add(Ev::Rotations);
+        engine.emit(Event::Rotated {
+            old: old_key.map(|k| k.fingerprint()),
+            new: key.fingerprint(),
+            user: record.meta.user_id.clone(),
+        });
         if let Some(old) = old_key {
             let until = expiry::add(now, engine.config().rotation_grace());
             // A failure is logged by the client; the new session exists and the client
@@ -247,12 +285,19 @@ impl RequestSession {
                     if attempt > 0 {
                         // Let the handler's clones see what was stored.
                         session.set_data(record.data.clone());
+                        engine.emit(Event::Replayed {
+                            key: key.fingerprint(),
+                            times: attempt,
+                        });
                     }
                     return Ok(Some(Self::issue(key.as_str(), &record, now)));
                 }
                 SaveOutcome::Missing => {
                     stats.add(Ev::Interrupted);
                     tracing::info!(key = %key.fingerprint(), "session deleted during the request; not resurrected");
+                    engine.emit(Event::Interrupted {
+                        key: key.fingerprint(),
+                    });
                     return Err(Failure::interrupted());
                 }
                 SaveOutcome::Conflict => {
@@ -272,6 +317,9 @@ impl RequestSession {
                         }
                         Lookup::Missing | Lookup::Retired { .. } => {
                             stats.add(Ev::Interrupted);
+                            engine.emit(Event::Interrupted {
+                                key: key.fingerprint(),
+                            });
                             return Err(Failure::interrupted());
                         }
                     }

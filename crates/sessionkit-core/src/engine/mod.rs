@@ -42,7 +42,8 @@
 //! | `failure.rs` | the HTTP error contract: [`Failure`], [`LoadError`], [`Outcome`] |
 //! | `locks.rs` | lock mode (node lock + store lease) and the optimistic save queue |
 //! | `stats.rs` | counters ([`StatsSnapshot`]) and their metrics |
-//! | `cleanup.rs` | [`spawn_cleanup`] |
+//! | `cleanup.rs` | [`spawn_cleanup`], [`Engine::spawn_cleanup`] |
+//! | `../events.rs` | lifecycle events: emitted here after the store confirmed each write |
 
 mod builder;
 mod cleanup;
@@ -60,11 +61,12 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::events::{Event, EventRecord, EventSink, RevokeCause};
 use crate::key::SessionKey;
 use crate::session::Ctx;
-use crate::store::{ClientStore, DynSessionStore, SessionStore, StoreError};
+use crate::store::{ClientStore, DynSessionStore, SessionStore, StoreError, StoreErrorKind};
 
-pub use builder::EngineBuilder;
+pub use builder::{DEFAULT_EVENT_QUEUE, EngineBuilder};
 pub use cleanup::{MIN_CLEANUP_PERIOD, spawn_cleanup};
 pub use failure::{
     Failure, INTERNAL_MESSAGE, INTERRUPTED_MESSAGE, LoadError, LoadErrorKind, Outcome,
@@ -113,6 +115,8 @@ struct EngineInner {
     saves: SaveQueue,
     /// Test hook (feature `testing`): a pause before the end-of-request writes.
     save_delay: Option<std::time::Duration>,
+    /// Where lifecycle events go, if anywhere.
+    events: Option<EventSink>,
 }
 
 /// Where sessions live.
@@ -215,12 +219,146 @@ impl Engine {
         RequestSession::begin(self.clone(), ids)
     }
 
-    /// Removes expired sessions from the store; returns how many. A no-op for client-side
-    /// stores.
+    /// Removes expired sessions from the store; returns how many (an `expired` event
+    /// reports them). A no-op for client-side stores.
     pub async fn clear_expired(&self) -> Result<u64, StoreError> {
-        match &self.inner.backend {
-            Backend::Server(s) => s.clear_expired(self.inner.ctx.clock.now()).await,
-            Backend::Client(_) => Ok(0),
+        self.clear_expired_with_progress(&mut |_| {}).await
+    }
+
+    /// [`clear_expired`](Engine::clear_expired), calling `progress` with the running total
+    /// as the store's batches complete.
+    pub async fn clear_expired_with_progress(
+        &self,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        let n = match &self.inner.backend {
+            Backend::Server(s) => {
+                s.clear_expired(self.inner.ctx.clock.now(), progress)
+                    .await?
+            }
+            Backend::Client(_) => 0,
+        };
+        if n > 0 {
+            self.emit(Event::Expired { count: n });
+        }
+        Ok(n)
+    }
+
+    /// Runs [`clear_expired`](Engine::clear_expired) every `every` (at least
+    /// [`MIN_CLEANUP_PERIOD`]), logging what it removed, until the returned handle is
+    /// aborted or dropped with the runtime.
+    pub fn spawn_cleanup(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        cleanup::spawn_engine_cleanup(self.clone(), every)
+    }
+
+    /// Revokes every session of `user` except `keep` (a client's key, e.g. the current
+    /// session's), through the store's per-user index; returns how many (a `revoked`
+    /// event reports them, with `cause`).
+    pub async fn revoke_user(
+        &self,
+        user: &str,
+        keep: Option<&SessionKey>,
+        cause: RevokeCause,
+    ) -> Result<u64, StoreError> {
+        let index = self
+            .store()
+            .and_then(|s| s.user_index_dyn())
+            .ok_or_else(|| {
+                StoreError::new(
+                    StoreErrorKind::Config,
+                    format!(
+                        "{} has no per-user index: sessions cannot be revoked by user",
+                        self.describe_store()
+                    ),
+                )
+            })?;
+        let keep = keep.map(|k| self.at_rest(k));
+        let n = index.revoke_user(user, keep.as_ref()).await?;
+        self.emit(Event::Revoked {
+            cause,
+            user: Some(user.to_owned()),
+            key: None,
+            count: n,
+        });
+        Ok(n)
+    }
+
+    /// Revokes one session by its client key; `true` when a live session had it (a
+    /// `revoked` event reports it). Whatever was stored under the key goes (a rotation
+    /// marker, a stale cache entry).
+    pub async fn revoke_key(
+        &self,
+        key: &SessionKey,
+        cause: RevokeCause,
+    ) -> Result<bool, StoreError> {
+        let store = self.store().ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Config,
+                "a client-side store keeps sessions in the browser: they cannot be revoked",
+            )
+        })?;
+        let at_rest = self.at_rest(key);
+        let live = matches!(
+            store.load_boxed(&at_rest, self.clock().now()).await?,
+            crate::store::Lookup::Found { .. }
+        );
+        store.delete_boxed(&at_rest).await?;
+        if live {
+            self.emit(Event::Revoked {
+                cause,
+                user: None,
+                key: Some(key.fingerprint()),
+                count: 1,
+            });
+        }
+        Ok(live)
+    }
+
+    /// Revokes a session a listing returned (its key is the key at rest: see
+    /// [`at_rest`](Engine::at_rest)); a `revoked` event reports it with that key's
+    /// fingerprint.
+    pub async fn revoke_listed(
+        &self,
+        info: &crate::store::SessionInfo,
+        cause: RevokeCause,
+    ) -> Result<(), StoreError> {
+        let store = self.store().ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Config,
+                "a client-side store keeps sessions in the browser: they cannot be revoked",
+            )
+        })?;
+        store.delete_boxed(&info.key).await?;
+        self.emit(Event::Revoked {
+            cause,
+            user: info.meta.user_id.clone(),
+            key: Some(info.key.fingerprint()),
+            count: 1,
+        });
+        Ok(())
+    }
+
+    /// Delivers a lifecycle event to the listener, if there is one, without waiting: a
+    /// full queue drops it (counted).
+    pub(crate) fn emit(&self, event: Event) {
+        let Some(sink) = &self.inner.events else {
+            return;
+        };
+        let record = EventRecord {
+            event,
+            time: self.inner.ctx.clock.now(),
+        };
+        if !sink.send(record) {
+            self.inner.stats.add(stats::Ev::EventsDropped);
+            metrics::counter!("sessionkit_events_dropped_total").increment(1);
+        }
+    }
+
+    /// Waits until every lifecycle event emitted so far was delivered to the listener
+    /// (tests; a graceful shutdown). Returns at once without a listener.
+    pub fn flush_events(&self) {
+        if let Some(sink) = &self.inner.events {
+            sink.flush();
         }
     }
 

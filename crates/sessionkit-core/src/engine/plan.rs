@@ -59,6 +59,8 @@ pub(crate) struct Plan {
     /// A request carrying a rotated-away key wrote to the session; the write is dropped
     /// (the caller logs it).
     pub(crate) write_dropped: bool,
+    /// The session was flushed (a logout): its end is reported once the deletion held.
+    pub(crate) flushed: bool,
 }
 
 /// The write a plan asks for.
@@ -97,6 +99,7 @@ impl Plan {
             vary: false,
             action: Action::None,
             write_dropped: false,
+            flushed: false,
         }
     }
 
@@ -157,6 +160,7 @@ pub(crate) fn decide(input: &PlanInput<'_>) -> Plan {
     let empty = view.identity == Identity::None && view.data_empty;
     let mut plan = Plan::nothing();
     plan.vary = view.accessed;
+    plan.flushed = view.flushed;
     if view.flushed
         && let Origin::Stored { key, .. } = origin
     {

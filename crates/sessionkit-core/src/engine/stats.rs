@@ -71,6 +71,8 @@ events! {
     expired / Expired = "expired";
     /// Store failures and timeouts.
     store_errors / StoreErrors = "store_error";
+    /// Lifecycle events dropped because the listener fell behind (its queue was full).
+    events_dropped / EventsDropped = "event_dropped";
 }
 
 /// Counters of the engine's work, for tests and diagnostics; each event is also a

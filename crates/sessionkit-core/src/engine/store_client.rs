@@ -185,13 +185,13 @@ impl StoreClient {
     }
 
     /// Removes expired sessions (no timeout: a large cleanup takes as long as it takes).
-    pub(crate) async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        observe(
-            Duration::MAX,
-            "clear_expired",
-            self.store.clear_expired_boxed(now),
-        )
-        .await
+    pub(crate) async fn clear_expired(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        let fut = self.store.clear_expired_with_progress_boxed(now, progress);
+        observe(Duration::MAX, "clear_expired", fut).await
     }
 
     /// A call after the handler: under the save timeout; an error is logged, counted and

@@ -1,15 +1,23 @@
 //! `/account`: sign in and out, the user's sessions across browsers, revoking them.
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::Query;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use sessionkit_core::events::{EventRecord, RevokeCause};
 use sessionkit_core::{RequestSession, Session, UserIndex};
 use time::OffsetDateTime;
 
 use super::{FLASH_KEY, Layout, PageError, Submitted, checked, page, when};
 use crate::serve::csrf;
+
+struct EventRow {
+    when: String,
+    event: &'static str,
+    detail: String,
+}
 
 struct SessionRow {
     fp: String,
@@ -27,6 +35,7 @@ struct AccountPage {
     gone_fp: Option<String>,
     cookie_sent: bool,
     sessions: Option<Vec<SessionRow>>,
+    events: Vec<EventRow>,
     csrf: String,
 }
 
@@ -50,6 +59,7 @@ pub(in crate::serve) async fn account(
     session: Session,
     rs: RequestSession,
     Query(q): Query<AccountQuery>,
+    recent: Option<Extension<RecentEvents>>,
 ) -> Result<Response, PageError> {
     let layout = Layout::new("Account", "account", &session, &rs)?;
     if let (Some(fp), None) = (q.signed_out, &layout.user) {
@@ -59,6 +69,7 @@ pub(in crate::serve) async fn account(
             gone_fp: Some(fp).filter(|f| is_fingerprint(f)),
             cookie_sent: rs.cookie_present(),
             sessions: None,
+            events: Vec::new(),
             csrf: String::new(),
         });
     }
@@ -83,14 +94,88 @@ pub(in crate::serve) async fn account(
         }
         _ => None,
     };
+    let events = match (&layout.user, recent) {
+        (Some(user), Some(Extension(recent))) => recent
+            .of(user)
+            .iter()
+            .map(|r| EventRow {
+                when: when(r.time),
+                event: r.event.name(),
+                detail: detail(r),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     page(&AccountPage {
         layout,
         signed_out: false,
         gone_fp: None,
         cookie_sent: rs.cookie_present(),
         sessions,
+        events,
         csrf: csrf::token(&session)?,
     })
+}
+
+/// An event's fields for the page (fingerprints, never keys).
+fn detail(r: &EventRecord) -> String {
+    use sessionkit_core::events::Event;
+    let fp = |f: &Option<sessionkit_core::Fingerprint>| {
+        f.map_or_else(|| "-".to_owned(), |f| f.to_string())
+    };
+    match &r.event {
+        Event::Created { key, .. }
+        | Event::LoggedIn { key, .. }
+        | Event::LoggedOut { key, .. }
+        | Event::Flushed { key, .. } => format!("session {}", fp(key)),
+        Event::Rotated { old, new, .. } => format!("session {} → {new}", fp(old)),
+        Event::Revoked {
+            cause, key, count, ..
+        } => {
+            format!("{count} session(s), {} ({})", fp(key), cause.as_str())
+        }
+        Event::Expired { count } => format!("{count} session(s)"),
+        Event::Interrupted { key } | Event::Replayed { key, .. } => format!("session {key}"),
+        _ => String::new(),
+    }
+}
+
+/// The demo's record of recent lifecycle events, per user (the last
+/// [`RECENT_EVENTS`] each), for the account page.
+#[derive(Clone, Default)]
+pub(in crate::serve) struct RecentEvents(
+    std::sync::Arc<
+        std::sync::Mutex<
+            std::collections::HashMap<String, std::collections::VecDeque<EventRecord>>,
+        >,
+    >,
+);
+
+/// How many events the account page keeps per user.
+const RECENT_EVENTS: usize = 20;
+
+impl RecentEvents {
+    /// The user's recent events, newest first.
+    fn of(&self, user: &str) -> Vec<EventRecord> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(user)
+            .map(|q| q.iter().rev().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl sessionkit_core::events::EventListener for RecentEvents {
+    fn on_event(&self, r: &EventRecord) {
+        let Some(user) = r.event.user() else {
+            return;
+        };
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let q = map.entry(user.to_owned()).or_default();
+        if q.len() == RECENT_EVENTS {
+            q.pop_front();
+        }
+        q.push_back(r.clone());
+    }
 }
 
 /// Django's username characters.
@@ -169,7 +254,7 @@ pub(in crate::serve) async fn revoke(
             "Name a session by its 8-digit fingerprint.",
         ))?;
     let (engine, index) = (rs.engine(), user_index(&rs));
-    let (Some(index), Some(store)) = (index, engine.store()) else {
+    let Some(index) = index else {
         return Err(PageError::BadRequest(
             "This store cannot list sessions by user.",
         ));
@@ -188,7 +273,7 @@ pub(in crate::serve) async fn revoke(
             ));
         }
         [one] => {
-            store.delete_boxed(&one.key).await?;
+            engine.revoke_listed(one, RevokeCause::User).await?;
             format!("Revoked session {fp}: that browser is signed out.")
         }
         _ => return Err(PageError::BadRequest("That fingerprint is ambiguous.")),
@@ -208,11 +293,15 @@ pub(in crate::serve) async fn revoke_others(
     let user = session
         .user_id()
         .ok_or(PageError::BadRequest("Sign in first."))?;
-    let index = user_index(&rs).ok_or(PageError::BadRequest(
-        "This store cannot list sessions by user.",
-    ))?;
-    let keep = session.key().map(|k| rs.engine().at_rest(&k));
-    let n = index.revoke_user(&user, keep.as_ref()).await?;
+    if user_index(&rs).is_none() {
+        return Err(PageError::BadRequest(
+            "This store cannot list sessions by user.",
+        ));
+    }
+    let n = rs
+        .engine()
+        .revoke_user(&user, session.key().as_ref(), RevokeCause::User)
+        .await?;
     session.insert(FLASH_KEY, format!("Revoked {n} other session(s)."))?;
     Ok(Redirect::to("/account").into_response())
 }

@@ -20,7 +20,7 @@ mod color;
 mod home;
 mod inspect;
 
-pub(super) use account::{account, login, logout, revoke, revoke_others};
+pub(super) use account::{RecentEvents, account, login, logout, revoke, revoke_others};
 pub(super) use color::{color_page, save_color};
 pub(super) use home::home;
 pub(super) use inspect::inspect;

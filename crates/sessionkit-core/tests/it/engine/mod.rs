@@ -4,6 +4,7 @@
 
 mod client_side;
 mod concurrency;
+mod events;
 mod extremes;
 mod failures;
 mod rules;
