@@ -10,8 +10,6 @@ use time::OffsetDateTime;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::data::Data;
-use crate::derived::{AUTH_USER_ID_KEY, EXPIRY_KEY};
-use crate::expiry::Expiry;
 use crate::key::SessionKey;
 use crate::value::{Value, ValueError, from_value, to_value};
 
@@ -596,120 +594,10 @@ impl Session {
     pub fn mark_modified(&self) {
         self.write().modified = true;
     }
-
-    // ---- expiry ----
-
-    /// `session.set_expiry(value)`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use sessionkit_core::{Expiry, Session};
-    ///
-    /// let s = Session::detached();
-    /// s.set_expiry(Expiry::Seconds(300));
-    /// assert_eq!(s.expiry_age(), 300);
-    /// s.set_expiry(Expiry::BrowserClose);
-    /// assert!(s.expire_at_browser_close());
-    /// s.set_expiry(Expiry::In(Duration::from_secs(60)));
-    /// assert!((59..=60).contains(&s.expiry_age()));
-    /// ```
-    pub fn set_expiry(&self, expiry: Expiry) {
-        match expiry.to_stored(self.now()) {
-            Some(v) => self.put(EXPIRY_KEY, v),
-            None => {
-                self.remove(EXPIRY_KEY);
-            }
-        }
-    }
-
-    /// `session.get_expiry_age()`: seconds until the session expires, from now.
-    pub fn expiry_age(&self) -> i64 {
-        self.expiry_age_at(self.now())
-    }
-
-    /// `session.get_expiry_age(modification=at)`.
-    pub fn expiry_age_at(&self, at: OffsetDateTime) -> i64 {
-        self.read()
-            .data
-            .stored_expiry()
-            .age(at, self.inner.ctx.config.cookie_age())
-    }
-
-    /// `session.get_expiry_date()`.
-    pub fn expiry_date(&self) -> OffsetDateTime {
-        self.expiry_date_at(self.now())
-    }
-
-    /// `session.get_expiry_date(modification=at)`.
-    pub fn expiry_date_at(&self, at: OffsetDateTime) -> OffsetDateTime {
-        self.read()
-            .data
-            .expiry_date(at, self.inner.ctx.config.cookie_age())
-    }
-
-    /// `session.get_expire_at_browser_close()`.
-    pub fn expire_at_browser_close(&self) -> bool {
-        self.read()
-            .data
-            .expire_at_browser_close(self.inner.ctx.config.expire_at_browser_close())
-    }
-
-    // ---- test cookie ----
-
-    /// `session.set_test_cookie()`.
-    pub fn set_test_cookie(&self) {
-        self.put(
-            TEST_COOKIE_NAME,
-            Value::String(TEST_COOKIE_VALUE.to_owned()),
-        );
-    }
-
-    /// `session.test_cookie_worked()`.
-    pub fn test_cookie_worked(&self) -> bool {
-        self.get_value(TEST_COOKIE_NAME)
-            .as_ref()
-            .and_then(Value::as_str)
-            == Some(TEST_COOKIE_VALUE)
-    }
-
-    /// `session.delete_test_cookie()`; `false` (Django's `KeyError`) when it was not set.
-    pub fn delete_test_cookie(&self) -> bool {
-        self.remove(TEST_COOKIE_NAME).is_some()
-    }
-
-    // ---- users ----
-
-    /// The logged-in user's id (Django's `_auth_user_id`), if any.
-    pub fn user_id(&self) -> Option<String> {
-        self.read().data.user_id()
-    }
-
-    /// Logs `user_id` in the way Django's `auth.login` treats the session: if another user
-    /// is logged in, the session is flushed first; otherwise the key is cycled (keeping
-    /// anonymous data). Then `_auth_user_id` is stored (as a string, as Django does).
-    ///
-    /// A login is a fresh authentication, so it also restarts the
-    /// [absolute timeout](crate::ConfigBuilder::absolute_timeout) (a plain
-    /// [`cycle_key`](Session::cycle_key) keeps the session's creation time).
-    pub fn login(&self, user_id: &str) {
-        match self.user_id() {
-            Some(current) if current != user_id => self.flush(),
-            _ => {
-                self.cycle_key();
-                self.state().renewed = true;
-            }
-        }
-        self.put(AUTH_USER_ID_KEY, Value::String(user_id.to_owned()));
-        self.state().auth = Some(AuthChange::LoggedIn(user_id.to_owned()));
-    }
-
-    /// Logs out: Django's `auth.logout`, i.e. [`flush`](Session::flush).
-    pub fn logout(&self) {
-        let user = self.user_id();
-        self.flush();
-        self.state().auth = Some(AuthChange::LoggedOut(user));
-    }
 }
+
+mod expiry;
+mod users;
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@ use time::macros::datetime;
 
 use super::*;
 use crate::clock::ManualClock;
+use crate::expiry::Expiry;
 
 fn session() -> Session {
     Session::detached()
