@@ -114,7 +114,7 @@ mod tests {
             }
         }
         let s = stats.snapshot();
-        assert_eq!((s.loads, s.store_errors), (1, Ev::ALL.len() as u64));
+        assert_eq!((s.loads, s.events_dropped), (1, Ev::ALL.len() as u64));
         let mut names: Vec<_> = Ev::ALL.iter().map(|e| e.name()).collect();
         names.sort_unstable();
         names.dedup();
