@@ -192,7 +192,7 @@ pub enum PickleErrorKind {
     #[error("unknown opcode {0:#04x}")]
     UnknownOpcode(u8),
     /// An opcode that imports, constructs or calls a Python object outside the allowlist
-    /// (in [`loads`]; [`loads_session`] keeps such objects as [`Opaque`](sessionkit_core::value::Opaque)
+    /// (in [`loads`]; [`loads_session`] keeps such objects as [`Opaque`]
     /// values), or that needs the unpickler's hooks (persistent ids, the extension
     /// registry). Never executed.
     #[error("opcode {name} ({op:#04x}) would construct Python objects or run code", name = opcode_name(*.0), op = .0)]

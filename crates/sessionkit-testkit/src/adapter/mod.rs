@@ -186,7 +186,7 @@ pub fn respond(action: &str, session: &Session) -> Result<Reply, SessionError> {
 /// Generates one `#[tokio::test]` per check of the adapter suite for `$adapter` (an
 /// expression whose value implements [`Adapter`]): on the memory store with the cookie by
 /// default; `mode: $mode` picks the transport ([`Mode`]), `store: $make` the store (an
-/// async expression evaluating to a [`BoxStore`], fresh for each check).
+/// async expression evaluating to a [`BoxStore`](sessionkit_core::BoxStore), fresh for each check).
 ///
 /// ```ignore
 /// sessionkit_testkit::adapter_conformance_tests!(MyFramework);
