@@ -32,9 +32,7 @@ mod file {
     #[tokio::test]
     async fn create_never_makes_the_lock_directory_only_on_a_write() {
         use sessionkit_core::store::Create;
-        use sessionkit_core::{
-            Config, Engine, SessionKey, SessionListing, SessionStore, UserIndex,
-        };
+        use sessionkit_core::{Config, Engine, SessionKey, SessionStore};
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::builder(dir.path())
             .create(Create::Never)
