@@ -93,7 +93,7 @@ fn missing(path: &Path, create: Create) -> Option<String> {
 pub(crate) fn error(path: &Path, what: &str, e: rusqlite::Error) -> StoreError {
     let Some(code) = e.sqlite_error_code() else {
         return StoreError::with_source(
-            StoreErrorKind::Other,
+            StoreErrorKind::Unavailable,
             format!("sqlite {what} failed on {}", path.display()),
             e,
         );
