@@ -50,6 +50,15 @@ pub use sessionkit_sql::MySqlStore;
 #[cfg(feature = "redis")]
 pub use sessionkit_redis::{RedisCache, RedisStore};
 
+/// The encrypted cookie store: the session sealed in the cookie under a key ring.
+#[cfg(feature = "encrypted-cookie")]
+pub mod encrypted_cookie {
+    pub use sessionkit_encrypted_cookie::*;
+}
+
+#[cfg(feature = "encrypted-cookie")]
+pub use sessionkit_encrypted_cookie::EncryptedCookieStore;
+
 /// Django compatibility: wire formats, Django's layouts, the signed cookie, the auth hash.
 #[cfg(feature = "django")]
 pub mod django {
