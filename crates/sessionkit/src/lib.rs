@@ -29,6 +29,10 @@ pub use sessionkit_core::value;
 #[cfg(any(feature = "axum", feature = "tower"))]
 pub use sessionkit_tower::{SessionLayer, SessionService};
 
+/// Test helpers for applications on axum/tower (feature `testing`).
+#[cfg(all(feature = "testing", any(feature = "axum", feature = "tower")))]
+pub use sessionkit_tower::testing;
+
 #[cfg(feature = "axum")]
 pub use sessionkit_core::SessionRejection;
 
@@ -38,6 +42,9 @@ pub use sessionkit_sql::SqliteStore;
 /// actix-web integration (`SessionMiddleware`).
 #[cfg(feature = "actix")]
 pub mod actix {
+    /// Test helpers for applications on actix-web (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub use sessionkit_actix::testing;
     pub use sessionkit_actix::{SessionMiddleware, SessionMiddlewareService};
 }
 

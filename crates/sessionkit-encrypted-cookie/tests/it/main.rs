@@ -2,6 +2,8 @@
 //! truncation, wrong keys and rotation through the engine, in both transports (the cookie,
 //! and the session header where the token travels in the header).
 
+mod fuzz_corpus;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
