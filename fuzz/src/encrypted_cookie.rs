@@ -10,7 +10,8 @@
 //!   `decode`; whatever opens is authentic, so it reseals and reopens to the same text;
 //! * 1 — the rest is sealed with the right key first, so the fuzzer explores what lies
 //!   behind a valid tag (the issue time, JSON): `open` gives the text back exactly, and the
-//!   store accepts it exactly when `Data::from_json` does;
+//!   store accepts it exactly when `Data::from_json` does; a sealed value longer than any
+//!   cookie (`MAX_VALUE_LEN`) is refused unread (`TooLong`);
 //! * 2 — tampering: the rest (after two position bytes and a mask byte) is sealed, one
 //!   byte of the sealed form is changed, and it never opens;
 //! * 3 — truncation and extension: the sealed form cut at a position, or with bytes
@@ -68,6 +69,13 @@ pub fn encrypted_cookie(data: &[u8]) {
             let issued_at = i64::from_be_bytes(t);
             let json = String::from_utf8_lossy(json);
             let value = format::seal(&key, issued_at, &json);
+            if value.len() > format::MAX_VALUE_LEN {
+                // No cookie can be that long (the store refuses it at encode), so `open`
+                // does not even decode it.
+                assert_eq!(format::open(&ring, &value), Err(OpenError::TooLong));
+                assert!(store.decode(&value, now()).is_none());
+                return;
+            }
             let o = format::open(&ring, &value).expect("what was sealed opens");
             assert_eq!(o.json, json);
             assert_eq!(o.issued_at, issued_at);
@@ -84,6 +92,9 @@ pub fn encrypted_cookie(data: &[u8]) {
                 return;
             };
             let sealed = format::seal(&key, 0, &String::from_utf8_lossy(plain));
+            if sealed.len() > format::MAX_VALUE_LEN {
+                return; // mode 1 covers values too long to open
+            }
             let mut bytes = URL_SAFE_NO_PAD.decode(&sealed).expect("our own base64");
             let pos = usize::from(u16::from_le_bytes([*p0, *p1])) % bytes.len();
             let mask = if *mask == 0 { 1 } else { *mask };

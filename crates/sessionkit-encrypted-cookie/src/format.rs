@@ -71,6 +71,10 @@ pub struct Opened {
 }
 
 /// Seals `json` issued at `issued_at` (Unix seconds) under `key`, with a fresh random nonce.
+///
+/// [`open`] refuses values longer than [`MAX_VALUE_LEN`] unread, so a session of more than
+/// about 3 KB of JSON seals to a value that does not open: the store never writes one (its
+/// `encode` refuses it with the cookie-size error).
 pub fn seal(key: &CookieKey, issued_at: i64, json: &str) -> String {
     let nonce: [u8; NONCE_LEN] = rand::rng().random();
     seal_with_nonce(key, &nonce, issued_at, json)
