@@ -39,6 +39,7 @@ pub mod app;
 pub mod client;
 pub mod fakes;
 pub mod http;
+pub mod logs;
 pub mod services;
 pub mod suite;
 
