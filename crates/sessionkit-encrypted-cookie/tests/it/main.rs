@@ -4,13 +4,13 @@
 
 mod fuzz_corpus;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use sessionkit_core::{
     ClientStore, Config, Data, Engine, ManualClock, SessionIds, StoreErrorKind, Transport,
 };
 use sessionkit_encrypted_cookie::{CookieKey, EncryptedCookieStore, KeyRing};
+use sessionkit_testkit::logs::Logs;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -213,28 +213,10 @@ fn the_size_limit_counts_the_cookie_name() {
     );
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn logs_of(f: impl FnOnce()) -> String {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    let logs = Logs::mark();
+    f();
+    logs.lines("WARN").join("\n")
 }
 
 #[test]
