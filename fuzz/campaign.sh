@@ -2,7 +2,7 @@
 # The fuzzing campaign: every target (or those named) for SECONDS seconds each (default
 # 600), one after another, one process each, on the stable toolchain.
 #
-#   fuzz/campaign.sh                      # all five targets, 10 minutes each
+#   fuzz/campaign.sh                      # all six targets, 10 minutes each
 #   SECONDS_PER_TARGET=60 fuzz/campaign.sh zlib pickle
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). cargo-fuzz passes nightly-only flags
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 secs=${SECONDS_PER_TARGET:-600}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(cookie_header signed_value python_json pickle zlib)
+  targets=(cookie_header signed_value python_json pickle zlib encrypted_cookie)
 fi
 export RUSTC_BOOTSTRAP=1 SESSIONKIT_FUZZ_SKIP_KNOWN=1
 cargo fuzz build --fuzz-dir fuzz || exit 1

@@ -192,6 +192,48 @@ for r in records():
         raw = b["payload_b64"].lstrip(".")
         write("zlib", b"\x10" + base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
 
+# --- encrypted_cookie -----------------------------------------------------------------------
+# Mode byte first (see fuzz/src/encrypted_cookie.rs). The pinned test vector of
+# crates/sessionkit-encrypted-cookie/src/format.rs is sealed under the fuzz key ([7] * 32).
+PINNED = "AUmgnr0JCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQm-cuKKFf_AYo8wa1MdHXPJEMLKGp7y3ebH44oJK0_EUirXPg"
+write("encrypted_cookie", b"\x00" + PINNED.encode())
+write("encrypted_cookie", b"\x00" + PINNED[:-3].encode())  # truncated
+write("encrypted_cookie", b"\x00" + PINNED.encode() + b"=")  # padded
+write("encrypted_cookie", b"\x00" + b"Ag" + PINNED[2:].encode())  # version 2
+write("encrypted_cookie", b"\x00" + b"A" * 5000)  # longer than a cookie
+write("encrypted_cookie", b"\x00" + b"eyJjb3VudCI6MX0:1vb66i:vPveSJk7gRPYYVYUVeAWsF9lBLpdvaxex_Gla6cYAPM")
+write("encrypted_cookie", b"\x00")
+for t, j in [
+    (1_767_225_600, '{"count":1}'),
+    (0, "{}"),
+    (-1, '{"a":[1,2,{"b":null}]}'),
+    (2**63 - 1, "{}"),  # an issue time out of range
+    (1, "[]"),
+    (1, '{"n":NaN,"big":123456789012345678901234567890,"u":"caf\\u00e9"}'),
+    (1, '{"a":1} trailing'),
+]:
+    write("encrypted_cookie", b"\x01" + struct.pack(">q", t) + j.encode())
+write("encrypted_cookie", b"\x01\x00\x01")
+for pos, mask in [(0, 1), (1, 0x80), (4, 0xFF), (5, 1), (28, 2), (40, 0x10), (1000, 3)]:
+    write("encrypted_cookie", b"\x02" + struct.pack("<H", pos) + bytes([mask]) + b'{"admin":false}')
+for cut in [0, 1, 10, 72, 80, 200]:
+    write("encrypted_cookie", b"\x03" + struct.pack("<H", cut))
+write("encrypted_cookie", b"\x03\x05\x00AAAA")
+KEY1 = base64.b64encode(bytes(range(32))).decode()
+KEY2 = base64.urlsafe_b64encode(bytes(range(32, 64))).decode().rstrip("=")
+for keys in [
+    KEY1,
+    KEY1 + "," + KEY2,
+    "# keys\n" + KEY2 + "\n\n" + KEY1 + "\n",
+    KEY1 + "," + KEY1,
+    base64.b64encode(bytes([7] * 32)).decode(),
+    "hunter22",
+    "not base64!",
+    base64.b64encode(bytes(31)).decode(),
+    " , \n",
+]:
+    write("encrypted_cookie", b"\x04" + keys.encode())
+
 for t in sorted((ROOT / "corpus").iterdir()):
     files = list(t.iterdir())
     print(t.name, len(files), "files,", sum(f.stat().st_size for f in files), "bytes")

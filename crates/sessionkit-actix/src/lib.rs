@@ -35,7 +35,13 @@
 //! # }
 //! ```
 
+//!
+//! With the `testing` feature, [`testing`] sends requests through an app with a session in
+//! tests (`force_login`, the session read back afterwards).
+
 mod middleware;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use middleware::{SessionMiddleware, SessionMiddlewareService};
 pub use sessionkit_core::{Engine, RequestSession, Session};

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Every store command takes `--layout`, `--secret-key-file` (or `SESSIONKIT_SECRET_KEY`,
-//! with fallbacks in `SESSIONKIT_SECRET_KEY_FALLBACKS`), `--cookie-name` and `--cookie-age`;
+//! with fallbacks in `SESSIONKIT_SECRET_KEY_FALLBACKS`), `--cookie-key-file` (or
+//! `SESSIONKIT_COOKIE_KEYS`, for `encrypted-cookie://`), `--cookie-name` and `--cookie-age`;
 //! `--cache-store` only where a cache has an effect (`serve`, `revoke`). `main` parses the
 //! arguments, runs the command and turns any error into a one-line message on stderr and
 //! a non-zero exit code; nothing here panics on bad input.
@@ -63,7 +64,7 @@ pub struct Cli {
 pub struct StoreArgs {
     /// Where sessions live: sqlite://FILE (relative), sqlite:///ABS/PATH, postgres://...,
     /// mysql://..., redis://HOST:PORT/DB, redis+cluster://HOST:PORT,..., memory://,
-    /// file:///DIR, cookie://, cached+URL.
+    /// file:///DIR, cookie://, encrypted-cookie://, cached+URL.
     #[arg(long, default_value = "sqlite://sessions.sqlite3")]
     pub store: String,
     /// The layout of server-side stores: sessionkit's own, or Django's (shared with a
@@ -74,6 +75,11 @@ pub struct StoreArgs {
     /// cookie:// and the Django layout.
     #[arg(long, value_name = "PATH")]
     pub secret_key_file: Option<PathBuf>,
+    /// A file holding the encrypted cookie store's keys: base64 of 32 random bytes each, one
+    /// per line (or comma-separated), the first one encrypting (else SESSIONKIT_COOKIE_KEYS).
+    /// Needed by encrypted-cookie://.
+    #[arg(long, value_name = "PATH")]
+    pub cookie_key_file: Option<PathBuf>,
     /// The session cookie name (Django's SESSION_COOKIE_NAME; the Django file layout uses
     /// it as the file-name prefix).
     #[arg(long, default_value = "sessionid")]
@@ -130,9 +136,11 @@ impl StoreArgs {
 
     async fn open_with(&self, cache: &CacheArgs, create: Create) -> anyhow::Result<Opened> {
         let secrets = secrets::load(self.secret_key_file.as_deref())?;
+        let cookie_keys = secrets::load_cookie_keys(self.cookie_key_file.as_deref())?;
         let opts = OpenOptions {
             layout: self.layout,
             secrets,
+            cookie_keys,
             cookie_name: self.cookie_name.clone(),
             cookie_age: self.cookie_age,
             cache_store: cache.cache_store.clone(),
@@ -351,7 +359,10 @@ async fn clear_expired(
 ) -> anyhow::Result<()> {
     let opened = args.open_existing(&CacheArgs::default()).await?;
     if matches!(opened, Opened::Client(_)) {
-        println!("0 expired session(s) removed (cookie:// sessions expire in the browser)");
+        println!(
+            "0 expired session(s) removed ({} sessions expire in the browser)",
+            opened.describe()
+        );
         return Ok(());
     }
     let engine = command_engine(&opened, args, events)?;
@@ -441,7 +452,8 @@ async fn inspect(args: &StoreArgs, key: &str) -> anyhow::Result<()> {
         Opened::Client(store) => {
             let Some(contents) = store.decode(key, now) else {
                 bail!(
-                    "the cookie value is not a valid signed session (bad signature, expired or garbage)"
+                    "the cookie value is not a valid session for {} (forged, under another key, or garbage)",
+                    store.describe()
                 );
             };
             out.insert("signed_at".into(), time_value(Some(contents.issued_at)));
@@ -492,10 +504,16 @@ async fn list(args: &StoreArgs, user: Option<&str>, limit: usize) -> anyhow::Res
     Ok(())
 }
 
-/// The error for revoking on `cookie://`.
-fn cookies_cannot_be_revoked() -> anyhow::Error {
+/// The error for revoking on a client-side store (`cookie://`, `encrypted-cookie://`).
+fn cookies_cannot_be_revoked(opened: &Opened) -> anyhow::Error {
+    let store = opened.describe();
+    let instead = if store == "encrypted-cookie://" {
+        "remove its key from SESSIONKIT_COOKIE_KEYS (or the --cookie-key-file) after putting a new key first"
+    } else {
+        "change the secret key (and keep the old one out of SESSIONKIT_SECRET_KEY_FALLBACKS)"
+    };
     anyhow::anyhow!(
-        "cookie:// sessions cannot be revoked: a signed cookie lives in the browser and stays valid until it expires; to invalidate every signed cookie at once, change the secret key (and keep the old one out of SESSIONKIT_SECRET_KEY_FALLBACKS)"
+        "{store} sessions cannot be revoked: the session lives in the browser's cookie and stays valid until it expires; to invalidate every such cookie at once, {instead}"
     )
 }
 
@@ -508,7 +526,7 @@ async fn revoke_key(
     let k = parse_key(key)?;
     let opened = args.open_existing(cache).await?;
     if matches!(opened, Opened::Client(_)) {
-        return Err(cookies_cannot_be_revoked());
+        return Err(cookies_cannot_be_revoked(&opened));
     }
     let engine = command_engine(&opened, args, events)?;
     // Deleted whatever is stored: a stale cache entry or a rotation marker goes too.
@@ -535,7 +553,7 @@ async fn revoke_user(
     let keep = except.map(parse_key).transpose()?;
     let opened = args.open_existing(cache).await?;
     let Opened::Server(store) = &opened else {
-        return Err(cookies_cannot_be_revoked());
+        return Err(cookies_cannot_be_revoked(&opened));
     };
     if store.user_index_dyn().is_none() {
         bail!("{} has no per-user index", store.describe_dyn());

@@ -1,10 +1,12 @@
-//! Django's secret key for the command line: from a file or the environment, never from a
-//! bare argument (it would show in `ps` and shell history), never printed.
+//! Django's secret key and the encrypted cookie store's keys for the command line: from a
+//! file or the environment, never from a bare argument (it would show in `ps` and shell
+//! history), never printed.
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use sessionkit_django::Secrets;
+use sessionkit_encrypted_cookie::KeyRing;
 
 /// The environment variable holding the secret key.
 pub const SECRET_ENV: &str = "SESSIONKIT_SECRET_KEY";
@@ -38,6 +40,31 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<Option<Secrets>> {
         secrets = secrets.with_fallbacks(parse_fallbacks(&list)?);
     }
     Ok(Some(secrets))
+}
+
+/// The environment variable holding the encrypted cookie store's keys (base64, comma-separated,
+/// the first one encrypting).
+pub const COOKIE_KEYS_ENV: &str = "SESSIONKIT_COOKIE_KEYS";
+
+/// Reads the encrypted cookie store's key ring from `file` (keys separated by line breaks or
+/// commas; `#` starts a comment line) or `SESSIONKIT_COOKIE_KEYS`. `None` when neither is
+/// set. A short, long or malformed key is refused with a message naming the source and the
+/// key's position, never its characters.
+pub fn load_cookie_keys(file: Option<&Path>) -> anyhow::Result<Option<KeyRing>> {
+    let (text, source) = match file {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the cookie key file {}", path.display()))?,
+            path.display().to_string(),
+        ),
+        None => match std::env::var(COOKIE_KEYS_ENV) {
+            Ok(text) => (text, COOKIE_KEYS_ENV.to_owned()),
+            Err(_) => return Ok(None),
+        },
+    };
+    KeyRing::parse(&text)
+        .map(Some)
+        .with_context(|| format!("invalid cookie keys in {source}"))
 }
 
 fn parse_fallbacks(list: &str) -> anyhow::Result<Vec<String>> {

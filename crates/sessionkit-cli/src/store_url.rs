@@ -11,6 +11,7 @@
 //! | `redis+cluster://host:7000,host:7001` | Redis Cluster (any nodes as seeds) |
 //! | `file:///var/lib/app/sessions` | one file per session in a directory |
 //! | `cookie://` | the signed cookie (Django's `signed_cookies`; needs the secret key) |
+//! | `encrypted-cookie://` | the encrypted cookie (needs `--cookie-key-file` or `SESSIONKIT_COOKIE_KEYS`) |
 //! | `cached+<url>` | an in-process cache in front of `<url>` (one node; see `--cache-store` for many) |
 //!
 //! With `--layout django` the server-side stores use Django's layout and sign session data
@@ -29,6 +30,7 @@ use sessionkit_core::{
     BoxStore, ClientStore, Config, DynSessionStore, Engine, EngineBuilder, MemoryStore,
 };
 use sessionkit_django::{DjangoFileStore, Secrets, SignedCookieStore};
+use sessionkit_encrypted_cookie::{EncryptedCookieStore, KeyRing};
 use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore, RedisCache, RedisStore};
 use sessionkit_sql::django::{DjangoMySqlStore, DjangoPostgresStore, DjangoSqliteStore};
 use sessionkit_sql::{MySqlStore, PostgresStore, SqliteStore};
@@ -52,6 +54,8 @@ pub enum StoreUrl {
     File(PathBuf),
     /// `cookie://`
     Cookie,
+    /// `encrypted-cookie://`
+    EncryptedCookie,
     /// `cached+<url>`
     Cached(Box<StoreUrl>),
 }
@@ -103,7 +107,7 @@ pub fn redact(url: &str) -> String {
 }
 
 /// The forms accepted, for error messages.
-pub const ACCEPTED: &str = "sqlite://FILE, sqlite:///ABSOLUTE/PATH, postgres://..., mysql://..., redis://HOST:PORT/DB, redis+cluster://HOST:PORT,..., memory://, file:///DIR, cookie:// or cached+<url>";
+pub const ACCEPTED: &str = "sqlite://FILE, sqlite:///ABSOLUTE/PATH, postgres://..., mysql://..., redis://HOST:PORT/DB, redis+cluster://HOST:PORT,..., memory://, file:///DIR, cookie://, encrypted-cookie:// or cached+<url>";
 
 /// Parses a store URL.
 pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
@@ -112,7 +116,7 @@ pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
         let inner = parse(inner)?;
         if matches!(
             inner,
-            StoreUrl::Cookie | StoreUrl::Memory | StoreUrl::Cached(_)
+            StoreUrl::Cookie | StoreUrl::EncryptedCookie | StoreUrl::Memory | StoreUrl::Cached(_)
         ) {
             bail!(
                 "invalid store URL {shown:?}: a cache only makes sense in front of a server-side store"
@@ -129,6 +133,10 @@ pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
         "cookie" if rest.is_empty() => Ok(StoreUrl::Cookie),
         "cookie" => bail!(
             "invalid store URL {shown:?}: cookie:// takes no path (the secret comes from --secret-key-file or SESSIONKIT_SECRET_KEY)"
+        ),
+        "encrypted-cookie" if rest.is_empty() => Ok(StoreUrl::EncryptedCookie),
+        "encrypted-cookie" => bail!(
+            "invalid store URL {shown:?}: encrypted-cookie:// takes no path (the keys come from --cookie-key-file or SESSIONKIT_COOKIE_KEYS)"
         ),
         "sqlite" => {
             if rest.is_empty() {
@@ -189,7 +197,7 @@ impl StoreUrl {
         match self {
             StoreUrl::Cookie => true,
             StoreUrl::Cached(inner) => inner.needs_secret(layout),
-            StoreUrl::Memory => false,
+            StoreUrl::Memory | StoreUrl::EncryptedCookie => false,
             StoreUrl::Sqlite(_)
             | StoreUrl::File(_)
             | StoreUrl::Postgres(_)
@@ -242,7 +250,8 @@ impl Opened {
         match self {
             Opened::Server(s) => Ok(s),
             Opened::Client(_) => bail!(
-                "{what} needs a server-side store: cookie:// keeps sessions in the browser, where no server can list or revoke them"
+                "{what} needs a server-side store: {} keeps sessions in the browser, where no server can list or revoke them",
+                self.describe()
             ),
         }
     }
@@ -255,6 +264,8 @@ pub struct OpenOptions {
     pub layout: Layout,
     /// Django's secret key and fallbacks, when the store signs.
     pub secrets: Option<Secrets>,
+    /// The encrypted cookie store's keys (`--cookie-key-file`, `SESSIONKIT_COOKIE_KEYS`).
+    pub cookie_keys: Option<KeyRing>,
     /// The session cookie name (Django's file layout uses it as the file prefix).
     pub cookie_name: String,
     /// The cookie age, for layouts that derive expiry from it.
@@ -291,6 +302,11 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
         bail!(
             "store {shown} with the {} layout signs session data and needs Django's secret key: pass --secret-key-file PATH or set SESSIONKIT_SECRET_KEY",
             opts.layout
+        );
+    }
+    if parsed == StoreUrl::EncryptedCookie && opts.cookie_keys.is_none() {
+        bail!(
+            "store {shown} encrypts session data and needs its keys: pass --cookie-key-file PATH or set SESSIONKIT_COOKIE_KEYS (base64 keys of 32 random bytes, comma-separated, the first one encrypting)"
         );
     }
     let opened = open_parsed(&parsed, opts)
@@ -425,6 +441,14 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
         (StoreUrl::Cookie, _) => Opened::Client(Arc::new(
             SignedCookieStore::new(secrets()?).with_cookie_name(opts.cookie_name.clone()),
         )),
+        (StoreUrl::EncryptedCookie, _) => Opened::Client(Arc::new(
+            EncryptedCookieStore::new(
+                opts.cookie_keys
+                    .clone()
+                    .context("this store needs the cookie keys")?,
+            )
+            .with_cookie_name(opts.cookie_name.clone()),
+        )),
         (StoreUrl::Cached(inner), _) => {
             let Opened::Server(store) = Box::pin(open_parsed(inner, opts)).await? else {
                 bail!("a cache only makes sense in front of a server-side store");
@@ -458,6 +482,10 @@ mod tests {
         );
         assert_eq!(parse("cookie://").unwrap(), StoreUrl::Cookie);
         assert_eq!(
+            parse("encrypted-cookie://").unwrap(),
+            StoreUrl::EncryptedCookie
+        );
+        assert_eq!(
             parse("postgres://u@h/db").unwrap(),
             StoreUrl::Postgres("postgres://u@h/db".into())
         );
@@ -483,6 +511,8 @@ mod tests {
             "file://relative",
             "cookie://x",
             "cached+cookie://",
+            "encrypted-cookie://x",
+            "cached+encrypted-cookie://",
             "cached+cached+memory://",
         ] {
             let err = parse(bad).unwrap_err().to_string();
@@ -494,5 +524,10 @@ mod tests {
         assert!(parse("cookie://").unwrap().needs_secret(Layout::Native));
         assert!(parse("sqlite://x").unwrap().needs_secret(Layout::Django));
         assert!(!parse("sqlite://x").unwrap().needs_secret(Layout::Native));
+        assert!(
+            !parse("encrypted-cookie://")
+                .unwrap()
+                .needs_secret(Layout::Django)
+        );
     }
 }

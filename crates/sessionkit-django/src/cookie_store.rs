@@ -29,16 +29,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use sessionkit_core::{ClientStore, CookieContents, Data, StoreError, StoreErrorKind};
+pub use sessionkit_core::store::MAX_COOKIE_SIZE;
+use sessionkit_core::store::check_cookie_size;
+use sessionkit_core::{ClientStore, CookieContents, Data, StoreError};
 use time::OffsetDateTime;
 
 use crate::signing::{Secrets, Signer, SigningError};
 
 /// The salt of the `signed_cookies` engine.
 pub const SIGNED_COOKIES_SALT: &str = "django.contrib.sessions.backends.signed_cookies";
-
-/// The largest cookie (`name=value`) browsers are required to keep (RFC 6265 §6.1).
-pub const MAX_COOKIE_SIZE: usize = 4096;
 
 /// Django's `signed_cookies` session engine as a [`ClientStore`].
 #[derive(Clone)]
@@ -131,17 +130,7 @@ impl ClientStore for SignedCookieStore {
 
     fn encode(&self, data: &Data, now: OffsetDateTime) -> Result<String, StoreError> {
         let value = self.signer.dumps(&data.to_json(), true, now);
-        let size = self.cookie_name.len() + 1 + value.len();
-        if size > MAX_COOKIE_SIZE {
-            return Err(StoreError::new(
-                StoreErrorKind::Encode,
-                format!(
-                    "the signed session cookie would be {size} bytes (name, '=' and value), \
-                     over the {MAX_COOKIE_SIZE}-byte limit browsers enforce; store less in \
-                     the session or use a server-side store"
-                ),
-            ));
-        }
+        check_cookie_size("the signed session cookie", &self.cookie_name, &value)?;
         Ok(value)
     }
 
@@ -153,8 +142,8 @@ impl ClientStore for SignedCookieStore {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use sessionkit_core::Value;
     use sessionkit_core::value::Map;
+    use sessionkit_core::{StoreErrorKind, Value};
 
     use super::*;
 

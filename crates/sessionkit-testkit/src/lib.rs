@@ -6,7 +6,10 @@
 //! * [`adapter_conformance_tests!`] — every middleware rule through real HTTP requests, for
 //!   framework adapters ([`adapter`]);
 //! * [`fakes`] — stores that fail, hang or count, for tests of engines, adapters and
-//!   applications.
+//!   applications;
+//! * [`app`] — for applications' tests: [`SessionJar`](app::SessionJar) keeps a client's
+//!   session id across requests (cookie or header), `force_login`, sessions holding given
+//!   data, and the session read back after a request.
 //!
 //! The store suite:
 //!
@@ -32,6 +35,7 @@
 //! and counted.
 
 pub mod adapter;
+pub mod app;
 pub mod client;
 pub mod fakes;
 pub mod http;

@@ -28,9 +28,12 @@
 //! | feature | default | what |
 //! | --- | --- | --- |
 //! | `axum` | yes | the `Session` extractor for axum |
+//! | `testing` | no | [`testing`]: send requests through an app with a session in tests, `force_login`, read the session back |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod layer;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use layer::{SessionLayer, SessionService};
 pub use sessionkit_core::{Engine, RequestSession, Session};

@@ -29,6 +29,10 @@ pub use sessionkit_core::value;
 #[cfg(any(feature = "axum", feature = "tower"))]
 pub use sessionkit_tower::{SessionLayer, SessionService};
 
+/// Test helpers for applications on axum/tower (feature `testing`).
+#[cfg(all(feature = "testing", any(feature = "axum", feature = "tower")))]
+pub use sessionkit_tower::testing;
+
 #[cfg(feature = "axum")]
 pub use sessionkit_core::SessionRejection;
 
@@ -38,6 +42,9 @@ pub use sessionkit_sql::SqliteStore;
 /// actix-web integration (`SessionMiddleware`).
 #[cfg(feature = "actix")]
 pub mod actix {
+    /// Test helpers for applications on actix-web (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub use sessionkit_actix::testing;
     pub use sessionkit_actix::{SessionMiddleware, SessionMiddlewareService};
 }
 
@@ -49,6 +56,15 @@ pub use sessionkit_sql::MySqlStore;
 
 #[cfg(feature = "redis")]
 pub use sessionkit_redis::{RedisCache, RedisStore};
+
+/// The encrypted cookie store: the session sealed in the cookie under a key ring.
+#[cfg(feature = "encrypted-cookie")]
+pub mod encrypted_cookie {
+    pub use sessionkit_encrypted_cookie::*;
+}
+
+#[cfg(feature = "encrypted-cookie")]
+pub use sessionkit_encrypted_cookie::EncryptedCookieStore;
 
 /// Django compatibility: wire formats, Django's layouts, the signed cookie, the auth hash.
 #[cfg(feature = "django")]

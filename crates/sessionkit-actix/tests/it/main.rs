@@ -1,6 +1,9 @@
 //! The actix-web adapter: the adapter conformance suite (every middleware rule, through real
 //! HTTP) on the memory and SQLite stores, plus what only this adapter can get wrong.
 
+#[cfg(feature = "testing")]
+mod testing;
+
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpServer, test, web};
 use sessionkit_actix::SessionMiddleware;

@@ -2,8 +2,43 @@
 
 use time::OffsetDateTime;
 
-use super::StoreError;
+use super::{StoreError, StoreErrorKind};
 use crate::data::Data;
+
+/// The largest cookie (`name=value`) browsers are required to keep (RFC 6265 §6.1).
+pub const MAX_COOKIE_SIZE: usize = 4096;
+
+/// The cookie-size rule every client-side store applies in
+/// [`encode`](ClientStore::encode): `name=value` must fit in [`MAX_COOKIE_SIZE`] bytes, or
+/// the write fails with a [`StoreErrorKind::Encode`] error naming the size — a logged 500,
+/// never a cookie the browser would silently drop. `what` names the cookie in the message
+/// ("the signed session cookie").
+///
+/// ```
+/// use sessionkit_core::store::{MAX_COOKIE_SIZE, check_cookie_size};
+///
+/// assert!(check_cookie_size("the session cookie", "sessionid", &"x".repeat(4086)).is_ok());
+/// let err = check_cookie_size("the session cookie", "sessionid", &"x".repeat(4087)).unwrap_err();
+/// assert!(err.message().contains("4097 bytes"));
+/// # let _ = MAX_COOKIE_SIZE;
+/// ```
+pub fn check_cookie_size(what: &str, cookie_name: &str, value: &str) -> Result<(), StoreError> {
+    let size = cookie_name
+        .len()
+        .saturating_add(1)
+        .saturating_add(value.len());
+    if size > MAX_COOKIE_SIZE {
+        return Err(StoreError::new(
+            StoreErrorKind::Encode,
+            format!(
+                "{what} would be {size} bytes (name, '=' and value), over the \
+                 {MAX_COOKIE_SIZE}-byte limit browsers enforce; store less in the session or \
+                 use a server-side store"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// A client-side store: the whole session travels in the cookie (Django's
 /// `signed_cookies`). There is no server-side record, so no revocation and no protection

@@ -28,7 +28,7 @@
 //! | `mod.rs` | the records, tokens and answers stores exchange with the engine |
 //! | `contract.rs` | [`SessionStore`], [`DynSessionStore`], [`BoxStore`], written once |
 //! | `capability.rs` | optional capabilities: listing, the per-user index, leases |
-//! | `client.rs` | [`ClientStore`] |
+//! | `client.rs` | [`ClientStore`], and the cookie-size rule every client-side store applies ([`check_cookie_size`]) |
 //! | `error.rs` | [`StoreError`] |
 //! | `memory.rs`, `cached.rs`, `file.rs` | [`MemoryStore`], [`CachedStore`], [`FileStore`] |
 
@@ -50,7 +50,7 @@ use crate::data::Data;
 
 pub use cached::{CachedStore, LocalCache, SessionCache};
 pub use capability::{LeaseStore, SessionInfo, SessionListing, UserIndex};
-pub use client::{ClientStore, CookieContents};
+pub use client::{ClientStore, CookieContents, MAX_COOKIE_SIZE, check_cookie_size};
 pub use contract::{BoxFuture, BoxStore, DynSessionStore, SessionStore};
 pub use error::{StoreError, StoreErrorKind};
 pub use file::{FileStore, FileStoreBuilder};

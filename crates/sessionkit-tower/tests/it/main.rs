@@ -1,6 +1,9 @@
 //! The tower layer through axum: the adapter conformance suite (every middleware rule,
 //! through real HTTP), plus what only this adapter can get wrong.
 
+#[cfg(feature = "testing")]
+mod testing;
+
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderName, StatusCode};
