@@ -180,7 +180,7 @@ impl StoreUrl {
     /// Whether the sessions live in the browser (the store holds no keys to look up).
     pub fn is_client_side(&self) -> bool {
         match self {
-            StoreUrl::Cookie => true,
+            StoreUrl::Cookie | StoreUrl::EncryptedCookie => true,
             StoreUrl::Memory
             | StoreUrl::Sqlite(_)
             | StoreUrl::Postgres(_)
