@@ -12,9 +12,10 @@
 //! | --- | --- | --- |
 //! | [`signing`] | `django.core.signing` | base62, base64, `salted_hmac`, [`Secrets`], [`Signer`] with `dumps`/`loads` |
 //! | [`session`] | `SessionStore.encode/decode` | signed session data for server-side stores |
-//! | [`pickle`] | `RedisCache` values | a restricted pickle reader and writer |
+//! | [`pickle`] | `RedisCache` and `PyMemcacheCache` values | a restricted pickle reader and writer |
 //! | [`auth`] | `get_session_auth_hash` | the `_auth_user_hash` value and its key-rotation check |
 //! | [`keys`] | cache keys, file names | where each engine puts a session |
+//! | [`cache_layout`] | `backends.cache`, `backends.cached_db` | expiry and user in a cached session, whatever the cache server |
 //! | [`cookie_store`] | `backends.signed_cookies` | [`SignedCookieStore`], a [`ClientStore`](sessionkit_core::ClientStore) |
 //! | [`file_store`] | `backends.file` | [`DjangoFileStore`], Django's file layout as a [`SessionStore`](sessionkit_core::SessionStore) |
 //!
@@ -44,6 +45,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod cache_layout;
 pub mod cookie_store;
 pub mod file_store;
 pub mod keys;

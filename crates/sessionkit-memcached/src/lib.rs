@@ -96,6 +96,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod conn;
+#[cfg(feature = "django")]
+#[cfg_attr(docsrs, doc(cfg(feature = "django")))]
+pub mod django;
 mod lease;
 mod pool;
 mod record;
@@ -112,6 +115,8 @@ use sessionkit_core::{
 use time::OffsetDateTime;
 
 use crate::conn::{Cmd, Reply, Settings};
+#[cfg(feature = "django")]
+pub use crate::django::{DjangoMemcachedBuilder, DjangoMemcachedStore};
 use crate::pool::{Pool, valid_key};
 use crate::record::{Stored, decode, encode};
 
@@ -126,7 +131,7 @@ pub const DEFAULT_MAX_ITEM_SIZE: usize = 1 << 20;
 const ITEM_OVERHEAD: usize = 64;
 
 /// How often a write re-reads an item that changed under it before giving up.
-const ATTEMPTS: usize = 8;
+pub(crate) const ATTEMPTS: usize = 8;
 
 /// Sessions in memcached (native layout). Clones share the connections.
 ///

@@ -86,6 +86,16 @@ pub(crate) fn valid_key(key: &[u8]) -> bool {
     !key.is_empty() && key.len() <= MAX_KEY_LEN && key.iter().all(|&b| b > 0x20 && b != 0x7f)
 }
 
+/// What pymemcache hashes for a key: the low byte of each character of the Python
+/// string (the key itself when it is ASCII; a UTF-8 key, e.g. under a non-ASCII
+/// `KEY_PREFIX`, is hashed by characters as pymemcache does).
+fn hash_input(key: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match std::str::from_utf8(key) {
+        Ok(s) if !s.is_ascii() => s.chars().map(|c| (u32::from(c) & 0xff) as u8).collect(),
+        _ => std::borrow::Cow::Borrowed(key),
+    }
+}
+
 /// The servers, each with its pool.
 #[derive(Clone)]
 pub(crate) struct Pool {
@@ -156,10 +166,13 @@ impl Pool {
         &self.description
     }
 
+    fn index_for(&self, key: &[u8]) -> usize {
+        ring::pick(&self.names, &hash_input(key)).unwrap_or(0)
+    }
+
     /// The server that holds `key`.
     pub(crate) fn server_for(&self, key: &[u8]) -> &Arc<Server> {
-        let i = ring::pick(&self.names, key).unwrap_or(0);
-        &self.servers[i]
+        &self.servers[self.index_for(key)]
     }
 
     /// Sends `cmd` to the server of its key.
@@ -169,8 +182,7 @@ impl Pool {
 
     /// The hashing name of the server that holds `key` (`host:port`).
     pub(crate) fn name_for(&self, key: &[u8]) -> &str {
-        let i = ring::pick(&self.names, key).unwrap_or(0);
-        &self.names[i]
+        &self.names[self.index_for(key)]
     }
 }
 
@@ -220,6 +232,13 @@ mod tests {
             assert_eq!(e.kind(), StoreErrorKind::Config, "{bad}");
             assert!(!e.message().contains("pw"), "{bad}");
         }
+    }
+
+    #[test]
+    fn non_ascii_keys_hash_by_characters() {
+        assert_eq!(&*hash_input(b"abc"), b"abc");
+        assert_eq!(&*hash_input("é:1:x".as_bytes()), b"\xe9:1:x");
+        assert_eq!(&*hash_input("€".as_bytes()), b"\xac");
     }
 
     #[test]

@@ -6,4 +6,6 @@
 //! Without a server a test prints SKIP and passes, unless `SESSIONKIT_REQUIRE_SERVICES=1`.
 
 mod common;
+#[cfg(feature = "django")]
+mod django;
 mod native;

@@ -74,15 +74,14 @@ mod cached_db;
 mod scripts;
 mod side;
 
-use sessionkit_core::EXPIRY_KEY;
-use sessionkit_core::{Data, Metadata, SessionKey, Value, pytime};
+use sessionkit_core::{Data, SessionKey};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 pub use self::cache_engine::DjangoCacheStore;
 pub use self::cached_db::DjangoCachedDbStore;
 
-/// Django's default `SESSION_COOKIE_AGE` (two weeks), in seconds.
-pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
+pub use sessionkit_django::cache_layout::DEFAULT_COOKIE_AGE;
+use sessionkit_django::cache_layout::{absolute_expiry, metadata, user_id};
 
 /// The data of a stored value, or `None` (logged, with the key's fingerprint) when it
 /// cannot be read.
@@ -97,32 +96,6 @@ fn read_value(key: &SessionKey, value: &[u8]) -> Option<Data> {
             );
             None
         }
-    }
-}
-
-/// An absolute `_session_expiry` in the data (an ISO date, read as UTC without offset).
-fn absolute_expiry(data: &Data) -> Option<OffsetDateTime> {
-    match data.get(EXPIRY_KEY) {
-        Some(Value::String(s)) => pytime::fromisoformat(&s).map(pytime::IsoDateTime::assume_utc),
-        _ => None,
-    }
-}
-
-/// All Django's layout tells beside the data: the user, from `_auth_user_id` (a string
-/// in Django; an integer is accepted too).
-fn metadata(data: &Data) -> Metadata {
-    Metadata {
-        created_at: None,
-        last_seen: None,
-        user_id: user_id(data),
-    }
-}
-
-fn user_id(data: &Data) -> Option<String> {
-    match data.get(sessionkit_django::auth::SESSION_KEY) {
-        Some(Value::String(s)) => Some(s),
-        Some(Value::Int(i)) => Some(i.to_string()),
-        _ => None,
     }
 }
 
@@ -149,20 +122,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_iso_dates_are_absolute_expiries() {
-        let mut d = Data::new();
-        assert_eq!(absolute_expiry(&d), None);
-        d.insert(EXPIRY_KEY, Value::Int(600));
-        assert_eq!(absolute_expiry(&d), None);
-        d.insert(EXPIRY_KEY, Value::from("2026-01-01T00:05:00+01:00"));
-        assert_eq!(absolute_expiry(&d), Some(datetime!(2025-12-31 23:05 UTC)));
-        d.insert(EXPIRY_KEY, Value::from("2026-01-01 00:05:00"));
-        assert_eq!(absolute_expiry(&d), Some(datetime!(2026-01-01 00:05 UTC)));
-        d.insert(EXPIRY_KEY, Value::from("soon"));
-        assert_eq!(absolute_expiry(&d), None);
-    }
-
-    #[test]
     fn ttls_round_down_and_times_saturate() {
         let now = datetime!(2026-01-01 00:00 UTC);
         assert_eq!(
@@ -183,17 +142,5 @@ mod tests {
             plus_millis(now, i64::MIN),
             PrimitiveDateTime::MIN.assume_utc()
         );
-    }
-
-    #[test]
-    fn the_user_comes_from_auth_user_id() {
-        let mut d = Data::new();
-        assert_eq!(metadata(&d).user_id, None);
-        d.insert("_auth_user_id", Value::from("42"));
-        assert_eq!(metadata(&d).user_id.as_deref(), Some("42"));
-        d.insert("_auth_user_id", Value::Int(7));
-        assert_eq!(metadata(&d).user_id.as_deref(), Some("7"));
-        d.insert("_auth_user_id", Value::Null);
-        assert_eq!(metadata(&d).user_id, None);
     }
 }
