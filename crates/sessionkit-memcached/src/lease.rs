@@ -52,7 +52,7 @@ impl MemcachedStore {
                 Reply::NotStored => {}
                 other => return Err(unexpected("ms", &other)),
             }
-            let Some((held, cas)) = self.get(&item).await? else {
+            let Some((held, cas, _)) = self.get(&item).await? else {
                 continue; // released or evicted meanwhile: add again
             };
             if parse(&held).is_some_and(|(deadline, _)| deadline > now_ms()) {
@@ -74,7 +74,7 @@ impl MemcachedStore {
     async fn release_lease(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
         let item = self.lease_key(key);
         let k = item.as_bytes();
-        let Some((held, cas)) = self.get(&item).await? else {
+        let Some((held, cas, _)) = self.get(&item).await? else {
             return Ok(());
         };
         if parse(&held).is_none_or(|(_, o)| o != owner.as_bytes()) {

@@ -36,7 +36,8 @@
 //! | `create` | `ms key ... ME` (add); on a taken key, `mg`, and a record expired at `now` is replaced with `ms ... C<cas>` |
 //! | `save` | `mg key v c`, compare the version with the token, `ms ... C<cas>` with version + 1; never creates |
 //! | `touch` | `mg`, then `ms ... C<cas>` with the new expiry and last-seen, same version |
-//! | `delete`, `retire` | `md key` (no rotation markers) |
+//! | `delete` | `md key` |
+//! | `retire` | `ms` of a rotation marker (`sk1r <version> <until>`) with a TTL to `until` |
 //!
 //! Every write is a compare-and-set on memcached's CAS value of the item just read, so two
 //! writers never both succeed from one read; a write that loses the race reads again
@@ -118,7 +119,7 @@ use crate::conn::{Cmd, Reply, Settings};
 #[cfg(feature = "django")]
 pub use crate::django::{DjangoMemcachedBuilder, DjangoMemcachedStore};
 use crate::pool::{Pool, valid_key};
-use crate::record::{Stored, decode, encode};
+use crate::record::{Decoded, Stored, decode_item, encode, encode_marker};
 
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "sessionkit:";
@@ -279,27 +280,28 @@ impl MemcachedStore {
         format!("{}l:{}", self.prefix, key.as_str())
     }
 
-    /// The item and its CAS value, if there is one.
-    async fn get(&self, item: &str) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+    /// The item, its CAS value and its remaining TTL in seconds, if there is one.
+    async fn get(&self, item: &str) -> Result<Option<(Vec<u8>, u64, i64)>, StoreError> {
         let k = item.as_bytes();
-        match self.pool.call(k, &Cmd::get(k).flag("v").flag("c")).await? {
-            Reply::Value(v, f) => Ok(Some((v, f.cas.unwrap_or(0)))),
+        let cmd = Cmd::get(k).flag("v").flag("c").flag("t");
+        match self.pool.call(k, &cmd).await? {
+            Reply::Value(v, f) => Ok(Some((v, f.cas.unwrap_or(0), f.ttl.unwrap_or(-1)))),
             Reply::Miss => Ok(None),
             other => Err(unexpected("mg", &other)),
         }
     }
 
-    /// The decoded record (`None`: absent, or unreadable — logged) and its CAS value.
+    /// The decoded item (`None`: absent, or unreadable — logged) and its CAS value.
     async fn read(
         &self,
         key: &SessionKey,
         item: &str,
-    ) -> Result<Option<(Stored, u64)>, StoreError> {
-        let Some((bytes, cas)) = self.get(item).await? else {
+    ) -> Result<Option<(Decoded, u64)>, StoreError> {
+        let Some((bytes, cas, _)) = self.get(item).await? else {
             return Ok(None);
         };
-        match decode(&bytes) {
-            Ok(stored) => Ok(Some((stored, cas))),
+        match decode_item(&bytes) {
+            Ok(decoded) => Ok(Some((decoded, cas))),
             Err(why) => {
                 tracing::warn!(key = %key.fingerprint(), problem = why, "unreadable session in memcached; treating as no session");
                 Ok(None)
@@ -360,10 +362,11 @@ impl SessionStore for MemcachedStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
         let item = self.item_key(key);
         Ok(match self.read(key, &item).await? {
-            Some((s, _)) if s.record.expires_at > now => Lookup::Found {
+            Some((Decoded::Record(s), _)) if s.record.expires_at > now => Lookup::Found {
                 record: s.record,
                 token: Token::version(s.version),
             },
+            Some((Decoded::Retired { until, .. }, _)) if until > now => Lookup::Retired { until },
             _ => Lookup::Missing,
         })
     }
@@ -385,16 +388,17 @@ impl SessionStore for MemcachedStore {
                 Reply::NotStored => {}
                 other => return Err(unexpected("ms", &other)),
             }
-            // Taken: by a live record (a collision), an unreadable one (left alone) or
-            // one expired at `now`, which does not own the key.
-            let Some((bytes, cas)) = self.get(&item).await? else {
+            // Taken: by a live record or marker (a collision), an unreadable item (left
+            // alone) or a record or marker expired at `now`, which does not own the key.
+            let Some((bytes, cas, _)) = self.get(&item).await? else {
                 continue; // evicted meanwhile: add again
             };
-            let old = match decode(&bytes) {
-                Ok(old) if old.record.expires_at <= now => old,
+            let old_version = match decode_item(&bytes) {
+                Ok(Decoded::Record(old)) if old.record.expires_at <= now => old.version,
+                Ok(Decoded::Retired { version, until }) if until <= now => version,
                 _ => return Ok(CreateOutcome::Collision),
             };
-            let version = old.version.saturating_add(1);
+            let version = old_version.saturating_add(1);
             let value = self.value(&item, version, record)?;
             match self
                 .store(&item, &value, record.expires_at, now, Some(cas))
@@ -424,7 +428,7 @@ impl SessionStore for MemcachedStore {
         let version = expected.saturating_add(1);
         let mut value = None;
         for _ in 0..ATTEMPTS {
-            let Some((stored, cas)) = self.read(key, &item).await? else {
+            let Some((Decoded::Record(stored), cas)) = self.read(key, &item).await? else {
                 return Ok(SaveOutcome::Missing);
             };
             if stored.record.expires_at <= now {
@@ -471,7 +475,7 @@ impl SessionStore for MemcachedStore {
     ) -> Result<bool, StoreError> {
         let item = self.item_key(key);
         for _ in 0..ATTEMPTS {
-            let Some((mut stored, cas)) = self.read(key, &item).await? else {
+            let Some((Decoded::Record(mut stored), cas)) = self.read(key, &item).await? else {
                 return Ok(false);
             };
             if stored.record.expires_at <= now {
@@ -492,6 +496,37 @@ impl SessionStore for MemcachedStore {
         }
         // Still live and being rewritten all the time, each write with an expiry of its own.
         Ok(true)
+    }
+
+    /// Replaces the record by a marker until `until`. Its TTL runs to `until` on the
+    /// engine's clock, read off the record it replaces (its expiry minus its remaining
+    /// TTL), or the system clock when there is no record.
+    async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
+        let item = self.item_key(key);
+        let system_now = OffsetDateTime::now_utc();
+        let (version, now) = match self.get(&item).await? {
+            Some((bytes, _, remaining)) => match decode_item(&bytes) {
+                Ok(Decoded::Record(s)) if remaining > 0 => (
+                    s.version,
+                    s.record
+                        .expires_at
+                        .checked_sub(time::Duration::seconds(remaining))
+                        .unwrap_or(system_now),
+                ),
+                Ok(Decoded::Record(Stored { version, .. }) | Decoded::Retired { version, .. }) => {
+                    (version, system_now)
+                }
+                Err(_) => (0, system_now),
+            },
+            None => (0, system_now),
+        };
+        let value = encode_marker(version, until);
+        let k = item.as_bytes();
+        let cmd = Cmd::set(k, &value).flag(format!("T{}", ttl::exptime(until, now)));
+        match self.pool.call(k, &cmd).await? {
+            Reply::Done(_) => Ok(()),
+            other => Err(unexpected("ms", &other)),
+        }
     }
 
     /// Not supported: memcached cannot enumerate its keys. It evicts expired sessions

@@ -4,6 +4,9 @@
 //! sk1 <version> <expires_at> <created_at> <last_seen> <user id length>\n<user id><data as JSON>
 //! ```
 //!
+//! A rotation marker (`retire`) is `sk1r <version> <until>`: until `until` a load answers
+//! `Retired`, and the version carries on into a record that later takes the key.
+//!
 //! Times are Unix microseconds; a missing created-at or last-seen is `-`. The version is
 //! the session's token: memcached's own CAS value guards every write (each one reads the
 //! item and writes it back with `ms ... C<cas>`), but a `touch` rewrites the item — new
@@ -15,6 +18,35 @@ use sessionkit_core::{Data, Metadata, Record};
 use time::OffsetDateTime;
 
 const MAGIC: &[u8] = b"sk1 ";
+const MARKER: &[u8] = b"sk1r ";
+
+/// What an item holds.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Decoded {
+    /// A session.
+    Record(Stored),
+    /// A rotation marker.
+    Retired { version: u64, until: OffsetDateTime },
+}
+
+/// A rotation marker's item.
+pub(crate) fn encode_marker(version: u64, until: OffsetDateTime) -> Vec<u8> {
+    format!("sk1r {version} {}", micros(until)).into_bytes()
+}
+
+/// Reads an item: a record or a marker.
+pub(crate) fn decode_item(bytes: &[u8]) -> Result<Decoded, &'static str> {
+    let Some(rest) = bytes.strip_prefix(MARKER) else {
+        return decode(bytes).map(Decoded::Record);
+    };
+    let text = std::str::from_utf8(rest).map_err(|_| "marker is not text")?;
+    let (version, until) = text.split_once(' ').ok_or("short marker")?;
+    Ok(Decoded::Retired {
+        version: version.parse().map_err(|_| "bad marker version")?,
+        until: from_micros(until.parse().map_err(|_| "bad marker time")?)
+            .ok_or("marker time out of range")?,
+    })
+}
 
 /// A decoded item.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +91,7 @@ pub(crate) fn encode(version: u64, record: &Record) -> Vec<u8> {
 }
 
 /// Reads an item; `Err` says what is wrong with it (for the log).
-pub(crate) fn decode(bytes: &[u8]) -> Result<Stored, &'static str> {
+fn decode(bytes: &[u8]) -> Result<Stored, &'static str> {
     let rest = bytes.strip_prefix(MAGIC).ok_or("not a sessionkit item")?;
     let nl = rest
         .iter()
@@ -133,6 +165,22 @@ mod tests {
         assert!(
             encode(1, &record(None)).starts_with(b"sk1 1 1767229200000123 1767225600000000 - 0\n{")
         );
+    }
+
+    #[test]
+    fn markers_round_trip() {
+        let until = datetime!(2026-01-01 00:00:30 UTC);
+        let bytes = encode_marker(4, until);
+        assert_eq!(bytes, b"sk1r 4 1767225630000000");
+        assert_eq!(
+            decode_item(&bytes),
+            Ok(Decoded::Retired { version: 4, until })
+        );
+        assert!(matches!(
+            decode_item(&encode(2, &record(None))),
+            Ok(Decoded::Record(_))
+        ));
+        assert!(decode_item(b"sk1r 4").is_err());
     }
 
     #[test]

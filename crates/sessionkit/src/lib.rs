@@ -50,10 +50,16 @@ pub use sessionkit_sql::MySqlStore;
 #[cfg(feature = "redis")]
 pub use sessionkit_redis::{RedisCache, RedisStore};
 
+#[cfg(feature = "memcached")]
+pub use sessionkit_memcached::MemcachedStore;
+
 /// Django compatibility: wire formats, Django's layouts, the signed cookie, the auth hash.
 #[cfg(feature = "django")]
 pub mod django {
     pub use sessionkit_django::*;
+    /// Django's `cache` engine on `PyMemcacheCache`.
+    #[cfg(feature = "memcached")]
+    pub use sessionkit_memcached::django as memcached;
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     pub use sessionkit_sql::django as sql;
 }

@@ -16,7 +16,6 @@ fn profile() -> Profile {
     Profile::full()
         .without_listing()
         .without_user_index()
-        .without_retire_markers()
         .without_clear_expired()
         .with_leases()
 }
