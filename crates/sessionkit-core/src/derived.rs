@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::data::Data;
 use crate::expiry::Stored;
+use crate::store::Metadata;
 use crate::value::Value;
 
 /// The key Django's `auth.login` stores the user's primary key under (as a string).
@@ -91,5 +92,28 @@ impl Data {
         let v = self.get(EXPIRY_KEY);
         let unset = matches!(v, None | Some(Value::Null));
         (Stored::from_value(v.as_ref()), unset)
+    }
+}
+
+impl Metadata {
+    /// All a layout without columns of its own (Django's `db`, `cache`, `cached_db` and
+    /// `file` layouts) can tell beside the data: the user, from `_auth_user_id`
+    /// ([`Data::user_id`]); no creation or last-seen time.
+    ///
+    /// ```
+    /// use sessionkit_core::{Data, Metadata, Value};
+    ///
+    /// let mut data = Data::new();
+    /// data.insert("_auth_user_id", Value::from("42"));
+    /// let meta = Metadata::from_data(&data);
+    /// assert_eq!(meta.user_id.as_deref(), Some("42"));
+    /// assert_eq!(meta.created_at, None);
+    /// ```
+    pub fn from_data(data: &Data) -> Metadata {
+        Metadata {
+            created_at: None,
+            last_seen: None,
+            user_id: data.user_id(),
+        }
     }
 }

@@ -522,8 +522,12 @@ impl Session {
         self.read().data.len()
     }
 
-    /// Whether the dictionary has no keys (Rust's meaning; Django's `is_empty()` also
-    /// asks whether the session has a key — see [`Session::key`]).
+    /// Whether the dictionary has no keys (Rust's meaning).
+    ///
+    /// Django's truthiness differs: `if request.session:` (and Django's `is_empty()`) is
+    /// true for a session that has a key even when its dictionary is empty. Code ported
+    /// from Django writes `!session.is_empty() || session.key().is_some()` for
+    /// `bool(request.session)`.
     pub fn is_empty(&self) -> bool {
         self.read().data.is_empty()
     }

@@ -15,7 +15,6 @@
 //! | [`pickle`] | `RedisCache` and `PyMemcacheCache` values | a restricted pickle reader and writer |
 //! | [`auth`] | `get_session_auth_hash` | the `_auth_user_hash` value and its key-rotation check |
 //! | [`keys`] | cache keys, file names | where each engine puts a session |
-//! | [`cache_layout`] | `backends.cache`, `backends.cached_db` | expiry and user in a cached session, whatever the cache server |
 //! | [`cookie_store`] | `backends.signed_cookies` | [`SignedCookieStore`], a [`ClientStore`](sessionkit_core::ClientStore) |
 //! | [`file_store`] | `backends.file` | [`DjangoFileStore`], Django's file layout as a [`SessionStore`](sessionkit_core::SessionStore) |
 //!
@@ -45,7 +44,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
-pub mod cache_layout;
 pub mod cookie_store;
 pub mod file_store;
 pub mod keys;
@@ -55,6 +53,10 @@ pub mod signing;
 
 pub use auth::{AuthHasher, HashMatch};
 pub use cookie_store::SignedCookieStore;
-pub use file_store::DjangoFileStore;
+pub use file_store::{DjangoFileBuilder, DjangoFileStore};
 pub use pickle::{PickleError, PickleErrorKind};
+
+/// Django's default `SESSION_COOKIE_AGE` (two weeks), in seconds: the life the cache
+/// layouts give a session whose key has no TTL.
+pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
 pub use signing::{Secrets, Signer, SigningError};

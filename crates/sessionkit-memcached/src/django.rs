@@ -27,8 +27,8 @@
 //!
 //! As Django's `cache` engine: a session's expiry is the TTL of its item, and after
 //! `set_expiry(datetime)` or `set_expiry(timedelta)` also the absolute `_session_expiry`
-//! in its data, which decides when present (the rules of
-//! [`cache_layout`](sessionkit_django::cache_layout)). Writing, the TTL is
+//! in its data, which decides when present
+//! ([`Data::absolute_expiry`](sessionkit_core::Data::absolute_expiry)). Writing, the TTL is
 //! `expires_at - now` in whole seconds rounded up (Django writes `get_expiry_age()`);
 //! reading, a record without an absolute expiry expires at `now` plus the remaining TTL
 //! (`mg ... t`), or the cookie age for an item without TTL.
@@ -53,10 +53,10 @@ use std::fmt;
 use std::time::Duration;
 
 use sessionkit_core::{
-    CreateOutcome, Data, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError,
-    StoreErrorKind, Token,
+    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
+    StoreError, StoreErrorKind, Token,
 };
-use sessionkit_django::cache_layout::{DEFAULT_COOKIE_AGE, absolute_expiry, metadata};
+use sessionkit_django::DEFAULT_COOKIE_AGE;
 use sessionkit_django::keys::{CacheEngine, DEFAULT_VERSION};
 use sessionkit_django::pickle::{pymemcache_decode, pymemcache_encode};
 use time::{OffsetDateTime, PrimitiveDateTime};
@@ -267,7 +267,7 @@ impl DjangoMemcachedStore {
                 return None;
             }
         };
-        let expires_at = absolute_expiry(&data).unwrap_or_else(|| match item.ttl {
+        let expires_at = data.absolute_expiry().unwrap_or_else(|| match item.ttl {
             t if t > 0 => plus_secs(now, t),
             -1 => plus_secs(now, self.cookie_age),
             _ => now,
@@ -301,7 +301,7 @@ impl DjangoMemcachedStore {
     fn dead(value: &[u8], now: OffsetDateTime) -> bool {
         pymemcache_decode(value, sessionkit_django::pickle::PYMEMCACHE_FLAG_PICKLE)
             .ok()
-            .and_then(|d| absolute_expiry(&d))
+            .and_then(|d| d.absolute_expiry())
             .is_some_and(|e| e <= now)
     }
 }
@@ -320,7 +320,7 @@ impl SessionStore for DjangoMemcachedStore {
         Ok(match self.decode(key, &item, now) {
             Some((data, expires_at)) if expires_at > now => Lookup::Found {
                 record: Record {
-                    meta: metadata(&data),
+                    meta: Metadata::from_data(&data),
                     data,
                     expires_at,
                 },

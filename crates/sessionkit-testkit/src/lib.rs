@@ -35,6 +35,7 @@ pub mod adapter;
 pub mod client;
 pub mod fakes;
 pub mod http;
+pub mod logs;
 pub mod services;
 pub mod suite;
 

@@ -221,6 +221,10 @@ fn port_in_use_is_a_clear_error() {
 #[test]
 fn clear_expired_reports_a_count() {
     let dir = tempfile::tempdir().unwrap();
+    {
+        // The store exists once served (clear-expired creates nothing).
+        let _server = serve(dir.path(), free_port(), Some("sqlite://s.sqlite3"));
+    }
     let (code, out, err) = run(
         &["clear-expired", "--store", "sqlite://s.sqlite3"],
         dir.path(),

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -261,64 +260,7 @@ async fn pipe(
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Log capture
-
-#[derive(Clone)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn sink() -> &'static Arc<Mutex<Vec<u8>>> {
-    static SINK: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    SINK.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = Sink(Arc::clone(&buf));
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init();
-        buf
-    })
-}
-
-/// Everything logged in this test process (every level, every crate) from the moment of
-/// [`Logs::mark`]. Under `cargo test` other tests' lines are mixed in: tests look for
-/// what must (or must not) be there, never for exact contents.
-pub(crate) struct Logs {
-    from: usize,
-}
-
-impl Logs {
-    pub(crate) fn mark() -> Logs {
-        Logs {
-            from: sink().lock().unwrap().len(),
-        }
-    }
-
-    pub(crate) fn text(&self) -> String {
-        let buf = sink().lock().unwrap();
-        String::from_utf8_lossy(&buf[self.from.min(buf.len())..]).into_owned()
-    }
-
-    /// The lines at `level` (`WARN`, `ERROR`, ...) since the mark.
-    pub(crate) fn lines(&self, level: &str) -> Vec<String> {
-        self.text()
-            .lines()
-            .filter(|l| l.split_whitespace().nth(1) == Some(level))
-            .map(str::to_owned)
-            .collect()
-    }
-}
+pub(crate) use sessionkit_testkit::logs::Logs;
 
 // ---------------------------------------------------------------------------------------
 // Keeping fault tests apart

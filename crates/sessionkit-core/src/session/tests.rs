@@ -288,6 +288,27 @@ fn item_93_emptiness() {
     assert!(!s.is_empty());
 }
 
+/// Django's `test_bool`: a session with a key but an empty dictionary is truthy in
+/// Django; here `is_empty()` is about the dictionary, and the documented port of
+/// `bool(request.session)` asks for the key too.
+#[test]
+fn regression_16_django_truthiness_of_a_keyed_empty_session() {
+    let django_bool = |s: &Session| !s.is_empty() || s.key().is_some();
+    let fresh = session();
+    assert!(!django_bool(&fresh));
+    let ctx = Arc::new(Ctx {
+        config: Config::default(),
+        clock: Arc::new(crate::clock::SystemClock),
+        python_values: false,
+    });
+    let keyed = Session::new(ctx, Data::new(), Identity::Key(SessionKey::generate()));
+    assert!(keyed.is_empty(), "the dictionary is empty");
+    assert!(
+        django_bool(&keyed),
+        "but Django's bool() is true: it has a key"
+    );
+}
+
 #[test]
 fn s1_pop_setdefault_update_modified_rules() {
     let s = session();

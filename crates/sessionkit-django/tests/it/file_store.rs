@@ -20,6 +20,46 @@ mod conformance {
     sessionkit_testkit::conformance_tests!(Profile::django(), fresh());
 }
 
+/// Issue 15: the whole contract on a store opened with `Create::Never`, which creates its
+/// lock directory only on the first write.
+mod never {
+    use sessionkit_core::store::Create;
+
+    use super::*;
+
+    async fn fresh() -> Option<DjangoFileStore> {
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        Some(
+            DjangoFileStore::builder(dir, &Secrets::new(SECRET))
+                .create(Create::Never)
+                .open()
+                .expect("open"),
+        )
+    }
+
+    sessionkit_testkit::conformance_tests!(Profile::django(), fresh());
+
+    #[tokio::test]
+    async fn reading_creates_nothing_and_a_missing_directory_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("sessions");
+        let err = DjangoFileStore::builder(&missing, &Secrets::new(SECRET))
+            .create(Create::Never)
+            .open()
+            .unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        assert!(!missing.exists());
+        let store = DjangoFileStore::builder(dir.path(), &Secrets::new(SECRET))
+            .create(Create::Never)
+            .open()
+            .unwrap();
+        let now = OffsetDateTime::now_utc();
+        store.load(&SessionKey::generate(), now).await.unwrap();
+        store.clear_expired(now).await.unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
+
 /// The `file.session_file` vector: a file Django wrote is read, and what we write Django
 /// can read (same name, same content form, mode 0600, no newline).
 #[tokio::test]
@@ -124,4 +164,81 @@ async fn unreadable_files_are_left_alone() {
     );
     assert!(dir.path().join(name).exists(), "left for inspection");
     assert!(DjangoFileStore::open("/nonexistent/dir", &Secrets::new("x")).is_err());
+}
+
+/// Django's `FileSessionTests.test_clearsessions_command` (`SESSION_COOKIE_AGE = 0`): of a
+/// session with a relative expiry in the future, one in the past and one without an
+/// expiry, the cleanup removes the two whose file time plus age has passed.
+#[tokio::test]
+async fn clearsessions_with_a_cookie_age_of_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DjangoFileStore::open(dir.path(), &Secrets::new(SECRET))
+        .unwrap()
+        .with_cookie_age(0);
+    let now = OffsetDateTime::now_utc();
+    // Django counts the files named with the cookie-name prefix.
+    let count = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("sessionid")
+            })
+            .count()
+    };
+    assert_eq!(count(), 0);
+    for expiry in [Some(3600), Some(-3600), None] {
+        let mut data = sessionkit_core::Data::new();
+        data.insert("foo", Value::from("bar"));
+        if let Some(seconds) = expiry {
+            data.insert("_session_expiry", Value::Int(seconds));
+        }
+        let rec = sessionkit_core::Record {
+            data,
+            expires_at: now,
+            meta: sessionkit_core::Metadata::default(),
+        };
+        store
+            .create(&SessionKey::generate(), &rec, now)
+            .await
+            .unwrap();
+    }
+    assert_eq!(count(), 3);
+    let later = now + time::Duration::seconds(1);
+    assert_eq!(store.clear_expired(later).await.unwrap(), 2);
+    assert_eq!(count(), 1, "the session with an hour to go is left");
+}
+
+/// Django's file cleanup deletes a file it cannot decode once its file time plus
+/// `SESSION_COOKIE_AGE` has passed (the corrupted data reads as `{}`, which expires by the
+/// file time). sessionkit never deletes data it cannot read: such a file is "no session"
+/// plus a warning, and stays for inspection however old it is — a documented deviation
+/// (docs/CONFORMANCE.md, item 61).
+#[tokio::test]
+async fn unreadable_files_are_left_alone_even_when_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DjangoFileStore::open(dir.path(), &Secrets::new("another-secret"))
+        .unwrap()
+        .with_cookie_age(60);
+    let name = "sessionidabcdefghijklmnopqrstuvwxyz012345";
+    let path = dir.path().join(name);
+    std::fs::write(&path, "not a signed session").unwrap();
+    let old = SystemTime::now() - Duration::from_secs(30 * 24 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    assert_eq!(
+        store
+            .clear_expired(OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(path.exists(), "left for inspection");
 }

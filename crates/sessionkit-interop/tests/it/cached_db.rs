@@ -83,7 +83,43 @@ async fn pair() -> Option<Pair> {
     fixture().await.map(|f| f.pair)
 }
 
-crate::scenarios!();
+crate::scenarios!(@each
+    django_writes_rust_updates,
+    rust_writes_django_updates,
+    expiry_both_ways,
+    login_and_password_change,
+    cycle_both_ways,
+    fallback_keys
+);
+
+/// The shared `removed_secrets_read_nothing`, as Django's `cached_db` has it: the cache is
+/// not signed, so a session Django wrote under a secret since removed is still read from
+/// the cache — by Django and by Rust alike; only the row carries the signature, and once
+/// the entry is gone neither side reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_secrets_read_only_the_unsigned_cache() {
+    let Some(f) = fixture().await else { return };
+    let django = &f.pair.django;
+    let old = django.clone().with("SK_SECRET_KEY", "the-old-secret");
+    let key = text(&old.call(&["create", "--data", r#"{"n": 9}"#]), "key");
+    let n = |m: Option<Map>| m.and_then(|m| m.get("n").cloned());
+    assert_eq!(n(django_read(django, &key)), Some(Value::Int(9)));
+    let engine = f.pair.engine();
+    assert_eq!(
+        n(f.pair.rust_read(&engine, &key).await),
+        Some(Value::Int(9))
+    );
+    // A touch drops the entry (Django refills it from the row on its next read).
+    let session_key = SessionKey::parse(&key).unwrap();
+    let now = OffsetDateTime::now_utc();
+    assert!(
+        f.store
+            .touch(&session_key, now + time::Duration::hours(1), now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(f.pair.rust_read(&engine, &key).await, None);
+}
 
 /// A Rust request on `key`; `f` runs on the loaded session.
 async fn rust(engine: &Engine, key: &str, f: impl FnOnce(&Session)) {
@@ -182,6 +218,45 @@ async fn django_reads_its_cache_first_and_sees_every_rust_write() {
 
     // A Rust logout: Django sees no session, in the cache or the table.
     rust(&engine, &key, Session::flush).await;
+    assert_eq!(django_read(django, &key), None);
+    let (cached, ttl, row) = django_raw(django, &key);
+    assert_eq!((cached, ttl, row), (None, -2, false));
+}
+
+/// Django's `test_exists_searches_cache_first`, on the Rust side: a session Django wrote
+/// is read from Django's cache — with its row gone behind both sides' backs, the Rust
+/// side still serves it, as Django does. A write on it finds the row gone: nothing is
+/// written back, and neither side sees the session afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_reads_djangos_cache_first() {
+    let Some(f) = fixture().await else { return };
+    let django = &f.pair.django;
+    let engine = (f.pair.make)(&Secrets::new(SECRET));
+    let key = text(
+        &django.call(&["create", "--data", r#"{"count": 7}"#]),
+        "key",
+    );
+    let session_key = SessionKey::parse(&key).unwrap();
+    f.table.delete(&session_key).await.unwrap();
+    let (cached, _, row) = django_raw(django, &key);
+    assert!(!row && cached.is_some(), "only the cache entry is left");
+
+    let mut seen = None;
+    rust(&engine, &key, |s| seen = s.get::<i64>("count").unwrap()).await;
+    assert_eq!(seen, Some(7), "served from Django's cache");
+    assert!(matches!(
+        f.store
+            .load(&session_key, OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        Lookup::Found { .. }
+    ));
+
+    // A write: the row is gone, so the save writes nothing and drops the entry.
+    let req = engine.begin(Some(&format!("sessionid={key}")));
+    let session = req.load().await.expect("load");
+    session.insert("count", 8).unwrap();
+    let _ = req.finish(200).await;
     assert_eq!(django_read(django, &key), None);
     let (cached, ttl, row) = django_raw(django, &key);
     assert_eq!((cached, ttl, row), (None, -2, false));

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use sessionkit_core::store::BoxFuture;
 use sessionkit_core::{
-    CreateOutcome, Data, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
-    SessionStore, StoreError, Token, UserIndex,
+    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionKey,
+    SessionListing, SessionStore, StoreError, Token, UserIndex,
 };
 use sessionkit_django::keys::CacheEngine;
 use sessionkit_django::pickle::{redis_value_decode, redis_value_encode};
 use time::OffsetDateTime;
 
 use super::side::{CacheSide, Fetched, Inserted, Replaced, Stored};
-use super::{DEFAULT_COOKIE_AGE, absolute_expiry, metadata, plus_millis, read_value};
+use super::{DEFAULT_COOKIE_AGE, plus_millis, read_value};
 use crate::codec::ttl_ms;
 use crate::listing::CONCURRENCY;
 
@@ -157,7 +157,7 @@ impl DjangoCacheStore {
         now: OffsetDateTime,
     ) -> Option<(Data, OffsetDateTime)> {
         let data = read_value(key, &s.value)?;
-        let expires_at = absolute_expiry(&data).unwrap_or_else(|| match s.pttl {
+        let expires_at = data.absolute_expiry().unwrap_or_else(|| match s.pttl {
             p if p > 0 => plus_millis(now, p),
             -1 => plus_millis(now, self.inner.cookie_age.saturating_mul(1000)),
             // -2: evicted meanwhile.
@@ -173,7 +173,7 @@ impl DjangoCacheStore {
         (expires_at > now).then(|| SessionInfo {
             key,
             expires_at,
-            meta: metadata(&data),
+            meta: Metadata::from_data(&data),
         })
     }
 
@@ -185,7 +185,7 @@ impl DjangoCacheStore {
                 return Ok(false);
             };
             let expired = read_value(&key, &s.value)
-                .and_then(|d| absolute_expiry(&d))
+                .and_then(|d| d.absolute_expiry())
                 .is_some_and(|e| e <= now);
             if !expired {
                 return Ok(false);
@@ -205,7 +205,7 @@ impl DjangoCacheStore {
                 return Ok(false);
             };
             let owned = read_value(&key, &s.value)
-                .and_then(|d| super::user_id(&d))
+                .and_then(|d| d.user_id())
                 .is_some_and(|u| u == user_id);
             if !owned {
                 return Ok(false);
@@ -237,7 +237,7 @@ impl SessionStore for DjangoCacheStore {
         Ok(match self.decode(key, &s, now) {
             Some((data, expires_at)) if expires_at > now => Lookup::Found {
                 record: Record {
-                    meta: metadata(&data),
+                    meta: Metadata::from_data(&data),
                     data,
                     expires_at,
                 },
@@ -296,7 +296,7 @@ impl SessionStore for DjangoCacheStore {
         // `now` (its absolute expiry) is decided here, on the token, which is the record.
         let expected_dead = redis_value_decode(expected)
             .ok()
-            .and_then(|d| absolute_expiry(&d))
+            .and_then(|d| d.absolute_expiry())
             .is_some_and(|e| e <= now);
         let value = redis_value_encode(&record.data);
         let ttl = ttl_ms(record.expires_at, now);
@@ -313,7 +313,7 @@ impl SessionStore for DjangoCacheStore {
                     // store; else a conflict.
                     let dead = redis_value_decode(&current)
                         .ok()
-                        .and_then(|d| absolute_expiry(&d))
+                        .and_then(|d| d.absolute_expiry())
                         .is_some_and(|e| e <= now);
                     if dead {
                         SaveOutcome::Missing

@@ -8,15 +8,15 @@ use std::sync::Arc;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use sessionkit_core::store::BoxFuture;
 use sessionkit_core::{
-    CreateOutcome, Data, LeaseStore, Lookup, Record, SaveOutcome, SessionInfo, SessionKey,
-    SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
+    CreateOutcome, Data, LeaseStore, Lookup, Metadata, Record, SaveOutcome, SessionInfo,
+    SessionKey, SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
 };
 use sessionkit_django::keys::CacheEngine;
 use sessionkit_django::pickle::{redis_value_decode, redis_value_encode};
 use time::OffsetDateTime;
 
 use super::side::{CacheSide, Fetched};
-use super::{ttl_ms_floor, user_id};
+use super::{plus_millis, read_value, ttl_ms_floor};
 use crate::listing::CONCURRENCY;
 
 /// Django's `cached_db` session engine (`django.contrib.sessions.backends.cached_db`): a
@@ -28,13 +28,27 @@ use crate::listing::CONCURRENCY;
 /// `S` is any [`SessionStore`]; for Django to share the sessions it must be one that
 /// stores Django's `db` layout, signed with Django's secrets.
 ///
-/// # The database is the authority
+/// # Reads from the cache, the database the authority
 ///
-/// * **`load` reads the database**, never the cache: the cache holds only the dict, not
-///   the database's compare-and-set token (the stored `session_data`), and Django's
-///   `cached_db` treats a missing cache entry as normal, reading the row instead. A load
-///   does not fill the cache either (Django's own loads do): a fill racing a logout could
-///   put the logged-out session back into the cache.
+/// * **`load` reads the cache first**, as Django's `cached_db` does
+///   (`test_exists_searches_cache_first`): a live entry is the session (its expiry the
+///   entry's TTL, which every writer sets to the expiry age), without a database read. A
+///   missing, expired or unreadable entry, or a cache that cannot be reached, falls back
+///   to the database row, and a row found there is put into the cache (Django does the
+///   same) with the read-back below, so that a fill racing a logout cannot keep the
+///   logged-out session in the cache.
+/// * **A save is checked against the database.** The cache holds only the dict, not the
+///   row's compare-and-set token (the stored `session_data`), so the token this store
+///   hands out carries the dict that was read, whichever side it came from. A save reads
+///   the row: the row holds that same dict → the save is the database's
+///   compare-and-set on the row's token (a write landing in between still conflicts);
+///   the row holds another dict (the cache was stale: a writer that died between its
+///   database and cache writes) → the entry is deleted if it still holds what was read,
+///   and the save is a conflict, which the engine replays on the row; no row → the entry
+///   is deleted and the save finds the session gone. So a save never overwrites a change
+///   it did not see and a logout is never undone, whichever side was read. A read-only
+///   request costs one cache read and no database read; a request that writes reads the
+///   row once at its save (and once more at its load after a cache miss).
 /// * **Every write keeps Django's cache in step**, because Django reads the cache first
 ///   and would otherwise serve stale data for up to two weeks (DJANGO.md hazard 3):
 ///
@@ -228,6 +242,92 @@ impl<S: SessionStore> DjangoCachedDbStore<S> {
         }
     }
 
+    /// The session from the cache, if the cache holds a live, readable entry for `key`
+    /// (`None`: read the database).
+    async fn load_cached(&self, key: &SessionKey, now: OffsetDateTime) -> Option<Lookup> {
+        let stored = match self.cache.get(key).await {
+            Ok(Fetched::Value(s)) => s,
+            Ok(Fetched::Absent | Fetched::Foreign) => return None,
+            Err(e) => {
+                tracing::warn!(
+                    key = %key.fingerprint(),
+                    cache = %self.cache.description(),
+                    error = %e.report(),
+                    "could not read Django's cache; reading the session from the database"
+                );
+                return None;
+            }
+        };
+        // Every writer gives the entry a TTL of the expiry age; one without (or one that
+        // Redis is about to evict) is not trusted for an expiry.
+        if stored.pttl <= 0 {
+            return None;
+        }
+        let data = read_value(key, &stored.value)?;
+        // The row's `expire_date` is the absolute `_session_expiry` when the data has one;
+        // else the entry's TTL, set to the expiry age, ends with the row's.
+        let expires_at = data
+            .absolute_expiry()
+            .unwrap_or_else(|| plus_millis(now, stored.pttl));
+        if expires_at <= now {
+            return None;
+        }
+        Some(Lookup::Found {
+            token: content_token(&data),
+            record: Record {
+                meta: Metadata::from_data(&data),
+                data,
+                expires_at,
+            },
+        })
+    }
+
+    /// For the save of a session read as `seen` (the dict its token carries): the row's
+    /// token if the row still holds that dict, else the save's outcome — a conflict (the
+    /// cache entry deleted unless it already holds the row's dict: it was stale) or the
+    /// session gone (the entry deleted: without a row, any entry is stale).
+    async fn db_token_if_unchanged(
+        &self,
+        key: &SessionKey,
+        seen: &Data,
+        now: OffsetDateTime,
+    ) -> Result<Result<Token, SaveOutcome>, StoreError> {
+        let (outcome, evicted) = match self.db.load(key, now).await? {
+            Lookup::Found { record, token } => {
+                if record.data == *seen {
+                    return Ok(Ok(token));
+                }
+                tracing::debug!(key = %key.fingerprint(), "the session changed since it was read (or Django's cache held a stale copy); replaying the save on the row");
+                (
+                    SaveOutcome::Conflict,
+                    self.evict_unless_holding(key, &record.data).await,
+                )
+            }
+            _ => (SaveOutcome::Missing, self.cache.del(key).await),
+        };
+        if let Err(e) = evicted {
+            tracing::error!(
+                key = %key.fingerprint(),
+                cache = %self.cache.description(),
+                error = %e.report(),
+                "could not remove a stale entry from Django's cache: Django may serve it until its TTL runs out"
+            );
+        }
+        Ok(Err(outcome))
+    }
+
+    /// Deletes the cache entry unless it holds `data` (in whichever pickle form: Django's
+    /// and this store's bytes differ), compared and deleted on the bytes read, so that an
+    /// entry written meanwhile stays.
+    async fn evict_unless_holding(&self, key: &SessionKey, data: &Data) -> Result<(), StoreError> {
+        if let Fetched::Value(s) = self.cache.get(key).await?
+            && !redis_value_decode(&s.value).is_ok_and(|d| d == *data)
+        {
+            self.cache.delete_if(key, &s.value).await?;
+        }
+        Ok(())
+    }
+
     /// `DEL` of the cache entry; a failure is logged at ERROR.
     async fn evict_logged(&self, key: &SessionKey) {
         if let Err(e) = self.cache.del(key).await {
@@ -293,7 +393,7 @@ impl<S: SessionStore> DjangoCachedDbStore<S> {
                         return Ok(());
                     };
                     let drop_it = match redis_value_decode(&s.value) {
-                        Ok(data) => user_id(&data).as_deref() == Some(user),
+                        Ok(data) => data.user_id().as_deref() == Some(user),
                         Err(_) => !matches!(
                             self.db.load(&key, OffsetDateTime::now_utc()).await?,
                             Lookup::Found { .. }
@@ -321,7 +421,25 @@ impl<S: SessionStore> DjangoCachedDbStore<S> {
 
 impl<S: SessionStore> SessionStore for DjangoCachedDbStore<S> {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        self.db.load(key, now).await
+        if let Some(found) = self.load_cached(key, now).await {
+            return Ok(found);
+        }
+        let key = *key;
+        self.detached("load", move |this| async move {
+            let found = this.db.load(&key, now).await?;
+            Ok(match found {
+                Lookup::Found { record, token } => {
+                    this.publish(&key, &record.data, record.expires_at, now, &token)
+                        .await;
+                    Lookup::Found {
+                        token: content_token(&record.data),
+                        record,
+                    }
+                }
+                other => other,
+            })
+        })
+        .await
     }
 
     async fn create(
@@ -332,12 +450,14 @@ impl<S: SessionStore> SessionStore for DjangoCachedDbStore<S> {
     ) -> Result<CreateOutcome, StoreError> {
         let (key, record) = (*key, record.clone());
         self.detached("create", move |this| async move {
-            let outcome = this.db.create(&key, &record, now).await?;
-            if let CreateOutcome::Created(token) = &outcome {
-                this.publish(&key, &record.data, record.expires_at, now, token)
-                    .await;
-            }
-            Ok(outcome)
+            Ok(match this.db.create(&key, &record, now).await? {
+                CreateOutcome::Created(token) => {
+                    this.publish(&key, &record.data, record.expires_at, now, &token)
+                        .await;
+                    CreateOutcome::Created(content_token(&record.data))
+                }
+                other @ CreateOutcome::Collision => other,
+            })
         })
         .await
     }
@@ -349,20 +469,31 @@ impl<S: SessionStore> SessionStore for DjangoCachedDbStore<S> {
         token: &Token,
         now: OffsetDateTime,
     ) -> Result<SaveOutcome, StoreError> {
-        let (key, record, token) = (*key, record.clone(), token.clone());
+        let Some(seen) = token.as_bytes().and_then(|b| redis_value_decode(b).ok()) else {
+            // Not a token of this store: the record was read elsewhere.
+            return Ok(SaveOutcome::Conflict);
+        };
+        let (key, record) = (*key, record.clone());
         self.detached("save", move |this| async move {
+            let token = match this.db_token_if_unchanged(&key, &seen, now).await? {
+                Ok(token) => token,
+                Err(outcome) => return Ok(outcome),
+            };
             let outcome = this.db.save(&key, &record, &token, now).await?;
-            match &outcome {
+            Ok(match outcome {
                 SaveOutcome::Saved(new) => {
-                    this.publish(&key, &record.data, record.expires_at, now, new)
+                    this.publish(&key, &record.data, record.expires_at, now, &new)
                         .await;
+                    SaveOutcome::Saved(content_token(&record.data))
                 }
                 // No live row: whatever the cache holds is stale.
-                SaveOutcome::Missing => this.evict_logged(&key).await,
+                SaveOutcome::Missing => {
+                    this.evict_logged(&key).await;
+                    SaveOutcome::Missing
+                }
                 // Another write won; it brings the cache in step.
-                SaveOutcome::Conflict => {}
-            }
-            Ok(outcome)
+                SaveOutcome::Conflict => SaveOutcome::Conflict,
+            })
         })
         .await
     }
@@ -464,6 +595,13 @@ impl<S: SessionStore> UserIndex for DjangoCachedDbStore<S> {
             Ok(revoked)
         }))
     }
+}
+
+/// The token this store hands out: the dict as read, pickled as this store writes it to
+/// the cache. It is the same whichever side the record was read from, so a save checks it
+/// against the row (see [`DjangoCachedDbStore`]).
+fn content_token(data: &Data) -> Token {
+    Token::bytes(redis_value_encode(data))
 }
 
 fn no_index() -> StoreError {

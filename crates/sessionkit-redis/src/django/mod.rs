@@ -80,8 +80,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 pub use self::cache_engine::DjangoCacheStore;
 pub use self::cached_db::DjangoCachedDbStore;
 
-pub use sessionkit_django::cache_layout::DEFAULT_COOKIE_AGE;
-use sessionkit_django::cache_layout::{absolute_expiry, metadata, user_id};
+pub use sessionkit_django::DEFAULT_COOKIE_AGE;
 
 /// The data of a stored value, or `None` (logged, with the key's fingerprint) when it
 /// cannot be read.
@@ -119,7 +118,23 @@ fn ttl_ms_floor(expires_at: OffsetDateTime, now: OffsetDateTime) -> i64 {
 mod tests {
     use time::macros::datetime;
 
+    use sessionkit_core::{EXPIRY_KEY, Metadata, Value};
+
     use super::*;
+
+    #[test]
+    fn only_iso_dates_are_absolute_expiries() {
+        let mut d = Data::new();
+        assert_eq!(d.absolute_expiry(), None);
+        d.insert(EXPIRY_KEY, Value::Int(600));
+        assert_eq!(d.absolute_expiry(), None);
+        d.insert(EXPIRY_KEY, Value::from("2026-01-01T00:05:00+01:00"));
+        assert_eq!(d.absolute_expiry(), Some(datetime!(2025-12-31 23:05 UTC)));
+        d.insert(EXPIRY_KEY, Value::from("2026-01-01 00:05:00"));
+        assert_eq!(d.absolute_expiry(), Some(datetime!(2026-01-01 00:05 UTC)));
+        d.insert(EXPIRY_KEY, Value::from("soon"));
+        assert_eq!(d.absolute_expiry(), None);
+    }
 
     #[test]
     fn ttls_round_down_and_times_saturate() {
@@ -142,5 +157,17 @@ mod tests {
             plus_millis(now, i64::MIN),
             PrimitiveDateTime::MIN.assume_utc()
         );
+    }
+
+    #[test]
+    fn the_user_comes_from_auth_user_id() {
+        let mut d = Data::new();
+        assert_eq!(Metadata::from_data(&d).user_id, None);
+        d.insert("_auth_user_id", Value::from("42"));
+        assert_eq!(Metadata::from_data(&d).user_id.as_deref(), Some("42"));
+        d.insert("_auth_user_id", Value::Int(7));
+        assert_eq!(Metadata::from_data(&d).user_id.as_deref(), Some("7"));
+        d.insert("_auth_user_id", Value::Null);
+        assert_eq!(Metadata::from_data(&d).user_id, None);
     }
 }

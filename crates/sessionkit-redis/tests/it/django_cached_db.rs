@@ -1,7 +1,8 @@
 //! Django's `cached_db` engine ([`DjangoCachedDbStore`] over Django's `db` layout on
-//! SQLite): the conformance suite (cache on a standalone server and on a cluster), and
-//! that every write keeps Django's cache in step — Django reads that cache first
-//! (DJANGO.md hazard 3).
+//! SQLite): the conformance suite (cache on a standalone server and on a cluster), that
+//! every write keeps Django's cache in step — Django reads that cache first (DJANGO.md
+//! hazard 3) —, and that reads are served from that cache too without giving up a
+//! guarantee.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,7 +14,9 @@ use sessionkit_core::{
 use sessionkit_django::pickle::{redis_value_decode, redis_value_encode};
 use sessionkit_redis::DjangoCachedDbStore;
 use sessionkit_sql::django::DjangoSqliteStore;
-use sessionkit_testkit::{Profile, require};
+use sessionkit_testkit::fakes::Counting;
+use sessionkit_testkit::logs::Logs;
+use sessionkit_testkit::{Profile, require, require_store};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -176,7 +179,8 @@ async fn every_write_keeps_djangos_cache_in_step() {
     assert_eq!(out, SaveOutcome::Conflict);
     assert_eq!(cached(&mut raw, &entry).await, Some(r2.data.clone()));
 
-    // Loads read the database, not the cache.
+    // Loads read the cache first, as Django's do: a stale entry (a writer that died
+    // between its two writes) is what a load sees...
     raw_set(
         &mut raw,
         &entry,
@@ -184,10 +188,28 @@ async fn every_write_keeps_djangos_cache_in_step() {
         Some(60_000),
     )
     .await;
+    let Lookup::Found {
+        record: got,
+        token: stale,
+    } = store.load(&key, NOW).await.unwrap()
+    else {
+        panic!("live");
+    };
+    assert_eq!(got.data, json_data(r#"{"n": 99}"#));
+    // ...but its save is checked against the row: a conflict, and the entry is gone, so
+    // the replay reads the row.
+    let out = store
+        .save(&key, &record(r#"{"n": 100}"#, NOW + secs(900)), &stale, NOW)
+        .await
+        .unwrap();
+    assert_eq!(out, SaveOutcome::Conflict);
+    assert_eq!(raw_ttl(&mut raw, &entry).await, -2);
     let Lookup::Found { record: got, .. } = store.load(&key, NOW).await.unwrap() else {
         panic!("live");
     };
     assert_eq!(got.data, r2.data);
+    // The read of the row filled the cache again.
+    assert_eq!(cached(&mut raw, &entry).await, Some(r2.data.clone()));
 
     // Touch: the row's expiry moves; Django refills the entry from the row.
     assert!(store.touch(&key, NOW + secs(2000), NOW).await.unwrap());
@@ -469,11 +491,21 @@ async fn cache_failures_are_logged_after_writes_and_reported_after_deletes() {
     let t = token(&store, &key, NOW).await;
     drop(server);
 
+    let logs = Logs::mark();
     let out = store
         .save(&key, &record(r#"{"n": 2}"#, NOW + secs(300)), &t, NOW)
         .await
         .expect("the database write succeeded");
     assert!(matches!(out, SaveOutcome::Saved(_)), "{out:?}");
+    // Django's `test_cache_set_failure_non_fatal`: the failure is an ERROR line.
+    let errors = logs.lines("ERROR");
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains("Error saving to cache")
+                && l.contains(&key.fingerprint().to_string())),
+        "{errors:?}"
+    );
     let Lookup::Found { record: got, .. } = store.load(&key, NOW).await.unwrap() else {
         panic!("in the database");
     };
@@ -502,4 +534,107 @@ async fn describes_both_sides() {
     assert!(d.contains("sqlite") || d.contains("db.sqlite3"), "{d}");
     assert!(d.contains("redis://") && d.contains("cached_db"), "{d}");
     assert!(!redis_url().contains('@') || !d.contains('@'), "{d}");
+}
+
+/// Django's `test_exists_searches_cache_first`: a live cache entry is the session, with no
+/// database read; a miss reads the row once and fills the cache. Counted on the database
+/// store.
+#[tokio::test]
+async fn reads_are_served_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Counting::new(sqlite(&dir).await);
+    let counts = db.counts();
+    let Some(store) = require_store(
+        "Redis",
+        DjangoCachedDbStore::connect(db, &redis_url()).await,
+    ) else {
+        return;
+    };
+    let store = store.with_key_prefix(unique_key_prefix());
+    let mut raw = raw_standalone().await;
+    let key = SessionKey::generate();
+    let r1 = record(r#"{"n": 1}"#, NOW + secs(300));
+    created(&store, &key, &r1, NOW).await;
+
+    let before = counts.loads();
+    for _ in 0..3 {
+        let Lookup::Found { record: got, .. } = store.load(&key, NOW).await.unwrap() else {
+            panic!("live");
+        };
+        assert_eq!(got.data, r1.data);
+        assert!(got.expires_at > NOW && got.expires_at <= NOW + secs(300));
+        assert_eq!(got.meta.user_id, None);
+    }
+    assert_eq!(
+        counts.loads(),
+        before,
+        "no database read for a cached session"
+    );
+
+    // A miss: one read of the row (plus the read-back of the fill), then hits again.
+    redis::cmd("DEL")
+        .arg(store.redis_key(&key))
+        .query_async::<()>(&mut raw)
+        .await
+        .unwrap();
+    let Lookup::Found { record: got, .. } = store.load(&key, NOW).await.unwrap() else {
+        panic!("in the database");
+    };
+    assert_eq!(got.data, r1.data);
+    assert_eq!(
+        cached(&mut raw, &store.redis_key(&key)).await,
+        Some(r1.data.clone())
+    );
+    let after_miss = counts.loads();
+    assert!(after_miss > before, "the miss read the row");
+    store.load(&key, NOW).await.unwrap();
+    assert_eq!(counts.loads(), after_miss, "the fill serves the next read");
+
+    // A save of a session read from the cache reads the row once, then writes it.
+    let t = token(&store, &key, NOW).await;
+    let out = store
+        .save(&key, &record(r#"{"n": 2}"#, NOW + secs(300)), &t, NOW)
+        .await
+        .unwrap();
+    assert!(matches!(out, SaveOutcome::Saved(_)), "{out:?}");
+    assert_eq!(counts.saves(), 1);
+    assert_eq!(
+        cached(&mut raw, &store.redis_key(&key)).await,
+        Some(record(r#"{"n": 2}"#, NOW + secs(300)).data)
+    );
+}
+
+/// A session read from the cache whose row went away (a logout that removed the row
+/// while the cache entry lived on, as a dying Django writer can leave it): the save finds
+/// the session gone and removes the entry; nothing is written back.
+#[tokio::test]
+async fn a_cache_read_never_undoes_a_logout() {
+    let Some(guarded) = cached_db().await else {
+        return;
+    };
+    let store = &guarded.store;
+    let mut raw = raw_standalone().await;
+    let key = SessionKey::generate();
+    created(store, &key, &record(r#"{"n": 1}"#, NOW + secs(300)), NOW).await;
+    let t = token(store, &key, NOW).await;
+    // The row goes, the entry stays (behind the store's back).
+    store.db().delete(&key).await.unwrap();
+    assert!(matches!(
+        store.load(&key, NOW).await.unwrap(),
+        Lookup::Found { .. }
+    ));
+    let out = store
+        .save(&key, &record(r#"{"n": 2}"#, NOW + secs(300)), &t, NOW)
+        .await
+        .unwrap();
+    assert_eq!(out, SaveOutcome::Missing);
+    assert_eq!(raw_ttl(&mut raw, &store.redis_key(&key)).await, -2);
+    assert!(matches!(
+        store.load(&key, NOW).await.unwrap(),
+        Lookup::Missing
+    ));
+    assert!(matches!(
+        store.db().load(&key, NOW).await.unwrap(),
+        Lookup::Missing
+    ));
 }
