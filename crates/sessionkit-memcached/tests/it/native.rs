@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use sessionkit_core::{
-    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
-    StoreErrorKind, Token,
+    Config, CreateOutcome, Data, Engine, Lookup, Metadata, Record, SaveOutcome, SessionKey,
+    SessionStore, StoreErrorKind, Token,
 };
 use sessionkit_memcached::MemcachedStore;
 use sessionkit_testkit::{Profile, require, require_store};
@@ -265,6 +265,21 @@ async fn a_server_down_fails_only_its_keys_within_the_timeout() {
         }
     }
     assert!(ok > 0 && failed > 0, "{ok} {failed}");
+
+    // Through the engine: a request whose session is on the dead server is a 503, a
+    // request whose session is on the live one is served.
+    let engine = Engine::new(store.clone(), Config::default());
+    for key in &keys {
+        let request = engine.begin(Some(&format!("sessionid={}", key.as_str())));
+        let started = Instant::now();
+        let loaded = request.load().await;
+        assert!(started.elapsed() < Duration::from_millis(900));
+        if store.server_of(key) == shared {
+            assert!(loaded.is_ok(), "{:?}", loaded.err());
+        } else {
+            assert_eq!(loaded.unwrap_err().status(), 503);
+        }
+    }
 
     // A black hole: accepts, never answers.
     let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
