@@ -192,6 +192,7 @@ impl StoreUrl {
             | StoreUrl::Mysql(_)
             | StoreUrl::Redis(_)
             | StoreUrl::RedisCluster(_)
+            | StoreUrl::Memcached(_)
             | StoreUrl::File(_)
             | StoreUrl::Cached(_) => false,
         }
