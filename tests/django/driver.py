@@ -88,6 +88,39 @@ def request_for(session):
     return request
 
 
+def is_memcached():
+    from django.conf import settings
+
+    return "Memcache" in settings.CACHES["default"]["BACKEND"]
+
+
+def memcached_raw(key):
+    """What memcached holds under `key`, on the server pymemcache's HashClient picks:
+    the server, the value (hex), the client flags and the remaining TTL (-1: none)."""
+    import socket
+
+    from django.core.cache import cache
+
+    client = cache._cache._get_client(key)
+    host, port = client.server
+    with socket.create_connection((host, port), timeout=2) as sock:
+        sock.sendall(f"mg {key} v f t\r\n".encode())
+        buf = b""
+        while b"\r\n" not in buf:
+            buf += sock.recv(65536)
+        line, rest = buf.split(b"\r\n", 1)
+        parts = line.decode().split()
+        out = {"key": key, "server": f"{host}:{port}", "value_hex": None, "flags": None, "ttl": -2}
+        if parts[0] != "VA":
+            return out
+        size = int(parts[1])
+        while len(rest) < size + 2:
+            rest += sock.recv(65536)
+        flags = {p[0]: p[1:] for p in parts[2:]}
+        out.update(value_hex=rest[:size].hex(), flags=int(flags["f"]), ttl=int(flags["t"]))
+        return out
+
+
 def redis_client():
     import redis
     from django.conf import settings
@@ -151,7 +184,8 @@ def cmd_teardown(args):
         mysql_server_sql(f"DROP DATABASE IF EXISTS `{settings.SK_MYSQL_DB}`")
         out["dropped_database"] = settings.SK_MYSQL_DB
     prefix = settings.CACHES["default"]["KEY_PREFIX"]
-    if prefix:
+    # memcached cannot enumerate keys: a test's keys there expire by their TTL.
+    if prefix and not is_memcached():
         r = redis_client()
         keys = list(r.scan_iter(match=f"{prefix}:*", count=1000))
         if keys:
@@ -311,7 +345,9 @@ def cmd_raw(args):
             )
             row = cur.fetchone()
         out["db"] = row and {"session_data": row[0], "expire_date": str(row[1])}
-    if engine in ("cache", "cached_db"):
+    if engine in ("cache", "cached_db") and is_memcached():
+        out["cache"] = memcached_raw(cache.make_and_validate_key(s.cache_key))
+    elif engine in ("cache", "cached_db"):
         redis_key = cache.make_and_validate_key(s.cache_key)
         r = redis_client()
         value = r.get(redis_key)

@@ -85,6 +85,12 @@ pub(crate) const SERVERS: &[Server] = &[
         what: "tower-sessions 0.14 + tower-sessions-redis-store (fred)",
     },
     Server {
+        id: "axum-memcached",
+        binary: Binary::Ours,
+        store: "memcached",
+        what: "sessionkit (axum) + MemcachedStore (no peer: compared with axum-redis and the ceiling)",
+    },
+    Server {
         id: "actix-redis",
         binary: Binary::Ours,
         store: "redis",

@@ -4,7 +4,7 @@
 //!
 //! `--server FRAMEWORK-STORE` picks it: the framework is `axum` (the tower
 //! `SessionLayer`) or `actix` (the actix-web `SessionMiddleware`); the store is `memory`,
-//! `sqlite`, `postgres`, `redis`, `cookie` (Django's signed cookie), or `none` (no
+//! `sqlite`, `postgres`, `redis`, `memcached`, `cookie` (Django's signed cookie), or `none` (no
 //! session: the count lives in a plain, unsigned `count` cookie — the ceiling).
 //!
 //! Every server: `--workers N` runtime worker threads (tokio's multi-threaded runtime for
@@ -30,6 +30,7 @@ use sessionkit_core::{
     Token, Value,
 };
 use sessionkit_django::{Secrets, SignedCookieStore};
+use sessionkit_memcached::MemcachedStore;
 use sessionkit_redis::RedisStore;
 use sessionkit_sql::{PostgresStore, SqliteStore};
 
@@ -40,8 +41,8 @@ use sessionkit_sql::{PostgresStore, SqliteStore};
     about = "sessionkit benchmark server (the visit counter)"
 )]
 struct Args {
-    /// FRAMEWORK-STORE: axum-{none,memory,sqlite,postgres,redis,cookie} or
-    /// actix-{none,memory,sqlite,postgres,redis,cookie}.
+    /// FRAMEWORK-STORE: axum-{none,memory,sqlite,postgres,redis,memcached,cookie} or
+    /// actix-{none,memory,sqlite,postgres,redis,memcached,cookie}.
     #[arg(long)]
     server: String,
     /// Address to listen on.
@@ -62,6 +63,9 @@ struct Args {
     /// The Redis database (a dedicated database number: the runner flushes it).
     #[arg(long, default_value = "redis://127.0.0.1:6379/9")]
     redis_url: String,
+    /// The memcached servers.
+    #[arg(long, default_value = "memcached://127.0.0.1:11211")]
+    memcached_url: String,
     /// Django's SECRET_KEY for the signed cookie.
     #[arg(
         long,
@@ -160,6 +164,7 @@ enum StoreKind {
     Sqlite,
     Postgres,
     Redis,
+    Memcached,
     Cookie,
 }
 
@@ -178,8 +183,11 @@ fn parse_server(s: &str) -> anyhow::Result<(Framework, StoreKind)> {
         "sqlite" => StoreKind::Sqlite,
         "postgres" => StoreKind::Postgres,
         "redis" => StoreKind::Redis,
+        "memcached" => StoreKind::Memcached,
         "cookie" => StoreKind::Cookie,
-        other => bail!("unknown store {other:?}: none, memory, sqlite, postgres, redis or cookie"),
+        other => bail!(
+            "unknown store {other:?}: none, memory, sqlite, postgres, redis, memcached or cookie"
+        ),
     };
     Ok((fw, store))
 }
@@ -257,6 +265,11 @@ async fn open(args: &Args, kind: StoreKind) -> anyhow::Result<Option<Engine>> {
         ),
         StoreKind::Redis => Arc::new(
             RedisStore::connect(&args.redis_url)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.report()))?,
+        ),
+        StoreKind::Memcached => Arc::new(
+            MemcachedStore::connect(&args.memcached_url)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.report()))?,
         ),

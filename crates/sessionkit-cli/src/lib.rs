@@ -32,7 +32,7 @@ use clap::{Args, Parser, Subcommand};
 use sessionkit_core::events::RevokeCause;
 use sessionkit_core::store::Create;
 use sessionkit_core::value::Map;
-use sessionkit_core::{Lookup, SessionInfo, SessionKey, Value, json, pytime};
+use sessionkit_core::{Lookup, SessionInfo, SessionKey, StoreErrorKind, Value, json, pytime};
 use time::OffsetDateTime;
 
 use crate::store_url::{Layout, OpenOptions, Opened};
@@ -63,8 +63,9 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Where sessions live: sqlite://FILE (relative), sqlite:///ABS/PATH, postgres://...,
-    /// mysql://..., redis://HOST:PORT/DB, redis+cluster://HOST:PORT,..., memory://,
-    /// file:///DIR, cookie://, encrypted-cookie://, cached+URL.
+    /// mysql://..., redis://HOST:PORT/DB, redis+cluster://HOST:PORT,...,
+    /// memcached://HOST:PORT,..., memory://, file:///DIR, cookie://, encrypted-cookie://,
+    /// cached+URL.
     #[arg(long, default_value = "sqlite://sessions.sqlite3")]
     pub store: String,
     /// The layout of server-side stores: sessionkit's own, or Django's (shared with a
@@ -385,7 +386,11 @@ async fn clear_expired(
     let removed = engine
         .clear_expired_with_progress(&mut progress)
         .await
-        .map_err(|e| anyhow::anyhow!("clearing expired sessions failed: {}", e.report()))?;
+        .map_err(|e| match e.kind() {
+            // "... is not supported on memcached: ...", as it is.
+            StoreErrorKind::Unsupported => anyhow::anyhow!("{}", e.message()),
+            _ => anyhow::anyhow!("clearing expired sessions failed: {}", e.report()),
+        })?;
     engine.flush_events();
     if terminal {
         eprintln!();
@@ -470,17 +475,23 @@ async fn list(args: &StoreArgs, user: Option<&str>, limit: usize) -> anyhow::Res
     let now = OffsetDateTime::now_utc();
     let infos = match user {
         Some(user) => {
-            let index = store
-                .user_index_dyn()
-                .with_context(|| format!("{} has no per-user index", store.describe_dyn()))?;
+            let index = store.user_index_dyn().with_context(|| {
+                format!(
+                    "listing a user's sessions is not supported on {} (it has no per-user index)",
+                    store.describe_dyn()
+                )
+            })?;
             let mut all = index.sessions_of(user, now).await.map_err(report)?;
             all.truncate(limit);
             all
         }
         None => {
-            let listing = store
-                .listing_dyn()
-                .with_context(|| format!("{} cannot list sessions", store.describe_dyn()))?;
+            let listing = store.listing_dyn().with_context(|| {
+                format!(
+                    "listing sessions is not supported on {}",
+                    store.describe_dyn()
+                )
+            })?;
             let mut all = Vec::new();
             let mut after: Option<SessionKey> = None;
             while all.len() < limit {
@@ -556,7 +567,10 @@ async fn revoke_user(
         return Err(cookies_cannot_be_revoked(&opened));
     };
     if store.user_index_dyn().is_none() {
-        bail!("{} has no per-user index", store.describe_dyn());
+        bail!(
+            "revoking a user's sessions is not supported on {} (it has no per-user index)",
+            store.describe_dyn()
+        );
     }
     let engine = command_engine(&opened, args, events)?;
     let n = engine

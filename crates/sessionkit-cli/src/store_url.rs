@@ -9,6 +9,7 @@
 //! | `mysql://user@host:3306/db` | MySQL / MariaDB |
 //! | `redis://host:6379/0` | Redis |
 //! | `redis+cluster://host:7000,host:7001` | Redis Cluster (any nodes as seeds) |
+//! | `memcached://host:11211,host2:11211` | memcached: one server or a pool (keys hashed as Django's `PyMemcacheCache` does) |
 //! | `file:///var/lib/app/sessions` | one file per session in a directory |
 //! | `cookie://` | the signed cookie (Django's `signed_cookies`; needs the secret key) |
 //! | `encrypted-cookie://` | the encrypted cookie (needs `--cookie-key-file` or `SESSIONKIT_COOKIE_KEYS`) |
@@ -17,7 +18,8 @@
 //! With `--layout django` the server-side stores use Django's layout and sign session data
 //! with Django's secret key: the `django_session` table (`db` engine) on SQLite, PostgreSQL
 //! and MySQL, Django's file names (`file`), Django's cache keys and pickled values on Redis
-//! (`cache`), and with `--cache-store redis://...` in front of a database, Django's
+//! and memcached (`cache`, as `RedisCache` and `PyMemcacheCache` store them), and with
+//! `--cache-store redis://...` in front of a database, Django's
 //! `cached_db`.
 
 use std::fmt;
@@ -31,6 +33,7 @@ use sessionkit_core::{
 };
 use sessionkit_django::{DjangoFileStore, Secrets, SignedCookieStore};
 use sessionkit_encrypted_cookie::{EncryptedCookieStore, KeyRing};
+use sessionkit_memcached::{DjangoMemcachedStore, MemcachedStore};
 use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore, RedisCache, RedisStore};
 use sessionkit_sql::django::{DjangoMySqlStore, DjangoPostgresStore, DjangoSqliteStore};
 use sessionkit_sql::{MySqlStore, PostgresStore, SqliteStore};
@@ -50,6 +53,8 @@ pub enum StoreUrl {
     Redis(String),
     /// `redis+cluster://host:port,...` (the seeds)
     RedisCluster(Vec<String>),
+    /// `memcached://host:port,...` (the whole URL)
+    Memcached(String),
     /// `file:///DIR`
     File(PathBuf),
     /// `cookie://`
@@ -107,7 +112,7 @@ pub fn redact(url: &str) -> String {
 }
 
 /// The forms accepted, for error messages.
-pub const ACCEPTED: &str = "sqlite://FILE, sqlite:///ABSOLUTE/PATH, postgres://..., mysql://..., redis://HOST:PORT/DB, redis+cluster://HOST:PORT,..., memory://, file:///DIR, cookie://, encrypted-cookie:// or cached+<url>";
+pub const ACCEPTED: &str = "sqlite://FILE, sqlite:///ABSOLUTE/PATH, postgres://..., mysql://..., redis://HOST:PORT/DB, redis+cluster://HOST:PORT,..., memcached://HOST:PORT,..., memory://, file:///DIR, cookie://, encrypted-cookie:// or cached+<url>";
 
 /// Parses a store URL.
 pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
@@ -164,6 +169,14 @@ pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
             Ok(StoreUrl::RedisCluster(seeds))
         }
         "mysql" | "mariadb" => Ok(StoreUrl::Mysql(format!("mysql://{rest}"))),
+        "memcached" => {
+            if rest.trim_matches(['/', ',']).is_empty() {
+                bail!(
+                    "invalid store URL {shown:?}: memcached:// needs servers, e.g. memcached://127.0.0.1:11211,127.0.0.1:11212"
+                );
+            }
+            Ok(StoreUrl::Memcached(url.to_owned()))
+        }
         "file" => {
             if !rest.starts_with('/') {
                 bail!(
@@ -187,6 +200,7 @@ impl StoreUrl {
             | StoreUrl::Mysql(_)
             | StoreUrl::Redis(_)
             | StoreUrl::RedisCluster(_)
+            | StoreUrl::Memcached(_)
             | StoreUrl::File(_)
             | StoreUrl::Cached(_) => false,
         }
@@ -203,7 +217,7 @@ impl StoreUrl {
             | StoreUrl::Postgres(_)
             | StoreUrl::Mysql(_) => layout == Layout::Django,
             // Django's cache engine stores the pickled dict, unsigned.
-            StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) => false,
+            StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) | StoreUrl::Memcached(_) => false,
         }
     }
 }
@@ -424,6 +438,16 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
                     .with_cookie_age(opts.cookie_age),
             ))
         }
+        (StoreUrl::Memcached(url), Layout::Native) => Opened::Server(Arc::new(
+            MemcachedStore::connect(url).await.map_err(report)?,
+        )),
+        (StoreUrl::Memcached(url), Layout::Django) => Opened::Server(Arc::new(
+            DjangoMemcachedStore::builder(url)
+                .with_cookie_age(opts.cookie_age)
+                .connect()
+                .await
+                .map_err(report)?,
+        )),
         (StoreUrl::File(dir), Layout::Native) => Opened::Server(Arc::new(
             FileStore::builder(dir)
                 .create(opts.create)
@@ -495,6 +519,15 @@ mod tests {
         );
         assert!(parse("redis+cluster://").is_err());
         assert_eq!(
+            parse("memcached://a:1,b:2").unwrap(),
+            StoreUrl::Memcached("memcached://a:1,b:2".into())
+        );
+        assert!(
+            !parse("memcached://a:1")
+                .unwrap()
+                .needs_secret(Layout::Django)
+        );
+        assert_eq!(
             parse("mariadb://root@h/db").unwrap(),
             StoreUrl::Mysql("mysql://root@h/db".into())
         );
@@ -510,6 +543,7 @@ mod tests {
             "ftp://x",
             "file://relative",
             "cookie://x",
+            "memcached://",
             "cached+cookie://",
             "encrypted-cookie://x",
             "cached+encrypted-cookie://",

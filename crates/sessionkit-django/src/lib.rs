@@ -12,7 +12,7 @@
 //! | --- | --- | --- |
 //! | [`signing`] | `django.core.signing` | base62, base64, `salted_hmac`, [`Secrets`], [`Signer`] with `dumps`/`loads` |
 //! | [`session`] | `SessionStore.encode/decode` | signed session data for server-side stores |
-//! | [`pickle`] | `RedisCache` values | a restricted pickle reader and writer |
+//! | [`pickle`] | `RedisCache` and `PyMemcacheCache` values | a restricted pickle reader and writer |
 //! | [`auth`] | `get_session_auth_hash` | the `_auth_user_hash` value and its key-rotation check |
 //! | [`keys`] | cache keys, file names | where each engine puts a session |
 //! | [`cookie_store`] | `backends.signed_cookies` | [`SignedCookieStore`], a [`ClientStore`](sessionkit_core::ClientStore) |
@@ -55,4 +55,8 @@ pub use auth::{AuthHasher, HashMatch};
 pub use cookie_store::SignedCookieStore;
 pub use file_store::{DjangoFileBuilder, DjangoFileStore};
 pub use pickle::{PickleError, PickleErrorKind};
+
+/// Django's default `SESSION_COOKIE_AGE` (two weeks), in seconds: the life the cache
+/// layouts give a session whose key has no TTL.
+pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
 pub use signing::{Secrets, Signer, SigningError};

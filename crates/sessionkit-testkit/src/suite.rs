@@ -30,6 +30,10 @@ pub struct Profile {
     /// from the data's `_session_expiry` and the write time (Django's); the checks then
     /// control expiry through `_session_expiry`, which every test record carries.
     pub stored_expiry: bool,
+    /// The store clears expired records; without it `clear_expired` must fail with
+    /// [`StoreErrorKind::Unsupported`](sessionkit_core::StoreErrorKind::Unsupported)
+    /// (memcached: its TTLs evict them).
+    pub clear_expired: bool,
 }
 
 impl Profile {
@@ -44,6 +48,7 @@ impl Profile {
             user_index: true,
             leases: false,
             stored_expiry: true,
+            clear_expired: true,
         }
     }
 
@@ -58,6 +63,7 @@ impl Profile {
             user_index: true,
             leases: false,
             stored_expiry: false,
+            clear_expired: true,
         }
     }
 
@@ -72,6 +78,13 @@ impl Profile {
     #[must_use]
     pub fn without_listing(mut self) -> Profile {
         self.listing = false;
+        self
+    }
+
+    /// Without `clear_expired` (it answers `Unsupported`).
+    #[must_use]
+    pub fn without_clear_expired(mut self) -> Profile {
+        self.clear_expired = false;
         self
     }
 
@@ -345,7 +358,10 @@ pub async fn expiry_is_checked_against_the_given_time<S: SessionStore>(store: &S
 }
 
 /// `clear_expired` removes expired records (and reports them), and only those.
-pub async fn clear_expired_removes_only_expired<S: SessionStore>(store: &S, _p: &Profile) {
+pub async fn clear_expired_removes_only_expired<S: SessionStore>(store: &S, p: &Profile) {
+    if unsupported_cleanup(store, p).await {
+        return;
+    }
     let mut live = Vec::new();
     for i in 0..3 {
         let key = SessionKey::generate();
@@ -370,10 +386,32 @@ pub async fn clear_expired_removes_only_expired<S: SessionStore>(store: &S, _p: 
     );
 }
 
+/// Whether the profile says the store has no `clear_expired`; if so, checks that it
+/// says so too (never a silent 0).
+async fn unsupported_cleanup<S: SessionStore>(store: &S, p: &Profile) -> bool {
+    if p.clear_expired {
+        return false;
+    }
+    let e = store
+        .clear_expired(at(100))
+        .await
+        .expect_err("the profile says clear_expired is unsupported");
+    assert_eq!(
+        e.kind(),
+        sessionkit_core::StoreErrorKind::Unsupported,
+        "{}",
+        e.report()
+    );
+    true
+}
+
 /// Two cleaners at once: no errors, and each expired record is removed exactly once. More
 /// records than two cleanup batches of the SQL stores (1000), so the cleaners share
 /// batches.
-pub async fn concurrent_cleaners<S: SessionStore>(store: &S, _p: &Profile) {
+pub async fn concurrent_cleaners<S: SessionStore>(store: &S, p: &Profile) {
+    if unsupported_cleanup(store, p).await {
+        return;
+    }
     let n = 2100;
     // A minute of life: stores whose TTL runs in real time (Redis) must not lose records
     // while 2100 are created; the cleaners' `now` is past every expiry anyway.

@@ -66,6 +66,9 @@ pub mod encrypted_cookie {
 #[cfg(feature = "encrypted-cookie")]
 pub use sessionkit_encrypted_cookie::EncryptedCookieStore;
 
+#[cfg(feature = "memcached")]
+pub use sessionkit_memcached::MemcachedStore;
+
 /// Django compatibility: wire formats, Django's layouts, the signed cookie, the auth hash.
 #[cfg(feature = "django")]
 pub mod django {
@@ -73,6 +76,9 @@ pub mod django {
     /// Django's `cache` and `cached_db` engines on Redis.
     #[cfg(feature = "redis")]
     pub use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore};
+    /// Django's `cache` engine on `PyMemcacheCache`.
+    #[cfg(feature = "memcached")]
+    pub use sessionkit_memcached::django as memcached;
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     pub use sessionkit_sql::django as sql;
 }

@@ -118,6 +118,11 @@ CACHES = {
         "VERSION": int(env("SK_CACHE_VERSION", "1")),
     }
 }
+# SK_MEMCACHED_LOCATION ("host:port,host:port"): Django's PyMemcacheCache on those servers
+# instead of Redis.
+if env("SK_MEMCACHED_LOCATION"):
+    CACHES["default"]["BACKEND"] = "django.core.cache.backends.memcached.PyMemcacheCache"
+    CACHES["default"]["LOCATION"] = env("SK_MEMCACHED_LOCATION").split(",")
 
 # --- sessions ---------------------------------------------------------------------------
 

@@ -541,3 +541,56 @@ async fn issue_15_clear_expired_logs_progress_off_a_terminal() {
     assert!(counts.iter().all(|&n| n <= 2500), "{counts:?}");
     assert!(!err.contains('\r'), "no terminal redraws in a log: {err:?}");
 }
+
+/// Issue 17: memcached cannot enumerate its keys; `list`, `list --user`, `revoke --user`
+/// and `clear-expired` say so instead of answering nothing, while `inspect` and
+/// `revoke --key` work on a session `serve` made.
+#[test]
+fn issue_17_memcached_refuses_what_needs_enumeration() {
+    let url = sessionkit_testkit::service_url(
+        "SESSIONKIT_TEST_MEMCACHED_URL",
+        "memcached://127.0.0.1:11211",
+    );
+    let addr = url.trim_start_matches("memcached://").trim_end_matches('/');
+    if sessionkit_testkit::require(
+        "memcached",
+        std::net::TcpStream::connect(addr).map_err(|e| e.to_string()),
+    )
+    .is_none()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["list", "--store", &url][..],
+        &["list", "--store", &url, "--user", "alice"][..],
+        &["revoke", "--store", &url, "--user", "alice"][..],
+        &["clear-expired", "--store", &url][..],
+    ] {
+        let (code, out, err) = run(args, dir.path());
+        assert_eq!(code, 1, "{args:?}: {out} {err}");
+        assert!(
+            err.contains("not supported on memcached"),
+            "{args:?}: {err}"
+        );
+    }
+
+    let port = free_port();
+    let mut jar = Jar::default();
+    {
+        let _server = serve(dir.path(), port, Some(&url));
+        assert_eq!(
+            jar.get(&format!("127.0.0.1:{port}"), "/").body,
+            "Visit count: 1"
+        );
+    }
+    let key = key_of(&jar);
+    let (code, out, err) = run(&["inspect", "--store", &url, &key], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(r#""count":1"#), "{out}");
+    let (code, _, err) = run(&["revoke", "--store", &url, "--key", &key], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&["inspect", "--store", &url, &key], dir.path());
+    assert_ne!(code, 0, "revoked");
+    assert!(err.contains("no live session"), "{err}");
+}

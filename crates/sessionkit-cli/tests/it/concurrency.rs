@@ -325,12 +325,34 @@ per_store! {
     mysql => sessionkit_testkit::service_url("SESSIONKIT_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"), None;
     redis => redis_url(), None;
     redis_cluster => cluster_url(), None;
+    memcached_pool => memcached_pool_url(), None;
     postgres_behind_redis_cache => postgres_url(), Some(redis_url());
     sqlite_behind_local_cache => format!("cached+{}", temp_sqlite()), None;
     // The session id in a header (`Transport::Header`): the same guarantees.
     memory_with_session_header => "memory://".to_owned(), None, header: "X-Session-Id";
     sqlite_with_session_header => temp_sqlite(), None, header: "X-Session-Id";
     redis_with_session_header => redis_url(), None, header: "X-Session-Id";
+}
+
+/// `memcached://` on both test servers (`SESSIONKIT_TEST_MEMCACHED_URL` and `_2`).
+fn memcached_pool_url() -> String {
+    let server = |var, default| {
+        sessionkit_testkit::service_url(var, default)
+            .trim_start_matches("memcached://")
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    format!(
+        "memcached://{},{}",
+        server(
+            "SESSIONKIT_TEST_MEMCACHED_URL",
+            "memcached://127.0.0.1:11211"
+        ),
+        server(
+            "SESSIONKIT_TEST_MEMCACHED_URL_2",
+            "memcached://127.0.0.1:11212"
+        )
+    )
 }
 
 /// `redis+cluster://` with the seeds of `SESSIONKIT_TEST_REDIS_CLUSTER`, default those of

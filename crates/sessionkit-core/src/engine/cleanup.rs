@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::Engine;
 use crate::clock::Clock;
-use crate::store::SessionStore;
+use crate::store::{SessionStore, StoreError, StoreErrorKind};
 
 /// The shortest period [`spawn_cleanup`] runs at; a shorter one (including zero) is raised
 /// to it, with a warning.
@@ -13,7 +13,8 @@ pub const MIN_CLEANUP_PERIOD: Duration = Duration::from_secs(1);
 
 /// Runs [`SessionStore::clear_expired`] every `every` (at least [`MIN_CLEANUP_PERIOD`]),
 /// logging what it removed, until the returned handle is aborted or dropped with the
-/// runtime.
+/// runtime — or at once, with an info line, on a store that answers
+/// [`StoreErrorKind::Unsupported`] (memcached, whose TTLs evict expired sessions).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -40,10 +41,17 @@ pub fn spawn_cleanup<S: SessionStore>(
             match store.clear_expired(clock.now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(removed = n, "expired sessions removed"),
+                Err(e) if e.kind() == StoreErrorKind::Unsupported => return stop(&e),
                 Err(e) => tracing::warn!(error = %e.report(), "clearing expired sessions failed"),
             }
         }
     })
+}
+
+/// Ends a cleanup task on a store that cannot clear expired sessions (its own expiry
+/// removes them: memcached's TTLs).
+fn stop(e: &StoreError) {
+    tracing::info!(reason = %e.message(), "no periodic cleanup for this store");
 }
 
 /// The period, raised to [`MIN_CLEANUP_PERIOD`] (with a warning) when shorter.
@@ -68,6 +76,7 @@ pub(super) fn spawn_engine_cleanup(engine: Engine, every: Duration) -> tokio::ta
             match engine.clear_expired().await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(removed = n, "expired sessions removed"),
+                Err(e) if e.kind() == StoreErrorKind::Unsupported => return stop(&e),
                 Err(e) => tracing::warn!(error = %e.report(), "clearing expired sessions failed"),
             }
         }

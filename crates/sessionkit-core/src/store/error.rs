@@ -33,6 +33,10 @@ pub enum StoreErrorKind {
     /// The store is misconfigured (bad URL, missing table, wrong schema version).
     #[error("store misconfigured")]
     Config,
+    /// The store does not offer the operation (e.g. `clear_expired` on memcached, which
+    /// cannot enumerate its keys).
+    #[error("not supported by the store")]
+    Unsupported,
     /// Anything else.
     #[error("store error")]
     Other,

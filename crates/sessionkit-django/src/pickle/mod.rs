@@ -360,5 +360,49 @@ pub fn redis_value_encode(data: &Data) -> Vec<u8> {
     dumps(&map)
 }
 
+// ---------------------------------------------------------------------------------------
+// pymemcache's serde (Django's PyMemcacheCache)
+
+/// pymemcache's `FLAG_PICKLE`: the client flag of a pickled value. Django's
+/// `PyMemcacheCache` uses `pymemcache.serde.pickle_serde`, which stores `bytes` with flags
+/// 0, `str` with `FLAG_TEXT` (16), `int` with `FLAG_INTEGER` (2) and everything else —
+/// a session dict — pickled with `pickle.HIGHEST_PROTOCOL` and `FLAG_PICKLE`.
+pub const PYMEMCACHE_FLAG_PICKLE: u32 = 1;
+
+/// pymemcache's `FLAG_COMPRESSED`: set by its `CompressedSerde` (not Django's default).
+pub const PYMEMCACHE_FLAG_COMPRESSED: u32 = 1 << 3;
+
+/// Writes a session as `PyMemcacheCache` stores it: the dict pickled with protocol 5 (the
+/// highest of every Python Django supports), and the client flags.
+///
+/// ```
+/// use sessionkit_core::{Data, Value};
+/// use sessionkit_django::pickle;
+///
+/// let mut data = Data::new();
+/// data.insert("count", Value::Int(1));
+/// let (value, flags) = pickle::pymemcache_encode(&data);
+/// assert_eq!(flags, pickle::PYMEMCACHE_FLAG_PICKLE);
+/// assert_eq!(pickle::pymemcache_decode(&value, flags).unwrap(), data);
+/// // Text (flag 16) is a str to pymemcache, not a session.
+/// assert!(pickle::pymemcache_decode(b"hello", 16).is_err());
+/// ```
+pub fn pymemcache_encode(data: &Data) -> (Vec<u8>, u32) {
+    (redis_value_encode(data), PYMEMCACHE_FLAG_PICKLE)
+}
+
+/// Reads a session `PyMemcacheCache` stored: a pickled dict under `FLAG_PICKLE`. Values
+/// under other flags (bytes, text, integers, compressed values) are not sessions:
+/// [`PickleErrorKind::NotADict`].
+pub fn pymemcache_decode(value: &[u8], flags: u32) -> Result<Data, PickleError> {
+    if flags & PYMEMCACHE_FLAG_PICKLE == 0 || flags & PYMEMCACHE_FLAG_COMPRESSED != 0 {
+        return Err(PickleError {
+            offset: 0,
+            kind: PickleErrorKind::NotADict,
+        });
+    }
+    loads_session(value).map(Data::from_map)
+}
+
 #[cfg(test)]
 mod tests;

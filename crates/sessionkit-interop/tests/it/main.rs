@@ -4,6 +4,7 @@ mod django;
 mod scenarios;
 
 mod cache;
+mod cache_memcached;
 mod cache_python;
 mod cached_db;
 mod db;

@@ -80,8 +80,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 pub use self::cache_engine::DjangoCacheStore;
 pub use self::cached_db::DjangoCachedDbStore;
 
-/// Django's default `SESSION_COOKIE_AGE` (two weeks), in seconds.
-pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
+pub use sessionkit_django::DEFAULT_COOKIE_AGE;
 
 /// The data of a stored value, or `None` (logged, with the key's fingerprint) when it
 /// cannot be read.

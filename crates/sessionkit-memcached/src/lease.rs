@@ -1,0 +1,125 @@
+//! Leases for lock mode, built on memcached's `add`.
+//!
+//! A lease is an item `{prefix}l:{session key}` holding `{deadline} {owner}`, the deadline
+//! in Unix milliseconds of the holder's system clock. Taking it is an add (`ms ... ME`):
+//! exactly one of several concurrent takers succeeds. Memcached's TTL (whole seconds,
+//! rounded up, plus one for its clock's tick) evicts it eventually, but the deadline is
+//! what decides: a taker that finds a lease past its deadline replaces it with a
+//! compare-and-set, so a lease lasts its TTL to the millisecond as long as the nodes'
+//! clocks agree. Releasing deletes the item with a compare-and-set on the CAS value read
+//! with it, and only if the owner is still the caller.
+
+use std::time::Duration;
+
+use sessionkit_core::store::BoxFuture;
+use sessionkit_core::{LeaseStore, SessionKey, StoreError};
+
+use crate::conn::{Cmd, Reply};
+use crate::{MemcachedStore, ttl, unexpected};
+
+fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX)
+}
+
+fn parse(value: &[u8]) -> Option<(i64, &[u8])> {
+    let sp = value.iter().position(|&b| b == b' ')?;
+    let deadline = std::str::from_utf8(&value[..sp]).ok()?.parse().ok()?;
+    Some((deadline, &value[sp + 1..]))
+}
+
+impl MemcachedStore {
+    async fn acquire(
+        &self,
+        key: &SessionKey,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let item = self.lease_key(key);
+        let k = item.as_bytes();
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let value = format!("{} {owner}", now_ms().saturating_add(ttl_ms));
+        let secs = i64::try_from(ttl.as_secs())
+            .unwrap_or(i64::MAX)
+            .saturating_add(if ttl.subsec_nanos() > 0 { 2 } else { 1 });
+        let exptime = format!("T{}", ttl::from_secs(secs, ttl::unix_now()));
+        for _ in 0..3 {
+            let add = Cmd::set(k, value.as_bytes())
+                .flag(exptime.clone())
+                .flag("ME");
+            match self.pool.call(k, &add).await? {
+                Reply::Done(_) => return Ok(true),
+                Reply::NotStored => {}
+                other => return Err(unexpected("ms", &other)),
+            }
+            let Some((held, cas, _)) = self.get(&item).await? else {
+                continue; // released or evicted meanwhile: add again
+            };
+            if parse(&held).is_some_and(|(deadline, _)| deadline > now_ms()) {
+                return Ok(false);
+            }
+            // Past its deadline (or unreadable): take it over, unless it changed.
+            let replace = Cmd::set(k, value.as_bytes())
+                .flag(exptime.clone())
+                .flag(format!("C{cas}"));
+            return match self.pool.call(k, &replace).await? {
+                Reply::Done(_) => Ok(true),
+                Reply::Exists | Reply::NotFound => Ok(false),
+                other => Err(unexpected("ms", &other)),
+            };
+        }
+        Ok(false)
+    }
+
+    async fn release_lease(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
+        let item = self.lease_key(key);
+        let k = item.as_bytes();
+        let Some((held, cas, _)) = self.get(&item).await? else {
+            return Ok(());
+        };
+        if parse(&held).is_none_or(|(_, o)| o != owner.as_bytes()) {
+            return Ok(());
+        }
+        match self
+            .pool
+            .call(k, &Cmd::delete(k).flag(format!("C{cas}")))
+            .await?
+        {
+            // Exists: taken over meanwhile (ours had run out); not ours to delete.
+            Reply::Done(_) | Reply::NotFound | Reply::Exists => Ok(()),
+            other => Err(unexpected("md", &other)),
+        }
+    }
+}
+
+impl LeaseStore for MemcachedStore {
+    fn try_acquire<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.acquire(key, owner, ttl))
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.release_lease(key, owner))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_values_parse() {
+        assert_eq!(parse(b"123 node-a"), Some((123, &b"node-a"[..])));
+        assert_eq!(parse(b"123 a b"), Some((123, &b"a b"[..])));
+        assert_eq!(parse(b"x a"), None);
+        assert_eq!(parse(b"123"), None);
+    }
+}
