@@ -30,15 +30,29 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use sessionkit_core::events::RevokeCause;
+use sessionkit_core::store::Create;
 use sessionkit_core::value::Map;
 use sessionkit_core::{Lookup, SessionInfo, SessionKey, Value, json, pytime};
 use time::OffsetDateTime;
 
 use crate::store_url::{Layout, OpenOptions, Opened};
 
+/// What the exit status means, shown at the end of `sessionkit --help` (and in the
+/// README).
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0  success (also for --help and --version)
+  1  failure: the store is missing, unreachable or misconfigured, a session was not found,
+     the server could not start; one line on stderr says what and why
+  2  usage error: an unknown command or option, a missing or invalid value
+
+inspect, list, revoke and clear-expired never create anything: a store that does not exist
+(a missing SQLite file or directory, a missing table) is a failure that names it, and
+memory:// (empty in every new process) is refused. serve creates what its store needs.";
+
 /// Sessions for Rust web services, the Django way.
 #[derive(Debug, Parser)]
-#[command(name = "sessionkit", version, about)]
+#[command(name = "sessionkit", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -102,13 +116,25 @@ impl StoreArgs {
             .cookie_age(self.cookie_age)
     }
 
-    /// Opens the store.
+    /// Opens the store, creating what it needs and does not find (a database file, a
+    /// table): what `serve` does.
     pub async fn open(&self) -> anyhow::Result<Opened> {
         self.open_cached(&CacheArgs::default()).await
     }
 
-    /// Opens the store behind the cache `cache` names, if any.
+    /// [`open`](StoreArgs::open), behind the cache `cache` names, if any.
     pub async fn open_cached(&self, cache: &CacheArgs) -> anyhow::Result<Opened> {
+        self.open_with(cache, Create::IfMissing).await
+    }
+
+    /// Opens a store that must exist, creating nothing: for the commands that read or act
+    /// on existing sessions (`inspect`, `list`, `revoke`, `clear-expired`). A missing
+    /// database, table or directory is an error naming it; `memory://` is refused.
+    pub async fn open_existing(&self, cache: &CacheArgs) -> anyhow::Result<Opened> {
+        self.open_with(cache, Create::Never).await
+    }
+
+    async fn open_with(&self, cache: &CacheArgs, create: Create) -> anyhow::Result<Opened> {
         let secrets = secrets::load(self.secret_key_file.as_deref())?;
         let cookie_keys = secrets::load_cookie_keys(self.cookie_key_file.as_deref())?;
         let opts = OpenOptions {
@@ -118,6 +144,7 @@ impl StoreArgs {
             cookie_name: self.cookie_name.clone(),
             cookie_age: self.cookie_age,
             cache_store: cache.cache_store.clone(),
+            create,
         };
         store_url::open(&self.store, &opts).await
     }
@@ -330,7 +357,7 @@ async fn clear_expired(
     interval: Duration,
     events: &EventsArgs,
 ) -> anyhow::Result<()> {
-    let opened = args.open().await?;
+    let opened = args.open_existing(&CacheArgs::default()).await?;
     if matches!(opened, Opened::Client(_)) {
         println!(
             "0 expired session(s) removed ({} sessions expire in the browser)",
@@ -388,13 +415,23 @@ fn parse_key(key: &str) -> anyhow::Result<SessionKey> {
 }
 
 async fn inspect(args: &StoreArgs, key: &str) -> anyhow::Result<()> {
-    let opened = args.open().await?;
+    // A server-side store's key is checked before the store is opened (cookie:// takes
+    // the cookie value instead).
+    let server_key = if store_url::parse(&args.store)?.is_client_side() {
+        None
+    } else {
+        Some(parse_key(key)?)
+    };
+    let opened = args.open_existing(&CacheArgs::default()).await?;
     let now = OffsetDateTime::now_utc();
     let mut out = Map::new();
     out.insert("store".into(), Value::from(opened.describe()));
     match &opened {
         Opened::Server(store) => {
-            let k = parse_key(key)?;
+            let k = match server_key {
+                Some(k) => k,
+                None => parse_key(key)?,
+            };
             match store.load_boxed(&k, now).await.map_err(report)? {
                 Lookup::Found { record, .. } => {
                     let info = SessionInfo {
@@ -428,7 +465,7 @@ async fn inspect(args: &StoreArgs, key: &str) -> anyhow::Result<()> {
 }
 
 async fn list(args: &StoreArgs, user: Option<&str>, limit: usize) -> anyhow::Result<()> {
-    let opened = args.open().await?;
+    let opened = args.open_existing(&CacheArgs::default()).await?;
     let store = opened.server("list")?;
     let now = OffsetDateTime::now_utc();
     let infos = match user {
@@ -486,11 +523,11 @@ async fn revoke_key(
     key: &str,
     events: &EventsArgs,
 ) -> anyhow::Result<()> {
-    let opened = args.open_cached(cache).await?;
+    let k = parse_key(key)?;
+    let opened = args.open_existing(cache).await?;
     if matches!(opened, Opened::Client(_)) {
         return Err(cookies_cannot_be_revoked(&opened));
     }
-    let k = parse_key(key)?;
     let engine = command_engine(&opened, args, events)?;
     // Deleted whatever is stored: a stale cache entry or a rotation marker goes too.
     let live = engine
@@ -513,11 +550,11 @@ async fn revoke_user(
     except: Option<&str>,
     events: &EventsArgs,
 ) -> anyhow::Result<()> {
-    let opened = args.open_cached(cache).await?;
+    let keep = except.map(parse_key).transpose()?;
+    let opened = args.open_existing(cache).await?;
     let Opened::Server(store) = &opened else {
         return Err(cookies_cannot_be_revoked(&opened));
     };
-    let keep = except.map(parse_key).transpose()?;
     if store.user_index_dyn().is_none() {
         bail!("{} has no per-user index", store.describe_dyn());
     }

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use sessionkit_core::store::{CachedStore, FileStore, LocalCache};
+use sessionkit_core::store::{CachedStore, Create, FileStore, LocalCache};
 use sessionkit_core::{
     BoxStore, ClientStore, Config, DynSessionStore, Engine, EngineBuilder, MemoryStore,
 };
@@ -177,6 +177,21 @@ pub fn parse(url: &str) -> anyhow::Result<StoreUrl> {
 }
 
 impl StoreUrl {
+    /// Whether the sessions live in the browser (the store holds no keys to look up).
+    pub fn is_client_side(&self) -> bool {
+        match self {
+            StoreUrl::Cookie | StoreUrl::EncryptedCookie => true,
+            StoreUrl::Memory
+            | StoreUrl::Sqlite(_)
+            | StoreUrl::Postgres(_)
+            | StoreUrl::Mysql(_)
+            | StoreUrl::Redis(_)
+            | StoreUrl::RedisCluster(_)
+            | StoreUrl::File(_)
+            | StoreUrl::Cached(_) => false,
+        }
+    }
+
     /// Whether opening it needs the secret key.
     pub fn needs_secret(&self, layout: Layout) -> bool {
         match self {
@@ -257,6 +272,12 @@ pub struct OpenOptions {
     pub cookie_age: i64,
     /// A shared Redis cache in front of the store (`--cache-store`).
     pub cache_store: Option<String>,
+    /// Whether opening may create what the store needs (`serve`) or must find it (the
+    /// commands that read or act on existing sessions: a missing database, table or
+    /// directory is then an error naming it, and `memory://`, a new empty store in every
+    /// process, is refused). The Django layout's tables are never created either way:
+    /// they are Django's.
+    pub create: Create,
 }
 
 fn report(e: sessionkit_core::StoreError) -> anyhow::Error {
@@ -336,24 +357,39 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
             .context("this store needs the secret key")
     };
     Ok(match (url, opts.layout) {
+        (StoreUrl::Memory, _) if opts.create == Create::Never => bail!(
+            "memory:// cannot be read from another process: it is a new, empty store in every process (the sessions of a `sessionkit serve --store memory://` live and die inside that server); name a store that keeps sessions, e.g. sqlite://sessions.sqlite3"
+        ),
         (StoreUrl::Memory, Layout::Native) => Opened::Server(Arc::new(MemoryStore::new())),
         (StoreUrl::Memory, Layout::Django) => {
             bail!("memory:// has no Django layout (Django has no in-memory engine)")
         }
-        (StoreUrl::Sqlite(path), Layout::Native) => {
-            Opened::Server(Arc::new(SqliteStore::open(path).await.map_err(report)?))
-        }
+        (StoreUrl::Sqlite(path), Layout::Native) => Opened::Server(Arc::new(
+            SqliteStore::builder(path)
+                .create(opts.create)
+                .open()
+                .await
+                .map_err(report)?,
+        )),
         (StoreUrl::Sqlite(path), Layout::Django) => Opened::Server(Arc::new(
             DjangoSqliteStore::open(path, secrets()?)
                 .await
                 .map_err(report)?,
         )),
-        (StoreUrl::Postgres(url), Layout::Native) => {
-            Opened::Server(Arc::new(PostgresStore::connect(url).await.map_err(report)?))
-        }
-        (StoreUrl::Mysql(url), Layout::Native) => {
-            Opened::Server(Arc::new(MySqlStore::connect(url).await.map_err(report)?))
-        }
+        (StoreUrl::Postgres(url), Layout::Native) => Opened::Server(Arc::new(
+            PostgresStore::builder(url)
+                .create(opts.create)
+                .connect()
+                .await
+                .map_err(report)?,
+        )),
+        (StoreUrl::Mysql(url), Layout::Native) => Opened::Server(Arc::new(
+            MySqlStore::builder(url)
+                .create(opts.create)
+                .connect()
+                .await
+                .map_err(report)?,
+        )),
         (StoreUrl::Postgres(url), Layout::Django) => Opened::Server(Arc::new(
             DjangoPostgresStore::connect(url, secrets()?)
                 .await
@@ -388,11 +424,16 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
                     .with_cookie_age(opts.cookie_age),
             ))
         }
-        (StoreUrl::File(dir), Layout::Native) => {
-            Opened::Server(Arc::new(FileStore::open(dir).map_err(report)?))
-        }
+        (StoreUrl::File(dir), Layout::Native) => Opened::Server(Arc::new(
+            FileStore::builder(dir)
+                .create(opts.create)
+                .open()
+                .map_err(report)?,
+        )),
         (StoreUrl::File(dir), Layout::Django) => Opened::Server(Arc::new(
-            DjangoFileStore::open(dir, secrets()?)
+            DjangoFileStore::builder(dir, secrets()?)
+                .create(opts.create)
+                .open()
                 .map_err(report)?
                 .with_cookie_name(opts.cookie_name.clone())
                 .with_cookie_age(opts.cookie_age),

@@ -159,6 +159,7 @@ pub struct Config {
     retry_after: Duration,
     rotation_grace: Duration,
     hash_keys_at_rest: bool,
+    max_sessions_per_user: Option<u32>,
     transport: Transport,
     /// The session header's name, from `transport` (shared by every response).
     session_header: Option<Arc<str>>,
@@ -189,6 +190,7 @@ impl Default for Config {
             retry_after: Duration::from_secs(1),
             rotation_grace: Duration::from_secs(30),
             hash_keys_at_rest: false,
+            max_sessions_per_user: None,
             transport: Transport::Cookie,
             session_header: None,
         }
@@ -299,12 +301,23 @@ impl Config {
         /// Django looks sessions up by the raw key). A leaked store then yields no usable
         /// cookies. Default off; turning it on (or off) logs everyone out once.
         hash_keys_at_rest: bool => |c| c.hash_keys_at_rest;
+        /// How many live sessions one user may have (default: no limit). A login beyond it
+        /// revokes that user's least recently used sessions (see
+        /// [`EngineBuilder::try_build`](crate::EngineBuilder::try_build) for the stores
+        /// that can).
+        max_sessions_per_user: Option<u32> => |c| c.max_sessions_per_user;
         /// How the session id travels (default: the cookie).
         transport: &Transport => |c| &c.transport;
         /// Whether the session cookie is read and written (`Transport::Cookie` or `Both`).
         uses_cookie: bool => |c| !matches!(c.transport, Transport::Header(_));
         /// The session header's name, when the transport has one.
         session_header: Option<&str> => |c| c.session_header.as_deref();
+    }
+
+    /// This configuration without a per-user limit (a store that cannot honour it).
+    pub(crate) fn without_max_sessions_per_user(mut self) -> Config {
+        self.max_sessions_per_user = None;
+        self
     }
 
     /// The session header's name, shared (responses carry it without copying).
@@ -378,6 +391,9 @@ impl ConfigBuilder {
         hash_keys_at_rest(on: bool) => hash_keys_at_rest = on;
         /// Sets how the session id travels (default: the cookie).
         transport(transport: Transport) => transport = transport;
+        /// Limits the live sessions of one user (at least 1): a login beyond the limit
+        /// revokes the user's least recently used sessions (event `revoked`, cause `cap`).
+        max_sessions_per_user(limit: u32) => max_sessions_per_user = Some(limit);
     }
 
     /// Validates the settings.
@@ -386,7 +402,7 @@ impl ConfigBuilder {
     /// or a `__Secure-`/`__Host-` name without `Secure`; a `__Host-` name with a Domain or
     /// a Path other than `/`; a path not starting with `/`; attribute values containing
     /// `;`, control characters or spaces; a non-positive cookie age; zero timeouts; zero
-    /// save attempts; an idle timeout longer than the absolute one.
+    /// save attempts; an idle timeout longer than the absolute one; a per-user limit of 0.
     pub fn build(self) -> Result<Config, ConfigError> {
         let c = self.config;
         let token = |s: &str| {
@@ -528,6 +544,12 @@ impl ConfigBuilder {
         }
         if c.max_save_attempts == 0 {
             return Err(ConfigError::new("max_save_attempts", "must be at least 1"));
+        }
+        if c.max_sessions_per_user == Some(0) {
+            return Err(ConfigError::new(
+                "max_sessions_per_user",
+                "must be at least 1 (a limit of 0 would log every user out at login)",
+            ));
         }
         Ok(c)
     }

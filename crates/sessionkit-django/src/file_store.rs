@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use sessionkit_core::store::files::{self, StripeLocks, io_error};
-use sessionkit_core::store::{BoxFuture, SessionInfo, SessionListing, UserIndex};
+use sessionkit_core::store::{BoxFuture, Create, SessionInfo, SessionListing, UserIndex};
 use sessionkit_core::{
     CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
     StoreError, StoreErrorKind, Token, Value, pytime,
@@ -65,11 +65,30 @@ struct Stored {
     modified: OffsetDateTime,
 }
 
-impl DjangoFileStore {
-    /// Uses `dir` (Django's `SESSION_FILE_PATH`, which must exist), signing with `secrets`,
-    /// with Django's defaults for the cookie name (`sessionid`) and age (two weeks).
-    pub fn open(dir: impl AsRef<Path>, secrets: &Secrets) -> Result<DjangoFileStore, StoreError> {
-        let dir = dir.as_ref().to_path_buf();
+/// Options for opening a [`DjangoFileStore`]; from [`DjangoFileStore::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `open` is called"]
+pub struct DjangoFileBuilder {
+    dir: PathBuf,
+    secrets: Secrets,
+    create: Create,
+}
+
+impl DjangoFileBuilder {
+    /// Whether opening may create the lock directory `<dir>/.sessionkit-locks`
+    /// ([`Create::IfMissing`], the default) or creates nothing ([`Create::Never`]: the lock
+    /// directory is then made by the first write, if any). The session directory itself
+    /// (Django's `SESSION_FILE_PATH`) must exist either way.
+    pub fn create(mut self, create: Create) -> DjangoFileBuilder {
+        self.create = create;
+        self
+    }
+
+    /// Opens the store, with Django's defaults for the cookie name (`sessionid`) and age
+    /// (two weeks): a [`StoreErrorKind::Config`] error naming the directory when it does
+    /// not exist.
+    pub fn open(self) -> Result<DjangoFileStore, StoreError> {
+        let dir = self.dir;
         if !dir.is_dir() {
             return Err(StoreError::new(
                 StoreErrorKind::Config,
@@ -79,16 +98,34 @@ impl DjangoFileStore {
                 ),
             ));
         }
-        let locks = StripeLocks::new(dir.join(".sessionkit-locks"))?;
+        let locks = StripeLocks::open(dir.join(".sessionkit-locks"), self.create)?;
         Ok(DjangoFileStore {
             inner: Arc::new(Inner {
                 dir,
                 cookie_name: "sessionid".to_owned(),
                 cookie_age: 1_209_600,
-                signer: session::signer(secrets),
+                signer: session::signer(&self.secrets),
                 locks,
             }),
         })
+    }
+}
+
+impl DjangoFileStore {
+    /// Options for opening the store in `dir` (Django's `SESSION_FILE_PATH`), signing
+    /// with `secrets`.
+    pub fn builder(dir: impl AsRef<Path>, secrets: &Secrets) -> DjangoFileBuilder {
+        DjangoFileBuilder {
+            dir: dir.as_ref().to_path_buf(),
+            secrets: secrets.clone(),
+            create: Create::IfMissing,
+        }
+    }
+
+    /// Uses `dir` (Django's `SESSION_FILE_PATH`, which must exist), signing with `secrets`,
+    /// with Django's defaults for the cookie name (`sessionid`) and age (two weeks).
+    pub fn open(dir: impl AsRef<Path>, secrets: &Secrets) -> Result<DjangoFileStore, StoreError> {
+        DjangoFileStore::builder(dir, secrets).open()
     }
 
     fn with(self, f: impl FnOnce(&mut Inner)) -> DjangoFileStore {

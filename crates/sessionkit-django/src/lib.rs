@@ -53,6 +53,6 @@ pub mod signing;
 
 pub use auth::{AuthHasher, HashMatch};
 pub use cookie_store::SignedCookieStore;
-pub use file_store::DjangoFileStore;
+pub use file_store::{DjangoFileBuilder, DjangoFileStore};
 pub use pickle::{PickleError, PickleErrorKind};
 pub use signing::{Secrets, Signer, SigningError};

@@ -27,19 +27,19 @@ mod common;
 pub mod sqlite;
 
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteBuilder, SqliteStore};
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresBuilder, PostgresStore};
 
 #[cfg(feature = "mysql")]
 pub mod mysql;
 
 #[cfg(feature = "mysql")]
-pub use mysql::MySqlStore;
+pub use mysql::{MySqlBuilder, MySqlStore};
 
 #[cfg(feature = "django")]
 pub mod django;

@@ -11,10 +11,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use sessionkit_core::{
-    BoxStore, ClientStore, Clock, Concurrency, Config, ConfigBuilder, ConfigError, Data,
-    DynSessionStore, Engine, Expiry, LoadError, ManualClock, MemoryStore, Outcome, RequestSession,
-    SameSite, Session, SessionError, SessionKey, SessionStore, StoreError, StoreErrorKind,
-    SystemClock, Value, spawn_cleanup,
+    BoxStore, CachedStore, ClientStore, Clock, Concurrency, Config, ConfigBuilder, ConfigError,
+    Data, DynSessionStore, Engine, Expiry, FileStore, LoadError, LocalCache, ManualClock,
+    MemoryStore, Outcome, RequestSession, SameSite, Session, SessionError, SessionKey,
+    SessionStore, StoreError, StoreErrorKind, SystemClock, Value, spawn_cleanup,
 };
 
 /// The core crate: everything framework- and driver-independent.
@@ -70,6 +70,9 @@ pub use sessionkit_encrypted_cookie::EncryptedCookieStore;
 #[cfg(feature = "django")]
 pub mod django {
     pub use sessionkit_django::*;
+    /// Django's `cache` and `cached_db` engines on Redis.
+    #[cfg(feature = "redis")]
+    pub use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore};
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     pub use sessionkit_sql::django as sql;
 }

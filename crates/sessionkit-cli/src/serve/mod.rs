@@ -75,6 +75,11 @@ pub struct ServeArgs {
     /// the header; responses carry both.
     #[arg(long, requires = "session_header")]
     pub session_cookie_too: bool,
+    /// At most N live sessions per user: a login beyond N revokes that user's least
+    /// recently used sessions (event `revoked`, cause `cap`). Needs a store with a
+    /// per-user index (refused at startup otherwise).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sessions_per_user: Option<u32>,
     /// Lifecycle events to a file.
     #[command(flatten)]
     pub events: crate::EventsArgs,
@@ -294,6 +299,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             Transport::Header(name.clone())
         });
     }
+    if let Some(limit) = args.max_sessions_per_user {
+        config = config.max_sessions_per_user(limit);
+    }
     let config = config.build().context("invalid session settings")?;
     // Events go to the demo's account page and, with --events-log, to a file.
     let recent = pages::RecentEvents::default();
@@ -302,7 +310,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(log) => builder.with_events((recent.clone(), log)),
         None => builder.with_events(recent.clone()),
     }
-    .build();
+    .try_build()
+    .context("invalid session settings for this store")?;
     let cleanup = match &opened {
         Opened::Server(_) => Some(engine.spawn_cleanup(Duration::from_secs(300))),
         Opened::Client(_) => None,

@@ -10,6 +10,7 @@ mod faults;
 mod http;
 mod limits;
 mod pages;
+mod readonly;
 mod security;
 mod serve;
 mod soak;

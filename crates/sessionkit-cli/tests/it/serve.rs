@@ -221,6 +221,10 @@ fn port_in_use_is_a_clear_error() {
 #[test]
 fn clear_expired_reports_a_count() {
     let dir = tempfile::tempdir().unwrap();
+    {
+        // The store exists once served (clear-expired creates nothing).
+        let _server = serve(dir.path(), free_port(), Some("sqlite://s.sqlite3"));
+    }
     let (code, out, err) = run(
         &["clear-expired", "--store", "sqlite://s.sqlite3"],
         dir.path(),
@@ -274,4 +278,63 @@ fn session_ids_travel_in_a_header() {
     );
     assert_ne!(code, 0);
     assert!(err.contains("cannot carry the session id"), "{err}");
+}
+
+/// Issue 19: `serve --max-sessions-per-user N`: a third login of one user with N = 2 logs
+/// the least recently used browser out; the setting is refused at startup on a store
+/// without a per-user index (the signed cookie), and 0 is refused.
+#[test]
+fn the_per_user_limit_logs_out_the_least_recently_used_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _server = serve_with(
+        dir.path(),
+        port,
+        Some("memory://"),
+        &["--max-sessions-per-user", "2"],
+        &[],
+    );
+    let mut browsers: Vec<Jar> = (0..3).map(|_| Jar::default()).collect();
+    for b in &mut browsers {
+        assert_eq!(b.get(&addr, "/login?user=alice").status, 200);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let signed_in = |b: &mut Jar| {
+        b.get(&addr, "/account")
+            .body
+            .contains("Signed in as <strong>alice</strong>")
+    };
+    assert!(!signed_in(&mut browsers[0]), "the oldest login is out");
+    assert!(signed_in(&mut browsers[1]));
+    assert!(signed_in(&mut browsers[2]));
+
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "a-secret-key-for-the-limit-test").unwrap();
+    let (code, _, err) = run(
+        &[
+            "serve",
+            "--store",
+            "cookie://",
+            "--secret-key-file",
+            secret.to_str().unwrap(),
+            "--max-sessions-per-user",
+            "2",
+        ],
+        dir.path(),
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("per-user index"), "{err}");
+    let (code, _, err) = run(
+        &[
+            "serve",
+            "--store",
+            "memory://",
+            "--max-sessions-per-user",
+            "0",
+        ],
+        dir.path(),
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("max-sessions-per-user"), "{err}");
 }

@@ -12,7 +12,7 @@ use super::stats::Stats;
 use super::store_client::StoreClient;
 use super::{Backend, Engine, EngineInner};
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::events::{EventListener, EventSink};
 use crate::session::Ctx;
 use crate::store::{ClientStore, DynSessionStore};
@@ -108,8 +108,62 @@ impl EngineBuilder {
         self
     }
 
-    /// The engine.
-    pub fn build(self) -> Engine {
+    /// The engine, after checking the settings that depend on the store: a
+    /// [`max_sessions_per_user`](Config::max_sessions_per_user) needs a server-side store
+    /// with a per-user index ([`SessionStore::user_index`](crate::SessionStore::user_index)).
+    ///
+    /// ```
+    /// use sessionkit_core::{Config, Engine, MemoryStore};
+    ///
+    /// let config = Config::builder().max_sessions_per_user(3).build().unwrap();
+    /// let engine = Engine::builder(MemoryStore::new()).with_config(config).try_build();
+    /// assert!(engine.is_ok());
+    /// ```
+    pub fn try_build(self) -> Result<Engine, ConfigError> {
+        self.check()?;
+        Ok(self.build_unchecked())
+    }
+
+    /// The engine. Settings that depend on the store are checked by
+    /// [`try_build`](EngineBuilder::try_build); here one the store cannot honour is
+    /// logged at ERROR and left off (a per-user limit on a store without a per-user index).
+    pub fn build(mut self) -> Engine {
+        if let Err(e) = self.check() {
+            tracing::error!(error = %e, "the per-user session limit is off");
+            self.config = self.config.without_max_sessions_per_user();
+        }
+        self.build_unchecked()
+    }
+
+    /// The settings that depend on the store.
+    fn check(&self) -> Result<(), ConfigError> {
+        let Some(limit) = self.config.max_sessions_per_user() else {
+            return Ok(());
+        };
+        let indexed = match &self.store {
+            BuilderStore::Server(store) => store.user_index_dyn().is_some(),
+            BuilderStore::Client(_) => false,
+        };
+        if indexed {
+            return Ok(());
+        }
+        Err(ConfigError::new(
+            "max_sessions_per_user",
+            format!(
+                "a limit of {limit} sessions per user needs a store with a per-user index, and {} has none (a client-side store keeps sessions in the browser)",
+                self.describe_store()
+            ),
+        ))
+    }
+
+    fn describe_store(&self) -> String {
+        match &self.store {
+            BuilderStore::Server(s) => s.describe_dyn(),
+            BuilderStore::Client(c) => c.describe(),
+        }
+    }
+
+    fn build_unchecked(self) -> Engine {
         let stats = Arc::new(Stats::default());
         let python_values = match &self.store {
             BuilderStore::Server(store) => store.python_values_dyn(),

@@ -112,7 +112,13 @@ impl RequestSession {
             Ok(Some(issue)) => {
                 if let Some(AuthChange::LoggedIn(user)) = auth {
                     let key = (!client_side).then(|| Fingerprint::of(&issue.value));
-                    engine.emit(Event::LoggedIn { key, user });
+                    engine.emit(Event::LoggedIn {
+                        key,
+                        user: user.clone(),
+                    });
+                    if !client_side && let Some(current) = SessionKey::parse(&issue.value) {
+                        engine.enforce_session_limit(&user, &current).await;
+                    }
                 }
                 // The id leaves the way the transport says: the cookie, the header, or both.
                 if cfg.uses_cookie() {

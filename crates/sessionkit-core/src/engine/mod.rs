@@ -49,6 +49,7 @@ mod builder;
 mod cleanup;
 mod commit;
 mod failure;
+mod limit;
 mod load;
 mod locks;
 mod plan;

@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 
 use super::files::{self, io_error};
 use super::{
-    BoxFuture, CreateOutcome, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionListing,
-    SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
+    BoxFuture, Create, CreateOutcome, Lookup, Metadata, Record, SaveOutcome, SessionInfo,
+    SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
 };
 use crate::data::Data;
 use crate::json;
@@ -112,20 +112,63 @@ struct Stored {
     data: String,
 }
 
-impl FileStore {
-    /// Uses `dir`, which must exist (as Django's `SESSION_FILE_PATH` must).
-    pub fn open(dir: impl AsRef<Path>) -> Result<FileStore, StoreError> {
-        let dir = dir.as_ref().to_path_buf();
+/// Options for opening a [`FileStore`]; from [`FileStore::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `open` is called"]
+pub struct FileStoreBuilder {
+    dir: PathBuf,
+    create: Create,
+}
+
+impl FileStoreBuilder {
+    /// Whether opening may create the lock directory `<dir>/.locks`
+    /// ([`Create::IfMissing`], the default) or creates nothing ([`Create::Never`]: the lock
+    /// directory is then made by the first write, if any). The session directory itself
+    /// must exist either way.
+    pub fn create(mut self, create: Create) -> FileStoreBuilder {
+        self.create = create;
+        self
+    }
+
+    /// Opens the store: a [`StoreErrorKind::Config`] error naming the directory when it
+    /// does not exist.
+    pub fn open(self) -> Result<FileStore, StoreError> {
+        let dir = self.dir;
         if !dir.is_dir() {
             return Err(StoreError::new(
                 StoreErrorKind::Config,
                 format!("session directory {} does not exist", dir.display()),
             ));
         }
-        let locks = files::StripeLocks::new(dir.join(".locks"))?;
+        let locks = files::StripeLocks::open(dir.join(".locks"), self.create)?;
         Ok(FileStore {
             inner: Arc::new(Inner { dir, locks }),
         })
+    }
+}
+
+impl FileStore {
+    /// Options for opening the store in `dir`.
+    ///
+    /// ```
+    /// use sessionkit_core::store::{Create, FileStore};
+    ///
+    /// let dir = std::env::temp_dir().join("sessionkit-doc-no-such-dir");
+    /// let err = FileStore::builder(&dir).create(Create::Never).open().unwrap_err();
+    /// assert!(err.to_string().contains("does not exist"));
+    /// assert!(!dir.exists());
+    /// ```
+    pub fn builder(dir: impl AsRef<Path>) -> FileStoreBuilder {
+        FileStoreBuilder {
+            dir: dir.as_ref().to_path_buf(),
+            create: Create::IfMissing,
+        }
+    }
+
+    /// Uses `dir`, which must exist (as Django's `SESSION_FILE_PATH` must), creating the
+    /// lock directory in it.
+    pub fn open(dir: impl AsRef<Path>) -> Result<FileStore, StoreError> {
+        FileStore::builder(dir).open()
     }
 
     /// The directory.

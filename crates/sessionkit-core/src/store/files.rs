@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::{StoreError, StoreErrorKind};
+use super::{Create, StoreError, StoreErrorKind};
 use crate::key::SessionKey;
 
 /// Writers of one session serialize on one of this many lock files.
@@ -70,13 +70,16 @@ pub struct StripeLocks {
 impl StripeLocks {
     /// Uses (creating it if needed) `dir` for the lock files.
     pub fn new(dir: PathBuf) -> Result<StripeLocks, StoreError> {
-        fs::create_dir_all(&dir).map_err(|e| {
-            StoreError::with_source(
-                StoreErrorKind::Config,
-                format!("cannot create {}", dir.display()),
-                e,
-            )
-        })?;
+        StripeLocks::open(dir, Create::IfMissing)
+    }
+
+    /// Uses `dir` for the lock files: created now under [`Create::IfMissing`]; under
+    /// [`Create::Never`] not now, only when a write first takes a lock (a store opened to
+    /// read creates nothing).
+    pub fn open(dir: PathBuf, create: Create) -> Result<StripeLocks, StoreError> {
+        if create == Create::IfMissing {
+            create_lock_dir(&dir)?;
+        }
         Ok(StripeLocks { dir })
     }
 
@@ -90,16 +93,36 @@ impl StripeLocks {
             h.wrapping_mul(31).wrapping_add(usize::from(b))
         }) % STRIPES;
         let path = self.dir.join(format!("{stripe:02}"));
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| io_error("cannot open lock file", &path, e))?;
+        let open = || {
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(&path)
+        };
+        let lock = match open() {
+            // The lock directory of a store opened with `Create::Never`, on its first write.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                create_lock_dir(&self.dir)?;
+                open()
+            }
+            other => other,
+        }
+        .map_err(|e| io_error("cannot open lock file", &path, e))?;
         lock.lock().map_err(|e| io_error("cannot lock", &path, e))?;
         let result = f();
         let _ = lock.unlock();
         result
     }
+}
+
+fn create_lock_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::create_dir_all(dir).map_err(|e| {
+        StoreError::with_source(
+            StoreErrorKind::Config,
+            format!("cannot create {}", dir.display()),
+            e,
+        )
+    })
 }

@@ -53,7 +53,7 @@ pub use capability::{LeaseStore, SessionInfo, SessionListing, UserIndex};
 pub use client::{ClientStore, CookieContents, MAX_COOKIE_SIZE, check_cookie_size};
 pub use contract::{BoxFuture, BoxStore, DynSessionStore, SessionStore};
 pub use error::{StoreError, StoreErrorKind};
-pub use file::FileStore;
+pub use file::{FileStore, FileStoreBuilder};
 pub use memory::MemoryStore;
 
 /// One stored session.

@@ -27,6 +27,54 @@ mod file {
         assert!(err.to_string().contains("does not exist"), "{err}");
     }
 
+    /// Issue 15: opened with `Create::Never`, the store makes nothing while reading (not
+    /// even its lock directory); the first write makes the lock directory.
+    #[tokio::test]
+    async fn create_never_makes_the_lock_directory_only_on_a_write() {
+        use sessionkit_core::store::Create;
+        use sessionkit_core::{Config, Engine, SessionKey, SessionStore};
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::builder(dir.path())
+            .create(Create::Never)
+            .open()
+            .unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        store.load(&SessionKey::generate(), now).await.unwrap();
+        store.listing().unwrap().list(now, None, 10).await.unwrap();
+        store
+            .user_index()
+            .unwrap()
+            .sessions_of("u", now)
+            .await
+            .unwrap();
+        store.clear_expired(now).await.unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let engine = Engine::new(store, Config::default());
+        let req = engine.begin(None);
+        req.load().await.unwrap().insert("x", 1).unwrap();
+        req.finish(200).await;
+        assert!(dir.path().join(".locks").is_dir());
+    }
+
+    /// The whole contract holds on a store opened with `Create::Never` (its lock directory
+    /// made by the first write).
+    mod never {
+        use sessionkit_core::store::{Create, FileStore};
+        use sessionkit_testkit::Profile;
+
+        async fn fresh() -> Option<FileStore> {
+            let dir = tempfile::tempdir().expect("temp dir").keep();
+            Some(
+                FileStore::builder(dir)
+                    .create(Create::Never)
+                    .open()
+                    .expect("open"),
+            )
+        }
+
+        sessionkit_testkit::conformance_tests!(Profile::full(), fresh());
+    }
+
     #[tokio::test]
     async fn files_are_private_and_no_temp_files_remain() {
         use std::os::unix::fs::PermissionsExt;

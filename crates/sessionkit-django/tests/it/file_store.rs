@@ -20,6 +20,46 @@ mod conformance {
     sessionkit_testkit::conformance_tests!(Profile::django(), fresh());
 }
 
+/// Issue 15: the whole contract on a store opened with `Create::Never`, which creates its
+/// lock directory only on the first write.
+mod never {
+    use sessionkit_core::store::Create;
+
+    use super::*;
+
+    async fn fresh() -> Option<DjangoFileStore> {
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        Some(
+            DjangoFileStore::builder(dir, &Secrets::new(SECRET))
+                .create(Create::Never)
+                .open()
+                .expect("open"),
+        )
+    }
+
+    sessionkit_testkit::conformance_tests!(Profile::django(), fresh());
+
+    #[tokio::test]
+    async fn reading_creates_nothing_and_a_missing_directory_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("sessions");
+        let err = DjangoFileStore::builder(&missing, &Secrets::new(SECRET))
+            .create(Create::Never)
+            .open()
+            .unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        assert!(!missing.exists());
+        let store = DjangoFileStore::builder(dir.path(), &Secrets::new(SECRET))
+            .create(Create::Never)
+            .open()
+            .unwrap();
+        let now = OffsetDateTime::now_utc();
+        store.load(&SessionKey::generate(), now).await.unwrap();
+        store.clear_expired(now).await.unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
+
 /// The `file.session_file` vector: a file Django wrote is read, and what we write Django
 /// can read (same name, same content form, mode 0600, no newline).
 #[tokio::test]

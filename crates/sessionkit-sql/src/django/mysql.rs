@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Value};
-use sessionkit_core::store::BoxFuture;
+use sessionkit_core::store::{BoxFuture, Create};
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
@@ -79,7 +79,7 @@ pub struct DjangoMySqlBuilder {
     secrets: Secrets,
     database: Option<String>,
     table: String,
-    create: bool,
+    create: Create,
 }
 
 impl DjangoMySqlBuilder {
@@ -104,8 +104,16 @@ impl DjangoMySqlBuilder {
     /// Django does not know about a table made this way: its `manage.py migrate` then
     /// needs `--fake-initial` to adopt it (plain `migrate` fails with "Table
     /// 'django_session' already exists"). Prefer running Django's `migrate`.
-    pub fn create_table_if_missing(mut self) -> DjangoMySqlBuilder {
-        self.create = true;
+    pub fn create_table_if_missing(self) -> DjangoMySqlBuilder {
+        self.create(Create::IfMissing)
+    }
+
+    /// Whether connecting may create the table ([`Create::IfMissing`], as
+    /// [`create_table_if_missing`](Self::create_table_if_missing)) or must find it
+    /// ([`Create::Never`], the default for Django's table: Django's `migrate` creates it).
+    /// The database is never created.
+    pub fn create(mut self, create: Create) -> DjangoMySqlBuilder {
+        self.create = create;
         self
     }
 
@@ -162,7 +170,7 @@ impl DjangoMySqlBuilder {
         let mut conn = store.conn().await?;
         let db = &store.db;
         if !table_exists(&mut conn, &db.table).await? {
-            if !self.create {
+            if self.create != Create::IfMissing {
                 return Err(shared::table_missing(&db.table, &format!(" in {}", db.url)));
             }
             // Reset this connection when it goes back to the pool: it held a named lock.
@@ -270,7 +278,7 @@ impl DjangoMySqlStore {
             secrets: secrets.clone(),
             database: None,
             table: DEFAULT_TABLE.to_owned(),
-            create: false,
+            create: Create::Never,
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use sessionkit_core::store::BoxFuture;
+use sessionkit_core::store::{BoxFuture, Create};
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
@@ -90,7 +90,7 @@ pub struct DjangoPostgresBuilder {
     secrets: Secrets,
     schema: Option<String>,
     table: String,
-    create: bool,
+    create: Create,
 }
 
 /// Checks a schema name (spliced into SQL, quoted): 1-63 ASCII letters, digits and `_`,
@@ -135,8 +135,16 @@ impl DjangoPostgresBuilder {
     /// Django does not know about a table made this way: its `manage.py migrate` then
     /// needs `--fake-initial` to adopt it (plain `migrate` fails with "relation
     /// django_session already exists"). Prefer running Django's `migrate`.
-    pub fn create_table_if_missing(mut self) -> DjangoPostgresBuilder {
-        self.create = true;
+    pub fn create_table_if_missing(self) -> DjangoPostgresBuilder {
+        self.create(Create::IfMissing)
+    }
+
+    /// Whether connecting may create the table ([`Create::IfMissing`], as
+    /// [`create_table_if_missing`](Self::create_table_if_missing)) or must find it
+    /// ([`Create::Never`], the default for Django's table: Django's `migrate` creates it).
+    /// The schema is never created.
+    pub fn create(mut self, create: Create) -> DjangoPostgresBuilder {
+        self.create = create;
         self
     }
 
@@ -212,7 +220,7 @@ impl DjangoPostgresBuilder {
             }
         }
         if !table_exists(&client, &qualified).await? {
-            if !self.create {
+            if self.create != Create::IfMissing {
                 return Err(shared::table_missing(&qualified, &format!(" in {url}")));
             }
             create_table(&mut client, &qualified, &table).await?;
@@ -320,7 +328,7 @@ impl DjangoPostgresStore {
             secrets: secrets.clone(),
             schema: None,
             table: DEFAULT_TABLE.to_owned(),
-            create: false,
+            create: Create::Never,
         }
     }
 

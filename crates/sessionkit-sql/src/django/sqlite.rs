@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use sessionkit_core::store::BoxFuture;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use sessionkit_core::store::{BoxFuture, Create};
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex, pytime,
@@ -18,7 +18,7 @@ use time::macros::datetime;
 use super::shared::{self, Codec, Row, Scan};
 use super::{CLEAR_BATCH, DEFAULT_TABLE, Secrets};
 use crate::common::check_table_name;
-use crate::sqlite::sql_error;
+use crate::sqlite::{open_file, sql_error};
 
 /// How long a statement waits for another connection's lock (Django's own default
 /// `timeout` is 5 seconds too).
@@ -90,7 +90,7 @@ pub struct DjangoSqliteBuilder {
     path: PathBuf,
     secrets: Secrets,
     table: String,
-    create: bool,
+    create: Create,
 }
 
 impl DjangoSqliteBuilder {
@@ -107,8 +107,16 @@ impl DjangoSqliteBuilder {
     /// Django does not know about a table made this way: its `manage.py migrate` then
     /// needs `--fake-initial` to adopt it (plain `migrate` fails with "table
     /// django_session already exists"). Prefer running Django's `migrate`.
-    pub fn create_table_if_missing(mut self) -> DjangoSqliteBuilder {
-        self.create = true;
+    pub fn create_table_if_missing(self) -> DjangoSqliteBuilder {
+        self.create(Create::IfMissing)
+    }
+
+    /// Whether opening may create the database file and the table
+    /// ([`Create::IfMissing`], as [`create_table_if_missing`](Self::create_table_if_missing))
+    /// or must find them ([`Create::Never`], the default for Django's table: Django's
+    /// `migrate` creates it).
+    pub fn create(mut self, create: Create) -> DjangoSqliteBuilder {
+        self.create = create;
         self
     }
 
@@ -130,40 +138,25 @@ impl DjangoSqliteBuilder {
         let path = self.path;
         let table = self.table;
         let shown = path.display();
-        if !path.exists() {
-            if !self.create {
-                return Err(StoreError::new(
-                    StoreErrorKind::Config,
-                    format!(
-                        "SQLite database {shown} not found, so table {table} not found: run Django's `manage.py migrate`, or open with `create_table_if_missing`"
-                    ),
-                ));
-            }
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-                && !dir.is_dir()
-            {
-                return Err(StoreError::new(
-                    StoreErrorKind::Config,
-                    format!(
-                        "cannot open {shown}: directory {} does not exist",
-                        dir.display()
-                    ),
-                ));
-            }
-        }
-        let config = |e: StoreError| {
-            StoreError::with_source(
+        let create = self.create == Create::IfMissing;
+        let dir_exists = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .is_none_or(Path::is_dir);
+        if !create && dir_exists && !path.exists() {
+            return Err(StoreError::new(
                 StoreErrorKind::Config,
-                format!("cannot use SQLite database {shown}"),
-                e,
-            )
-        };
-        let mut conn = connect(&path, self.create).map_err(config)?;
-        if !table_exists(&conn, &table).map_err(config)? {
-            if !self.create {
+                format!(
+                    "SQLite database {shown} not found, so table {table} not found: run Django's `manage.py migrate`, or open with `create_table_if_missing`"
+                ),
+            ));
+        }
+        let mut conn = connect(&path, self.create)?;
+        if !table_exists(&conn, &path, &table)? {
+            if !create {
                 return Err(shared::table_missing(&table, &format!(" in {shown}")));
             }
-            create_table(&mut conn, &table).map_err(config)?;
+            create_table(&mut conn, &path, &table)?;
         }
         let sql = Sql::new(&table);
         // The columns Django's model has; anything else is not a session table.
@@ -190,41 +183,38 @@ impl DjangoSqliteBuilder {
 }
 
 /// A connection to Django's database: read-write, a busy timeout, nothing else changed.
-fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if create {
-        flags |= OpenFlags::SQLITE_OPEN_CREATE;
-    }
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error("open", e))?;
+fn connect(path: &Path, create: Create) -> Result<Connection, StoreError> {
+    let conn = open_file(path, create)?;
     conn.busy_timeout(SQLITE_BUSY_TIMEOUT)
-        .map_err(|e| sql_error("configure", e))?;
+        .map_err(|e| sql_error(path, "configure", e))?;
     Ok(conn)
 }
 
-fn table_exists(conn: &Connection, table: &str) -> Result<bool, StoreError> {
+fn table_exists(conn: &Connection, path: &Path, table: &str) -> Result<bool, StoreError> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE)",
         [table],
         |r| r.get(0),
     )
-    .map_err(|e| sql_error("table check", e))
+    .map_err(|e| sql_error(path, "table check", e))
 }
 
 /// Django's DDL, in one `BEGIN IMMEDIATE` transaction that checks again first (another
 /// process may have created it meanwhile).
-fn create_table(conn: &mut Connection, table: &str) -> Result<(), StoreError> {
+fn create_table(conn: &mut Connection, path: &Path, table: &str) -> Result<(), StoreError> {
+    let e = |e| sql_error(path, "schema setup", e);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| sql_error("schema setup", e))?;
-    if !table_exists(&tx, table)? {
+        .map_err(e)?;
+    if !table_exists(&tx, path, table)? {
         let index = shared::expire_index(table);
         tx.execute_batch(&format!(
             r#"CREATE TABLE "{table}" ("session_key" varchar(40) NOT NULL PRIMARY KEY, "session_data" text NOT NULL, "expire_date" datetime NOT NULL);
             CREATE INDEX "{index}" ON "{table}" ("expire_date");"#
         ))
-        .map_err(|e| sql_error("schema setup", e))?;
+        .map_err(e)?;
     }
-    tx.commit().map_err(|e| sql_error("schema setup", e))
+    tx.commit().map_err(e)
 }
 
 /// `t` as Django writes it to SQLite: naive UTC `YYYY-MM-DD HH:MM:SS[.ffffff]`, within
@@ -259,7 +249,7 @@ impl DjangoSqliteStore {
             path: path.as_ref().to_path_buf(),
             secrets: secrets.clone(),
             table: DEFAULT_TABLE.to_owned(),
-            create: false,
+            create: Create::Never,
         }
     }
 
@@ -291,6 +281,18 @@ impl DjangoSqliteStore {
         &self.db.table
     }
 
+    /// Runs the statements of `f` on a pooled connection on a blocking thread; their
+    /// errors are reported as `what` failing.
+    async fn read<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&Sql, &mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = Arc::clone(&self.db);
+        self.run(move |sql, conn| f(sql, conn).map_err(|e| sql_error(&db.path, what, e)))
+            .await
+    }
+
     /// Runs `f` on a pooled connection on a blocking thread.
     async fn run<T: Send + 'static>(
         &self,
@@ -318,9 +320,9 @@ impl DjangoSqliteStore {
             let _turn = db.write.lock().unwrap_or_else(|e| e.into_inner());
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| sql_error(what, e))?;
-            let out = f(sql, &tx).map_err(|e| sql_error(what, e))?;
-            tx.commit().map_err(|e| sql_error(what, e))?;
+                .map_err(|e| sql_error(&db.path, what, e))?;
+            let out = f(sql, &tx).map_err(|e| sql_error(&db.path, what, e))?;
+            tx.commit().map_err(|e| sql_error(&db.path, what, e))?;
             Ok(out)
         })
         .await
@@ -332,7 +334,7 @@ impl Db {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         match idle {
             Some(c) => Ok(c),
-            None => connect(&self.path, false),
+            None => connect(&self.path, Create::Never),
         }
     }
 
@@ -361,15 +363,13 @@ impl SessionStore for DjangoSqliteStore {
         let k = *key;
         let now = text_time(now);
         let row = self
-            .run(move |sql, conn| {
-                conn.prepare_cached(&sql.load)
-                    .and_then(|mut stmt| {
-                        stmt.query_row(params![k.as_str(), now], |r| {
-                            Ok((r.get::<_, String>(0)?, parse_time(r.get(1)?)))
-                        })
-                        .optional()
+            .read("load", move |sql, conn| {
+                conn.prepare_cached(&sql.load).and_then(|mut stmt| {
+                    stmt.query_row(params![k.as_str(), now], |r| {
+                        Ok((r.get::<_, String>(0)?, parse_time(r.get(1)?)))
                     })
-                    .map_err(|e| sql_error("load", e))
+                    .optional()
+                })
             })
             .await?;
         Ok(match row {
@@ -533,28 +533,24 @@ impl Scan for DjangoSqliteStore {
         let after = after.to_owned();
         let live_at = live_at.map(text_time);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.run(move |sql, conn| {
-            let read = || match live_at {
-                Some(now) => conn
-                    .prepare_cached(&sql.page_live)?
-                    .query_map(params![after, now, limit], read_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>(),
-                None => conn
-                    .prepare_cached(&sql.page_all)?
-                    .query_map(params![after, limit], read_row)?
-                    .collect(),
-            };
-            read().map_err(|e| sql_error("scan", e))
+        self.read("scan", move |sql, conn| match live_at {
+            Some(now) => conn
+                .prepare_cached(&sql.page_live)?
+                .query_map(params![after, now, limit], read_row)?
+                .collect::<rusqlite::Result<Vec<_>>>(),
+            None => conn
+                .prepare_cached(&sql.page_all)?
+                .query_map(params![after, limit], read_row)?
+                .collect(),
         })
         .await
     }
 
     async fn row(&self, key: &str) -> Result<Option<Row>, StoreError> {
         let key = key.to_owned();
-        self.run(move |sql, conn| {
+        self.read("scan", move |sql, conn| {
             conn.prepare_cached(&sql.row)
                 .and_then(|mut stmt| stmt.query_row([key], read_row).optional())
-                .map_err(|e| sql_error("scan", e))
         })
         .await
     }

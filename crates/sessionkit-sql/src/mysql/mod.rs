@@ -62,7 +62,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, Value};
-use sessionkit_core::store::{BoxFuture, LeaseStore};
+use sessionkit_core::store::{BoxFuture, Create, LeaseStore};
 use sessionkit_core::{
     CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionKey,
     SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
@@ -258,27 +258,36 @@ pub(crate) fn describe(opts: &Opts) -> String {
     )
 }
 
-impl MySqlStore {
-    /// Connects to the database at `url` (`mysql://user[:password]@host[:port]/db`) with
-    /// the default table name `sessionkit_session`, creating the tables if they are
-    /// missing.
-    pub async fn connect(url: &str) -> Result<MySqlStore, StoreError> {
-        MySqlStore::connect_with_table(url, schema::DEFAULT_TABLE).await
+/// Options for connecting a [`MySqlStore`]; from [`MySqlStore::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `connect` is called"]
+pub struct MySqlBuilder {
+    url: String,
+    table: String,
+    create: Create,
+}
+
+impl MySqlBuilder {
+    /// Uses `table` instead of `sessionkit_session` (letters, digits and `_`; lets several
+    /// applications or tests share one database).
+    pub fn table(mut self, table: impl Into<String>) -> MySqlBuilder {
+        self.table = table.into();
+        self
     }
 
-    /// Connects using `table` (letters, digits and `_`; lets several applications or
-    /// tests share one database).
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
-    /// use sessionkit_sql::MySqlStore;
-    ///
-    /// let store = MySqlStore::connect_with_table("mysql://app:pw@db/app", "shop_sessions").await?;
-    /// assert_eq!(store.describe_url(), "mysql://app@db:3306/app");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn connect_with_table(url: &str, table: &str) -> Result<MySqlStore, StoreError> {
+    /// Whether connecting may create the tables ([`Create::IfMissing`], the default) or
+    /// must find them ([`Create::Never`]: a missing table is a
+    /// [`StoreErrorKind::Config`] error naming it, and nothing is created or written while
+    /// connecting). The database itself is never created.
+    pub fn create(mut self, create: Create) -> MySqlBuilder {
+        self.create = create;
+        self
+    }
+
+    /// Connects and checks (or, under [`Create::IfMissing`], creates) the tables.
+    pub async fn connect(self) -> Result<MySqlStore, StoreError> {
+        let MySqlBuilder { url, table, create } = self;
+        let (url, table) = (url.as_str(), table.as_str());
         check_table_name(table)?;
         let opts = Opts::from_url(url)
             .map_err(|e| StoreError::with_source(StoreErrorKind::Config, "invalid MySQL URL", e))?;
@@ -312,11 +321,62 @@ impl MySqlStore {
             }),
         };
         let mut conn = store.conn().await?;
-        // Reset this connection when it goes back to the pool: it held a named lock.
+        // Reset this connection when it goes back to the pool: it may hold a named lock.
         conn.reset_connection(true);
-        schema::migrate(&mut conn, table).await?;
+        match create {
+            Create::Never => schema::check(&mut conn, &store.inner.url, table).await?,
+            _ => schema::migrate(&mut conn, table).await?,
+        }
         drop(conn);
         Ok(store)
+    }
+}
+
+impl MySqlStore {
+    /// Options for connecting to the database at `url`: the table, and whether to create
+    /// what is missing.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+    /// use sessionkit_core::store::Create;
+    /// use sessionkit_sql::MySqlStore;
+    ///
+    /// let store = MySqlStore::builder("mysql://app:pw@db/app")
+    ///     .create(Create::Never)
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn builder(url: &str) -> MySqlBuilder {
+        MySqlBuilder {
+            url: url.to_owned(),
+            table: schema::DEFAULT_TABLE.to_owned(),
+            create: Create::IfMissing,
+        }
+    }
+
+    /// Connects to the database at `url` (`mysql://user[:password]@host[:port]/db`) with
+    /// the default table name `sessionkit_session`, creating the tables if they are
+    /// missing.
+    pub async fn connect(url: &str) -> Result<MySqlStore, StoreError> {
+        MySqlStore::builder(url).connect().await
+    }
+
+    /// Connects using `table` (letters, digits and `_`; lets several applications or
+    /// tests share one database), creating the tables if they are missing.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+    /// use sessionkit_sql::MySqlStore;
+    ///
+    /// let store = MySqlStore::connect_with_table("mysql://app:pw@db/app", "shop_sessions").await?;
+    /// assert_eq!(store.describe_url(), "mysql://app@db:3306/app");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_with_table(url: &str, table: &str) -> Result<MySqlStore, StoreError> {
+        MySqlStore::builder(url).table(table).connect().await
     }
 
     /// The session table.

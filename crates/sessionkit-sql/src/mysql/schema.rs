@@ -33,6 +33,7 @@ use mysql_async::{Conn, Row, Value};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::my_error;
+use crate::common::{check_layout_version, table_not_found};
 
 /// The default session table.
 pub const DEFAULT_TABLE: &str = "sessionkit_session";
@@ -119,16 +120,36 @@ async fn migrate_locked(conn: &mut Conn, table: &str) -> Result<(), StoreError> 
         version = schema_version(conn, table).await?;
     }
     match version {
-        Some(SCHEMA_VERSION) => Ok(()),
-        Some(v) => Err(StoreError::new(
-            StoreErrorKind::Config,
-            format!(
-                "table {table} has layout version {v}; this build of sessionkit reads version {SCHEMA_VERSION}"
-            ),
-        )),
+        Some(v) => check_layout_version(table, v, SCHEMA_VERSION),
         None => Err(StoreError::new(
             StoreErrorKind::Config,
             format!("no layout version recorded for table {table} after creating it"),
+        )),
+    }
+}
+
+/// Checks, creating and writing nothing, that `table` exists in the connection's database
+/// (`url`, for messages) with the layout version this build reads (opening with
+/// [`Create::Never`](sessionkit_core::store::Create::Never)).
+pub(crate) async fn check(conn: &mut Conn, url: &str, table: &str) -> Result<(), StoreError> {
+    let exists: Option<Row> = conn
+        .exec_first(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+            (table,),
+        )
+        .await
+        .map_err(|e| my_error("schema check", e))?;
+    let version = match exists {
+        Some(_) => schema_version(conn, table).await?,
+        None => return Err(table_not_found(table, url)),
+    };
+    match version {
+        Some(v) => check_layout_version(table, v, SCHEMA_VERSION),
+        None => Err(StoreError::new(
+            StoreErrorKind::Config,
+            format!(
+                "table {table} in {url} has no recorded sessionkit layout version: it was not made by sessionkit; check the table name"
+            ),
         )),
     }
 }

@@ -6,7 +6,8 @@
 //! as plain JSON, a version number for compare-and-set, the expiry (`timestamptz`,
 //! indexed), created-at, last-seen, the user id (partial index) and a rotation-marker
 //! flag; beside it a lease table for lock mode. [`PostgresStore::connect`] creates what is
-//! missing and refuses a table written by a newer layout.
+//! missing and refuses a table of another layout version;
+//! [`PostgresBuilder::create`]`(Create::Never)` creates nothing.
 //!
 //! # Round trips
 //!
@@ -45,7 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use sessionkit_core::store::{BoxFuture, LeaseStore};
+use sessionkit_core::store::{BoxFuture, Create, LeaseStore};
 use sessionkit_core::{
     CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionKey,
     SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
@@ -171,27 +172,36 @@ pub(crate) fn describe(cfg: &tokio_postgres::Config) -> String {
     format!("postgres://{user}@{}/{db}", hosts.join(","))
 }
 
-impl PostgresStore {
-    /// Connects to the database at `url` (`postgres://user[:password]@host[:port]/db`,
-    /// or the `key=value` form) with the default table name `sessionkit_session`,
-    /// creating the tables if they are missing.
-    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        PostgresStore::connect_with_table(url, schema::DEFAULT_TABLE).await
+/// Options for connecting a [`PostgresStore`]; from [`PostgresStore::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `connect` is called"]
+pub struct PostgresBuilder {
+    url: String,
+    table: String,
+    create: Create,
+}
+
+impl PostgresBuilder {
+    /// Uses `table` instead of `sessionkit_session` (letters, digits and `_`,
+    /// lower-cased; lets several applications or tests share one database).
+    pub fn table(mut self, table: impl Into<String>) -> PostgresBuilder {
+        self.table = table.into();
+        self
     }
 
-    /// Connects using `table` (letters, digits and `_`, lower-cased; lets several
-    /// applications or tests share one database).
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
-    /// use sessionkit_sql::PostgresStore;
-    ///
-    /// let store = PostgresStore::connect_with_table("postgres://app@db/app", "shop_sessions").await?;
-    /// assert_eq!(store.describe_url(), "postgres://app@db:5432/app");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn connect_with_table(url: &str, table: &str) -> Result<PostgresStore, StoreError> {
+    /// Whether connecting may create the tables ([`Create::IfMissing`], the default) or
+    /// must find them ([`Create::Never`]: a missing table is a
+    /// [`StoreErrorKind::Config`] error naming it, and nothing is created or written while
+    /// connecting). The database and the schema are never created.
+    pub fn create(mut self, create: Create) -> PostgresBuilder {
+        self.create = create;
+        self
+    }
+
+    /// Connects and checks (or, under [`Create::IfMissing`], creates) the tables.
+    pub async fn connect(self) -> Result<PostgresStore, StoreError> {
+        let PostgresBuilder { url, table, create } = self;
+        let (url, table) = (url.as_str(), table.as_str());
         check_table_name(table)?;
         let table = table.to_ascii_lowercase();
         let mut cfg: tokio_postgres::Config = url.parse().map_err(|e| {
@@ -231,7 +241,10 @@ impl PostgresStore {
             .get()
             .await
             .map_err(|e| pool_error(&described, timeout, e))?;
-        schema::migrate(&mut client, &table).await?;
+        match create {
+            Create::Never => schema::check(&client, &described, &table).await?,
+            _ => schema::migrate(&mut client, &table).await?,
+        }
         drop(client);
         Ok(PostgresStore {
             inner: Arc::new(Inner {
@@ -242,6 +255,54 @@ impl PostgresStore {
                 timeout,
             }),
         })
+    }
+}
+
+impl PostgresStore {
+    /// Options for connecting to the database at `url`: the table, and whether to create
+    /// what is missing.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+    /// use sessionkit_core::store::Create;
+    /// use sessionkit_sql::PostgresStore;
+    ///
+    /// let store = PostgresStore::builder("postgres://app@127.0.0.1:5432/app")
+    ///     .create(Create::Never)
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn builder(url: &str) -> PostgresBuilder {
+        PostgresBuilder {
+            url: url.to_owned(),
+            table: schema::DEFAULT_TABLE.to_owned(),
+            create: Create::IfMissing,
+        }
+    }
+
+    /// Connects to the database at `url` (`postgres://user[:password]@host[:port]/db`,
+    /// or the `key=value` form) with the default table name `sessionkit_session`,
+    /// creating the tables if they are missing.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::builder(url).connect().await
+    }
+
+    /// Connects using `table` (letters, digits and `_`, lower-cased; lets several
+    /// applications or tests share one database), creating the tables if they are missing.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+    /// use sessionkit_sql::PostgresStore;
+    ///
+    /// let store = PostgresStore::connect_with_table("postgres://app@db/app", "shop_sessions").await?;
+    /// assert_eq!(store.describe_url(), "postgres://app@db:5432/app");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_with_table(url: &str, table: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::builder(url).table(table).connect().await
     }
 
     /// The session table (lower-cased).

@@ -29,10 +29,11 @@
 //! `sessions` would otherwise be two names for one table) and always quoted in statements.
 //! The tables live in the connection's current schema (the first of `search_path`).
 
-use deadpool_postgres::Client;
+use deadpool_postgres::{Client, GenericClient};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::pg_error;
+use crate::common::{check_layout_version, table_not_found};
 
 /// The default session table.
 pub const DEFAULT_TABLE: &str = "sessionkit_session";
@@ -98,22 +99,38 @@ pub(crate) async fn migrate(client: &mut Client, table: &str) -> Result<(), Stor
         })?,
     };
     tx.commit().await.map_err(|e| pg_error("schema setup", e))?;
-    if version != SCHEMA_VERSION {
-        return Err(StoreError::new(
+    check_layout_version(table, i64::from(version), i64::from(SCHEMA_VERSION))
+}
+
+/// Checks, creating and writing nothing, that `table` exists in the connection's current
+/// schema (`url`, for messages) with the layout version this build reads (connecting
+/// with [`Create::Never`](sessionkit_core::store::Create::Never)).
+pub(crate) async fn check<C: GenericClient>(
+    client: &C,
+    url: &str,
+    table: &str,
+) -> Result<(), StoreError> {
+    let row = client
+        .query_one("SELECT to_regclass(quote_ident($1)) IS NOT NULL", &[&table])
+        .await
+        .map_err(|e| pg_error("schema check", e))?;
+    let exists: bool = row.try_get(0).map_err(|e| pg_error("schema check", e))?;
+    if !exists {
+        return Err(table_not_found(table, url));
+    }
+    match schema_version(client, table).await? {
+        Some(v) => check_layout_version(table, i64::from(v), i64::from(SCHEMA_VERSION)),
+        None => Err(StoreError::new(
             StoreErrorKind::Config,
             format!(
-                "table {table} has layout version {version}; this build of sessionkit reads version {SCHEMA_VERSION}"
+                "table {table} in {url} has no recorded sessionkit layout version: it was not made by sessionkit; check the table name"
             ),
-        ));
+        )),
     }
-    Ok(())
 }
 
 /// The recorded layout version of `table`, if any.
-async fn schema_version(
-    tx: &deadpool_postgres::Transaction<'_>,
-    table: &str,
-) -> Result<Option<i32>, StoreError> {
+async fn schema_version<C: GenericClient>(tx: &C, table: &str) -> Result<Option<i32>, StoreError> {
     let row = tx
         .query_one("SELECT to_regclass('sessionkit_schema') IS NOT NULL", &[])
         .await

@@ -20,6 +20,7 @@
 //! transaction** (group commit): under concurrency many sessions share one commit.
 //! [`SqliteStore::write_stats`] reports the batch sizes.
 
+mod file;
 pub mod schema;
 mod writer;
 
@@ -27,8 +28,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use sessionkit_core::store::BoxFuture;
+use rusqlite::{Connection, OptionalExtension, params};
+use sessionkit_core::store::{BoxFuture, Create};
 use sessionkit_core::{
     CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionKey,
     SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
@@ -74,15 +75,13 @@ impl fmt::Debug for SqliteStore {
     }
 }
 
-pub(crate) fn sql_error(what: &str, e: rusqlite::Error) -> StoreError {
-    let kind = match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::NotADatabase) => {
-            StoreErrorKind::Config
-        }
-        _ => StoreErrorKind::Unavailable,
-    };
-    StoreError::with_source(kind, format!("sqlite {what} failed"), e)
+/// An SQLite error on the database at `path` during `what`: the path, the cause and what
+/// to do (see [`file::error`]).
+pub(crate) fn sql_error(path: &Path, what: &str, e: rusqlite::Error) -> StoreError {
+    file::error(path, what, e)
 }
+
+pub(crate) use file::{open as open_file, open_read_only};
 
 pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
@@ -93,60 +92,109 @@ pub(crate) fn from_micros(m: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` with the default table name
-    /// `sessionkit_session`.
-    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
-        SqliteStore::open_with_table(path, schema::DEFAULT_TABLE).await
+/// Options for opening a [`SqliteStore`]; from [`SqliteStore::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `open` is called"]
+pub struct SqliteBuilder {
+    path: PathBuf,
+    table: String,
+    create: Create,
+}
+
+impl SqliteBuilder {
+    /// Uses `table` instead of `sessionkit_session` (letters, digits and `_`; lets several
+    /// applications or tests share one file).
+    pub fn table(mut self, table: impl Into<String>) -> SqliteBuilder {
+        self.table = table.into();
+        self
     }
 
-    /// Opens the database at `path` using `table` (letters, digits and `_`; lets several
-    /// applications or tests share one file).
-    pub async fn open_with_table(
-        path: impl AsRef<Path>,
-        table: &str,
-    ) -> Result<SqliteStore, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        let table = table.to_owned();
-        tokio::task::spawn_blocking(move || SqliteStore::open_blocking(path, table))
+    /// Whether opening may create the database file and the tables
+    /// ([`Create::IfMissing`], the default) or must find them ([`Create::Never`]: a
+    /// missing file or table is a [`StoreErrorKind::Config`] error naming it, and nothing
+    /// is written to the file while opening).
+    pub fn create(mut self, create: Create) -> SqliteBuilder {
+        self.create = create;
+        self
+    }
+
+    /// Opens the database.
+    ///
+    /// Fails with [`StoreErrorKind::Config`] when the directory does not exist (it is
+    /// never created), when the file or the table is missing under [`Create::Never`], when
+    /// the file cannot be opened or written (the message names the cause: permission
+    /// denied, a read-only file system, not an SQLite database, ...), or when the table has
+    /// another layout version.
+    pub async fn open(self) -> Result<SqliteStore, StoreError> {
+        tokio::task::spawn_blocking(move || SqliteStore::open_blocking(self))
             .await
             .map_err(|e| {
                 StoreError::with_source(StoreErrorKind::Other, "sqlite open task failed", e)
             })?
     }
+}
 
-    fn open_blocking(path: PathBuf, table: String) -> Result<SqliteStore, StoreError> {
-        schema::check_table_name(&table)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-            && !dir.is_dir()
-        {
-            return Err(StoreError::new(
-                StoreErrorKind::Config,
-                format!(
-                    "cannot open {}: directory {} does not exist",
-                    path.display(),
-                    dir.display()
-                ),
-            ));
+impl SqliteStore {
+    /// Options for opening the database at `path`: the table, and whether to create what
+    /// is missing.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+    /// use sessionkit_core::store::Create;
+    /// use sessionkit_sql::SqliteStore;
+    ///
+    /// // An admin tool that must not create a database where a path has a typo.
+    /// let store = SqliteStore::builder("sessions.sqlite3")
+    ///     .create(Create::Never)
+    ///     .open()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn builder(path: impl AsRef<Path>) -> SqliteBuilder {
+        SqliteBuilder {
+            path: path.as_ref().to_path_buf(),
+            table: schema::DEFAULT_TABLE.to_owned(),
+            create: Create::IfMissing,
         }
-        let conn = Connection::open(&path).map_err(|e| {
-            StoreError::with_source(
-                StoreErrorKind::Config,
-                format!("cannot open SQLite database {}", path.display()),
-                e,
-            )
-        })?;
-        schema::configure(&conn, true)
-            .and_then(|()| schema::migrate(&conn, &table))
-            .map_err(|e| {
-                StoreError::with_source(
-                    StoreErrorKind::Config,
-                    format!("cannot use SQLite database {}", path.display()),
-                    e,
-                )
-            })?;
+    }
+
+    /// Opens (creating if needed) the database at `path` with the default table name
+    /// `sessionkit_session`.
+    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        SqliteStore::builder(path).open().await
+    }
+
+    /// Opens (creating if needed) the database at `path` using `table` (letters, digits
+    /// and `_`; lets several applications or tests share one file).
+    pub async fn open_with_table(
+        path: impl AsRef<Path>,
+        table: &str,
+    ) -> Result<SqliteStore, StoreError> {
+        SqliteStore::builder(path).table(table).open().await
+    }
+
+    fn open_blocking(b: SqliteBuilder) -> Result<SqliteStore, StoreError> {
+        let SqliteBuilder {
+            path,
+            table,
+            create,
+        } = b;
+        schema::check_table_name(&table)?;
+        let conn = open_file(&path, create)?;
+        match create {
+            // Nothing is written before the table is known to be ours and current.
+            Create::Never => {
+                schema::check(&conn, &path, &table)?;
+                schema::configure(&conn, &path, true)?;
+            }
+            _ => {
+                schema::configure(&conn, &path, true)?;
+                schema::migrate(&conn, &path, &table)?;
+            }
+        }
         let sql = Arc::new(schema::Sql::new(&table));
-        let writer = Writer::spawn(conn, Arc::clone(&sql), path.display().to_string())?;
+        let writer = Writer::spawn(conn, Arc::clone(&sql), path.clone())?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
@@ -178,12 +226,8 @@ impl SqliteStore {
         {
             return Ok(c);
         }
-        let conn = Connection::open_with_flags(
-            &self.inner.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| sql_error("open", e))?;
-        schema::configure(&conn, false)?;
+        let conn = open_read_only(&self.inner.path)?;
+        schema::configure(&conn, &self.inner.path, false)?;
         Ok(conn)
     }
 
@@ -201,7 +245,9 @@ impl SqliteStore {
     ) -> Result<Vec<SessionInfo>, StoreError> {
         let conn = self.reader()?;
         let rows = {
-            let mut stmt = conn.prepare_cached(sql).map_err(|e| sql_error("list", e))?;
+            let mut stmt = conn
+                .prepare_cached(sql)
+                .map_err(|e| sql_error(self.path(), "list", e))?;
             let rows = stmt
                 .query_map(params, |r| {
                     Ok((
@@ -212,9 +258,9 @@ impl SqliteStore {
                         r.get::<_, Option<String>>(4)?,
                     ))
                 })
-                .map_err(|e| sql_error("list", e))?;
+                .map_err(|e| sql_error(self.path(), "list", e))?;
             rows.collect::<Result<Vec<_>, _>>()
-                .map_err(|e| sql_error("list", e))?
+                .map_err(|e| sql_error(self.path(), "list", e))?
         };
         self.give_back(conn);
         Ok(rows
@@ -239,7 +285,7 @@ impl SqliteStore {
         let row = {
             let mut stmt = conn
                 .prepare_cached(&self.inner.sql.load)
-                .map_err(|e| sql_error("load", e))?;
+                .map_err(|e| sql_error(self.path(), "load", e))?;
             stmt.query_row(params![key.as_str(), micros(now)], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -252,7 +298,7 @@ impl SqliteStore {
                 ))
             })
             .optional()
-            .map_err(|e| sql_error("load", e))?
+            .map_err(|e| sql_error(self.path(), "load", e))?
         };
         self.give_back(conn);
         let Some((json, version, expires, created, seen, user_id, retired)) = row else {

@@ -19,10 +19,13 @@
 //! CREATE INDEX sessionkit_session_user_id ON sessionkit_session (user_id) WHERE user_id IS NOT NULL;
 //! ```
 
-use rusqlite::Connection;
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::sql_error;
+use crate::common::{check_layout_version, table_not_found};
 
 /// How long a connection waits for another process's lock.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -42,9 +45,9 @@ pub(crate) use crate::common::check_table_name;
 
 /// Connection settings: WAL and NORMAL sync for the writer (which owns the file's mode),
 /// a busy timeout for everyone.
-pub(crate) fn configure(conn: &Connection, writer: bool) -> Result<(), StoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| sql_error("configure", e))?;
+pub(crate) fn configure(conn: &Connection, path: &Path, writer: bool) -> Result<(), StoreError> {
+    let e = |e| sql_error(path, "configure", e);
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(e)?;
     // Page cache (SQLite's default is 2 MiB per connection): with a million sessions the
     // table and its indexes are a few hundred MiB, and every visit walks two B-trees from
     // the root. A larger cache keeps their upper levels in memory for the writer, which
@@ -56,22 +59,21 @@ pub(crate) fn configure(conn: &Connection, writer: bool) -> Result<(), StoreErro
         READER_CACHE_KIB
     };
     conn.execute_batch(&format!("PRAGMA cache_size=-{cache_kib}"))
-        .map_err(|e| sql_error("configure", e))?;
+        .map_err(e)?;
     if writer {
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(|e| sql_error("configure", e))?;
+            .map_err(e)?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(mode, "SQLite did not switch to WAL mode");
         }
-        conn.execute_batch("PRAGMA synchronous=NORMAL")
-            .map_err(|e| sql_error("configure", e))?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL").map_err(e)?;
     }
     Ok(())
 }
 
 /// Creates the tables if missing and checks the layout version.
-pub(crate) fn migrate(conn: &Connection, table: &str) -> Result<(), StoreError> {
+pub(crate) fn migrate(conn: &Connection, path: &Path, table: &str) -> Result<(), StoreError> {
     conn.execute_batch(&format!(
         "BEGIN IMMEDIATE;
          CREATE TABLE IF NOT EXISTS sessionkit_schema (tbl TEXT PRIMARY KEY, version INTEGER NOT NULL);
@@ -92,7 +94,7 @@ pub(crate) fn migrate(conn: &Connection, table: &str) -> Result<(), StoreError> 
     ))
     .map_err(|e| {
         let _ = conn.execute_batch("ROLLBACK");
-        sql_error("schema setup", e)
+        sql_error(path, "schema setup", e)
     })?;
     let version: i64 = conn
         .query_row(
@@ -100,16 +102,49 @@ pub(crate) fn migrate(conn: &Connection, table: &str) -> Result<(), StoreError> 
             [table],
             |r| r.get(0),
         )
-        .map_err(|e| sql_error("schema check", e))?;
-    if version != SCHEMA_VERSION {
+        .map_err(|e| sql_error(path, "schema check", e))?;
+    check_layout_version(table, version, SCHEMA_VERSION)
+}
+
+/// Checks, writing nothing, that `table` exists with the layout version this build reads
+/// (opening with [`Create::Never`](sessionkit_core::store::Create::Never)).
+pub(crate) fn check(conn: &Connection, path: &Path, table: &str) -> Result<(), StoreError> {
+    let e = |e| sql_error(path, "schema check", e);
+    let exists = |name: &str| -> Result<bool, StoreError> {
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE)",
+            [name],
+            |r| r.get(0),
+        )
+        .map_err(e)
+    };
+    if !exists(table)? {
+        return Err(table_not_found(
+            table,
+            &format!("SQLite database {}", path.display()),
+        ));
+    }
+    let version: Option<i64> = if exists("sessionkit_schema")? {
+        conn.query_row(
+            "SELECT version FROM sessionkit_schema WHERE tbl = ?1",
+            [table],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(e)?
+    } else {
+        None
+    };
+    let Some(version) = version else {
         return Err(StoreError::new(
             StoreErrorKind::Config,
             format!(
-                "table {table} has layout version {version}; this build of sessionkit reads version {SCHEMA_VERSION}"
+                "table {table} in SQLite database {} has no recorded sessionkit layout version: it was not made by sessionkit; check the table name",
+                path.display()
             ),
         ));
-    }
-    Ok(())
+    };
+    check_layout_version(table, version, SCHEMA_VERSION)
 }
 
 /// The statements, with the table name filled in once.

@@ -1,5 +1,6 @@
 //! The writer thread: one connection, group commit.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -113,14 +114,14 @@ impl Writer {
     pub(crate) fn spawn(
         conn: Connection,
         sql: Arc<Sql>,
-        name: String,
+        path: PathBuf,
     ) -> Result<Writer, StoreError> {
         let (tx, rx) = mpsc::channel::<Job>();
         let counters = Arc::new(Counters::default());
         let c = Arc::clone(&counters);
         std::thread::Builder::new()
             .name("sessionkit-sqlite-writer".into())
-            .spawn(move || run(conn, &sql, &rx, &c, &name))
+            .spawn(move || run(conn, &sql, &rx, &c, &path))
             .map_err(|e| {
                 StoreError::with_source(
                     StoreErrorKind::Other,
@@ -156,7 +157,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, sql: &Sql, rx: &mpsc::Receiver<Job>, counters: &Counters, name: &str) {
+fn run(conn: Connection, sql: &Sql, rx: &mpsc::Receiver<Job>, counters: &Counters, path: &Path) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     // Blocks until the first write arrives; ends when every store handle is gone.
     while let Ok(first) = rx.recv() {
@@ -167,14 +168,15 @@ fn run(conn: Connection, sql: &Sql, rx: &mpsc::Receiver<Job>, counters: &Counter
                 Err(_) => break,
             }
         }
-        commit(&conn, sql, &mut batch, counters, name);
+        commit(&conn, sql, &mut batch, counters, path);
     }
 }
 
-fn commit(conn: &Connection, sql: &Sql, batch: &mut Vec<Job>, counters: &Counters, name: &str) {
+fn commit(conn: &Connection, sql: &Sql, batch: &mut Vec<Job>, counters: &Counters, path: &Path) {
+    let name = path.display();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let err = sql_error("begin", e);
-        tracing::error!(db = name, error = %err.report(), "SQLite write transaction could not start");
+        let err = sql_error(path, "begin", e);
+        tracing::error!(db = %name, error = %err.report(), "SQLite write transaction could not start");
         for (_, reply) in batch.drain(..) {
             let _ = reply.send(Err(StoreError::new(err.kind(), err.detail())));
         }
@@ -182,7 +184,7 @@ fn commit(conn: &Connection, sql: &Sql, batch: &mut Vec<Job>, counters: &Counter
     }
     let mut results = Vec::with_capacity(batch.len());
     for (w, _) in batch.iter() {
-        results.push(apply(conn, sql, w));
+        results.push(apply(conn, sql, w, path));
     }
     match conn.execute_batch("COMMIT") {
         Ok(()) => {
@@ -198,8 +200,8 @@ fn commit(conn: &Connection, sql: &Sql, batch: &mut Vec<Job>, counters: &Counter
             // Nothing of this batch is stored (disk full, I/O error): every caller
             // learns it; none is told its write succeeded.
             let _ = conn.execute_batch("ROLLBACK");
-            let err = sql_error("commit", e);
-            tracing::error!(db = name, error = %err.report(), "SQLite write transaction failed");
+            let err = sql_error(path, "commit", e);
+            tracing::error!(db = %name, error = %err.report(), "SQLite write transaction failed");
             for (_, reply) in batch.drain(..) {
                 let _ = reply.send(Err(StoreError::new(err.kind(), err.detail())));
             }
@@ -207,8 +209,8 @@ fn commit(conn: &Connection, sql: &Sql, batch: &mut Vec<Job>, counters: &Counter
     }
 }
 
-fn apply(conn: &Connection, sql: &Sql, w: &Write) -> Result<Reply, StoreError> {
-    let e = |what: &'static str| move |err: rusqlite::Error| sql_error(what, err);
+fn apply(conn: &Connection, sql: &Sql, w: &Write, path: &Path) -> Result<Reply, StoreError> {
+    let e = |what: &'static str| move |err: rusqlite::Error| sql_error(path, what, err);
     match w {
         Write::Create { key, row, now } => {
             let mut stmt = conn.prepare_cached(&sql.create).map_err(e("create"))?;

@@ -445,3 +445,49 @@ async fn client_found_rows_in_the_url_changes_nothing() {
     assert_eq!(again, sessionkit_core::CreateOutcome::Collision);
     server::create_over_expired_continues_versions(&store).await;
 }
+
+/// Issue 15: `Create::Never` creates no table, and finds one that exists.
+#[tokio::test]
+async fn create_never_creates_nothing_and_finds_what_exists() {
+    use sessionkit_core::store::Create;
+    let table = table_name();
+    let never = || {
+        MySqlStore::builder(&url())
+            .table(&table)
+            .create(Create::Never)
+            .connect()
+    };
+    let err = match never().await {
+        Err(e) if e.kind() == StoreErrorKind::Unavailable => {
+            sessionkit_testkit::require::<()>("MySQL", Err(e.report()));
+            return;
+        }
+        Err(e) => e,
+        Ok(_) => panic!("a missing table was found"),
+    };
+    assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
+    assert!(
+        err.report()
+            .contains(&format!("table {table} not found in mysql://")),
+        "{}",
+        err.report()
+    );
+    let mut conn = raw().await.expect("raw connection");
+    let found: Option<i64> = conn
+        .exec_first(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (?, ?)",
+            (&table, format!("{table}_lease")),
+        )
+        .await
+        .unwrap();
+    let _ = conn.disconnect().await;
+    assert_eq!(found, Some(0), "created");
+    let _guard = dropping(&table);
+    drop(open(&table).await.expect("made by IfMissing"));
+    let store = never().await.expect("found with Never");
+    assert!(matches!(
+        store.load(&SessionKey::generate(), T0).await.unwrap(),
+        Lookup::Missing
+    ));
+    store.disconnect().await.unwrap();
+}

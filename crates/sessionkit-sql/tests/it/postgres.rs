@@ -402,3 +402,47 @@ async fn unstorable_records_are_encode_errors() {
         .expect_err("text cannot hold NUL");
     assert_eq!(err.kind(), StoreErrorKind::Encode, "{}", err.report());
 }
+
+/// Issue 15: `Create::Never` creates no table, and finds one that exists.
+#[tokio::test]
+async fn create_never_creates_nothing_and_finds_what_exists() {
+    use sessionkit_core::store::Create;
+    let table = table_name();
+    let never = || {
+        PostgresStore::builder(&url())
+            .table(&table)
+            .create(Create::Never)
+            .connect()
+    };
+    let err = match never().await {
+        Err(e) if e.kind() == StoreErrorKind::Unavailable => {
+            sessionkit_testkit::require::<()>("PostgreSQL", Err(e.report()));
+            return;
+        }
+        Err(e) => e,
+        Ok(_) => panic!("a missing table was found"),
+    };
+    assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
+    assert!(
+        err.report()
+            .contains(&format!("table {table} not found in postgres://")),
+        "{}",
+        err.report()
+    );
+    let client = raw().await.expect("raw connection");
+    let row = client
+        .query_one(
+            "SELECT to_regclass(quote_ident($1)) IS NULL, NOT EXISTS (SELECT 1 FROM sessionkit_schema WHERE tbl = $1)",
+            &[&table],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0) && row.get::<_, bool>(1), "created");
+    let _guard = dropping(&table);
+    drop(open(&table).await.expect("made by IfMissing"));
+    let store = never().await.expect("found with Never");
+    assert!(matches!(
+        store.load(&SessionKey::generate(), T0).await.unwrap(),
+        Lookup::Missing
+    ));
+}

@@ -127,3 +127,82 @@ async fn newer_layout_version_is_refused() {
 fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).unwrap()
 }
+
+/// Issue 15: `Create::Never` creates no file and no table, and finds what exists.
+#[tokio::test]
+async fn create_never_creates_nothing_and_finds_what_exists() {
+    use sessionkit_core::store::Create;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    let never = || SqliteStore::builder(&path).create(Create::Never).open();
+    let err = never().await.unwrap_err();
+    assert_eq!(err.kind(), sessionkit_core::StoreErrorKind::Config);
+    assert!(err.report().contains("does not exist"), "{}", err.report());
+    assert!(!path.exists());
+    // A database of someone else: no table is added, the journal mode is not switched.
+    rusqlite_conn(&path)
+        .execute_batch("CREATE TABLE notes (x)")
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = never().await.unwrap_err();
+    assert!(
+        err.report().contains("table sessionkit_session not found"),
+        "{}",
+        err.report()
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    // Made by the default (IfMissing), then opened with Never: the same sessions.
+    let made = SqliteStore::builder(&path)
+        .table("t1")
+        .open()
+        .await
+        .unwrap();
+    let key = sessionkit_core::SessionKey::generate();
+    let now = time::OffsetDateTime::now_utc();
+    let record = sessionkit_core::Record {
+        data: sessionkit_core::Data::default(),
+        expires_at: now + time::Duration::hours(1),
+        meta: sessionkit_core::Metadata::default(),
+    };
+    made.create(&key, &record, now).await.unwrap();
+    drop(made);
+    let found = SqliteStore::builder(&path)
+        .table("t1")
+        .create(Create::Never)
+        .open()
+        .await
+        .unwrap();
+    assert!(matches!(
+        found.load(&key, now).await.unwrap(),
+        sessionkit_core::Lookup::Found { .. }
+    ));
+}
+
+/// Issue 15: an older layout version is refused by both ways of opening, and the version
+/// row is left alone (no migration, on a read or otherwise: version 1 is the first).
+#[tokio::test]
+async fn older_layout_version_is_refused_not_migrated() {
+    use sessionkit_core::store::Create;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    drop(SqliteStore::open(&path).await.unwrap());
+    rusqlite_conn(&path)
+        .execute("UPDATE sessionkit_schema SET version = 0", [])
+        .unwrap();
+    for create in [Create::Never, Create::IfMissing] {
+        let err = SqliteStore::builder(&path)
+            .create(create)
+            .open()
+            .await
+            .unwrap_err();
+        assert!(
+            err.report().contains("older than version 1"),
+            "{}",
+            err.report()
+        );
+    }
+    let v: i64 = rusqlite_conn(&path)
+        .query_row("SELECT version FROM sessionkit_schema", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 0);
+}

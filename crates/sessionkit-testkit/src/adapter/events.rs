@@ -124,3 +124,37 @@ pub async fn a_blocked_listener_never_holds_requests(a: &impl Adapter, m: Mode, 
     cv.notify_all();
     engine.flush_events();
 }
+
+/// The per-user limit (`max_sessions_per_user = 1`): a second browser's login revokes the
+/// first browser's session (event `revoked`, cause `cap`); the second keeps its data.
+/// Stores without a per-user index refuse the setting and skip this check.
+pub async fn the_per_user_limit_revokes_the_oldest_login(
+    a: &impl Adapter,
+    m: Mode,
+    store: BoxStore,
+) {
+    let events = Collect::default();
+    let config = m.config().max_sessions_per_user(1).build().expect("config");
+    let Ok(engine) = Engine::builder(store)
+        .with_config(config)
+        .with_events(events.clone())
+        .try_build()
+    else {
+        return;
+    };
+    let s = a.serve(engine.clone()).await;
+    let first = m.id(&m.get(&s, "/s/visit", None).await);
+    let first = m.id(&m.get(&s, "/s/login", Some(&first)).await);
+    let second = m.id(&m.get(&s, "/s/visit", None).await);
+    let second = m.id(&m.get(&s, "/s/login", Some(&second)).await);
+    assert_eq!(m.get(&s, "/s/read", Some(&second)).await.body, "count: 1");
+    assert_eq!(
+        m.get(&s, "/s/read", Some(&first)).await.body,
+        "count: none",
+        "the first login was revoked"
+    );
+    engine.flush_events();
+    let log = events.log();
+    assert!(log.contains(r#""event":"revoked""#), "{log}");
+    assert!(log.contains(r#""cause":"cap""#), "{log}");
+}

@@ -237,7 +237,8 @@ macro_rules! adapter_conformance_tests {
             store_outage_is_a_503,
             events_follow_login_rotation_logout,
             no_event_after_a_failed_write,
-            a_blocked_listener_never_holds_requests
+            a_blocked_listener_never_holds_requests,
+            the_per_user_limit_revokes_the_oldest_login
         );
     };
     (@each $adapter:expr, $mode:expr, $make:expr; $($name:ident),*) => {$(

@@ -69,14 +69,13 @@ async fn fault_sqlite_read_only_file() {
 fn fault_sqlite_read_only_file_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ro.sqlite3");
-    let (code, _, err) = crate::serve::run(
-        &[
-            "clear-expired",
-            "--store",
-            &format!("sqlite://{}", path.display()),
-        ],
-        dir.path(),
-    );
+    let url = format!("sqlite://{}", path.display());
+    {
+        // The store exists once served (clear-expired creates nothing).
+        let port = crate::serve::free_port();
+        let _server = crate::serve::serve(dir.path(), port, Some(&url));
+    }
+    let (code, _, err) = crate::serve::run(&["clear-expired", "--store", &url], dir.path());
     assert_eq!(code, 0, "{err}");
     let Some(_guard) = sessionkit_testkit::require(
         "root (chattr +i in an ext4-like temp directory)",
@@ -95,6 +94,8 @@ fn fault_sqlite_read_only_file_at_start() {
     assert_ne!(code, 0);
     assert!(err.contains("ro.sqlite3"), "names the file: {err}");
     assert!(!err.contains("panicked"), "{err}");
+    // Issue 15 (item 4): the cause and the fix.
+    assert!(err.contains("chattr -i"), "{err}");
 }
 
 /// The disk fills up: saves are 503s with "disk is full" logged, sessions saved before

@@ -7,6 +7,7 @@ mod concurrency;
 mod events;
 mod extremes;
 mod failures;
+mod limit;
 mod rules;
 mod timeouts;
 
