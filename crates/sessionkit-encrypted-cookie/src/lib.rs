@@ -5,7 +5,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`key`] | [`CookieKey`] (exactly 32 bytes, from base64), [`KeyRing`] (the first key seals, every key opens), [`KeyError`] |
-//! | [`format`] | the versioned cookie format: [`format::seal`], [`format::open`] (pure, fuzzed) |
+//! | [`format`](mod@format) | the versioned cookie format: [`format::seal`], [`format::open`] (pure, fuzzed) |
 //! | [`store`] | [`EncryptedCookieStore`], a [`ClientStore`](sessionkit_core::ClientStore) |
 //!
 //! ```

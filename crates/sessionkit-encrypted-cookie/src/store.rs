@@ -12,7 +12,7 @@ use crate::key::KeyRing;
 
 /// A [`ClientStore`] keeping the whole session in the cookie, encrypted and authenticated
 /// with XChaCha20-Poly1305 under the first key of its [`KeyRing`] and read under any of
-/// them ([`format`](crate::format) describes the bytes).
+/// them ([`crate::format`] describes the bytes).
 ///
 /// Reading never fails loudly: a value that is not one of ours, altered, cut, or sealed
 /// under a key no longer in the ring is no session, with a log line saying which (the key
