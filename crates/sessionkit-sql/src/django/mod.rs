@@ -106,7 +106,11 @@ mod postgres;
 #[cfg(feature = "mysql")]
 mod mysql;
 
+mod tz;
+
 pub use sessionkit_django::Secrets;
+
+pub use self::tz::DjangoTime;
 
 #[cfg(feature = "mysql")]
 pub use self::mysql::{DjangoMySqlBuilder, DjangoMySqlStore};
