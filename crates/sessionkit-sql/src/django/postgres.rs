@@ -642,11 +642,14 @@ impl SessionStore for DjangoPostgresStore {
     }
 
     fn describe(&self) -> String {
-        if self.db.table == format!(r#""{DEFAULT_TABLE}""#) {
-            format!("{} (django layout)", self.db.url)
-        } else {
-            format!("{} (django layout, table {})", self.db.url, self.db.table)
+        let mut s = format!("{} (django layout", self.db.url);
+        if self.db.table != format!(r#""{DEFAULT_TABLE}""#) {
+            s.push_str(", table ");
+            s.push_str(&self.db.table);
         }
+        self.db.time.describe_into(&mut s);
+        s.push(')');
+        s
     }
 
     fn listing(&self) -> Option<&dyn SessionListing> {

@@ -528,6 +528,7 @@ impl SessionStore for DjangoSqliteStore {
             s.push_str(", table ");
             s.push_str(&self.db.table);
         }
+        self.db.time.describe_into(&mut s);
         s.push(')');
         s
     }

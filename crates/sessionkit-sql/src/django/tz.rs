@@ -124,6 +124,15 @@ impl DjangoTime {
         self.local.as_ref().map_or("UTC", |z| z.name.as_str())
     }
 
+    /// Appends `, USE_TZ = False, TIME_ZONE = "…"` to a store's description (nothing
+    /// with `USE_TZ = True`).
+    pub(crate) fn describe_into(&self, s: &mut String) {
+        if !self.use_tz() {
+            s.push_str(", ");
+            s.push_str(&self.to_string());
+        }
+    }
+
     /// The naive value Django would store for the instant `t` (Django's `make_naive`):
     /// UTC with `USE_TZ = True`, local time otherwise; within Python's `datetime` range.
     pub fn to_column(&self, t: OffsetDateTime) -> PrimitiveDateTime {

@@ -295,6 +295,13 @@ async fn use_tz_false_local_times() {
         .await
         .expect("open");
     assert_eq!(store.django_time().time_zone(), "America/New_York");
+    assert!(
+        store
+            .describe()
+            .ends_with(r#"(django layout, USE_TZ = False, TIME_ZONE = "America/New_York")"#),
+        "{}",
+        store.describe()
+    );
     django::local_times(
         &store,
         async |key| raw(&path, "django_session", key).1[..19].to_owned(),
