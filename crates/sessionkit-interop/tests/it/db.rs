@@ -93,7 +93,7 @@ fn django_expiry(django: &Django, key: &str) -> Option<OffsetDateTime> {
     let Some(Value::Map(db)) = raw.get("db") else {
         return None;
     };
-    let text = crate::django::text(&db, "expire_instant");
+    let text = crate::django::text(db, "expire_instant");
     match pytime::fromisoformat(&text) {
         Some(pytime::IsoDateTime::Aware(t)) => Some(t),
         other => panic!("expire_instant {text:?}: {other:?}"),
