@@ -18,6 +18,7 @@ import json
 import os
 import sys
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -345,6 +346,16 @@ def cmd_raw(args):
             )
             row = cur.fetchone()
         out["db"] = row and {"session_data": row[0], "expire_date": str(row[1])}
+        if row:
+            # The instant the row expires, as Django reads it back: a naive value (USE_TZ =
+            # False) is local time in TIME_ZONE, made aware as Django's make_aware does.
+            from django.contrib.sessions.models import Session
+            from django.utils import timezone
+
+            value = Session.objects.get(session_key=args.key).expire_date
+            if timezone.is_naive(value):
+                value = timezone.make_aware(value)
+            out["db"]["expire_instant"] = value.astimezone(dt_timezone.utc).isoformat()
     if engine in ("cache", "cached_db") and is_memcached():
         out["cache"] = memcached_raw(cache.make_and_validate_key(s.cache_key))
     elif engine in ("cache", "cached_db"):

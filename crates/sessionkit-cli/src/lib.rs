@@ -33,6 +33,7 @@ use sessionkit_core::events::RevokeCause;
 use sessionkit_core::store::Create;
 use sessionkit_core::value::Map;
 use sessionkit_core::{Lookup, SessionInfo, SessionKey, StoreErrorKind, Value, json, pytime};
+use sessionkit_sql::django::DjangoTime;
 use time::OffsetDateTime;
 
 use crate::store_url::{Layout, OpenOptions, Opened};
@@ -88,6 +89,15 @@ pub struct StoreArgs {
     /// The session lifetime in seconds (Django's SESSION_COOKIE_AGE).
     #[arg(long, default_value_t = 1_209_600, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
     pub cookie_age: i64,
+    /// Django's USE_TZ, for the Django layout's tables (SQLite, PostgreSQL, MySQL): with
+    /// false, django_session.expire_date holds naive local time in --django-time-zone,
+    /// as Django writes it then. true/false (also yes/no, 1/0).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub django_use_tz: bool,
+    /// Django's TIME_ZONE, an IANA name (e.g. America/New_York): the zone of
+    /// expire_date with --django-use-tz false. An unknown name is refused.
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub django_time_zone: String,
 }
 
 /// A cache in front of the store, for the commands on which it has an effect (`serve`,
@@ -135,10 +145,26 @@ impl StoreArgs {
         self.open_with(cache, Create::Never).await
     }
 
+    /// Django's `USE_TZ` and `TIME_ZONE` from `--django-use-tz` and
+    /// `--django-time-zone`; an unknown zone, or `USE_TZ = False` without the Django
+    /// layout, is an error.
+    pub fn django_time(&self) -> anyhow::Result<DjangoTime> {
+        let time = DjangoTime::new(self.django_use_tz, &self.django_time_zone)
+            .map_err(|e| anyhow::anyhow!("--django-time-zone: {}", e.report()))?;
+        if !time.use_tz() && self.layout != Layout::Django {
+            bail!(
+                "--django-use-tz false describes Django's tables: it needs --layout django (sessionkit's own layout stores instants)"
+            );
+        }
+        Ok(time)
+    }
+
     async fn open_with(&self, cache: &CacheArgs, create: Create) -> anyhow::Result<Opened> {
+        let django_time = self.django_time()?;
         let secrets = secrets::load(self.secret_key_file.as_deref())?;
         let cookie_keys = secrets::load_cookie_keys(self.cookie_key_file.as_deref())?;
         let opts = OpenOptions {
+            django_time,
             layout: self.layout,
             secrets,
             cookie_keys,

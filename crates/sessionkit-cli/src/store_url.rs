@@ -35,7 +35,9 @@ use sessionkit_django::{DjangoFileStore, Secrets, SignedCookieStore};
 use sessionkit_encrypted_cookie::{EncryptedCookieStore, KeyRing};
 use sessionkit_memcached::{DjangoMemcachedStore, MemcachedStore};
 use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore, RedisCache, RedisStore};
-use sessionkit_sql::django::{DjangoMySqlStore, DjangoPostgresStore, DjangoSqliteStore};
+use sessionkit_sql::django::{
+    DjangoMySqlStore, DjangoPostgresStore, DjangoSqliteStore, DjangoTime,
+};
 use sessionkit_sql::{MySqlStore, PostgresStore, SqliteStore};
 
 /// A parsed store URL.
@@ -292,6 +294,8 @@ pub struct OpenOptions {
     /// process, is refused). The Django layout's tables are never created either way:
     /// they are Django's.
     pub create: Create,
+    /// Django's `USE_TZ` and `TIME_ZONE`, for the Django layout's SQL tables.
+    pub django_time: DjangoTime,
 }
 
 fn report(e: sessionkit_core::StoreError) -> anyhow::Error {
@@ -386,7 +390,9 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
                 .map_err(report)?,
         )),
         (StoreUrl::Sqlite(path), Layout::Django) => Opened::Server(Arc::new(
-            DjangoSqliteStore::open(path, secrets()?)
+            DjangoSqliteStore::builder(path, secrets()?)
+                .django_time(opts.django_time.clone())
+                .open()
                 .await
                 .map_err(report)?,
         )),
@@ -405,12 +411,16 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
                 .map_err(report)?,
         )),
         (StoreUrl::Postgres(url), Layout::Django) => Opened::Server(Arc::new(
-            DjangoPostgresStore::connect(url, secrets()?)
+            DjangoPostgresStore::builder(url, secrets()?)
+                .django_time(opts.django_time.clone())
+                .connect()
                 .await
                 .map_err(report)?,
         )),
         (StoreUrl::Mysql(url), Layout::Django) => Opened::Server(Arc::new(
-            DjangoMySqlStore::connect(url, secrets()?)
+            DjangoMySqlStore::builder(url, secrets()?)
+                .django_time(opts.django_time.clone())
+                .connect()
                 .await
                 .map_err(report)?,
         )),

@@ -48,8 +48,8 @@ MIDDLEWARE = [
 ]
 ROOT_URLCONF = "sk_site.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-USE_TZ = True
-TIME_ZONE = "UTC"
+USE_TZ = env_bool("SK_USE_TZ", True)
+TIME_ZONE = env("SK_TIME_ZONE", "UTC")
 
 # --- database (always configured: the auth tables live there for every engine) ---------
 

@@ -429,6 +429,8 @@ fn issue_15_each_command_shows_only_its_options() {
         "--secret-key-file",
         "--cookie-name",
         "--cookie-age",
+        "--django-use-tz",
+        "--django-time-zone",
     ];
     for (cmd, has, lacks) in [
         (
@@ -593,4 +595,66 @@ fn issue_17_memcached_refuses_what_needs_enumeration() {
     let (code, _, err) = run(&["inspect", "--store", &url, &key], dir.path());
     assert_ne!(code, 0, "revoked");
     assert!(err.contains("no live session"), "{err}");
+}
+
+/// Issue 16 (part 2): with `--django-use-tz false --django-time-zone ZONE`, the admin
+/// commands read Django's naive local `expire_date` in that zone: `clear-expired` removes
+/// only what has expired and `list` shows the live session with its real expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_16_django_local_times_on_the_command_line() {
+    use sessionkit_core::{Data, Metadata, Record, SessionKey, SessionStore};
+    use sessionkit_sql::django::{DjangoSqliteStore, DjangoTime, Secrets};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret"), "cli-local-time-secret").unwrap();
+    let ny = DjangoTime::local("America/New_York").unwrap();
+    let store = DjangoSqliteStore::builder(
+        dir.path().join("db.sqlite3"),
+        &Secrets::new("cli-local-time-secret"),
+    )
+    .create_table_if_missing()
+    .django_time(ny)
+    .open()
+    .await
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let live = SessionKey::generate();
+    // Both within New York's offset of now: read as UTC, both would be expired.
+    for (key, expires_at) in [
+        (live, now + time::Duration::minutes(30)),
+        (SessionKey::generate(), now - time::Duration::minutes(30)),
+    ] {
+        let record = Record {
+            data: Data::default(),
+            expires_at,
+            meta: Metadata::default(),
+        };
+        store
+            .create(&key, &record, now - time::Duration::hours(1))
+            .await
+            .unwrap();
+    }
+    drop(store);
+    let args = |cmd: &'static str| {
+        vec![
+            cmd,
+            "--store",
+            "sqlite://db.sqlite3",
+            "--layout",
+            "django",
+            "--secret-key-file",
+            "secret",
+            "--django-use-tz",
+            "false",
+            "--django-time-zone",
+            "America/New_York",
+        ]
+    };
+    let (code, out, err) = tokio::task::block_in_place(|| run(&args("clear-expired"), dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "1 expired session(s) removed");
+    let (code, out, err) = tokio::task::block_in_place(|| run(&args("list"), dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].contains(live.as_str()), "{out}");
 }

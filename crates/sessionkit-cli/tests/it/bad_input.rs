@@ -658,6 +658,31 @@ fn every_invalid_argument_names_itself_and_what_is_allowed() {
             &["'soon'", "--cookie-age", "invalid digit"],
         ),
         (
+            &[
+                "serve",
+                "--layout",
+                "django",
+                "--django-use-tz",
+                "false",
+                "--django-time-zone",
+                "Mars/Olympus_Mons",
+            ],
+            &[
+                "--django-time-zone",
+                "\"Mars/Olympus_Mons\"",
+                "TIME_ZONE",
+                "America/New_York",
+            ],
+        ),
+        (
+            &["list", "--django-use-tz", "maybe"],
+            &["'maybe'", "--django-use-tz"],
+        ),
+        (
+            &["clear-expired", "--django-use-tz", "false"],
+            &["--django-use-tz false", "--layout django"],
+        ),
+        (
             &["serve", "--store", "memory://", "--cookie-name", "bad;name"],
             &["cookie_name", "\"bad;name\"", "letters, digits"],
         ),

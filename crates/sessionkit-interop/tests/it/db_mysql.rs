@@ -99,3 +99,34 @@ async fn pair() -> Option<Pair> {
 }
 
 crate::scenarios!();
+
+/// `USE_TZ = False`, `TIME_ZONE = "America/New_York"`: naive local `expire_date` both ways.
+#[tokio::test]
+async fn use_tz_false_new_york() {
+    let Some(django) = Django::new("db") else {
+        return;
+    };
+    let Some(mut conn) = sessionkit_testkit::require("MySQL", raw().await) else {
+        return;
+    };
+    sweep_stale(&mut conn).await;
+    let _ = conn.disconnect().await;
+    let database = namespace();
+    let django = crate::db::local_time(django)
+        .with("SK_DB", "mysql")
+        .with("SK_MYSQL_URL", &url())
+        .with("SK_MYSQL_DB", &database);
+    let _teardown = Teardown(django.clone());
+    django.call(&["migrate"]);
+    let Some(store) = sessionkit_testkit::require_store(
+        "MySQL",
+        DjangoMySqlStore::builder(&url(), &Secrets::new(SECRET))
+            .database(&database)
+            .django_time(crate::db::local_django_time())
+            .connect()
+            .await,
+    ) else {
+        return;
+    };
+    crate::db::local_time_checks(&django, &store).await;
+}

@@ -92,3 +92,36 @@ async fn pair() -> Option<Pair> {
 }
 
 crate::scenarios!();
+
+/// `USE_TZ = False`, `TIME_ZONE = "America/New_York"`: Django's migrate still makes
+/// `timestamp with time zone`, and Django's naive local times reach it as instants
+/// (Django sets the connection's time zone); both sides agree on every expiry.
+#[tokio::test]
+async fn use_tz_false_new_york() {
+    let Some(django) = Django::new("db") else {
+        return;
+    };
+    let Some(client) = sessionkit_testkit::require("PostgreSQL", raw().await) else {
+        return;
+    };
+    sweep_stale(&client).await;
+    let schema = namespace();
+    let django = crate::db::local_time(django)
+        .with("SK_DB", "postgres")
+        .with("SK_PG_URL", &url())
+        .with("SK_PG_SCHEMA", &schema);
+    let _teardown = Teardown(django.clone());
+    django.call(&["migrate"]);
+    let Some(store) = sessionkit_testkit::require_store(
+        "PostgreSQL",
+        DjangoPostgresStore::builder(&url(), &Secrets::new(SECRET))
+            .schema(&schema)
+            .django_time(crate::db::local_django_time())
+            .connect()
+            .await,
+    ) else {
+        return;
+    };
+    assert!(!store.naive_expire_date(), "Django's column is timestamptz");
+    crate::db::local_time_checks(&django, &store).await;
+}

@@ -35,3 +35,23 @@ async fn pair() -> Option<Pair> {
 }
 
 crate::scenarios!();
+
+/// `USE_TZ = False`, `TIME_ZONE = "America/New_York"`: naive local `expire_date` both ways.
+#[tokio::test]
+async fn use_tz_false_new_york() {
+    let Some(django) = Django::new("db") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("db.sqlite3");
+    let django = crate::db::local_time(django)
+        .with("SK_DB", "sqlite")
+        .with("SK_SQLITE_PATH", path.to_str().expect("UTF-8 temp path"));
+    django.call(&["migrate"]);
+    let store = DjangoSqliteStore::builder(&path, &Secrets::new(SECRET))
+        .django_time(crate::db::local_django_time())
+        .open()
+        .await
+        .expect("open Django's database");
+    crate::db::local_time_checks(&django, &store).await;
+}

@@ -7,6 +7,10 @@
 //! | [`DjangoPostgresStore`] | `postgres` + `django` | `timestamp with time zone` |
 //! | [`DjangoMySqlStore`] | `mysql` + `django` | `datetime(6)`, naive UTC |
 //!
+//! "Naive UTC" is Django's `USE_TZ = True`. With `USE_TZ = False` Django writes naive local
+//! time in `TIME_ZONE` instead: give the builders a [`DjangoTime`] (`.django_time(..)`) and the
+//! stores do the same, comparisons included.
+//!
 //! # The table
 //!
 //! Exactly what Django's `migrate` creates (`sessions.0001_initial`, Django 4.2 to 6.x,
@@ -106,7 +110,11 @@ mod postgres;
 #[cfg(feature = "mysql")]
 mod mysql;
 
+mod tz;
+
 pub use sessionkit_django::Secrets;
+
+pub use self::tz::DjangoTime;
 
 #[cfg(feature = "mysql")]
 pub use self::mysql::{DjangoMySqlBuilder, DjangoMySqlStore};

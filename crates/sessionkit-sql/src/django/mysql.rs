@@ -10,10 +10,10 @@ use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
 };
-use time::OffsetDateTime;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::shared::{self, Codec, Row, Scan};
-use super::{CLEAR_BATCH, DEFAULT_TABLE, Secrets};
+use super::{CLEAR_BATCH, DEFAULT_TABLE, DjangoTime, Secrets};
 use crate::common::check_table_name;
 use crate::mysql::{
     CONNECT_TIMEOUT, IDLE_TTL, POOL_SIZE, classify, describe, dt, from_dt, my_error, retrying, text,
@@ -24,8 +24,9 @@ use crate::mysql::{
 /// [module docs](super) for the semantics.
 ///
 /// `expire_date` is `datetime(6)` holding naive UTC, as Django writes it with
-/// `USE_TZ = True`; the store sends whole microseconds itself, never the server's `NOW()`
-/// or its time zone. Django's columns take the database's default collation, usually a
+/// `USE_TZ = True`, or naive local time with `USE_TZ = False`
+/// ([`DjangoMySqlBuilder::django_time`]); the store sends whole microseconds itself,
+/// never the server's `NOW()` or its time zone. Django's columns take the database's default collation, usually a
 /// case-insensitive one, so the store compares the token (the stored `session_data`)
 /// and pages through keys as bytes (`CAST(… AS BINARY)`).
 ///
@@ -60,6 +61,8 @@ struct Db {
     url: String,
     table: String,
     sql: Sql,
+    /// What `expire_date` holds.
+    time: DjangoTime,
 }
 
 impl fmt::Debug for DjangoMySqlStore {
@@ -80,9 +83,17 @@ pub struct DjangoMySqlBuilder {
     database: Option<String>,
     table: String,
     create: Create,
+    time: DjangoTime,
 }
 
 impl DjangoMySqlBuilder {
+    /// Django's `USE_TZ` and `TIME_ZONE` (default: `USE_TZ = True`, naive UTC). With
+    /// `USE_TZ = False`, `expire_date` holds naive local time: see [`DjangoTime`].
+    pub fn django_time(mut self, time: DjangoTime) -> DjangoMySqlBuilder {
+        self.time = time;
+        self
+    }
+
     /// Uses database `name` instead of the URL's (as Django's `NAME` setting replaces
     /// it). The database must exist.
     pub fn database(mut self, name: impl Into<String>) -> DjangoMySqlBuilder {
@@ -165,6 +176,7 @@ impl DjangoMySqlBuilder {
                 url,
                 sql: Sql::new(&table),
                 table,
+                time: self.time,
             }),
         };
         let mut conn = store.conn().await?;
@@ -250,11 +262,22 @@ fn data_text(v: Value) -> Option<String> {
     }
 }
 
+/// `t` as `expire_date` holds it: naive, in the column's zone.
+fn column_dt(tz: &DjangoTime, t: OffsetDateTime) -> Value {
+    // `dt` writes the fields of a UTC value as they are.
+    dt(tz.to_column(t).assume_utc())
+}
+
+/// A stored `expire_date` as the instant it names; `None` for anything else.
+fn column_instant(tz: &DjangoTime, v: Value) -> Option<OffsetDateTime> {
+    from_dt(v).map(|t| tz.from_column(PrimitiveDateTime::new(t.date(), t.time())))
+}
+
 /// A scanned row (key, data, expiry), or `None` (logged) when it cannot be read.
-fn read_row(mut r: mysql_async::Row) -> Option<Row> {
+fn read_row(tz: &DjangoTime, mut r: mysql_async::Row) -> Option<Row> {
     let key = r.take::<Value, _>(0).and_then(data_text);
     let data = r.take::<Value, _>(1).and_then(data_text);
-    let expires_at = r.take::<Value, _>(2).and_then(from_dt);
+    let expires_at = r.take::<Value, _>(2).and_then(|v| column_instant(tz, v));
     match (key, data) {
         (Some(key), Some(data)) => Some(Row {
             key,
@@ -279,6 +302,7 @@ impl DjangoMySqlStore {
             database: None,
             table: DEFAULT_TABLE.to_owned(),
             create: Create::Never,
+            time: DjangoTime::default(),
         }
     }
 
@@ -305,6 +329,16 @@ impl DjangoMySqlStore {
     /// The database URL without its password.
     pub fn describe_url(&self) -> &str {
         &self.db.url
+    }
+
+    /// Django's `USE_TZ` and `TIME_ZONE` as this store applies them to `expire_date`.
+    pub fn django_time(&self) -> &DjangoTime {
+        &self.db.time
+    }
+
+    /// `t` as this store writes `expire_date`.
+    fn dt(&self, t: OffsetDateTime) -> Value {
+        column_dt(&self.db.time, t)
     }
 
     /// Closes the pool's connections (waiting for those in use to come back). Dropping
@@ -370,7 +404,11 @@ impl DjangoMySqlStore {
         now: OffsetDateTime,
     ) -> Result<Option<(Option<String>, Value)>, StoreError> {
         let rows = self
-            .query(what, &self.db.sql.load, vec![text(key.as_str()), dt(now)])
+            .query(
+                what,
+                &self.db.sql.load,
+                vec![text(key.as_str()), self.dt(now)],
+            )
             .await?;
         Ok(rows.into_iter().next().map(|mut r| {
             (
@@ -384,7 +422,10 @@ impl DjangoMySqlStore {
 impl SessionStore for DjangoMySqlStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
         Ok(match self.live_row("load", key, now).await? {
-            Some((Some(data), expires)) => self.codec.lookup(key, data, from_dt(expires)),
+            Some((Some(data), expires)) => {
+                self.codec
+                    .lookup(key, data, column_instant(&self.db.time, expires))
+            }
             Some((None, _)) => {
                 tracing::warn!(key = %key.fingerprint(), "Django session data in MySQL is not UTF-8; treating as no session");
                 Lookup::Missing
@@ -407,9 +448,9 @@ impl SessionStore for DjangoMySqlStore {
                 vec![
                     text(key.as_str()),
                     text(&data),
-                    dt(record.expires_at),
-                    dt(now),
-                    dt(now),
+                    self.dt(record.expires_at),
+                    self.dt(now),
+                    self.dt(now),
                 ],
             )
             .await?;
@@ -429,7 +470,7 @@ impl SessionStore for DjangoMySqlStore {
         now: OffsetDateTime,
     ) -> Result<SaveOutcome, StoreError> {
         let data = self.codec.encode(&record.data, now);
-        let expires = dt(record.expires_at);
+        let expires = self.dt(record.expires_at);
         if let Some(old) = shared::token_text(token) {
             let n = self
                 .execute(
@@ -440,7 +481,7 @@ impl SessionStore for DjangoMySqlStore {
                         expires.clone(),
                         text(key.as_str()),
                         text(old),
-                        dt(now),
+                        self.dt(now),
                     ],
                 )
                 .await?;
@@ -475,7 +516,7 @@ impl SessionStore for DjangoMySqlStore {
             .execute(
                 "touch",
                 &self.db.sql.touch,
-                vec![dt(expires_at), text(key.as_str()), dt(now)],
+                vec![self.dt(expires_at), text(key.as_str()), self.dt(now)],
             )
             .await?;
         // No affected row also when the expiry did not change: ask.
@@ -493,7 +534,7 @@ impl SessionStore for DjangoMySqlStore {
         let mut total = 0u64;
         loop {
             let n = self
-                .execute("clear_expired", &self.db.sql.clear, vec![dt(now)])
+                .execute("clear_expired", &self.db.sql.clear, vec![self.dt(now)])
                 .await?;
             total += n;
             if n > 0 {
@@ -509,11 +550,14 @@ impl SessionStore for DjangoMySqlStore {
     }
 
     fn describe(&self) -> String {
-        if self.db.table == DEFAULT_TABLE {
-            format!("{} (django layout)", self.db.url)
-        } else {
-            format!("{} (django layout, table {})", self.db.url, self.db.table)
+        let mut s = format!("{} (django layout", self.db.url);
+        if self.db.table != DEFAULT_TABLE {
+            s.push_str(", table ");
+            s.push_str(&self.db.table);
         }
+        self.db.time.describe_into(&mut s);
+        s.push(')');
+        s
     }
 
     fn listing(&self) -> Option<&dyn SessionListing> {
@@ -542,7 +586,7 @@ impl Scan for DjangoMySqlStore {
                 self.query(
                     "scan",
                     &self.db.sql.page_live,
-                    vec![text(after), dt(now), limit],
+                    vec![text(after), self.dt(now), limit],
                 )
                 .await?
             }
@@ -551,14 +595,20 @@ impl Scan for DjangoMySqlStore {
                     .await?
             }
         };
-        Ok(rows.into_iter().filter_map(read_row).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| read_row(&self.db.time, r))
+            .collect())
     }
 
     async fn row(&self, key: &str) -> Result<Option<Row>, StoreError> {
         let rows = self
             .query("scan", &self.db.sql.row, vec![text(key)])
             .await?;
-        Ok(rows.into_iter().next().and_then(read_row))
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|r| read_row(&self.db.time, r)))
     }
 
     async fn delete_if(&self, key: &str, data: &str) -> Result<bool, StoreError> {

@@ -10,12 +10,12 @@ use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
 };
-use time::OffsetDateTime;
+use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
 
 use super::shared::{self, Codec, Row, Scan};
-use super::{CLEAR_BATCH, DEFAULT_TABLE, Secrets};
+use super::{CLEAR_BATCH, DEFAULT_TABLE, DjangoTime, Secrets};
 use crate::common::check_table_name;
 use crate::postgres::{CONNECT_TIMEOUT, POOL_SIZE, describe, pg_error, pool_error, ts};
 
@@ -36,9 +36,14 @@ const SCHEMA_LOCK: i64 = 0x646a_7365_7373_696f;
 /// a connection pooler that drops startup options). Names are lower-cased, as PostgreSQL
 /// folds unquoted names, and always quoted.
 ///
-/// `expire_date` is `timestamp with time zone` (Django with `USE_TZ = True`); a table
-/// made with `USE_TZ = False` (`timestamp without time zone`, naive local times) is
-/// refused when connecting.
+/// `expire_date` is `timestamp with time zone`: that is what Django's `migrate` creates on
+/// PostgreSQL whatever `USE_TZ` says (with `USE_TZ = False` Django sets the connection's
+/// time zone to `TIME_ZONE` and PostgreSQL turns its naive local times into instants), so
+/// the store reads and writes instants and `USE_TZ` makes no difference to it. A
+/// `timestamp without time zone` column (a table made by other means) holds naive local
+/// times: the store accepts it only when `USE_TZ = False` is configured
+/// ([`DjangoPostgresBuilder::django_time`]), and then reads and writes it in `TIME_ZONE`
+/// as Django would; otherwise connecting fails with an error naming the setting.
 ///
 /// Connections come from a `deadpool-postgres` pool ([`POOL_SIZE`] connections), each
 /// statement prepared once per connection. Cleanup batches lock their rows with
@@ -70,6 +75,11 @@ struct Db {
     /// The table as statements name it: `"t"` or `"s"."t"`.
     table: String,
     sql: Sql,
+    /// Django's settings, as configured.
+    time: DjangoTime,
+    /// Whether `expire_date` is `timestamp without time zone` (naive local times in
+    /// `time`'s zone) rather than `timestamp with time zone`.
+    naive: bool,
 }
 
 impl fmt::Debug for DjangoPostgresStore {
@@ -91,6 +101,7 @@ pub struct DjangoPostgresBuilder {
     schema: Option<String>,
     table: String,
     create: Create,
+    time: DjangoTime,
 }
 
 /// Checks a schema name (spliced into SQL, quoted): 1-63 ASCII letters, digits and `_`,
@@ -115,6 +126,14 @@ fn check_schema_name(schema: &str) -> Result<(), StoreError> {
 }
 
 impl DjangoPostgresBuilder {
+    /// Django's `USE_TZ` and `TIME_ZONE` (default: `USE_TZ = True`). They matter only to
+    /// a `timestamp without time zone` column, which needs `USE_TZ = False`: see
+    /// [`DjangoPostgresStore`] and [`DjangoTime`].
+    pub fn django_time(mut self, time: DjangoTime) -> DjangoPostgresBuilder {
+        self.time = time;
+        self
+    }
+
     /// Uses the table in `schema` (e.g. the schema Django's `search_path` option names)
     /// instead of the one the connection's `search_path` finds. The schema must exist.
     pub fn schema(mut self, schema: impl Into<String>) -> DjangoPostgresBuilder {
@@ -225,7 +244,7 @@ impl DjangoPostgresBuilder {
             }
             create_table(&mut client, &qualified, &table).await?;
         }
-        check_columns(&client, &qualified, &url).await?;
+        let naive = check_columns(&client, &qualified, &url, &self.time).await?;
         drop(client);
         Ok(DjangoPostgresStore {
             codec: Codec::new(&self.secrets, "postgres"),
@@ -235,6 +254,8 @@ impl DjangoPostgresBuilder {
                 timeout,
                 sql: Sql::new(&qualified),
                 table: qualified,
+                time: self.time,
+                naive,
             }),
         })
     }
@@ -276,12 +297,14 @@ async fn create_table(
     tx.commit().await.map_err(|e| pg_error("schema setup", e))
 }
 
-/// Refuses a table without Django's columns, or one made with `USE_TZ = False`.
+/// Refuses a table without Django's columns, or a `timestamp without time zone` expiry
+/// unless `USE_TZ = False` is configured; whether `expire_date` is naive.
 async fn check_columns<C: GenericClient>(
     client: &C,
     qualified: &str,
     url: &str,
-) -> Result<(), StoreError> {
+    time: &DjangoTime,
+) -> Result<bool, StoreError> {
     let not_django = |e: tokio_postgres::Error| {
         StoreError::with_source(
             StoreErrorKind::Config,
@@ -307,15 +330,22 @@ async fn check_columns<C: GenericClient>(
         .await
         .map_err(not_django)?;
     let kind: String = row.try_get(0).map_err(not_django)?;
-    if kind != "timestamp with time zone" {
-        return Err(StoreError::new(
+    match kind.as_str() {
+        "timestamp with time zone" => Ok(false),
+        "timestamp without time zone" if !time.use_tz() => Ok(true),
+        "timestamp without time zone" => Err(StoreError::new(
             StoreErrorKind::Config,
             format!(
-                "{qualified}.expire_date is {kind}: only Django's USE_TZ = True layout (timestamp with time zone) is supported"
+                "{qualified}.expire_date is timestamp without time zone, which holds naive local times (Django's USE_TZ = False): configure USE_TZ = False and Django's TIME_ZONE (DjangoTime::local, or --django-use-tz false --django-time-zone NAME)"
             ),
-        ));
+        )),
+        _ => Err(StoreError::new(
+            StoreErrorKind::Config,
+            format!(
+                "{qualified}.expire_date is {kind}, not a timestamp: this is not Django's session table"
+            ),
+        )),
     }
-    Ok(())
 }
 
 impl DjangoPostgresStore {
@@ -329,6 +359,7 @@ impl DjangoPostgresStore {
             schema: None,
             table: DEFAULT_TABLE.to_owned(),
             create: Create::Never,
+            time: DjangoTime::default(),
         }
     }
 
@@ -357,6 +388,41 @@ impl DjangoPostgresStore {
     /// The database URL without its password.
     pub fn describe_url(&self) -> &str {
         &self.db.url
+    }
+
+    /// Django's `USE_TZ` and `TIME_ZONE` as configured.
+    pub fn django_time(&self) -> &DjangoTime {
+        &self.db.time
+    }
+
+    /// Whether `expire_date` is `timestamp without time zone`, holding naive local times
+    /// in [`django_time`](Self::django_time)'s zone.
+    pub fn naive_expire_date(&self) -> bool {
+        self.db.naive
+    }
+
+    /// `t` as a parameter compared with or written to `expire_date`.
+    fn at(&self, t: OffsetDateTime) -> Box<dyn ToSql + Sync + Send> {
+        if self.db.naive {
+            Box::new(self.db.time.to_column(t))
+        } else {
+            Box::new(ts(t))
+        }
+    }
+
+    /// The `expire_date` in column `i` of `row` as an instant.
+    fn expiry(
+        &self,
+        row: &tokio_postgres::Row,
+        i: usize,
+    ) -> Result<Option<OffsetDateTime>, tokio_postgres::Error> {
+        if self.db.naive {
+            Ok(row
+                .try_get::<_, Option<PrimitiveDateTime>>(i)?
+                .map(|t| self.db.time.from_column(t)))
+        } else {
+            row.try_get(i)
+        }
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
@@ -420,12 +486,12 @@ impl DjangoPostgresStore {
 }
 
 /// A scanned row (key, data, expiry), or `None` (logged) when it cannot be read.
-fn read_row(r: &tokio_postgres::Row) -> Option<Row> {
+fn read_row(store: &DjangoPostgresStore, r: &tokio_postgres::Row) -> Option<Row> {
     let read = || -> Result<Row, tokio_postgres::Error> {
         Ok(Row {
             key: r.try_get(0)?,
             data: r.try_get(1)?,
-            expires_at: r.try_get::<_, Option<OffsetDateTime>>(2)?,
+            expires_at: store.expiry(r, 2)?,
         })
     };
     match read() {
@@ -440,13 +506,13 @@ fn read_row(r: &tokio_postgres::Row) -> Option<Row> {
 impl SessionStore for DjangoPostgresStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
         let row = self
-            .query_opt("load", &self.db.sql.load, &[&key.as_str(), &ts(now)])
+            .query_opt("load", &self.db.sql.load, &[&key.as_str(), &*self.at(now)])
             .await?;
         let Some(row) = row else {
             return Ok(Lookup::Missing);
         };
         let read = || -> Result<(String, Option<OffsetDateTime>), tokio_postgres::Error> {
-            Ok((row.try_get(0)?, row.try_get(1)?))
+            Ok((row.try_get(0)?, self.expiry(&row, 1)?))
         };
         match read() {
             Ok((data, expires_at)) => Ok(self.codec.lookup(key, data, expires_at)),
@@ -468,7 +534,12 @@ impl SessionStore for DjangoPostgresStore {
             .query_opt(
                 "create",
                 &self.db.sql.create,
-                &[&key.as_str(), &data, &ts(record.expires_at), &ts(now)],
+                &[
+                    &key.as_str(),
+                    &data,
+                    &*self.at(record.expires_at),
+                    &*self.at(now),
+                ],
             )
             .await?;
         Ok(match row {
@@ -492,7 +563,13 @@ impl SessionStore for DjangoPostgresStore {
             .query_opt(
                 "save",
                 &self.db.sql.save,
-                &[&key.as_str(), &data, &ts(record.expires_at), &old, &ts(now)],
+                &[
+                    &key.as_str(),
+                    &data,
+                    &*self.at(record.expires_at),
+                    &old,
+                    &*self.at(now),
+                ],
             )
             .await?;
         let Some(row) = row else {
@@ -524,7 +601,7 @@ impl SessionStore for DjangoPostgresStore {
             .execute(
                 "touch",
                 &self.db.sql.touch,
-                &[&key.as_str(), &ts(expires_at), &ts(now)],
+                &[&key.as_str(), &*self.at(expires_at), &*self.at(now)],
             )
             .await?;
         Ok(n > 0)
@@ -543,12 +620,12 @@ impl SessionStore for DjangoPostgresStore {
             .prepare_cached(&self.db.sql.clear)
             .await
             .map_err(|e| pg_error("clear_expired", e))?;
-        let now = ts(now);
+        let now = self.at(now);
         let batch = CLEAR_BATCH as i64;
         let mut total = 0u64;
         loop {
             let n = client
-                .execute(&stmt, &[&now, &batch])
+                .execute(&stmt, &[&*now, &batch])
                 .await
                 .map_err(|e| pg_error("clear_expired", e))?;
             total += n;
@@ -565,11 +642,14 @@ impl SessionStore for DjangoPostgresStore {
     }
 
     fn describe(&self) -> String {
-        if self.db.table == format!(r#""{DEFAULT_TABLE}""#) {
-            format!("{} (django layout)", self.db.url)
-        } else {
-            format!("{} (django layout, table {})", self.db.url, self.db.table)
+        let mut s = format!("{} (django layout", self.db.url);
+        if self.db.table != format!(r#""{DEFAULT_TABLE}""#) {
+            s.push_str(", table ");
+            s.push_str(&self.db.table);
         }
+        self.db.time.describe_into(&mut s);
+        s.push(')');
+        s
     }
 
     fn listing(&self) -> Option<&dyn SessionListing> {
@@ -595,20 +675,24 @@ impl Scan for DjangoPostgresStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = match live_at {
             Some(now) => {
-                self.query("scan", &self.db.sql.page_live, &[&after, &ts(now), &limit])
-                    .await?
+                self.query(
+                    "scan",
+                    &self.db.sql.page_live,
+                    &[&after, &*self.at(now), &limit],
+                )
+                .await?
             }
             None => {
                 self.query("scan", &self.db.sql.page_all, &[&after, &limit])
                     .await?
             }
         };
-        Ok(rows.iter().filter_map(read_row).collect())
+        Ok(rows.iter().filter_map(|r| read_row(self, r)).collect())
     }
 
     async fn row(&self, key: &str) -> Result<Option<Row>, StoreError> {
         let row = self.query_opt("scan", &self.db.sql.row, &[&key]).await?;
-        Ok(row.as_ref().and_then(read_row))
+        Ok(row.as_ref().and_then(|r| read_row(self, r)))
     }
 
     async fn delete_if(&self, key: &str, data: &str) -> Result<bool, StoreError> {

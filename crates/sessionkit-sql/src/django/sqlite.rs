@@ -13,10 +13,9 @@ use sessionkit_core::{
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex, pytime,
 };
 use time::OffsetDateTime;
-use time::macros::datetime;
 
 use super::shared::{self, Codec, Row, Scan};
-use super::{CLEAR_BATCH, DEFAULT_TABLE, Secrets};
+use super::{CLEAR_BATCH, DEFAULT_TABLE, DjangoTime, Secrets};
 use crate::common::check_table_name;
 use crate::sqlite::{open_file, sql_error};
 
@@ -26,10 +25,6 @@ pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The most idle connections the store keeps open.
 const POOL_SIZE: usize = 8;
-
-/// Python's `datetime` range: what `str(datetime)` can write.
-const MIN_TIME: OffsetDateTime = datetime!(0001-01-01 00:00 UTC);
-const MAX_TIME: OffsetDateTime = datetime!(9999-12-31 23:59:59.999_999 UTC);
 
 /// Django's `db` engine layout in an SQLite database: the `django_session` table of a
 /// Django project's `db.sqlite3`. See the [module docs](super) for the semantics.
@@ -43,9 +38,10 @@ const MAX_TIME: OffsetDateTime = datetime!(9999-12-31 23:59:59.999_999 UTC);
 /// store), so that concurrent writers wait for each other instead of failing with
 /// "database is locked".
 ///
-/// `expire_date` is written as Django writes it: naive UTC text,
-/// `YYYY-MM-DD HH:MM:SS[.ffffff]` ([`pytime::naive_utc_str`]), and compared as text, as
-/// Django compares it.
+/// `expire_date` is written as Django writes it: naive text,
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]` (Python's `str(datetime)`), in UTC or, with
+/// `USE_TZ = False`, in local time ([`DjangoSqliteBuilder::django_time`]), and compared
+/// as text, as Django compares it.
 ///
 /// Clones share the connections.
 ///
@@ -69,6 +65,8 @@ struct Db {
     path: PathBuf,
     table: String,
     sql: Sql,
+    /// What `expire_date` holds.
+    time: DjangoTime,
     idle: Mutex<Vec<Connection>>,
     /// Writes of this store take turns (other processes wait through the busy timeout).
     write: Mutex<()>,
@@ -91,9 +89,17 @@ pub struct DjangoSqliteBuilder {
     secrets: Secrets,
     table: String,
     create: Create,
+    time: DjangoTime,
 }
 
 impl DjangoSqliteBuilder {
+    /// Django's `USE_TZ` and `TIME_ZONE` (default: `USE_TZ = True`, naive UTC). With
+    /// `USE_TZ = False`, `expire_date` holds naive local time: see [`DjangoTime`].
+    pub fn django_time(mut self, time: DjangoTime) -> DjangoSqliteBuilder {
+        self.time = time;
+        self
+    }
+
     /// Uses `table` instead of `django_session` (letters, digits and `_`; for tests, or a
     /// custom session model's `db_table`).
     pub fn table(mut self, table: impl Into<String>) -> DjangoSqliteBuilder {
@@ -175,6 +181,7 @@ impl DjangoSqliteBuilder {
                 path,
                 table,
                 sql,
+                time: self.time,
                 idle: Mutex::new(vec![conn]),
                 write: Mutex::new(()),
             }),
@@ -217,26 +224,29 @@ fn create_table(conn: &mut Connection, path: &Path, table: &str) -> Result<(), S
     tx.commit().map_err(e)
 }
 
-/// `t` as Django writes it to SQLite: naive UTC `YYYY-MM-DD HH:MM:SS[.ffffff]`, within
-/// Python's `datetime` range.
-fn text_time(t: OffsetDateTime) -> String {
-    pytime::naive_utc_str(t.to_offset(time::UtcOffset::UTC).clamp(MIN_TIME, MAX_TIME))
+/// `t` as Django writes it to SQLite: naive `YYYY-MM-DD HH:MM:SS[.ffffff]` in the
+/// column's zone ([`DjangoTime::to_column`]), within Python's `datetime` range.
+fn text_time(tz: &DjangoTime, t: OffsetDateTime) -> String {
+    pytime::naive_utc_str(tz.to_column(t).assume_utc())
 }
 
-/// A stored `expire_date`: naive UTC text (an offset, if some writer added one, is
-/// honoured); `None` for anything else.
-fn parse_time(v: SqlValue) -> Option<OffsetDateTime> {
+/// A stored `expire_date`: naive text in the column's zone (an offset, if some writer
+/// added one, is honoured); `None` for anything else.
+fn parse_time(tz: &DjangoTime, v: SqlValue) -> Option<OffsetDateTime> {
     match v {
-        SqlValue::Text(s) => pytime::fromisoformat(&s).map(pytime::IsoDateTime::assume_utc),
+        SqlValue::Text(s) => match pytime::fromisoformat(&s)? {
+            pytime::IsoDateTime::Aware(t) => Some(t),
+            pytime::IsoDateTime::Naive(t) => Some(tz.from_column(t)),
+        },
         _ => None,
     }
 }
 
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+fn read_row(tz: &DjangoTime, r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
         key: r.get(0)?,
         data: r.get(1)?,
-        expires_at: parse_time(r.get(2)?),
+        expires_at: parse_time(tz, r.get(2)?),
     })
 }
 
@@ -250,6 +260,7 @@ impl DjangoSqliteStore {
             secrets: secrets.clone(),
             table: DEFAULT_TABLE.to_owned(),
             create: Create::Never,
+            time: DjangoTime::default(),
         }
     }
 
@@ -279,6 +290,16 @@ impl DjangoSqliteStore {
     /// The session table.
     pub fn table(&self) -> &str {
         &self.db.table
+    }
+
+    /// Django's `USE_TZ` and `TIME_ZONE` as this store applies them to `expire_date`.
+    pub fn django_time(&self) -> &DjangoTime {
+        &self.db.time
+    }
+
+    /// `t` as this store writes `expire_date`.
+    fn text(&self, t: OffsetDateTime) -> String {
+        text_time(&self.db.time, t)
     }
 
     /// Runs the statements of `f` on a pooled connection on a blocking thread; their
@@ -361,12 +382,13 @@ fn is_live(sql: &Sql, conn: &Connection, key: &str, now: &str) -> rusqlite::Resu
 impl SessionStore for DjangoSqliteStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
         let k = *key;
-        let now = text_time(now);
+        let now = self.text(now);
+        let tz = self.db.time.clone();
         let row = self
             .read("load", move |sql, conn| {
                 conn.prepare_cached(&sql.load).and_then(|mut stmt| {
                     stmt.query_row(params![k.as_str(), now], |r| {
-                        Ok((r.get::<_, String>(0)?, parse_time(r.get(1)?)))
+                        Ok((r.get::<_, String>(0)?, parse_time(&tz, r.get(1)?)))
                     })
                     .optional()
                 })
@@ -386,8 +408,8 @@ impl SessionStore for DjangoSqliteStore {
     ) -> Result<CreateOutcome, StoreError> {
         let data = self.codec.encode(&record.data, now);
         let k = *key;
-        let expires = text_time(record.expires_at);
-        let now = text_time(now);
+        let expires = self.text(record.expires_at);
+        let now = self.text(now);
         let written = data.clone();
         let n = self
             .write("create", move |sql, tx| {
@@ -414,8 +436,8 @@ impl SessionStore for DjangoSqliteStore {
         let old = shared::token_text(token).map(str::to_owned);
         let data = self.codec.encode(&record.data, now);
         let k = *key;
-        let expires = text_time(record.expires_at);
-        let now = text_time(now);
+        let expires = self.text(record.expires_at);
+        let now = self.text(now);
         let written = data.clone();
         let (saved, live) = self
             .write("save", move |sql, tx| {
@@ -458,8 +480,8 @@ impl SessionStore for DjangoSqliteStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let k = *key;
-        let expires = text_time(expires_at);
-        let now = text_time(now);
+        let expires = self.text(expires_at);
+        let now = self.text(now);
         let n = self
             .write("touch", move |sql, tx| {
                 tx.prepare_cached(&sql.touch)?
@@ -477,7 +499,7 @@ impl SessionStore for DjangoSqliteStore {
         now: OffsetDateTime,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, StoreError> {
-        let now = text_time(now);
+        let now = self.text(now);
         let mut total = 0u64;
         loop {
             let now = now.clone();
@@ -506,6 +528,7 @@ impl SessionStore for DjangoSqliteStore {
             s.push_str(", table ");
             s.push_str(&self.db.table);
         }
+        self.db.time.describe_into(&mut s);
         s.push(')');
         s
     }
@@ -531,16 +554,17 @@ impl Scan for DjangoSqliteStore {
         limit: usize,
     ) -> Result<Vec<Row>, StoreError> {
         let after = after.to_owned();
-        let live_at = live_at.map(text_time);
+        let live_at = live_at.map(|t| self.text(t));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let tz = self.db.time.clone();
         self.read("scan", move |sql, conn| match live_at {
             Some(now) => conn
                 .prepare_cached(&sql.page_live)?
-                .query_map(params![after, now, limit], read_row)?
+                .query_map(params![after, now, limit], |r| read_row(&tz, r))?
                 .collect::<rusqlite::Result<Vec<_>>>(),
             None => conn
                 .prepare_cached(&sql.page_all)?
-                .query_map(params![after, limit], read_row)?
+                .query_map(params![after, limit], |r| read_row(&tz, r))?
                 .collect(),
         })
         .await
@@ -548,9 +572,10 @@ impl Scan for DjangoSqliteStore {
 
     async fn row(&self, key: &str) -> Result<Option<Row>, StoreError> {
         let key = key.to_owned();
+        let tz = self.db.time.clone();
         self.read("scan", move |sql, conn| {
             conn.prepare_cached(&sql.row)
-                .and_then(|mut stmt| stmt.query_row([key], read_row).optional())
+                .and_then(|mut stmt| stmt.query_row([key], |r| read_row(&tz, r)).optional())
         })
         .await
     }
@@ -663,25 +688,43 @@ impl Sql {
 mod tests {
     use super::*;
 
+    use time::macros::datetime;
+
     #[test]
     fn times_as_django_writes_them() {
+        let utc = &DjangoTime::default();
         assert_eq!(
-            text_time(datetime!(2026-01-15 00:00 UTC)),
+            text_time(utc, datetime!(2026-01-15 00:00 UTC)),
             "2026-01-15 00:00:00"
         );
         assert_eq!(
-            text_time(datetime!(2026-01-15 02:00:00.123456789 +02:00)),
+            text_time(utc, datetime!(2026-01-15 02:00:00.123456789 +02:00)),
             "2026-01-15 00:00:00.123456"
         );
         assert_eq!(
-            text_time(datetime!(-0005-01-01 00:00 UTC)),
+            text_time(utc, datetime!(-0005-01-01 00:00 UTC)),
             "0001-01-01 00:00:00"
         );
         assert_eq!(
-            parse_time(SqlValue::Text("2026-01-15 00:00:00.123456".into())),
+            parse_time(utc, SqlValue::Text("2026-01-15 00:00:00.123456".into())),
             Some(datetime!(2026-01-15 00:00:00.123456 UTC))
         );
-        assert_eq!(parse_time(SqlValue::Integer(5)), None);
-        assert_eq!(parse_time(SqlValue::Text("soon".into())), None);
+        assert_eq!(parse_time(utc, SqlValue::Integer(5)), None);
+        assert_eq!(parse_time(utc, SqlValue::Text("soon".into())), None);
+        // USE_TZ = False: naive New York time.
+        let ny = &DjangoTime::local("America/New_York").unwrap();
+        assert_eq!(
+            text_time(ny, datetime!(2026-01-15 17:00:00.5 UTC)),
+            "2026-01-15 12:00:00.500000"
+        );
+        assert_eq!(
+            parse_time(ny, SqlValue::Text("2026-07-15 12:00:00".into())),
+            Some(datetime!(2026-07-15 16:00 UTC))
+        );
+        // An explicit offset wins over the zone.
+        assert_eq!(
+            parse_time(ny, SqlValue::Text("2026-07-15 12:00:00+00:00".into())),
+            Some(datetime!(2026-07-15 12:00 UTC))
+        );
     }
 }

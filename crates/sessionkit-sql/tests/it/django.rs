@@ -6,7 +6,7 @@ use sessionkit_core::{
     CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore, Token,
     Value, json, pytime,
 };
-use sessionkit_sql::django::Secrets;
+use sessionkit_sql::django::{DjangoTime, Secrets};
 use time::OffsetDateTime;
 
 /// The secret of the test stores.
@@ -345,4 +345,105 @@ fn the_vectors_are_there() {
         );
     }
     assert_eq!(sqlite_schema().len(), 2);
+}
+
+/// `USE_TZ = False, TIME_ZONE = "America/New_York"`, as the stores of the time-zone tests
+/// are opened with.
+pub(crate) fn new_york() -> DjangoTime {
+    DjangoTime::local("America/New_York").expect("the zone database has New York")
+}
+
+/// `store` (opened with [`new_york`]) writes `expire_date` as naive New York time, reads
+/// naive New York times as the instants they name, and cleans at those instants. `raw`
+/// reads a row's `expire_date` as text (`YYYY-MM-DD HH:MM:SS`, any fraction cut), `set`
+/// writes one as Django with `USE_TZ = False` would.
+pub(crate) async fn local_times<S: SessionStore>(
+    store: &S,
+    raw: impl AsyncFn(&SessionKey) -> String,
+    set: impl AsyncFn(&SessionKey, &str),
+) {
+    use time::macros::datetime;
+    let winter = datetime!(2026-01-15 17:00 UTC);
+    // Written by the Rust side: local time, EST (UTC-5).
+    let a = SessionKey::generate();
+    let r = record(r#"{"n":1}"#, winter + time::Duration::hours(1));
+    let CreateOutcome::Created(_) = store.create(&a, &r, winter).await.expect("create") else {
+        panic!("collision on a fresh key")
+    };
+    assert_eq!(raw(&a).await, "2026-01-15 13:00:00");
+    match store.load(&a, winter).await.expect("load") {
+        Lookup::Found { record, .. } => {
+            assert_eq!(record.expires_at, datetime!(2026-01-15 18:00 UTC));
+        }
+        other => panic!("not read back: {other:?}"),
+    }
+    // Live until 18:00 UTC, not until 13:00 UTC.
+    let live =
+        |t| async move { matches!(store.load(&a, t).await.expect("load"), Lookup::Found { .. }) };
+    assert!(live(datetime!(2026-01-15 17:59:59 UTC)).await);
+    assert!(!live(datetime!(2026-01-15 18:00 UTC)).await);
+    // A touch and a save write local time too.
+    assert!(
+        store
+            .touch(&a, datetime!(2026-01-15 20:00 UTC), winter)
+            .await
+            .expect("touch")
+    );
+    assert_eq!(raw(&a).await, "2026-01-15 15:00:00");
+
+    // Written by Django in summer: EDT (UTC-4). 12:00 local is 16:00 UTC.
+    set(&a, "2026-07-15 12:00:00").await;
+    let b = SessionKey::generate();
+    let summer = datetime!(2026-07-15 13:00 UTC);
+    let CreateOutcome::Created(_) = store
+        .create(
+            &b,
+            &record(r#"{"n":2}"#, summer + time::Duration::hours(1)),
+            summer,
+        )
+        .await
+        .expect("create")
+    else {
+        panic!("collision on a fresh key")
+    };
+    assert_eq!(raw(&b).await, "2026-07-15 10:00:00");
+    match store.load(&a, summer).await.expect("load") {
+        Lookup::Found { record, .. } => {
+            assert_eq!(record.expires_at, datetime!(2026-07-15 16:00 UTC));
+        }
+        other => panic!("Django's local row not read: {other:?}"),
+    }
+    assert!(live(datetime!(2026-07-15 15:59:59 UTC)).await);
+    assert!(!live(datetime!(2026-07-15 16:00:00 UTC)).await);
+    // Listing reads local times too.
+    let listing = store.listing().expect("the Django layout lists");
+    let listed = listing
+        .list(datetime!(2026-07-15 14:30 UTC), None, 10)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].key, a);
+    assert_eq!(listed[0].expires_at, datetime!(2026-07-15 16:00 UTC));
+
+    // Cleaning at 14:30 UTC (10:30 local): b (10:00 local) is gone, a (12:00 local,
+    // which a UTC reading would take for expired) stays.
+    assert_eq!(
+        store
+            .clear_expired(datetime!(2026-07-15 14:30 UTC))
+            .await
+            .expect("clear"),
+        1
+    );
+    assert!(live(datetime!(2026-07-15 14:30 UTC)).await);
+    assert!(matches!(
+        store.load(&b, summer).await.expect("load"),
+        Lookup::Missing
+    ));
+    assert_eq!(
+        store
+            .clear_expired(datetime!(2026-07-15 16:00 UTC))
+            .await
+            .expect("clear"),
+        1
+    );
 }

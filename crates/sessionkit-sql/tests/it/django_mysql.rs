@@ -360,3 +360,36 @@ async fn describe_shows_no_password() {
         "{described}"
     );
 }
+
+#[tokio::test]
+async fn use_tz_false_local_times() {
+    sweep_stale().await;
+    let table = table_name();
+    let Some(store) = sessionkit_testkit::require_store(
+        "MySQL",
+        DjangoMySqlStore::builder(&url(), &secrets())
+            .table(&table)
+            .create_table_if_missing()
+            .django_time(django::new_york())
+            .connect()
+            .await,
+    ) else {
+        return;
+    };
+    let _guard = dropping(&table);
+    django::local_times(
+        &store,
+        async |key| raw_row(&table, key).await.1[..19].to_owned(),
+        async |key, naive| {
+            let mut conn = raw().await.expect("raw connection");
+            conn.exec_drop(
+                format!("UPDATE `{table}` SET expire_date = ? WHERE session_key = ?"),
+                (naive, key.as_str()),
+            )
+            .await
+            .expect("update");
+            let _ = conn.disconnect().await;
+        },
+    )
+    .await;
+}

@@ -195,7 +195,7 @@ async fn tables_of_other_shapes_are_refused() {
         .await
         .expect_err("USE_TZ = False layout");
     assert_eq!(err.kind(), StoreErrorKind::Config);
-    assert!(err.to_string().contains("USE_TZ = True"), "{err}");
+    assert!(err.to_string().contains("USE_TZ = False"), "{err}");
     client
         .batch_execute(&format!(
             r#"DROP TABLE "{table}"; CREATE TABLE "{table}" (session_key varchar(40) PRIMARY KEY, data text)"#
@@ -379,5 +379,88 @@ async fn describe_shows_no_password() {
         described.starts_with("postgres://")
             && described.ends_with(&format!(" (django layout, table \"{table}\")")),
         "{described}"
+    );
+}
+
+/// A `timestamp without time zone` expiry holds naive local times: accepted with
+/// `USE_TZ = False`, read and written in `TIME_ZONE`.
+#[tokio::test]
+async fn use_tz_false_local_times() {
+    let Some(client) = raw().await else {
+        sessionkit_testkit::require("PostgreSQL", Err::<(), _>("unreachable".into()));
+        return;
+    };
+    sweep_stale().await;
+    let table = table_name();
+    let _guard = dropping(&table);
+    client
+        .batch_execute(&format!(
+            r#"CREATE TABLE "{table}" (session_key varchar(40) PRIMARY KEY, session_data text NOT NULL, expire_date timestamp NOT NULL)"#
+        ))
+        .await
+        .unwrap();
+    let store = DjangoPostgresStore::builder(&url(), &secrets())
+        .table(&table)
+        .django_time(django::new_york())
+        .connect()
+        .await
+        .expect("USE_TZ = False accepts a naive column");
+    assert!(store.naive_expire_date());
+    django::local_times(
+        &store,
+        async |key| {
+            let row = client
+                .query_one(
+                    &format!(r#"SELECT expire_date::text FROM "{table}" WHERE session_key = $1"#),
+                    &[&key.as_str()],
+                )
+                .await
+                .expect("row");
+            row.get::<_, String>(0)[..19].to_owned()
+        },
+        async |key, naive| {
+            client
+                .execute(
+                    &format!(
+                        r#"UPDATE "{table}" SET expire_date = $1::text::timestamp WHERE session_key = $2"#
+                    ),
+                    &[&naive, &key.as_str()],
+                )
+                .await
+                .expect("update");
+        },
+    )
+    .await;
+}
+
+/// Django's own PostgreSQL table is `timestamp with time zone` whatever `USE_TZ` says:
+/// with `USE_TZ = False` configured the store still reads and writes instants.
+#[tokio::test]
+async fn use_tz_false_on_djangos_table_keeps_instants() {
+    sweep_stale().await;
+    let table = table_name();
+    let Some(store) = sessionkit_testkit::require_store(
+        "PostgreSQL",
+        DjangoPostgresStore::builder(&url(), &secrets())
+            .table(&table)
+            .create_table_if_missing()
+            .django_time(django::new_york())
+            .connect()
+            .await,
+    ) else {
+        return;
+    };
+    let _guard = dropping(&table);
+    // Created as Django's migrate creates it, whatever USE_TZ says.
+    assert!(!store.naive_expire_date());
+    let table = store.table().to_owned();
+    let key = SessionKey::generate();
+    let now = sessionkit_testkit::suite::NOW;
+    let r = django::record("{}", now + time::Duration::hours(1));
+    store.create(&key, &r, now).await.expect("create");
+    let (_, expire) = raw_row(&table, &key).await;
+    assert_eq!(
+        expire,
+        sessionkit_core::pytime::naive_utc_str(now + time::Duration::hours(1))
     );
 }

@@ -284,3 +284,35 @@ async fn describe_names_the_file_and_layout() {
     );
     assert_eq!(store.table(), "django_session");
 }
+
+#[tokio::test]
+async fn use_tz_false_local_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = django_database(dir.path());
+    let store = DjangoSqliteStore::builder(&path, &secrets())
+        .django_time(django::new_york())
+        .open()
+        .await
+        .expect("open");
+    assert_eq!(store.django_time().time_zone(), "America/New_York");
+    assert!(
+        store
+            .describe()
+            .ends_with(r#"(django layout, USE_TZ = False, TIME_ZONE = "America/New_York")"#),
+        "{}",
+        store.describe()
+    );
+    django::local_times(
+        &store,
+        async |key| raw(&path, "django_session", key).1[..19].to_owned(),
+        async |key, naive| {
+            conn(&path)
+                .execute(
+                    "UPDATE django_session SET expire_date = ?1 WHERE session_key = ?2",
+                    [naive, key.as_str()],
+                )
+                .expect("update");
+        },
+    )
+    .await;
+}
