@@ -35,7 +35,11 @@
 //! # }
 //! ```
 
+#[cfg(feature = "django")]
+mod django;
 mod middleware;
 
+#[cfg(feature = "django")]
+pub use django::{DjangoUser, DjangoUserError};
 pub use middleware::{SessionMiddleware, SessionMiddlewareService};
 pub use sessionkit_core::{Engine, RequestSession, Session};

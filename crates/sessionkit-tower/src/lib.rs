@@ -30,7 +30,11 @@
 //! | `axum` | yes | the `Session` extractor for axum |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "django")]
+mod django;
 mod layer;
 
+#[cfg(feature = "django")]
+pub use django::{DjangoUser, DjangoUserRejection};
 pub use layer::{SessionLayer, SessionService};
 pub use sessionkit_core::{Engine, RequestSession, Session};
