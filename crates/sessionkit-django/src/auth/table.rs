@@ -143,7 +143,14 @@ impl UserTable {
             (None, Dialect::Postgres) => "TRUE".into(),
             (None, _) => "1".into(),
         };
-        let param = if d == Dialect::Postgres { "$1" } else { "?" };
+        // PostgreSQL types a parameter after its column: an `integer` key (Django's
+        // `AutoField`) would refuse an i64, so the id parameter is typed `BIGINT` (and
+        // compared across integer widths).
+        let param = match d {
+            Dialect::Postgres if by == self.id && self.integer_ids => "CAST($1 AS BIGINT)",
+            Dialect::Postgres => "$1",
+            _ => "?",
+        };
         format!(
             "SELECT CAST({id} AS {text}), {username}, {password}, {active} FROM {table} WHERE {by} = {param}",
             id = q(&self.id),
@@ -167,10 +174,10 @@ impl UserTable {
     /// The `last_login` update (`None` without the column).
     pub(crate) fn update_last_login(&self, d: Dialect) -> Option<String> {
         let column = self.last_login.as_deref()?;
-        let (p1, p2) = if d == Dialect::Postgres {
-            ("$1", "$2")
-        } else {
-            ("?", "?")
+        let (p1, p2) = match d {
+            Dialect::Postgres if self.integer_ids => ("$1", "CAST($2 AS BIGINT)"),
+            Dialect::Postgres => ("$1", "$2"),
+            _ => ("?", "?"),
         };
         Some(format!(
             "UPDATE {} SET {} = {p1} WHERE {} = {p2}",
@@ -196,7 +203,7 @@ mod tests {
         let t = UserTable::django();
         assert_eq!(
             t.select_by_id(Dialect::Postgres),
-            r#"SELECT CAST("id" AS TEXT), "username", "password", CAST("is_active" AS BOOLEAN) FROM "auth_user" WHERE "id" = $1"#
+            r#"SELECT CAST("id" AS TEXT), "username", "password", CAST("is_active" AS BOOLEAN) FROM "auth_user" WHERE "id" = CAST($1 AS BIGINT)"#
         );
         assert_eq!(
             t.select_by_username(Dialect::MySql),

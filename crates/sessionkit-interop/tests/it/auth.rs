@@ -451,3 +451,101 @@ both_adapters!(
     rust_login_is_a_django_login,
     fallback_key_backend_hash_and_loader_failure
 );
+
+/// The PostgreSQL and MySQL loaders against Django's own `auth_user` (made by `migrate`
+/// in a schema / database of the test's own): the user Django logged in, `authenticate`
+/// with a PBKDF2 hash Django made, `is_active`, and `last_login` as Django reads it.
+async fn loader_against_django(django: &Django, auth: DjangoAuth) {
+    let login = django.call(&["login", "--new", "--user", "frank"]);
+    let id = text(&login, "user_id");
+    django.call(&[
+        "set-password",
+        "--user",
+        "frank",
+        "--password",
+        "pw-2",
+        "--iterations",
+        "1000",
+    ]);
+    let user = auth.loader().by_id(&id).await.unwrap().expect("frank");
+    assert_eq!((user.username.as_str(), user.is_active), ("frank", true));
+    assert!(auth.loader().by_id("999999").await.unwrap().is_none());
+    assert!(auth.loader().by_id("frank").await.unwrap().is_none());
+    assert!(auth.authenticate("frank", "nope").await.unwrap().is_none());
+    let user = auth
+        .authenticate("frank", "pw-2")
+        .await
+        .unwrap()
+        .expect("right password");
+
+    // A Rust login: Django's get_user agrees, and last_login was set.
+    let session = Session::detached();
+    auth.login(&session, &user).await.unwrap();
+    assert!(auth.get_user(&session).await.unwrap().is_authenticated());
+    let last = django.call(&["last-login", "--user", "frank"]);
+    assert!(
+        matches!(
+            last.get("last_login"),
+            Some(sessionkit_core::Value::String(_))
+        ),
+        "{last:?}"
+    );
+    django.call(&["set-active", "--user", "frank", "--active", "0"]);
+    assert!(!auth.loader().by_id(&id).await.unwrap().unwrap().is_active);
+    assert!(auth.authenticate("frank", "pw-2").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_loader() {
+    let Some(django) = Django::new("db") else {
+        return;
+    };
+    let url = sessionkit_testkit::service_url(
+        "SESSIONKIT_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    );
+    let schema = crate::db::namespace();
+    let django = django
+        .with("SK_DB", "postgres")
+        .with("SK_PG_URL", &url)
+        .with("SK_PG_SCHEMA", &schema);
+    let _teardown = crate::db::Teardown(django.clone());
+    if django.try_call(&["migrate"]).is_err() {
+        let _ = sessionkit_testkit::require::<()>("PostgreSQL", Err("unreachable".into()));
+        return;
+    }
+    let table =
+        UserTable::custom(&format!("{schema}.auth_user"), "id", "username", "password").unwrap();
+    let loader = sessionkit_django::auth::PostgresUserLoader::connect(&url, table).unwrap();
+    loader_against_django(&django, DjangoAuth::new(&Secrets::new(SECRET), loader)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_loader() {
+    let Some(django) = Django::new("db") else {
+        return;
+    };
+    let url = sessionkit_testkit::service_url(
+        "SESSIONKIT_TEST_MYSQL_URL",
+        "mysql://root@127.0.0.1:3306/test",
+    );
+    let database = crate::db::namespace();
+    let django = django
+        .with("SK_DB", "mysql")
+        .with("SK_MYSQL_URL", &url)
+        .with("SK_MYSQL_DB", &database);
+    let _teardown = crate::db::Teardown(django.clone());
+    if django.try_call(&["migrate"]).is_err() {
+        let _ = sessionkit_testkit::require::<()>("MySQL", Err("unreachable".into()));
+        return;
+    }
+    let table = UserTable::custom(
+        &format!("{database}.auth_user"),
+        "id",
+        "username",
+        "password",
+    )
+    .unwrap();
+    let loader = sessionkit_django::auth::MySqlUserLoader::connect(&url, table).unwrap();
+    loader_against_django(&django, DjangoAuth::new(&Secrets::new(SECRET), loader)).await;
+}
