@@ -304,9 +304,38 @@ def cmd_set_password(args):
         user = User.objects.get_by_natural_key(args.user)
     except User.DoesNotExist:
         raise Fail(f"no user {args.user!r}")
-    user.set_password(args.password)
+    if args.iterations:
+        # A PBKDF2 hash with a small iteration count: what Django's default hasher makes,
+        # quick to check (Django verifies any iteration count).
+        from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+        hasher = PBKDF2PasswordHasher()
+        hasher.iterations = args.iterations
+        user.password = hasher.encode(args.password, hasher.salt())
+    else:
+        user.set_password(args.password)
     user.save()
-    return {}
+    return {"user_id": str(user.pk)}
+
+
+def cmd_set_active(args):
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    try:
+        user = User.objects.get_by_natural_key(args.user)
+    except User.DoesNotExist:
+        raise Fail(f"no user {args.user!r}")
+    user.is_active = args.active == "1"
+    user.save()
+    return {"user_id": str(user.pk)}
+
+
+def cmd_last_login(args):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.get_by_natural_key(args.user)
+    return {"last_login": user.last_login.isoformat() if user.last_login else None}
 
 
 def cmd_password_hash(args):
@@ -478,6 +507,15 @@ def parser():
     c = cmd("set-password", cmd_set_password, "user.set_password(); user.save()")
     c.add_argument("--user", required=True)
     c.add_argument("--password", required=True)
+
+    c.add_argument("--iterations", type=int, help="PBKDF2 with this many iterations")
+
+    c = cmd("set-active", cmd_set_active, "user.is_active = ACTIVE; user.save()")
+    c.add_argument("--user", required=True)
+    c.add_argument("--active", choices=("0", "1"), required=True)
+
+    c = cmd("last-login", cmd_last_login, "the user's last_login")
+    c.add_argument("--user", required=True)
 
     c = cmd("password-hash", cmd_password_hash, "the user's pk and stored password hash")
     c.add_argument("--user", required=True)

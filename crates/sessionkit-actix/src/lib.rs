@@ -39,9 +39,13 @@
 //! With the `testing` feature, [`testing`] sends requests through an app with a session in
 //! tests (`force_login`, the session read back afterwards).
 
+#[cfg(feature = "django")]
+mod django;
 mod middleware;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+#[cfg(feature = "django")]
+pub use django::{DjangoUser, DjangoUserError};
 pub use middleware::{SessionMiddleware, SessionMiddlewareService};
 pub use sessionkit_core::{Engine, RequestSession, Session};

@@ -13,7 +13,8 @@
 //! | [`signing`] | `django.core.signing` | base62, base64, `salted_hmac`, [`Secrets`], [`Signer`] with `dumps`/`loads` |
 //! | [`session`] | `SessionStore.encode/decode` | signed session data for server-side stores |
 //! | [`pickle`] | `RedisCache` and `PyMemcacheCache` values | a restricted pickle reader and writer |
-//! | [`auth`] | `get_session_auth_hash` | the `_auth_user_hash` value and its key-rotation check |
+//! | [`auth`] | `django.contrib.auth` | the `_auth_user_hash` value, password hashes, [`DjangoAuth`] (`get_user`, `authenticate`, `login`, `logout`) over a [`UserLoader`] |
+//! | [`csrf`] | `django.middleware.csrf` | the CSRF secret under `_csrftoken` |
 //! | [`keys`] | cache keys, file names | where each engine puts a session |
 //! | [`cookie_store`] | `backends.signed_cookies` | [`SignedCookieStore`], a [`ClientStore`](sessionkit_core::ClientStore) |
 //! | [`file_store`] | `backends.file` | [`DjangoFileStore`], Django's file layout as a [`SessionStore`](sessionkit_core::SessionStore) |
@@ -45,13 +46,14 @@
 
 pub mod auth;
 pub mod cookie_store;
+pub mod csrf;
 pub mod file_store;
 pub mod keys;
 pub mod pickle;
 pub mod session;
 pub mod signing;
 
-pub use auth::{AuthHasher, HashMatch};
+pub use auth::{AuthHasher, CurrentUser, DjangoAuth, HashMatch, User, UserLoader};
 pub use cookie_store::SignedCookieStore;
 pub use file_store::{DjangoFileBuilder, DjangoFileStore};
 pub use pickle::{PickleError, PickleErrorKind};

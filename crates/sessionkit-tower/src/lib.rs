@@ -31,9 +31,13 @@
 //! | `testing` | no | [`testing`]: send requests through an app with a session in tests, `force_login`, read the session back |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "django")]
+mod django;
 mod layer;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+#[cfg(feature = "django")]
+pub use django::{DjangoUser, DjangoUserRejection};
 pub use layer::{SessionLayer, SessionService};
 pub use sessionkit_core::{Engine, RequestSession, Session};

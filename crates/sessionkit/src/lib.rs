@@ -73,12 +73,12 @@ pub use sessionkit_memcached::MemcachedStore;
 #[cfg(feature = "django")]
 pub mod django {
     pub use sessionkit_django::*;
-    /// Django's `cache` and `cached_db` engines on Redis.
-    #[cfg(feature = "redis")]
-    pub use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore};
     /// Django's `cache` engine on `PyMemcacheCache`.
     #[cfg(feature = "memcached")]
     pub use sessionkit_memcached::django as memcached;
+    /// Django's `cache` and `cached_db` engines on Redis.
+    #[cfg(feature = "redis")]
+    pub use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore};
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     pub use sessionkit_sql::django as sql;
 }

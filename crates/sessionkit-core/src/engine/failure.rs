@@ -60,6 +60,23 @@ impl Failure {
         }
     }
 
+    /// 503 for a service the request needs beside the store (a user loader, for
+    /// example), with `message` as the body and `retry_after` seconds (usually
+    /// [`Config::retry_after_secs`]), rendered by each framework's one renderer like a
+    /// store outage.
+    ///
+    /// ```
+    /// let f = sessionkit_core::Failure::unavailable_with(Some(5), "The user database is unavailable.");
+    /// assert_eq!((f.status, f.retry_after), (503, Some(5)));
+    /// ```
+    pub fn unavailable_with(retry_after: Option<u64>, message: &'static str) -> Failure {
+        Failure {
+            status: 503,
+            retry_after,
+            message,
+        }
+    }
+
     /// 500: the session cannot be written.
     pub(crate) fn internal() -> Failure {
         Failure {

@@ -55,6 +55,17 @@ impl Session {
         self.state().auth = Some(AuthChange::LoggedIn(user_id.to_owned()));
     }
 
+    /// Records a new login of the user already logged in, keeping the session key: Django's
+    /// `auth.login` leaves the session alone when the same user logs in again with a
+    /// matching auth hash (`sessionkit-django` decides that; other callers want
+    /// [`login`](Session::login)). `_auth_user_id` is stored again and the login is
+    /// reported to the lifecycle events; the absolute timeout does not restart, since the
+    /// key does not change.
+    pub fn login_again(&self, user_id: &str) {
+        self.put(AUTH_USER_ID_KEY, Value::String(user_id.to_owned()));
+        self.state().auth = Some(AuthChange::LoggedIn(user_id.to_owned()));
+    }
+
     /// Logs out: Django's `auth.logout`, i.e. [`flush`](Session::flush).
     pub fn logout(&self) {
         let user = self.user_id();

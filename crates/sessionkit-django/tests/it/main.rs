@@ -5,6 +5,7 @@
 mod auth_keys;
 mod bad_data;
 mod coverage;
+mod django_auth;
 mod file_store;
 mod fuzz_corpus;
 mod middleware;

@@ -1,5 +1,6 @@
 //! sessionkit against real Django, both directions, one module per Django engine.
 
+mod auth;
 mod django;
 mod scenarios;
 

@@ -15,6 +15,13 @@
 //!
 //! [`AuthHasher::verify`] answers which of the three applies.
 //!
+//! On top of the hash, [`DjangoAuth`] is the session side of `django.contrib.auth`:
+//! `get_user`, `authenticate` (with [`hashers`]), `login`, `logout` and
+//! `update_session_auth_hash`, writing exactly what Django writes, over a [`UserLoader`]
+//! (ready ones for Django's `auth_user` table, or a custom user model's
+//! [`UserTable`], on SQLite, PostgreSQL and MySQL behind the `sqlite`, `postgres` and
+//! `mysql` features).
+//!
 //! ```
 //! use sessionkit_django::auth::{AuthHasher, HashMatch, session_auth_hash};
 //! use sessionkit_django::signing::Secrets;
@@ -27,6 +34,28 @@
 //! assert_eq!(hasher.verify(&hasher.hash(password), password), HashMatch::Current);
 //! assert_eq!(hasher.verify(&old, "another password"), HashMatch::NoMatch);
 //! ```
+
+pub mod hashers;
+mod site;
+mod user;
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod table;
+
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlUserLoader;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresUserLoader;
+pub use site::{AuthError, CurrentUser, DjangoAuth, LOADER_UNAVAILABLE_MESSAGE, MODEL_BACKEND};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteUserLoader;
+pub use table::UserTable;
+pub use user::{LoaderError, LoaderFuture, User, UserLoader};
 
 use std::fmt;
 use std::sync::Arc;
