@@ -17,7 +17,7 @@
 //! the [crate docs](crate#a-pool-of-servers)). Django refuses keys over 250 characters or
 //! with spaces or control characters (`InvalidCacheKey`); a `KEY_PREFIX` that would make
 //! such keys is refused when the store connects. Values are read with
-//! [`pymemcache_decode`](sessionkit_django::pickle::pymemcache_decode): every pickle
+//! [`pymemcache_decode`]: every pickle
 //! protocol, Python's standard value types (a `datetime`, a `Decimal`, a `set`, ...) as
 //! values, any other object kept opaque and written back unchanged, never run. A value
 //! under other flags (text, an integer, a compressed value) or that cannot be read is a

@@ -6,7 +6,6 @@ use std::future::Future;
 use sessionkit_core::Fingerprint;
 use sessionkit_core::{
     Data, Lookup, Metadata, Record, SessionInfo, SessionKey, StoreError, StoreErrorKind, Token,
-    Value,
 };
 use sessionkit_django::session;
 use sessionkit_django::{Secrets, Signer};
@@ -72,7 +71,7 @@ impl Codec {
         };
         Lookup::Found {
             record: Record {
-                meta: metadata(&data),
+                meta: Metadata::from_data(&data),
                 data,
                 expires_at,
             },
@@ -89,25 +88,6 @@ pub(crate) fn token(session_data: String) -> Token {
 /// The `session_data` a token stands for (`None` for a token this layout never issued).
 pub(crate) fn token_text(token: &Token) -> Option<&str> {
     token.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
-}
-
-/// All Django's layout can tell beside the data: the user, from `_auth_user_id`.
-pub(crate) fn metadata(data: &Data) -> Metadata {
-    Metadata {
-        created_at: None,
-        last_seen: None,
-        user_id: user_id(data),
-    }
-}
-
-/// `_auth_user_id` as text (Django stores the primary key as a string; an integer is
-/// accepted too).
-pub(crate) fn user_id(data: &Data) -> Option<String> {
-    match data.get(sessionkit_django::auth::SESSION_KEY) {
-        Some(Value::String(s)) => Some(s),
-        Some(Value::Int(i)) => Some(i.to_string()),
-        _ => None,
-    }
 }
 
 /// The expiry index: Django's own name for its table, `<table>_expire_date` otherwise.
@@ -183,7 +163,7 @@ fn info(codec: &Codec, row: &Row) -> Option<(SessionInfo, Data)> {
         SessionInfo {
             key,
             expires_at,
-            meta: metadata(&data),
+            meta: Metadata::from_data(&data),
         },
         data,
     ))
@@ -276,7 +256,7 @@ pub(crate) async fn revoke_user<S: Scan>(
 fn belongs_to(codec: &Codec, row: &Row, user: &str) -> bool {
     codec
         .decode(&row.key, &row.data)
-        .is_some_and(|d| user_id(&d).as_deref() == Some(user))
+        .is_some_and(|d| d.user_id().as_deref() == Some(user))
 }
 
 /// Deletes `row` if it still holds what was decoded; when it changed meanwhile, decodes
@@ -309,11 +289,11 @@ mod tests {
     #[test]
     fn user_ids_and_index_names() {
         let data = Data::from_json(r#"{"_auth_user_id":"42"}"#.into()).unwrap();
-        assert_eq!(user_id(&data).as_deref(), Some("42"));
+        assert_eq!(data.user_id().as_deref(), Some("42"));
         let data = Data::from_json(r#"{"_auth_user_id":7}"#.into()).unwrap();
-        assert_eq!(user_id(&data).as_deref(), Some("7"));
+        assert_eq!(data.user_id().as_deref(), Some("7"));
         let data = Data::from_json(r#"{"_auth_user_id":null}"#.into()).unwrap();
-        assert_eq!(user_id(&data), None);
+        assert_eq!(data.user_id(), None);
         assert_eq!(
             expire_index("django_session"),
             "django_session_expire_date_a5c62663"
