@@ -27,12 +27,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use sessionkit_core::store::{CachedStore, Create, FileStore, LocalCache};
+use sessionkit_core::store::{CachedStore, Create, LocalCache};
 use sessionkit_core::{
     BoxStore, ClientStore, Config, DynSessionStore, Engine, EngineBuilder, MemoryStore,
 };
-use sessionkit_django::{DjangoFileStore, Secrets, SignedCookieStore};
+use sessionkit_django::{Secrets, SignedCookieStore};
 use sessionkit_encrypted_cookie::{EncryptedCookieStore, KeyRing};
+use sessionkit_file::{DjangoFileStore, FileStore};
 use sessionkit_memcached::{DjangoMemcachedStore, MemcachedStore};
 use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore, RedisCache, RedisStore};
 use sessionkit_sql::django::{
@@ -467,10 +468,10 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
         (StoreUrl::File(dir), Layout::Django) => Opened::Server(Arc::new(
             DjangoFileStore::builder(dir, secrets()?)
                 .create(opts.create)
-                .open()
-                .map_err(report)?
                 .with_cookie_name(opts.cookie_name.clone())
-                .with_cookie_age(opts.cookie_age),
+                .with_cookie_age(opts.cookie_age)
+                .open()
+                .map_err(report)?,
         )),
         (StoreUrl::Cookie, _) => Opened::Client(Arc::new(
             SignedCookieStore::new(secrets()?).with_cookie_name(opts.cookie_name.clone()),

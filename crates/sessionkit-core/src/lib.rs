@@ -16,7 +16,7 @@
 //!   [`DynSessionStore`] / [`BoxStore`] for stores chosen at run time.
 //!
 //! Framework adapters (`sessionkit-tower`, `sessionkit-actix`) call the engine; stores
-//! live in their own crates (`sessionkit-sql`, `sessionkit-redis`, ...).
+//! live in their own crates (`sessionkit-sql`, `sessionkit-redis`, `sessionkit-file`, ...).
 //!
 //! # The public surface, by audience
 //!
@@ -108,8 +108,7 @@ pub use key::{ClientKey, Fingerprint, SessionKey};
 pub use session::{Session, SessionError, TEST_COOKIE_NAME, TEST_COOKIE_VALUE};
 pub use store::{
     BoxStore, CachedStore, ClientStore, CookieContents, Create, CreateOutcome, DynSessionStore,
-    FileStore, LeaseStore, LocalCache, Lookup, MemoryStore, Metadata, Record, SaveOutcome,
-    SessionCache, SessionInfo, SessionListing, SessionStore, StoreError, StoreErrorKind, Token,
-    UserIndex,
+    LeaseStore, LocalCache, Lookup, MemoryStore, Metadata, Record, SaveOutcome, SessionCache,
+    SessionInfo, SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
 };
 pub use value::Value;

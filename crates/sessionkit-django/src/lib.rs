@@ -17,7 +17,6 @@
 //! | [`csrf`] | `django.middleware.csrf` | the CSRF secret under `_csrftoken` |
 //! | [`keys`] | cache keys, file names | where each engine puts a session |
 //! | [`cookie_store`] | `backends.signed_cookies` | [`SignedCookieStore`], a [`ClientStore`](sessionkit_core::ClientStore) |
-//! | [`file_store`] | `backends.file` | [`DjangoFileStore`], Django's file layout as a [`SessionStore`](sessionkit_core::SessionStore) |
 //!
 //! Decoding never panics and never trusts input: a bad signature is `None` (plus a
 //! warning), a zip bomb or an oversized pickle is refused before it is allocated, and no
@@ -47,7 +46,6 @@
 pub mod auth;
 pub mod cookie_store;
 pub mod csrf;
-pub mod file_store;
 pub mod keys;
 pub mod pickle;
 pub mod session;
@@ -55,7 +53,6 @@ pub mod signing;
 
 pub use auth::{AuthHasher, CurrentUser, DjangoAuth, HashMatch, User, UserLoader};
 pub use cookie_store::SignedCookieStore;
-pub use file_store::{DjangoFileBuilder, DjangoFileStore};
 pub use pickle::{PickleError, PickleErrorKind};
 
 /// Django's default `SESSION_COOKIE_AGE` (two weeks), in seconds: the life the cache

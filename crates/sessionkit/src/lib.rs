@@ -12,9 +12,9 @@
 
 pub use sessionkit_core::{
     BoxStore, CachedStore, ClientStore, Clock, Concurrency, Config, ConfigBuilder, ConfigError,
-    Data, DynSessionStore, Engine, Expiry, FileStore, LoadError, LocalCache, ManualClock,
-    MemoryStore, Outcome, RequestSession, SameSite, Session, SessionError, SessionKey,
-    SessionStore, StoreError, StoreErrorKind, SystemClock, Value, spawn_cleanup,
+    Data, DynSessionStore, Engine, Expiry, LoadError, LocalCache, ManualClock, MemoryStore,
+    Outcome, RequestSession, SameSite, Session, SessionError, SessionKey, SessionStore, StoreError,
+    StoreErrorKind, SystemClock, Value, spawn_cleanup,
 };
 
 /// The core crate: everything framework- and driver-independent.
@@ -38,6 +38,9 @@ pub use sessionkit_core::SessionRejection;
 
 #[cfg(feature = "sqlite")]
 pub use sessionkit_sql::SqliteStore;
+
+#[cfg(feature = "file")]
+pub use sessionkit_file::{FileStore, FileStoreBuilder};
 
 /// actix-web integration (`SessionMiddleware`).
 #[cfg(feature = "actix")]
@@ -73,6 +76,9 @@ pub use sessionkit_memcached::MemcachedStore;
 #[cfg(feature = "django")]
 pub mod django {
     pub use sessionkit_django::*;
+    /// Django's `file` engine.
+    #[cfg(feature = "file")]
+    pub use sessionkit_file::{DjangoFileBuilder, DjangoFileStore};
     /// Django's `cache` engine on `PyMemcacheCache`.
     #[cfg(feature = "memcached")]
     pub use sessionkit_memcached::django as memcached;

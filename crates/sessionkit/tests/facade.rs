@@ -9,10 +9,11 @@ fn named<T>() -> &'static str {
 fn every_store_is_reachable_from_the_facade() {
     let mut stores = vec![
         named::<sessionkit::MemoryStore>(),
-        named::<sessionkit::FileStore>(),
         named::<sessionkit::LocalCache>(),
         named::<sessionkit::CachedStore<sessionkit::LocalCache, sessionkit::MemoryStore>>(),
     ];
+    #[cfg(feature = "file")]
+    stores.push(named::<sessionkit::FileStore>());
     #[cfg(feature = "sqlite")]
     stores.push(named::<sessionkit::SqliteStore>());
     #[cfg(feature = "postgres")]
@@ -25,10 +26,9 @@ fn every_store_is_reachable_from_the_facade() {
         named::<sessionkit::RedisCache>(),
     ]);
     #[cfg(feature = "django")]
-    stores.extend([
-        named::<sessionkit::django::SignedCookieStore>(),
-        named::<sessionkit::django::DjangoFileStore>(),
-    ]);
+    stores.push(named::<sessionkit::django::SignedCookieStore>());
+    #[cfg(all(feature = "django", feature = "file"))]
+    stores.push(named::<sessionkit::django::DjangoFileStore>());
     #[cfg(all(feature = "django", feature = "sqlite"))]
     stores.push(named::<sessionkit::django::sql::DjangoSqliteStore>());
     #[cfg(all(feature = "django", feature = "postgres"))]
@@ -46,6 +46,7 @@ fn every_store_is_reachable_from_the_facade() {
             .all(|n| n.contains("Store") || n.contains("Cache"))
     );
     #[cfg(all(
+        feature = "file",
         feature = "sqlite",
         feature = "postgres",
         feature = "mysql",

@@ -30,15 +30,13 @@
 //! | `capability.rs` | optional capabilities: listing, the per-user index, leases |
 //! | `client.rs` | [`ClientStore`], and the cookie-size rule every client-side store applies ([`check_cookie_size`]) |
 //! | `error.rs` | [`StoreError`] |
-//! | `memory.rs`, `cached.rs`, `file.rs` | [`MemoryStore`], [`CachedStore`], [`FileStore`] |
+//! | `memory.rs`, `cached.rs` | [`MemoryStore`], [`CachedStore`] |
 
 pub mod cached;
 mod capability;
 mod client;
 mod contract;
 mod error;
-mod file;
-pub mod files;
 mod memory;
 
 use std::fmt;
@@ -53,7 +51,6 @@ pub use capability::{LeaseStore, SessionInfo, SessionListing, UserIndex};
 pub use client::{ClientStore, CookieContents, MAX_COOKIE_SIZE, check_cookie_size};
 pub use contract::{BoxFuture, BoxStore, DynSessionStore, SessionStore};
 pub use error::{StoreError, StoreErrorKind};
-pub use file::{FileStore, FileStoreBuilder};
 pub use memory::MemoryStore;
 
 /// One stored session.

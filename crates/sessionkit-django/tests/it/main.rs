@@ -3,10 +3,8 @@
 //! store. One binary, one module per area.
 
 mod auth_keys;
-mod bad_data;
 mod coverage;
 mod django_auth;
-mod file_store;
 mod fuzz_corpus;
 mod middleware;
 mod pickle;

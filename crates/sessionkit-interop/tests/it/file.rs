@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use sessionkit_core::Engine;
-use sessionkit_django::{DjangoFileStore, Secrets};
+use sessionkit_django::Secrets;
+use sessionkit_file::DjangoFileStore;
 
 use crate::django::Django;
 use crate::scenarios::{Pair, config};

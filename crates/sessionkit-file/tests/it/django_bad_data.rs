@@ -6,12 +6,11 @@
 use std::time::{Duration, Instant};
 
 use sessionkit_core::{Config, Engine, SessionKey};
+use sessionkit_django::session;
 use sessionkit_django::signing::{Secrets, Signer, b62_encode, b64_encode, zlib_compress};
-use sessionkit_django::{DjangoFileStore, session};
+use sessionkit_file::DjangoFileStore;
+use sessionkit_testkit::logs::Logs;
 use time::OffsetDateTime;
-use tracing::Level;
-
-use crate::vectors::Capture;
 
 const SECRET: &str = "bad-data-secret-key";
 
@@ -75,14 +74,12 @@ async fn unreadable_django_files_are_no_session_and_stay_as_they_were() {
     let secrets = Secrets::new(SECRET);
     let store = DjangoFileStore::open(dir.path(), &secrets).unwrap();
     let engine = Engine::new(store, Config::default());
-    let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.clone());
     for (content, what) in contents() {
         let key = SessionKey::generate();
         let path = dir.path().join(format!("sessionid{}", key.as_str()));
         std::fs::write(&path, &content).unwrap();
         let cookie = format!("sessionid={}", key.as_str());
-        capture.take();
+        let logs = Logs::mark();
 
         let started = Instant::now();
         let req = engine.begin(Some(&cookie));
@@ -95,14 +92,15 @@ async fn unreadable_django_files_are_no_session_and_stay_as_they_were() {
         );
         let out = req.finish(200).await;
         assert!(out.failure.is_none(), "{what}");
-        let logs = capture.take();
         assert!(
-            logs.iter().any(|(level, msg)| *level == Level::WARN
-                && msg.contains("unreadable Django session file")),
-            "{what}: a warning: {logs:?}"
+            logs.lines("WARN")
+                .iter()
+                .any(|l| l.contains("unreadable Django session file")),
+            "{what}: a warning: {}",
+            logs.text()
         );
         assert!(
-            logs.iter().all(|(_, msg)| !msg.contains(key.as_str())),
+            !logs.text().contains(key.as_str()),
             "{what}: the key is never logged"
         );
 

@@ -1,10 +1,10 @@
 //! Django's file layout: the conformance suite (Django profile) and the byte form.
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime};
 
 use sessionkit_core::{Lookup, SessionKey, SessionStore, Value};
-use sessionkit_django::{DjangoFileStore, Secrets};
+use sessionkit_django::Secrets;
+use sessionkit_file::DjangoFileStore;
 use sessionkit_testkit::Profile;
 use time::OffsetDateTime;
 
@@ -89,11 +89,15 @@ async fn reads_and_writes_djangos_file() {
     let written = std::fs::read_to_string(dir.path().join(name)).unwrap();
     assert!(!written.ends_with('\n'));
     assert!(written.is_ascii());
-    let mode = std::fs::metadata(dir.path().join(name))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     let signer = sessionkit_django::session::signer(&Secrets::new(SECRET));
     let data = sessionkit_django::session::decode(&written, &signer).unwrap();
     assert_eq!(data.get("count"), Some(Value::Int(5)));
@@ -110,9 +114,10 @@ async fn reads_and_writes_djangos_file() {
 #[tokio::test]
 async fn file_time_and_relative_expiry() {
     let dir = tempfile::tempdir().unwrap();
-    let store = DjangoFileStore::open(dir.path(), &Secrets::new(SECRET))
-        .unwrap()
-        .with_cookie_age(100);
+    let store = DjangoFileStore::builder(dir.path(), &Secrets::new(SECRET))
+        .with_cookie_age(100)
+        .open()
+        .unwrap();
     let key = SessionKey::generate();
     let now = OffsetDateTime::now_utc();
     let mut data = sessionkit_core::Data::new();
@@ -172,9 +177,10 @@ async fn unreadable_files_are_left_alone() {
 #[tokio::test]
 async fn clearsessions_with_a_cookie_age_of_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let store = DjangoFileStore::open(dir.path(), &Secrets::new(SECRET))
-        .unwrap()
-        .with_cookie_age(0);
+    let store = DjangoFileStore::builder(dir.path(), &Secrets::new(SECRET))
+        .with_cookie_age(0)
+        .open()
+        .unwrap();
     let now = OffsetDateTime::now_utc();
     // Django counts the files named with the cookie-name prefix.
     let count = || {
@@ -220,9 +226,10 @@ async fn clearsessions_with_a_cookie_age_of_zero() {
 #[tokio::test]
 async fn unreadable_files_are_left_alone_even_when_old() {
     let dir = tempfile::tempdir().unwrap();
-    let store = DjangoFileStore::open(dir.path(), &Secrets::new("another-secret"))
-        .unwrap()
-        .with_cookie_age(60);
+    let store = DjangoFileStore::builder(dir.path(), &Secrets::new("another-secret"))
+        .with_cookie_age(60)
+        .open()
+        .unwrap();
     let name = "sessionidabcdefghijklmnopqrstuvwxyz012345";
     let path = dir.path().join(name);
     std::fs::write(&path, "not a signed session").unwrap();
@@ -241,4 +248,39 @@ async fn unreadable_files_are_left_alone_even_when_old() {
         0
     );
     assert!(path.exists(), "left for inspection");
+}
+
+/// Issue 14: the file prefix and the cookie age come from the engine's `Config`, the
+/// directory is the store's `location`.
+#[tokio::test]
+async fn settings_come_from_the_engines_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sessionkit_core::Config::builder()
+        .cookie_name("appsession")
+        .cookie_age(100)
+        .build()
+        .unwrap();
+    let store = DjangoFileStore::builder(dir.path(), &Secrets::new(SECRET))
+        .with_config(&config)
+        .open()
+        .unwrap();
+    assert_eq!(store.location(), dir.path());
+    let key = SessionKey::generate();
+    let now = OffsetDateTime::now_utc();
+    let rec = sessionkit_core::Record {
+        data: sessionkit_core::Data::new(),
+        expires_at: now,
+        meta: sessionkit_core::Metadata::default(),
+    };
+    store.create(&key, &rec, now).await.unwrap();
+    assert!(
+        dir.path()
+            .join(format!("appsession{}", key.as_str()))
+            .exists()
+    );
+    let Lookup::Found { record, .. } = store.load(&key, now).await.unwrap() else {
+        panic!("the session must load");
+    };
+    let age = (record.expires_at - now).whole_seconds();
+    assert!((90..=100).contains(&age), "{age}");
 }

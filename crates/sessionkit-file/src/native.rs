@@ -1,22 +1,19 @@
-//! [`FileStore`]: one file per session in a directory.
+//! [`FileStore`]: sessionkit's own file layout, one file per session in a directory.
 
 use std::fmt;
-use std::fs;
-use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
+use sessionkit_core::store::{SessionInfo, SessionListing, UserIndex};
+use sessionkit_core::value::Map;
+use sessionkit_core::{
+    Create, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
+    StoreError, Token, Value, json,
+};
 use time::OffsetDateTime;
 
-use super::files::{self, io_error};
-use super::{
-    BoxFuture, Create, CreateOutcome, Lookup, Metadata, Record, SaveOutcome, SessionInfo,
-    SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
-};
-use crate::data::Data;
-use crate::json;
-use crate::key::SessionKey;
-use crate::value::{Map, Value};
+use crate::dir::SessionDir;
+use crate::layout::{self, Layout};
 
 /// File names of session files start with this.
 const PREFIX: &str = "sk_";
@@ -24,34 +21,35 @@ const PREFIX: &str = "sk_";
 /// Sessions as files: `<dir>/sk_<key>`, each a header line (version, expiry, metadata) and
 /// the data as JSON. Writes go to a temporary file in the same directory that is renamed
 /// over the target (readers see the old or the new file, never half of one); files are
-/// created with mode 0600. Compare-and-set takes an exclusive `flock` on one of 64 lock files
-/// in `<dir>/.locks/` (chosen by key), so several processes sharing the directory never lose
-/// each other's updates.
+/// created with mode 0600 (on Unix). Compare-and-set takes an exclusive file lock (`flock`
+/// on Unix) on one of 64 lock files in `<dir>/.locks/` (chosen by key), so several
+/// processes sharing the directory never lose each other's updates.
 ///
 /// Listing and the per-user index read every file's header: fine for an admin tool.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), sessionkit_core::StoreError> {
-/// use sessionkit_core::store::FileStore;
+/// # fn run() -> Result<(), sessionkit_core::StoreError> {
+/// use sessionkit_file::FileStore;
 ///
 /// let store = FileStore::open("/var/lib/myapp/sessions")?;
+/// assert_eq!(store.location(), std::path::Path::new("/var/lib/myapp/sessions"));
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Clone)]
 pub struct FileStore {
-    inner: Arc<Inner>,
+    inner: Arc<Native>,
 }
 
-struct Inner {
-    dir: PathBuf,
-    locks: files::StripeLocks,
+/// The native layout in its directory.
+struct Native {
+    dir: SessionDir,
 }
 
 impl fmt::Debug for FileStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileStore")
-            .field("dir", &self.inner.dir)
+            .field("dir", &self.inner.dir.path())
             .finish()
     }
 }
@@ -116,7 +114,7 @@ struct Stored {
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `open` is called"]
 pub struct FileStoreBuilder {
-    dir: PathBuf,
+    dir: std::path::PathBuf,
     create: Create,
 }
 
@@ -130,19 +128,12 @@ impl FileStoreBuilder {
         self
     }
 
-    /// Opens the store: a [`StoreErrorKind::Config`] error naming the directory when it
-    /// does not exist.
+    /// Opens the store: a [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config)
+    /// error naming the directory when it does not exist.
     pub fn open(self) -> Result<FileStore, StoreError> {
-        let dir = self.dir;
-        if !dir.is_dir() {
-            return Err(StoreError::new(
-                StoreErrorKind::Config,
-                format!("session directory {} does not exist", dir.display()),
-            ));
-        }
-        let locks = files::StripeLocks::open(dir.join(".locks"), self.create)?;
+        let dir = SessionDir::open(self.dir, PREFIX.to_owned(), ".locks", self.create, "")?;
         Ok(FileStore {
-            inner: Arc::new(Inner { dir, locks }),
+            inner: Arc::new(Native { dir }),
         })
     }
 }
@@ -151,7 +142,8 @@ impl FileStore {
     /// Options for opening the store in `dir`.
     ///
     /// ```
-    /// use sessionkit_core::store::{Create, FileStore};
+    /// use sessionkit_core::Create;
+    /// use sessionkit_file::FileStore;
     ///
     /// let dir = std::env::temp_dir().join("sessionkit-doc-no-such-dir");
     /// let err = FileStore::builder(&dir).create(Create::Never).open().unwrap_err();
@@ -171,35 +163,46 @@ impl FileStore {
         FileStore::builder(dir).open()
     }
 
+    /// Where the store lives: its directory.
+    pub fn location(&self) -> &Path {
+        self.inner.dir.path()
+    }
+
     /// The directory.
+    #[deprecated(since = "0.1.0", note = "renamed `location`, as on every file store")]
     pub fn dir(&self) -> &Path {
-        &self.inner.dir
+        self.location()
     }
+}
 
-    fn path(&self, key: &SessionKey) -> PathBuf {
-        self.inner.dir.join(format!("{PREFIX}{}", key.as_str()))
+impl Native {
+    fn write(&self, key: &SessionKey, header: &Header, data: &str) -> Result<(), StoreError> {
+        let mut content = header.encode();
+        content.push('\n');
+        content.push_str(data);
+        self.dir
+            .write(key, &format!(".tmp-{}-", key.as_str()), content.as_bytes())
     }
+}
 
-    /// Runs `f` while holding the key's write lock, on a blocking thread.
-    async fn locked<T: Send + 'static>(
-        &self,
-        key: SessionKey,
-        f: impl FnOnce(&FileStore, &SessionKey) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let this = self.clone();
-        files::blocking(move || this.inner.locks.with_lock(&key, || f(&this, &key))).await
+fn live(h: &Header, now: i64) -> bool {
+    !h.retired && h.expires_at > now
+}
+
+impl Layout for Native {
+    type File = Stored;
+
+    fn dir(&self) -> &SessionDir {
+        &self.dir
     }
 
     fn read(&self, key: &SessionKey) -> Result<Option<Stored>, StoreError> {
-        let path = self.path(key);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) if e.kind() == ErrorKind::InvalidData => {
-                tracing::warn!(key = %key.fingerprint(), "session file is not UTF-8; treating as no session");
-                return Ok(None);
-            }
-            Err(e) => return Err(io_error("cannot read", &path, e)),
+        let Some(bytes) = self.dir.read(key)? else {
+            return Ok(None);
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
+            tracing::warn!(key = %key.fingerprint(), "session file is not UTF-8; treating as no session");
+            return Ok(None);
         };
         let parsed = text
             .split_once('\n')
@@ -216,88 +219,32 @@ impl FileStore {
         }
     }
 
-    fn write(&self, key: &SessionKey, header: &Header, data: &str) -> Result<(), StoreError> {
-        let mut content = header.encode();
-        content.push('\n');
-        content.push_str(data);
-        files::write_atomically(
-            &self.inner.dir,
-            &format!("{PREFIX}{}", key.as_str()),
-            &format!(".tmp-{}-", key.as_str()),
-            content.as_bytes(),
-        )
+    fn live_info(&self, key: SessionKey, s: &Stored, now: OffsetDateTime) -> Option<SessionInfo> {
+        let h = &s.header;
+        live(h, micros(now)).then(|| SessionInfo {
+            key,
+            expires_at: from_micros(h.expires_at),
+            meta: Metadata {
+                created_at: Some(from_micros(h.created_at)),
+                last_seen: Some(from_micros(h.last_seen)),
+                user_id: h.user_id.clone(),
+            },
+        })
     }
 
-    fn remove(&self, key: &SessionKey) -> Result<bool, StoreError> {
-        let path = self.path(key);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(io_error("cannot delete", &path, e)),
-        }
+    fn expired(&self, _key: &SessionKey, s: &Stored, now: OffsetDateTime) -> bool {
+        s.header.expires_at <= micros(now)
     }
 
-    /// Every session key in the directory.
-    fn keys(&self) -> Result<Vec<SessionKey>, StoreError> {
-        let dir = &self.inner.dir;
-        let entries = fs::read_dir(dir).map_err(|e| io_error("cannot list", dir, e))?;
-        let mut keys = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| io_error("cannot list", dir, e))?;
-            let name = entry.file_name();
-            if let Some(k) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix(PREFIX))
-                .and_then(SessionKey::parse)
-            {
-                keys.push(k);
-            }
-        }
-        keys.sort();
-        Ok(keys)
+    fn user_id(&self, _key: &SessionKey, s: &Stored) -> Option<String> {
+        s.header.user_id.clone()
     }
-
-    fn infos(
-        &self,
-        now: i64,
-        keep: impl Fn(&SessionKey, &Header) -> bool,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
-        let mut out = Vec::new();
-        for key in self.keys()? {
-            if let Some(s) = self.read(&key)? {
-                let h = &s.header;
-                if !h.retired && h.expires_at > now && keep(&key, h) {
-                    out.push(SessionInfo {
-                        key,
-                        expires_at: from_micros(h.expires_at),
-                        meta: Metadata {
-                            created_at: Some(from_micros(h.created_at)),
-                            last_seen: Some(from_micros(h.last_seen)),
-                            user_id: h.user_id.clone(),
-                        },
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-fn live(h: &Header, now: i64) -> bool {
-    !h.retired && h.expires_at > now
 }
 
 impl SessionStore for FileStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        let this = self.clone();
-        let key = *key;
-        let stored = tokio::task::spawn_blocking(move || this.read(&key))
-            .await
-            .map_err(|e| {
-                StoreError::with_source(StoreErrorKind::Other, "file store task failed", e)
-            })??;
         let now = micros(now);
-        let Some(s) = stored else {
+        let Some(s) = layout::read(&self.inner, key).await? else {
             return Ok(Lookup::Missing);
         };
         if s.header.expires_at <= now {
@@ -344,7 +291,7 @@ impl SessionStore for FileStore {
             user_id: record.meta.user_id.clone(),
             retired: false,
         };
-        self.locked(*key, move |this, key| {
+        layout::locked(&self.inner, *key, move |this, key| {
             if let Some(old) = this.read(key)? {
                 if old.header.expires_at > now_m {
                     return Ok(CreateOutcome::Collision);
@@ -372,7 +319,7 @@ impl SessionStore for FileStore {
         let expires_at = micros(record.expires_at);
         let last_seen = micros(record.meta.last_seen.unwrap_or(now));
         let user_id = record.meta.user_id.clone();
-        self.locked(*key, move |this, key| {
+        layout::locked(&self.inner, *key, move |this, key| {
             let Some(old) = this.read(key)? else {
                 return Ok(SaveOutcome::Missing);
             };
@@ -397,8 +344,7 @@ impl SessionStore for FileStore {
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.locked(*key, |this, key| this.remove(key).map(|_| ()))
-            .await
+        layout::delete(&self.inner, key).await
     }
 
     async fn touch(
@@ -408,7 +354,7 @@ impl SessionStore for FileStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let (expires_at, now) = (micros(expires_at), micros(now));
-        self.locked(*key, move |this, key| {
+        layout::locked(&self.inner, *key, move |this, key| {
             let Some(mut old) = this.read(key)? else {
                 return Ok(false);
             };
@@ -428,31 +374,12 @@ impl SessionStore for FileStore {
         now: OffsetDateTime,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, StoreError> {
-        let now = micros(now);
-        let this = self.clone();
-        let keys = tokio::task::spawn_blocking(move || this.keys())
-            .await
-            .map_err(|e| {
-                StoreError::with_source(StoreErrorKind::Other, "file store task failed", e)
-            })??;
-        let mut removed = 0;
-        for key in keys {
-            // Re-checked under the key's lock: a concurrent cleaner or writer wins cleanly.
-            let gone = self
-                .locked(key, move |this, key| match this.read(key)? {
-                    Some(s) if s.header.expires_at <= now => this.remove(key),
-                    _ => Ok(false),
-                })
-                .await?;
-            removed += u64::from(gone);
-        }
-        progress(removed);
-        Ok(removed)
+        layout::clear_expired(&self.inner, now, progress).await
     }
 
     async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
         let until = micros(until);
-        self.locked(*key, move |this, key| {
+        layout::locked(&self.inner, *key, move |this, key| {
             let version = this.read(key)?.map_or(1, |s| s.header.version + 1);
             let header = Header {
                 version,
@@ -468,7 +395,7 @@ impl SessionStore for FileStore {
     }
 
     fn describe(&self) -> String {
-        format!("file://{}", self.inner.dir.display())
+        format!("file://{}", self.location().display())
     }
 
     fn listing(&self) -> Option<&dyn SessionListing> {
@@ -480,76 +407,4 @@ impl SessionStore for FileStore {
     }
 }
 
-impl SessionListing for FileStore {
-    fn list<'a>(
-        &'a self,
-        now: OffsetDateTime,
-        after: Option<&'a SessionKey>,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        let this = self.clone();
-        let after = after.copied();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let mut all = this.infos(micros(now), |k, _| after.is_none_or(|a| *k > a))?;
-                all.truncate(limit);
-                Ok(all)
-            })
-            .await
-            .map_err(|e| {
-                StoreError::with_source(StoreErrorKind::Other, "file store task failed", e)
-            })?
-        })
-    }
-}
-
-impl UserIndex for FileStore {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
-        now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        let this = self.clone();
-        let user = user_id.to_owned();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                this.infos(micros(now), |_, h| {
-                    h.user_id.as_deref() == Some(user.as_str())
-                })
-            })
-            .await
-            .map_err(|e| {
-                StoreError::with_source(StoreErrorKind::Other, "file store task failed", e)
-            })?
-        })
-    }
-
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let this = self.clone();
-            let keys = tokio::task::spawn_blocking(move || this.keys())
-                .await
-                .map_err(|e| {
-                    StoreError::with_source(StoreErrorKind::Other, "file store task failed", e)
-                })??;
-            let mut removed = 0;
-            for key in keys.into_iter().filter(|k| Some(k) != keep) {
-                let user = user_id.to_owned();
-                let gone = self
-                    .locked(key, move |this, key| match this.read(key)? {
-                        Some(s) if s.header.user_id.as_deref() == Some(user.as_str()) => {
-                            this.remove(key)
-                        }
-                        _ => Ok(false),
-                    })
-                    .await?;
-                removed += u64::from(gone);
-            }
-            Ok(removed)
-        })
-    }
-}
+layout::listing_and_user_index!(FileStore);
