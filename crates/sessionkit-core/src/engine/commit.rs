@@ -26,7 +26,9 @@ use crate::events::Event;
 use crate::expiry;
 use crate::key::{Fingerprint, SessionKey};
 use crate::session::{AuthChange, Op, Session};
-use crate::store::{CreateOutcome, Lookup, Metadata, Record, SaveOutcome, Token};
+use crate::store::{
+    CreateOutcome, Lookup, Metadata, Record, SaveOutcome, Token, check_cookie_size,
+};
 
 /// How many fresh keys `create` tries before giving up (a collision of 165-bit random
 /// keys means a broken random source, not bad luck).
@@ -358,7 +360,11 @@ impl RequestSession {
         };
         let now = engine.clock().now();
         let data = self.session()?.data();
-        match store.encode(&data, now) {
+        let encoded = store.encode(&data, now).and_then(|value| {
+            check_cookie_size("the session cookie", engine.config().cookie_name(), &value)?;
+            Ok(value)
+        });
+        match encoded {
             Ok(value) => {
                 engine.inner.stats.add(Ev::Saves);
                 Ok(Some(Issue {
@@ -369,7 +375,7 @@ impl RequestSession {
                 }))
             }
             Err(e) => {
-                tracing::error!(error = %e.report(), "session could not be written to its cookie");
+                tracing::error!(error = %e.report(), store = %store.describe(), "session could not be written to its cookie");
                 Err(Failure::internal())
             }
         }
