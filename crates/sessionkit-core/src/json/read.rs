@@ -209,48 +209,14 @@ impl<'a> Parser<'a> {
             return Err(self.err(JsonErrorKind::Depth));
         }
         match self.peek() {
-            Some(b'{') => {
-                self.pos += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.ws();
-                    self.skip_string()?;
-                    self.ws();
-                    self.expect(b':')?;
-                    self.ws();
-                    self.skip(depth + 1)?;
-                    self.ws();
-                    match self.next() {
-                        Some(b',') => {}
-                        Some(b'}') => return Ok(()),
-                        Some(_) => return Err(self.err_back(JsonErrorKind::Unexpected)),
-                        None => return Err(self.err(JsonErrorKind::Eof)),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.pos += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.ws();
-                    self.skip(depth + 1)?;
-                    self.ws();
-                    match self.next() {
-                        Some(b',') => {}
-                        Some(b']') => return Ok(()),
-                        Some(_) => return Err(self.err_back(JsonErrorKind::Unexpected)),
-                        None => return Err(self.err(JsonErrorKind::Eof)),
-                    }
-                }
-            }
+            Some(b'{') => self.items(b'}', |p| {
+                p.skip_string()?;
+                p.ws();
+                p.expect(b':')?;
+                p.ws();
+                p.skip(depth + 1)
+            }),
+            Some(b'[') => self.items(b']', |p| p.skip(depth + 1)),
             Some(b'"') => self.skip_string(),
             Some(b'-' | b'0'..=b'9') if !self.s[self.pos..].starts_with(b"-Infinity") => {
                 self.number_span().map(|_| ())
