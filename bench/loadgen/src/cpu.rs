@@ -45,6 +45,16 @@ pub fn own() -> std::io::Result<CpuTimes> {
     })
 }
 
+/// The CPU times of this process's waited-for children (`getrusage(RUSAGE_CHILDREN)`):
+/// the difference around one child's run is that child's use.
+pub fn children() -> std::io::Result<CpuTimes> {
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).map_err(std::io::Error::from)?;
+    Ok(CpuTimes {
+        user: timeval(usage.user_time()),
+        system: timeval(usage.system_time()),
+    })
+}
+
 /// Clock ticks per second of `/proc` times (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
 pub fn clock_ticks() -> u64 {
     sysconf(SysconfVar::CLK_TCK)
@@ -86,6 +96,47 @@ pub fn of_pid(pid: u32, ticks_per_sec: u64) -> Option<CpuTimes> {
     parse_proc_stat(&line, ticks_per_sec)
 }
 
+/// A process's CPU times plus those of its direct children (a PostgreSQL postmaster and
+/// its backends), from `/proc`; `None` if `pid` itself cannot be read. A child that exits
+/// between two samples takes its time with it: sample processes that live through the
+/// window (pooled connections do).
+pub fn of_tree(pid: u32, ticks_per_sec: u64) -> Option<CpuTimes> {
+    let mut total = of_pid(pid, ticks_per_sec)?;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Some(total);
+    };
+    for entry in dir.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(line) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        if parent_of(&line) == Some(pid)
+            && let Some(t) = parse_proc_stat(&line, ticks_per_sec)
+        {
+            total.user += t.user;
+            total.system += t.system;
+        }
+    }
+    Some(total)
+}
+
+/// A process's parent, from `/proc/PID/stat`.
+pub fn parent_pid(pid: u32) -> Option<u32> {
+    parent_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Field 4 (`ppid`) of a `/proc/PID/stat` line.
+fn parent_of(line: &str) -> Option<u32> {
+    let rest = &line[line.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +152,18 @@ mod tests {
         let b = own().unwrap();
         assert!(b.total() >= a.total());
         assert_eq!(a.since(b), CpuTimes::default().since(CpuTimes::default()));
+    }
+
+    #[test]
+    fn a_tree_counts_at_least_its_root() {
+        let me = std::process::id();
+        let root = of_pid(me, clock_ticks()).unwrap();
+        let tree = of_tree(me, clock_ticks()).unwrap();
+        assert!(tree.total() >= root.total());
+        assert_eq!(
+            parent_of("7 (a) b) S 42 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0"),
+            Some(42)
+        );
     }
 
     #[test]

@@ -69,6 +69,10 @@ struct Args {
     /// Also report this process's CPU use over the measured window (the server's PID).
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Also report the store's CPU use over the measured window: this process and its
+    /// direct children (Redis's PID, PostgreSQL's postmaster, ...).
+    #[arg(long)]
+    store_pid: Option<u32>,
 }
 
 /// What every virtual browser shares.
@@ -369,36 +373,20 @@ async fn browser(plan: Arc<Plan>) -> Tally {
     tally
 }
 
-/// CPU times of this process and of the server at one instant.
+/// CPU times of this process, the server and the store at one instant.
 struct Sample {
     at: Instant,
     own: CpuTimes,
     server: Option<CpuTimes>,
+    store: Option<CpuTimes>,
 }
 
-fn sample(server_pid: Option<u32>, ticks: u64) -> Sample {
+fn sample(server_pid: Option<u32>, store_pid: Option<u32>, ticks: u64) -> Sample {
     Sample {
         at: Instant::now(),
         own: cpu::own().unwrap_or_default(),
         server: server_pid.and_then(|pid| cpu::of_pid(pid, ticks)),
-    }
-}
-
-fn cpu_use(used: CpuTimes, window: Duration, requests: u64) -> Cpu {
-    let total = used.total().as_secs_f64();
-    Cpu {
-        user_s: used.user.as_secs_f64(),
-        system_s: used.system.as_secs_f64(),
-        percent_of_core: if window.is_zero() {
-            0.0
-        } else {
-            total / window.as_secs_f64() * 100.0
-        },
-        us_per_request: if requests == 0 {
-            0.0
-        } else {
-            total * 1e6 / requests as f64
-        },
+        store: store_pid.and_then(|pid| cpu::of_tree(pid, ticks)),
     }
 }
 
@@ -452,14 +440,14 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         end: warm_end + args.duration,
     });
     let ticks = cpu::clock_ticks();
-    let server_pid = args.server_pid;
+    let (server_pid, store_pid) = (args.server_pid, args.store_pid);
     let sampler = {
         let plan = Arc::clone(&plan);
         tokio::spawn(async move {
             tokio::time::sleep_until(plan.warm_end.into()).await;
-            let a = sample(server_pid, ticks);
+            let a = sample(server_pid, store_pid, ticks);
             tokio::time::sleep_until(plan.end.into()).await;
-            let b = sample(server_pid, ticks);
+            let b = sample(server_pid, store_pid, ticks);
             (a, b)
         })
     };
@@ -507,11 +495,10 @@ async fn run(args: Args) -> anyhow::Result<Report> {
             max: hist.max(),
             mean: hist.mean(),
         },
-        loadgen_cpu: cpu_use(b.own.since(a.own), window, requests),
-        server_cpu: match (a.server, b.server) {
-            (Some(x), Some(y)) => Some(cpu_use(y.since(x), window, requests)),
-            _ => None,
-        },
+        loadgen_cpu: Cpu::used(b.own.since(a.own), window, requests),
+        server_cpu: Cpu::between(a.server, b.server, window, requests),
+        store_cpu: Cpu::between(a.store, b.store, window, requests),
+        generator: "loadgen".into(),
     })
 }
 
@@ -548,6 +535,12 @@ fn main() -> anyhow::Result<()> {
             ))
             .unwrap_or_default(),
     );
+    if let Some(c) = &report.store_cpu {
+        eprintln!(
+            "store CPU {:.0}% ({:.0} µs/req)",
+            c.percent_of_core, c.us_per_request
+        );
+    }
     if let Some(e) = &report.first_error {
         eprintln!("first error: {e}");
     }

@@ -1,6 +1,10 @@
 //! What one load-generator run prints: a JSON object the runner parses.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
+
+use crate::cpu::CpuTimes;
 
 /// The result of one run against one server.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -33,6 +37,14 @@ pub struct Report {
     pub loadgen_cpu: Cpu,
     /// The server's CPU use over the measured window (with `--server-pid`).
     pub server_cpu: Option<Cpu>,
+    /// The store's CPU use over the measured window (with `--store-pid`: the process and
+    /// its direct children, so a PostgreSQL postmaster counts its backends).
+    #[serde(default)]
+    pub store_cpu: Option<Cpu>,
+    /// What produced the load: `loadgen` (this crate's, which checks every count) or
+    /// `wrk` (checks statuses only).
+    #[serde(default)]
+    pub generator: String,
 }
 
 /// Failures by kind.
@@ -98,6 +110,37 @@ pub struct Cpu {
     pub percent_of_core: f64,
     /// CPU microseconds per counted request.
     pub us_per_request: f64,
+}
+
+impl Cpu {
+    /// `used` CPU time over a `window` in which `requests` were counted.
+    pub fn used(used: CpuTimes, window: Duration, requests: u64) -> Cpu {
+        let total = used.total().as_secs_f64();
+        Cpu {
+            user_s: used.user.as_secs_f64(),
+            system_s: used.system.as_secs_f64(),
+            percent_of_core: if window.is_zero() {
+                0.0
+            } else {
+                total / window.as_secs_f64() * 100.0
+            },
+            us_per_request: if requests == 0 {
+                0.0
+            } else {
+                total * 1e6 / requests as f64
+            },
+        }
+    }
+
+    /// The CPU used between two samples of one process (or tree), if both were read.
+    pub fn between(
+        before: Option<CpuTimes>,
+        after: Option<CpuTimes>,
+        window: Duration,
+        requests: u64,
+    ) -> Option<Cpu> {
+        Some(Cpu::used(after?.since(before?), window, requests))
+    }
 }
 
 #[cfg(test)]

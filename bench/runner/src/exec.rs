@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use sessionkit_loadgen::Report;
+use sessionkit_loadgen::cpu;
+use sessionkit_loadgen::report::{Cpu, Errors, Latency};
 use sessionkit_loadgen::units::format_duration;
 
 use crate::servers::{Binary, Server};
@@ -57,6 +59,31 @@ pub(crate) struct Load {
     pub(crate) duration: Duration,
     /// Load generator threads.
     pub(crate) threads: usize,
+    /// The store's process (CPU sampled with its direct children), if it has one.
+    pub(crate) store_pid: Option<u32>,
+}
+
+/// What sends the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Generator {
+    /// This workspace's `loadgen`: a virtual browser per connection with its own cookie
+    /// jar, every visit count checked.
+    Loadgen,
+    /// Debian's `wrk` (`-t1`) with `bench/wrk/visits.lua`: one session cookie per
+    /// connection slot, replayed round-robin; statuses checked, counts not.
+    Wrk,
+}
+
+impl Generator {
+    /// For the report's method line.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Generator::Loadgen => "`loadgen` (every visit count checked)",
+            Generator::Wrk => {
+                "`wrk -t1` with `bench/wrk/visits.lua` (statuses checked, counts not)"
+            }
+        }
+    }
 }
 
 /// A running server; killed (SIGKILL, by its PID) and reaped on drop.
@@ -209,6 +236,12 @@ impl Env {
             .arg(load.threads.to_string())
             .arg("--server-pid")
             .arg(running.pid().to_string())
+            .args(
+                load.store_pid
+                    .map(|pid| ["--store-pid".to_owned(), pid.to_string()])
+                    .into_iter()
+                    .flatten(),
+            )
             .stdin(Stdio::null())
             .stderr(Stdio::inherit())
             .output()
@@ -220,6 +253,219 @@ impl Env {
         let line = text.lines().last().unwrap_or_default();
         serde_json::from_str(line).with_context(|| format!("unreadable loadgen output {line:?}"))
     }
+}
+
+/// The wrk script (`bench/wrk/visits.lua`), written next to the server logs for each run.
+const WRK_SCRIPT: &str = include_str!("../../wrk/visits.lua");
+
+/// What `visits.lua`'s `done` prints.
+#[derive(Debug, serde::Deserialize)]
+struct WrkSummary {
+    requests: u64,
+    duration_us: u64,
+    connect: u64,
+    read: u64,
+    write: u64,
+    status: u64,
+    timeout: u64,
+    p50: u64,
+    p90: u64,
+    p99: u64,
+    p999: u64,
+    max: u64,
+    mean: f64,
+}
+
+impl Env {
+    /// The store's process, for its CPU: Redis's and memcached's as they report it,
+    /// PostgreSQL's postmaster (its backends are children), MariaDB's `mariadbd`. `None`
+    /// for in-process stores (and when it cannot be found: the column then says n/a).
+    pub(crate) fn store_pid(&self, store: &str) -> Option<u32> {
+        match store {
+            "redis" => {
+                let client = redis::Client::open(self.redis.as_str()).ok()?;
+                let mut conn = client.get_connection().ok()?;
+                let info: String = redis::cmd("INFO").arg("server").query(&mut conn).ok()?;
+                info_field(&info, "process_id")?.parse().ok()
+            }
+            "memcached" => {
+                use std::io::{Read as _, Write as _};
+                let mut s = TcpStream::connect("127.0.0.1:11211").ok()?;
+                s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+                s.write_all(b"stats\r\nquit\r\n").ok()?;
+                let mut text = String::new();
+                s.read_to_string(&mut text).ok()?;
+                text.lines()
+                    .find_map(|l| l.strip_prefix("STAT pid "))?
+                    .trim()
+                    .parse()
+                    .ok()
+            }
+            "postgres" => {
+                let url = self.postgres_url("postgres");
+                let backend: i32 = block_on(async move {
+                    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                        .await
+                        .ok()?;
+                    let driver = tokio::spawn(conn);
+                    let row = client.query_one("SELECT pg_backend_pid()", &[]).await.ok();
+                    drop(client);
+                    let _ = driver.await;
+                    row.map(|r| r.get(0))
+                })
+                .ok()??;
+                cpu::parent_pid(u32::try_from(backend).ok()?)
+            }
+            "mysql" => {
+                let out = Command::new("pidof").arg("mariadbd").output().ok()?;
+                String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            }
+            _ => None,
+        }
+    }
+
+    /// Loads a running server with `wrk` (`-t1`, `bench/wrk/visits.lua`): a warm-up run,
+    /// then the measured run, with the server's, the store's and wrk's CPU sampled around
+    /// it. Returning visitors replay one session per connection, created first.
+    pub(crate) fn wrk(&self, running: &Running, load: &Load) -> anyhow::Result<Report> {
+        let url = format!("http://127.0.0.1:{}/", running.port);
+        let script = self.state_dir.join("visits.lua");
+        fs::write(&script, WRK_SCRIPT)?;
+        let cookies = self.state_dir.join("wrk-cookies.txt");
+        let mut jar = String::new();
+        if load.mode == "returning" {
+            for _ in 0..load.connections {
+                jar.push_str(&first_visit(running.port)?);
+                jar.push('\n');
+            }
+        }
+        fs::write(&cookies, jar)?;
+        let run = |d: Duration| -> anyhow::Result<std::process::Output> {
+            let out = Command::new("wrk")
+                .arg("-t1")
+                .arg(format!("-c{}", load.connections))
+                // wrk takes whole seconds (no `ms` unit): rounded up.
+                .arg(format!("-d{}s", d.as_millis().div_ceil(1000).max(1)))
+                .arg("--timeout")
+                .arg("5s")
+                .arg("-s")
+                .arg(&script)
+                .arg(&url)
+                .arg("--")
+                .arg(&cookies)
+                .stdin(Stdio::null())
+                .output()
+                .context("cannot run wrk (Debian package `wrk`)")?;
+            if !out.status.success() {
+                bail!(
+                    "wrk failed ({}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            Ok(out)
+        };
+        if !load.warmup.is_zero() {
+            run(load.warmup)?;
+        }
+        let ticks = cpu::clock_ticks();
+        let sample = || {
+            (
+                cpu::of_pid(running.pid(), ticks),
+                load.store_pid.and_then(|p| cpu::of_tree(p, ticks)),
+                cpu::children().ok(),
+            )
+        };
+        let before = sample();
+        let started = Instant::now();
+        let out = run(load.duration)?;
+        let window = started.elapsed();
+        let after = sample();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .with_context(|| format!("no summary in wrk's output:\n{text}"))?;
+        let w: WrkSummary = serde_json::from_str(line)
+            .with_context(|| format!("unreadable wrk summary {line:?}"))?;
+        let counted = w.requests.saturating_sub(w.status);
+        let wrk_window = Duration::from_micros(w.duration_us);
+        Ok(Report {
+            url,
+            mode: load.mode.clone(),
+            connections: load.connections,
+            threads: 1,
+            warmup_s: load.warmup.as_secs_f64(),
+            duration_s: wrk_window.as_secs_f64(),
+            requests: counted,
+            rps: if w.duration_us == 0 {
+                0.0
+            } else {
+                counted as f64 / wrk_window.as_secs_f64()
+            },
+            errors: Errors {
+                io: w.connect + w.read + w.write,
+                timeout: w.timeout,
+                status: w.status,
+                ..Errors::default()
+            },
+            warmup_errors: 0,
+            first_error: (w.status + w.connect + w.read + w.write + w.timeout > 0).then(|| {
+                format!(
+                    "wrk: {} non-2xx/3xx, socket errors connect {} read {} write {} timeout {}",
+                    w.status, w.connect, w.read, w.write, w.timeout
+                )
+            }),
+            latency_us: Latency {
+                p50: w.p50,
+                p90: w.p90,
+                p99: w.p99,
+                p999: w.p999,
+                max: w.max,
+                mean: w.mean,
+            },
+            loadgen_cpu: Cpu::between(before.2, after.2, window, counted).unwrap_or_default(),
+            server_cpu: Cpu::between(before.0, after.0, window, counted),
+            store_cpu: Cpu::between(before.1, after.1, window, counted),
+            generator: "wrk".into(),
+        })
+    }
+}
+
+/// A `key: value` line of Redis's `INFO`.
+fn info_field<'a>(info: &'a str, key: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// One first visit (`GET /`, no cookie): the session cookie it sets (`name=value`).
+fn first_visit(port: u16) -> anyhow::Result<String> {
+    use std::io::{Read as _, Write as _};
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    head.lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.trim().eq_ignore_ascii_case("set-cookie").then(|| {
+                value
+                    .trim()
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+        })
+        .with_context(|| format!("the first visit set no cookie:\n{head}"))
 }
 
 /// Removes an SQLite database and its WAL files.

@@ -137,6 +137,11 @@ pub(crate) struct LoadsArgs {
     /// Also append every run's report here (JSON lines).
     #[arg(long)]
     pub(crate) raw: Option<PathBuf>,
+    /// What sends the load: this workspace's `loadgen` (checks every visit count), or
+    /// Debian's `wrk` (`-t1`, a Lua script replaying one session cookie per connection;
+    /// checks statuses only), a second, independent view of the same servers.
+    #[arg(long, value_enum, default_value_t = exec::Generator::Loadgen)]
+    pub(crate) generator: exec::Generator,
 }
 
 /// `memory` options.
@@ -304,16 +309,25 @@ pub(crate) fn one_run(
     };
     prepare(env, a, server, &at)?;
     let running = env.start(server, &at, Duration::from_secs(60))?;
-    let report = env.loadgen(
-        &running,
-        &Load {
-            mode: mode.to_owned(),
-            connections: a.connections,
-            warmup: a.warmup,
-            duration: a.duration,
-            threads: a.loadgen_threads,
-        },
-    );
+    let load = Load {
+        mode: mode.to_owned(),
+        connections: a.connections,
+        warmup: a.warmup,
+        duration: a.duration,
+        threads: a.loadgen_threads,
+        store_pid: env.store_pid(server.store),
+    };
+    if load.store_pid.is_none() && !matches!(server.store, "none" | "memory" | "sqlite" | "cookie")
+    {
+        eprintln!(
+            "  note: the {} process was not found; no store CPU for this run",
+            server.store
+        );
+    }
+    let report = match a.generator {
+        exec::Generator::Loadgen => env.loadgen(&running, &load),
+        exec::Generator::Wrk => env.wrk(&running, &load),
+    };
     drop(running);
     if server.store == "sqlite" {
         exec::remove_sqlite(&at.sqlite_path);
@@ -427,6 +441,7 @@ struct Summary {
     p99: Vec<f64>,
     p999: Vec<f64>,
     server_us: Vec<f64>,
+    store_us: Vec<f64>,
     loadgen_pct: Vec<f64>,
     errors: u64,
     failed: usize,
@@ -455,6 +470,9 @@ fn summarize(runs: &[Run]) -> BTreeMap<(&'static str, String), Summary> {
                 s.p999.push(rep.latency_us.p999 as f64);
                 if let Some(c) = &rep.server_cpu {
                     s.server_us.push(c.us_per_request);
+                }
+                if let Some(c) = &rep.store_cpu {
+                    s.store_us.push(c.us_per_request);
                 }
                 s.loadgen_pct.push(rep.loadgen_cpu.percent_of_core);
                 s.errors += rep.errors.total();
@@ -489,8 +507,11 @@ fn render_loads(
     out.push_str(&format!(
         "- Method: {rounds} round(s); each round runs every server × visitor mode once, in a rotated order, \
          each time a fresh server process on an empty store; warm-up {warm}, then {dur} measured; \
-         {conns} connections (one virtual browser each, HTTP/1.1 keep-alive); load generator on {lt} thread(s); \
-         every server on {w} worker threads, no logging.\n\n",
+         {conns} connections (one virtual browser each, HTTP/1.1 keep-alive); load generator: {generator} on {lt} thread(s); \
+         every server on {w} worker threads, no logging. Store CPU: the store's process and its direct children \
+         (Redis, memcached, MariaDB; PostgreSQL's postmaster and backends), sampled at the window's edges; \
+         none for in-process stores.\n\n",
+        generator = a.generator.describe(),
         rounds = a.rounds,
         warm = format_duration(a.warmup),
         dur = format_duration(a.duration),
@@ -516,6 +537,7 @@ fn render_loads(
             "p99 µs",
             "p99.9 µs",
             "server CPU µs/req",
+            "store CPU µs/req",
             "loadgen CPU",
             "errors",
         ]);
@@ -538,6 +560,7 @@ fn render_loads(
                 fmt_opt(median(&sum.p99), 0),
                 fmt_opt(median(&sum.p999), 0),
                 fmt_opt(median(&sum.server_us), 0),
+                fmt_opt(median(&sum.store_us), 0),
                 median(&sum.loadgen_pct).map_or("n/a".into(), |p| format!("{p:.0}%")),
                 errors,
             ]);
@@ -818,6 +841,7 @@ fn scale(a: &ScaleArgs) -> anyhow::Result<()> {
                         warmup: a.warmup,
                         duration: a.duration,
                         threads: a.loadgen_threads,
+                        store_pid: env.store_pid(s.store),
                     },
                 );
                 drop(running);

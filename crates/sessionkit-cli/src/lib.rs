@@ -168,8 +168,7 @@ impl StoreArgs {
             layout: self.layout,
             secrets,
             cookie_keys,
-            cookie_name: self.cookie_name.clone(),
-            cookie_age: self.cookie_age,
+            config: self.config()?,
             cache_store: cache.cache_store.clone(),
             create,
         };

@@ -283,10 +283,10 @@ pub struct OpenOptions {
     pub secrets: Option<Secrets>,
     /// The encrypted cookie store's keys (`--cookie-key-file`, `SESSIONKIT_COOKIE_KEYS`).
     pub cookie_keys: Option<KeyRing>,
-    /// The session cookie name (Django's file layout uses it as the file prefix).
-    pub cookie_name: String,
-    /// The cookie age, for layouts that derive expiry from it.
-    pub cookie_age: i64,
+    /// The session settings, the same the engine gets: stores that need one (the cookie
+    /// age for layouts that derive expiry from it, the cookie name Django's file layout
+    /// uses as its file prefix) take it from here, so each is set once.
+    pub config: Config,
     /// A shared Redis cache in front of the store (`--cache-store`).
     pub cache_store: Option<String>,
     /// Whether opening may create what the store needs (`serve`) or must find it (the
@@ -435,18 +435,20 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
             ))
         }
         (StoreUrl::Redis(url), Layout::Django) => Opened::Server(Arc::new(
-            DjangoCacheStore::connect(url)
+            DjangoCacheStore::builder(url)
+                .with_config(&opts.config)
+                .connect()
                 .await
-                .map_err(report)?
-                .with_cookie_age(opts.cookie_age),
+                .map_err(report)?,
         )),
         (StoreUrl::RedisCluster(seeds), Layout::Django) => {
             let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
             Opened::Server(Arc::new(
-                DjangoCacheStore::connect_cluster(&seeds)
+                DjangoCacheStore::cluster_builder(&seeds)
+                    .with_config(&opts.config)
+                    .connect()
                     .await
-                    .map_err(report)?
-                    .with_cookie_age(opts.cookie_age),
+                    .map_err(report)?,
             ))
         }
         (StoreUrl::Memcached(url), Layout::Native) => Opened::Server(Arc::new(
@@ -454,7 +456,7 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
         )),
         (StoreUrl::Memcached(url), Layout::Django) => Opened::Server(Arc::new(
             DjangoMemcachedStore::builder(url)
-                .with_cookie_age(opts.cookie_age)
+                .with_cookie_age(opts.config.cookie_age())
                 .connect()
                 .await
                 .map_err(report)?,
@@ -468,22 +470,16 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
         (StoreUrl::File(dir), Layout::Django) => Opened::Server(Arc::new(
             DjangoFileStore::builder(dir, secrets()?)
                 .create(opts.create)
-                .with_cookie_name(opts.cookie_name.clone())
-                .with_cookie_age(opts.cookie_age)
+                .with_config(&opts.config)
                 .open()
                 .map_err(report)?,
         )),
-        (StoreUrl::Cookie, _) => Opened::Client(Arc::new(
-            SignedCookieStore::new(secrets()?).with_cookie_name(opts.cookie_name.clone()),
-        )),
-        (StoreUrl::EncryptedCookie, _) => Opened::Client(Arc::new(
-            EncryptedCookieStore::new(
-                opts.cookie_keys
-                    .clone()
-                    .context("this store needs the cookie keys")?,
-            )
-            .with_cookie_name(opts.cookie_name.clone()),
-        )),
+        (StoreUrl::Cookie, _) => Opened::Client(Arc::new(SignedCookieStore::new(secrets()?))),
+        (StoreUrl::EncryptedCookie, _) => Opened::Client(Arc::new(EncryptedCookieStore::new(
+            opts.cookie_keys
+                .clone()
+                .context("this store needs the cookie keys")?,
+        ))),
         (StoreUrl::Cached(inner), _) => {
             let Opened::Server(store) = Box::pin(open_parsed(inner, opts)).await? else {
                 bail!("a cache only makes sense in front of a server-side store");

@@ -15,19 +15,14 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use crate::cookie::{join_header_bytes, merge_vary};
-use crate::engine::{Engine, Failure, LoadError, Outcome, RequestSession, SessionIds};
+use crate::engine::{Engine, Failure, LoadError, Outcome, RequestSession};
 use crate::session::{Session, SessionError};
 
 /// Starts a request on `engine` from its headers: the `Cookie` header(s) and, when the
 /// configuration has one, the session header.
 pub fn begin(engine: &Engine, headers: &HeaderMap) -> RequestSession {
     let cookie = cookie_header(headers);
-    let header = engine
-        .config()
-        .session_header()
-        .and_then(|name| headers.get(name))
-        .and_then(|v| v.to_str().ok());
-    engine.begin_with(SessionIds::new(cookie.as_deref(), header))
+    engine.begin_from_headers(cookie.as_deref(), |name| headers.get(name)?.to_str().ok())
 }
 
 /// Every `Cookie` header of a request, joined, for [`Engine::begin`](crate::Engine::begin).

@@ -497,31 +497,26 @@ impl ConfigBuilder {
                 "a __Host- cookie must have Path=/",
             ));
         }
-        for (name, d) in [
-            ("load_timeout", Some(c.load_timeout)),
-            ("save_timeout", Some(c.save_timeout)),
-            ("lock_timeout", Some(c.lock_timeout)),
-            ("lock_lease", Some(c.lock_lease)),
-            ("idle_timeout", c.idle_timeout),
-            ("absolute_timeout", c.absolute_timeout),
-        ] {
-            if d == Some(Duration::ZERO) {
+        // Each duration setting, and whether zero is meaningless for it.
+        let durations = [
+            ("load_timeout", Some(c.load_timeout), true),
+            ("save_timeout", Some(c.save_timeout), true),
+            ("lock_timeout", Some(c.lock_timeout), true),
+            ("lock_lease", Some(c.lock_lease), true),
+            ("idle_timeout", c.idle_timeout, true),
+            ("absolute_timeout", c.absolute_timeout, true),
+            ("touch_interval", c.touch_interval, false),
+            ("retry_after", Some(c.retry_after), false),
+            ("rotation_grace", Some(c.rotation_grace), false),
+        ];
+        for (name, d, positive) in durations {
+            if positive && d == Some(Duration::ZERO) {
                 return Err(ConfigError::new(name, "must be greater than zero"));
             }
         }
         // Durations are added to dates; past this span the sum cannot be represented, so
         // such a value is refused here rather than saturated silently later.
-        for (name, d) in [
-            ("load_timeout", Some(c.load_timeout)),
-            ("save_timeout", Some(c.save_timeout)),
-            ("lock_timeout", Some(c.lock_timeout)),
-            ("lock_lease", Some(c.lock_lease)),
-            ("idle_timeout", c.idle_timeout),
-            ("absolute_timeout", c.absolute_timeout),
-            ("touch_interval", c.touch_interval),
-            ("retry_after", Some(c.retry_after)),
-            ("rotation_grace", Some(c.rotation_grace)),
-        ] {
+        for (name, d, _) in durations {
             if let Some(d) = d
                 && d > LONGEST
             {

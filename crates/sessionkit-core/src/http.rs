@@ -32,18 +32,13 @@ use http::header::{CONTENT_TYPE, COOKIE, HeaderName, HeaderValue, RETRY_AFTER, S
 use http::{HeaderMap, Response, StatusCode};
 
 use crate::cookie::{join_header_bytes, merge_vary};
-use crate::engine::{Engine, Failure, Outcome, RequestSession, SessionIds};
+use crate::engine::{Engine, Failure, Outcome, RequestSession};
 
 /// Starts a request on `engine` from its headers: the `Cookie` header(s) and, when the
 /// configuration has one, the session header.
 pub fn begin(engine: &Engine, headers: &HeaderMap) -> RequestSession {
     let cookie = cookie_header(headers);
-    let header = engine
-        .config()
-        .session_header()
-        .and_then(|name| headers.get(name))
-        .and_then(|v| v.to_str().ok());
-    engine.begin_with(SessionIds::new(cookie.as_deref(), header))
+    engine.begin_from_headers(cookie.as_deref(), |name| headers.get(name)?.to_str().ok())
 }
 
 /// Every `Cookie` header of a request, joined (HTTP/2 sends one per cookie), for

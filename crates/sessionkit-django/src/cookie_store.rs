@@ -28,9 +28,8 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
-pub use sessionkit_core::store::MAX_COOKIE_SIZE;
-use sessionkit_core::store::check_cookie_size;
 use sessionkit_core::{ClientStore, CookieContents, Data, StoreError};
 use time::OffsetDateTime;
 
@@ -43,7 +42,6 @@ pub const SIGNED_COOKIES_SALT: &str = "django.contrib.sessions.backends.signed_c
 #[derive(Clone)]
 pub struct SignedCookieStore {
     signer: Signer,
-    cookie_name: Arc<str>,
     max_age: Option<i64>,
 }
 
@@ -51,36 +49,28 @@ impl fmt::Debug for SignedCookieStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SignedCookieStore")
             .field("signer", &self.signer)
-            .field("cookie_name", &self.cookie_name)
             .field("max_age", &self.max_age)
             .finish()
     }
 }
 
 impl SignedCookieStore {
-    /// A store signing with `secrets.current()` and accepting the fallbacks, for a cookie
-    /// named `sessionid`.
+    /// A store signing with `secrets.current()` and accepting the fallbacks. The size of
+    /// the cookie (with the configured cookie name) is checked by the engine.
     pub fn new(secrets: &Secrets) -> SignedCookieStore {
         SignedCookieStore {
             signer: Signer::new(secrets, SIGNED_COOKIES_SALT),
-            cookie_name: Arc::from("sessionid"),
             max_age: None,
         }
     }
 
-    /// The cookie's name (`SESSION_COOKIE_NAME`), counted in the 4096-byte limit.
-    #[must_use]
-    pub fn with_cookie_name(mut self, name: impl Into<String>) -> SignedCookieStore {
-        self.cookie_name = Arc::from(name.into());
-        self
-    }
-
     /// Refuses, already in [`decode`](ClientStore::decode), cookies signed more than
-    /// `seconds` ago. Off by default: the engine applies `SESSION_COOKIE_AGE` and the
-    /// session's own expiry to the reported signing time.
+    /// `max_age` ago (whole seconds, as Django's `signing.loads(max_age=...)`; saturating).
+    /// Off by default: the engine applies `SESSION_COOKIE_AGE` and the session's own expiry
+    /// to the reported signing time.
     #[must_use]
-    pub fn with_max_age(mut self, seconds: i64) -> SignedCookieStore {
-        self.max_age = Some(seconds);
+    pub fn with_max_age(mut self, max_age: Duration) -> SignedCookieStore {
+        self.max_age = Some(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX));
         self
     }
 
@@ -94,11 +84,6 @@ impl SignedCookieStore {
     /// The signer (salt [`SIGNED_COOKIES_SALT`]).
     pub fn signer(&self) -> &Signer {
         &self.signer
-    }
-
-    /// The cookie name used for the size check.
-    pub fn cookie_name(&self) -> &str {
-        &self.cookie_name
     }
 }
 
@@ -129,9 +114,7 @@ impl ClientStore for SignedCookieStore {
     }
 
     fn encode(&self, data: &Data, now: OffsetDateTime) -> Result<String, StoreError> {
-        let value = self.signer.dumps(&data.to_json(), true, now);
-        check_cookie_size("the signed session cookie", &self.cookie_name, &value)?;
-        Ok(value)
+        Ok(self.signer.dumps(&data.to_json(), true, now))
     }
 
     fn describe(&self) -> String {
@@ -142,8 +125,8 @@ impl ClientStore for SignedCookieStore {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+    use sessionkit_core::Value;
     use sessionkit_core::value::Map;
-    use sessionkit_core::{StoreErrorKind, Value};
 
     use super::*;
 
@@ -151,42 +134,10 @@ mod tests {
         OffsetDateTime::from_unix_timestamp(secs).unwrap()
     }
 
-    /// A string that does not compress (so it fills the cookie byte for byte).
-    fn noise(len: usize) -> String {
-        let mut x: u32 = 0x1234_5678;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                char::from(b'!' + (x % 90) as u8)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn size_limit_counts_the_name() {
-        let store = SignedCookieStore::new(&Secrets::new("k"));
-        let mut data = Data::new();
-        data.insert("n", Value::String(noise(2900)));
-        let value = store.encode(&data, t(0)).unwrap();
-        assert!(value.len() > 2000 && value.len() < 4000, "{}", value.len());
-        // The same value with a longer cookie name no longer fits.
-        let long_name = "n".repeat(4096 - value.len());
-        let named = store.clone().with_cookie_name(long_name);
-        let err = named.encode(&data, t(0)).unwrap_err();
-        assert_eq!(err.kind(), StoreErrorKind::Encode);
-        assert!(err.message().contains("4096"), "{}", err.message());
-        // One byte shorter fits exactly: 4096 bytes in all.
-        let name = "n".repeat(4096 - value.len() - 1);
-        let fits = store.with_cookie_name(name.clone());
-        let v = fits.encode(&data, t(0)).unwrap();
-        assert_eq!(name.len() + 1 + v.len(), 4096);
-    }
-
     #[test]
     fn optional_max_age() {
-        let store = SignedCookieStore::new(&Secrets::new("k")).with_max_age(10);
+        let store =
+            SignedCookieStore::new(&Secrets::new("k")).with_max_age(Duration::from_secs(10));
         let v = store.encode(&Data::new(), t(100)).unwrap();
         assert!(store.decode(&v, t(110)).is_some());
         assert!(store.decode(&v, t(111)).is_none());

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use sessionkit_core::store::check_cookie_size;
 use sessionkit_core::{ClientStore, CookieContents, Data, StoreError};
 use time::OffsetDateTime;
 
@@ -16,47 +15,33 @@ use crate::key::KeyRing;
 ///
 /// Reading never fails loudly: a value that is not one of ours, altered, cut, or sealed
 /// under a key no longer in the ring is no session, with a log line saying which (the key
-/// id for an unknown key; never key material). Writing refuses a session whose cookie
-/// (`name=value`) would exceed 4096 bytes, with an error naming the size.
+/// id for an unknown key; never key material). A session whose cookie (`name=value`, with
+/// the configured name) would exceed 4096 bytes fails its request: the engine applies
+/// that rule ([`check_cookie_size`](sessionkit_core::store::check_cookie_size)).
 #[derive(Clone)]
 pub struct EncryptedCookieStore {
     ring: Arc<KeyRing>,
-    cookie_name: Arc<str>,
 }
 
 impl fmt::Debug for EncryptedCookieStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncryptedCookieStore")
             .field("key_ids", &self.ring.ids())
-            .field("cookie_name", &self.cookie_name)
             .finish()
     }
 }
 
 impl EncryptedCookieStore {
-    /// A store sealing under `ring`'s first key, for a cookie named `sessionid`.
+    /// A store sealing under `ring`'s first key.
     pub fn new(ring: KeyRing) -> EncryptedCookieStore {
         EncryptedCookieStore {
             ring: Arc::new(ring),
-            cookie_name: Arc::from("sessionid"),
         }
-    }
-
-    /// The cookie's name (`Config::cookie_name`), counted in the 4096-byte limit.
-    #[must_use]
-    pub fn with_cookie_name(mut self, name: impl Into<String>) -> EncryptedCookieStore {
-        self.cookie_name = Arc::from(name.into());
-        self
     }
 
     /// The key ring.
     pub fn key_ring(&self) -> &KeyRing {
         &self.ring
-    }
-
-    /// The cookie name used for the size check.
-    pub fn cookie_name(&self) -> &str {
-        &self.cookie_name
     }
 }
 
@@ -96,9 +81,11 @@ impl ClientStore for EncryptedCookieStore {
     }
 
     fn encode(&self, data: &Data, now: OffsetDateTime) -> Result<String, StoreError> {
-        let value = format::seal(self.ring.primary(), now.unix_timestamp(), &data.to_json());
-        check_cookie_size("the encrypted session cookie", &self.cookie_name, &value)?;
-        Ok(value)
+        Ok(format::seal(
+            self.ring.primary(),
+            now.unix_timestamp(),
+            &data.to_json(),
+        ))
     }
 
     fn describe(&self) -> String {

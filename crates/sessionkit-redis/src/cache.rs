@@ -50,7 +50,7 @@ impl RedisCache {
         RedisCache {
             conn: store.conn().clone(),
             prefix: store.layout().prefix().to_owned(),
-            description: store.describe_url().to_owned(),
+            description: store.location().to_owned(),
             max_age: None,
         }
     }

@@ -27,6 +27,43 @@ pub(crate) enum Conn {
     Cluster(ClusterConnection),
 }
 
+/// Where a store connects: one server by URL, or a Redis Cluster through seed nodes.
+/// What a builder holds until its `connect`. Its `Debug` shows no credentials.
+#[derive(Clone)]
+pub(crate) enum Target {
+    Server(String),
+    Cluster(Vec<String>),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Server(url) => f.debug_tuple("Server").field(&redact(url)).finish(),
+            Target::Cluster(seeds) => f
+                .debug_tuple("Cluster")
+                .field(&seeds.iter().map(|s| redact_seed(s)).collect::<Vec<_>>())
+                .finish(),
+        }
+    }
+}
+
+impl Target {
+    pub(crate) fn cluster(seeds: &[&str]) -> Target {
+        Target::Cluster(seeds.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    /// Connects (see [`connect`] and [`connect_cluster`]).
+    pub(crate) async fn connect(&self) -> Result<(Conn, String), StoreError> {
+        match self {
+            Target::Server(url) => connect(url).await,
+            Target::Cluster(seeds) => {
+                let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+                connect_cluster(&seeds).await
+            }
+        }
+    }
+}
+
 /// Connects to a standalone server (see [`RedisStore::connect`](crate::RedisStore::connect));
 /// returns the connection and its description without credentials.
 pub(crate) async fn connect(url: &str) -> Result<(Conn, String), StoreError> {
@@ -363,6 +400,15 @@ pub(crate) fn reply_int(items: &[Value], i: usize) -> Option<i64> {
 }
 
 /// A URL without its credentials (and without a query, which may carry them too).
+/// A seed as given (`host:port`), or its URL without credentials.
+fn redact_seed(seed: &str) -> String {
+    if seed.contains("://") {
+        redact(seed)
+    } else {
+        seed.to_owned()
+    }
+}
+
 pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "<unparsable Redis URL>".to_owned();

@@ -31,7 +31,7 @@
 
 use sessionkit_core::SessionKey;
 
-/// The prefix used unless [`RedisStore::with_prefix`](crate::RedisStore::with_prefix) sets
+/// The prefix used unless [`RedisBuilder::with_prefix`](crate::RedisBuilder::with_prefix) sets
 /// another.
 pub const DEFAULT_PREFIX: &str = "sessionkit:";
 

@@ -15,10 +15,11 @@
 //! // One server (or a primary with replicas behind one address):
 //! let store = RedisStore::connect("redis://127.0.0.1:6379/0").await?;
 //! // A cluster, from any of its nodes; every write waits for one replica:
-//! let cluster = RedisStore::connect_cluster(&["127.0.0.1:7000", "127.0.0.1:7001"])
-//!     .await?
+//! let cluster = RedisStore::cluster_builder(&["127.0.0.1:7000", "127.0.0.1:7001"])
 //!     .with_prefix("myapp:")
-//!     .with_replica_wait(1, Duration::from_millis(500));
+//!     .with_replica_wait(1, Duration::from_millis(500))
+//!     .connect()
+//!     .await?;
 //! let engine = Engine::new(store, Config::default());
 //! # let _ = (cluster, engine);
 //! # Ok(())
@@ -101,7 +102,7 @@
 //!
 //! # Durability and failover
 //!
-//! What [`RedisStore::with_replica_wait`] changes:
+//! What [`RedisBuilder::with_replica_wait`] changes:
 //!
 //! * **Without it**, a write is acknowledged once it is in the primary's memory. Redis
 //!   replicates asynchronously: if the primary dies before a write reached a replica, the
@@ -172,24 +173,16 @@ use crate::conn::{
     Conn, MAX_REPLICA_WAIT, ReplicaWait, reply_int, reply_str, script_reply, store_error,
 };
 #[cfg(feature = "django")]
-pub use crate::django::{DjangoCacheStore, DjangoCachedDbStore};
+pub use crate::django::{DjangoCacheBuilder, DjangoCacheStore, DjangoCachedDbStore};
 pub use crate::keys::{DEFAULT_PREFIX, KeyLayout};
 use crate::scripts::{Lua, SCRIPTS};
 
 /// Sessions in Redis or Redis Cluster (native layout). Clones share the connection.
 ///
 /// See the [crate docs](crate) for the layout, the scripts' guarantees, the per-user
-/// index in Cluster and what [`with_replica_wait`](RedisStore::with_replica_wait) adds.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), sessionkit_core::StoreError> {
-/// use sessionkit_redis::RedisStore;
-///
-/// let store = RedisStore::connect("redis://127.0.0.1:6379").await?.with_prefix("shop:");
-/// assert_eq!(store.layout().prefix(), "shop:");
-/// # Ok(())
-/// # }
-/// ```
+/// index in Cluster and what [`with_replica_wait`](RedisBuilder::with_replica_wait) adds.
+/// [`connect`](RedisStore::connect) with the defaults, or [`builder`](RedisStore::builder)
+/// for options (see [`RedisBuilder`]).
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
@@ -213,58 +206,118 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-impl RedisStore {
-    /// Connects to a standalone server: `redis://[[user]:password@]host[:port][/db]` (or
-    /// `redis+unix:///path`). Fails with [`StoreErrorKind::Config`] for a bad URL and
-    /// [`StoreErrorKind::Unavailable`] within a few seconds when the server does not answer.
-    pub async fn connect(url: &str) -> Result<RedisStore, StoreError> {
-        let (conn, description) = conn::connect(url).await?;
-        let store = RedisStore::from_conn(conn, description);
-        store.inner.conn.preload(&SCRIPTS.all()).await?;
-        Ok(store)
-    }
+/// Options for a [`RedisStore`], from [`RedisStore::builder`] or
+/// [`RedisStore::cluster_builder`]; [`connect`](RedisBuilder::connect) ends it.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+/// use std::time::Duration;
+/// use sessionkit_redis::RedisStore;
+///
+/// let store = RedisStore::builder("redis://127.0.0.1:6379")
+///     .with_prefix("shop:")
+///     .with_replica_wait(1, Duration::from_millis(500))
+///     .connect()
+///     .await?;
+/// assert_eq!(store.layout().prefix(), "shop:");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `connect`"]
+pub struct RedisBuilder {
+    target: conn::Target,
+    layout: KeyLayout,
+    replica_wait: Option<ReplicaWait>,
+}
 
-    /// Connects to a Redis Cluster through any of its nodes (`host:port` or
-    /// `redis://host:port`; credentials, if any, in the first seed's URL). The client
-    /// discovers the other nodes, follows redirects and refreshes its slot map on failover.
-    pub async fn connect_cluster(seeds: &[&str]) -> Result<RedisStore, StoreError> {
-        let (conn, description) = conn::connect_cluster(seeds).await?;
-        let store = RedisStore::from_conn(conn, description);
-        store.inner.conn.preload(&SCRIPTS.all()).await?;
-        Ok(store)
-    }
-
-    fn from_conn(conn: Conn, description: String) -> RedisStore {
-        RedisStore {
-            inner: Arc::new(Inner {
-                conn,
-                layout: KeyLayout::default(),
-                description,
-                replica_wait: None,
-            }),
-        }
-    }
-
+impl RedisBuilder {
     /// Puts every key under `prefix` instead of [`DEFAULT_PREFIX`], so that several
     /// applications (or tests) share one Redis. End it with `:`; avoid `{` and `}` (see
     /// [`keys`]).
-    #[must_use]
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> RedisStore {
-        Arc::make_mut(&mut self.inner).layout = KeyLayout::new(prefix);
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> RedisBuilder {
+        self.layout = KeyLayout::new(prefix);
         self
     }
 
     /// After every write, waits until `replicas` replicas acknowledged it, at most
     /// `timeout` (capped at 2 s); fewer acknowledgements make the write return
-    /// [`StoreErrorKind::Unavailable`]. `replicas == 0` turns waiting off. What this
-    /// guarantees, and what it does not, is in the [crate docs](crate#durability-and-failover).
-    #[must_use]
-    pub fn with_replica_wait(mut self, replicas: u32, timeout: Duration) -> RedisStore {
-        Arc::make_mut(&mut self.inner).replica_wait = (replicas > 0).then(|| ReplicaWait {
-            replicas,
-            timeout: timeout.min(MAX_REPLICA_WAIT),
-        });
+    /// [`StoreErrorKind::Unavailable`]. `replicas == 0` turns waiting off (the default).
+    /// What this guarantees, and what it does not, is in the
+    /// [crate docs](crate#durability-and-failover).
+    pub fn with_replica_wait(mut self, replicas: u32, timeout: Duration) -> RedisBuilder {
+        self.replica_wait = replica_wait(replicas, timeout);
         self
+    }
+
+    /// Connects and loads the session scripts. Fails with [`StoreErrorKind::Config`] for a
+    /// bad URL or no seed, and [`StoreErrorKind::Unavailable`] within a few seconds when
+    /// the server does not answer.
+    pub async fn connect(self) -> Result<RedisStore, StoreError> {
+        let (conn, description) = self.target.connect().await?;
+        conn.preload(&SCRIPTS.all()).await?;
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                conn,
+                layout: self.layout,
+                description,
+                replica_wait: self.replica_wait,
+            }),
+        })
+    }
+}
+
+fn replica_wait(replicas: u32, timeout: Duration) -> Option<ReplicaWait> {
+    (replicas > 0).then(|| ReplicaWait {
+        replicas,
+        timeout: timeout.min(MAX_REPLICA_WAIT),
+    })
+}
+
+impl RedisStore {
+    /// Options for a store on a standalone server: `redis://[[user]:password@]host[:port][/db]`
+    /// (or `redis+unix:///path`).
+    pub fn builder(url: &str) -> RedisBuilder {
+        RedisStore::builder_for(conn::Target::Server(url.to_owned()))
+    }
+
+    /// Options for a store on a Redis Cluster, reached through any of its nodes
+    /// (`host:port` or `redis://host:port`; credentials, if any, in the first seed's URL).
+    /// The client discovers the other nodes, follows redirects and refreshes its slot map
+    /// on failover.
+    pub fn cluster_builder(seeds: &[&str]) -> RedisBuilder {
+        RedisStore::builder_for(conn::Target::cluster(seeds))
+    }
+
+    fn builder_for(target: conn::Target) -> RedisBuilder {
+        RedisBuilder {
+            target,
+            layout: KeyLayout::default(),
+            replica_wait: None,
+        }
+    }
+
+    /// Connects to a standalone server with the default options: `builder(url).connect()`.
+    pub async fn connect(url: &str) -> Result<RedisStore, StoreError> {
+        RedisStore::builder(url).connect().await
+    }
+
+    /// Connects to a Redis Cluster with the default options:
+    /// `cluster_builder(seeds).connect()`.
+    pub async fn connect_cluster(seeds: &[&str]) -> Result<RedisStore, StoreError> {
+        RedisStore::cluster_builder(seeds).connect().await
+    }
+
+    /// This store — the same connection and namespace — with another replica wait (see
+    /// [`RedisBuilder::with_replica_wait`]): for writes that need more (or less)
+    /// durability than the rest, without a second connection.
+    #[must_use]
+    pub fn waiting_for(&self, replicas: u32, timeout: Duration) -> RedisStore {
+        let mut inner = (*self.inner).clone();
+        inner.replica_wait = replica_wait(replicas, timeout);
+        RedisStore {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The key names of this store's namespace.
@@ -277,8 +330,8 @@ impl RedisStore {
         self.inner.conn.is_cluster()
     }
 
-    /// The server or cluster address, without credentials.
-    pub fn describe_url(&self) -> &str {
+    /// Where the store lives: the server or cluster address, without credentials.
+    pub fn location(&self) -> &str {
         &self.inner.description
     }
 
@@ -615,11 +668,14 @@ mod tests {
     async fn store() -> Option<RedisStore> {
         let url =
             sessionkit_testkit::service_url("SESSIONKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379");
-        let store = sessionkit_testkit::require(
+        sessionkit_testkit::require(
             "Redis",
-            RedisStore::connect(&url).await.map_err(|e| e.report()),
-        )?;
-        Some(store.with_prefix(format!("sktest:{}:", SessionKey::generate().as_str())))
+            RedisStore::builder(&url)
+                .with_prefix(format!("sktest:{}:", SessionKey::generate().as_str()))
+                .connect()
+                .await
+                .map_err(|e| e.report()),
+        )
     }
 
     /// The cluster client re-sends a request whose connection dropped, even when the

@@ -66,16 +66,30 @@ pub fn tampering_is_refused<C: ClientStore>(store: &C) {
     }
 }
 
-/// A session too big for a cookie is refused at `encode`, not truncated.
-pub fn oversized_sessions_are_refused<C: ClientStore>(store: &C) {
+/// A session too big for a cookie fails the request (a 500, no cookie): the engine applies
+/// the size rule to what the store encoded; nothing is truncated.
+pub async fn oversized_sessions_are_refused<C: ClientStore>(store: C) {
     // Random text (session keys: CSPRNG output) does not compress below the limit.
     let noise: String = (0..300)
         .map(|_| sessionkit_core::SessionKey::generate().as_str().to_owned())
         .collect();
-    let err = store
-        .encode(&data(&format!(r#"{{"blob":"{noise}"}}"#)), NOW)
-        .expect_err("a 9.6 KB random session cannot be a cookie");
-    assert_eq!(err.kind(), sessionkit_core::StoreErrorKind::Encode);
+    let engine = Engine::client_builder(store)
+        .with_clock(Arc::new(ManualClock::new(NOW)))
+        .build();
+    let req = engine.begin(None);
+    req.load()
+        .await
+        .expect("load")
+        .insert("blob", noise)
+        .expect("insert");
+    let out = req.finish(200).await;
+    assert_eq!(
+        out.failure
+            .expect("a 9.6 KB random session cannot be a cookie")
+            .status,
+        500
+    );
+    assert!(out.set_cookie.is_empty(), "{:?}", out.set_cookie);
 }
 
 /// Through the engine: the cookie's session expires with its own expiry and the cookie
@@ -152,9 +166,9 @@ macro_rules! client_conformance_tests {
         fn client_tampering_is_refused() {
             $crate::client::tampering_is_refused(&$make);
         }
-        #[test]
-        fn client_oversized_sessions_are_refused() {
-            $crate::client::oversized_sessions_are_refused(&$make);
+        #[::tokio::test(flavor = "current_thread")]
+        async fn client_oversized_sessions_are_refused() {
+            $crate::client::oversized_sessions_are_refused($make).await;
         }
         #[test]
         fn client_no_revocation_and_no_replay_protection() {

@@ -45,8 +45,6 @@ struct Target {
 
 async fn open(t: &Target) -> Option<Opened> {
     let opts = OpenOptions {
-        cookie_name: "sessionid".into(),
-        cookie_age: 1_209_600,
         cache_store: t.cache.clone(),
         ..OpenOptions::default()
     };

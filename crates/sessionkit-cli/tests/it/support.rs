@@ -56,11 +56,8 @@ pub(crate) fn via(url: &str, addr: SocketAddr) -> String {
 
 /// Opens a store URL, or `None` (SKIP; a failure with SESSIONKIT_REQUIRE_SERVICES=1).
 pub(crate) async fn open(url: &str) -> Option<Opened> {
-    let opts = OpenOptions {
-        cookie_name: "sessionid".into(),
-        cookie_age: 1_209_600,
-        ..OpenOptions::default()
-    };
+    // Django's defaults: cookie "sessionid", two weeks.
+    let opts = OpenOptions::default();
     sessionkit_testkit::require(
         &sessionkit_testkit::services::labelled_url(url),
         store_url::open(url, &opts)

@@ -32,13 +32,27 @@ pub fn spawn_cleanup<S: SessionStore>(
     clock: Arc<dyn Clock>,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
+    let store = Arc::new(store);
+    spawn_every(every, move || {
+        let (store, now) = (Arc::clone(&store), clock.now());
+        async move { store.clear_expired(now).await }
+    })
+}
+
+/// The one cleanup loop: `clear` every `every` (raised to [`MIN_CLEANUP_PERIOD`]), logging
+/// what it removed; stops on a store that cannot clear.
+fn spawn_every<F, Fut>(every: Duration, mut clear: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<u64, StoreError>> + Send,
+{
     let every = period(every);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match store.clear_expired(clock.now()).await {
+            match clear().await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(removed = n, "expired sessions removed"),
                 Err(e) if e.kind() == StoreErrorKind::Unsupported => return stop(&e),
@@ -67,18 +81,8 @@ fn period(every: Duration) -> Duration {
 /// [`Engine::spawn_cleanup`]: through the engine, so each cleanup that removed something is
 /// an `expired` event.
 pub(super) fn spawn_engine_cleanup(engine: Engine, every: Duration) -> tokio::task::JoinHandle<()> {
-    let every = period(every);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match engine.clear_expired().await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(removed = n, "expired sessions removed"),
-                Err(e) if e.kind() == StoreErrorKind::Unsupported => return stop(&e),
-                Err(e) => tracing::warn!(error = %e.report(), "clearing expired sessions failed"),
-            }
-        }
+    spawn_every(every, move || {
+        let engine = engine.clone();
+        async move { engine.clear_expired().await }
     })
 }

@@ -26,7 +26,9 @@ use crate::events::Event;
 use crate::expiry;
 use crate::key::{Fingerprint, SessionKey};
 use crate::session::{AuthChange, Op, Session};
-use crate::store::{CreateOutcome, Lookup, Metadata, Record, SaveOutcome, Token};
+use crate::store::{
+    CreateOutcome, Lookup, Metadata, Record, SaveOutcome, Token, check_cookie_size,
+};
 
 /// How many fresh keys `create` tries before giving up (a collision of 165-bit random
 /// keys means a broken random source, not bad luck).
@@ -51,12 +53,15 @@ pub(crate) struct Issue {
 }
 
 impl RequestSession {
-    pub(super) async fn commit(&self, plan: Plan) -> Outcome {
+    /// Carries out `plan`, decided at `now` (the time the writes use: one clock reading
+    /// per request's commit; a retry after a conflict reads the clock again).
+    pub(super) async fn commit(&self, plan: Plan, mut now: OffsetDateTime) -> Outcome {
         let engine = self.engine();
         if plan.needs_io()
             && let Some(d) = engine.inner.save_delay
         {
             tokio::time::sleep(d).await;
+            now = engine.clock().now();
         }
         let cfg = engine.config();
         let vary = Vary::of(cfg, plan.vary);
@@ -94,19 +99,19 @@ impl RequestSession {
         let client_side = matches!(plan.action, Action::Encode);
         let written = match plan.action {
             Action::None => return outcome,
-            Action::Create => self.create_new().await,
+            Action::Create => self.create_new(now).await,
             Action::Rotate {
                 new_key,
                 old_key,
                 created_at,
-            } => self.rotate(new_key, old_key, created_at).await,
+            } => self.rotate(new_key, old_key, created_at, now).await,
             Action::Save {
                 key,
                 token,
                 created_at,
-            } => self.save_existing(key, token, created_at).await,
-            Action::Touch { key, created_at } => self.touch(key, created_at).await,
-            Action::Encode => self.encode(),
+            } => self.save_existing(key, token, created_at, now).await,
+            Action::Touch { key, created_at } => self.touch(key, created_at, now).await,
+            Action::Encode => self.encode(now),
         };
         match written {
             Ok(Some(issue)) => {
@@ -190,9 +195,8 @@ impl RequestSession {
         }
     }
 
-    async fn create_new(&self) -> Written {
+    async fn create_new(&self, now: OffsetDateTime) -> Written {
         let session = self.session()?;
-        let now = self.engine().clock().now();
         let record = self.record(session.data(), now, None);
         let key = self.insert_fresh(&record, now).await?;
         session.set_stored_key(key);
@@ -232,11 +236,11 @@ impl RequestSession {
         new_key: SessionKey,
         old_key: Option<SessionKey>,
         created_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
     ) -> Written {
         let engine = self.engine();
         let client = self.client()?;
         let session = self.session()?;
-        let now = engine.clock().now();
         let record = self.record(session.data(), now, created_at);
         let key = match client.create(&new_key, &record, now).await? {
             CreateOutcome::Created(_) => {
@@ -267,6 +271,7 @@ impl RequestSession {
         key: SessionKey,
         mut token: Token,
         mut created_at: Option<OffsetDateTime>,
+        first_now: OffsetDateTime,
     ) -> Written {
         let engine = self.engine();
         let stats = &engine.inner.stats;
@@ -280,10 +285,19 @@ impl RequestSession {
         let ops = session.take_ops();
         // Queue behind other saves of this session on this node (bounded by the save
         // timeout; past it, go on optimistically).
-        let _queued = engine.inner.saves.acquire(&key, cfg.save_timeout()).await;
+        let (_queued, waited) = engine.inner.saves.acquire(&key, cfg.save_timeout()).await;
+        let first_now = if waited {
+            engine.clock().now()
+        } else {
+            first_now
+        };
         let mut data = session.data();
         for attempt in 0..cfg.max_save_attempts() {
-            let now = engine.clock().now();
+            let now = if attempt == 0 {
+                first_now
+            } else {
+                engine.clock().now()
+            };
             let record = self.record(data, now, created_at);
             match client.save(&key, &record, &token, now).await? {
                 SaveOutcome::Saved(_) => {
@@ -337,10 +351,14 @@ impl RequestSession {
         Err(client.unavailable())
     }
 
-    async fn touch(&self, key: SessionKey, created_at: Option<OffsetDateTime>) -> Written {
+    async fn touch(
+        &self,
+        key: SessionKey,
+        created_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Written {
         let engine = self.engine();
         let client = self.client()?;
-        let now = engine.clock().now();
         // The record as it stands (data unchanged), for its expiry and the cookie.
         let record = self.record(self.session()?.data(), now, created_at);
         if client.touch(&key, record.expires_at, now).await? {
@@ -351,14 +369,17 @@ impl RequestSession {
         }
     }
 
-    fn encode(&self) -> Written {
+    fn encode(&self, now: OffsetDateTime) -> Written {
         let engine = self.engine();
         let Backend::Client(store) = &engine.inner.backend else {
             return Err(Failure::internal());
         };
-        let now = engine.clock().now();
         let data = self.session()?.data();
-        match store.encode(&data, now) {
+        let encoded = store.encode(&data, now).and_then(|value| {
+            check_cookie_size("the session cookie", engine.config().cookie_name(), &value)?;
+            Ok(value)
+        });
+        match encoded {
             Ok(value) => {
                 engine.inner.stats.add(Ev::Saves);
                 Ok(Some(Issue {
@@ -369,7 +390,7 @@ impl RequestSession {
                 }))
             }
             Err(e) => {
-                tracing::error!(error = %e.report(), "session could not be written to its cookie");
+                tracing::error!(error = %e.report(), store = %store.describe(), "session could not be written to its cookie");
                 Err(Failure::internal())
             }
         }

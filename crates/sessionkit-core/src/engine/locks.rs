@@ -37,23 +37,25 @@ impl Default for SaveQueue {
 }
 
 impl SaveQueue {
-    /// Waits (at most `timeout`) for this session's turn; past it, `None`, and the caller
-    /// goes on optimistically.
+    /// Waits (at most `timeout`) for this session's turn; past it, no guard, and the
+    /// caller goes on optimistically. The flag says whether it had to wait (the caller's
+    /// earlier clock reading is then stale).
     pub(crate) async fn acquire(
         &self,
         key: &SessionKey,
         timeout: Duration,
-    ) -> Option<OwnedMutexGuard<()>> {
+    ) -> (Option<OwnedMutexGuard<()>>, bool) {
         let h = key.as_str().bytes().fold(0usize, |h, b| {
             h.wrapping_mul(31).wrapping_add(usize::from(b))
         });
         let stripe = Arc::clone(&self.stripes[h % self.stripes.len()]);
         if let Ok(guard) = Arc::clone(&stripe).try_lock_owned() {
-            return Some(guard);
+            return (Some(guard), false);
         }
-        tokio::time::timeout(timeout, stripe.lock_owned())
+        let guard = tokio::time::timeout(timeout, stripe.lock_owned())
             .await
-            .ok()
+            .ok();
+        (guard, true)
     }
 }
 

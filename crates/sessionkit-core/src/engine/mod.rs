@@ -220,6 +220,19 @@ impl Engine {
         RequestSession::begin(self.clone(), ids)
     }
 
+    /// Starts a request from a framework's headers: `cookie` is every `Cookie` header
+    /// joined, and `header` looks a request header up by name; it is asked for the session
+    /// header only when the configuration names one. The `http` and `actix` modules'
+    /// `begin` are this with their header maps.
+    pub fn begin_from_headers<'h>(
+        &self,
+        cookie: Option<&str>,
+        header: impl FnOnce(&str) -> Option<&'h str>,
+    ) -> RequestSession {
+        let header = self.config().session_header().and_then(header);
+        self.begin_with(SessionIds::new(cookie, header))
+    }
+
     /// Removes expired sessions from the store; returns how many (an `expired` event
     /// reports them). A no-op for client-side stores.
     pub async fn clear_expired(&self) -> Result<u64, StoreError> {

@@ -159,12 +159,13 @@ impl RequestSession {
             }
         }
         let loaded = self.inner.loaded.get();
+        let now = engine.clock().now();
         let plan = plan::decide(&PlanInput {
             incoming: &self.inner.incoming,
             session: view.zip(loaded.map(|l| &l.origin)),
             status,
             config: cfg,
-            now: engine.clock().now(),
+            now,
             client_side: matches!(engine.inner.backend, Backend::Client(_)),
         });
         if plan.write_dropped {
@@ -173,10 +174,10 @@ impl RequestSession {
             );
         }
         if !plan.multi_step() {
-            return self.commit(plan).await;
+            return self.commit(plan, now).await;
         }
         let this = self.clone();
-        match tokio::spawn(async move { this.commit(plan).await }).await {
+        match tokio::spawn(async move { this.commit(plan, now).await }).await {
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::error!(error = %e, "session save task failed");

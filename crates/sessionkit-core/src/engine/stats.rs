@@ -18,9 +18,17 @@ macro_rules! events {
             pub(crate) const ALL: &'static [Ev] = &[$( Ev::$variant, )*];
 
             /// The `event` label of `sessionkit_events_total`.
+            #[cfg(test)]
             pub(crate) fn name(self) -> &'static str {
                 match self {
                     $( Ev::$variant => $name, )*
+                }
+            }
+
+            /// `sessionkit_events_total{event}`, its key a compile-time `static`.
+            fn emit(self) {
+                match self {
+                    $( Ev::$variant => metrics::counter!("sessionkit_events_total", "event" => $name).increment(1), )*
                 }
             }
         }
@@ -92,7 +100,7 @@ impl Default for Stats {
 impl Stats {
     pub(crate) fn add(&self, ev: Ev) {
         self.counts[ev as usize].fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("sessionkit_events_total", "event" => ev.name()).increment(1);
+        ev.emit();
     }
 
     fn get(&self, ev: Ev) -> u64 {

@@ -68,7 +68,7 @@ impl StoreClient {
     ) -> Result<Lookup, LoadError> {
         self.stats.add(Ev::Loads);
         let k = self.at_rest(key);
-        observe(self.load_timeout, "load", self.store.load_boxed(&k, now))
+        observe(self.load_timeout, Op::Load, self.store.load_boxed(&k, now))
             .await
             .map_err(|e| {
                 self.stats.add(Ev::StoreErrors);
@@ -90,7 +90,7 @@ impl StoreClient {
     ) -> Result<Lookup, Failure> {
         let k = self.at_rest(key);
         let fut = self.store.load_boxed(&k, now);
-        self.write_path("reload", key, fut).await
+        self.write_path(Op::Reload, key, fut).await
     }
 
     pub(crate) async fn create(
@@ -101,7 +101,7 @@ impl StoreClient {
     ) -> Result<CreateOutcome, Failure> {
         let k = self.at_rest(key);
         let fut = self.store.create_boxed(&k, record, now);
-        self.write_path("create", key, fut).await
+        self.write_path(Op::Create, key, fut).await
     }
 
     pub(crate) async fn save(
@@ -113,13 +113,13 @@ impl StoreClient {
     ) -> Result<SaveOutcome, Failure> {
         let k = self.at_rest(key);
         let fut = self.store.save_boxed(&k, record, token, now);
-        self.write_path("save", key, fut).await
+        self.write_path(Op::Save, key, fut).await
     }
 
     pub(crate) async fn delete(&self, key: &SessionKey) -> Result<(), Failure> {
         let k = self.at_rest(key);
         let fut = self.store.delete_boxed(&k);
-        self.write_path("delete", key, fut).await
+        self.write_path(Op::Delete, key, fut).await
     }
 
     pub(crate) async fn touch(
@@ -130,7 +130,7 @@ impl StoreClient {
     ) -> Result<bool, Failure> {
         let k = self.at_rest(key);
         let fut = self.store.touch_boxed(&k, expires_at, now);
-        self.write_path("touch", key, fut).await
+        self.write_path(Op::Touch, key, fut).await
     }
 
     pub(crate) async fn retire(
@@ -140,7 +140,7 @@ impl StoreClient {
     ) -> Result<(), Failure> {
         let k = self.at_rest(key);
         let fut = self.store.retire_boxed(&k, until);
-        self.write_path("retire", key, fut).await
+        self.write_path(Op::Retire, key, fut).await
     }
 
     /// Whether the store has leases (lock mode across nodes).
@@ -162,7 +162,7 @@ impl StoreClient {
         let k = self.at_rest(key);
         observe(
             self.load_timeout,
-            "lease",
+            Op::Lease,
             leases.try_acquire(&k, owner, ttl),
         )
         .await
@@ -179,7 +179,7 @@ impl StoreClient {
             return;
         };
         let k = self.at_rest(key);
-        if let Err(e) = observe(self.save_timeout, "release", leases.release(&k, owner)).await {
+        if let Err(e) = observe(self.save_timeout, Op::Release, leases.release(&k, owner)).await {
             tracing::warn!(error = %e.report(), "session lease release failed; it expires by itself");
         }
     }
@@ -191,20 +191,20 @@ impl StoreClient {
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, StoreError> {
         let fut = self.store.clear_expired_with_progress_boxed(now, progress);
-        observe(Duration::MAX, "clear_expired", fut).await
+        observe(Duration::MAX, Op::ClearExpired, fut).await
     }
 
     /// A call after the handler: under the save timeout; an error is logged, counted and
     /// answered with a 503.
     async fn write_path<T>(
         &self,
-        op: &'static str,
+        op: Op,
         key: &SessionKey,
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, Failure> {
         observe(self.save_timeout, op, fut).await.map_err(|e| {
             self.stats.add(Ev::StoreErrors);
-            tracing::error!(operation = op, key = %key.fingerprint(), error = %e.report(), "session store failed");
+            tracing::error!(operation = op.name(), key = %key.fingerprint(), error = %e.report(), "session store failed");
             self.unavailable()
         })
     }
@@ -214,11 +214,11 @@ impl StoreClient {
 /// outcome.
 async fn observe<T>(
     timeout: Duration,
-    op: &'static str,
+    op: Op,
     fut: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
     use tracing::Instrument as _;
-    let span = tracing::debug_span!("sessionkit.store", op);
+    let span = tracing::debug_span!("sessionkit.store", op = op.name());
     let started = std::time::Instant::now();
     let mut fut = std::pin::pin!(fut.instrument(span));
     // A store that answers at once (the memory store, a cache hit) needs no timer: poll
@@ -234,10 +234,60 @@ async fn observe<T>(
             )),
         },
     };
-    let outcome = if result.is_ok() { "ok" } else { "error" };
-    metrics::histogram!("sessionkit_store_duration_seconds", "op" => op)
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!("sessionkit_store_operations_total", "op" => op, "outcome" => outcome)
-        .increment(1);
+    op.record(result.is_ok(), started.elapsed().as_secs_f64());
     result
+}
+
+/// Writes the store operations, their names and their metrics from one list. Each metric
+/// key is spelled with literals, so it is a `static` built at compile time: recording
+/// costs no key building or allocation (nor anything but a look at the recorder when
+/// none is installed).
+macro_rules! ops {
+    ($( $variant:ident = $name:literal; )*) => {
+        /// A store operation, as spans, logs and metrics name it.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Op {
+            $( $variant, )*
+        }
+
+        impl Op {
+            /// The `op` label and span field.
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $( Op::$variant => $name, )*
+                }
+            }
+
+            /// `sessionkit_store_duration_seconds{op}` and
+            /// `sessionkit_store_operations_total{op, outcome}`.
+            fn record(self, ok: bool, seconds: f64) {
+                match self {
+                    $( Op::$variant => {
+                        metrics::histogram!("sessionkit_store_duration_seconds", "op" => $name)
+                            .record(seconds);
+                        if ok {
+                            metrics::counter!("sessionkit_store_operations_total", "op" => $name, "outcome" => "ok")
+                                .increment(1);
+                        } else {
+                            metrics::counter!("sessionkit_store_operations_total", "op" => $name, "outcome" => "error")
+                                .increment(1);
+                        }
+                    } )*
+                }
+            }
+        }
+    };
+}
+
+ops! {
+    Load = "load";
+    Reload = "reload";
+    Create = "create";
+    Save = "save";
+    Delete = "delete";
+    Touch = "touch";
+    Retire = "retire";
+    Lease = "lease";
+    Release = "release";
+    ClearExpired = "clear_expired";
 }

@@ -134,6 +134,32 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The items of an object or an array, from its opening byte to `close`: `item`
+    /// parses one (it starts after white space), commas separate them.
+    fn items(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Result<(), JsonError>,
+    ) -> Result<(), JsonError> {
+        self.pos += 1;
+        self.ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            item(self)?;
+            self.ws();
+            match self.next() {
+                Some(b',') => {}
+                Some(c) if c == close => return Ok(()),
+                Some(_) => return Err(self.err_back(JsonErrorKind::Unexpected)),
+                None => return Err(self.err(JsonErrorKind::Eof)),
+            }
+        }
+    }
+
     fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
         if depth >= MAX_DEPTH {
             return Err(self.err(JsonErrorKind::Depth));
@@ -141,49 +167,24 @@ impl<'a> Parser<'a> {
         match self.peek() {
             None => Err(self.err(JsonErrorKind::Eof)),
             Some(b'{') => {
-                self.pos += 1;
                 let mut map = Map::new();
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                    return Ok(Value::Map(map));
-                }
-                loop {
-                    self.ws();
-                    let key = self.string()?;
-                    self.ws();
-                    self.expect(b':')?;
-                    self.ws();
-                    let v = self.value(depth + 1)?;
-                    map.insert(key, v);
-                    self.ws();
-                    match self.next() {
-                        Some(b',') => {}
-                        Some(b'}') => return Ok(Value::Map(map)),
-                        Some(_) => return Err(self.err_back(JsonErrorKind::Unexpected)),
-                        None => return Err(self.err(JsonErrorKind::Eof)),
-                    }
-                }
+                self.items(b'}', |p| {
+                    let key = p.string()?;
+                    p.ws();
+                    p.expect(b':')?;
+                    p.ws();
+                    map.insert(key, p.value(depth + 1)?);
+                    Ok(())
+                })?;
+                Ok(Value::Map(map))
             }
             Some(b'[') => {
-                self.pos += 1;
                 let mut list = Vec::new();
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                    return Ok(Value::List(list));
-                }
-                loop {
-                    self.ws();
-                    list.push(self.value(depth + 1)?);
-                    self.ws();
-                    match self.next() {
-                        Some(b',') => {}
-                        Some(b']') => return Ok(Value::List(list)),
-                        Some(_) => return Err(self.err_back(JsonErrorKind::Unexpected)),
-                        None => return Err(self.err(JsonErrorKind::Eof)),
-                    }
-                }
+                self.items(b']', |p| {
+                    list.push(p.value(depth + 1)?);
+                    Ok(())
+                })?;
+                Ok(Value::List(list))
             }
             Some(b'"') => self.string().map(Value::String),
             Some(b't') => self.literal("true").map(|()| Value::Bool(true)),
@@ -208,48 +209,14 @@ impl<'a> Parser<'a> {
             return Err(self.err(JsonErrorKind::Depth));
         }
         match self.peek() {
-            Some(b'{') => {
-                self.pos += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.ws();
-                    self.skip_string()?;
-                    self.ws();
-                    self.expect(b':')?;
-                    self.ws();
-                    self.skip(depth + 1)?;
-                    self.ws();
-                    match self.next() {
-                        Some(b',') => {}
-                        Some(b'}') => return Ok(()),
-                        Some(_) => return Err(self.err_back(JsonErrorKind::Unexpected)),
-                        None => return Err(self.err(JsonErrorKind::Eof)),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.pos += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.ws();
-                    self.skip(depth + 1)?;
-                    self.ws();
-                    match self.next() {
-                        Some(b',') => {}
-                        Some(b']') => return Ok(()),
-                        Some(_) => return Err(self.err_back(JsonErrorKind::Unexpected)),
-                        None => return Err(self.err(JsonErrorKind::Eof)),
-                    }
-                }
-            }
+            Some(b'{') => self.items(b'}', |p| {
+                p.skip_string()?;
+                p.ws();
+                p.expect(b':')?;
+                p.ws();
+                p.skip(depth + 1)
+            }),
+            Some(b'[') => self.items(b']', |p| p.skip(depth + 1)),
             Some(b'"') => self.skip_string(),
             Some(b'-' | b'0'..=b'9') if !self.s[self.pos..].starts_with(b"-Infinity") => {
                 self.number_span().map(|_| ())

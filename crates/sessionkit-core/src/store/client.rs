@@ -8,11 +8,12 @@ use crate::data::Data;
 /// The largest cookie (`name=value`) browsers are required to keep (RFC 6265 §6.1).
 pub const MAX_COOKIE_SIZE: usize = 4096;
 
-/// The cookie-size rule every client-side store applies in
-/// [`encode`](ClientStore::encode): `name=value` must fit in [`MAX_COOKIE_SIZE`] bytes, or
-/// the write fails with a [`StoreErrorKind::Encode`] error naming the size — a logged 500,
-/// never a cookie the browser would silently drop. `what` names the cookie in the message
-/// ("the signed session cookie").
+/// The cookie-size rule for client-side sessions, applied by the engine to what a
+/// [`ClientStore`] encoded, with the configured cookie name (in either transport, so a
+/// session never depends on which one carried it): `name=value` must fit in
+/// [`MAX_COOKIE_SIZE`] bytes, or the write fails with a [`StoreErrorKind::Encode`] error
+/// naming the size — a logged 500, never a cookie the browser would silently drop. `what`
+/// names the cookie in the message ("the session cookie").
 ///
 /// ```
 /// use sessionkit_core::store::{MAX_COOKIE_SIZE, check_cookie_size};
@@ -49,8 +50,9 @@ pub trait ClientStore: Send + Sync + 'static {
     /// session's own expiry against `issued_at`.
     fn decode(&self, cookie_value: &str, now: OffsetDateTime) -> Option<CookieContents>;
 
-    /// Writes the session into a cookie value. Fails (a logged 500, never a silently
-    /// dropped cookie) when the result would not fit in a cookie.
+    /// Writes the session into a cookie value. The engine then applies the size rule
+    /// ([`check_cookie_size`]) with its configured cookie name, so a store needs no copy of
+    /// that setting.
     fn encode(&self, data: &Data, now: OffsetDateTime) -> Result<String, StoreError>;
 
     /// A short description for logs and the inspector.

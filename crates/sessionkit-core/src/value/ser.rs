@@ -27,6 +27,16 @@ pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, ValueError> {
 
 struct ValueSerializer;
 
+/// `serialize_<int>` methods, each converting its argument with the given function.
+macro_rules! integers {
+    ($($name:ident($t:ty) => $to:expr,)*) => {
+        $(fn $name(self, v: $t) -> Result<Value, ValueError> {
+            let to: fn($t) -> Value = $to;
+            Ok(to(v))
+        })*
+    };
+}
+
 impl ser::Serializer for ValueSerializer {
     type Ok = Value;
     type Error = ValueError;
@@ -41,35 +51,18 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_bool(self, v: bool) -> Result<Value, ValueError> {
         Ok(Value::Bool(v))
     }
-    fn serialize_i8(self, v: i8) -> Result<Value, ValueError> {
-        Ok(Value::Int(v.into()))
-    }
-    fn serialize_i16(self, v: i16) -> Result<Value, ValueError> {
-        Ok(Value::Int(v.into()))
-    }
-    fn serialize_i32(self, v: i32) -> Result<Value, ValueError> {
-        Ok(Value::Int(v.into()))
-    }
-    fn serialize_i64(self, v: i64) -> Result<Value, ValueError> {
-        Ok(Value::Int(v))
-    }
-    fn serialize_i128(self, v: i128) -> Result<Value, ValueError> {
-        Ok(Value::from(v))
-    }
-    fn serialize_u8(self, v: u8) -> Result<Value, ValueError> {
-        Ok(Value::Int(v.into()))
-    }
-    fn serialize_u16(self, v: u16) -> Result<Value, ValueError> {
-        Ok(Value::Int(v.into()))
-    }
-    fn serialize_u32(self, v: u32) -> Result<Value, ValueError> {
-        Ok(Value::Int(v.into()))
-    }
-    fn serialize_u64(self, v: u64) -> Result<Value, ValueError> {
-        Ok(Value::from(v))
-    }
-    fn serialize_u128(self, v: u128) -> Result<Value, ValueError> {
-        Ok(Value::from(v))
+    // Integers that fit in i64 are `Int`; wider ones go through `Value::from` (a big int).
+    integers! {
+        serialize_i8(i8) => |v| Value::Int(v.into()),
+        serialize_i16(i16) => |v| Value::Int(v.into()),
+        serialize_i32(i32) => |v| Value::Int(v.into()),
+        serialize_i64(i64) => Value::Int,
+        serialize_i128(i128) => Value::from,
+        serialize_u8(u8) => |v| Value::Int(v.into()),
+        serialize_u16(u16) => |v| Value::Int(v.into()),
+        serialize_u32(u32) => |v| Value::Int(v.into()),
+        serialize_u64(u64) => Value::from,
+        serialize_u128(u128) => Value::from,
     }
     fn serialize_f32(self, v: f32) -> Result<Value, ValueError> {
         // Go through the shortest decimal form so `0.1f32` stays `0.1`, not

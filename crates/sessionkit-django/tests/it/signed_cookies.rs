@@ -53,7 +53,8 @@ async fn load_is_valid_for_exactly_the_cookie_age() {
         let expected = map_of(&r.output);
 
         // The store with Django's max_age...
-        let store = SignedCookieStore::new(&Secrets::new(SECRET_KEY)).with_max_age(age);
+        let max_age = std::time::Duration::from_secs(u64::try_from(age).unwrap());
+        let store = SignedCookieStore::new(&Secrets::new(SECRET_KEY)).with_max_age(max_age);
         let got = store
             .decode(value, now)
             .map(|c| c.data.to_map())

@@ -44,9 +44,15 @@ pub(crate) struct Fixture {
 pub(crate) async fn fixture() -> Option<Fixture> {
     let django = Django::new("cache")?;
     let url = redis_url();
-    let store = sessionkit_testkit::require_store("Redis", DjangoCacheStore::connect(&url).await)?;
-    let dir = tempfile::tempdir().expect("temp dir");
     let prefix = namespace();
+    let store = sessionkit_testkit::require_store(
+        "Redis",
+        DjangoCacheStore::builder(&url)
+            .with_key_prefix(&prefix)
+            .connect()
+            .await,
+    )?;
+    let dir = tempfile::tempdir().expect("temp dir");
     let django = django
         .with("SK_REDIS_URL", &url)
         .with("SK_CACHE_KEY_PREFIX", &prefix)
@@ -62,7 +68,6 @@ pub(crate) async fn fixture() -> Option<Fixture> {
         _dir: dir,
     };
     django.call(&["migrate"]);
-    let store = store.with_key_prefix(&prefix);
     let shared = store.clone();
     // The cache engine signs nothing: the secrets make no difference.
     let make = Arc::new(move |_: &Secrets| {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use sessionkit_core::store::BoxFuture;
 use sessionkit_core::{
-    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionKey,
+    Config, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionKey,
     SessionListing, SessionStore, StoreError, Token, UserIndex,
 };
 use sessionkit_django::keys::CacheEngine;
@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use super::side::{CacheSide, Fetched, Inserted, Replaced, Stored};
 use super::{DEFAULT_COOKIE_AGE, plus_millis, read_value};
 use crate::codec::ttl_ms;
+use crate::conn::Target;
 use crate::listing::CONCURRENCY;
 
 /// How often an operation re-reads a record that changed under it before giving up.
@@ -44,10 +45,12 @@ const ATTEMPTS: usize = 8;
 ///
 /// // CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
 /// //     "LOCATION": "redis://127.0.0.1:6379/0", "KEY_PREFIX": "shop", "VERSION": 2}}
-/// let store = DjangoCacheStore::connect("redis://127.0.0.1:6379/0")
-///     .await?
+/// let store = DjangoCacheStore::builder("redis://127.0.0.1:6379/0")
 ///     .with_key_prefix("shop")
-///     .with_version(2);
+///     .with_version(2)
+///     .with_config(&Config::default())
+///     .connect()
+///     .await?;
 /// let key = SessionKey::parse("abcdefghijklmnopqrstuvwxyz012345").unwrap();
 /// assert_eq!(
 ///     store.redis_key(&key),
@@ -81,58 +84,92 @@ impl fmt::Debug for DjangoCacheStore {
     }
 }
 
-impl DjangoCacheStore {
-    /// Connects to a standalone server, the `LOCATION` of Django's cache:
-    /// `redis://[[user]:password@]host[:port][/db]`. Django's defaults for `KEY_PREFIX`
-    /// (`""`), `VERSION` (1) and the cookie age. Errors as
-    /// [`RedisStore::connect`](crate::RedisStore::connect).
-    pub async fn connect(url: &str) -> Result<DjangoCacheStore, StoreError> {
-        Ok(DjangoCacheStore::from_side(
-            CacheSide::connect(url, CacheEngine::Cache).await?,
-        ))
-    }
+/// Options for a [`DjangoCacheStore`], from [`DjangoCacheStore::builder`] or
+/// [`DjangoCacheStore::cluster_builder`]: Django's cache `KEY_PREFIX` and `VERSION`, and
+/// the session settings it needs from the engine's [`Config`];
+/// [`connect`](DjangoCacheBuilder::connect) ends it.
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `connect`"]
+pub struct DjangoCacheBuilder {
+    target: Target,
+    key_prefix: String,
+    version: i64,
+    cookie_age: i64,
+}
 
-    /// Connects to a Redis Cluster through any of its nodes, as
-    /// [`RedisStore::connect_cluster`](crate::RedisStore::connect_cluster).
-    pub async fn connect_cluster(seeds: &[&str]) -> Result<DjangoCacheStore, StoreError> {
-        Ok(DjangoCacheStore::from_side(
-            CacheSide::connect_cluster(seeds, CacheEngine::Cache).await?,
-        ))
-    }
-
-    fn from_side(side: CacheSide) -> DjangoCacheStore {
-        DjangoCacheStore {
-            inner: Arc::new(Inner {
-                side,
-                cookie_age: DEFAULT_COOKIE_AGE,
-            }),
-        }
-    }
-
+impl DjangoCacheBuilder {
     /// The cache's `KEY_PREFIX` (default `""`).
-    #[must_use]
-    pub fn with_key_prefix(mut self, key_prefix: impl Into<String>) -> DjangoCacheStore {
-        let inner = Arc::make_mut(&mut self.inner);
-        let version = inner.side.version();
-        inner.side.set_namespace(key_prefix.into(), version);
+    pub fn with_key_prefix(mut self, key_prefix: impl Into<String>) -> DjangoCacheBuilder {
+        self.key_prefix = key_prefix.into();
         self
     }
 
     /// The cache's `VERSION` (default 1).
-    #[must_use]
-    pub fn with_version(mut self, version: i64) -> DjangoCacheStore {
-        let inner = Arc::make_mut(&mut self.inner);
-        let prefix = inner.side.key_prefix().to_owned();
-        inner.side.set_namespace(prefix, version);
+    pub fn with_version(mut self, version: i64) -> DjangoCacheBuilder {
+        self.version = version;
         self
     }
 
-    /// Django's `SESSION_COOKIE_AGE` in seconds (default 1209600): the life of a session
-    /// whose key has no TTL (only something else than Django writes such keys).
-    #[must_use]
-    pub fn with_cookie_age(mut self, seconds: i64) -> DjangoCacheStore {
-        Arc::make_mut(&mut self.inner).cookie_age = seconds;
+    /// Takes the session settings this store needs from the engine's configuration, so
+    /// each is set once: `SESSION_COOKIE_AGE` ([`Config::cookie_age`], default 1209600
+    /// seconds), the life of a session whose key has no TTL (only something else than
+    /// Django writes such keys).
+    pub fn with_config(mut self, config: &Config) -> DjangoCacheBuilder {
+        self.cookie_age = config.cookie_age();
         self
+    }
+
+    /// Connects and loads the scripts. Errors as [`RedisBuilder::connect`](crate::RedisBuilder::connect).
+    pub async fn connect(self) -> Result<DjangoCacheStore, StoreError> {
+        let mut side = match &self.target {
+            Target::Server(url) => CacheSide::connect(url, CacheEngine::Cache).await?,
+            Target::Cluster(seeds) => {
+                let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+                CacheSide::connect_cluster(&seeds, CacheEngine::Cache).await?
+            }
+        };
+        side.set_namespace(self.key_prefix, self.version);
+        Ok(DjangoCacheStore {
+            inner: Arc::new(Inner {
+                side,
+                cookie_age: self.cookie_age,
+            }),
+        })
+    }
+}
+
+impl DjangoCacheStore {
+    /// Options for a store on a standalone server, the `LOCATION` of Django's cache:
+    /// `redis://[[user]:password@]host[:port][/db]`. Django's defaults for `KEY_PREFIX`
+    /// (`""`), `VERSION` (1) and the cookie age.
+    pub fn builder(url: &str) -> DjangoCacheBuilder {
+        DjangoCacheStore::builder_for(Target::Server(url.to_owned()))
+    }
+
+    /// Options for a store on a Redis Cluster, reached through any of its nodes, as
+    /// [`RedisStore::cluster_builder`](crate::RedisStore::cluster_builder).
+    pub fn cluster_builder(seeds: &[&str]) -> DjangoCacheBuilder {
+        DjangoCacheStore::builder_for(Target::cluster(seeds))
+    }
+
+    fn builder_for(target: Target) -> DjangoCacheBuilder {
+        DjangoCacheBuilder {
+            target,
+            key_prefix: String::new(),
+            version: 1,
+            cookie_age: DEFAULT_COOKIE_AGE,
+        }
+    }
+
+    /// Connects to a standalone server with Django's defaults: `builder(url).connect()`.
+    pub async fn connect(url: &str) -> Result<DjangoCacheStore, StoreError> {
+        DjangoCacheStore::builder(url).connect().await
+    }
+
+    /// Connects to a Redis Cluster with Django's defaults:
+    /// `cluster_builder(seeds).connect()`.
+    pub async fn connect_cluster(seeds: &[&str]) -> Result<DjangoCacheStore, StoreError> {
+        DjangoCacheStore::cluster_builder(seeds).connect().await
     }
 
     /// The Redis key of a session, as Django names it.

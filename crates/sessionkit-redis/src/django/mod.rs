@@ -77,7 +77,7 @@ mod side;
 use sessionkit_core::{Data, SessionKey};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-pub use self::cache_engine::DjangoCacheStore;
+pub use self::cache_engine::{DjangoCacheBuilder, DjangoCacheStore};
 pub use self::cached_db::DjangoCachedDbStore;
 
 pub use sessionkit_django::DEFAULT_COOKIE_AGE;

@@ -316,8 +316,7 @@ async fn failover_keeps_acknowledged_writes() {
     let _lock = cluster_lock(true).await;
     let store = require("Redis Cluster", connect_cluster(&seeds).await)
         .expect("cluster")
-        .with_prefix(crate::common::unique_prefix())
-        .with_replica_wait(1, Duration::from_secs(1));
+        .waiting_for(1, Duration::from_secs(1));
 
     let nodes = cluster_nodes(&seeds).await;
     let all: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
@@ -457,7 +456,7 @@ async fn failover_keeps_acknowledged_writes() {
 
     // The store keeps serving: new writes succeed on every shard (without waiting: the
     // promoted primary has no replica yet) ...
-    let serving = store.clone().with_replica_wait(0, Duration::ZERO);
+    let serving = store.waiting_for(0, Duration::ZERO);
     for _ in 0..20 {
         let key = SessionKey::generate();
         let out = serving
@@ -469,9 +468,7 @@ async fn failover_keeps_acknowledged_writes() {
     }
     // ... while a waiting write to the shard that lost its replica says it was not
     // replicated.
-    let strict = store
-        .clone()
-        .with_replica_wait(1, Duration::from_millis(200));
+    let strict = store.waiting_for(1, Duration::from_millis(200));
     let (key, _, _) = acked.iter().find(|(_, _, mine)| *mine).unwrap();
     let err = strict.touch(key, NOW + secs(900), NOW).await.unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{}", err.report());

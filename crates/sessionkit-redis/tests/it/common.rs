@@ -25,13 +25,14 @@ pub(crate) fn unique_prefix() -> String {
 
 /// A store on the standalone server in its own namespace, or `None` (SKIP).
 pub(crate) async fn standalone() -> Option<RedisStore> {
-    let store = require(
+    require(
         "Redis",
-        RedisStore::connect(&redis_url())
+        RedisStore::builder(&redis_url())
+            .with_prefix(unique_prefix())
+            .connect()
             .await
             .map_err(|e| e.report()),
-    )?;
-    Some(store.with_prefix(unique_prefix()))
+    )
 }
 
 /// A raw connection to the standalone server, for looking behind the store's back.
@@ -79,9 +80,12 @@ pub(crate) fn cluster_seeds() -> Result<Vec<String>, String> {
     Ok(seeds)
 }
 
+/// A cluster store in a fresh namespace (see [`unique_prefix`]).
 pub(crate) async fn connect_cluster(seeds: &[String]) -> Result<RedisStore, String> {
     let refs: Vec<&str> = seeds.iter().map(String::as_str).collect();
-    RedisStore::connect_cluster(&refs)
+    RedisStore::cluster_builder(&refs)
+        .with_prefix(unique_prefix())
+        .connect()
         .await
         .map_err(|e| e.report())
 }
@@ -115,7 +119,7 @@ pub(crate) async fn cluster() -> Option<Locked> {
     let lock = cluster_lock(false).await;
     let store = require("Redis Cluster", connect_cluster(&seeds).await)?;
     Some(Guarded {
-        store: store.with_prefix(unique_prefix()),
+        store,
         _guard: lock,
     })
 }

@@ -6,7 +6,7 @@ use std::fs::File;
 use redis::aio::MultiplexedConnection;
 use sessionkit_core::value::Map;
 use sessionkit_core::{SessionKey, Value, json};
-use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore};
+use sessionkit_redis::{DjangoCacheBuilder, DjangoCacheStore, DjangoCachedDbStore};
 use sessionkit_sql::django::{DjangoSqliteStore, Secrets};
 use sessionkit_testkit::{require, require_store};
 use tempfile::TempDir;
@@ -26,8 +26,15 @@ pub(crate) fn unique_key_prefix() -> String {
 
 /// Django's cache engine on the standalone server, or `None` (SKIP).
 pub(crate) async fn cache_store() -> Option<DjangoCacheStore> {
-    let store = require_store("Redis", DjangoCacheStore::connect(&redis_url()).await)?;
-    Some(store.with_key_prefix(unique_key_prefix()))
+    cache_store_with(|b| b).await
+}
+
+/// [`cache_store`] with more options.
+pub(crate) async fn cache_store_with(
+    options: impl FnOnce(DjangoCacheBuilder) -> DjangoCacheBuilder,
+) -> Option<DjangoCacheStore> {
+    let builder = DjangoCacheStore::builder(&redis_url()).with_key_prefix(unique_key_prefix());
+    require_store("Redis", options(builder).connect().await)
 }
 
 /// Django's cache engine on the cluster, holding the shared cluster lock, or `None`.
@@ -37,10 +44,13 @@ pub(crate) async fn cache_cluster() -> Option<Guarded<DjangoCacheStore, File>> {
     let refs: Vec<&str> = seeds.iter().map(String::as_str).collect();
     let store = require_store(
         "Redis Cluster",
-        DjangoCacheStore::connect_cluster(&refs).await,
+        DjangoCacheStore::cluster_builder(&refs)
+            .with_key_prefix(unique_key_prefix())
+            .connect()
+            .await,
     )?;
     Some(Guarded {
-        store: store.with_key_prefix(unique_key_prefix()),
+        store,
         _guard: lock,
     })
 }

@@ -366,9 +366,7 @@ async fn replica_wait_reports_a_shortfall() {
         );
         return;
     }
-    let waiting = store
-        .clone()
-        .with_replica_wait(1, Duration::from_millis(100));
+    let waiting = store.waiting_for(1, Duration::from_millis(100));
     let key = SessionKey::generate();
     let err = waiting
         .create(&key, &record("{}", NOW + secs(60), None), NOW)
@@ -386,7 +384,7 @@ async fn replica_wait_reports_a_shortfall() {
         Lookup::Found { .. }
     ));
     // Waiting for no replica at all is off.
-    let off = store.with_replica_wait(0, Duration::from_secs(1));
+    let off = store.waiting_for(0, Duration::from_secs(1));
     off.delete(&key).await.unwrap();
 }
 
@@ -457,10 +455,11 @@ async fn a_server_that_goes_away_fails_fast_and_comes_back() {
     let Some(server) = require("redis-server", Server::start(port).await) else {
         return;
     };
-    let store = RedisStore::connect(&server.url())
+    let store = RedisStore::builder(&server.url())
+        .with_prefix(unique_prefix())
+        .connect()
         .await
-        .unwrap()
-        .with_prefix(unique_prefix());
+        .unwrap();
     let key = SessionKey::generate();
     created(&store, &key, &record("{}", NOW + secs(60), None), NOW).await;
     drop(server);

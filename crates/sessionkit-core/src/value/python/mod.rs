@@ -377,25 +377,31 @@ impl fmt::Display for DateTime {
             t.hour(),
             t.minute()
         )?;
-        write_seconds(f, t.second(), t.microsecond())?;
-        if self.fold {
-            f.write_str(", fold=1")?;
-        }
-        if let Some(tz) = &self.tz {
-            write!(f, ", tzinfo={tz}")?;
-        }
-        f.write_str(")")
+        write_tail(f, t.second(), t.microsecond(), self.fold, self.tz.as_ref())
     }
 }
 
-fn write_seconds(f: &mut fmt::Formatter<'_>, second: u8, micros: u32) -> fmt::Result {
+/// The end of a `datetime`/`time` repr: the seconds and microseconds Python omits when
+/// zero, `fold=1`, the `tzinfo`, and the closing parenthesis.
+fn write_tail(
+    f: &mut fmt::Formatter<'_>,
+    second: u8,
+    micros: u32,
+    fold: bool,
+    tz: Option<&impl fmt::Display>,
+) -> fmt::Result {
     if micros != 0 {
-        write!(f, ", {second}, {micros}")
+        write!(f, ", {second}, {micros}")?;
     } else if second != 0 {
-        write!(f, ", {second}")
-    } else {
-        Ok(())
+        write!(f, ", {second}")?;
     }
+    if fold {
+        f.write_str(", fold=1")?;
+    }
+    if let Some(tz) = tz {
+        write!(f, ", tzinfo={tz}")?;
+    }
+    f.write_str(")")
 }
 
 /// Python's `datetime.date` (year 1 to 9999).
@@ -500,14 +506,7 @@ impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let t = self.time;
         write!(f, "datetime.time({}, {}", t.hour(), t.minute())?;
-        write_seconds(f, t.second(), t.microsecond())?;
-        if self.fold {
-            f.write_str(", fold=1")?;
-        }
-        if let Some(tz) = &self.tz {
-            write!(f, ", tzinfo={tz}")?;
-        }
-        f.write_str(")")
+        write_tail(f, t.second(), t.microsecond(), self.fold, self.tz.as_ref())
     }
 }
 

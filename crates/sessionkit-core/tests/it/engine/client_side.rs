@@ -126,3 +126,33 @@ async fn client_side_tokens_travel_in_the_session_header() {
     assert_eq!(req.id_source(), IdSource::None);
     assert!(req.load().await.unwrap().is_empty());
 }
+
+/// The engine applies the cookie-size rule to what a client-side store encoded, with the
+/// configured cookie name (stores hold no copy of it): `name=value` up to 4096 bytes.
+#[tokio::test]
+async fn the_cookie_size_rule_counts_the_configured_cookie_name() {
+    let data = r#"{"k":"0123456789"}"#;
+    // PlainCookie: "<unix seconds>.<hex of the JSON>".
+    let len = format!("{}.", T1.unix_timestamp()).len() + 2 * data.len();
+    let write = async |name: String| {
+        let engine = Engine::client_builder(PlainCookie)
+            .with_config(Config::builder().cookie_name(name).build().unwrap())
+            .with_clock(Arc::new(ManualClock::new(T1)))
+            .build();
+        let req = engine.begin(None);
+        req.load().await.unwrap().insert("k", "0123456789").unwrap();
+        req.finish(200).await
+    };
+    let fits = write("n".repeat(4096 - 1 - len)).await;
+    assert!(fits.failure.is_none(), "{fits:?}");
+    assert_eq!(pair(&fits.set_cookie[0]).len(), 4096);
+    let logs = sessionkit_testkit::logs::Logs::mark();
+    let over = write("n".repeat(4096 - len)).await;
+    assert_eq!(over.failure.expect("a 500").status, 500);
+    assert!(over.set_cookie.is_empty());
+    assert!(
+        logs.lines("ERROR").iter().any(|l| l.contains("4097 bytes")),
+        "{}",
+        logs.text()
+    );
+}

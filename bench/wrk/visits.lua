@@ -1,0 +1,37 @@
+-- The wrk side of `bench-run loads --generator wrk`: visits with one session cookie per
+-- connection slot. wrk keeps no state per connection, so the runner creates one session
+-- per connection before the run and lists their cookies in a file (the script's argument);
+-- requests replay them round-robin. Without a file (new visitors), requests carry no
+-- cookie. `done` prints one JSON line the runner parses (times in microseconds).
+
+local cookies = {}
+local next_slot = 0
+
+function init(args)
+  local path = args[1]
+  if path ~= nil and path ~= "" then
+    for line in io.lines(path) do
+      if #line > 0 then
+        cookies[#cookies + 1] = line
+      end
+    end
+  end
+end
+
+function request()
+  if #cookies == 0 then
+    return wrk.format("GET", "/")
+  end
+  next_slot = next_slot % #cookies + 1
+  return wrk.format("GET", "/", { ["Cookie"] = cookies[next_slot] })
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,' ..
+    '"timeout":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d,"mean":%.1f}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9), latency.max, latency.mean))
+end
