@@ -5,7 +5,9 @@
 //! `--server FRAMEWORK-STORE` picks it: the framework is `axum` (the tower
 //! `SessionLayer`) or `actix` (the actix-web `SessionMiddleware`); the store is `memory`,
 //! `sqlite`, `postgres`, `redis`, `memcached`, `cookie` (Django's signed cookie), or `none` (no
-//! session: the count lives in a plain, unsigned `count` cookie — the ceiling).
+//! session: the count lives in a plain, unsigned `count` cookie — the ceiling), or `hello`
+//! (a fixed `Hello, world!` body, no cookie at all: the framework's own floor, for `wrk`
+//! only, since it is no visit counter; it shows what the ceiling's cookie work costs).
 //!
 //! Every server: `--workers N` runtime worker threads (tokio's multi-threaded runtime for
 //! axum, actix-web's worker count for actix), no logging, `Config::default()` (Django's
@@ -41,8 +43,8 @@ use sessionkit_sql::{PostgresStore, SqliteStore};
     about = "sessionkit benchmark server (the visit counter)"
 )]
 struct Args {
-    /// FRAMEWORK-STORE: axum-{none,memory,sqlite,postgres,redis,memcached,cookie} or
-    /// actix-{none,memory,sqlite,postgres,redis,memcached,cookie}.
+    /// FRAMEWORK-STORE: axum-{hello,none,memory,sqlite,postgres,redis,memcached,cookie} or
+    /// actix-{hello,none,memory,sqlite,postgres,redis,memcached,cookie}.
     #[arg(long)]
     server: String,
     /// Address to listen on.
@@ -159,6 +161,7 @@ enum Framework {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StoreKind {
+    Hello,
     None,
     Memory,
     Sqlite,
@@ -178,6 +181,7 @@ fn parse_server(s: &str) -> anyhow::Result<(Framework, StoreKind)> {
         other => bail!("unknown framework {other:?}: axum or actix"),
     };
     let store = match store {
+        "hello" => StoreKind::Hello,
         "none" => StoreKind::None,
         "memory" => StoreKind::Memory,
         "sqlite" => StoreKind::Sqlite,
@@ -186,7 +190,7 @@ fn parse_server(s: &str) -> anyhow::Result<(Framework, StoreKind)> {
         "memcached" => StoreKind::Memcached,
         "cookie" => StoreKind::Cookie,
         other => bail!(
-            "unknown store {other:?}: none, memory, sqlite, postgres, redis, memcached or cookie"
+            "unknown store {other:?}: hello, none, memory, sqlite, postgres, redis, memcached or cookie"
         ),
     };
     Ok((fw, store))
@@ -247,7 +251,7 @@ async fn open(args: &Args, kind: StoreKind) -> anyhow::Result<Option<Engine>> {
         Control::Optimistic | Control::Blind => Config::default(),
     };
     let server: Arc<dyn DynSessionStore> = match kind {
-        StoreKind::None => return Ok(None),
+        StoreKind::Hello | StoreKind::None => return Ok(None),
         StoreKind::Cookie => {
             let store = SignedCookieStore::new(&Secrets::new(args.secret.clone()));
             return Ok(Some(Engine::client_side(store, config)));
@@ -329,6 +333,9 @@ fn serve_axum(args: &Args, kind: StoreKind) -> anyhow::Result<()> {
             return Ok(());
         }
         let app = match engine {
+            None if matches!(kind, StoreKind::Hello) => {
+                axum::Router::new().route("/", axum::routing::get(async || "Hello, world!"))
+            }
             None => axum::Router::new().route("/", axum::routing::get(axum_ceiling)),
             Some(engine) => axum::Router::new()
                 .route("/", axum::routing::get(visit))
@@ -349,6 +356,12 @@ fn serve_actix(args: &Args, kind: StoreKind) -> anyhow::Result<()> {
             return Ok(());
         }
         let server = match engine {
+            None if matches!(kind, StoreKind::Hello) => actix_web::HttpServer::new(|| {
+                actix_web::App::new().route("/", actix_web::web::get().to(async || "Hello, world!"))
+            })
+            .workers(args.workers.max(1))
+            .bind(args.listen)?
+            .run(),
             None => actix_web::HttpServer::new(|| {
                 actix_web::App::new().route("/", actix_web::web::get().to(actix_ceiling))
             })
@@ -376,7 +389,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (framework, kind) = parse_server(&args.server)?;
     if (args.prepopulate > 0 || args.populate_only)
-        && matches!(kind, StoreKind::None | StoreKind::Cookie)
+        && matches!(kind, StoreKind::Hello | StoreKind::None | StoreKind::Cookie)
     {
         bail!("--prepopulate needs a server-side store");
     }
