@@ -5,18 +5,21 @@
 //! | --- | --- | --- |
 //! | `PBKDF2PasswordHasher` (the default) | `pbkdf2_sha256$<iterations>$<salt>$<base64>` | checked and made ([`make_pbkdf2_sha256`]) |
 //! | `PBKDF2SHA1PasswordHasher` | `pbkdf2_sha1$<iterations>$<salt>$<base64>` | checked |
-//! | `Argon2PasswordHasher` | `argon2$argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>` | not covered: never matches |
-//! | `BCryptSHA256PasswordHasher` | `bcrypt_sha256$$2b$…` | not covered: never matches |
-//! | `ScryptPasswordHasher` | `scrypt$<salt>$<n>$<r>$<p>$<hash>` | not covered: never matches |
+//! | `Argon2PasswordHasher` | `argon2$argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>` | checked (the `argon2` crate; argon2id, argon2i and argon2d) |
+//! | `BCryptSHA256PasswordHasher` | `bcrypt_sha256$$2b$<cost>$<salt+hash>` | checked (the `bcrypt` crate, over the hex SHA-256 of the password, as Django) |
+//! | `ScryptPasswordHasher` | `scrypt$<n>$<salt>$<r>$<p>$<base64>` | checked (the `scrypt` crate, 64-byte key) |
 //! | `MD5PasswordHasher` and the other legacy ones | … | not covered: never matches |
 //! | an unusable password (`set_unusable_password`) | `!…` | never matches, as in Django |
 //!
-//! PBKDF2 is computed here from the workspace's HMAC and SHA-2/SHA-1 crates. Argon2,
-//! bcrypt and scrypt would each need a crate of their own; they are not dependencies yet,
-//! so a user whose hash uses one of them cannot log in through the Rust side (a warning
-//! names the algorithm) and keeps logging in through Django. A site that wants Rust-side
-//! logins keeps Django's default hasher first in `PASSWORD_HASHERS` (Django re-hashes a
-//! user's password with the first hasher at their next Django login).
+//! PBKDF2 is computed here from the workspace's HMAC and SHA-2/SHA-1 crates; Argon2,
+//! bcrypt and scrypt by the RustCrypto `argon2` and `scrypt` crates and the `bcrypt`
+//! crate. Making hashes is left to Django except for PBKDF2 (tests and users created from
+//! Rust): the Rust side checks whichever hasher Django used.
+//!
+//! The cost parameters come from the stored row, so each has a ceiling far above Django's
+//! defaults ([`MAX_PBKDF2_ITERATIONS`], [`MAX_ARGON2_MEMORY_KIB`], [`MAX_ARGON2_PASSES`],
+//! [`MAX_BCRYPT_COST`], [`MAX_SCRYPT_MEMORY`]): past it the login is refused with a
+//! warning rather than computed, so a forged row cannot stall a worker or exhaust memory.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -32,6 +35,19 @@ pub const MAX_PBKDF2_ITERATIONS: u32 = 20_000_000;
 
 /// The iteration count of Django 5.2's `PBKDF2PasswordHasher`.
 pub const DJANGO_PBKDF2_ITERATIONS: u32 = 1_000_000;
+
+/// The most memory (KiB) an Argon2 hash may ask for: 1 GiB (Django's default is 102,400).
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 1 << 20;
+
+/// The most passes (`t`) an Argon2 hash may ask for (Django's default is 2).
+pub const MAX_ARGON2_PASSES: u32 = 64;
+
+/// The highest bcrypt cost accepted (Django's default is 12; each step doubles the work).
+pub const MAX_BCRYPT_COST: u32 = 16;
+
+/// The most memory (`128 · n · r · p` bytes) an scrypt hash may ask for: 512 MiB (Django's
+/// default, n = 2^14, r = 8, p = 5, needs 80 MiB in all, 16 MiB at a time).
+pub const MAX_SCRYPT_MEMORY: u64 = 512 << 20;
 
 /// The algorithm named by a stored hash: its text before the first `$` (`None` for an
 /// unusable password or an empty string).
@@ -64,6 +80,9 @@ pub fn check_password(password: &str, encoded: &str) -> bool {
     match algorithm(encoded) {
         Some("pbkdf2_sha256") => check_pbkdf2(password, encoded, pbkdf2_sha256),
         Some("pbkdf2_sha1") => check_pbkdf2(password, encoded, pbkdf2_sha1),
+        Some("argon2") => check_argon2(password, encoded),
+        Some("bcrypt_sha256") => check_bcrypt_sha256(password, encoded),
+        Some("scrypt") => check_scrypt(password, encoded),
         Some(other) => {
             tracing::warn!(
                 algorithm = other,
@@ -132,6 +151,99 @@ fn check_pbkdf2(password: &str, encoded: &str, derive: fn(&[u8], &[u8], u32) -> 
     bool::from(computed.as_bytes().ct_eq(hash.as_bytes()))
 }
 
+/// Logs why a stored hash's cost is refused, and refuses it.
+fn too_costly(algorithm: &str, what: &str) -> bool {
+    tracing::warn!(
+        algorithm,
+        cost = what,
+        "stored password hash asks for more work than allowed; the login is refused"
+    );
+    false
+}
+
+/// `argon2$<PHC string without its leading $>`: the parameters are read (and capped) first,
+/// then the `argon2` crate verifies the PHC string.
+fn check_argon2(password: &str, encoded: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier as _;
+    let Some(phc) = encoded.strip_prefix("argon2") else {
+        return false;
+    };
+    // $argon2id$v=19$m=102400,t=2,p=8$salt$hash: the parameter field is the fourth.
+    let Some(params) = phc.split('$').nth(3) else {
+        return false;
+    };
+    for (name, value) in params.split(',').filter_map(|kv| kv.split_once('=')) {
+        let Ok(value) = value.parse::<u32>() else {
+            return false;
+        };
+        let over = match name {
+            "m" => value > MAX_ARGON2_MEMORY_KIB,
+            "t" => value > MAX_ARGON2_PASSES,
+            "p" => value > 255,
+            _ => false,
+        };
+        if over {
+            return too_costly("argon2", params);
+        }
+    }
+    argon2::Argon2::default()
+        .verify_password(password.as_bytes(), phc)
+        .is_ok()
+}
+
+/// `bcrypt_sha256$<bcrypt hash>`: bcrypt over the hex SHA-256 of the password (Django's
+/// way round bcrypt's 72-byte limit).
+fn check_bcrypt_sha256(password: &str, encoded: &str) -> bool {
+    use sha2::Digest as _;
+    let Some(hash) = encoded.strip_prefix("bcrypt_sha256$") else {
+        return false;
+    };
+    // $2b$12$<22 salt + 31 hash>
+    let Some(Ok(cost)) = hash.split('$').nth(2).map(str::parse::<u32>) else {
+        return false;
+    };
+    if cost > MAX_BCRYPT_COST {
+        return too_costly("bcrypt_sha256", &cost.to_string());
+    }
+    let hex: String = Sha256::digest(password.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    bcrypt::verify(hex, hash).unwrap_or(false)
+}
+
+/// `scrypt$<n>$<salt>$<r>$<p>$<base64 of a 64-byte key>`.
+fn check_scrypt(password: &str, encoded: &str) -> bool {
+    let parts: Vec<&str> = encoded.splitn(6, '$').collect();
+    let [_, n, salt, r, p, hash] = parts[..] else {
+        return false;
+    };
+    let (Ok(n), Ok(r), Ok(p)) = (n.parse::<u64>(), r.parse::<u32>(), p.parse::<u32>()) else {
+        return false;
+    };
+    if !n.is_power_of_two() || n < 2 || r == 0 || p == 0 {
+        return false;
+    }
+    let memory = 128u64
+        .saturating_mul(n)
+        .saturating_mul(u64::from(r))
+        .saturating_mul(u64::from(p));
+    if memory > MAX_SCRYPT_MEMORY {
+        return too_costly("scrypt", &format!("n={n},r={r},p={p}"));
+    }
+    let Ok(log_n) = u8::try_from(n.trailing_zeros()) else {
+        return false;
+    };
+    let Ok(params) = scrypt::Params::new(log_n, r, p) else {
+        return false;
+    };
+    let mut key = [0u8; 64];
+    if scrypt::scrypt(password.as_bytes(), salt.as_bytes(), &params, &mut key).is_err() {
+        return false;
+    }
+    bool::from(STANDARD.encode(key).as_bytes().ct_eq(hash.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,10 +275,52 @@ mod tests {
             "pbkdf2_sha256$4000000000$salt$hash",
             "pbkdf2_sha256$1000$salt",
             "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdA$aGFzaA",
+            "argon2$argon2id$v=19$m=4294967295,t=2,p=8$c2FsdA$aGFzaA",
+            "argon2$argon2id$v=19$m=256,t=x,p=8$c2FsdA$aGFzaA",
+            "argon2",
+            "bcrypt_sha256$$2b$31$6yoLWXd8f9k9/HvW5wKtnO9OAAdndK/9TNd4tQ5pzJJom.qlGjl12",
+            "bcrypt_sha256$garbage",
+            "scrypt$1000$salt$8$1$aGFzaA==",
+            "scrypt$1073741824$salt$8$1$aGFzaA==",
+            "scrypt$1024$salt$0$1$aGFzaA==",
+            "scrypt$1024$salt$8",
             "md5$salt$hash",
             "!abc",
         ] {
             assert!(!check_password("x", bad), "{bad}");
+        }
+    }
+
+    /// Hashes made by Django 5.2's own hashers (argon2-cffi 25, bcrypt 4): each matches its
+    /// password and nothing else.
+    #[test]
+    fn django_argon2_bcrypt_and_scrypt_hashes() {
+        let password = "s3cret pässword";
+        for stored in [
+            // Argon2PasswordHasher with time_cost=1, memory_cost=256, parallelism=2.
+            "argon2$argon2id$v=19$m=256,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA$cD1g7zvxJUCCXYl4Y8NyGxUeZADytlPwUhDUsF9wwkQ",
+            // BCryptSHA256PasswordHasher with rounds=4.
+            "bcrypt_sha256$$2b$04$6yoLWXd8f9k9/HvW5wKtnO9OAAdndK/9TNd4tQ5pzJJom.qlGjl12",
+            // ScryptPasswordHasher with n=1024, r=8, p=1.
+            "scrypt$1024$somesalt$8$1$6CNY7J/hDhSoZA/GOHYnu1m5Zu52vwuiXkoor+tNPYpcnkPbK5watql5Fb96hz+Vl2DkpUBWVqchOV2FzGjAog==",
+        ] {
+            assert!(check_password(password, stored), "{stored}");
+            assert!(!check_password("s3cret passwörd", stored), "{stored}");
+            assert!(!check_password("", stored), "{stored}");
+        }
+    }
+
+    /// Django's default costs (argon2 m=102400 t=2 p=8; bcrypt 12; scrypt n=2^14 r=8 p=5)
+    /// are within the ceilings.
+    #[test]
+    fn django_default_costs_are_accepted() {
+        let password = "s3cret pässword";
+        for stored in [
+            "argon2$argon2id$v=19$m=102400,t=2,p=8$c29tZXNhbHRzb21lc2FsdA$7ehkrqVddkP55Eo+rLw/uFw4JpoQUOTBRaoQjG76VwQ",
+            "bcrypt_sha256$$2b$12$yjQs3vybQgZH.yYZ9/fHw.ER5DT8xTyQDAoMygkY3Fj/5k0pFNXgm",
+            "scrypt$16384$somesalt$8$5$kj27n4wYvVBuwFEoNDDnJmZ5wAGrFHRU60NaFMS1mV83xAsBI+Vk73WsrMTjCENgujy/AeKE/lCAaM+Tgbo9Hg==",
+        ] {
+            assert!(check_password(password, stored), "{stored}");
         }
     }
 }
