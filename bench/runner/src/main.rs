@@ -579,6 +579,7 @@ fn render_loads(
         "ratio",
         "per-round ratios",
         "CPU/req: reference ÷ ours",
+        "server + store CPU µs/req, ours / reference",
         "target",
         "met",
     ]);
@@ -611,6 +612,13 @@ fn render_loads(
                 (Some(x), Some(y)) if x > 0.0 => format!("{:.2}", y / x),
                 _ => "n/a".into(),
             };
+            // Server and store together: what a request costs the machine.
+            let total =
+                |s: &Summary| Some(median(&s.server_us)? + median(&s.store_us).unwrap_or(0.0));
+            let totals = match (total(o), total(r)) {
+                (Some(x), Some(y)) => format!("{x:.0} / {y:.0}"),
+                _ => "n/a".into(),
+            };
             let met = match (target, ratio) {
                 (Some(t), Some(r)) if r >= t => "yes".to_owned(),
                 (Some(_), Some(_)) => "**no**".to_owned(),
@@ -627,6 +635,7 @@ fn render_loads(
                 fmt_opt(ratio, 2),
                 min_max(&paired).map_or("n/a".into(), |(lo, hi)| format!("{lo:.2}–{hi:.2}")),
                 cpu,
+                totals,
                 target.map_or("—".into(), |t| format!("≥ {t}")),
                 met,
             ]);

@@ -142,20 +142,22 @@ pub(crate) struct Comparison {
     pub(crate) new: Option<f64>,
 }
 
-/// The comparisons, with the issue's targets (new visitors: "not worse than the peers").
+/// The comparisons, with issue 21's targets (returning visitors; new visitors: never below
+/// the reference). Memory's target is 1.10 × tower-sessions, or 0.90 × the framework's
+/// ceiling where that is lower; the report shows both.
 pub(crate) const COMPARISONS: &[Comparison] = &[
     Comparison {
         store: "memory",
         ours: "axum-memory",
         reference: "axum-none",
-        returning: Some(0.85),
+        returning: Some(0.90),
         new: None,
     },
     Comparison {
         store: "memory",
         ours: "axum-memory",
         reference: "tower-memory",
-        returning: None,
+        returning: Some(1.10),
         new: Some(1.0),
     },
     Comparison {
@@ -176,29 +178,29 @@ pub(crate) const COMPARISONS: &[Comparison] = &[
         store: "redis",
         ours: "axum-redis",
         reference: "tower-redis",
-        returning: Some(2.0),
+        returning: Some(1.25),
         new: Some(1.0),
     },
     Comparison {
         store: "redis",
         ours: "actix-redis",
         reference: "actix-session-redis",
-        returning: Some(1.5),
+        returning: Some(1.10),
         new: Some(1.0),
     },
     Comparison {
         store: "cookie",
         ours: "actix-cookie",
         reference: "actix-session-cookie",
-        returning: Some(1.2),
+        returning: Some(1.0),
         new: Some(1.0),
     },
     Comparison {
         store: "cookie",
         ours: "axum-cookie",
         reference: "actix-session-cookie",
-        returning: None,
-        new: None,
+        returning: Some(1.10),
+        new: Some(1.0),
     },
 ];
 
