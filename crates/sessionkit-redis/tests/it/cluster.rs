@@ -10,15 +10,14 @@ use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 use sessionkit_core::{
-    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
-    StoreErrorKind,
+    CreateOutcome, Lookup, SaveOutcome, SessionKey, SessionStore, StoreErrorKind,
 };
 use sessionkit_redis::RedisStore;
 use sessionkit_testkit::{Profile, require};
-use time::OffsetDateTime;
-use time::macros::datetime;
 
-use crate::common::{cluster, cluster_lock, cluster_seeds, connect_cluster, exec, raw};
+use crate::common::{
+    NOW, cluster, cluster_lock, cluster_seeds, connect_cluster, exec, raw, record, secs,
+};
 
 mod conformance {
     use super::*;
@@ -29,24 +28,6 @@ mod conformance {
 async fn two_cleaners_share_many_records() {
     if let Some(store) = cluster().await {
         crate::common::two_cleaners_count_each_record_once(&store).await;
-    }
-}
-
-const NOW: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
-
-fn secs(s: i64) -> time::Duration {
-    time::Duration::seconds(s)
-}
-
-fn record(json: &str, expires_at: OffsetDateTime, user: Option<&str>) -> Record {
-    Record {
-        data: Data::from_json(json.into()).unwrap(),
-        expires_at,
-        meta: Metadata {
-            created_at: None,
-            last_seen: None,
-            user_id: user.map(str::to_owned),
-        },
     }
 }
 

@@ -7,12 +7,39 @@ use std::time::{Duration, Instant};
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 use sessionkit_core::{
-    CreateOutcome, LeaseStore, Lookup, Record, SaveOutcome, SessionKey, SessionListing,
-    SessionStore, StoreError, Token, UserIndex,
+    CreateOutcome, Data, LeaseStore, Lookup, Metadata, Record, SaveOutcome, SessionKey,
+    SessionListing, SessionStore, StoreError, Token, UserIndex,
 };
 use sessionkit_redis::RedisStore;
 use sessionkit_testkit::{require, service_url};
 use time::OffsetDateTime;
+use time::macros::datetime;
+
+/// The tests' clock: a fixed instant.
+pub(crate) const NOW: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
+
+pub(crate) fn secs(s: i64) -> time::Duration {
+    time::Duration::seconds(s)
+}
+
+/// A record of `json` expiring at `expires_at`, of `user` if any.
+pub(crate) fn record(json: &str, expires_at: OffsetDateTime, user: Option<&str>) -> Record {
+    Record {
+        data: Data::from_json(json.into()).unwrap(),
+        expires_at,
+        meta: Metadata {
+            created_at: None,
+            last_seen: None,
+            user_id: user.map(str::to_owned),
+        },
+    }
+}
+
+/// Creates `key`, which must be new.
+pub(crate) async fn created(store: &RedisStore, key: &SessionKey, r: &Record, now: OffsetDateTime) {
+    let out = store.create(key, r, now).await.unwrap();
+    assert!(matches!(out, CreateOutcome::Created(_)), "{out:?}");
+}
 
 pub(crate) fn redis_url() -> String {
     service_url("SESSIONKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379")

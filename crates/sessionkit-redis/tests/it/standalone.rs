@@ -4,16 +4,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sessionkit_core::{
-    Config, CreateOutcome, Data, Engine, Lookup, Metadata, Record, SaveOutcome, SessionKey,
-    SessionStore, StoreErrorKind, SystemClock,
+    Config, CreateOutcome, Engine, Lookup, SaveOutcome, SessionKey, SessionStore, StoreErrorKind,
+    SystemClock,
 };
 use sessionkit_redis::RedisStore;
 use sessionkit_testkit::{Profile, require};
 use time::OffsetDateTime;
-use time::macros::datetime;
 
 use crate::common::{
-    Server, exec, raw, raw_standalone, redis_url, standalone, unique_prefix, unused_port,
+    NOW, Server, created, exec, raw, raw_standalone, record, redis_url, secs, standalone,
+    unique_prefix, unused_port,
 };
 
 mod conformance {
@@ -26,29 +26,6 @@ async fn two_cleaners_share_many_records() {
     if let Some(store) = standalone().await {
         crate::common::two_cleaners_count_each_record_once(&store).await;
     }
-}
-
-const NOW: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
-
-fn secs(s: i64) -> time::Duration {
-    time::Duration::seconds(s)
-}
-
-fn record(json: &str, expires_at: OffsetDateTime, user: Option<&str>) -> Record {
-    Record {
-        data: Data::from_json(json.into()).unwrap(),
-        expires_at,
-        meta: Metadata {
-            created_at: None,
-            last_seen: None,
-            user_id: user.map(str::to_owned),
-        },
-    }
-}
-
-async fn created(store: &RedisStore, key: &SessionKey, r: &Record, now: OffsetDateTime) {
-    let out = store.create(key, r, now).await.unwrap();
-    assert!(matches!(out, CreateOutcome::Created(_)), "{out:?}");
 }
 
 #[tokio::test]
