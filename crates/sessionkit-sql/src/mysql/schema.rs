@@ -33,7 +33,7 @@ use mysql_async::{Conn, Row, Value};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::my_error;
-use crate::common::{check_layout_version, table_not_found};
+use crate::shared::{check_layout_version, table_not_found};
 
 /// The default session table.
 pub const DEFAULT_TABLE: &str = "sessionkit_session";
@@ -41,8 +41,7 @@ pub const DEFAULT_TABLE: &str = "sessionkit_session";
 /// The layout version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// How many expired rows one `clear_expired` statement deletes.
-pub const CLEAR_BATCH: u64 = 1000;
+pub use crate::shared::CLEAR_BATCH;
 
 /// The lease table of a session table.
 pub(crate) fn lease_table(table: &str) -> String {

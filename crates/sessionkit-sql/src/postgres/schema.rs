@@ -33,7 +33,7 @@ use deadpool_postgres::{Client, GenericClient};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::pg_error;
-use crate::common::{check_layout_version, table_not_found};
+use crate::shared::{check_layout_version, table_not_found};
 
 /// The default session table.
 pub const DEFAULT_TABLE: &str = "sessionkit_session";

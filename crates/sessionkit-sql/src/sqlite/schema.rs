@@ -25,7 +25,7 @@ use rusqlite::{Connection, OptionalExtension};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::sql_error;
-use crate::common::{check_layout_version, table_not_found};
+use crate::shared::{check_layout_version, table_not_found};
 
 /// How long a connection waits for another process's lock.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -41,7 +41,7 @@ pub const DEFAULT_TABLE: &str = "sessionkit_session";
 /// The layout version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
 
-pub(crate) use crate::common::check_table_name;
+pub(crate) use crate::shared::check_table_name;
 
 /// Connection settings: WAL and NORMAL sync for the writer (which owns the file's mode),
 /// a busy timeout for everyone.
