@@ -371,11 +371,7 @@ impl SessionStore for DjangoMySqlStore {
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.db
-            .db
-            .execute("delete", &self.db.sql.delete, vec![text(key.as_str())])
-            .await
-            .map(|_| ())
+        self.db.db.delete(&self.db.sql.delete, key.as_str()).await
     }
 
     async fn touch(

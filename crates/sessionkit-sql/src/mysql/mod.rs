@@ -358,6 +358,11 @@ impl Db {
             .map_err(|e| my_error(what, e))
     }
 
+    /// Deletes the row under `key` with `sql` (parameter: the key), live or not.
+    pub(crate) async fn delete(&self, sql: &str, key: &str) -> Result<(), StoreError> {
+        self.execute("delete", sql, vec![text(key)]).await.map(drop)
+    }
+
     /// Cleanup with progress: runs the batch statement `sql` (parameter: `now`; the batch
     /// size is in the statement) until a batch removes fewer than [`CLEAR_BATCH`] rows.
     pub(crate) async fn clear_expired(

@@ -417,9 +417,8 @@ impl SessionStore for MySqlStore {
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
         self.inner
             .db
-            .execute("delete", &self.inner.sql.delete, vec![text(key.as_str())])
+            .delete(&self.inner.sql.delete, key.as_str())
             .await
-            .map(|_| ())
     }
 
     async fn touch(

@@ -385,11 +385,7 @@ impl SessionStore for DjangoPostgresStore {
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.db
-            .db
-            .execute("delete", &self.db.sql.delete, &[&key.as_str()])
-            .await
-            .map(|_| ())
+        self.db.db.delete(&self.db.sql.delete, key).await
     }
 
     async fn touch(
@@ -398,16 +394,11 @@ impl SessionStore for DjangoPostgresStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
+        let (expires_at, now) = (self.at(expires_at), self.at(now));
+        self.db
             .db
-            .db
-            .execute(
-                "touch",
-                &self.db.sql.touch,
-                &[&key.as_str(), &*self.at(expires_at), &*self.at(now)],
-            )
-            .await?;
-        Ok(n > 0)
+            .touch(&self.db.sql.touch, key, &*expires_at, &*now)
+            .await
     }
 
     /// Deletes in batches of [`CLEAR_BATCH`](crate::CLEAR_BATCH) rows, each its own statement, and reports

@@ -5,7 +5,7 @@
 use deadpool_postgres::GenericClient;
 use sessionkit_core::{StoreError, StoreErrorKind};
 
-use super::pg_error;
+use super::{locked_transaction, pg_error};
 use crate::django::DjangoTime;
 use crate::shared::django::{self as shared, Sql};
 
@@ -32,13 +32,7 @@ pub(crate) async fn create_table(
     qualified: &str,
     table: &str,
 ) -> Result<(), StoreError> {
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| pg_error("schema setup", e))?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-        .await
-        .map_err(|e| pg_error("schema lock", e))?;
+    let tx = locked_transaction(client, SCHEMA_LOCK).await?;
     if !table_exists(&tx, qualified).await? {
         let like = shared::like_index(table);
         let expire = shared::expire_index(table);

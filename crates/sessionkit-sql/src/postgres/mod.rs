@@ -57,7 +57,7 @@ pub mod schema;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use sessionkit_core::{StoreError, StoreErrorKind};
+use sessionkit_core::{SessionKey, StoreError, StoreErrorKind};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use tokio_postgres::config::Host;
@@ -153,6 +153,22 @@ fn describe(cfg: &tokio_postgres::Config) -> String {
     let user = cfg.get_user().unwrap_or_default();
     let db = cfg.get_dbname().unwrap_or(user);
     format!("postgres://{user}@{}/{db}", hosts.join(","))
+}
+
+/// A transaction holding the advisory lock `lock` (released when it ends): schema setup
+/// by processes starting at once takes turns.
+pub(crate) async fn locked_transaction(
+    client: &mut deadpool_postgres::Client,
+    lock: i64,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| pg_error("schema setup", e))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])
+        .await
+        .map_err(|e| pg_error("schema lock", e))?;
+    Ok(tx)
 }
 
 /// A database both layouts use: the pool, the URL without its password, and the
@@ -267,6 +283,28 @@ impl Db {
             .execute(&stmt, params)
             .await
             .map_err(|e| pg_error(what, e))
+    }
+
+    /// Deletes the row under `key` with `sql` (parameter: the key), live or not.
+    pub(crate) async fn delete(&self, sql: &str, key: &SessionKey) -> Result<(), StoreError> {
+        self.execute("delete", sql, &[&key.as_str()])
+            .await
+            .map(drop)
+    }
+
+    /// Moves the expiry of the live row under `key` with `sql` (parameters: the key, the
+    /// new expiry, now); whether there was one.
+    pub(crate) async fn touch(
+        &self,
+        sql: &str,
+        key: &SessionKey,
+        expires_at: &(dyn ToSql + Sync),
+        now: &(dyn ToSql + Sync),
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .execute("touch", sql, &[&key.as_str(), expires_at, now])
+            .await?;
+        Ok(n > 0)
     }
 
     /// Cleanup with progress: runs the batch statement `sql` (parameters: `now`, the batch

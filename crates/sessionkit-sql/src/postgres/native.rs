@@ -310,11 +310,7 @@ impl SessionStore for PostgresStore {
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.inner
-            .db
-            .execute("delete", &self.inner.sql.delete, &[&key.as_str()])
-            .await
-            .map(|_| ())
+        self.inner.db.delete(&self.inner.sql.delete, key).await
     }
 
     async fn touch(
@@ -323,16 +319,11 @@ impl SessionStore for PostgresStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .inner
+        let (expires_at, now) = (ts(expires_at), ts(now));
+        self.inner
             .db
-            .execute(
-                "touch",
-                &self.inner.sql.touch,
-                &[&key.as_str(), &ts(expires_at), &ts(now)],
-            )
-            .await?;
-        Ok(n > 0)
+            .touch(&self.inner.sql.touch, key, &expires_at, &now)
+            .await
     }
 
     /// Reports the running total after each batch that removed something (just `0`

@@ -32,7 +32,7 @@
 use deadpool_postgres::{Client, GenericClient};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
-use super::pg_error;
+use super::{locked_transaction, pg_error};
 use crate::shared::{check_layout_version, table_not_found};
 
 /// The default session table.
@@ -55,13 +55,7 @@ pub(crate) fn lease_table(table: &str) -> String {
 /// layout version.
 pub(crate) async fn migrate(client: &mut Client, table: &str) -> Result<(), StoreError> {
     let lease = lease_table(table);
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| pg_error("schema setup", e))?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-        .await
-        .map_err(|e| pg_error("schema lock", e))?;
+    let tx = locked_transaction(client, SCHEMA_LOCK).await?;
     let found = schema_version(&tx, table).await?;
     if found.is_none() {
         tx.batch_execute(&format!(

@@ -404,10 +404,11 @@ impl SessionStore for DjangoSqliteStore {
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
         let k = *key;
         self.write("delete", move |sql, tx| {
-            tx.prepare_cached(&sql.delete)?.execute([k.as_str()])
+            tx.prepare_cached(&sql.delete)?
+                .execute([k.as_str()])
+                .map(drop)
         })
         .await
-        .map(|_| ())
     }
 
     async fn touch(
