@@ -65,10 +65,9 @@ struct Django {
 
 impl fmt::Debug for DjangoMySqlStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DjangoMySqlStore")
-            .field("url", &self.db.db.url())
-            .field("table", &self.db.table)
-            .finish_non_exhaustive()
+        self.db
+            .db
+            .debug_store(f, "DjangoMySqlStore", &self.db.table, true)
     }
 }
 
@@ -380,17 +379,14 @@ impl SessionStore for DjangoMySqlStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .db
-            .db
-            .execute(
-                "touch",
-                &self.db.sql.touch,
-                vec![self.dt(expires_at), text(key.as_str()), self.dt(now)],
-            )
-            .await?;
+        let params = vec![self.dt(expires_at), text(key.as_str()), self.dt(now)];
         // No affected row also when the expiry did not change: ask.
-        Ok(n > 0 || self.live_row("touch", key, now).await?.is_some())
+        Ok(self
+            .db
+            .db
+            .changed("touch", &self.db.sql.touch, params)
+            .await?
+            || self.live_row("touch", key, now).await?.is_some())
     }
 
     /// Deletes in batches of [`CLEAR_BATCH`](crate::CLEAR_BATCH) rows, each committed by itself, and reports

@@ -274,6 +274,24 @@ impl Db {
         &self.url
     }
 
+    /// A store's `Debug`: `name { url: …, table: … }`, with `, ..` after the table when
+    /// the store holds more (`more`).
+    pub(crate) fn debug_store(
+        &self,
+        f: &mut std::fmt::Formatter<'_>,
+        name: &str,
+        table: &str,
+        more: bool,
+    ) -> std::fmt::Result {
+        let mut s = f.debug_struct(name);
+        s.field("url", &self.url).field("table", &table);
+        if more {
+            s.finish_non_exhaustive()
+        } else {
+            s.finish()
+        }
+    }
+
     /// Closes the pool's connections (waiting for those in use to come back).
     pub(crate) async fn disconnect(&self) -> Result<(), StoreError> {
         self.pool
@@ -361,6 +379,16 @@ impl Db {
     /// Deletes the row under `key` with `sql` (parameter: the key), live or not.
     pub(crate) async fn delete(&self, sql: &str, key: &str) -> Result<(), StoreError> {
         self.execute("delete", sql, vec![text(key)]).await.map(drop)
+    }
+
+    /// Runs one cached statement, as [`execute`](Self::execute); whether it changed a row.
+    pub(crate) async fn changed(
+        &self,
+        what: &str,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.execute(what, sql, params).await? > 0)
     }
 
     /// Cleanup with progress: runs the batch statement `sql` (parameter: `now`; the batch

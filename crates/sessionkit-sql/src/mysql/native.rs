@@ -41,10 +41,9 @@ struct Inner {
 
 impl fmt::Debug for MySqlStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MySqlStore")
-            .field("url", &self.inner.db.url())
-            .field("table", &self.inner.table)
-            .finish()
+        self.inner
+            .db
+            .debug_store(f, "MySqlStore", &self.inner.table, false)
     }
 }
 
@@ -427,17 +426,11 @@ impl SessionStore for MySqlStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .inner
-            .db
-            .execute(
-                "touch",
-                &self.inner.sql.touch,
-                vec![dt(expires_at), dt(now), text(key.as_str()), dt(now)],
-            )
-            .await?;
+        let params = vec![dt(expires_at), dt(now), text(key.as_str()), dt(now)];
+        let sql = &self.inner.sql.touch;
         // No affected row also when the values did not change: ask.
-        Ok(n > 0 || self.is_live("touch", key, now).await?)
+        Ok(self.inner.db.changed("touch", sql, params).await?
+            || self.is_live("touch", key, now).await?)
     }
 
     /// Reports the running total after each batch that removed something (just `0`

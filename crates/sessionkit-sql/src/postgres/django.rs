@@ -76,10 +76,9 @@ struct Django {
 
 impl fmt::Debug for DjangoPostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DjangoPostgresStore")
-            .field("url", &self.db.db.url())
-            .field("table", &self.db.table)
-            .finish_non_exhaustive()
+        self.db
+            .db
+            .debug_store(f, "DjangoPostgresStore", &self.db.table, true)
     }
 }
 

@@ -42,10 +42,9 @@ struct Inner {
 
 impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PostgresStore")
-            .field("url", &self.inner.db.url())
-            .field("table", &self.inner.table)
-            .finish()
+        self.inner
+            .db
+            .debug_store(f, "PostgresStore", &self.inner.table, false)
     }
 }
 

@@ -318,6 +318,59 @@ pub(crate) async fn clear_reports_progress<S: SessionStore>(store: &S) {
     crate::server::clears_in_batches_of_1000(store, now + time::Duration::seconds(10)).await;
 }
 
+/// The tests of the Django layout on a server, written once for PostgreSQL and MySQL: the
+/// module using it has `fresh()`, `open(table, secrets)` and `raw_row(table, key)`;
+/// `$table` turns a store's `table()` into the name `open` takes.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+macro_rules! django_server_tests {
+    ($table:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn unreadable_rows_are_missing_and_left_in_place() {
+            let Some(store) = fresh().await else { return };
+            let other = store.with_secrets(&Secrets::new("another-secret"));
+            django::unreadable_rows_are_missing_and_left(&*store, &other).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn touch_moves_only_the_expiry() {
+            let Some(store) = fresh().await else { return };
+            let table = store.table().to_owned();
+            django::touch_moves_only_the_expiry(&*store, async |key| raw_row(&table, key).await)
+                .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn clear_expired_reports_progress() {
+            let Some(store) = fresh().await else { return };
+            django::clear_reports_progress(&*store).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn two_cleaners_remove_each_row_once() {
+            let Some(a) = fresh().await else { return };
+            let b = open(&($table)(a.table()), &secrets())
+                .await
+                .expect("a second store on the same table");
+            server::two_cleaners(&*a, &b).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fifty_concurrent_savers_one_wins() {
+            let Some(store) = fresh().await else { return };
+            server::fifty_savers(&*store).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn create_over_expired_gets_a_new_token() {
+            let Some(store) = fresh().await else { return };
+            server::create_over_expired_continues_versions(&*store).await;
+        }
+    };
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) use django_server_tests;
+
 #[test]
 fn the_vectors_are_there() {
     let rows = django_rows();
