@@ -78,19 +78,12 @@ use sessionkit_core::{StoreError, StoreErrorKind};
 use time::macros::datetime;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
-pub use crate::shared::CLEAR_BATCH;
+pub use crate::shared::{CLEAR_BATCH, CONNECT_TIMEOUT, POOL_SIZE};
 use crate::shared::{TimeRange, clear_in_batches};
 
 #[cfg(feature = "django")]
 pub use self::django::{DjangoMySqlBuilder, DjangoMySqlStore};
 pub use self::native::{MySqlBuilder, MySqlStore};
-
-/// How long getting a connection (connecting, or waiting for a free pooled one) may take
-/// before the store reports [`StoreErrorKind::Unavailable`].
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The most connections the store opens.
-pub const POOL_SIZE: usize = 16;
 
 /// How long an idle pooled connection is kept open.
 const IDLE_TTL: Duration = Duration::from_secs(60);

@@ -74,14 +74,6 @@ struct Django {
     naive: bool,
 }
 
-impl fmt::Debug for DjangoPostgresStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.db
-            .db
-            .debug_store(f, "DjangoPostgresStore", &self.db.table, true)
-    }
-}
-
 /// Options for connecting a [`DjangoPostgresStore`]; from
 /// [`DjangoPostgresStore::builder`].
 #[derive(Debug, Clone)]
@@ -93,6 +85,14 @@ pub struct DjangoPostgresBuilder {
     table: String,
     create: Create,
     time: DjangoTime,
+}
+
+impl fmt::Debug for DjangoPostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.db
+            .db
+            .debug_store(f, "DjangoPostgresStore", &self.db.table, true)
+    }
 }
 
 impl DjangoPostgresBuilder {

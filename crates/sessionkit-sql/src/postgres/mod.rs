@@ -64,19 +64,12 @@ use tokio_postgres::config::Host;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
-pub use crate::shared::CLEAR_BATCH;
+pub use crate::shared::{CLEAR_BATCH, CONNECT_TIMEOUT, POOL_SIZE};
 use crate::shared::{TimeRange, clear_in_batches};
 
 #[cfg(feature = "django")]
 pub use self::django::{DjangoPostgresBuilder, DjangoPostgresStore};
 pub use self::native::{PostgresBuilder, PostgresStore};
-
-/// How long connecting (and waiting for a free pooled connection) may take before the
-/// store reports [`StoreErrorKind::Unavailable`], unless the URL sets `connect_timeout`.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The most connections the store opens.
-pub const POOL_SIZE: usize = 16;
 
 /// The times written (within `timestamptz`'s range, and the `time` crate's); anything
 /// outside is clamped.
@@ -249,6 +242,21 @@ impl Db {
             .map_err(|e| pool_error(&self.url, self.timeout, e))
     }
 
+    /// A pooled connection and `sql` prepared on it (cached per connection); errors are
+    /// `what` failing.
+    async fn prepared(
+        &self,
+        what: &str,
+        sql: &str,
+    ) -> Result<(deadpool_postgres::Client, tokio_postgres::Statement), StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| pg_error(what, e))?;
+        Ok((client, stmt))
+    }
+
     /// Runs one cached statement returning rows.
     pub(crate) async fn query(
         &self,
@@ -256,11 +264,7 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| pg_error(what, e))?;
+        let (client, stmt) = self.prepared(what, sql).await?;
         client
             .query(&stmt, params)
             .await
@@ -274,11 +278,7 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| pg_error(what, e))?;
+        let (client, stmt) = self.prepared(what, sql).await?;
         client
             .query_opt(&stmt, params)
             .await
@@ -292,11 +292,7 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| pg_error(what, e))?;
+        let (client, stmt) = self.prepared(what, sql).await?;
         client
             .execute(&stmt, params)
             .await
@@ -333,11 +329,7 @@ impl Db {
         now: &(dyn ToSql + Sync),
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| pg_error("clear_expired", e))?;
+        let (client, stmt) = self.prepared("clear_expired", sql).await?;
         let batch = CLEAR_BATCH as i64;
         let (client, stmt) = (&client, &stmt);
         clear_in_batches(progress, || async move {

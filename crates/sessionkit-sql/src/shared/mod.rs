@@ -22,6 +22,17 @@ use time::OffsetDateTime;
 /// store.
 pub const CLEAR_BATCH: u64 = 1000;
 
+/// How long connecting to a database server (and waiting for a free pooled connection)
+/// may take before a store reports
+/// [`StoreErrorKind::Unavailable`](sessionkit_core::StoreErrorKind::Unavailable): a dead
+/// server is a prompt error, not a hang. A PostgreSQL URL's `connect_timeout` overrides it.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The most connections a server store (PostgreSQL, MySQL) opens.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub const POOL_SIZE: usize = 16;
+
 /// Checks a session table name: 1-48 ASCII letters, digits and `_`, not starting with a
 /// digit. The name is spliced into SQL, so nothing else is allowed; 48 leaves room for
 /// the suffixes of the index and lease tables within every database's identifier limit.
@@ -160,6 +171,32 @@ pub(crate) fn token_version(token: &Token) -> i64 {
         .as_version()
         .and_then(|v| i64::try_from(v).ok())
         .unwrap_or(-1)
+}
+
+/// The statements of the native layout that every driver runs, with the table filled in
+/// once; each driver's `schema` writes them in its dialect, beside its own.
+pub(crate) struct NativeSql {
+    /// The live row's columns, rotation markers included (key, now).
+    pub(crate) load: String,
+    /// Insert if absent; an expired row does not own its key.
+    pub(crate) create: String,
+    /// Compare-and-set on the version; never inserts.
+    pub(crate) save: String,
+    pub(crate) delete: String,
+    /// Moves the expiry (and last-seen) of a live row.
+    pub(crate) touch: String,
+    /// Leaves a rotation marker in place of the row.
+    pub(crate) retire: String,
+    /// One cleanup batch of at most [`CLEAR_BATCH`] rows.
+    pub(crate) clear: String,
+    /// A page of live sessions after a key, in key order.
+    pub(crate) list: String,
+    /// The first page of live sessions.
+    pub(crate) list_all: String,
+    /// A user's live sessions.
+    pub(crate) of_user: String,
+    /// Deletes a user's sessions but one.
+    pub(crate) revoke: String,
 }
 
 /// A native-layout row as `load` reads it.

@@ -358,6 +358,7 @@ pub(crate) async fn clears_in_batches_of_1000<S: SessionStore>(store: &S, later:
 /// to a dead and to a silent server. The module using it has `url()`, `sweep_stale()` and
 /// `dropping(table)`; `$dead` is a URL to port 1 with the password `pw`, shown as `$shown`,
 /// and `$silent` the URL format for a port that never answers.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! native_server_tests {
     ($store:ident, $name:literal, dead: $dead:literal, shown: $shown:literal, silent: $silent:literal) => {
         /// Connects on `table`: `None` (SKIP) when the server is unreachable, a panic for
