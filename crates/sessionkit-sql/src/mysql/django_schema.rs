@@ -76,10 +76,8 @@ pub(crate) fn sql(t: &str) -> Sql {
         // assigned first: each IF() sees the assignments made before it. Affected
         // rows: 1 inserted, 2 took over an expired row, 0 a live row kept its values.
         create: format!(
-            "INSERT INTO `{t}` (session_key, session_data, expire_date) VALUES (?, ?, ?)
-                 ON DUPLICATE KEY UPDATE
-                     session_data = IF(expire_date <= ?, VALUES(session_data), session_data),
-                     expire_date = IF(expire_date <= ?, VALUES(expire_date), expire_date)"
+            "INSERT INTO `{t}` (session_key, session_data, expire_date) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE
+                 session_data = IF(expire_date <= ?, VALUES(session_data), session_data), expire_date = IF(expire_date <= ?, VALUES(expire_date), expire_date)"
         ),
         // Compare-and-set on the stored text; never inserts.
         save: format!(

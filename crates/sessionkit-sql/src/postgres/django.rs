@@ -393,11 +393,11 @@ impl SessionStore for DjangoPostgresStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        // `expire_date` only: the data, and so the token, stay as they are.
         let (expires_at, now) = (self.at(expires_at), self.at(now));
-        self.db
-            .db
-            .touch(&self.db.sql.touch, key, &*expires_at, &*now)
-            .await
+        let sql = &self.db.sql.touch;
+        let moved = self.db.db.touch(sql, key, &*expires_at, &*now).await?;
+        Ok(moved)
     }
 
     /// Deletes in batches of [`CLEAR_BATCH`](crate::CLEAR_BATCH) rows, each its own statement, and reports

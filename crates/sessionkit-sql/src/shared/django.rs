@@ -399,10 +399,6 @@ mod tests {
     }
 
     impl Scan for Fake {
-        fn codec(&self) -> &Codec {
-            &self.codec
-        }
-
         async fn page(
             &self,
             after: &str,
@@ -449,6 +445,10 @@ mod tests {
                 return Ok(true);
             }
             Ok(false)
+        }
+
+        fn codec(&self) -> &Codec {
+            &self.codec
         }
     }
 

@@ -318,12 +318,46 @@ pub(crate) async fn clear_reports_progress<S: SessionStore>(store: &S) {
     crate::server::clears_in_batches_of_1000(store, now + time::Duration::seconds(10)).await;
 }
 
-/// The tests of the Django layout on a server, written once for PostgreSQL and MySQL: the
-/// module using it has `fresh()`, `open(table, secrets)` and `raw_row(table, key)`;
-/// `$table` turns a store's `table()` into the name `open` takes.
+/// The tests of the Django layout on a server, written once for PostgreSQL and MySQL, with
+/// `open(table, secrets)` (creating the table if missing; `None`, a SKIP, when the server is
+/// unreachable), `fresh_with(secrets)` and `fresh()` (a store on a fresh table, dropped with
+/// it) and the conformance suite's Django profile. The module using it has `url()`,
+/// `sweep_stale()`, `dropping(table)` and `raw_row(table, key)`; `$table` turns a store's
+/// `table()` into the name `open` takes.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! django_server_tests {
-    ($table:expr) => {
+    ($store:ident, $name:literal, table: $table:expr) => {
+        /// Connects on `table` (created if missing): `None` (SKIP) when the server is
+        /// unreachable.
+        async fn open(table: &str, secrets: &Secrets) -> Option<$store> {
+            sessionkit_testkit::require_store(
+                $name,
+                $store::builder(&url(), secrets)
+                    .table(table)
+                    .create_table_if_missing()
+                    .connect()
+                    .await,
+            )
+        }
+
+        /// A store on a fresh table, dropped with the store.
+        async fn fresh_with(secrets: &Secrets) -> Option<Scoped<$store>> {
+            sweep_stale().await;
+            let table = table_name();
+            let store = open(&table, secrets).await?;
+            let guard = dropping(&table);
+            Some(Scoped::new(store, move || drop(guard)))
+        }
+
+        async fn fresh() -> Option<Scoped<$store>> {
+            fresh_with(&secrets()).await
+        }
+
+        mod conformance {
+            use super::*;
+            sessionkit_testkit::conformance_tests!(Profile::django(), fresh());
+        }
+
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn unreadable_rows_are_missing_and_left_in_place() {
             let Some(store) = fresh().await else { return };

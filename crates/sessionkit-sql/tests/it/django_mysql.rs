@@ -15,36 +15,6 @@ use crate::django::{self, anchor, secrets};
 use crate::mysql::{dropping, raw, sweep_stale, url};
 use crate::server::{self, Scoped, block_on_side, is_stale, table_name};
 
-/// Connects on `table` (created if missing): `None` (SKIP) when the server is unreachable.
-async fn open(table: &str, secrets: &Secrets) -> Option<DjangoMySqlStore> {
-    sessionkit_testkit::require_store(
-        "MySQL",
-        DjangoMySqlStore::builder(&url(), secrets)
-            .table(table)
-            .create_table_if_missing()
-            .connect()
-            .await,
-    )
-}
-
-/// A store on a fresh table, dropped with the store.
-async fn fresh_with(secrets: &Secrets) -> Option<Scoped<DjangoMySqlStore>> {
-    sweep_stale().await;
-    let table = table_name();
-    let store = open(&table, secrets).await?;
-    let guard = dropping(&table);
-    Some(Scoped::new(store, move || drop(guard)))
-}
-
-async fn fresh() -> Option<Scoped<DjangoMySqlStore>> {
-    fresh_with(&secrets()).await
-}
-
-mod conformance {
-    use super::*;
-    sessionkit_testkit::conformance_tests!(Profile::django(), fresh());
-}
-
 /// `(session_data, expire_date)` as the server prints them.
 async fn raw_row(table: &str, key: &SessionKey) -> (String, String) {
     let mut conn = raw().await.expect("raw connection");
@@ -117,7 +87,7 @@ async fn tokens_compare_bytes_under_a_case_insensitive_collation() {
     django::tokens_compare_bytes(&*store).await;
 }
 
-django::django_server_tests!(|t: &str| t.to_owned());
+django::django_server_tests!(DjangoMySqlStore, "MySQL", table: |t: &str| t.to_owned());
 
 #[tokio::test]
 async fn a_missing_table_is_a_clear_config_error() {

@@ -12,36 +12,6 @@ use crate::django::{self, anchor, secrets};
 use crate::postgres::{dropping, raw, sweep_stale, url};
 use crate::server::{self, Scoped, block_on_side, is_stale, table_name};
 
-/// Connects on `table` (created if missing): `None` (SKIP) when the server is unreachable.
-async fn open(table: &str, secrets: &Secrets) -> Option<DjangoPostgresStore> {
-    sessionkit_testkit::require_store(
-        "PostgreSQL",
-        DjangoPostgresStore::builder(&url(), secrets)
-            .table(table)
-            .create_table_if_missing()
-            .connect()
-            .await,
-    )
-}
-
-/// A store on a fresh table, dropped with the store.
-async fn fresh_with(secrets: &Secrets) -> Option<Scoped<DjangoPostgresStore>> {
-    sweep_stale().await;
-    let table = table_name();
-    let store = open(&table, secrets).await?;
-    let guard = dropping(&table);
-    Some(Scoped::new(store, move || drop(guard)))
-}
-
-async fn fresh() -> Option<Scoped<DjangoPostgresStore>> {
-    fresh_with(&secrets()).await
-}
-
-mod conformance {
-    use super::*;
-    sessionkit_testkit::conformance_tests!(Profile::django(), fresh());
-}
-
 /// `(session_data, expire_date)`, the date as naive UTC text (PostgreSQL prints a
 /// `timestamp` as Python's `str(datetime)` does).
 async fn raw_row(table: &str, key: &SessionKey) -> (String, String) {
@@ -101,7 +71,7 @@ async fn tokens_compare_bytes() {
     django::tokens_compare_bytes(&*store).await;
 }
 
-django::django_server_tests!(|t: &str| t.trim_matches('"').to_owned());
+django::django_server_tests!(DjangoPostgresStore, "PostgreSQL", table: |t: &str| t.trim_matches('"').to_owned());
 
 #[tokio::test]
 async fn a_missing_table_is_a_clear_config_error() {

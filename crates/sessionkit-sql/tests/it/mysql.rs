@@ -144,29 +144,6 @@ async fn newer_layout_version_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn processes_starting_at_once_share_the_schema() {
-    let table = table_name();
-    let _guard = dropping(&table);
-    let url = url();
-    let results = tokio::join!(
-        MySqlStore::connect_with_table(&url, &table),
-        MySqlStore::connect_with_table(&url, &table),
-        MySqlStore::connect_with_table(&url, &table),
-        MySqlStore::connect_with_table(&url, &table),
-    );
-    for r in [results.0, results.1, results.2, results.3] {
-        match r {
-            Ok(_) => {}
-            Err(e) if e.kind() == StoreErrorKind::Unavailable => {
-                sessionkit_testkit::require("MySQL", Err::<(), _>(e.report()));
-                return;
-            }
-            Err(e) => panic!("concurrent schema setup failed: {}", e.report()),
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_uses_the_expiry_index() {
     let Some(store) = fresh().await else { return };
     server::fill(&*store, 2000, 3600).await;

@@ -415,6 +415,29 @@ macro_rules! native_server_tests {
             server::create_over_expired_continues_versions(&*store).await;
         }
 
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn processes_starting_at_once_share_the_schema() {
+            let table = table_name();
+            let _guard = dropping(&table);
+            let url = url();
+            let results = tokio::join!(
+                $store::connect_with_table(&url, &table),
+                $store::connect_with_table(&url, &table),
+                $store::connect_with_table(&url, &table),
+                $store::connect_with_table(&url, &table),
+            );
+            for r in [results.0, results.1, results.2, results.3] {
+                match r {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == StoreErrorKind::Unavailable => {
+                        sessionkit_testkit::require($name, Err::<(), _>(e.report()));
+                        return;
+                    }
+                    Err(e) => panic!("concurrent schema setup failed: {}", e.report()),
+                }
+            }
+        }
+
         #[tokio::test]
         async fn dead_server_fails_fast() {
             let started = Instant::now();
