@@ -5,9 +5,9 @@
 //! | [`SqliteStore`] | `sqlite` (default) | the embedded default: one file, WAL, one writer thread with group commit |
 //! | [`PostgresStore`] | `postgres` | tokio-postgres with a deadpool pool, cached prepared statements, one statement per operation, `SKIP LOCKED` cleanup batches |
 //! | [`MySqlStore`] | `mysql` | MySQL 5.7+ and MariaDB 10.2+ (tested on MariaDB 10.11) through mysql_async's pool and statement cache |
-//! | [`DjangoSqliteStore`](django::DjangoSqliteStore) | `sqlite` + `django` | Django's `db` engine table (`django_session`) in Django's SQLite database: rollback journal left as it is, `expire_date` as Django's naive-UTC text |
-//! | [`DjangoPostgresStore`](django::DjangoPostgresStore) | `postgres` + `django` | Django's `django_session` in PostgreSQL (`timestamptz`), optionally in a named schema |
-//! | [`DjangoMySqlStore`](django::DjangoMySqlStore) | `mysql` + `django` | Django's `django_session` in MySQL/MariaDB (`datetime(6)`, naive UTC) |
+//! | [`DjangoSqliteStore`] | `sqlite` + `django` | Django's `db` engine table (`django_session`) in Django's SQLite database: rollback journal left as it is, `expire_date` as Django's naive-UTC text |
+//! | [`DjangoPostgresStore`] | `postgres` + `django` | Django's `django_session` in PostgreSQL (`timestamptz`), optionally in a named schema |
+//! | [`DjangoMySqlStore`] | `mysql` + `django` | Django's `django_session` in MySQL/MariaDB (`datetime(6)`, naive UTC) |
 //!
 //! Every store implements [`sessionkit_core::SessionStore`] and passes the conformance
 //! suite of `sessionkit-testkit`: creates are insert-if-absent, saves are compare-and-set

@@ -127,11 +127,11 @@ impl DjangoMySqlBuilder {
 
     /// Connects and checks the table.
     ///
-    /// An unreachable server is [`StoreErrorKind::Unavailable`] (getting a connection
+    /// An unreachable server is [`StoreErrorKind::Unavailable`](sessionkit_core::StoreErrorKind::Unavailable) (getting a connection
     /// gives up after [`CONNECT_TIMEOUT`](super::CONNECT_TIMEOUT)); a bad URL, a URL without a database, a refused
     /// login, an unknown database, a missing table (unless
     /// [`create_table_if_missing`](Self::create_table_if_missing)) or a table without
-    /// Django's columns is [`StoreErrorKind::Config`].
+    /// Django's columns is [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config).
     pub async fn connect(self) -> Result<DjangoMySqlStore, StoreError> {
         check_table_name(&self.table)?;
         let db = Db::new(&self.url, self.database.as_deref())?;

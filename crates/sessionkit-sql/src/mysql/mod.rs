@@ -59,7 +59,7 @@
 //! share (the pool, error classification, deadlock retries, `datetime(6)` values and
 //! their range, statement helpers); `native.rs` the native layout ([`MySqlStore`]) and
 //! [`schema`] its DDL; `django.rs` Django's layout
-//! ([`DjangoMySqlStore`](crate::django::DjangoMySqlStore), feature `django`) and
+//! ([`DjangoMySqlStore`], feature `django`) and
 //! `django_schema.rs` its DDL.
 
 #[cfg(feature = "django")]

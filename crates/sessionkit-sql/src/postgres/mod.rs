@@ -22,11 +22,11 @@
 //!
 //! # Cleanup
 //!
-//! [`clear_expired`](SessionStore::clear_expired) deletes in batches of
+//! [`clear_expired`](sessionkit_core::SessionStore::clear_expired) deletes in batches of
 //! [`CLEAR_BATCH`] rows, each batch one statement that locks its rows with
 //! `FOR UPDATE SKIP LOCKED`: several cleaners (one per node, say) share the work, and each
 //! expired row is removed, and counted, exactly once.
-//! [`clear_expired_with_progress`](SessionStore::clear_expired_with_progress) reports the
+//! [`clear_expired_with_progress`](sessionkit_core::SessionStore::clear_expired_with_progress) reports the
 //! running count after each batch.
 //!
 //! # Errors
@@ -44,7 +44,7 @@
 //! This folder holds everything PostgreSQL: this module the connection handling both
 //! layouts share (the pool, error classification, statement helpers, the time range);
 //! `native.rs` the native layout ([`PostgresStore`]) and [`schema`] its DDL;
-//! `django.rs` Django's layout ([`DjangoPostgresStore`](crate::django::DjangoPostgresStore),
+//! `django.rs` Django's layout ([`DjangoPostgresStore`],
 //! feature `django`) and `django_schema.rs` its DDL.
 
 #[cfg(feature = "django")]

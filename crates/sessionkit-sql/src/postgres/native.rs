@@ -67,7 +67,7 @@ impl PostgresBuilder {
 
     /// Whether connecting may create the tables ([`Create::IfMissing`], the default) or
     /// must find them ([`Create::Never`]: a missing table is a
-    /// [`StoreErrorKind::Config`] error naming it, and nothing is created or written while
+    /// [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config) error naming it, and nothing is created or written while
     /// connecting). The database and the schema are never created.
     pub fn create(mut self, create: Create) -> PostgresBuilder {
         self.create = create;

@@ -26,7 +26,7 @@
 //! file, with errors that say what to do, in `file.rs`; the idle-connection pool; running
 //! blocking work off the runtime); `native.rs` the native layout ([`SqliteStore`]) with
 //! its writer thread (`writer.rs`) and [`schema`] its DDL and pragmas; `django.rs`
-//! Django's layout ([`DjangoSqliteStore`](crate::django::DjangoSqliteStore), feature
+//! Django's layout ([`DjangoSqliteStore`], feature
 //! `django`) and `django_schema.rs` its DDL.
 
 #[cfg(feature = "django")]

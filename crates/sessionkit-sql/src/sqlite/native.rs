@@ -80,7 +80,7 @@ impl SqliteBuilder {
 
     /// Whether opening may create the database file and the tables
     /// ([`Create::IfMissing`], the default) or must find them ([`Create::Never`]: a
-    /// missing file or table is a [`StoreErrorKind::Config`] error naming it, and nothing
+    /// missing file or table is a [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config) error naming it, and nothing
     /// is written to the file while opening).
     pub fn create(mut self, create: Create) -> SqliteBuilder {
         self.create = create;
@@ -89,7 +89,7 @@ impl SqliteBuilder {
 
     /// Opens the database.
     ///
-    /// Fails with [`StoreErrorKind::Config`] when the directory does not exist (it is
+    /// Fails with [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config) when the directory does not exist (it is
     /// never created), when the file or the table is missing under [`Create::Never`], when
     /// the file cannot be opened or written (the message names the cause: permission
     /// denied, a read-only file system, not an SQLite database, ...), or when the table has
