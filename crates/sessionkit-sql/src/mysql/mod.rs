@@ -32,9 +32,9 @@
 //!
 //! # Cleanup
 //!
-//! [`clear_expired`](SessionStore::clear_expired) repeats
+//! [`clear_expired`](sessionkit_core::SessionStore::clear_expired) repeats
 //! `DELETE … WHERE expires_at <= ? ORDER BY expires_at LIMIT 1000` until a batch comes
-//! back short ([`clear_expired_with_progress`](SessionStore::clear_expired_with_progress)
+//! back short ([`clear_expired_with_progress`](sessionkit_core::SessionStore::clear_expired_with_progress)
 //! reports the running count after each batch). Concurrent cleaners wait for each other's
 //! row locks and then skip what the other removed, so each expired row is removed, and
 //! counted, once. MySQL's `DELETE` has no `SKIP LOCKED`, so two cleaners take turns
@@ -52,76 +52,50 @@
 //! [`StoreErrorKind::Config`]; a record the server refuses to hold (over
 //! `max_allowed_packet`, a user id over 255 characters) is [`StoreErrorKind::Encode`].
 //! Getting a connection gives up after [`CONNECT_TIMEOUT`].
+//!
+//! # Files
+//!
+//! This folder holds everything MySQL: this module the connection handling both layouts
+//! share (the pool, error classification, deadlock retries, `datetime(6)` values and
+//! their range, statement helpers); `native.rs` the native layout ([`MySqlStore`]) and
+//! [`schema`] its DDL; `django.rs` Django's layout
+//! ([`DjangoMySqlStore`], feature `django`) and
+//! `django_schema.rs` its DDL.
 
+#[cfg(feature = "django")]
+mod django;
+#[cfg(feature = "django")]
+mod django_schema;
+mod native;
 pub mod schema;
 
-use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, Value};
-use sessionkit_core::store::{BoxFuture, Create, LeaseStore};
-use sessionkit_core::{
-    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionKey,
-    SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
-};
+use sessionkit_core::{StoreError, StoreErrorKind};
 use time::macros::datetime;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
-use crate::common::{check_table_name, clamp_time};
+pub use crate::shared::{CLEAR_BATCH, CONNECT_TIMEOUT, POOL_SIZE};
+use crate::shared::{TimeRange, clear_in_batches};
 
-pub use self::schema::CLEAR_BATCH;
-
-/// How long getting a connection (connecting, or waiting for a free pooled one) may take
-/// before the store reports [`StoreErrorKind::Unavailable`].
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The most connections the store opens.
-pub const POOL_SIZE: usize = 16;
+#[cfg(feature = "django")]
+pub use self::django::{DjangoMySqlBuilder, DjangoMySqlStore};
+pub use self::native::{MySqlBuilder, MySqlStore};
 
 /// How long an idle pooled connection is kept open.
-pub(crate) const IDLE_TTL: Duration = Duration::from_secs(60);
+const IDLE_TTL: Duration = Duration::from_secs(60);
 
 /// How often a statement that lost an InnoDB deadlock is tried again.
 const DEADLOCK_RETRIES: u32 = 3;
 
-/// `datetime`'s range.
-const MIN_TIME: OffsetDateTime = datetime!(1000-01-01 00:00 UTC);
-const MAX_TIME: OffsetDateTime = datetime!(9999-12-31 23:59:59.999_999 UTC);
-
-/// Sessions in a MySQL or MariaDB database. Clones share the connection pool.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), sessionkit_core::StoreError> {
-/// use sessionkit_sql::MySqlStore;
-///
-/// let store = MySqlStore::connect("mysql://app@127.0.0.1:3306/app").await?;
-/// assert_eq!(store.table(), "sessionkit_session");
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct MySqlStore {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    pool: Pool,
-    table: String,
-    url: String,
-    sql: schema::Sql,
-}
-
-impl fmt::Debug for MySqlStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MySqlStore")
-            .field("url", &self.inner.url)
-            .field("table", &self.inner.table)
-            .finish()
-    }
-}
+/// `datetime`'s range: from year 1000 (not 1, as in PostgreSQL and Python).
+const TIMES: TimeRange = TimeRange {
+    min: datetime!(1000-01-01 00:00 UTC),
+    max: datetime!(9999-12-31 23:59:59.999_999 UTC),
+};
 
 /// Server error codes that mean misconfiguration rather than an unavailable server.
 const CONFIG_CODES: &[u16] = &[
@@ -148,7 +122,7 @@ const ENCODE_CODES: &[u16] = &[
     1406, // data too long for the column
 ];
 
-pub(crate) fn classify(e: &mysql_async::Error) -> StoreErrorKind {
+fn classify(e: &mysql_async::Error) -> StoreErrorKind {
     match e {
         mysql_async::Error::Url(_) => StoreErrorKind::Config,
         mysql_async::Error::Server(s) if CONFIG_CODES.contains(&s.code) => StoreErrorKind::Config,
@@ -186,7 +160,7 @@ where
 /// `t` as a `datetime(6)` value: UTC, whole microseconds, clamped into the column's range.
 /// Written by hand rather than through a driver feature, so the stored form is ours.
 pub(crate) fn dt(t: OffsetDateTime) -> Value {
-    let t = clamp_time(t, MIN_TIME, MAX_TIME);
+    let t = TIMES.clamp(t);
     Value::Date(
         u16::try_from(t.year()).unwrap_or(1000),
         u8::from(t.month()),
@@ -210,40 +184,18 @@ pub(crate) fn from_dt(v: Value) -> Option<OffsetDateTime> {
     }
 }
 
-/// The longest user id or lease owner the `varchar(255)` columns hold.
-const MAX_ID_CHARS: usize = 255;
-
-/// Refuses an id the column would truncate (or reject, in strict mode).
-fn check_id(what: &str, id: Option<&str>) -> Result<(), StoreError> {
-    match id {
-        Some(id) if id.chars().count() > MAX_ID_CHARS => Err(StoreError::new(
-            StoreErrorKind::Encode,
-            format!("{what} longer than {MAX_ID_CHARS} characters"),
-        )),
-        _ => Ok(()),
-    }
+/// `now + ttl`, saturating at the latest time the column holds.
+pub(crate) fn lease_end(now: OffsetDateTime, ttl: Duration) -> OffsetDateTime {
+    TIMES.after(now, ttl)
 }
 
+/// A string parameter, sent as bytes.
 pub(crate) fn text(s: &str) -> Value {
     Value::Bytes(s.as_bytes().to_vec())
 }
 
-fn opt_text(s: Option<&str>) -> Value {
-    s.map_or(Value::NULL, text)
-}
-
-/// Column `i` of `row`, converted without panicking.
-fn col<T: mysql_async::prelude::FromValue>(row: &mut Row, i: usize) -> Option<T> {
-    row.take::<Value, _>(i)
-        .and_then(|v| mysql_async::from_value_opt::<T>(v).ok())
-}
-
-fn col_dt(row: &mut Row, i: usize) -> Option<OffsetDateTime> {
-    row.take::<Value, _>(i).and_then(from_dt)
-}
-
 /// The URL without its password: `mysql://user@host:port/db`.
-pub(crate) fn describe(opts: &Opts) -> String {
+fn describe(opts: &Opts) -> String {
     let host = opts.ip_or_hostname();
     let host = if host.contains(':') {
         format!("[{host}]")
@@ -258,49 +210,33 @@ pub(crate) fn describe(opts: &Opts) -> String {
     )
 }
 
-/// Options for connecting a [`MySqlStore`]; from [`MySqlStore::builder`].
-#[derive(Debug, Clone)]
-#[must_use = "a builder does nothing until `connect` is called"]
-pub struct MySqlBuilder {
+/// A database both layouts use: mysql_async's pool, with its statement cache, and the
+/// URL without its password.
+pub(crate) struct Db {
+    pool: Pool,
     url: String,
-    table: String,
-    create: Create,
 }
 
-impl MySqlBuilder {
-    /// Uses `table` instead of `sessionkit_session` (letters, digits and `_`; lets several
-    /// applications or tests share one database).
-    pub fn table(mut self, table: impl Into<String>) -> MySqlBuilder {
-        self.table = table.into();
-        self
-    }
-
-    /// Whether connecting may create the tables ([`Create::IfMissing`], the default) or
-    /// must find them ([`Create::Never`]: a missing table is a
-    /// [`StoreErrorKind::Config`] error naming it, and nothing is created or written while
-    /// connecting). The database itself is never created.
-    pub fn create(mut self, create: Create) -> MySqlBuilder {
-        self.create = create;
-        self
-    }
-
-    /// Connects and checks (or, under [`Create::IfMissing`], creates) the tables.
-    pub async fn connect(self) -> Result<MySqlStore, StoreError> {
-        let MySqlBuilder { url, table, create } = self;
-        let (url, table) = (url.as_str(), table.as_str());
-        check_table_name(table)?;
-        let opts = Opts::from_url(url)
-            .map_err(|e| StoreError::with_source(StoreErrorKind::Config, "invalid MySQL URL", e))?;
-        let described = describe(&opts);
-        if opts.db_name().is_none_or(str::is_empty) {
-            return Err(StoreError::new(
-                StoreErrorKind::Config,
-                format!("the MySQL URL {described} names no database"),
-            ));
+impl Db {
+    /// The pool for the database at `url` (`mysql://user[:password]@host[:port]/db`), or
+    /// for database `database` on that server; not connected yet. The URL (or `database`)
+    /// must name a database.
+    pub(crate) fn new(url: &str, database: Option<&str>) -> Result<Db, StoreError> {
+        let mut opts = OptsBuilder::from_opts(Opts::from_url(url).map_err(|e| {
+            StoreError::with_source(StoreErrorKind::Config, "invalid MySQL URL", e)
+        })?);
+        if let Some(name) = database {
+            if name.is_empty() || name.len() > 64 || name.contains(['\0', '/']) {
+                return Err(StoreError::new(
+                    StoreErrorKind::Config,
+                    format!("invalid MySQL database name {name:?}"),
+                ));
+            }
+            opts = opts.db_name(Some(name));
         }
         let constraints = PoolConstraints::new(0, POOL_SIZE)
             .ok_or_else(|| StoreError::new(StoreErrorKind::Config, "invalid MySQL pool size"))?;
-        let opts = OptsBuilder::from_opts(opts)
+        let opts: Opts = opts
             .client_found_rows(false)
             .stmt_cache_size(64)
             .pool_opts(
@@ -311,141 +247,67 @@ impl MySqlBuilder {
                     // as soon as it comes back.
                     .with_inactive_connection_ttl(IDLE_TTL)
                     .with_reset_connection(false),
-            );
-        let store = MySqlStore {
-            inner: Arc::new(Inner {
-                pool: Pool::new(opts),
-                sql: schema::Sql::new(table),
-                table: table.to_owned(),
-                url: described,
-            }),
-        };
-        let mut conn = store.conn().await?;
-        // Reset this connection when it goes back to the pool: it may hold a named lock.
-        conn.reset_connection(true);
-        match create {
-            Create::Never => schema::check(&mut conn, &store.inner.url, table).await?,
-            _ => schema::migrate(&mut conn, table).await?,
+            )
+            .into();
+        let url = describe(&opts);
+        if opts.db_name().is_none_or(str::is_empty) {
+            return Err(StoreError::new(
+                StoreErrorKind::Config,
+                format!("the MySQL URL {url} names no database"),
+            ));
         }
-        drop(conn);
-        Ok(store)
+        Ok(Db {
+            pool: Pool::new(opts),
+            url,
+        })
     }
-}
 
-impl MySqlStore {
-    /// Options for connecting to the database at `url`: the table, and whether to create
-    /// what is missing.
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
-    /// use sessionkit_core::store::Create;
-    /// use sessionkit_sql::MySqlStore;
-    ///
-    /// let store = MySqlStore::builder("mysql://app:pw@db/app")
-    ///     .create(Create::Never)
-    ///     .connect()
-    ///     .await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn builder(url: &str) -> MySqlBuilder {
-        MySqlBuilder {
-            url: url.to_owned(),
-            table: schema::DEFAULT_TABLE.to_owned(),
-            create: Create::IfMissing,
+    /// The URL without its password.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A store's `Debug`: `name { url: …, table: … }`, with `, ..` after the table when
+    /// the store holds more (`more`).
+    pub(crate) fn debug_store(
+        &self,
+        f: &mut std::fmt::Formatter<'_>,
+        name: &str,
+        table: &str,
+        more: bool,
+    ) -> std::fmt::Result {
+        let mut s = f.debug_struct(name);
+        s.field("url", &self.url).field("table", &table);
+        if more {
+            s.finish_non_exhaustive()
+        } else {
+            s.finish()
         }
     }
 
-    /// Connects to the database at `url` (`mysql://user[:password]@host[:port]/db`) with
-    /// the default table name `sessionkit_session`, creating the tables if they are
-    /// missing.
-    pub async fn connect(url: &str) -> Result<MySqlStore, StoreError> {
-        MySqlStore::builder(url).connect().await
-    }
-
-    /// Connects using `table` (letters, digits and `_`; lets several applications or
-    /// tests share one database), creating the tables if they are missing.
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
-    /// use sessionkit_sql::MySqlStore;
-    ///
-    /// let store = MySqlStore::connect_with_table("mysql://app:pw@db/app", "shop_sessions").await?;
-    /// assert_eq!(store.describe_url(), "mysql://app@db:3306/app");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn connect_with_table(url: &str, table: &str) -> Result<MySqlStore, StoreError> {
-        MySqlStore::builder(url).table(table).connect().await
-    }
-
-    /// The session table.
-    pub fn table(&self) -> &str {
-        &self.inner.table
-    }
-
-    /// The database URL without its password, as [`describe`](SessionStore::describe)
-    /// shows it.
-    pub fn describe_url(&self) -> &str {
-        &self.inner.url
-    }
-
-    /// Closes the pool's connections (waiting for those in use to come back). Dropping
-    /// the last clone closes them too, without waiting.
-    pub async fn disconnect(&self) -> Result<(), StoreError> {
-        self.inner
-            .pool
+    /// Closes the pool's connections (waiting for those in use to come back).
+    pub(crate) async fn disconnect(&self) -> Result<(), StoreError> {
+        self.pool
             .clone()
             .disconnect()
             .await
             .map_err(|e| my_error("disconnect", e))
     }
 
-    /// The query plan of one cleanup batch (`EXPLAIN`), one line per row of the plan as
-    /// `column=value` pairs, for checking that it uses the expiry index.
-    pub async fn explain_clear_expired(&self, now: OffsetDateTime) -> Result<String, StoreError> {
-        let mut conn = self.conn().await?;
-        let rows: Vec<Row> = conn
-            .exec(
-                format!("EXPLAIN {}", self.inner.sql.clear),
-                Params::Positional(vec![dt(now)]),
-            )
-            .await
-            .map_err(|e| my_error("explain", e))?;
-        let mut plan = String::new();
-        for mut row in rows {
-            let columns = row.columns();
-            let line: Vec<String> = columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let v = match row.take::<Value, _>(i).unwrap_or(Value::NULL) {
-                        Value::NULL => "NULL".to_owned(),
-                        Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
-                        other => other.as_sql(true),
-                    };
-                    format!("{}={v}", c.name_str())
-                })
-                .collect();
-            plan.push_str(&line.join(" "));
-            plan.push('\n');
-        }
-        Ok(plan)
-    }
-
-    async fn conn(&self) -> Result<Conn, StoreError> {
-        match tokio::time::timeout(CONNECT_TIMEOUT, self.inner.pool.get_conn()).await {
+    /// A pooled connection, within [`CONNECT_TIMEOUT`].
+    pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
+        match tokio::time::timeout(CONNECT_TIMEOUT, self.pool.get_conn()).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(StoreError::with_source(
                 classify(&e),
-                format!("cannot connect to MySQL at {}", self.inner.url),
+                format!("cannot connect to MySQL at {}", self.url),
                 e,
             )),
             Err(elapsed) => Err(StoreError::with_source(
                 StoreErrorKind::Unavailable,
                 format!(
                     "no MySQL connection to {} within {CONNECT_TIMEOUT:?}",
-                    self.inner.url
+                    self.url
                 ),
                 elapsed,
             )),
@@ -453,7 +315,7 @@ impl MySqlStore {
     }
 
     /// Runs one cached statement; returns the affected rows and the last insert id.
-    async fn execute_info(
+    pub(crate) async fn execute_info(
         &self,
         what: &str,
         sql: &str,
@@ -466,13 +328,23 @@ impl MySqlStore {
         Ok((conn.affected_rows(), conn.last_insert_id()))
     }
 
-    /// Runs one cached statement; returns the affected rows.
-    async fn execute(&self, what: &str, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
-        self.execute_info(what, sql, params).await.map(|(n, _)| n)
+    /// Runs one cached statement, again while it loses deadlocks; returns the affected
+    /// rows.
+    pub(crate) async fn execute(
+        &self,
+        what: &str,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<u64, StoreError> {
+        retrying(|| async {
+            let (n, _) = self.execute_info(what, sql, params.clone()).await?;
+            Ok(n)
+        })
+        .await
     }
 
     /// Runs one cached statement returning rows.
-    async fn query(
+    pub(crate) async fn query(
         &self,
         what: &str,
         sql: &str,
@@ -485,7 +357,7 @@ impl MySqlStore {
     }
 
     /// Runs one cached statement returning at most one row.
-    async fn query_first(
+    pub(crate) async fn query_first(
         &self,
         what: &str,
         sql: &str,
@@ -497,416 +369,33 @@ impl MySqlStore {
             .map_err(|e| my_error(what, e))
     }
 
-    /// Whether a live, non-marker row has `key` at `now`.
-    async fn is_live(
-        &self,
-        what: &str,
-        key: &SessionKey,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let row = self
-            .query_first(
-                what,
-                &self.inner.sql.state,
-                vec![text(key.as_str()), dt(now)],
-            )
-            .await?;
-        Ok(row.is_some())
+    /// Deletes the row under `key` with `sql` (parameter: the key), live or not.
+    pub(crate) async fn delete(&self, sql: &str, key: &str) -> Result<(), StoreError> {
+        self.execute("delete", sql, vec![text(key)]).await.map(drop)
     }
 
-    async fn infos(
+    /// Runs one cached statement, as [`execute`](Self::execute); whether it changed a row.
+    pub(crate) async fn changed(
         &self,
         what: &str,
         sql: &str,
         params: Vec<Value>,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
-        let rows = self.query(what, sql, params).await?;
-        Ok(rows.into_iter().filter_map(info).collect())
-    }
-
-    async fn create_once(
-        &self,
-        key: &SessionKey,
-        record: &Record,
-        data: &str,
-        now: OffsetDateTime,
-    ) -> Result<CreateOutcome, StoreError> {
-        let mut params = vec![
-            text(key.as_str()),
-            text(data),
-            dt(record.expires_at),
-            dt(record.meta.created_at.unwrap_or(now)),
-            dt(record.meta.last_seen.unwrap_or(now)),
-            opt_text(record.meta.user_id.as_deref()),
-        ];
-        // One `now` for each IF() of the ON DUPLICATE KEY UPDATE.
-        params.extend(std::iter::repeat_n(dt(now), 7));
-        let (affected, insert_id) = self
-            .execute_info("create", &self.inner.sql.create, params)
-            .await?;
-        match affected {
-            0 => Ok(CreateOutcome::Collision),
-            1 => Ok(CreateOutcome::Created(Token::version(1))),
-            _ => {
-                // Took over an expired row: LAST_INSERT_ID(version + 1) reported the new
-                // version. Should a server not pass it on, read it back.
-                if let Some(v) = insert_id.filter(|v| *v > 1) {
-                    return Ok(CreateOutcome::Created(Token::version(v)));
-                }
-                let row = self
-                    .query_first("create", &self.inner.sql.version, vec![text(key.as_str())])
-                    .await?;
-                let v = row.and_then(|mut r| col::<i64>(&mut r, 0)).ok_or_else(|| {
-                    StoreError::new(
-                        StoreErrorKind::Other,
-                        "mysql create: the new row's version could not be read",
-                    )
-                })?;
-                Ok(CreateOutcome::Created(Token::version(v as u64)))
-            }
-        }
-    }
-
-    async fn save_once(
-        &self,
-        key: &SessionKey,
-        record: &Record,
-        data: &str,
-        version: i64,
-        now: OffsetDateTime,
-    ) -> Result<SaveOutcome, StoreError> {
-        let n = self
-            .execute(
-                "save",
-                &self.inner.sql.save,
-                vec![
-                    text(data),
-                    dt(record.expires_at),
-                    dt(record.meta.last_seen.unwrap_or(now)),
-                    opt_text(record.meta.user_id.as_deref()),
-                    text(key.as_str()),
-                    Value::Int(version),
-                    dt(now),
-                ],
-            )
-            .await?;
-        if n > 0 {
-            return Ok(SaveOutcome::Saved(Token::version(version as u64 + 1)));
-        }
-        Ok(if self.is_live("save", key, now).await? {
-            SaveOutcome::Conflict
-        } else {
-            SaveOutcome::Missing
-        })
-    }
-}
-
-/// A listing row, or `None` (logged) when it cannot be read.
-fn info(mut r: Row) -> Option<SessionInfo> {
-    let read = (|| {
-        Some((
-            col::<String>(&mut r, 0)?,
-            col_dt(&mut r, 1)?,
-            col_dt(&mut r, 2)?,
-            col_dt(&mut r, 3)?,
-            col::<Option<String>>(&mut r, 4)?,
-        ))
-    })();
-    let Some((key, expires_at, created, seen, user_id)) = read else {
-        tracing::warn!("unreadable session row in MySQL; not listed");
-        return None;
-    };
-    Some(SessionInfo {
-        key: SessionKey::parse(&key)?,
-        expires_at,
-        meta: Metadata {
-            created_at: Some(created),
-            last_seen: Some(seen),
-            user_id,
-        },
-    })
-}
-
-/// A loaded row as a [`Lookup`]; unreadable rows are `Missing` plus a warning.
-fn lookup(key: &SessionKey, mut r: Row) -> Lookup {
-    let read = (|| {
-        Some((
-            col::<Vec<u8>>(&mut r, 0)?,
-            col::<i64>(&mut r, 1)?,
-            col_dt(&mut r, 2)?,
-            col_dt(&mut r, 3)?,
-            col_dt(&mut r, 4)?,
-            col::<Option<String>>(&mut r, 5)?,
-            col::<bool>(&mut r, 6)?,
-        ))
-    })();
-    let Some((json, version, expires_at, created, seen, user_id, retired)) = read else {
-        tracing::warn!(key = %key.fingerprint(), "unreadable session row in MySQL; treating as no session");
-        return Lookup::Missing;
-    };
-    if retired {
-        return Lookup::Retired { until: expires_at };
-    }
-    let data = String::from_utf8(json)
-        .map_err(|e| e.to_string())
-        .and_then(|json| Data::from_json(json.into()).map_err(|e| e.to_string()));
-    match data {
-        Ok(data) => Lookup::Found {
-            record: Record {
-                data,
-                expires_at,
-                meta: Metadata {
-                    created_at: Some(created),
-                    last_seen: Some(seen),
-                    user_id,
-                },
-            },
-            token: Token::version(version as u64),
-        },
-        Err(e) => {
-            tracing::warn!(key = %key.fingerprint(), error = %e, "unreadable session data in MySQL; treating as no session");
-            Lookup::Missing
-        }
-    }
-}
-
-impl SessionStore for MySqlStore {
-    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        let row = self
-            .query_first(
-                "load",
-                &self.inner.sql.load,
-                vec![text(key.as_str()), dt(now)],
-            )
-            .await?;
-        Ok(row.map_or(Lookup::Missing, |r| lookup(key, r)))
-    }
-
-    async fn create(
-        &self,
-        key: &SessionKey,
-        record: &Record,
-        now: OffsetDateTime,
-    ) -> Result<CreateOutcome, StoreError> {
-        check_id("user id", record.meta.user_id.as_deref())?;
-        let data = record.data.to_json();
-        retrying(|| self.create_once(key, record, &data, now)).await
-    }
-
-    async fn save(
-        &self,
-        key: &SessionKey,
-        record: &Record,
-        token: &Token,
-        now: OffsetDateTime,
-    ) -> Result<SaveOutcome, StoreError> {
-        // A token this store never issued matches no row (versions are positive), but the
-        // follow-up still tells Conflict from Missing.
-        let version = token
-            .as_version()
-            .and_then(|v| i64::try_from(v).ok())
-            .unwrap_or(-1);
-        check_id("user id", record.meta.user_id.as_deref())?;
-        let data = record.data.to_json();
-        retrying(|| self.save_once(key, record, &data, version, now)).await
-    }
-
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        retrying(|| self.execute("delete", &self.inner.sql.delete, vec![text(key.as_str())]))
-            .await
-            .map(|_| ())
-    }
-
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = retrying(|| {
-            self.execute(
-                "touch",
-                &self.inner.sql.touch,
-                vec![dt(expires_at), dt(now), text(key.as_str()), dt(now)],
-            )
-        })
-        .await?;
-        // No affected row also when the values did not change: ask.
-        Ok(n > 0 || self.is_live("touch", key, now).await?)
+        Ok(self.execute(what, sql, params).await? > 0)
     }
 
-    /// Reports the running total after each batch that removed something (just `0`
-    /// when nothing had expired).
-    async fn clear_expired_with_progress(
+    /// Cleanup with progress: runs the batch statement `sql` (parameter: `now`; the batch
+    /// size is in the statement) until a batch removes fewer than [`CLEAR_BATCH`] rows.
+    pub(crate) async fn clear_expired(
         &self,
-        now: OffsetDateTime,
+        sql: &str,
+        now: Value,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, StoreError> {
-        let mut total = 0u64;
-        loop {
-            // Each batch commits by itself, so its locks are held only briefly.
-            let n =
-                retrying(|| self.execute("clear_expired", &self.inner.sql.clear, vec![dt(now)]))
-                    .await?;
-            total += n;
-            if n > 0 {
-                progress(total);
-            }
-            if n < CLEAR_BATCH {
-                if total == 0 {
-                    // Nothing to remove: still one report, as the default method gives.
-                    progress(0);
-                }
-                return Ok(total);
-            }
-        }
-    }
-
-    async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
-        retrying(|| {
-            self.execute(
-                "retire",
-                &self.inner.sql.retire,
-                vec![text(key.as_str()), dt(until)],
-            )
+        clear_in_batches(progress, || {
+            self.execute("clear_expired", sql, vec![now.clone()])
         })
         .await
-        .map(|_| ())
-    }
-
-    fn describe(&self) -> String {
-        self.inner.url.clone()
-    }
-
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
-
-    fn leases(&self) -> Option<&dyn LeaseStore> {
-        Some(self)
-    }
-}
-
-impl SessionListing for MySqlStore {
-    fn list<'a>(
-        &'a self,
-        now: OffsetDateTime,
-        after: Option<&'a SessionKey>,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        let limit = Value::UInt(u64::try_from(limit).unwrap_or(u64::MAX));
-        Box::pin(async move {
-            match after {
-                Some(a) => {
-                    self.infos(
-                        "list",
-                        &self.inner.sql.list,
-                        vec![dt(now), text(a.as_str()), limit],
-                    )
-                    .await
-                }
-                None => {
-                    self.infos("list", &self.inner.sql.list_all, vec![dt(now), limit])
-                        .await
-                }
-            }
-        })
-    }
-}
-
-impl UserIndex for MySqlStore {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
-        now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(async move {
-            self.infos(
-                "sessions_of",
-                &self.inner.sql.of_user,
-                vec![text(user_id), dt(now)],
-            )
-            .await
-        })
-    }
-
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let keep = keep.map_or("", SessionKey::as_str);
-            retrying(|| {
-                self.execute(
-                    "revoke_user",
-                    &self.inner.sql.revoke,
-                    vec![text(user_id), text(keep)],
-                )
-            })
-            .await
-        })
-    }
-}
-
-/// `now + ttl`, saturating at the latest time the column holds.
-fn lease_end(now: OffsetDateTime, ttl: Duration) -> OffsetDateTime {
-    time::Duration::try_from(ttl)
-        .ok()
-        .and_then(|d| now.checked_add(d))
-        .unwrap_or(MAX_TIME)
-}
-
-impl LeaseStore for MySqlStore {
-    /// Takes the lease if nobody holds it, or the holder's lease ran out. Lease times are
-    /// the application's system clock (`now_utc`), not the database server's.
-    fn try_acquire<'a>(
-        &'a self,
-        key: &'a SessionKey,
-        owner: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            check_id("lease owner", Some(owner))?;
-            let now = OffsetDateTime::now_utc();
-            let n = retrying(|| {
-                self.execute(
-                    "lease",
-                    &self.inner.sql.acquire,
-                    vec![
-                        text(key.as_str()),
-                        text(owner),
-                        dt(lease_end(now, ttl)),
-                        dt(now),
-                        dt(now),
-                    ],
-                )
-            })
-            .await?;
-            Ok(n > 0)
-        })
-    }
-
-    fn release<'a>(
-        &'a self,
-        key: &'a SessionKey,
-        owner: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            retrying(|| {
-                self.execute(
-                    "lease release",
-                    &self.inner.sql.release,
-                    vec![text(key.as_str()), text(owner)],
-                )
-            })
-            .await
-            .map(|_| ())
-        })
     }
 }
 
@@ -931,7 +420,10 @@ mod tests {
             from_dt(dt(t)),
             Some(datetime!(2026-01-01 10:34:56.123_456 UTC))
         );
-        assert_eq!(from_dt(dt(datetime!(0500-01-01 00:00 UTC))), Some(MIN_TIME));
+        assert_eq!(
+            from_dt(dt(datetime!(0500-01-01 00:00 UTC))),
+            Some(TIMES.min)
+        );
         assert_eq!(from_dt(Value::Date(0, 0, 0, 0, 0, 0, 0)), None);
         assert_eq!(from_dt(Value::NULL), None);
     }

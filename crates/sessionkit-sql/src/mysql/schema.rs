@@ -33,7 +33,7 @@ use mysql_async::{Conn, Row, Value};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::my_error;
-use crate::common::{check_layout_version, table_not_found};
+use crate::shared::{NativeSql, check_layout_version, table_not_found};
 
 /// The default session table.
 pub const DEFAULT_TABLE: &str = "sessionkit_session";
@@ -41,8 +41,7 @@ pub const DEFAULT_TABLE: &str = "sessionkit_session";
 /// The layout version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// How many expired rows one `clear_expired` statement deletes.
-pub const CLEAR_BATCH: u64 = 1000;
+pub use crate::shared::CLEAR_BATCH;
 
 /// The lease table of a session table.
 pub(crate) fn lease_table(table: &str) -> String {
@@ -178,23 +177,22 @@ async fn schema_version(conn: &mut Conn, table: &str) -> Result<Option<i64>, Sto
         .and_then(|v| mysql_async::from_value_opt::<i64>(v).ok()))
 }
 
-/// The statements, with the table name filled in once.
+/// The statements, with the table name filled in once: the ones every driver runs
+/// ([`NativeSql`], reached through `Deref`) and this driver's own.
 pub(crate) struct Sql {
-    pub(crate) load: String,
-    pub(crate) create: String,
+    native: NativeSql,
     pub(crate) version: String,
-    pub(crate) save: String,
     pub(crate) state: String,
-    pub(crate) delete: String,
-    pub(crate) touch: String,
-    pub(crate) retire: String,
-    pub(crate) clear: String,
-    pub(crate) list: String,
-    pub(crate) list_all: String,
-    pub(crate) of_user: String,
-    pub(crate) revoke: String,
     pub(crate) acquire: String,
     pub(crate) release: String,
+}
+
+impl std::ops::Deref for Sql {
+    type Target = NativeSql;
+
+    fn deref(&self) -> &NativeSql {
+        &self.native
+    }
 }
 
 impl Sql {
@@ -204,67 +202,69 @@ impl Sql {
         // UPDATE sees the assignments made before it, so expires_at is assigned last.
         let expired = "expires_at <= ?";
         Sql {
-            load: format!(
-                "SELECT data, version, expires_at, created_at, last_seen, user_id, retired
-                 FROM `{t}` WHERE session_key = ? AND expires_at > ?"
-            ),
-            // Insert if absent; an expired row does not own its key. Affected rows (the
-            // store turns CLIENT_FOUND_ROWS off): 1 inserted, 2 took over an expired row
-            // (its version goes on counting and is reported through LAST_INSERT_ID), 0 a
-            // live row kept every value — a collision.
-            create: format!(
-                "INSERT INTO `{t}` (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
-                 VALUES (?, ?, 1, ?, ?, ?, ?, 0)
-                 ON DUPLICATE KEY UPDATE
-                     data = IF({expired}, VALUES(data), data),
-                     version = IF({expired}, LAST_INSERT_ID(version + 1), version),
-                     created_at = IF({expired}, VALUES(created_at), created_at),
-                     last_seen = IF({expired}, VALUES(last_seen), last_seen),
-                     user_id = IF({expired}, VALUES(user_id), user_id),
-                     retired = IF({expired}, 0, retired),
-                     expires_at = IF({expired}, VALUES(expires_at), expires_at)"
-            ),
+            native: NativeSql {
+                load: format!(
+                    "SELECT data, version, expires_at, created_at, last_seen, user_id, retired
+                     FROM `{t}` WHERE session_key = ? AND expires_at > ?"
+                ),
+                // Insert if absent; an expired row does not own its key. Affected rows (the
+                // store turns CLIENT_FOUND_ROWS off): 1 inserted, 2 took over an expired row
+                // (its version goes on counting and is reported through LAST_INSERT_ID), 0 a
+                // live row kept every value — a collision.
+                create: format!(
+                    "INSERT INTO `{t}` (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
+                     VALUES (?, ?, 1, ?, ?, ?, ?, 0)
+                     ON DUPLICATE KEY UPDATE
+                         data = IF({expired}, VALUES(data), data),
+                         version = IF({expired}, LAST_INSERT_ID(version + 1), version),
+                         created_at = IF({expired}, VALUES(created_at), created_at),
+                         last_seen = IF({expired}, VALUES(last_seen), last_seen),
+                         user_id = IF({expired}, VALUES(user_id), user_id),
+                         retired = IF({expired}, 0, retired),
+                         expires_at = IF({expired}, VALUES(expires_at), expires_at)"
+                ),
+                // Compare-and-set; never inserts. The version always changes, so one
+                // affected row means saved whatever CLIENT_FOUND_ROWS says.
+                save: format!(
+                    "UPDATE `{t}` SET data = ?, version = version + 1, expires_at = ?, last_seen = ?, user_id = ?
+                     WHERE session_key = ? AND version = ? AND retired = 0 AND expires_at > ?"
+                ),
+                delete: format!("DELETE FROM `{t}` WHERE session_key = ?"),
+                touch: format!(
+                    "UPDATE `{t}` SET expires_at = ?, last_seen = ?
+                     WHERE session_key = ? AND retired = 0 AND expires_at > ?"
+                ),
+                retire: format!(
+                    "INSERT INTO `{t}` (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
+                     VALUES (?, '', 1, ?, '1970-01-01 00:00:00', '1970-01-01 00:00:00', NULL, 1)
+                     ON DUPLICATE KEY UPDATE
+                         data = '', version = version + 1, user_id = NULL, retired = 1,
+                         expires_at = VALUES(expires_at)"
+                ),
+                clear: format!(
+                    "DELETE FROM `{t}` WHERE expires_at <= ? ORDER BY expires_at LIMIT {CLEAR_BATCH}"
+                ),
+                list: format!(
+                    "SELECT session_key, expires_at, created_at, last_seen, user_id FROM `{t}`
+                     WHERE retired = 0 AND expires_at > ? AND session_key > ?
+                     ORDER BY session_key LIMIT ?"
+                ),
+                list_all: format!(
+                    "SELECT session_key, expires_at, created_at, last_seen, user_id FROM `{t}`
+                     WHERE retired = 0 AND expires_at > ?
+                     ORDER BY session_key LIMIT ?"
+                ),
+                of_user: format!(
+                    "SELECT session_key, expires_at, created_at, last_seen, user_id FROM `{t}`
+                     WHERE user_id = ? AND retired = 0 AND expires_at > ?
+                     ORDER BY session_key"
+                ),
+                revoke: format!("DELETE FROM `{t}` WHERE user_id = ? AND session_key <> ?"),
+            },
             version: format!("SELECT version FROM `{t}` WHERE session_key = ?"),
-            // Compare-and-set; never inserts. The version always changes, so one
-            // affected row means saved whatever CLIENT_FOUND_ROWS says.
-            save: format!(
-                "UPDATE `{t}` SET data = ?, version = version + 1, expires_at = ?, last_seen = ?, user_id = ?
-                 WHERE session_key = ? AND version = ? AND retired = 0 AND expires_at > ?"
-            ),
             state: format!(
                 "SELECT 1 FROM `{t}` WHERE session_key = ? AND retired = 0 AND expires_at > ?"
             ),
-            delete: format!("DELETE FROM `{t}` WHERE session_key = ?"),
-            touch: format!(
-                "UPDATE `{t}` SET expires_at = ?, last_seen = ?
-                 WHERE session_key = ? AND retired = 0 AND expires_at > ?"
-            ),
-            retire: format!(
-                "INSERT INTO `{t}` (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
-                 VALUES (?, '', 1, ?, '1970-01-01 00:00:00', '1970-01-01 00:00:00', NULL, 1)
-                 ON DUPLICATE KEY UPDATE
-                     data = '', version = version + 1, user_id = NULL, retired = 1,
-                     expires_at = VALUES(expires_at)"
-            ),
-            clear: format!(
-                "DELETE FROM `{t}` WHERE expires_at <= ? ORDER BY expires_at LIMIT {CLEAR_BATCH}"
-            ),
-            list: format!(
-                "SELECT session_key, expires_at, created_at, last_seen, user_id FROM `{t}`
-                 WHERE retired = 0 AND expires_at > ? AND session_key > ?
-                 ORDER BY session_key LIMIT ?"
-            ),
-            list_all: format!(
-                "SELECT session_key, expires_at, created_at, last_seen, user_id FROM `{t}`
-                 WHERE retired = 0 AND expires_at > ?
-                 ORDER BY session_key LIMIT ?"
-            ),
-            of_user: format!(
-                "SELECT session_key, expires_at, created_at, last_seen, user_id FROM `{t}`
-                 WHERE user_id = ? AND retired = 0 AND expires_at > ?
-                 ORDER BY session_key"
-            ),
-            revoke: format!("DELETE FROM `{t}` WHERE user_id = ? AND session_key <> ?"),
             // Take the lease if free or run out (owner first: it must see the old expiry).
             // Affected rows: 1 inserted, 2 taken over, 0 held by someone.
             acquire: format!(
@@ -274,6 +274,7 @@ impl Sql {
                      expires_at = IF({expired}, VALUES(expires_at), expires_at)"
             ),
             release: format!("DELETE FROM `{l}` WHERE session_key = ? AND owner = ?"),
+
         }
     }
 }

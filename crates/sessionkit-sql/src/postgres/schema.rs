@@ -32,8 +32,8 @@
 use deadpool_postgres::{Client, GenericClient};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
-use super::pg_error;
-use crate::common::{check_layout_version, table_not_found};
+use super::{locked_transaction, pg_error};
+use crate::shared::{NativeSql, check_layout_version, table_not_found};
 
 /// The default session table.
 pub const DEFAULT_TABLE: &str = "sessionkit_session";
@@ -55,13 +55,7 @@ pub(crate) fn lease_table(table: &str) -> String {
 /// layout version.
 pub(crate) async fn migrate(client: &mut Client, table: &str) -> Result<(), StoreError> {
     let lease = lease_table(table);
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| pg_error("schema setup", e))?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-        .await
-        .map_err(|e| pg_error("schema lock", e))?;
+    let tx = locked_transaction(client, SCHEMA_LOCK).await?;
     let found = schema_version(&tx, table).await?;
     if found.is_none() {
         tx.batch_execute(&format!(
@@ -151,95 +145,96 @@ async fn schema_version<C: GenericClient>(tx: &C, table: &str) -> Result<Option<
         .map_err(|e| pg_error("schema check", e))
 }
 
-/// The statements, with the table name filled in once.
+/// The statements, with the table name filled in once: the ones every driver runs
+/// ([`NativeSql`], reached through `Deref`) and this driver's own.
 pub(crate) struct Sql {
-    pub(crate) load: String,
-    pub(crate) create: String,
-    pub(crate) save: String,
-    pub(crate) delete: String,
-    pub(crate) touch: String,
-    pub(crate) retire: String,
-    pub(crate) clear: String,
-    pub(crate) list: String,
-    pub(crate) list_all: String,
-    pub(crate) of_user: String,
-    pub(crate) revoke: String,
+    native: NativeSql,
     pub(crate) acquire: String,
     pub(crate) release: String,
+}
+
+impl std::ops::Deref for Sql {
+    type Target = NativeSql;
+
+    fn deref(&self) -> &NativeSql {
+        &self.native
+    }
 }
 
 impl Sql {
     pub(crate) fn new(t: &str) -> Sql {
         let l = lease_table(t);
         Sql {
-            load: format!(
-                r#"SELECT data, version, expires_at, created_at, last_seen, user_id, retired
-                 FROM "{t}" WHERE session_key = $1 AND expires_at > $2"#
-            ),
-            // Insert if absent; an expired row does not own its key (its version goes on
-            // counting, so a token of the old session can never match the new one).
-            create: format!(
-                r#"INSERT INTO "{t}" AS s (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
-                 VALUES ($1, $2, 1, $3, $4, $5, $6, false)
-                 ON CONFLICT (session_key) DO UPDATE SET
-                     data = EXCLUDED.data, version = s.version + 1, expires_at = EXCLUDED.expires_at,
-                     created_at = EXCLUDED.created_at, last_seen = EXCLUDED.last_seen,
-                     user_id = EXCLUDED.user_id, retired = false
-                 WHERE s.expires_at <= $7
-                 RETURNING version"#
-            ),
-            // Compare-and-set that never inserts, and tells Conflict from Missing in the
-            // same round trip: the outer SELECT sees the table as it was before the
-            // UPDATE (one snapshot for the whole statement). A row deleted by a concurrent
-            // transaction while this one waited for its lock reads as Conflict; the
-            // engine's reload then finds it missing.
-            save: format!(
-                r#"WITH upd AS (
-                     UPDATE "{t}" SET data = $2, version = version + 1, expires_at = $3, last_seen = $4, user_id = $5
-                     WHERE session_key = $1 AND version = $6 AND NOT retired AND expires_at > $7
-                     RETURNING version
-                 )
-                 SELECT (SELECT version FROM upd),
-                        EXISTS (SELECT 1 FROM "{t}" WHERE session_key = $1 AND NOT retired AND expires_at > $7)"#
-            ),
-            delete: format!(r#"DELETE FROM "{t}" WHERE session_key = $1"#),
-            touch: format!(
-                r#"UPDATE "{t}" SET expires_at = $2, last_seen = $3
-                 WHERE session_key = $1 AND NOT retired AND expires_at > $3"#
-            ),
-            retire: format!(
-                r#"INSERT INTO "{t}" AS s (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
-                 VALUES ($1, '', 1, $2, to_timestamp(0), to_timestamp(0), NULL, true)
-                 ON CONFLICT (session_key) DO UPDATE SET
-                     data = '', version = s.version + 1, expires_at = EXCLUDED.expires_at,
-                     user_id = NULL, retired = true"#
-            ),
-            // One batch: the oldest expired rows nobody else is deleting right now, found
-            // through the expiry index, then deleted through the primary key (an array,
-            // so the plan never turns into a scan of the whole table).
-            clear: format!(
-                r#"DELETE FROM "{t}" WHERE session_key = ANY(ARRAY(
-                     SELECT session_key FROM "{t}" WHERE expires_at <= $1
-                     ORDER BY expires_at LIMIT $2
-                     FOR UPDATE SKIP LOCKED
-                 ))"#
-            ),
-            list: format!(
-                r#"SELECT session_key, expires_at, created_at, last_seen, user_id FROM "{t}"
-                 WHERE NOT retired AND expires_at > $1 AND session_key > $2
-                 ORDER BY session_key LIMIT $3"#
-            ),
-            list_all: format!(
-                r#"SELECT session_key, expires_at, created_at, last_seen, user_id FROM "{t}"
-                 WHERE NOT retired AND expires_at > $1
-                 ORDER BY session_key LIMIT $2"#
-            ),
-            of_user: format!(
-                r#"SELECT session_key, expires_at, created_at, last_seen, user_id FROM "{t}"
-                 WHERE user_id = $1 AND NOT retired AND expires_at > $2
-                 ORDER BY session_key"#
-            ),
-            revoke: format!(r#"DELETE FROM "{t}" WHERE user_id = $1 AND session_key <> $2"#),
+            native: NativeSql {
+                load: format!(
+                    r#"SELECT data, version, expires_at, created_at, last_seen, user_id, retired
+                     FROM "{t}" WHERE session_key = $1 AND expires_at > $2"#
+                ),
+                // Insert if absent; an expired row does not own its key (its version goes on
+                // counting, so a token of the old session can never match the new one).
+                create: format!(
+                    r#"INSERT INTO "{t}" AS s (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
+                     VALUES ($1, $2, 1, $3, $4, $5, $6, false)
+                     ON CONFLICT (session_key) DO UPDATE SET
+                         data = EXCLUDED.data, version = s.version + 1, expires_at = EXCLUDED.expires_at,
+                         created_at = EXCLUDED.created_at, last_seen = EXCLUDED.last_seen,
+                         user_id = EXCLUDED.user_id, retired = false
+                     WHERE s.expires_at <= $7
+                     RETURNING version"#
+                ),
+                // Compare-and-set that never inserts, and tells Conflict from Missing in the
+                // same round trip: the outer SELECT sees the table as it was before the
+                // UPDATE (one snapshot for the whole statement). A row deleted by a concurrent
+                // transaction while this one waited for its lock reads as Conflict; the
+                // engine's reload then finds it missing.
+                save: format!(
+                    r#"WITH upd AS (
+                         UPDATE "{t}" SET data = $2, version = version + 1, expires_at = $3, last_seen = $4, user_id = $5
+                         WHERE session_key = $1 AND version = $6 AND NOT retired AND expires_at > $7
+                         RETURNING version
+                     )
+                     SELECT (SELECT version FROM upd),
+                            EXISTS (SELECT 1 FROM "{t}" WHERE session_key = $1 AND NOT retired AND expires_at > $7)"#
+                ),
+                delete: format!(r#"DELETE FROM "{t}" WHERE session_key = $1"#),
+                touch: format!(
+                    r#"UPDATE "{t}" SET expires_at = $2, last_seen = $3
+                     WHERE session_key = $1 AND NOT retired AND expires_at > $3"#
+                ),
+                retire: format!(
+                    r#"INSERT INTO "{t}" AS s (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
+                     VALUES ($1, '', 1, $2, to_timestamp(0), to_timestamp(0), NULL, true)
+                     ON CONFLICT (session_key) DO UPDATE SET
+                         data = '', version = s.version + 1, expires_at = EXCLUDED.expires_at,
+                         user_id = NULL, retired = true"#
+                ),
+                // One batch: the oldest expired rows nobody else is deleting right now, found
+                // through the expiry index, then deleted through the primary key (an array,
+                // so the plan never turns into a scan of the whole table).
+                clear: format!(
+                    r#"DELETE FROM "{t}" WHERE session_key = ANY(ARRAY(
+                         SELECT session_key FROM "{t}" WHERE expires_at <= $1
+                         ORDER BY expires_at LIMIT $2
+                         FOR UPDATE SKIP LOCKED
+                     ))"#
+                ),
+                list: format!(
+                    r#"SELECT session_key, expires_at, created_at, last_seen, user_id FROM "{t}"
+                     WHERE NOT retired AND expires_at > $1 AND session_key > $2
+                     ORDER BY session_key LIMIT $3"#
+                ),
+                list_all: format!(
+                    r#"SELECT session_key, expires_at, created_at, last_seen, user_id FROM "{t}"
+                     WHERE NOT retired AND expires_at > $1
+                     ORDER BY session_key LIMIT $2"#
+                ),
+                of_user: format!(
+                    r#"SELECT session_key, expires_at, created_at, last_seen, user_id FROM "{t}"
+                     WHERE user_id = $1 AND NOT retired AND expires_at > $2
+                     ORDER BY session_key"#
+                ),
+                revoke: format!(r#"DELETE FROM "{t}" WHERE user_id = $1 AND session_key <> $2"#),
+            },
             // Take the lease if free or run out; a live lease is never taken over, not
             // even by its own owner.
             acquire: format!(

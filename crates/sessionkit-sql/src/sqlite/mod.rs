@@ -19,61 +19,39 @@
 //! thread** that takes every write queued at that moment and commits them in **one
 //! transaction** (group commit): under concurrency many sessions share one commit.
 //! [`SqliteStore::write_stats`] reports the batch sizes.
+//!
+//! # Files
+//!
+//! This folder holds everything SQLite: this module what both layouts share (opening the
+//! file, with errors that say what to do, in `file.rs`; the idle-connection pool; running
+//! blocking work off the runtime); `native.rs` the native layout ([`SqliteStore`]) with
+//! its writer thread (`writer.rs`) and [`schema`] its DDL and pragmas; `django.rs`
+//! Django's layout ([`DjangoSqliteStore`], feature
+//! `django`) and `django_schema.rs` its DDL.
 
+#[cfg(feature = "django")]
+mod django;
+#[cfg(feature = "django")]
+mod django_schema;
 mod file;
+mod native;
 pub mod schema;
 mod writer;
 
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, params};
-use sessionkit_core::store::{BoxFuture, Create};
-use sessionkit_core::{
-    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionKey,
-    SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
-};
-use time::OffsetDateTime;
+use rusqlite::Connection;
+use sessionkit_core::{StoreError, StoreErrorKind};
 
+pub use crate::shared::CLEAR_BATCH;
+
+#[cfg(feature = "django")]
+pub use self::django::{DjangoSqliteBuilder, DjangoSqliteStore, SQLITE_BUSY_TIMEOUT};
+pub use self::native::{SqliteBuilder, SqliteStore};
 pub use self::writer::WriteStats;
-use self::writer::{Write, Writer};
 
-/// How many expired rows one `clear_expired` transaction deletes.
-pub const CLEAR_BATCH: u32 = 1000;
-
-/// Sessions in an SQLite database file. Clones share the connections and the writer
-/// thread.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), sessionkit_core::StoreError> {
-/// use sessionkit_sql::SqliteStore;
-///
-/// let store = SqliteStore::open("sessions.sqlite3").await?;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct SqliteStore {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    path: PathBuf,
-    table: String,
-    readers: Mutex<Vec<Connection>>,
-    writer: Writer,
-    sql: Arc<schema::Sql>,
-}
-
-impl fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.inner.path)
-            .field("table", &self.inner.table)
-            .finish()
-    }
-}
+pub(crate) use file::{open as open_file, open_read_only};
 
 /// An SQLite error on the database at `path` during `what`: the path, the cause and what
 /// to do (see [`file::error`]).
@@ -81,435 +59,54 @@ pub(crate) fn sql_error(path: &Path, what: &str, e: rusqlite::Error) -> StoreErr
     file::error(path, what, e)
 }
 
-pub(crate) use file::{open as open_file, open_read_only};
-
-pub(crate) fn micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+/// Runs `f` on Tokio's blocking threads: SQLite may wait for another process's locks
+/// inside a statement, and that must stall neither the runtime nor the engine's timeouts.
+/// `what` names the task when it fails (it panicked).
+pub(crate) async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::with_source(StoreErrorKind::Other, what, e))?
 }
 
-pub(crate) fn from_micros(m: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+/// Idle connections kept for reuse, at most `max` of them.
+pub(crate) struct Idle {
+    conns: Mutex<Vec<Connection>>,
+    max: usize,
 }
 
-/// Options for opening a [`SqliteStore`]; from [`SqliteStore::builder`].
-#[derive(Debug, Clone)]
-#[must_use = "a builder does nothing until `open` is called"]
-pub struct SqliteBuilder {
-    path: PathBuf,
-    table: String,
-    create: Create,
-}
-
-impl SqliteBuilder {
-    /// Uses `table` instead of `sessionkit_session` (letters, digits and `_`; lets several
-    /// applications or tests share one file).
-    pub fn table(mut self, table: impl Into<String>) -> SqliteBuilder {
-        self.table = table.into();
-        self
-    }
-
-    /// Whether opening may create the database file and the tables
-    /// ([`Create::IfMissing`], the default) or must find them ([`Create::Never`]: a
-    /// missing file or table is a [`StoreErrorKind::Config`] error naming it, and nothing
-    /// is written to the file while opening).
-    pub fn create(mut self, create: Create) -> SqliteBuilder {
-        self.create = create;
-        self
-    }
-
-    /// Opens the database.
-    ///
-    /// Fails with [`StoreErrorKind::Config`] when the directory does not exist (it is
-    /// never created), when the file or the table is missing under [`Create::Never`], when
-    /// the file cannot be opened or written (the message names the cause: permission
-    /// denied, a read-only file system, not an SQLite database, ...), or when the table has
-    /// another layout version.
-    pub async fn open(self) -> Result<SqliteStore, StoreError> {
-        tokio::task::spawn_blocking(move || SqliteStore::open_blocking(self))
-            .await
-            .map_err(|e| {
-                StoreError::with_source(StoreErrorKind::Other, "sqlite open task failed", e)
-            })?
-    }
-}
-
-impl SqliteStore {
-    /// Options for opening the database at `path`: the table, and whether to create what
-    /// is missing.
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
-    /// use sessionkit_core::store::Create;
-    /// use sessionkit_sql::SqliteStore;
-    ///
-    /// // An admin tool that must not create a database where a path has a typo.
-    /// let store = SqliteStore::builder("sessions.sqlite3")
-    ///     .create(Create::Never)
-    ///     .open()
-    ///     .await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn builder(path: impl AsRef<Path>) -> SqliteBuilder {
-        SqliteBuilder {
-            path: path.as_ref().to_path_buf(),
-            table: schema::DEFAULT_TABLE.to_owned(),
-            create: Create::IfMissing,
+impl Idle {
+    /// A pool holding `conns`, keeping at most `max`.
+    pub(crate) fn new(conns: Vec<Connection>, max: usize) -> Idle {
+        Idle {
+            conns: Mutex::new(conns),
+            max,
         }
     }
 
-    /// Opens (creating if needed) the database at `path` with the default table name
-    /// `sessionkit_session`.
-    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
-        SqliteStore::builder(path).open().await
-    }
-
-    /// Opens (creating if needed) the database at `path` using `table` (letters, digits
-    /// and `_`; lets several applications or tests share one file).
-    pub async fn open_with_table(
-        path: impl AsRef<Path>,
-        table: &str,
-    ) -> Result<SqliteStore, StoreError> {
-        SqliteStore::builder(path).table(table).open().await
-    }
-
-    fn open_blocking(b: SqliteBuilder) -> Result<SqliteStore, StoreError> {
-        let SqliteBuilder {
-            path,
-            table,
-            create,
-        } = b;
-        schema::check_table_name(&table)?;
-        let conn = open_file(&path, create)?;
-        match create {
-            // Nothing is written before the table is known to be ours and current.
-            Create::Never => {
-                schema::check(&conn, &path, &table)?;
-                schema::configure(&conn, &path, true)?;
-            }
-            _ => {
-                schema::configure(&conn, &path, true)?;
-                schema::migrate(&conn, &path, &table)?;
-            }
-        }
-        let sql = Arc::new(schema::Sql::new(&table));
-        let writer = Writer::spawn(conn, Arc::clone(&sql), path.clone())?;
-        Ok(SqliteStore {
-            inner: Arc::new(Inner {
-                path,
-                table,
-                readers: Mutex::new(Vec::new()),
-                writer,
-                sql,
-            }),
-        })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
-    }
-
-    /// Batch sizes of the writer thread so far.
-    pub fn write_stats(&self) -> WriteStats {
-        self.inner.writer.stats()
-    }
-
-    fn reader(&self) -> Result<Connection, StoreError> {
-        if let Some(c) = self
-            .inner
-            .readers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-        {
-            return Ok(c);
-        }
-        let conn = open_read_only(&self.inner.path)?;
-        schema::configure(&conn, &self.inner.path, false)?;
-        Ok(conn)
-    }
-
-    fn give_back(&self, conn: Connection) {
-        let mut pool = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < 16 {
-            pool.push(conn);
-        }
-    }
-
-    fn query_infos(
+    /// An idle connection, or a new one from `open`.
+    pub(crate) fn take(
         &self,
-        sql: &str,
-        params: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<SessionInfo>, StoreError> {
-        let conn = self.reader()?;
-        let rows = {
-            let mut stmt = conn
-                .prepare_cached(sql)
-                .map_err(|e| sql_error(self.path(), "list", e))?;
-            let rows = stmt
-                .query_map(params, |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                    ))
-                })
-                .map_err(|e| sql_error(self.path(), "list", e))?;
-            rows.collect::<Result<Vec<_>, _>>()
-                .map_err(|e| sql_error(self.path(), "list", e))?
-        };
-        self.give_back(conn);
-        Ok(rows
-            .into_iter()
-            .filter_map(|(key, expires, created, seen, user_id)| {
-                Some(SessionInfo {
-                    key: SessionKey::parse(&key)?,
-                    expires_at: from_micros(expires),
-                    meta: Metadata {
-                        created_at: Some(from_micros(created)),
-                        last_seen: Some(from_micros(seen)),
-                        user_id,
-                    },
-                })
-            })
-            .collect())
-    }
-
-    /// Reads a session (blocking).
-    fn read_row(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        let conn = self.reader()?;
-        let row = {
-            let mut stmt = conn
-                .prepare_cached(&self.inner.sql.load)
-                .map_err(|e| sql_error(self.path(), "load", e))?;
-            stmt.query_row(params![key.as_str(), micros(now)], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, bool>(6)?,
-                ))
-            })
-            .optional()
-            .map_err(|e| sql_error(self.path(), "load", e))?
-        };
-        self.give_back(conn);
-        let Some((json, version, expires, created, seen, user_id, retired)) = row else {
-            return Ok(Lookup::Missing);
-        };
-        if retired {
-            return Ok(Lookup::Retired {
-                until: from_micros(expires),
-            });
-        }
-        match Data::from_json(json.into()) {
-            Ok(data) => Ok(Lookup::Found {
-                record: Record {
-                    data,
-                    expires_at: from_micros(expires),
-                    meta: Metadata {
-                        created_at: Some(from_micros(created)),
-                        last_seen: Some(from_micros(seen)),
-                        user_id,
-                    },
-                },
-                token: Token::version(version as u64),
-            }),
-            Err(e) => {
-                tracing::warn!(key = %key.fingerprint(), error = %e, "unreadable session data in SQLite; treating as no session");
-                Ok(Lookup::Missing)
-            }
-        }
-    }
-}
-
-impl SessionStore for SqliteStore {
-    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        // Reads run on the blocking pool. A primary-key read in WAL mode takes microseconds,
-        // but when another process holds the database's locks SQLite can wait for seconds
-        // inside the read (its WAL retry loop ignores the busy timeout); on a blocking thread
-        // that wait stalls neither the runtime nor the engine's load timeout.
-        let (this, key) = (self.clone(), *key);
-        tokio::task::spawn_blocking(move || this.read_row(&key, now))
-            .await
-            .map_err(|e| {
-                StoreError::with_source(StoreErrorKind::Other, "sqlite read task failed", e)
-            })?
-    }
-
-    async fn create(
-        &self,
-        key: &SessionKey,
-        record: &Record,
-        now: OffsetDateTime,
-    ) -> Result<CreateOutcome, StoreError> {
-        self.inner
-            .writer
-            .send(Write::Create {
-                key: *key,
-                row: writer::Row::from_record(record, now),
-                now: micros(now),
-            })
-            .await
-            .map(|r| match r {
-                writer::Reply::Version(v) => CreateOutcome::Created(Token::version(v)),
-                _ => CreateOutcome::Collision,
-            })
-    }
-
-    async fn save(
-        &self,
-        key: &SessionKey,
-        record: &Record,
-        token: &Token,
-        now: OffsetDateTime,
-    ) -> Result<SaveOutcome, StoreError> {
-        let Some(version) = token.as_version() else {
-            return Ok(SaveOutcome::Conflict);
-        };
-        self.inner
-            .writer
-            .send(Write::Save {
-                key: *key,
-                row: writer::Row::from_record(record, now),
-                version: version as i64,
-                now: micros(now),
-            })
-            .await
-            .map(|r| match r {
-                writer::Reply::Version(v) => SaveOutcome::Saved(Token::version(v)),
-                writer::Reply::Conflict => SaveOutcome::Conflict,
-                _ => SaveOutcome::Missing,
-            })
-    }
-
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.inner
-            .writer
-            .send(Write::Delete { key: *key })
-            .await
-            .map(|_| ())
-    }
-
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .writer
-            .send(Write::Touch {
-                key: *key,
-                expires_at: micros(expires_at),
-                now: micros(now),
-            })
-            .await
-            .map(|r| matches!(r, writer::Reply::Changed(n) if n > 0))
-    }
-
-    async fn clear_expired_with_progress(
-        &self,
-        now: OffsetDateTime,
-        progress: &mut (dyn FnMut(u64) + Send),
-    ) -> Result<u64, StoreError> {
-        let mut total = 0u64;
-        loop {
-            let r = self
-                .inner
-                .writer
-                .send(Write::ClearExpired {
-                    now: micros(now),
-                    limit: CLEAR_BATCH,
-                })
-                .await?;
-            let n = match r {
-                writer::Reply::Changed(n) => n,
-                _ => 0,
-            };
-            total += n;
-            progress(total);
-            if n < u64::from(CLEAR_BATCH) {
-                return Ok(total);
-            }
+        open: impl FnOnce() -> Result<Connection, StoreError>,
+    ) -> Result<Connection, StoreError> {
+        let idle = self.conns.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(c) => Ok(c),
+            None => open(),
         }
     }
 
-    async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
-        self.inner
-            .writer
-            .send(Write::Retire {
-                key: *key,
-                until: micros(until),
-            })
-            .await
-            .map(|_| ())
-    }
-
-    fn describe(&self) -> String {
-        format!("sqlite://{}", self.inner.path.display())
-    }
-
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
-}
-
-impl SessionListing for SqliteStore {
-    fn list<'a>(
-        &'a self,
-        now: OffsetDateTime,
-        after: Option<&'a SessionKey>,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let result = match after {
-            Some(a) => self.query_infos(&self.inner.sql.list, &[&micros(now), &a.as_str(), &limit]),
-            None => self.query_infos(&self.inner.sql.list_all, &[&micros(now), &limit]),
-        };
-        Box::pin(std::future::ready(result))
-    }
-}
-
-impl UserIndex for SqliteStore {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
-        now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        let result = self.query_infos(&self.inner.sql.of_user, &[&user_id, &micros(now)]);
-        Box::pin(std::future::ready(result))
-    }
-
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let r = self
-                .inner
-                .writer
-                .send(Write::RevokeUser {
-                    user_id: user_id.to_owned(),
-                    keep: keep.copied(),
-                })
-                .await?;
-            Ok(match r {
-                writer::Reply::Changed(n) => n,
-                _ => 0,
-            })
-        })
+    /// Keeps `conn` for reuse, unless the pool is full or `conn` was left inside a
+    /// transaction (a failed rollback).
+    pub(crate) fn give_back(&self, conn: Connection) {
+        if !conn.is_autocommit() {
+            return;
+        }
+        let mut idle = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.max {
+            idle.push(conn);
+        }
     }
 }

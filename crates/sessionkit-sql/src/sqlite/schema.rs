@@ -25,7 +25,7 @@ use rusqlite::{Connection, OptionalExtension};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::sql_error;
-use crate::common::{check_layout_version, table_not_found};
+use crate::shared::{NativeSql, check_layout_version, table_not_found};
 
 /// How long a connection waits for another process's lock.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -41,7 +41,7 @@ pub const DEFAULT_TABLE: &str = "sessionkit_session";
 /// The layout version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
 
-pub(crate) use crate::common::check_table_name;
+pub(crate) use crate::shared::check_table_name;
 
 /// Connection settings: WAL and NORMAL sync for the writer (which owns the file's mode),
 /// a busy timeout for everyone.
@@ -147,82 +147,84 @@ pub(crate) fn check(conn: &Connection, path: &Path, table: &str) -> Result<(), S
     check_layout_version(table, version, SCHEMA_VERSION)
 }
 
-/// The statements, with the table name filled in once.
+/// The statements, with the table name filled in once: the ones every driver runs
+/// ([`NativeSql`], reached through `Deref`) and this driver's own.
 pub(crate) struct Sql {
-    pub(crate) load: String,
-    pub(crate) create: String,
-    pub(crate) save: String,
+    native: NativeSql,
     pub(crate) state: String,
-    pub(crate) delete: String,
-    pub(crate) touch: String,
-    pub(crate) retire: String,
-    pub(crate) clear: String,
-    pub(crate) list: String,
-    pub(crate) list_all: String,
-    pub(crate) of_user: String,
-    pub(crate) revoke: String,
+}
+
+impl std::ops::Deref for Sql {
+    type Target = NativeSql;
+
+    fn deref(&self) -> &NativeSql {
+        &self.native
+    }
 }
 
 impl Sql {
     pub(crate) fn new(t: &str) -> Sql {
         Sql {
-            load: format!(
-                "SELECT data, version, expires_at, created_at, last_seen, user_id, retired
-                 FROM {t} WHERE session_key = ?1 AND expires_at > ?2"
-            ),
-            // Insert if absent; an expired row does not own its key.
-            create: format!(
-                "INSERT INTO {t} (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
-                 VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, 0)
-                 ON CONFLICT (session_key) DO UPDATE SET
-                     data = excluded.data, version = {t}.version + 1, expires_at = excluded.expires_at,
-                     created_at = excluded.created_at, last_seen = excluded.last_seen,
-                     user_id = excluded.user_id, retired = 0
-                 WHERE {t}.expires_at <= ?7
-                 RETURNING version"
-            ),
-            // Compare-and-set; never inserts.
-            save: format!(
-                "UPDATE {t} SET data = ?2, version = version + 1, expires_at = ?3, last_seen = ?4, user_id = ?5
-                 WHERE session_key = ?1 AND version = ?6 AND retired = 0 AND expires_at > ?7
-                 RETURNING version"
-            ),
+            native: NativeSql {
+                load: format!(
+                    "SELECT data, version, expires_at, created_at, last_seen, user_id, retired
+                     FROM {t} WHERE session_key = ?1 AND expires_at > ?2"
+                ),
+                // Insert if absent; an expired row does not own its key.
+                create: format!(
+                    "INSERT INTO {t} (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
+                     VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, 0)
+                     ON CONFLICT (session_key) DO UPDATE SET
+                         data = excluded.data, version = {t}.version + 1, expires_at = excluded.expires_at,
+                         created_at = excluded.created_at, last_seen = excluded.last_seen,
+                         user_id = excluded.user_id, retired = 0
+                     WHERE {t}.expires_at <= ?7
+                     RETURNING version"
+                ),
+                // Compare-and-set; never inserts.
+                save: format!(
+                    "UPDATE {t} SET data = ?2, version = version + 1, expires_at = ?3, last_seen = ?4, user_id = ?5
+                     WHERE session_key = ?1 AND version = ?6 AND retired = 0 AND expires_at > ?7
+                     RETURNING version"
+                ),
+                delete: format!("DELETE FROM {t} WHERE session_key = ?1"),
+                touch: format!(
+                    "UPDATE {t} SET expires_at = ?2, last_seen = ?3
+                     WHERE session_key = ?1 AND retired = 0 AND expires_at > ?3"
+                ),
+                retire: format!(
+                    "INSERT INTO {t} (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
+                     VALUES (?1, '', 1, ?2, 0, 0, NULL, 1)
+                     ON CONFLICT (session_key) DO UPDATE SET
+                         data = '', version = {t}.version + 1, expires_at = excluded.expires_at,
+                         user_id = NULL, retired = 1"
+                ),
+                clear: format!(
+                    "DELETE FROM {t} WHERE session_key IN
+                     (SELECT session_key FROM {t} WHERE expires_at <= ?1 LIMIT ?2)"
+                ),
+                list: format!(
+                    "SELECT session_key, expires_at, created_at, last_seen, user_id FROM {t}
+                     WHERE retired = 0 AND expires_at > ?1 AND session_key > ?2
+                     ORDER BY session_key LIMIT ?3"
+                ),
+                list_all: format!(
+                    "SELECT session_key, expires_at, created_at, last_seen, user_id FROM {t}
+                     WHERE retired = 0 AND expires_at > ?1
+                     ORDER BY session_key LIMIT ?2"
+                ),
+                of_user: format!(
+                    "SELECT session_key, expires_at, created_at, last_seen, user_id FROM {t}
+                     WHERE user_id = ?1 AND retired = 0 AND expires_at > ?2
+                     ORDER BY session_key"
+                ),
+                revoke: format!(
+                    "DELETE FROM {t} WHERE user_id = ?1 AND session_key <> ?2"
+                ),
+
+            },
             state: format!(
                 "SELECT 1 FROM {t} WHERE session_key = ?1 AND retired = 0 AND expires_at > ?2"
-            ),
-            delete: format!("DELETE FROM {t} WHERE session_key = ?1"),
-            touch: format!(
-                "UPDATE {t} SET expires_at = ?2, last_seen = ?3
-                 WHERE session_key = ?1 AND retired = 0 AND expires_at > ?3"
-            ),
-            retire: format!(
-                "INSERT INTO {t} (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
-                 VALUES (?1, '', 1, ?2, 0, 0, NULL, 1)
-                 ON CONFLICT (session_key) DO UPDATE SET
-                     data = '', version = {t}.version + 1, expires_at = excluded.expires_at,
-                     user_id = NULL, retired = 1"
-            ),
-            clear: format!(
-                "DELETE FROM {t} WHERE session_key IN
-                 (SELECT session_key FROM {t} WHERE expires_at <= ?1 LIMIT ?2)"
-            ),
-            list: format!(
-                "SELECT session_key, expires_at, created_at, last_seen, user_id FROM {t}
-                 WHERE retired = 0 AND expires_at > ?1 AND session_key > ?2
-                 ORDER BY session_key LIMIT ?3"
-            ),
-            list_all: format!(
-                "SELECT session_key, expires_at, created_at, last_seen, user_id FROM {t}
-                 WHERE retired = 0 AND expires_at > ?1
-                 ORDER BY session_key LIMIT ?2"
-            ),
-            of_user: format!(
-                "SELECT session_key, expires_at, created_at, last_seen, user_id FROM {t}
-                 WHERE user_id = ?1 AND retired = 0 AND expires_at > ?2
-                 ORDER BY session_key"
-            ),
-            revoke: format!(
-                "DELETE FROM {t} WHERE user_id = ?1 AND session_key <> ?2"
             ),
         }
     }

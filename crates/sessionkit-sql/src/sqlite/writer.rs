@@ -10,8 +10,9 @@ use sessionkit_core::{Record, SessionKey, StoreError, StoreErrorKind};
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
+use super::native::micros;
 use super::schema::Sql;
-use super::{micros, sql_error};
+use super::sql_error;
 
 /// At most this many writes share one transaction.
 const MAX_BATCH: usize = 512;
@@ -63,7 +64,7 @@ pub(crate) enum Write {
     },
     ClearExpired {
         now: i64,
-        limit: u32,
+        limit: i64,
     },
     RevokeUser {
         user_id: String,

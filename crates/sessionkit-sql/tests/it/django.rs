@@ -315,24 +315,95 @@ pub(crate) async fn clear_reports_progress<S: SessionStore>(store: &S) {
             .await
             .expect("create");
     }
-    let mut seen = Vec::new();
-    let later = now + time::Duration::seconds(10);
-    let removed = store
-        .clear_expired_with_progress(later, &mut |n| seen.push(n))
-        .await
-        .expect("clear");
-    assert_eq!(removed, 2500);
-    assert_eq!(seen, [1000, 2000, 2500]);
-    let mut again = Vec::new();
-    assert_eq!(
-        store
-            .clear_expired_with_progress(later, &mut |n| again.push(n))
-            .await
-            .expect("clear"),
-        0
-    );
-    assert_eq!(again, [0]);
+    crate::server::clears_in_batches_of_1000(store, now + time::Duration::seconds(10)).await;
 }
+
+/// The tests of the Django layout on a server, written once for PostgreSQL and MySQL, with
+/// `open(table, secrets)` (creating the table if missing; `None`, a SKIP, when the server is
+/// unreachable), `fresh_with(secrets)` and `fresh()` (a store on a fresh table, dropped with
+/// it) and the conformance suite's Django profile. The module using it has `url()`,
+/// `sweep_stale()`, `dropping(table)` and `raw_row(table, key)`; `$table` turns a store's
+/// `table()` into the name `open` takes.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+macro_rules! django_server_tests {
+    ($store:ident, $name:literal, table: $table:expr) => {
+        /// Connects on `table` (created if missing): `None` (SKIP) when the server is
+        /// unreachable.
+        async fn open(table: &str, secrets: &Secrets) -> Option<$store> {
+            sessionkit_testkit::require_store(
+                $name,
+                $store::builder(&url(), secrets)
+                    .table(table)
+                    .create_table_if_missing()
+                    .connect()
+                    .await,
+            )
+        }
+
+        /// A store on a fresh table, dropped with the store.
+        async fn fresh_with(secrets: &Secrets) -> Option<Scoped<$store>> {
+            sweep_stale().await;
+            let table = table_name();
+            let store = open(&table, secrets).await?;
+            let guard = dropping(&table);
+            Some(Scoped::new(store, move || drop(guard)))
+        }
+
+        async fn fresh() -> Option<Scoped<$store>> {
+            fresh_with(&secrets()).await
+        }
+
+        mod conformance {
+            use super::*;
+            sessionkit_testkit::conformance_tests!(Profile::django(), fresh());
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn unreadable_rows_are_missing_and_left_in_place() {
+            let Some(store) = fresh().await else { return };
+            let other = store.with_secrets(&Secrets::new("another-secret"));
+            django::unreadable_rows_are_missing_and_left(&*store, &other).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn touch_moves_only_the_expiry() {
+            let Some(store) = fresh().await else { return };
+            let table = store.table().to_owned();
+            django::touch_moves_only_the_expiry(&*store, async |key| raw_row(&table, key).await)
+                .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn clear_expired_reports_progress() {
+            let Some(store) = fresh().await else { return };
+            django::clear_reports_progress(&*store).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn two_cleaners_remove_each_row_once() {
+            let Some(a) = fresh().await else { return };
+            let b = open(&($table)(a.table()), &secrets())
+                .await
+                .expect("a second store on the same table");
+            server::two_cleaners(&*a, &b).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fifty_concurrent_savers_one_wins() {
+            let Some(store) = fresh().await else { return };
+            server::fifty_savers(&*store).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn create_over_expired_gets_a_new_token() {
+            let Some(store) = fresh().await else { return };
+            server::create_over_expired_continues_versions(&*store).await;
+        }
+    };
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) use django_server_tests;
 
 #[test]
 fn the_vectors_are_there() {

@@ -15,36 +15,6 @@ use crate::django::{self, anchor, secrets};
 use crate::mysql::{dropping, raw, sweep_stale, url};
 use crate::server::{self, Scoped, block_on_side, is_stale, table_name};
 
-/// Connects on `table` (created if missing): `None` (SKIP) when the server is unreachable.
-async fn open(table: &str, secrets: &Secrets) -> Option<DjangoMySqlStore> {
-    sessionkit_testkit::require_store(
-        "MySQL",
-        DjangoMySqlStore::builder(&url(), secrets)
-            .table(table)
-            .create_table_if_missing()
-            .connect()
-            .await,
-    )
-}
-
-/// A store on a fresh table, dropped with the store.
-async fn fresh_with(secrets: &Secrets) -> Option<Scoped<DjangoMySqlStore>> {
-    sweep_stale().await;
-    let table = table_name();
-    let store = open(&table, secrets).await?;
-    let guard = dropping(&table);
-    Some(Scoped::new(store, move || drop(guard)))
-}
-
-async fn fresh() -> Option<Scoped<DjangoMySqlStore>> {
-    fresh_with(&secrets()).await
-}
-
-mod conformance {
-    use super::*;
-    sessionkit_testkit::conformance_tests!(Profile::django(), fresh());
-}
-
 /// `(session_data, expire_date)` as the server prints them.
 async fn raw_row(table: &str, key: &SessionKey) -> (String, String) {
     let mut conn = raw().await.expect("raw connection");
@@ -101,13 +71,6 @@ async fn writes_what_django_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unreadable_rows_are_missing_and_left_in_place() {
-    let Some(store) = fresh().await else { return };
-    let other = store.with_secrets(&Secrets::new("another-secret"));
-    django::unreadable_rows_are_missing_and_left(&*store, &other).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_compare_bytes_under_a_case_insensitive_collation() {
     let Some(store) = fresh().await else { return };
     let mut conn = raw().await.expect("raw connection");
@@ -124,39 +87,7 @@ async fn tokens_compare_bytes_under_a_case_insensitive_collation() {
     django::tokens_compare_bytes(&*store).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn touch_moves_only_the_expiry() {
-    let Some(store) = fresh().await else { return };
-    let table = store.table().to_owned();
-    django::touch_moves_only_the_expiry(&*store, async |key| raw_row(&table, key).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clear_expired_reports_progress() {
-    let Some(store) = fresh().await else { return };
-    django::clear_reports_progress(&*store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_cleaners_remove_each_row_once() {
-    let Some(a) = fresh().await else { return };
-    let b = open(a.table(), &secrets())
-        .await
-        .expect("a second store on the same table");
-    server::two_cleaners(&*a, &b).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_concurrent_savers_one_wins() {
-    let Some(store) = fresh().await else { return };
-    server::fifty_savers(&*store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_over_expired_gets_a_new_token() {
-    let Some(store) = fresh().await else { return };
-    server::create_over_expired_continues_versions(&*store).await;
-}
+django::django_server_tests!(DjangoMySqlStore, "MySQL", table: |t: &str| t.to_owned());
 
 #[tokio::test]
 async fn a_missing_table_is_a_clear_config_error() {

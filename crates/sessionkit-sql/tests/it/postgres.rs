@@ -85,117 +85,12 @@ pub(crate) fn dropping(table: &str) -> Scoped<()> {
     })
 }
 
-/// Connects on `table`: `None` (SKIP) when the server is unreachable, a panic for any
-/// other failure.
-async fn open(table: &str) -> Option<PostgresStore> {
-    match PostgresStore::connect_with_table(&url(), table).await {
-        Ok(store) => Some(store),
-        Err(e) if e.kind() == StoreErrorKind::Unavailable => {
-            sessionkit_testkit::require("PostgreSQL", Err(e.report()))
-        }
-        Err(e) => panic!("PostgreSQL store could not start: {}", e.report()),
-    }
-}
-
-/// A store on fresh tables, dropped with the store.
-async fn fresh() -> Option<Scoped<PostgresStore>> {
-    sweep_stale().await;
-    let table = table_name();
-    let store = open(&table).await?;
-    let guard = dropping(&table);
-    Some(Scoped::new(store, move || drop(guard)))
-}
-
-mod conformance {
-    use super::*;
-    sessionkit_testkit::conformance_tests!(Profile::full().with_leases(), fresh());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_cleaners_remove_each_row_once() {
-    let Some(a) = fresh().await else { return };
-    let b = open(a.table())
-        .await
-        .expect("second store on the same table");
-    server::two_cleaners(&*a, &b).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clear_expired_reports_progress() {
-    let Some(store) = fresh().await else { return };
-    server::fill(&*store, 2500, 1).await;
-    let mut seen = Vec::new();
-    let removed = store
-        .clear_expired_with_progress(at(10), &mut |n| seen.push(n))
-        .await
-        .expect("clear");
-    assert_eq!(removed, 2500);
-    assert_eq!(seen, [1000, 2000, 2500]);
-    let mut again = Vec::new();
-    assert_eq!(
-        store
-            .clear_expired_with_progress(at(10), &mut |n| again.push(n))
-            .await
-            .expect("clear"),
-        0
-    );
-    assert_eq!(again, [0], "one report when nothing expired");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_concurrent_savers_one_wins() {
-    let Some(store) = fresh().await else { return };
-    server::fifty_savers(&*store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_over_expired_continues_versions() {
-    let Some(store) = fresh().await else { return };
-    server::create_over_expired_continues_versions(&*store).await;
-}
-
-#[tokio::test]
-async fn dead_server_fails_fast() {
-    let started = Instant::now();
-    let err = PostgresStore::connect("postgres://postgres:pw@127.0.0.1:1/test")
-        .await
-        .expect_err("nothing listens on port 1");
-    assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{}", err.report());
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
-    let report = err.report();
-    assert!(
-        report.contains("postgres://postgres@127.0.0.1:1/test"),
-        "{report}"
-    );
-    assert!(!report.contains("pw"), "no password in errors: {report}");
-}
-
-#[tokio::test]
-async fn silent_server_times_out() {
-    // Accepts connections and never answers: connecting must give up, not hang.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let holder = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    let started = Instant::now();
-    let err = PostgresStore::connect(&format!("postgres://postgres@127.0.0.1:{port}/test"))
-        .await
-        .expect_err("a silent server");
-    let took = started.elapsed();
-    holder.abort();
-    assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{}", err.report());
-    assert!(took < Duration::from_secs(12), "took {took:?}");
-}
+server::native_server_tests!(
+    PostgresStore, "PostgreSQL",
+    dead: "postgres://postgres:pw@127.0.0.1:1/test",
+    shown: "postgres://postgres@127.0.0.1:1/test",
+    silent: "postgres://postgres@127.0.0.1:{port}/test"
+);
 
 #[tokio::test]
 async fn bad_urls_tables_and_databases_are_config_errors() {
@@ -247,29 +142,6 @@ async fn newer_layout_version_is_refused() {
         "{}",
         err.report()
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn processes_starting_at_once_share_the_schema() {
-    let table = table_name();
-    let _guard = dropping(&table);
-    let url = url();
-    let results = tokio::join!(
-        PostgresStore::connect_with_table(&url, &table),
-        PostgresStore::connect_with_table(&url, &table),
-        PostgresStore::connect_with_table(&url, &table),
-        PostgresStore::connect_with_table(&url, &table),
-    );
-    for r in [results.0, results.1, results.2, results.3] {
-        match r {
-            Ok(_) => {}
-            Err(e) if e.kind() == StoreErrorKind::Unavailable => {
-                sessionkit_testkit::require("PostgreSQL", Err::<(), _>(e.report()));
-                return;
-            }
-            Err(e) => panic!("concurrent schema setup failed: {}", e.report()),
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

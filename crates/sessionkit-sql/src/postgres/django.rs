@@ -1,27 +1,21 @@
-//! [`DjangoPostgresStore`]: Django's `django_session` table in PostgreSQL.
+//! [`DjangoPostgresStore`]: Django's `django_session` table in PostgreSQL (see the
+//! [layout's docs](crate::django)); its DDL is in `django_schema.rs`.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use sessionkit_core::store::{BoxFuture, Create};
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
-use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
 
-use super::shared::{self, Codec, Row, Scan};
-use super::{CLEAR_BATCH, DEFAULT_TABLE, DjangoTime, Secrets};
-use crate::common::check_table_name;
-use crate::postgres::{CONNECT_TIMEOUT, POOL_SIZE, describe, pg_error, pool_error, ts};
-
-/// Serializes table creation between processes starting at once (an arbitrary constant:
-/// "djsessio" in ASCII).
-const SCHEMA_LOCK: i64 = 0x646a_7365_7373_696f;
+use super::{Db, django_schema, pg_error, ts};
+use crate::django::{DEFAULT_TABLE, DjangoTime, Secrets};
+use crate::shared::django::{self as shared, Codec, Row, Scan, Sql};
+use crate::shared::{check_name, check_table_name, save_outcome};
 
 /// Django's `db` engine layout in PostgreSQL: the `django_session` table, optionally in a
 /// named schema. See the [module docs](super) for the semantics.
@@ -45,7 +39,7 @@ const SCHEMA_LOCK: i64 = 0x646a_7365_7373_696f;
 /// ([`DjangoPostgresBuilder::django_time`]), and then reads and writes it in `TIME_ZONE`
 /// as Django would; otherwise connecting fails with an error naming the setting.
 ///
-/// Connections come from a `deadpool-postgres` pool ([`POOL_SIZE`] connections), each
+/// Connections come from a `deadpool-postgres` pool ([`POOL_SIZE`](super::POOL_SIZE) connections), each
 /// statement prepared once per connection. Cleanup batches lock their rows with
 /// `FOR UPDATE SKIP LOCKED`, so several cleaners share the work. Clones share the pool.
 ///
@@ -64,14 +58,12 @@ const SCHEMA_LOCK: i64 = 0x646a_7365_7373_696f;
 /// ```
 #[derive(Clone)]
 pub struct DjangoPostgresStore {
-    db: Arc<Db>,
+    db: Arc<Django>,
     codec: Codec,
 }
 
-struct Db {
-    pool: Pool,
-    url: String,
-    timeout: Duration,
+struct Django {
+    db: Db,
     /// The table as statements name it: `"t"` or `"s"."t"`.
     table: String,
     sql: Sql,
@@ -80,15 +72,6 @@ struct Db {
     /// Whether `expire_date` is `timestamp without time zone` (naive local times in
     /// `time`'s zone) rather than `timestamp with time zone`.
     naive: bool,
-}
-
-impl fmt::Debug for DjangoPostgresStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DjangoPostgresStore")
-            .field("url", &self.db.url)
-            .field("table", &self.db.table)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Options for connecting a [`DjangoPostgresStore`]; from
@@ -104,24 +87,11 @@ pub struct DjangoPostgresBuilder {
     time: DjangoTime,
 }
 
-/// Checks a schema name (spliced into SQL, quoted): 1-63 ASCII letters, digits and `_`,
-/// not starting with a digit.
-fn check_schema_name(schema: &str) -> Result<(), StoreError> {
-    let ok = !schema.is_empty()
-        && schema.len() <= 63
-        && schema
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && !schema.as_bytes()[0].is_ascii_digit();
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::new(
-            StoreErrorKind::Config,
-            format!(
-                "invalid schema name {schema:?}: use 1-63 letters, digits and _, not starting with a digit"
-            ),
-        ))
+impl fmt::Debug for DjangoPostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.db
+            .db
+            .debug_store(f, "DjangoPostgresStore", &self.db.table, true)
     }
 }
 
@@ -170,7 +140,7 @@ impl DjangoPostgresBuilder {
     /// Connects and checks the table.
     ///
     /// An unreachable server is [`StoreErrorKind::Unavailable`] (connecting gives up after
-    /// [`CONNECT_TIMEOUT`] or the URL's `connect_timeout`); a bad URL, a refused login, a
+    /// [`CONNECT_TIMEOUT`](super::CONNECT_TIMEOUT) or the URL's `connect_timeout`); a bad URL, a refused login, a
     /// missing schema or table (unless
     /// [`create_table_if_missing`](Self::create_table_if_missing)), or a table without
     /// Django's columns is [`StoreErrorKind::Config`].
@@ -179,7 +149,7 @@ impl DjangoPostgresBuilder {
         let table = self.table.to_ascii_lowercase();
         let schema = match &self.schema {
             Some(s) => {
-                check_schema_name(s)?;
+                check_name("schema", s, 63)?;
                 Some(s.to_ascii_lowercase())
             }
             None => None,
@@ -188,38 +158,9 @@ impl DjangoPostgresBuilder {
             Some(s) => format!(r#""{s}"."{table}""#),
             None => format!(r#""{table}""#),
         };
-        let mut cfg: tokio_postgres::Config = self.url.parse().map_err(|e| {
-            StoreError::with_source(StoreErrorKind::Config, "invalid PostgreSQL URL", e)
-        })?;
-        let timeout = cfg
-            .get_connect_timeout()
-            .copied()
-            .filter(|t| !t.is_zero())
-            .unwrap_or(CONNECT_TIMEOUT);
-        cfg.connect_timeout(timeout);
-        let url = describe(&cfg);
-        let manager = Manager::from_config(
-            cfg,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(timeout))
-            .create_timeout(Some(timeout))
-            .recycle_timeout(Some(timeout))
-            .build()
-            .map_err(|e| {
-                StoreError::with_source(
-                    StoreErrorKind::Config,
-                    "cannot build the PostgreSQL pool",
-                    e,
-                )
-            })?;
-        let mut client = pool.get().await.map_err(|e| pool_error(&url, timeout, e))?;
+        let db = Db::new(&self.url)?;
+        let url = db.url();
+        let mut client = db.client().await?;
         if let Some(s) = &schema {
             let row = client
                 .query_one(
@@ -238,113 +179,26 @@ impl DjangoPostgresBuilder {
                 ));
             }
         }
-        if !table_exists(&client, &qualified).await? {
+        if !django_schema::table_exists(&client, &qualified).await? {
             if self.create != Create::IfMissing {
                 return Err(shared::table_missing(&qualified, &format!(" in {url}")));
             }
-            create_table(&mut client, &qualified, &table).await?;
+            django_schema::create_table(&mut client, &qualified, &table).await?;
         }
-        let naive = check_columns(&client, &qualified, &url, &self.time).await?;
+        let sql = django_schema::sql(&qualified);
+        let naive =
+            django_schema::check_columns(&client, &sql, &qualified, url, &self.time).await?;
         drop(client);
         Ok(DjangoPostgresStore {
             codec: Codec::new(&self.secrets, "postgres"),
-            db: Arc::new(Db {
-                pool,
-                url,
-                timeout,
-                sql: Sql::new(&qualified),
+            db: Arc::new(Django {
+                db,
+                sql,
                 table: qualified,
                 time: self.time,
                 naive,
             }),
         })
-    }
-}
-
-async fn table_exists<C: GenericClient>(client: &C, qualified: &str) -> Result<bool, StoreError> {
-    let row = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&qualified])
-        .await
-        .map_err(|e| pg_error("table check", e))?;
-    row.try_get(0).map_err(|e| pg_error("table check", e))
-}
-
-/// Django's DDL in one transaction, under an advisory lock and after a second look (two
-/// processes starting at once).
-async fn create_table(
-    client: &mut deadpool_postgres::Client,
-    qualified: &str,
-    table: &str,
-) -> Result<(), StoreError> {
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| pg_error("schema setup", e))?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-        .await
-        .map_err(|e| pg_error("schema lock", e))?;
-    if !table_exists(&tx, qualified).await? {
-        let like = shared::like_index(table);
-        let expire = shared::expire_index(table);
-        tx.batch_execute(&format!(
-            r#"CREATE TABLE {qualified} ("session_key" varchar(40) NOT NULL PRIMARY KEY, "session_data" text NOT NULL, "expire_date" timestamp with time zone NOT NULL);
-            CREATE INDEX "{like}" ON {qualified} ("session_key" varchar_pattern_ops);
-            CREATE INDEX "{expire}" ON {qualified} ("expire_date");"#
-        ))
-        .await
-        .map_err(|e| pg_error("schema setup", e))?;
-    }
-    tx.commit().await.map_err(|e| pg_error("schema setup", e))
-}
-
-/// Refuses a table without Django's columns, or a `timestamp without time zone` expiry
-/// unless `USE_TZ = False` is configured; whether `expire_date` is naive.
-async fn check_columns<C: GenericClient>(
-    client: &C,
-    qualified: &str,
-    url: &str,
-    time: &DjangoTime,
-) -> Result<bool, StoreError> {
-    let not_django = |e: tokio_postgres::Error| {
-        StoreError::with_source(
-            StoreErrorKind::Config,
-            format!(
-                "table {qualified} in {url} is not Django's session table (session_key, session_data, expire_date)"
-            ),
-            e,
-        )
-    };
-    client
-        .execute(
-            &format!("SELECT session_key, session_data, expire_date FROM {qualified} LIMIT 0"),
-            &[],
-        )
-        .await
-        .map_err(not_django)?;
-    let row = client
-        .query_one(
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
-             WHERE attrelid = to_regclass($1) AND attname = 'expire_date' AND NOT attisdropped",
-            &[&qualified],
-        )
-        .await
-        .map_err(not_django)?;
-    let kind: String = row.try_get(0).map_err(not_django)?;
-    match kind.as_str() {
-        "timestamp with time zone" => Ok(false),
-        "timestamp without time zone" if !time.use_tz() => Ok(true),
-        "timestamp without time zone" => Err(StoreError::new(
-            StoreErrorKind::Config,
-            format!(
-                "{qualified}.expire_date is timestamp without time zone, which holds naive local times (Django's USE_TZ = False): configure USE_TZ = False and Django's TIME_ZONE (DjangoTime::local, or --django-use-tz false --django-time-zone NAME)"
-            ),
-        )),
-        _ => Err(StoreError::new(
-            StoreErrorKind::Config,
-            format!(
-                "{qualified}.expire_date is {kind}, not a timestamp: this is not Django's session table"
-            ),
-        )),
     }
 }
 
@@ -387,7 +241,7 @@ impl DjangoPostgresStore {
 
     /// The database URL without its password.
     pub fn describe_url(&self) -> &str {
-        &self.db.url
+        self.db.db.url()
     }
 
     /// Django's `USE_TZ` and `TIME_ZONE` as configured.
@@ -424,65 +278,6 @@ impl DjangoPostgresStore {
             row.try_get(i)
         }
     }
-
-    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
-        self.db
-            .pool
-            .get()
-            .await
-            .map_err(|e| pool_error(&self.db.url, self.db.timeout, e))
-    }
-
-    async fn query(
-        &self,
-        what: &str,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| pg_error(what, e))?;
-        client
-            .query(&stmt, params)
-            .await
-            .map_err(|e| pg_error(what, e))
-    }
-
-    async fn query_opt(
-        &self,
-        what: &str,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| pg_error(what, e))?;
-        client
-            .query_opt(&stmt, params)
-            .await
-            .map_err(|e| pg_error(what, e))
-    }
-
-    async fn execute(
-        &self,
-        what: &str,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| pg_error(what, e))?;
-        client
-            .execute(&stmt, params)
-            .await
-            .map_err(|e| pg_error(what, e))
-    }
 }
 
 /// A scanned row (key, data, expiry), or `None` (logged) when it cannot be read.
@@ -506,6 +301,8 @@ fn read_row(store: &DjangoPostgresStore, r: &tokio_postgres::Row) -> Option<Row>
 impl SessionStore for DjangoPostgresStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
         let row = self
+            .db
+            .db
             .query_opt("load", &self.db.sql.load, &[&key.as_str(), &*self.at(now)])
             .await?;
         let Some(row) = row else {
@@ -531,6 +328,8 @@ impl SessionStore for DjangoPostgresStore {
     ) -> Result<CreateOutcome, StoreError> {
         let data = self.codec.encode(&record.data, now);
         let row = self
+            .db
+            .db
             .query_opt(
                 "create",
                 &self.db.sql.create,
@@ -560,6 +359,8 @@ impl SessionStore for DjangoPostgresStore {
         let old = shared::token_text(token);
         let data = self.codec.encode(&record.data, now);
         let row = self
+            .db
+            .db
             .query_opt(
                 "save",
                 &self.db.sql.save,
@@ -578,17 +379,12 @@ impl SessionStore for DjangoPostgresStore {
         let read = || -> Result<(bool, bool), tokio_postgres::Error> {
             Ok((row.try_get(0)?, row.try_get(1)?))
         };
-        Ok(match read().map_err(|e| pg_error("save", e))? {
-            (true, _) => SaveOutcome::Saved(shared::token(data)),
-            (false, true) => SaveOutcome::Conflict,
-            (false, false) => SaveOutcome::Missing,
-        })
+        let (saved, live) = read().map_err(|e| pg_error("save", e))?;
+        Ok(save_outcome(saved.then(|| shared::token(data)), live))
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.execute("delete", &self.db.sql.delete, &[&key.as_str()])
-            .await
-            .map(|_| ())
+        self.db.db.delete(&self.db.sql.delete, key).await
     }
 
     async fn touch(
@@ -597,17 +393,14 @@ impl SessionStore for DjangoPostgresStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .execute(
-                "touch",
-                &self.db.sql.touch,
-                &[&key.as_str(), &*self.at(expires_at), &*self.at(now)],
-            )
-            .await?;
-        Ok(n > 0)
+        // `expire_date` only: the data, and so the token, stay as they are.
+        let (expires_at, now) = (self.at(expires_at), self.at(now));
+        let sql = &self.db.sql.touch;
+        let moved = self.db.db.touch(sql, key, &*expires_at, &*now).await?;
+        Ok(moved)
     }
 
-    /// Deletes in batches of [`CLEAR_BATCH`] rows, each its own statement, and reports
+    /// Deletes in batches of [`CLEAR_BATCH`](crate::CLEAR_BATCH) rows, each its own statement, and reports
     /// the running total after each batch that removed something (just `0` when nothing
     /// had expired).
     async fn clear_expired_with_progress(
@@ -615,41 +408,20 @@ impl SessionStore for DjangoPostgresStore {
         now: OffsetDateTime,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&self.db.sql.clear)
-            .await
-            .map_err(|e| pg_error("clear_expired", e))?;
         let now = self.at(now);
-        let batch = CLEAR_BATCH as i64;
-        let mut total = 0u64;
-        loop {
-            let n = client
-                .execute(&stmt, &[&*now, &batch])
-                .await
-                .map_err(|e| pg_error("clear_expired", e))?;
-            total += n;
-            if n > 0 {
-                progress(total);
-            }
-            if n < CLEAR_BATCH {
-                if total == 0 {
-                    progress(0);
-                }
-                return Ok(total);
-            }
-        }
+        self.db
+            .db
+            .clear_expired(&self.db.sql.clear, &*now, progress)
+            .await
     }
 
     fn describe(&self) -> String {
-        let mut s = format!("{} (django layout", self.db.url);
-        if self.db.table != format!(r#""{DEFAULT_TABLE}""#) {
-            s.push_str(", table ");
-            s.push_str(&self.db.table);
-        }
-        self.db.time.describe_into(&mut s);
-        s.push(')');
-        s
+        let custom = self.db.table != format!(r#""{DEFAULT_TABLE}""#);
+        shared::describe(
+            self.db.db.url(),
+            custom.then_some(self.db.table.as_str()),
+            &self.db.time,
+        )
     }
 
     fn listing(&self) -> Option<&dyn SessionListing> {
@@ -675,15 +447,19 @@ impl Scan for DjangoPostgresStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = match live_at {
             Some(now) => {
-                self.query(
-                    "scan",
-                    &self.db.sql.page_live,
-                    &[&after, &*self.at(now), &limit],
-                )
-                .await?
+                self.db
+                    .db
+                    .query(
+                        "scan",
+                        &self.db.sql.page_live,
+                        &[&after, &*self.at(now), &limit],
+                    )
+                    .await?
             }
             None => {
-                self.query("scan", &self.db.sql.page_all, &[&after, &limit])
+                self.db
+                    .db
+                    .query("scan", &self.db.sql.page_all, &[&after, &limit])
                     .await?
             }
         };
@@ -691,12 +467,18 @@ impl Scan for DjangoPostgresStore {
     }
 
     async fn row(&self, key: &str) -> Result<Option<Row>, StoreError> {
-        let row = self.query_opt("scan", &self.db.sql.row, &[&key]).await?;
+        let row = self
+            .db
+            .db
+            .query_opt("scan", &self.db.sql.row, &[&key])
+            .await?;
         Ok(row.as_ref().and_then(|r| read_row(self, r)))
     }
 
     async fn delete_if(&self, key: &str, data: &str) -> Result<bool, StoreError> {
         let n = self
+            .db
+            .db
             .execute("revoke_user", &self.db.sql.delete_if, &[&key, &data])
             .await?;
         Ok(n > 0)
@@ -731,93 +513,5 @@ impl UserIndex for DjangoPostgresStore {
         keep: Option<&'a SessionKey>,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(shared::revoke_user(self, user_id, keep))
-    }
-}
-
-/// The statements, with the (quoted, maybe schema-qualified) table filled in once.
-struct Sql {
-    load: String,
-    create: String,
-    save: String,
-    delete: String,
-    touch: String,
-    clear: String,
-    page_live: String,
-    page_all: String,
-    row: String,
-    delete_if: String,
-}
-
-impl Sql {
-    fn new(t: &str) -> Sql {
-        Sql {
-            load: format!(
-                "SELECT session_data, expire_date FROM {t} WHERE session_key = $1 AND expire_date > $2"
-            ),
-            // Insert if absent; an expired row does not own its key.
-            create: format!(
-                "INSERT INTO {t} AS s (session_key, session_data, expire_date) VALUES ($1, $2, $3)
-                 ON CONFLICT (session_key) DO UPDATE SET
-                     session_data = EXCLUDED.session_data, expire_date = EXCLUDED.expire_date
-                 WHERE s.expire_date <= $4
-                 RETURNING 1"
-            ),
-            // Compare-and-set on the stored text (byte-wise: COLLATE "C"); never inserts.
-            // The outer SELECT sees the table as it was before the UPDATE, so it tells
-            // a conflict (live row, other data) from a missing row in the same round trip.
-            save: format!(
-                r#"WITH upd AS (
-                     UPDATE {t} SET session_data = $2, expire_date = $3
-                     WHERE session_key = $1 AND session_data COLLATE "C" = $4 AND expire_date > $5
-                     RETURNING 1
-                 )
-                 SELECT EXISTS (SELECT 1 FROM upd),
-                        EXISTS (SELECT 1 FROM {t} WHERE session_key = $1 AND expire_date > $5)"#
-            ),
-            delete: format!("DELETE FROM {t} WHERE session_key = $1"),
-            touch: format!(
-                "UPDATE {t} SET expire_date = $2 WHERE session_key = $1 AND expire_date > $3"
-            ),
-            // One batch: the oldest expired rows nobody else is deleting right now, found
-            // through the expiry index, deleted through the primary key.
-            clear: format!(
-                "DELETE FROM {t} WHERE session_key = ANY(ARRAY(
-                     SELECT session_key FROM {t} WHERE expire_date <= $1
-                     ORDER BY expire_date LIMIT $2
-                     FOR UPDATE SKIP LOCKED
-                 ))"
-            ),
-            // Byte order of the key, whatever the database's collation.
-            page_live: format!(
-                r#"SELECT session_key, session_data, expire_date FROM {t}
-                 WHERE session_key COLLATE "C" > $1 AND expire_date > $2
-                 ORDER BY session_key COLLATE "C" LIMIT $3"#
-            ),
-            page_all: format!(
-                r#"SELECT session_key, session_data, expire_date FROM {t}
-                 WHERE session_key COLLATE "C" > $1
-                 ORDER BY session_key COLLATE "C" LIMIT $2"#
-            ),
-            row: format!(
-                "SELECT session_key, session_data, expire_date FROM {t} WHERE session_key = $1"
-            ),
-            delete_if: format!(
-                r#"DELETE FROM {t} WHERE session_key = $1 AND session_data COLLATE "C" = $2"#
-            ),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schema_names() {
-        assert!(check_schema_name("tenant_a").is_ok());
-        assert!(check_schema_name(&"s".repeat(63)).is_ok());
-        for bad in ["", "1a", "a-b", "a\"b", "a.b", &"s".repeat(64)] {
-            assert!(check_schema_name(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -1,4 +1,5 @@
-//! [`DjangoSqliteStore`]: Django's `django_session` table in Django's SQLite database.
+//! [`DjangoSqliteStore`]: Django's `django_session` table in Django's SQLite database
+//! (see the [layout's docs](crate::django)); its DDL is in `django_schema.rs`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,10 +15,10 @@ use sessionkit_core::{
 };
 use time::OffsetDateTime;
 
-use super::shared::{self, Codec, Row, Scan};
-use super::{CLEAR_BATCH, DEFAULT_TABLE, DjangoTime, Secrets};
-use crate::common::check_table_name;
-use crate::sqlite::{open_file, sql_error};
+use super::{Idle, blocking, django_schema, open_file, sql_error};
+use crate::django::{CLEAR_BATCH, DEFAULT_TABLE, DjangoTime, Secrets};
+use crate::shared::django::{self as shared, Codec, Row, Scan, Sql};
+use crate::shared::{check_table_name, clear_in_batches, save_outcome};
 
 /// How long a statement waits for another connection's lock (Django's own default
 /// `timeout` is 5 seconds too).
@@ -67,7 +68,7 @@ struct Db {
     sql: Sql,
     /// What `expire_date` holds.
     time: DjangoTime,
-    idle: Mutex<Vec<Connection>>,
+    idle: Idle,
     /// Writes of this store take turns (other processes wait through the busy timeout).
     write: Mutex<()>,
 }
@@ -132,11 +133,7 @@ impl DjangoSqliteBuilder {
     /// (unless [`create_table_if_missing`](Self::create_table_if_missing)), when the
     /// table lacks Django's columns, or when the file is not an SQLite database.
     pub async fn open(self) -> Result<DjangoSqliteStore, StoreError> {
-        tokio::task::spawn_blocking(move || self.open_blocking())
-            .await
-            .map_err(|e| {
-                StoreError::with_source(StoreErrorKind::Other, "sqlite open task failed", e)
-            })?
+        blocking("sqlite open task failed", move || self.open_blocking()).await
     }
 
     fn open_blocking(self) -> Result<DjangoSqliteStore, StoreError> {
@@ -158,23 +155,16 @@ impl DjangoSqliteBuilder {
             ));
         }
         let mut conn = connect(&path, self.create)?;
-        if !table_exists(&conn, &path, &table)? {
+        if !django_schema::table_exists(&conn, &path, &table)? {
             if !create {
                 return Err(shared::table_missing(&table, &format!(" in {shown}")));
             }
-            create_table(&mut conn, &path, &table)?;
+            django_schema::create_table(&mut conn, &path, &table)?;
         }
-        let sql = Sql::new(&table);
+        let sql = django_schema::sql(&table);
         // The columns Django's model has; anything else is not a session table.
-        conn.prepare(&sql.columns).map_err(|e| {
-            StoreError::with_source(
-                StoreErrorKind::Config,
-                format!(
-                    "table {table} in {shown} is not Django's session table (session_key, session_data, expire_date)"
-                ),
-                e,
-            )
-        })?;
+        conn.prepare(&sql.columns)
+            .map_err(|e| shared::not_django(&table, &shown.to_string(), e))?;
         Ok(DjangoSqliteStore {
             codec: Codec::new(&self.secrets, "sqlite"),
             db: Arc::new(Db {
@@ -182,7 +172,7 @@ impl DjangoSqliteBuilder {
                 table,
                 sql,
                 time: self.time,
-                idle: Mutex::new(vec![conn]),
+                idle: Idle::new(vec![conn], POOL_SIZE),
                 write: Mutex::new(()),
             }),
         })
@@ -195,33 +185,6 @@ fn connect(path: &Path, create: Create) -> Result<Connection, StoreError> {
     conn.busy_timeout(SQLITE_BUSY_TIMEOUT)
         .map_err(|e| sql_error(path, "configure", e))?;
     Ok(conn)
-}
-
-fn table_exists(conn: &Connection, path: &Path, table: &str) -> Result<bool, StoreError> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE)",
-        [table],
-        |r| r.get(0),
-    )
-    .map_err(|e| sql_error(path, "table check", e))
-}
-
-/// Django's DDL, in one `BEGIN IMMEDIATE` transaction that checks again first (another
-/// process may have created it meanwhile).
-fn create_table(conn: &mut Connection, path: &Path, table: &str) -> Result<(), StoreError> {
-    let e = |e| sql_error(path, "schema setup", e);
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(e)?;
-    if !table_exists(&tx, path, table)? {
-        let index = shared::expire_index(table);
-        tx.execute_batch(&format!(
-            r#"CREATE TABLE "{table}" ("session_key" varchar(40) NOT NULL PRIMARY KEY, "session_data" text NOT NULL, "expire_date" datetime NOT NULL);
-            CREATE INDEX "{index}" ON "{table}" ("expire_date");"#
-        ))
-        .map_err(e)?;
-    }
-    tx.commit().map_err(e)
 }
 
 /// `t` as Django writes it to SQLite: naive `YYYY-MM-DD HH:MM:SS[.ffffff]` in the
@@ -320,14 +283,13 @@ impl DjangoSqliteStore {
         f: impl FnOnce(&Sql, &mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = db.take()?;
+        blocking("sqlite task failed", move || {
+            let mut conn = db.idle.take(|| connect(&db.path, Create::Never))?;
             let result = f(&db.sql, &mut conn);
-            db.give_back(conn);
+            db.idle.give_back(conn);
             result
         })
         .await
-        .map_err(|e| StoreError::with_source(StoreErrorKind::Other, "sqlite task failed", e))?
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
@@ -350,30 +312,9 @@ impl DjangoSqliteStore {
     }
 }
 
-impl Db {
-    fn take(&self) -> Result<Connection, StoreError> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match idle {
-            Some(c) => Ok(c),
-            None => connect(&self.path, Create::Never),
-        }
-    }
-
-    fn give_back(&self, conn: Connection) {
-        // A connection left inside a transaction (a failed rollback) is not reused.
-        if !conn.is_autocommit() {
-            return;
-        }
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < POOL_SIZE {
-            idle.push(conn);
-        }
-    }
-}
-
 /// Whether a live row has `key` at `now`.
 fn is_live(sql: &Sql, conn: &Connection, key: &str, now: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached(&sql.live)?
+    conn.prepare_cached(&sql.load)?
         .query_row(params![key, now], |_| Ok(()))
         .optional()
         .map(|r| r.is_some())
@@ -457,20 +398,17 @@ impl SessionStore for DjangoSqliteStore {
                 Ok((saved, live))
             })
             .await?;
-        Ok(match (saved, live) {
-            (true, _) => SaveOutcome::Saved(shared::token(data)),
-            (false, true) => SaveOutcome::Conflict,
-            (false, false) => SaveOutcome::Missing,
-        })
+        Ok(save_outcome(saved.then(|| shared::token(data)), live))
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
         let k = *key;
         self.write("delete", move |sql, tx| {
-            tx.prepare_cached(&sql.delete)?.execute([k.as_str()])
+            tx.prepare_cached(&sql.delete)?
+                .execute([k.as_str()])
+                .map(drop)
         })
         .await
-        .map(|_| ())
     }
 
     async fn touch(
@@ -500,37 +438,24 @@ impl SessionStore for DjangoSqliteStore {
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, StoreError> {
         let now = self.text(now);
-        let mut total = 0u64;
-        loop {
+        clear_in_batches(progress, || {
             let now = now.clone();
-            let n = self
-                .write("clear_expired", move |sql, tx| {
-                    tx.prepare_cached(&sql.clear)?
-                        .execute(params![now, CLEAR_BATCH as i64])
-                })
-                .await? as u64;
-            total += n;
-            if n > 0 {
-                progress(total);
-            }
-            if n < CLEAR_BATCH {
-                if total == 0 {
-                    progress(0);
-                }
-                return Ok(total);
-            }
-        }
+            self.write("clear_expired", move |sql, tx| {
+                tx.prepare_cached(&sql.clear)?
+                    .execute(params![now, CLEAR_BATCH as i64])
+                    .map(|n| n as u64)
+            })
+        })
+        .await
     }
 
     fn describe(&self) -> String {
-        let mut s = format!("sqlite://{} (django layout", self.db.path.display());
-        if self.db.table != DEFAULT_TABLE {
-            s.push_str(", table ");
-            s.push_str(&self.db.table);
-        }
-        self.db.time.describe_into(&mut s);
-        s.push(')');
-        s
+        let custom = self.db.table != DEFAULT_TABLE;
+        shared::describe(
+            &format!("sqlite://{}", self.db.path.display()),
+            custom.then_some(self.db.table.as_str()),
+            &self.db.time,
+        )
     }
 
     fn listing(&self) -> Option<&dyn SessionListing> {
@@ -620,67 +545,6 @@ impl UserIndex for DjangoSqliteStore {
         keep: Option<&'a SessionKey>,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(shared::revoke_user(self, user_id, keep))
-    }
-}
-
-/// The statements, with the table name filled in once.
-struct Sql {
-    columns: String,
-    load: String,
-    live: String,
-    create: String,
-    save: String,
-    delete: String,
-    touch: String,
-    clear: String,
-    page_live: String,
-    page_all: String,
-    row: String,
-    delete_if: String,
-}
-
-impl Sql {
-    fn new(t: &str) -> Sql {
-        Sql {
-            columns: format!(r#"SELECT session_key, session_data, expire_date FROM "{t}" LIMIT 0"#),
-            load: format!(
-                r#"SELECT session_data, expire_date FROM "{t}" WHERE session_key = ?1 AND expire_date > ?2"#
-            ),
-            live: format!(r#"SELECT 1 FROM "{t}" WHERE session_key = ?1 AND expire_date > ?2"#),
-            // Insert if absent; an expired row does not own its key.
-            create: format!(
-                r#"INSERT INTO "{t}" (session_key, session_data, expire_date) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (session_key) DO UPDATE SET
-                     session_data = excluded.session_data, expire_date = excluded.expire_date
-                 WHERE "{t}".expire_date <= ?4"#
-            ),
-            // Compare-and-set on the stored text; never inserts.
-            save: format!(
-                r#"UPDATE "{t}" SET session_data = ?1, expire_date = ?2
-                 WHERE session_key = ?3 AND session_data = ?4 AND expire_date > ?5"#
-            ),
-            delete: format!(r#"DELETE FROM "{t}" WHERE session_key = ?1"#),
-            touch: format!(
-                r#"UPDATE "{t}" SET expire_date = ?1 WHERE session_key = ?2 AND expire_date > ?3"#
-            ),
-            clear: format!(
-                r#"DELETE FROM "{t}" WHERE session_key IN
-                 (SELECT session_key FROM "{t}" WHERE expire_date <= ?1 LIMIT ?2)"#
-            ),
-            // Django's key column has SQLite's default BINARY collation: byte order.
-            page_live: format!(
-                r#"SELECT session_key, session_data, expire_date FROM "{t}"
-                 WHERE session_key > ?1 AND expire_date > ?2 ORDER BY session_key LIMIT ?3"#
-            ),
-            page_all: format!(
-                r#"SELECT session_key, session_data, expire_date FROM "{t}"
-                 WHERE session_key > ?1 ORDER BY session_key LIMIT ?2"#
-            ),
-            row: format!(
-                r#"SELECT session_key, session_data, expire_date FROM "{t}" WHERE session_key = ?1"#
-            ),
-            delete_if: format!(r#"DELETE FROM "{t}" WHERE session_key = ?1 AND session_data = ?2"#),
-        }
     }
 }
 

@@ -98,36 +98,29 @@
 //! # }
 //! ```
 
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-mod shared;
-
-#[cfg(feature = "sqlite")]
-mod sqlite;
-
-#[cfg(feature = "postgres")]
-mod postgres;
-
-#[cfg(feature = "mysql")]
-mod mysql;
-
-mod tz;
+//!
+//! # Where the code is
+//!
+//! This module only gathers the Django layout's public names. Each store lives with its
+//! driver (`sqlite/django.rs`, `postgres/django.rs`, `mysql/django.rs`, beside the native
+//! layout and sharing its connection handling), its DDL in the driver's
+//! `django_schema.rs`; what does not depend on the driver (the codec, the scans, the
+//! statements' names, [`DjangoTime`]) is in the crate's `shared` module.
 
 pub use sessionkit_django::Secrets;
 
-pub use self::tz::DjangoTime;
+pub use crate::shared::CLEAR_BATCH;
+pub use crate::shared::tz::DjangoTime;
 
 #[cfg(feature = "mysql")]
-pub use self::mysql::{DjangoMySqlBuilder, DjangoMySqlStore};
+pub use crate::mysql::{DjangoMySqlBuilder, DjangoMySqlStore};
 #[cfg(feature = "postgres")]
-pub use self::postgres::{DjangoPostgresBuilder, DjangoPostgresStore};
+pub use crate::postgres::{DjangoPostgresBuilder, DjangoPostgresStore};
 #[cfg(feature = "sqlite")]
-pub use self::sqlite::{DjangoSqliteBuilder, DjangoSqliteStore, SQLITE_BUSY_TIMEOUT};
+pub use crate::sqlite::{DjangoSqliteBuilder, DjangoSqliteStore, SQLITE_BUSY_TIMEOUT};
 
 /// Django's session table (`django.contrib.sessions.models.Session`).
 pub const DEFAULT_TABLE: &str = "django_session";
-
-/// How many expired rows one `clear_expired` statement deletes.
-pub const CLEAR_BATCH: u64 = 1000;
 
 /// How many rows listing, the per-user index and revocation read per statement.
 pub const SCAN_BATCH: usize = 500;

@@ -1,23 +1,22 @@
-//! [`DjangoMySqlStore`]: Django's `django_session` table in MySQL or MariaDB.
+//! [`DjangoMySqlStore`]: Django's `django_session` table in MySQL or MariaDB (see the
+//! [layout's docs](crate::django)); its DDL is in `django_schema.rs`.
 
 use std::fmt;
 use std::sync::Arc;
 
+use mysql_async::Value;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Value};
 use sessionkit_core::store::{BoxFuture, Create};
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
-    SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
+    SessionStore, StoreError, Token, UserIndex,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::shared::{self, Codec, Row, Scan};
-use super::{CLEAR_BATCH, DEFAULT_TABLE, DjangoTime, Secrets};
-use crate::common::check_table_name;
-use crate::mysql::{
-    CONNECT_TIMEOUT, IDLE_TTL, POOL_SIZE, classify, describe, dt, from_dt, my_error, retrying, text,
-};
+use super::{Db, django_schema, dt, from_dt, text};
+use crate::django::{DEFAULT_TABLE, DjangoTime, Secrets};
+use crate::shared::check_table_name;
+use crate::shared::django::{self as shared, Codec, Row, Scan, Sql};
 
 /// Django's `db` engine layout in MySQL or MariaDB: the `django_session` table of the
 /// URL's database (or of [`database`](DjangoMySqlBuilder::database)). See the
@@ -37,7 +36,7 @@ use crate::mysql::{
 /// `DELETE … WHERE expire_date <= ? ORDER BY expire_date LIMIT 1000`; two cleaners take
 /// turns on row locks and each row is counted once.
 ///
-/// Connections come from mysql_async's pool ([`POOL_SIZE`] connections) with its
+/// Connections come from mysql_async's pool ([`POOL_SIZE`](super::POOL_SIZE) connections) with its
 /// statement cache. Clones share the pool.
 ///
 /// ```no_run
@@ -52,13 +51,12 @@ use crate::mysql::{
 /// ```
 #[derive(Clone)]
 pub struct DjangoMySqlStore {
-    db: Arc<Db>,
+    db: Arc<Django>,
     codec: Codec,
 }
 
-struct Db {
-    pool: Pool,
-    url: String,
+struct Django {
+    db: Db,
     table: String,
     sql: Sql,
     /// What `expire_date` holds.
@@ -67,10 +65,9 @@ struct Db {
 
 impl fmt::Debug for DjangoMySqlStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DjangoMySqlStore")
-            .field("url", &self.db.url)
-            .field("table", &self.db.table)
-            .finish_non_exhaustive()
+        self.db
+            .db
+            .debug_store(f, "DjangoMySqlStore", &self.db.table, true)
     }
 }
 
@@ -130,128 +127,43 @@ impl DjangoMySqlBuilder {
 
     /// Connects and checks the table.
     ///
-    /// An unreachable server is [`StoreErrorKind::Unavailable`] (getting a connection
-    /// gives up after [`CONNECT_TIMEOUT`]); a bad URL, a URL without a database, a refused
+    /// An unreachable server is [`StoreErrorKind::Unavailable`](sessionkit_core::StoreErrorKind::Unavailable) (getting a connection
+    /// gives up after [`CONNECT_TIMEOUT`](super::CONNECT_TIMEOUT)); a bad URL, a URL without a database, a refused
     /// login, an unknown database, a missing table (unless
     /// [`create_table_if_missing`](Self::create_table_if_missing)) or a table without
-    /// Django's columns is [`StoreErrorKind::Config`].
+    /// Django's columns is [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config).
     pub async fn connect(self) -> Result<DjangoMySqlStore, StoreError> {
         check_table_name(&self.table)?;
-        let mut opts = OptsBuilder::from_opts(Opts::from_url(&self.url).map_err(|e| {
-            StoreError::with_source(StoreErrorKind::Config, "invalid MySQL URL", e)
-        })?);
-        if let Some(name) = &self.database {
-            if name.is_empty() || name.len() > 64 || name.contains(['\0', '/']) {
-                return Err(StoreError::new(
-                    StoreErrorKind::Config,
-                    format!("invalid MySQL database name {name:?}"),
-                ));
-            }
-            opts = opts.db_name(Some(name));
-        }
-        let constraints = PoolConstraints::new(0, POOL_SIZE)
-            .ok_or_else(|| StoreError::new(StoreErrorKind::Config, "invalid MySQL pool size"))?;
-        let opts: Opts = opts
-            .client_found_rows(false)
-            .stmt_cache_size(64)
-            .pool_opts(
-                PoolOpts::default()
-                    .with_constraints(constraints)
-                    .with_inactive_connection_ttl(IDLE_TTL)
-                    .with_reset_connection(false),
-            )
-            .into();
-        let url = describe(&opts);
-        if opts.db_name().is_none_or(str::is_empty) {
-            return Err(StoreError::new(
-                StoreErrorKind::Config,
-                format!("the MySQL URL {url} names no database"),
-            ));
-        }
+        let db = Db::new(&self.url, self.database.as_deref())?;
         let table = self.table;
         let store = DjangoMySqlStore {
             codec: Codec::new(&self.secrets, "mysql"),
-            db: Arc::new(Db {
-                pool: Pool::new(opts),
-                url,
-                sql: Sql::new(&table),
+            db: Arc::new(Django {
+                db,
+                sql: django_schema::sql(&table),
                 table,
                 time: self.time,
             }),
         };
-        let mut conn = store.conn().await?;
         let db = &store.db;
-        if !table_exists(&mut conn, &db.table).await? {
+        let mut conn = db.db.conn().await?;
+        if !django_schema::table_exists(&mut conn, &db.table).await? {
             if self.create != Create::IfMissing {
-                return Err(shared::table_missing(&db.table, &format!(" in {}", db.url)));
+                return Err(shared::table_missing(
+                    &db.table,
+                    &format!(" in {}", db.db.url()),
+                ));
             }
             // Reset this connection when it goes back to the pool: it held a named lock.
             conn.reset_connection(true);
-            create_table(&mut conn, &db.table).await?;
+            django_schema::create_table(&mut conn, &db.table).await?;
         }
-        conn.query_drop(&db.sql.columns).await.map_err(|e| {
-            StoreError::with_source(
-                StoreErrorKind::Config,
-                format!(
-                    "table {} in {} is not Django's session table (session_key, session_data, expire_date)",
-                    db.table, db.url
-                ),
-                e,
-            )
-        })?;
+        conn.query_drop(&db.sql.columns)
+            .await
+            .map_err(|e| shared::not_django(&db.table, db.db.url(), e))?;
         drop(conn);
         Ok(store)
     }
-}
-
-async fn table_exists(conn: &mut Conn, table: &str) -> Result<bool, StoreError> {
-    let row: Option<mysql_async::Row> = conn
-        .exec_first(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
-            (table,),
-        )
-        .await
-        .map_err(|e| my_error("table check", e))?;
-    Ok(row.is_some())
-}
-
-/// Django's DDL under a named lock, after a second look (DDL is not transactional in
-/// MySQL; two processes starting at once take turns).
-async fn create_table(conn: &mut Conn, table: &str) -> Result<(), StoreError> {
-    let lock = "SELECT GET_LOCK(CONCAT('sessionkit_django.', DATABASE()), 10)";
-    let got: Option<Option<i64>> = conn
-        .query_first(lock)
-        .await
-        .map_err(|e| my_error("schema lock", e))?;
-    if got.flatten() != Some(1) {
-        return Err(StoreError::new(
-            StoreErrorKind::Unavailable,
-            "timed out waiting for the table creation lock",
-        ));
-    }
-    let result = async {
-        if table_exists(conn, table).await? {
-            return Ok(());
-        }
-        let index = shared::expire_index(table);
-        for stmt in [
-            format!(
-                "CREATE TABLE `{table}` (`session_key` varchar(40) NOT NULL PRIMARY KEY, `session_data` longtext NOT NULL, `expire_date` datetime(6) NOT NULL)"
-            ),
-            format!("CREATE INDEX `{index}` ON `{table}` (`expire_date`)"),
-        ] {
-            conn.query_drop(stmt)
-                .await
-                .map_err(|e| my_error("schema setup", e))?;
-        }
-        Ok(())
-    }
-    .await;
-    // A failed release leaves the lock to the connection's reset.
-    let _ = conn
-        .query_drop("SELECT RELEASE_LOCK(CONCAT('sessionkit_django.', DATABASE()))")
-        .await;
-    result
 }
 
 /// A `session_data` value as text (`None` when it is not UTF-8).
@@ -328,7 +240,7 @@ impl DjangoMySqlStore {
 
     /// The database URL without its password.
     pub fn describe_url(&self) -> &str {
-        &self.db.url
+        self.db.db.url()
     }
 
     /// Django's `USE_TZ` and `TIME_ZONE` as this store applies them to `expire_date`.
@@ -344,56 +256,7 @@ impl DjangoMySqlStore {
     /// Closes the pool's connections (waiting for those in use to come back). Dropping
     /// the last clone closes them too, without waiting.
     pub async fn disconnect(&self) -> Result<(), StoreError> {
-        self.db
-            .pool
-            .clone()
-            .disconnect()
-            .await
-            .map_err(|e| my_error("disconnect", e))
-    }
-
-    async fn conn(&self) -> Result<Conn, StoreError> {
-        match tokio::time::timeout(CONNECT_TIMEOUT, self.db.pool.get_conn()).await {
-            Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(e)) => Err(StoreError::with_source(
-                classify(&e),
-                format!("cannot connect to MySQL at {}", self.db.url),
-                e,
-            )),
-            Err(elapsed) => Err(StoreError::with_source(
-                StoreErrorKind::Unavailable,
-                format!(
-                    "no MySQL connection to {} within {CONNECT_TIMEOUT:?}",
-                    self.db.url
-                ),
-                elapsed,
-            )),
-        }
-    }
-
-    /// Runs one cached statement; returns the affected rows.
-    async fn execute(&self, what: &str, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
-        retrying(|| async {
-            let mut conn = self.conn().await?;
-            conn.exec_drop(sql, Params::Positional(params.clone()))
-                .await
-                .map_err(|e| my_error(what, e))?;
-            Ok(conn.affected_rows())
-        })
-        .await
-    }
-
-    /// Runs one cached statement returning rows.
-    async fn query(
-        &self,
-        what: &str,
-        sql: &str,
-        params: Vec<Value>,
-    ) -> Result<Vec<mysql_async::Row>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.exec(sql, Params::Positional(params))
-            .await
-            .map_err(|e| my_error(what, e))
+        self.db.db.disconnect().await
     }
 
     /// The live row under `key` at `now`: its data and expiry, as stored.
@@ -404,6 +267,8 @@ impl DjangoMySqlStore {
         now: OffsetDateTime,
     ) -> Result<Option<(Option<String>, Value)>, StoreError> {
         let rows = self
+            .db
+            .db
             .query(
                 what,
                 &self.db.sql.load,
@@ -442,6 +307,8 @@ impl SessionStore for DjangoMySqlStore {
     ) -> Result<CreateOutcome, StoreError> {
         let data = self.codec.encode(&record.data, now);
         let n = self
+            .db
+            .db
             .execute(
                 "create",
                 &self.db.sql.create,
@@ -473,6 +340,8 @@ impl SessionStore for DjangoMySqlStore {
         let expires = self.dt(record.expires_at);
         if let Some(old) = shared::token_text(token) {
             let n = self
+                .db
+                .db
                 .execute(
                     "save",
                     &self.db.sql.save,
@@ -501,9 +370,7 @@ impl SessionStore for DjangoMySqlStore {
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.execute("delete", &self.db.sql.delete, vec![text(key.as_str())])
-            .await
-            .map(|_| ())
+        self.db.db.delete(&self.db.sql.delete, key.as_str()).await
     }
 
     async fn touch(
@@ -512,18 +379,17 @@ impl SessionStore for DjangoMySqlStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .execute(
-                "touch",
-                &self.db.sql.touch,
-                vec![self.dt(expires_at), text(key.as_str()), self.dt(now)],
-            )
-            .await?;
+        let params = vec![self.dt(expires_at), text(key.as_str()), self.dt(now)];
         // No affected row also when the expiry did not change: ask.
-        Ok(n > 0 || self.live_row("touch", key, now).await?.is_some())
+        Ok(self
+            .db
+            .db
+            .changed("touch", &self.db.sql.touch, params)
+            .await?
+            || self.live_row("touch", key, now).await?.is_some())
     }
 
-    /// Deletes in batches of [`CLEAR_BATCH`] rows, each committed by itself, and reports
+    /// Deletes in batches of [`CLEAR_BATCH`](crate::CLEAR_BATCH) rows, each committed by itself, and reports
     /// the running total after each batch that removed something (just `0` when nothing
     /// had expired).
     async fn clear_expired_with_progress(
@@ -531,33 +397,19 @@ impl SessionStore for DjangoMySqlStore {
         now: OffsetDateTime,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, StoreError> {
-        let mut total = 0u64;
-        loop {
-            let n = self
-                .execute("clear_expired", &self.db.sql.clear, vec![self.dt(now)])
-                .await?;
-            total += n;
-            if n > 0 {
-                progress(total);
-            }
-            if n < CLEAR_BATCH {
-                if total == 0 {
-                    progress(0);
-                }
-                return Ok(total);
-            }
-        }
+        self.db
+            .db
+            .clear_expired(&self.db.sql.clear, self.dt(now), progress)
+            .await
     }
 
     fn describe(&self) -> String {
-        let mut s = format!("{} (django layout", self.db.url);
-        if self.db.table != DEFAULT_TABLE {
-            s.push_str(", table ");
-            s.push_str(&self.db.table);
-        }
-        self.db.time.describe_into(&mut s);
-        s.push(')');
-        s
+        let custom = self.db.table != DEFAULT_TABLE;
+        shared::describe(
+            self.db.db.url(),
+            custom.then_some(self.db.table.as_str()),
+            &self.db.time,
+        )
     }
 
     fn listing(&self) -> Option<&dyn SessionListing> {
@@ -583,15 +435,19 @@ impl Scan for DjangoMySqlStore {
         let limit = Value::UInt(u64::try_from(limit).unwrap_or(u64::MAX));
         let rows = match live_at {
             Some(now) => {
-                self.query(
-                    "scan",
-                    &self.db.sql.page_live,
-                    vec![text(after), self.dt(now), limit],
-                )
-                .await?
+                self.db
+                    .db
+                    .query(
+                        "scan",
+                        &self.db.sql.page_live,
+                        vec![text(after), self.dt(now), limit],
+                    )
+                    .await?
             }
             None => {
-                self.query("scan", &self.db.sql.page_all, vec![text(after), limit])
+                self.db
+                    .db
+                    .query("scan", &self.db.sql.page_all, vec![text(after), limit])
                     .await?
             }
         };
@@ -603,6 +459,8 @@ impl Scan for DjangoMySqlStore {
 
     async fn row(&self, key: &str) -> Result<Option<Row>, StoreError> {
         let rows = self
+            .db
+            .db
             .query("scan", &self.db.sql.row, vec![text(key)])
             .await?;
         Ok(rows
@@ -613,6 +471,8 @@ impl Scan for DjangoMySqlStore {
 
     async fn delete_if(&self, key: &str, data: &str) -> Result<bool, StoreError> {
         let n = self
+            .db
+            .db
             .execute(
                 "revoke_user",
                 &self.db.sql.delete_if,
@@ -651,70 +511,5 @@ impl UserIndex for DjangoMySqlStore {
         keep: Option<&'a SessionKey>,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(shared::revoke_user(self, user_id, keep))
-    }
-}
-
-/// The statements, with the table name filled in once.
-struct Sql {
-    columns: String,
-    load: String,
-    create: String,
-    save: String,
-    delete: String,
-    touch: String,
-    clear: String,
-    page_live: String,
-    page_all: String,
-    row: String,
-    delete_if: String,
-}
-
-impl Sql {
-    fn new(t: &str) -> Sql {
-        // The key and the data compare as bytes: Django's columns have the database's
-        // default collation, usually case-insensitive (and padding-insensitive).
-        let key = "CAST(session_key AS BINARY)";
-        let same_data = "CAST(session_data AS BINARY) = CAST(? AS BINARY)";
-        Sql {
-            columns: format!("SELECT session_key, session_data, expire_date FROM `{t}` LIMIT 0"),
-            load: format!(
-                "SELECT session_data, expire_date FROM `{t}` WHERE session_key = ? AND expire_date > ?"
-            ),
-            // Insert if absent; an expired row does not own its key. session_data is
-            // assigned first: each IF() sees the assignments made before it. Affected
-            // rows: 1 inserted, 2 took over an expired row, 0 a live row kept its values.
-            create: format!(
-                "INSERT INTO `{t}` (session_key, session_data, expire_date) VALUES (?, ?, ?)
-                 ON DUPLICATE KEY UPDATE
-                     session_data = IF(expire_date <= ?, VALUES(session_data), session_data),
-                     expire_date = IF(expire_date <= ?, VALUES(expire_date), expire_date)"
-            ),
-            // Compare-and-set on the stored text; never inserts.
-            save: format!(
-                "UPDATE `{t}` SET session_data = ?, expire_date = ?
-                 WHERE session_key = ? AND {same_data} AND expire_date > ?"
-            ),
-            delete: format!("DELETE FROM `{t}` WHERE session_key = ?"),
-            touch: format!(
-                "UPDATE `{t}` SET expire_date = ? WHERE session_key = ? AND expire_date > ?"
-            ),
-            clear: format!(
-                "DELETE FROM `{t}` WHERE expire_date <= ? ORDER BY expire_date LIMIT {CLEAR_BATCH}"
-            ),
-            page_live: format!(
-                "SELECT session_key, session_data, expire_date FROM `{t}`
-                 WHERE {key} > CAST(? AS BINARY) AND expire_date > ?
-                 ORDER BY {key} LIMIT ?"
-            ),
-            page_all: format!(
-                "SELECT session_key, session_data, expire_date FROM `{t}`
-                 WHERE {key} > CAST(? AS BINARY)
-                 ORDER BY {key} LIMIT ?"
-            ),
-            row: format!(
-                "SELECT session_key, session_data, expire_date FROM `{t}` WHERE session_key = ?"
-            ),
-            delete_if: format!("DELETE FROM `{t}` WHERE session_key = ? AND {same_data}"),
-        }
     }
 }

@@ -1,5 +1,6 @@
-//! What the three Django stores share: encoding and decoding `session_data`, the user id,
-//! index names, and the scans behind listing and the per-user index.
+//! What the three Django stores share, whatever the driver: encoding and decoding
+//! `session_data`, tokens, index names, the statements' names, descriptions, and the scans
+//! behind listing and the per-user index.
 
 use std::future::Future;
 
@@ -11,7 +12,8 @@ use sessionkit_django::session;
 use sessionkit_django::{Secrets, Signer};
 use time::OffsetDateTime;
 
-use super::{DEFAULT_TABLE, SCAN_BATCH};
+use super::tz::DjangoTime;
+use crate::django::{DEFAULT_TABLE, SCAN_BATCH};
 
 /// How often a revocation re-reads a row that kept changing under it before giving up.
 const REVOKE_ATTEMPTS: usize = 8;
@@ -108,6 +110,61 @@ pub(crate) fn like_index(table: &str) -> String {
     } else {
         format!("{table}_key_like")
     }
+}
+
+/// What a Django store shows as [`describe`](sessionkit_core::SessionStore::describe):
+/// `place` (the URL or `sqlite://path`), then the layout, a table other than Django's
+/// (`custom_table`), and `USE_TZ = False` with its zone.
+pub(crate) fn describe(place: &str, custom_table: Option<&str>, time: &DjangoTime) -> String {
+    let mut s = format!("{place} (django layout");
+    if let Some(table) = custom_table {
+        s.push_str(", table ");
+        s.push_str(table);
+    }
+    time.describe_into(&mut s);
+    s.push(')');
+    s
+}
+
+/// The error for a table that lacks Django's columns.
+pub(crate) fn not_django(
+    table: &str,
+    place: &str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError {
+    StoreError::with_source(
+        StoreErrorKind::Config,
+        format!(
+            "table {table} in {place} is not Django's session table (session_key, session_data, expire_date)"
+        ),
+        e,
+    )
+}
+
+/// The statements of Django's layout, with the table filled in once; each driver's
+/// `django_schema` writes them in its dialect.
+pub(crate) struct Sql {
+    /// Selects Django's columns and no row: fails on a table without them.
+    pub(crate) columns: String,
+    /// The live row's data and expiry (key, now).
+    pub(crate) load: String,
+    /// Insert if absent; an expired row does not own its key.
+    pub(crate) create: String,
+    /// Compare-and-set on the stored text; never inserts.
+    pub(crate) save: String,
+    pub(crate) delete: String,
+    /// Moves the expiry of a live row.
+    pub(crate) touch: String,
+    /// One cleanup batch of at most [`CLEAR_BATCH`](crate::django::CLEAR_BATCH) rows.
+    pub(crate) clear: String,
+    /// A page of live rows after a key, in byte order of the key.
+    pub(crate) page_live: String,
+    /// A page of all rows after a key, in byte order of the key.
+    pub(crate) page_all: String,
+    /// One row, live or not.
+    pub(crate) row: String,
+    /// Compare-and-delete on the stored text.
+    pub(crate) delete_if: String,
 }
 
 /// The error for a database without the session table.
@@ -342,10 +399,6 @@ mod tests {
     }
 
     impl Scan for Fake {
-        fn codec(&self) -> &Codec {
-            &self.codec
-        }
-
         async fn page(
             &self,
             after: &str,
@@ -392,6 +445,10 @@ mod tests {
                 return Ok(true);
             }
             Ok(false)
+        }
+
+        fn codec(&self) -> &Codec {
+            &self.codec
         }
     }
 
@@ -455,6 +512,17 @@ mod tests {
                 .await
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn descriptions() {
+        let utc = DjangoTime::default();
+        assert_eq!(describe("db", None, &utc), "db (django layout)");
+        let ny = DjangoTime::local("America/New_York").unwrap();
+        assert_eq!(
+            describe("db", Some("t"), &ny),
+            r#"db (django layout, table t, USE_TZ = False, TIME_ZONE = "America/New_York")"#
         );
     }
 

@@ -1,0 +1,588 @@
+//! [`MySqlStore`]: the native layout in MySQL or MariaDB (see the [driver docs](super)).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_async::{Row, Value};
+use sessionkit_core::store::{BoxFuture, Create, LeaseStore};
+use sessionkit_core::{
+    CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
+    SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
+};
+use time::OffsetDateTime;
+
+use super::{Db, dt, from_dt, lease_end, retrying, schema, text};
+use crate::shared::{
+    NativeRow, check_table_name, native_info, native_meta, save_outcome, token_version,
+};
+
+/// Sessions in a MySQL or MariaDB database. Clones share the connection pool.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+/// use sessionkit_sql::MySqlStore;
+///
+/// let store = MySqlStore::connect("mysql://app@127.0.0.1:3306/app").await?;
+/// assert_eq!(store.table(), "sessionkit_session");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct MySqlStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    table: String,
+    sql: schema::Sql,
+}
+
+impl fmt::Debug for MySqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner
+            .db
+            .debug_store(f, "MySqlStore", &self.inner.table, false)
+    }
+}
+
+/// The longest user id or lease owner the `varchar(255)` columns hold.
+const MAX_ID_CHARS: usize = 255;
+
+/// Refuses an id the column would truncate (or reject, in strict mode).
+fn check_id(what: &str, id: Option<&str>) -> Result<(), StoreError> {
+    match id {
+        Some(id) if id.chars().count() > MAX_ID_CHARS => Err(StoreError::new(
+            StoreErrorKind::Encode,
+            format!("{what} longer than {MAX_ID_CHARS} characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn opt_text(s: Option<&str>) -> Value {
+    s.map_or(Value::NULL, text)
+}
+
+/// Column `i` of `row`, converted without panicking.
+fn col<T: mysql_async::prelude::FromValue>(row: &mut Row, i: usize) -> Option<T> {
+    row.take::<Value, _>(i)
+        .and_then(|v| mysql_async::from_value_opt::<T>(v).ok())
+}
+
+fn col_dt(row: &mut Row, i: usize) -> Option<OffsetDateTime> {
+    row.take::<Value, _>(i).and_then(from_dt)
+}
+
+/// Options for connecting a [`MySqlStore`]; from [`MySqlStore::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `connect` is called"]
+pub struct MySqlBuilder {
+    url: String,
+    table: String,
+    create: Create,
+}
+
+impl MySqlBuilder {
+    /// Uses `table` instead of `sessionkit_session` (letters, digits and `_`; lets several
+    /// applications or tests share one database).
+    pub fn table(mut self, table: impl Into<String>) -> MySqlBuilder {
+        self.table = table.into();
+        self
+    }
+
+    /// Whether connecting may create the tables ([`Create::IfMissing`], the default) or
+    /// must find them ([`Create::Never`]: a missing table is a
+    /// [`StoreErrorKind::Config`] error naming it, and nothing is created or written while
+    /// connecting). The database itself is never created.
+    pub fn create(mut self, create: Create) -> MySqlBuilder {
+        self.create = create;
+        self
+    }
+
+    /// Connects and checks (or, under [`Create::IfMissing`], creates) the tables.
+    pub async fn connect(self) -> Result<MySqlStore, StoreError> {
+        let MySqlBuilder { url, table, create } = self;
+        let (url, table) = (url.as_str(), table.as_str());
+        check_table_name(table)?;
+        let store = MySqlStore {
+            inner: Arc::new(Inner {
+                db: Db::new(url, None)?,
+                sql: schema::Sql::new(table),
+                table: table.to_owned(),
+            }),
+        };
+        let mut conn = store.inner.db.conn().await?;
+        // Reset this connection when it goes back to the pool: it may hold a named lock.
+        conn.reset_connection(true);
+        match create {
+            Create::Never => schema::check(&mut conn, store.inner.db.url(), table).await?,
+            _ => schema::migrate(&mut conn, table).await?,
+        }
+        drop(conn);
+        Ok(store)
+    }
+}
+
+impl MySqlStore {
+    /// Options for connecting to the database at `url`: the table, and whether to create
+    /// what is missing.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+    /// use sessionkit_core::store::Create;
+    /// use sessionkit_sql::MySqlStore;
+    ///
+    /// let store = MySqlStore::builder("mysql://app:pw@db/app")
+    ///     .create(Create::Never)
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn builder(url: &str) -> MySqlBuilder {
+        MySqlBuilder {
+            url: url.to_owned(),
+            table: schema::DEFAULT_TABLE.to_owned(),
+            create: Create::IfMissing,
+        }
+    }
+
+    /// Connects to the database at `url` (`mysql://user[:password]@host[:port]/db`) with
+    /// the default table name `sessionkit_session`, creating the tables if they are
+    /// missing.
+    pub async fn connect(url: &str) -> Result<MySqlStore, StoreError> {
+        MySqlStore::builder(url).connect().await
+    }
+
+    /// Connects using `table` (letters, digits and `_`; lets several applications or
+    /// tests share one database), creating the tables if they are missing.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+    /// use sessionkit_sql::MySqlStore;
+    ///
+    /// let store = MySqlStore::connect_with_table("mysql://app:pw@db/app", "shop_sessions").await?;
+    /// assert_eq!(store.describe_url(), "mysql://app@db:3306/app");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_with_table(url: &str, table: &str) -> Result<MySqlStore, StoreError> {
+        MySqlStore::builder(url).table(table).connect().await
+    }
+
+    /// The session table.
+    pub fn table(&self) -> &str {
+        &self.inner.table
+    }
+
+    /// The database URL without its password, as [`describe`](SessionStore::describe)
+    /// shows it.
+    pub fn describe_url(&self) -> &str {
+        self.inner.db.url()
+    }
+
+    /// Closes the pool's connections (waiting for those in use to come back). Dropping
+    /// the last clone closes them too, without waiting.
+    pub async fn disconnect(&self) -> Result<(), StoreError> {
+        self.inner.db.disconnect().await
+    }
+
+    /// The query plan of one cleanup batch (`EXPLAIN`), one line per row of the plan as
+    /// `column=value` pairs, for checking that it uses the expiry index.
+    pub async fn explain_clear_expired(&self, now: OffsetDateTime) -> Result<String, StoreError> {
+        let rows = self
+            .inner
+            .db
+            .query(
+                "explain",
+                &format!("EXPLAIN {}", self.inner.sql.clear),
+                vec![dt(now)],
+            )
+            .await?;
+        let mut plan = String::new();
+        for mut row in rows {
+            let columns = row.columns();
+            let line: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let v = match row.take::<Value, _>(i).unwrap_or(Value::NULL) {
+                        Value::NULL => "NULL".to_owned(),
+                        Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
+                        other => other.as_sql(true),
+                    };
+                    format!("{}={v}", c.name_str())
+                })
+                .collect();
+            plan.push_str(&line.join(" "));
+            plan.push('\n');
+        }
+        Ok(plan)
+    }
+
+    /// Whether a live, non-marker row has `key` at `now`.
+    async fn is_live(
+        &self,
+        what: &str,
+        key: &SessionKey,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let row = self
+            .inner
+            .db
+            .query_first(
+                what,
+                &self.inner.sql.state,
+                vec![text(key.as_str()), dt(now)],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn infos(
+        &self,
+        what: &str,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let rows = self.inner.db.query(what, sql, params).await?;
+        Ok(rows.into_iter().filter_map(info).collect())
+    }
+
+    async fn create_once(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        data: &str,
+        now: OffsetDateTime,
+    ) -> Result<CreateOutcome, StoreError> {
+        let mut params = vec![
+            text(key.as_str()),
+            text(data),
+            dt(record.expires_at),
+            dt(record.meta.created_at.unwrap_or(now)),
+            dt(record.meta.last_seen.unwrap_or(now)),
+            opt_text(record.meta.user_id.as_deref()),
+        ];
+        // One `now` for each IF() of the ON DUPLICATE KEY UPDATE.
+        params.extend(std::iter::repeat_n(dt(now), 7));
+        let (affected, insert_id) = self
+            .inner
+            .db
+            .execute_info("create", &self.inner.sql.create, params)
+            .await?;
+        match affected {
+            0 => Ok(CreateOutcome::Collision),
+            1 => Ok(CreateOutcome::Created(Token::version(1))),
+            _ => {
+                // Took over an expired row: LAST_INSERT_ID(version + 1) reported the new
+                // version. Should a server not pass it on, read it back.
+                if let Some(v) = insert_id.filter(|v| *v > 1) {
+                    return Ok(CreateOutcome::Created(Token::version(v)));
+                }
+                let row = self
+                    .inner
+                    .db
+                    .query_first("create", &self.inner.sql.version, vec![text(key.as_str())])
+                    .await?;
+                let v = row.and_then(|mut r| col::<i64>(&mut r, 0)).ok_or_else(|| {
+                    StoreError::new(
+                        StoreErrorKind::Other,
+                        "mysql create: the new row's version could not be read",
+                    )
+                })?;
+                Ok(CreateOutcome::Created(Token::version(v as u64)))
+            }
+        }
+    }
+
+    async fn save_once(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        data: &str,
+        version: i64,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        let (n, _) = self
+            .inner
+            .db
+            .execute_info(
+                "save",
+                &self.inner.sql.save,
+                vec![
+                    text(data),
+                    dt(record.expires_at),
+                    dt(record.meta.last_seen.unwrap_or(now)),
+                    opt_text(record.meta.user_id.as_deref()),
+                    text(key.as_str()),
+                    Value::Int(version),
+                    dt(now),
+                ],
+            )
+            .await?;
+        let saved = (n > 0).then(|| Token::version(version as u64 + 1));
+        let live = saved.is_some() || self.is_live("save", key, now).await?;
+        Ok(save_outcome(saved, live))
+    }
+}
+
+/// A listing row, or `None` (logged) when it cannot be read.
+fn info(mut r: Row) -> Option<SessionInfo> {
+    let read = (|| {
+        Some((
+            col::<String>(&mut r, 0)?,
+            col_dt(&mut r, 1)?,
+            native_meta(
+                col_dt(&mut r, 2)?,
+                col_dt(&mut r, 3)?,
+                col::<Option<String>>(&mut r, 4)?,
+            ),
+        ))
+    })();
+    let Some((key, expires_at, meta)) = read else {
+        tracing::warn!("unreadable session row in MySQL; not listed");
+        return None;
+    };
+    native_info(&key, expires_at, meta)
+}
+
+/// A loaded row as a [`Lookup`]; unreadable rows are `Missing` plus a warning.
+fn lookup(key: &SessionKey, mut r: Row) -> Lookup {
+    let read = (|| {
+        Some(NativeRow {
+            json: col::<Vec<u8>>(&mut r, 0)?,
+            version: col::<i64>(&mut r, 1)?,
+            expires_at: col_dt(&mut r, 2)?,
+            meta: native_meta(
+                col_dt(&mut r, 3)?,
+                col_dt(&mut r, 4)?,
+                col::<Option<String>>(&mut r, 5)?,
+            ),
+            retired: col::<bool>(&mut r, 6)?,
+        })
+    })();
+    match read {
+        Some(row) => row.lookup(key, "MySQL"),
+        None => {
+            tracing::warn!(key = %key.fingerprint(), "unreadable session row in MySQL; treating as no session");
+            Lookup::Missing
+        }
+    }
+}
+
+impl SessionStore for MySqlStore {
+    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
+        let row = self
+            .inner
+            .db
+            .query_first(
+                "load",
+                &self.inner.sql.load,
+                vec![text(key.as_str()), dt(now)],
+            )
+            .await?;
+        Ok(row.map_or(Lookup::Missing, |r| lookup(key, r)))
+    }
+
+    async fn create(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        now: OffsetDateTime,
+    ) -> Result<CreateOutcome, StoreError> {
+        check_id("user id", record.meta.user_id.as_deref())?;
+        let data = record.data.to_json();
+        retrying(|| self.create_once(key, record, &data, now)).await
+    }
+
+    async fn save(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+        token: &Token,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        // A token this store never issued matches no row (versions are positive), but the
+        // follow-up still tells Conflict from Missing.
+        let version = token_version(token);
+        check_id("user id", record.meta.user_id.as_deref())?;
+        let data = record.data.to_json();
+        retrying(|| self.save_once(key, record, &data, version, now)).await
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.inner
+            .db
+            .delete(&self.inner.sql.delete, key.as_str())
+            .await
+    }
+
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let params = vec![dt(expires_at), dt(now), text(key.as_str()), dt(now)];
+        let sql = &self.inner.sql.touch;
+        // No affected row also when the values did not change: ask.
+        Ok(self.inner.db.changed("touch", sql, params).await?
+            || self.is_live("touch", key, now).await?)
+    }
+
+    /// Reports the running total after each batch that removed something (just `0`
+    /// when nothing had expired).
+    async fn clear_expired_with_progress(
+        &self,
+        now: OffsetDateTime,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
+        self.inner
+            .db
+            .clear_expired(&self.inner.sql.clear, dt(now), progress)
+            .await
+    }
+
+    async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
+        self.inner
+            .db
+            .execute(
+                "retire",
+                &self.inner.sql.retire,
+                vec![text(key.as_str()), dt(until)],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    fn describe(&self) -> String {
+        self.inner.db.url().to_owned()
+    }
+
+    fn listing(&self) -> Option<&dyn SessionListing> {
+        Some(self)
+    }
+
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
+    }
+
+    fn leases(&self) -> Option<&dyn LeaseStore> {
+        Some(self)
+    }
+}
+
+impl SessionListing for MySqlStore {
+    fn list<'a>(
+        &'a self,
+        now: OffsetDateTime,
+        after: Option<&'a SessionKey>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        let limit = Value::UInt(u64::try_from(limit).unwrap_or(u64::MAX));
+        Box::pin(async move {
+            match after {
+                Some(a) => {
+                    self.infos(
+                        "list",
+                        &self.inner.sql.list,
+                        vec![dt(now), text(a.as_str()), limit],
+                    )
+                    .await
+                }
+                None => {
+                    self.infos("list", &self.inner.sql.list_all, vec![dt(now), limit])
+                        .await
+                }
+            }
+        })
+    }
+}
+
+impl UserIndex for MySqlStore {
+    fn sessions_of<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        Box::pin(async move {
+            self.infos(
+                "sessions_of",
+                &self.inner.sql.of_user,
+                vec![text(user_id), dt(now)],
+            )
+            .await
+        })
+    }
+
+    fn revoke_user<'a>(
+        &'a self,
+        user_id: &'a str,
+        keep: Option<&'a SessionKey>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let keep = keep.map_or("", SessionKey::as_str);
+            self.inner
+                .db
+                .execute(
+                    "revoke_user",
+                    &self.inner.sql.revoke,
+                    vec![text(user_id), text(keep)],
+                )
+                .await
+        })
+    }
+}
+
+impl LeaseStore for MySqlStore {
+    /// Takes the lease if nobody holds it, or the holder's lease ran out. Lease times are
+    /// the application's system clock (`now_utc`), not the database server's.
+    fn try_acquire<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            check_id("lease owner", Some(owner))?;
+            let now = OffsetDateTime::now_utc();
+            let n = self
+                .inner
+                .db
+                .execute(
+                    "lease",
+                    &self.inner.sql.acquire,
+                    vec![
+                        text(key.as_str()),
+                        text(owner),
+                        dt(lease_end(now, ttl)),
+                        dt(now),
+                        dt(now),
+                    ],
+                )
+                .await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.inner
+                .db
+                .execute(
+                    "lease release",
+                    &self.inner.sql.release,
+                    vec![text(key.as_str()), text(owner)],
+                )
+                .await
+                .map(|_| ())
+        })
+    }
+}
