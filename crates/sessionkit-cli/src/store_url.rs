@@ -385,42 +385,42 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
         }
         (StoreUrl::Sqlite(path), Layout::Native) => Opened::Server(Arc::new(
             SqliteStore::builder(path)
-                .create(opts.create)
+                .with_create(opts.create)
                 .open()
                 .await
                 .map_err(report)?,
         )),
         (StoreUrl::Sqlite(path), Layout::Django) => Opened::Server(Arc::new(
             DjangoSqliteStore::builder(path, secrets()?)
-                .django_time(opts.django_time.clone())
+                .with_django_time(opts.django_time.clone())
                 .open()
                 .await
                 .map_err(report)?,
         )),
         (StoreUrl::Postgres(url), Layout::Native) => Opened::Server(Arc::new(
             PostgresStore::builder(url)
-                .create(opts.create)
+                .with_create(opts.create)
                 .connect()
                 .await
                 .map_err(report)?,
         )),
         (StoreUrl::Mysql(url), Layout::Native) => Opened::Server(Arc::new(
             MySqlStore::builder(url)
-                .create(opts.create)
+                .with_create(opts.create)
                 .connect()
                 .await
                 .map_err(report)?,
         )),
         (StoreUrl::Postgres(url), Layout::Django) => Opened::Server(Arc::new(
             DjangoPostgresStore::builder(url, secrets()?)
-                .django_time(opts.django_time.clone())
+                .with_django_time(opts.django_time.clone())
                 .connect()
                 .await
                 .map_err(report)?,
         )),
         (StoreUrl::Mysql(url), Layout::Django) => Opened::Server(Arc::new(
             DjangoMySqlStore::builder(url, secrets()?)
-                .django_time(opts.django_time.clone())
+                .with_django_time(opts.django_time.clone())
                 .connect()
                 .await
                 .map_err(report)?,
@@ -463,13 +463,13 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
         )),
         (StoreUrl::File(dir), Layout::Native) => Opened::Server(Arc::new(
             FileStore::builder(dir)
-                .create(opts.create)
+                .with_create(opts.create)
                 .open()
                 .map_err(report)?,
         )),
         (StoreUrl::File(dir), Layout::Django) => Opened::Server(Arc::new(
             DjangoFileStore::builder(dir, secrets()?)
-                .create(opts.create)
+                .with_create(opts.create)
                 .with_config(&opts.config)
                 .open()
                 .map_err(report)?,

@@ -101,7 +101,7 @@ impl DjangoFileBuilder {
     /// ([`Create::IfMissing`], the default) or creates nothing ([`Create::Never`]: the lock
     /// directory is then made by the first write, if any). The session directory itself
     /// (Django's `SESSION_FILE_PATH`) must exist either way.
-    pub fn create(mut self, create: Create) -> DjangoFileBuilder {
+    pub fn with_create(mut self, create: Create) -> DjangoFileBuilder {
         self.create = create;
         self
     }

@@ -123,7 +123,7 @@ impl FileStoreBuilder {
     /// ([`Create::IfMissing`], the default) or creates nothing ([`Create::Never`]: the lock
     /// directory is then made by the first write, if any). The session directory itself
     /// must exist either way.
-    pub fn create(mut self, create: Create) -> FileStoreBuilder {
+    pub fn with_create(mut self, create: Create) -> FileStoreBuilder {
         self.create = create;
         self
     }
@@ -146,7 +146,7 @@ impl FileStore {
     /// use sessionkit_file::FileStore;
     ///
     /// let dir = std::env::temp_dir().join("sessionkit-doc-no-such-dir");
-    /// let err = FileStore::builder(&dir).create(Create::Never).open().unwrap_err();
+    /// let err = FileStore::builder(&dir).with_create(Create::Never).open().unwrap_err();
     /// assert!(err.to_string().contains("does not exist"));
     /// assert!(!dir.exists());
     /// ```

@@ -8,7 +8,7 @@
 //! | [`DjangoMySqlStore`] | `mysql` + `django` | `datetime(6)`, naive UTC |
 //!
 //! "Naive UTC" is Django's `USE_TZ = True`. With `USE_TZ = False` Django writes naive local
-//! time in `TIME_ZONE` instead: give the builders a [`DjangoTime`] (`.django_time(..)`) and the
+//! time in `TIME_ZONE` instead: give the builders a [`DjangoTime`] (`.with_django_time(..)`) and the
 //! stores do the same, comparisons included.
 //!
 //! # The table

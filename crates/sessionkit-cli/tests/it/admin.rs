@@ -613,7 +613,7 @@ async fn issue_16_django_local_times_on_the_command_line() {
         &Secrets::new("cli-local-time-secret"),
     )
     .create_table_if_missing()
-    .django_time(ny)
+    .with_django_time(ny)
     .open()
     .await
     .unwrap();

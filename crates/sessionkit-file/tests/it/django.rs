@@ -31,7 +31,7 @@ mod never {
         let dir = tempfile::tempdir().expect("temp dir").keep();
         Some(
             DjangoFileStore::builder(dir, &Secrets::new(SECRET))
-                .create(Create::Never)
+                .with_create(Create::Never)
                 .open()
                 .expect("open"),
         )
@@ -44,13 +44,13 @@ mod never {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("sessions");
         let err = DjangoFileStore::builder(&missing, &Secrets::new(SECRET))
-            .create(Create::Never)
+            .with_create(Create::Never)
             .open()
             .unwrap_err();
         assert!(err.to_string().contains("does not exist"), "{err}");
         assert!(!missing.exists());
         let store = DjangoFileStore::builder(dir.path(), &Secrets::new(SECRET))
-            .create(Create::Never)
+            .with_create(Create::Never)
             .open()
             .unwrap();
         let now = OffsetDateTime::now_utc();

@@ -24,7 +24,7 @@ async fn create_never_makes_the_lock_directory_only_on_a_write() {
     use sessionkit_core::{Config, Engine, SessionKey, SessionStore};
     let dir = tempfile::tempdir().unwrap();
     let store = FileStore::builder(dir.path())
-        .create(Create::Never)
+        .with_create(Create::Never)
         .open()
         .unwrap();
     let now = time::OffsetDateTime::now_utc();
@@ -56,7 +56,7 @@ mod never {
         let dir = tempfile::tempdir().expect("temp dir").keep();
         Some(
             FileStore::builder(dir)
-                .create(Create::Never)
+                .with_create(Create::Never)
                 .open()
                 .expect("open"),
         )

@@ -75,7 +75,7 @@ async fn pair() -> Option<Pair> {
     let store = sessionkit_testkit::require_store(
         "MySQL",
         DjangoMySqlStore::builder(&url(), &Secrets::new(SECRET))
-            .database(&database)
+            .with_database(&database)
             .connect()
             .await,
     )?;
@@ -121,8 +121,8 @@ async fn use_tz_false_new_york() {
     let Some(store) = sessionkit_testkit::require_store(
         "MySQL",
         DjangoMySqlStore::builder(&url(), &Secrets::new(SECRET))
-            .database(&database)
-            .django_time(crate::db::local_django_time())
+            .with_database(&database)
+            .with_django_time(crate::db::local_django_time())
             .connect()
             .await,
     ) else {

@@ -74,7 +74,7 @@ async fn pair() -> Option<Pair> {
     let store = sessionkit_testkit::require_store(
         "PostgreSQL",
         DjangoPostgresStore::builder(&url(), &Secrets::new(SECRET))
-            .schema(&schema)
+            .with_schema(&schema)
             .connect()
             .await,
     )?;
@@ -115,8 +115,8 @@ async fn use_tz_false_new_york() {
     let Some(store) = sessionkit_testkit::require_store(
         "PostgreSQL",
         DjangoPostgresStore::builder(&url(), &Secrets::new(SECRET))
-            .schema(&schema)
-            .django_time(crate::db::local_django_time())
+            .with_schema(&schema)
+            .with_django_time(crate::db::local_django_time())
             .connect()
             .await,
     ) else {

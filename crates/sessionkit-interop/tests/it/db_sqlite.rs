@@ -49,7 +49,7 @@ async fn use_tz_false_new_york() {
         .with("SK_SQLITE_PATH", path.to_str().expect("UTF-8 temp path"));
     django.call(&["migrate"]);
     let store = DjangoSqliteStore::builder(&path, &Secrets::new(SECRET))
-        .django_time(crate::db::local_django_time())
+        .with_django_time(crate::db::local_django_time())
         .open()
         .await
         .expect("open Django's database");

@@ -19,7 +19,7 @@ use crate::shared::check_table_name;
 use crate::shared::django::{self as shared, Codec, Row, Scan, Sql};
 
 /// Django's `db` engine layout in MySQL or MariaDB: the `django_session` table of the
-/// URL's database (or of [`database`](DjangoMySqlBuilder::database)). See the
+/// URL's database (or of [`with_database`](DjangoMySqlBuilder::with_database)). See the
 /// [module docs](super) for the semantics.
 ///
 /// `expire_date` is `datetime(6)` holding naive UTC, as Django writes it with
@@ -45,7 +45,7 @@ use crate::shared::django::{self as shared, Codec, Row, Scan, Sql};
 ///
 /// let secrets = Secrets::new("django-insecure-...");
 /// let store = DjangoMySqlStore::connect("mysql://app:pw@db/app", &secrets).await?;
-/// assert_eq!(store.describe_url(), "mysql://app@db:3306/app");
+/// assert_eq!(store.location(), "mysql://app@db:3306/app");
 /// # Ok(())
 /// # }
 /// ```
@@ -86,21 +86,21 @@ pub struct DjangoMySqlBuilder {
 impl DjangoMySqlBuilder {
     /// Django's `USE_TZ` and `TIME_ZONE` (default: `USE_TZ = True`, naive UTC). With
     /// `USE_TZ = False`, `expire_date` holds naive local time: see [`DjangoTime`].
-    pub fn django_time(mut self, time: DjangoTime) -> DjangoMySqlBuilder {
+    pub fn with_django_time(mut self, time: DjangoTime) -> DjangoMySqlBuilder {
         self.time = time;
         self
     }
 
     /// Uses database `name` instead of the URL's (as Django's `NAME` setting replaces
     /// it). The database must exist.
-    pub fn database(mut self, name: impl Into<String>) -> DjangoMySqlBuilder {
+    pub fn with_database(mut self, name: impl Into<String>) -> DjangoMySqlBuilder {
         self.database = Some(name.into());
         self
     }
 
     /// Uses `table` instead of `django_session` (letters, digits and `_`; for tests, or a
     /// custom session model's `db_table`).
-    pub fn table(mut self, table: impl Into<String>) -> DjangoMySqlBuilder {
+    pub fn with_table(mut self, table: impl Into<String>) -> DjangoMySqlBuilder {
         self.table = table.into();
         self
     }
@@ -113,14 +113,14 @@ impl DjangoMySqlBuilder {
     /// needs `--fake-initial` to adopt it (plain `migrate` fails with "Table
     /// 'django_session' already exists"). Prefer running Django's `migrate`.
     pub fn create_table_if_missing(self) -> DjangoMySqlBuilder {
-        self.create(Create::IfMissing)
+        self.with_create(Create::IfMissing)
     }
 
     /// Whether connecting may create the table ([`Create::IfMissing`], as
     /// [`create_table_if_missing`](Self::create_table_if_missing)) or must find it
     /// ([`Create::Never`], the default for Django's table: Django's `migrate` creates it).
     /// The database is never created.
-    pub fn create(mut self, create: Create) -> DjangoMySqlBuilder {
+    pub fn with_create(mut self, create: Create) -> DjangoMySqlBuilder {
         self.create = create;
         self
     }
@@ -239,7 +239,7 @@ impl DjangoMySqlStore {
     }
 
     /// The database URL without its password.
-    pub fn describe_url(&self) -> &str {
+    pub fn location(&self) -> &str {
         self.db.db.url()
     }
 

@@ -87,7 +87,7 @@ pub struct MySqlBuilder {
 impl MySqlBuilder {
     /// Uses `table` instead of `sessionkit_session` (letters, digits and `_`; lets several
     /// applications or tests share one database).
-    pub fn table(mut self, table: impl Into<String>) -> MySqlBuilder {
+    pub fn with_table(mut self, table: impl Into<String>) -> MySqlBuilder {
         self.table = table.into();
         self
     }
@@ -96,7 +96,7 @@ impl MySqlBuilder {
     /// must find them ([`Create::Never`]: a missing table is a
     /// [`StoreErrorKind::Config`] error naming it, and nothing is created or written while
     /// connecting). The database itself is never created.
-    pub fn create(mut self, create: Create) -> MySqlBuilder {
+    pub fn with_create(mut self, create: Create) -> MySqlBuilder {
         self.create = create;
         self
     }
@@ -135,7 +135,7 @@ impl MySqlStore {
     /// use sessionkit_sql::MySqlStore;
     ///
     /// let store = MySqlStore::builder("mysql://app:pw@db/app")
-    ///     .create(Create::Never)
+    ///     .with_create(Create::Never)
     ///     .connect()
     ///     .await?;
     /// # Ok(())
@@ -156,22 +156,6 @@ impl MySqlStore {
         MySqlStore::builder(url).connect().await
     }
 
-    /// Connects using `table` (letters, digits and `_`; lets several applications or
-    /// tests share one database), creating the tables if they are missing.
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
-    /// use sessionkit_sql::MySqlStore;
-    ///
-    /// let store = MySqlStore::connect_with_table("mysql://app:pw@db/app", "shop_sessions").await?;
-    /// assert_eq!(store.describe_url(), "mysql://app@db:3306/app");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn connect_with_table(url: &str, table: &str) -> Result<MySqlStore, StoreError> {
-        MySqlStore::builder(url).table(table).connect().await
-    }
-
     /// The session table.
     pub fn table(&self) -> &str {
         &self.inner.table
@@ -179,7 +163,7 @@ impl MySqlStore {
 
     /// The database URL without its password, as [`describe`](SessionStore::describe)
     /// shows it.
-    pub fn describe_url(&self) -> &str {
+    pub fn location(&self) -> &str {
         self.inner.db.url()
     }
 

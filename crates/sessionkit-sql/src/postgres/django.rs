@@ -22,7 +22,7 @@ use crate::shared::{check_name, check_table_name, save_outcome};
 ///
 /// # Which table
 ///
-/// Without [`schema`](DjangoPostgresBuilder::schema), statements name the table
+/// Without [`with_schema`](DjangoPostgresBuilder::with_schema), statements name the table
 /// unqualified and PostgreSQL finds it through the connection's `search_path`, as Django
 /// does; a URL can set that path just as Django's `OPTIONS` do
 /// (`postgres://app@db/app?options=-c%20search_path%3Dtenant`). With a schema, every
@@ -99,21 +99,21 @@ impl DjangoPostgresBuilder {
     /// Django's `USE_TZ` and `TIME_ZONE` (default: `USE_TZ = True`). They matter only to
     /// a `timestamp without time zone` column, which needs `USE_TZ = False`: see
     /// [`DjangoPostgresStore`] and [`DjangoTime`].
-    pub fn django_time(mut self, time: DjangoTime) -> DjangoPostgresBuilder {
+    pub fn with_django_time(mut self, time: DjangoTime) -> DjangoPostgresBuilder {
         self.time = time;
         self
     }
 
     /// Uses the table in `schema` (e.g. the schema Django's `search_path` option names)
     /// instead of the one the connection's `search_path` finds. The schema must exist.
-    pub fn schema(mut self, schema: impl Into<String>) -> DjangoPostgresBuilder {
+    pub fn with_schema(mut self, schema: impl Into<String>) -> DjangoPostgresBuilder {
         self.schema = Some(schema.into());
         self
     }
 
     /// Uses `table` instead of `django_session` (letters, digits and `_`; for tests, or a
     /// custom session model's `db_table`).
-    pub fn table(mut self, table: impl Into<String>) -> DjangoPostgresBuilder {
+    pub fn with_table(mut self, table: impl Into<String>) -> DjangoPostgresBuilder {
         self.table = table.into();
         self
     }
@@ -125,14 +125,14 @@ impl DjangoPostgresBuilder {
     /// needs `--fake-initial` to adopt it (plain `migrate` fails with "relation
     /// django_session already exists"). Prefer running Django's `migrate`.
     pub fn create_table_if_missing(self) -> DjangoPostgresBuilder {
-        self.create(Create::IfMissing)
+        self.with_create(Create::IfMissing)
     }
 
     /// Whether connecting may create the table ([`Create::IfMissing`], as
     /// [`create_table_if_missing`](Self::create_table_if_missing)) or must find it
     /// ([`Create::Never`], the default for Django's table: Django's `migrate` creates it).
     /// The schema is never created.
-    pub fn create(mut self, create: Create) -> DjangoPostgresBuilder {
+    pub fn with_create(mut self, create: Create) -> DjangoPostgresBuilder {
         self.create = create;
         self
     }
@@ -240,7 +240,7 @@ impl DjangoPostgresStore {
     }
 
     /// The database URL without its password.
-    pub fn describe_url(&self) -> &str {
+    pub fn location(&self) -> &str {
         self.db.db.url()
     }
 

@@ -60,7 +60,7 @@ pub struct PostgresBuilder {
 impl PostgresBuilder {
     /// Uses `table` instead of `sessionkit_session` (letters, digits and `_`,
     /// lower-cased; lets several applications or tests share one database).
-    pub fn table(mut self, table: impl Into<String>) -> PostgresBuilder {
+    pub fn with_table(mut self, table: impl Into<String>) -> PostgresBuilder {
         self.table = table.into();
         self
     }
@@ -69,7 +69,7 @@ impl PostgresBuilder {
     /// must find them ([`Create::Never`]: a missing table is a
     /// [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config) error naming it, and nothing is created or written while
     /// connecting). The database and the schema are never created.
-    pub fn create(mut self, create: Create) -> PostgresBuilder {
+    pub fn with_create(mut self, create: Create) -> PostgresBuilder {
         self.create = create;
         self
     }
@@ -107,7 +107,7 @@ impl PostgresStore {
     /// use sessionkit_sql::PostgresStore;
     ///
     /// let store = PostgresStore::builder("postgres://app@127.0.0.1:5432/app")
-    ///     .create(Create::Never)
+    ///     .with_create(Create::Never)
     ///     .connect()
     ///     .await?;
     /// # Ok(())
@@ -128,22 +128,6 @@ impl PostgresStore {
         PostgresStore::builder(url).connect().await
     }
 
-    /// Connects using `table` (letters, digits and `_`, lower-cased; lets several
-    /// applications or tests share one database), creating the tables if they are missing.
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
-    /// use sessionkit_sql::PostgresStore;
-    ///
-    /// let store = PostgresStore::connect_with_table("postgres://app@db/app", "shop_sessions").await?;
-    /// assert_eq!(store.describe_url(), "postgres://app@db:5432/app");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn connect_with_table(url: &str, table: &str) -> Result<PostgresStore, StoreError> {
-        PostgresStore::builder(url).table(table).connect().await
-    }
-
     /// The session table (lower-cased).
     pub fn table(&self) -> &str {
         &self.inner.table
@@ -151,7 +135,7 @@ impl PostgresStore {
 
     /// The database URL without its password, as [`describe`](SessionStore::describe)
     /// shows it.
-    pub fn describe_url(&self) -> &str {
+    pub fn location(&self) -> &str {
         self.inner.db.url()
     }
 

@@ -96,14 +96,14 @@ pub struct DjangoSqliteBuilder {
 impl DjangoSqliteBuilder {
     /// Django's `USE_TZ` and `TIME_ZONE` (default: `USE_TZ = True`, naive UTC). With
     /// `USE_TZ = False`, `expire_date` holds naive local time: see [`DjangoTime`].
-    pub fn django_time(mut self, time: DjangoTime) -> DjangoSqliteBuilder {
+    pub fn with_django_time(mut self, time: DjangoTime) -> DjangoSqliteBuilder {
         self.time = time;
         self
     }
 
     /// Uses `table` instead of `django_session` (letters, digits and `_`; for tests, or a
     /// custom session model's `db_table`).
-    pub fn table(mut self, table: impl Into<String>) -> DjangoSqliteBuilder {
+    pub fn with_table(mut self, table: impl Into<String>) -> DjangoSqliteBuilder {
         self.table = table.into();
         self
     }
@@ -115,14 +115,14 @@ impl DjangoSqliteBuilder {
     /// needs `--fake-initial` to adopt it (plain `migrate` fails with "table
     /// django_session already exists"). Prefer running Django's `migrate`.
     pub fn create_table_if_missing(self) -> DjangoSqliteBuilder {
-        self.create(Create::IfMissing)
+        self.with_create(Create::IfMissing)
     }
 
     /// Whether opening may create the database file and the table
     /// ([`Create::IfMissing`], as [`create_table_if_missing`](Self::create_table_if_missing))
     /// or must find them ([`Create::Never`], the default for Django's table: Django's
     /// `migrate` creates it).
-    pub fn create(mut self, create: Create) -> DjangoSqliteBuilder {
+    pub fn with_create(mut self, create: Create) -> DjangoSqliteBuilder {
         self.create = create;
         self
     }
@@ -245,8 +245,8 @@ impl DjangoSqliteStore {
         }
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
+    /// Where the store lives: the database file.
+    pub fn location(&self) -> &Path {
         &self.db.path
     }
 

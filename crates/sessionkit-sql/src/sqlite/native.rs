@@ -73,7 +73,7 @@ pub struct SqliteBuilder {
 impl SqliteBuilder {
     /// Uses `table` instead of `sessionkit_session` (letters, digits and `_`; lets several
     /// applications or tests share one file).
-    pub fn table(mut self, table: impl Into<String>) -> SqliteBuilder {
+    pub fn with_table(mut self, table: impl Into<String>) -> SqliteBuilder {
         self.table = table.into();
         self
     }
@@ -82,7 +82,7 @@ impl SqliteBuilder {
     /// ([`Create::IfMissing`], the default) or must find them ([`Create::Never`]: a
     /// missing file or table is a [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config) error naming it, and nothing
     /// is written to the file while opening).
-    pub fn create(mut self, create: Create) -> SqliteBuilder {
+    pub fn with_create(mut self, create: Create) -> SqliteBuilder {
         self.create = create;
         self
     }
@@ -113,7 +113,7 @@ impl SqliteStore {
     ///
     /// // An admin tool that must not create a database where a path has a typo.
     /// let store = SqliteStore::builder("sessions.sqlite3")
-    ///     .create(Create::Never)
+    ///     .with_create(Create::Never)
     ///     .open()
     ///     .await?;
     /// # Ok(())
@@ -139,7 +139,7 @@ impl SqliteStore {
         path: impl AsRef<Path>,
         table: &str,
     ) -> Result<SqliteStore, StoreError> {
-        SqliteStore::builder(path).table(table).open().await
+        SqliteStore::builder(path).with_table(table).open().await
     }
 
     fn open_blocking(b: SqliteBuilder) -> Result<SqliteStore, StoreError> {
@@ -174,8 +174,8 @@ impl SqliteStore {
         })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
+    /// Where the store lives: the database file.
+    pub fn location(&self) -> &Path {
         &self.inner.path
     }
 
@@ -205,7 +205,7 @@ impl SqliteStore {
         let rows = {
             let mut stmt = conn
                 .prepare_cached(sql)
-                .map_err(|e| sql_error(self.path(), "list", e))?;
+                .map_err(|e| sql_error(self.location(), "list", e))?;
             let rows = stmt
                 .query_map(params, |r| {
                     Ok((
@@ -214,9 +214,9 @@ impl SqliteStore {
                         native_meta(from_micros(r.get(2)?), from_micros(r.get(3)?), r.get(4)?),
                     ))
                 })
-                .map_err(|e| sql_error(self.path(), "list", e))?;
+                .map_err(|e| sql_error(self.location(), "list", e))?;
             rows.collect::<Result<Vec<_>, _>>()
-                .map_err(|e| sql_error(self.path(), "list", e))?
+                .map_err(|e| sql_error(self.location(), "list", e))?
         };
         self.give_back(conn);
         Ok(rows
@@ -231,7 +231,7 @@ impl SqliteStore {
         let row = {
             let mut stmt = conn
                 .prepare_cached(&self.inner.sql.load)
-                .map_err(|e| sql_error(self.path(), "load", e))?;
+                .map_err(|e| sql_error(self.location(), "load", e))?;
             stmt.query_row(params![key.as_str(), micros(now)], |r| {
                 Ok(NativeRow {
                     json: r.get::<_, String>(0)?.into_bytes(),
@@ -242,7 +242,7 @@ impl SqliteStore {
                 })
             })
             .optional()
-            .map_err(|e| sql_error(self.path(), "load", e))?
+            .map_err(|e| sql_error(self.location(), "load", e))?
         };
         self.give_back(conn);
         Ok(row.map_or(Lookup::Missing, |row| row.lookup(key, "SQLite")))

@@ -333,7 +333,7 @@ macro_rules! django_server_tests {
             sessionkit_testkit::require_store(
                 $name,
                 $store::builder(&url(), secrets)
-                    .table(table)
+                    .with_table(table)
                     .create_table_if_missing()
                     .connect()
                     .await,

@@ -93,7 +93,7 @@ django::django_server_tests!(DjangoMySqlStore, "MySQL", table: |t: &str| t.to_ow
 async fn a_missing_table_is_a_clear_config_error() {
     let table = table_name();
     let result = DjangoMySqlStore::builder(&url(), &secrets())
-        .table(&table)
+        .with_table(&table)
         .connect()
         .await;
     let Err(err) = result else {
@@ -139,7 +139,7 @@ async fn tables_of_other_shapes_are_refused() {
     .unwrap();
     let _ = conn.disconnect().await;
     let err = DjangoMySqlStore::builder(&url(), &secrets())
-        .table(&table)
+        .with_table(&table)
         .connect()
         .await
         .expect_err("not Django's table");
@@ -190,7 +190,7 @@ async fn a_database_of_its_own() {
     sweep_stale_databases().await;
     let name = table_name();
     let err = DjangoMySqlStore::builder(&url(), &secrets())
-        .database(&name)
+        .with_database(&name)
         .create_table_if_missing()
         .connect()
         .await
@@ -207,7 +207,7 @@ async fn a_database_of_its_own() {
         })
     };
     let err = DjangoMySqlStore::builder(&url(), &secrets())
-        .database(&name)
+        .with_database(&name)
         .connect()
         .await
         .expect_err("no table yet");
@@ -218,7 +218,7 @@ async fn a_database_of_its_own() {
         "{err}"
     );
     let store = DjangoMySqlStore::builder(&url(), &secrets())
-        .database(&name)
+        .with_database(&name)
         .create_table_if_missing()
         .connect()
         .await
@@ -276,7 +276,7 @@ async fn describe_shows_no_password() {
         None => url.clone(),
     };
     let Ok(again) = DjangoMySqlStore::builder(&with_password, &secrets())
-        .table(store.table())
+        .with_table(store.table())
         .connect()
         .await
     else {
@@ -299,9 +299,9 @@ async fn use_tz_false_local_times() {
     let Some(store) = sessionkit_testkit::require_store(
         "MySQL",
         DjangoMySqlStore::builder(&url(), &secrets())
-            .table(&table)
+            .with_table(&table)
             .create_table_if_missing()
-            .django_time(django::new_york())
+            .with_django_time(django::new_york())
             .connect()
             .await,
     ) else {

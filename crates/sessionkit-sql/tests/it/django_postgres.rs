@@ -77,7 +77,7 @@ django::django_server_tests!(DjangoPostgresStore, "PostgreSQL", table: |t: &str|
 async fn a_missing_table_is_a_clear_config_error() {
     let table = table_name();
     let result = DjangoPostgresStore::builder(&url(), &secrets())
-        .table(&table)
+        .with_table(&table)
         .connect()
         .await;
     let Err(err) = result else {
@@ -121,7 +121,7 @@ async fn tables_of_other_shapes_are_refused() {
         .await
         .unwrap();
     let err = DjangoPostgresStore::builder(&url(), &secrets())
-        .table(&table)
+        .with_table(&table)
         .connect()
         .await
         .expect_err("USE_TZ = False layout");
@@ -134,7 +134,7 @@ async fn tables_of_other_shapes_are_refused() {
         .await
         .unwrap();
     let err = DjangoPostgresStore::builder(&url(), &secrets())
-        .table(&table)
+        .with_table(&table)
         .connect()
         .await
         .expect_err("not Django's table");
@@ -144,7 +144,7 @@ async fn tables_of_other_shapes_are_refused() {
         "{err}"
     );
     let err = DjangoPostgresStore::builder(&url(), &secrets())
-        .schema("bad-schema")
+        .with_schema("bad-schema")
         .connect()
         .await
         .expect_err("bad schema name");
@@ -189,7 +189,7 @@ async fn a_schema_holds_djangos_table() {
     sweep_stale_schemas().await;
     let schema = table_name();
     let missing = DjangoPostgresStore::builder(&url(), &secrets())
-        .schema(&schema)
+        .with_schema(&schema)
         .create_table_if_missing()
         .connect()
         .await
@@ -212,7 +212,7 @@ async fn a_schema_holds_djangos_table() {
         })
     };
     let err = DjangoPostgresStore::builder(&url(), &secrets())
-        .schema(&schema)
+        .with_schema(&schema)
         .connect()
         .await
         .expect_err("no table in the schema");
@@ -222,7 +222,7 @@ async fn a_schema_holds_djangos_table() {
         "{err}"
     );
     let store = DjangoPostgresStore::builder(&url(), &secrets())
-        .schema(schema.to_ascii_uppercase())
+        .with_schema(schema.to_ascii_uppercase())
         .create_table_if_missing()
         .connect()
         .await
@@ -297,7 +297,7 @@ async fn describe_shows_no_password() {
     };
     let table = store.table().trim_matches('"').to_owned();
     let Ok(again) = DjangoPostgresStore::builder(&with_password, &secrets())
-        .table(&table)
+        .with_table(&table)
         .connect()
         .await
     else {
@@ -331,8 +331,8 @@ async fn use_tz_false_local_times() {
         .await
         .unwrap();
     let store = DjangoPostgresStore::builder(&url(), &secrets())
-        .table(&table)
-        .django_time(django::new_york())
+        .with_table(&table)
+        .with_django_time(django::new_york())
         .connect()
         .await
         .expect("USE_TZ = False accepts a naive column");
@@ -373,9 +373,9 @@ async fn use_tz_false_on_djangos_table_keeps_instants() {
     let Some(store) = sessionkit_testkit::require_store(
         "PostgreSQL",
         DjangoPostgresStore::builder(&url(), &secrets())
-            .table(&table)
+            .with_table(&table)
             .create_table_if_missing()
-            .django_time(django::new_york())
+            .with_django_time(django::new_york())
             .connect()
             .await,
     ) else {

@@ -170,7 +170,7 @@ async fn other_tables_are_refused() {
         "{err}"
     );
     let err = DjangoSqliteStore::builder(dir.path().join("x.db"), &secrets())
-        .table("bad name; drop")
+        .with_table("bad name; drop")
         .create_table_if_missing()
         .open()
         .await
@@ -239,7 +239,7 @@ async fn tokens_compare_bytes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn touch_moves_only_the_expiry() {
     let store = fresh().await.unwrap();
-    let path = store.path().to_owned();
+    let path = store.location().to_owned();
     django::touch_moves_only_the_expiry(&*store, async |key| raw(&path, "django_session", key))
         .await;
 }
@@ -253,7 +253,7 @@ async fn clear_expired_reports_progress() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_stores_on_one_file_clean_each_row_once() {
     let a = fresh().await.unwrap();
-    let b = DjangoSqliteStore::open(a.path(), &secrets())
+    let b = DjangoSqliteStore::open(a.location(), &secrets())
         .await
         .expect("second store");
     let r = django::record("{}", NOW + time::Duration::seconds(1));
@@ -280,7 +280,7 @@ async fn describe_names_the_file_and_layout() {
     let store = fresh().await.unwrap();
     assert_eq!(
         store.describe(),
-        format!("sqlite://{} (django layout)", store.path().display())
+        format!("sqlite://{} (django layout)", store.location().display())
     );
     assert_eq!(store.table(), "django_session");
 }
@@ -290,7 +290,7 @@ async fn use_tz_false_local_times() {
     let dir = tempfile::tempdir().unwrap();
     let path = django_database(dir.path());
     let store = DjangoSqliteStore::builder(&path, &secrets())
-        .django_time(django::new_york())
+        .with_django_time(django::new_york())
         .open()
         .await
         .expect("open");

@@ -89,7 +89,9 @@ server::native_server_tests!(
 
 #[tokio::test]
 async fn bad_urls_tables_and_databases_are_config_errors() {
-    let err = MySqlStore::connect_with_table(&url(), "bad name; drop")
+    let err = MySqlStore::builder(&url())
+        .with_table("bad name; drop")
+        .connect()
         .await
         .expect_err("bad table name");
     assert_eq!(err.kind(), StoreErrorKind::Config);
@@ -132,7 +134,9 @@ async fn newer_layout_version_is_refused() {
     .await
     .expect("update");
     let _ = conn.disconnect().await;
-    let err = MySqlStore::connect_with_table(&url(), &table)
+    let err = MySqlStore::builder(&url())
+        .with_table(&table)
+        .connect()
         .await
         .expect_err("a newer layout");
     assert_eq!(err.kind(), StoreErrorKind::Config);
@@ -296,17 +300,18 @@ async fn client_found_rows_in_the_url_changes_nothing() {
     let _guard = dropping(&table);
     let url = url();
     let sep = if url.contains('?') { '&' } else { '?' };
-    let store =
-        match MySqlStore::connect_with_table(&format!("{url}{sep}client_found_rows=true"), &table)
-            .await
-        {
-            Ok(s) => s,
-            Err(e) if e.kind() == StoreErrorKind::Unavailable => {
-                sessionkit_testkit::require("MySQL", Err::<(), _>(e.report()));
-                return;
-            }
-            Err(e) => panic!("{}", e.report()),
-        };
+    let store = match MySqlStore::builder(&format!("{url}{sep}client_found_rows=true"))
+        .with_table(&table)
+        .connect()
+        .await
+    {
+        Ok(s) => s,
+        Err(e) if e.kind() == StoreErrorKind::Unavailable => {
+            sessionkit_testkit::require("MySQL", Err::<(), _>(e.report()));
+            return;
+        }
+        Err(e) => panic!("{}", e.report()),
+    };
     let key = SessionKey::generate();
     let first = store
         .create(&key, &record(r#"{"n":1}"#, 3600), T0)
@@ -328,8 +333,8 @@ async fn create_never_creates_nothing_and_finds_what_exists() {
     let table = table_name();
     let never = || {
         MySqlStore::builder(&url())
-            .table(&table)
-            .create(Create::Never)
+            .with_table(&table)
+            .with_create(Create::Never)
             .connect()
     };
     let err = match never().await {

@@ -94,7 +94,9 @@ server::native_server_tests!(
 
 #[tokio::test]
 async fn bad_urls_tables_and_databases_are_config_errors() {
-    let err = PostgresStore::connect_with_table(&url(), "bad name; drop")
+    let err = PostgresStore::builder(&url())
+        .with_table("bad name; drop")
+        .connect()
         .await
         .expect_err("bad table name");
     assert_eq!(err.kind(), StoreErrorKind::Config);
@@ -133,7 +135,9 @@ async fn newer_layout_version_is_refused() {
         )
         .await
         .expect("update");
-    let err = PostgresStore::connect_with_table(&url(), &table)
+    let err = PostgresStore::builder(&url())
+        .with_table(&table)
+        .connect()
         .await
         .expect_err("a newer layout");
     assert_eq!(err.kind(), StoreErrorKind::Config);
@@ -247,7 +251,11 @@ async fn describe_shows_no_password() {
     };
     let table = table_name();
     let _guard = dropping(&table);
-    let store = match PostgresStore::connect_with_table(&with_password, &table).await {
+    let store = match PostgresStore::builder(&with_password)
+        .with_table(&table)
+        .connect()
+        .await
+    {
         Ok(s) => s,
         Err(e) if e.kind() == StoreErrorKind::Unavailable => {
             sessionkit_testkit::require("PostgreSQL", Err::<(), _>(e.report()));
@@ -282,8 +290,8 @@ async fn create_never_creates_nothing_and_finds_what_exists() {
     let table = table_name();
     let never = || {
         PostgresStore::builder(&url())
-            .table(&table)
-            .create(Create::Never)
+            .with_table(&table)
+            .with_create(Create::Never)
             .connect()
     };
     let err = match never().await {

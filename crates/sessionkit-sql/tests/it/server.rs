@@ -364,7 +364,7 @@ macro_rules! native_server_tests {
         /// Connects on `table`: `None` (SKIP) when the server is unreachable, a panic for
         /// any other failure.
         async fn open(table: &str) -> Option<$store> {
-            match $store::connect_with_table(&url(), table).await {
+            match $store::builder(&url()).with_table(table).connect().await {
                 Ok(store) => Some(store),
                 Err(e) if e.kind() == StoreErrorKind::Unavailable => {
                     sessionkit_testkit::require($name, Err(e.report()))
@@ -421,10 +421,10 @@ macro_rules! native_server_tests {
             let _guard = dropping(&table);
             let url = url();
             let results = tokio::join!(
-                $store::connect_with_table(&url, &table),
-                $store::connect_with_table(&url, &table),
-                $store::connect_with_table(&url, &table),
-                $store::connect_with_table(&url, &table),
+                $store::builder(&url).with_table(&table).connect(),
+                $store::builder(&url).with_table(&table).connect(),
+                $store::builder(&url).with_table(&table).connect(),
+                $store::builder(&url).with_table(&table).connect(),
             );
             for r in [results.0, results.1, results.2, results.3] {
                 match r {

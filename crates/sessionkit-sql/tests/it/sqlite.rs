@@ -134,7 +134,11 @@ async fn create_never_creates_nothing_and_finds_what_exists() {
     use sessionkit_core::store::Create;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sqlite3");
-    let never = || SqliteStore::builder(&path).create(Create::Never).open();
+    let never = || {
+        SqliteStore::builder(&path)
+            .with_create(Create::Never)
+            .open()
+    };
     let err = never().await.unwrap_err();
     assert_eq!(err.kind(), sessionkit_core::StoreErrorKind::Config);
     assert!(err.report().contains("does not exist"), "{}", err.report());
@@ -153,7 +157,7 @@ async fn create_never_creates_nothing_and_finds_what_exists() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
     // Made by the default (IfMissing), then opened with Never: the same sessions.
     let made = SqliteStore::builder(&path)
-        .table("t1")
+        .with_table("t1")
         .open()
         .await
         .unwrap();
@@ -167,8 +171,8 @@ async fn create_never_creates_nothing_and_finds_what_exists() {
     made.create(&key, &record, now).await.unwrap();
     drop(made);
     let found = SqliteStore::builder(&path)
-        .table("t1")
-        .create(Create::Never)
+        .with_table("t1")
+        .with_create(Create::Never)
         .open()
         .await
         .unwrap();
@@ -191,7 +195,7 @@ async fn older_layout_version_is_refused_not_migrated() {
         .unwrap();
     for create in [Create::Never, Create::IfMissing] {
         let err = SqliteStore::builder(&path)
-            .create(create)
+            .with_create(create)
             .open()
             .await
             .unwrap_err();
