@@ -73,7 +73,7 @@ pub use sessionkit_memcached::MemcachedStore;
 #[cfg(feature = "django")]
 pub mod django {
     pub use sessionkit_django::*;
-    /// Django's `cache` engine on `PyMemcacheCache`.
+    /// Django's `cache` and `cached_db` engines on `PyMemcacheCache`.
     #[cfg(feature = "memcached")]
     pub use sessionkit_memcached::django as memcached;
     /// Django's `cache` and `cached_db` engines on Redis.

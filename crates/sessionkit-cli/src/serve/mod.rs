@@ -287,6 +287,9 @@ pub fn metrics_route() -> Router {
 
 /// Opens the store, binds the address and serves until SIGTERM or Ctrl-C.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if args.lock {
+        crate::store_url::check_lock(&args.store.store, args.store.layout)?;
+    }
     let opened = args.store.open_cached(&args.cache).await?;
     let mut config = args.store.config_builder();
     if args.lock {
