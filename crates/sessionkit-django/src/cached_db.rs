@@ -6,7 +6,7 @@
 //! for `PyMemcacheCache`).
 //!
 //! [`CachedDb`] is not itself a store: its operations are those of
-//! [`SessionStore`](sessionkit_core::SessionStore), and each cache crate's store
+//! [`SessionStore`], and each cache crate's store
 //! (`DjangoCachedDbStore`, `DjangoMemcachedCachedDbStore`) forwards to them, adding its
 //! constructors, its description and its capabilities.
 //!

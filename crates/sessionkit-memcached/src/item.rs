@@ -105,6 +105,21 @@ impl Pool {
         }
     }
 
+    /// `ms` of `w` on the CAS value `cas`: `true` if written, `false` if the item changed
+    /// or went away since `cas` was read.
+    pub(crate) async fn write_if_unchanged(
+        &self,
+        item: &str,
+        w: &Write<'_>,
+        cas: u64,
+    ) -> Result<bool, StoreError> {
+        match self.write(item, w, Mode::Cas(cas)).await? {
+            Reply::Done(_) => Ok(true),
+            Reply::Exists | Reply::NotFound => Ok(false),
+            other => Err(unexpected("ms", &other)),
+        }
+    }
+
     async fn write(&self, item: &str, w: &Write<'_>, mode: Mode) -> Result<Reply, StoreError> {
         self.call(item.as_bytes(), &set_cmd(item, w, Some(mode)))
             .await

@@ -35,7 +35,7 @@
 //! | --- | --- |
 //! | `load` | `mg key v c`; a record expired at the engine's `now` is missing |
 //! | `create` | `ms key ... ME` (add); on a taken key, `mg`, and a record expired at `now` is replaced with `ms ... C<cas>` |
-//! | `save` | `mg key v c`, compare the version with the token, `ms ... C<cas>` with version + 1; never creates |
+//! | `save` | `ms ... C<cas>` with version + 1 on the CAS value of this process's load of the session (its version the token's, read within 10 s); if that fails or there is none: `mg key v c`, compare the version with the token, `ms ... C<cas>`; never creates |
 //! | `touch` | `mg`, then `ms ... C<cas>` with the new expiry and last-seen, same version |
 //! | `delete` | `md key` |
 //! | `retire` | `ms` of a rotation marker (`sk1r <version> <until>`) with a TTL to `until` |
@@ -111,8 +111,10 @@ mod ring;
 mod ttl;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sessionkit_core::{
     CreateOutcome, LeaseStore, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError,
@@ -151,6 +153,46 @@ pub struct MemcachedStore {
     pool: Pool,
     prefix: String,
     max_item_size: usize,
+    seen: Arc<Seen>,
+}
+
+/// How many loads [`Seen`] remembers before it starts afresh.
+const SEEN_CAPACITY: usize = 4096;
+
+/// How long a remembered load may serve a save: a request's span, so that the window
+/// in which the CAS value must still name the item read stays that of one request (as
+/// long as the loop's own read-then-write, within the store's timeouts).
+const SEEN_FOR: Duration = Duration::from_secs(10);
+
+/// What the last load of each session found (its version, CAS value, expiry, created-at),
+/// so that a save following it writes at once with `ms ... C<cas>` instead of reading the
+/// item again. A CAS value names one write of the item, so a compare-and-set on it
+/// succeeds only if the item is still exactly the one that load read; any other answer
+/// falls back to the read-compare-write loop. Bounded: full, it is emptied.
+#[derive(Default)]
+struct Seen(Mutex<HashMap<SessionKey, Loaded>>);
+
+#[derive(Clone, Copy)]
+struct Loaded {
+    at: Instant,
+    version: u64,
+    cas: u64,
+    expires_at: OffsetDateTime,
+    created_at: Option<OffsetDateTime>,
+}
+
+impl Seen {
+    fn remember(&self, key: SessionKey, loaded: Loaded) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= SEEN_CAPACITY && !map.contains_key(&key) {
+            map.clear();
+        }
+        map.insert(key, loaded);
+    }
+
+    fn take(&self, key: &SessionKey) -> Option<Loaded> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(key)
+    }
 }
 
 impl fmt::Debug for MemcachedStore {
@@ -233,6 +275,7 @@ impl MemcachedBuilder {
             pool,
             prefix: self.prefix,
             max_item_size: self.max_item_size,
+            seen: Arc::default(),
         })
     }
 
@@ -344,10 +387,22 @@ impl SessionStore for MemcachedStore {
             return Ok(Lookup::Missing);
         };
         Ok(match Self::decode(key, &item.value) {
-            Some(Decoded::Record(s)) if s.record.expires_at > now => Lookup::Found {
-                record: s.record,
-                token: Token::version(s.version),
-            },
+            Some(Decoded::Record(s)) if s.record.expires_at > now => {
+                self.seen.remember(
+                    *key,
+                    Loaded {
+                        at: Instant::now(),
+                        version: s.version,
+                        cas: item.cas,
+                        expires_at: s.record.expires_at,
+                        created_at: s.record.meta.created_at,
+                    },
+                );
+                Lookup::Found {
+                    record: s.record,
+                    token: Token::version(s.version),
+                }
+            }
             Some(Decoded::Retired { until, .. }) if until > now => Lookup::Retired { until },
             _ => Lookup::Missing,
         })
@@ -401,6 +456,21 @@ impl SessionStore for MemcachedStore {
         let item = self.item_key(key);
         let item = &item;
         let version = expected.saturating_add(1);
+        if let Some(loaded) = self.seen.take(key)
+            && loaded.version == expected
+            && loaded.expires_at > now
+            && loaded.at.elapsed() < SEEN_FOR
+        {
+            // The item as this process last loaded it, still live at `now`: written at
+            // once on its CAS value, read again only if it changed since.
+            let mut record = record.clone();
+            record.meta.created_at = loaded.created_at.or(record.meta.created_at);
+            let value = self.value(item, version, &record)?;
+            let w = write(Cow::Owned(value), record.expires_at, now);
+            if self.pool.write_if_unchanged(item, &w, loaded.cas).await? {
+                return Ok(SaveOutcome::Saved(Token::version(version)));
+            }
+        }
         self.pool
             .update_item(
                 item,

@@ -63,7 +63,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub cache: CacheArgs,
     /// Lock mode: one request at a time per session (instead of compare-and-set with
-    /// replay).
+    /// replay). Refused on Django's cache layout on memcached, which has no leases.
     #[arg(long)]
     pub lock: bool,
     /// Carry session ids in this request/response header instead of the cookie (for API
