@@ -106,7 +106,8 @@ pub struct StoreArgs {
 pub struct CacheArgs {
     /// A shared Redis cache in front of the store (redis://... or redis+cluster://...),
     /// for several nodes; `cached+URL` gives a per-process cache instead. With the Django
-    /// layout: Django's cached_db.
+    /// layout in front of a database: Django's cached_db, its cache on Redis or on
+    /// memcached (memcached://host:port,..., Django's PyMemcacheCache).
     #[arg(long, value_name = "URL")]
     pub cache_store: Option<String>,
 }

@@ -19,8 +19,8 @@
 //! with Django's secret key: the `django_session` table (`db` engine) on SQLite, PostgreSQL
 //! and MySQL, Django's file names (`file`), Django's cache keys and pickled values on Redis
 //! and memcached (`cache`, as `RedisCache` and `PyMemcacheCache` store them), and with
-//! `--cache-store redis://...` in front of a database, Django's
-//! `cached_db`.
+//! `--cache-store redis://...` (`redis+cluster://...`) or `--cache-store memcached://...`
+//! in front of a database, Django's `cached_db` with its cache on that server.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ use sessionkit_core::{
 use sessionkit_django::{Secrets, SignedCookieStore};
 use sessionkit_encrypted_cookie::{EncryptedCookieStore, KeyRing};
 use sessionkit_file::{DjangoFileStore, FileStore};
-use sessionkit_memcached::{DjangoMemcachedStore, MemcachedStore};
+use sessionkit_memcached::{DjangoMemcachedCachedDbStore, DjangoMemcachedStore, MemcachedStore};
 use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore, RedisCache, RedisStore};
 use sessionkit_sql::django::{
     DjangoMySqlStore, DjangoPostgresStore, DjangoSqliteStore, DjangoTime,
@@ -287,7 +287,8 @@ pub struct OpenOptions {
     /// age for layouts that derive expiry from it, the cookie name Django's file layout
     /// uses as its file prefix) take it from here, so each is set once.
     pub config: Config,
-    /// A shared Redis cache in front of the store (`--cache-store`).
+    /// A shared cache in front of the store (`--cache-store`): Redis, or with the Django
+    /// layout Redis or memcached (Django's `cached_db`).
     pub cache_store: Option<String>,
     /// Whether opening may create what the store needs (`serve`) or must find it (the
     /// commands that read or act on existing sessions: a missing database, table or
@@ -340,19 +341,26 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
     if opts.layout == Layout::Django {
         // Django's cached_db: the db layout behind Django's cache keys and pickled values.
         let db = BoxStore::from_arc(store);
-        let cached = match parse(cache_url)? {
-            StoreUrl::Redis(u) => DjangoCachedDbStore::connect(db, &u).await,
+        let cached: Arc<dyn DynSessionStore> = match parse(cache_url)? {
+            StoreUrl::Redis(u) => DjangoCachedDbStore::connect(db, &u)
+                .await
+                .map(|s| Arc::new(s) as Arc<dyn DynSessionStore>),
             StoreUrl::RedisCluster(seeds) => {
                 let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
-                DjangoCachedDbStore::connect_cluster(db, &seeds).await
+                DjangoCachedDbStore::connect_cluster(db, &seeds)
+                    .await
+                    .map(|s| Arc::new(s) as Arc<dyn DynSessionStore>)
             }
+            StoreUrl::Memcached(u) => DjangoMemcachedCachedDbStore::connect(db, &u)
+                .await
+                .map(|s| Arc::new(s) as Arc<dyn DynSessionStore>),
             _ => bail!(
-                "--cache-store must be a redis:// or redis+cluster:// URL, not {:?}",
+                "--cache-store must be a redis://, redis+cluster:// or (with --layout django) memcached:// URL, not {:?}",
                 redact(cache_url)
             ),
         }
         .map_err(|e| naming(report(e), "the cache", &redact(cache_url)))?;
-        return Ok(Opened::Server(Arc::new(cached)));
+        return Ok(Opened::Server(cached));
     }
     let cache = match parse(cache_url)? {
         StoreUrl::Redis(u) => RedisStore::connect(&u).await,
@@ -360,13 +368,33 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
             let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
             RedisStore::connect_cluster(&seeds).await
         }
-        _ => bail!("--cache-store must be a redis:// or redis+cluster:// URL, not {cache_url:?}"),
+        StoreUrl::Memcached(_) => bail!(
+            "--cache-store memcached://... is Django's cached_db engine, with --layout django; the native layout's shared cache is Redis (redis:// or redis+cluster://)"
+        ),
+        _ => bail!(
+            "--cache-store must be a redis://, redis+cluster:// or (with --layout django) memcached:// URL, not {:?}",
+            redact(cache_url)
+        ),
     }
     .map_err(|e| naming(report(e), "the cache", &redact(cache_url)))?;
     Ok(Opened::Server(Arc::new(CachedStore::new(
         RedisCache::from_store(&cache),
         BoxStore::from_arc(store),
     ))))
+}
+
+/// Refuses lock mode (`serve --lock`) on a store that cannot take part in it across
+/// nodes: Django's cache layout on memcached has no leases (its items are Django's, and
+/// memcached has no other place for them), and a lock held on one node only would
+/// serialize nothing between the nodes sharing the servers.
+pub fn check_lock(url: &str, layout: Layout) -> anyhow::Result<()> {
+    if layout == Layout::Django && matches!(parse(url), Ok(StoreUrl::Memcached(_))) {
+        bail!(
+            "--lock needs leases in the store, and Django's cache layout on memcached ({}) has none: serve it without --lock (compare-and-set, the default, loses no writes), or use --layout native (whose memcached store has leases)",
+            redact(url)
+        );
+    }
+    Ok(())
 }
 
 async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opened> {

@@ -16,6 +16,7 @@
 //! | [`auth`] | `django.contrib.auth` | the `_auth_user_hash` value, password hashes, [`DjangoAuth`] (`get_user`, `authenticate`, `login`, `logout`) over a [`UserLoader`] |
 //! | [`csrf`] | `django.middleware.csrf` | the CSRF secret under `_csrftoken` |
 //! | [`keys`] | cache keys, file names | where each engine puts a session |
+//! | `cached_db` (feature `cached-db`) | `backends.cached_db` | the rules of Django's `cached_db` engine over any cache side |
 //! | [`cookie_store`] | `backends.signed_cookies` | [`SignedCookieStore`], a [`ClientStore`](sessionkit_core::ClientStore) |
 //!
 //! Decoding never panics and never trusts input: a bad signature is `None` (plus a
@@ -44,6 +45,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+#[cfg(feature = "cached-db")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cached-db")))]
+pub mod cached_db;
 pub mod cookie_store;
 pub mod csrf;
 pub mod keys;

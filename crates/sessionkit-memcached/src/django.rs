@@ -1,6 +1,7 @@
-//! Django's `cache` session engine on memcached (feature `django`):
-//! [`DjangoMemcachedStore`], sharing sessions with a Django application whose `CACHES`
-//! use Django's `PyMemcacheCache`.
+//! Django's `cache` and `cached_db` session engines on memcached (feature `django`):
+//! [`DjangoMemcachedStore`] and [`DjangoMemcachedCachedDbStore`], sharing sessions with a
+//! Django application whose `CACHES` use Django's `PyMemcacheCache`. This page describes
+//! the `cache` engine; [`DjangoMemcachedCachedDbStore`] has its own.
 //!
 //! # Layout
 //!
@@ -49,6 +50,7 @@
 //! No listing, no per-user index, no `clear_expired` ([`StoreErrorKind::Unsupported`]),
 //! no leases: memcached cannot enumerate keys, and its TTLs evict expired sessions.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -58,12 +60,13 @@ use sessionkit_core::{
 };
 use sessionkit_django::DEFAULT_COOKIE_AGE;
 use sessionkit_django::keys::{CacheEngine, DEFAULT_VERSION};
-use sessionkit_django::pickle::{pymemcache_decode, pymemcache_encode};
+use sessionkit_django::pickle::{PYMEMCACHE_FLAG_PICKLE, pymemcache_decode, pymemcache_encode};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::conn::{Cmd, Reply};
+pub use crate::cached_db::DjangoMemcachedCachedDbStore;
+use crate::item::{Decision, Item, Otherwise, Write};
 use crate::pool::{Pool, valid_key};
-use crate::{ATTEMPTS, MemcachedBuilder, check_size, not_supported, ttl, unexpected};
+use crate::{MemcachedBuilder, check_size, not_supported, ttl};
 
 /// Django's `cache` session engine (`django.contrib.sessions.backends.cache`) on
 /// `PyMemcacheCache`. See the [module docs](self) for the layout and the rules.
@@ -92,26 +95,65 @@ use crate::{ATTEMPTS, MemcachedBuilder, check_size, not_supported, ttl, unexpect
 /// ```
 #[derive(Clone)]
 pub struct DjangoMemcachedStore {
-    pool: Pool,
-    key_prefix: String,
-    version: i64,
-    /// Everything before the session key.
-    head: String,
+    ns: Namespace,
     cookie_age: i64,
-    max_item_size: usize,
 }
 
 impl fmt::Debug for DjangoMemcachedStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DjangoMemcachedStore")
-            .field("servers", &self.pool.description())
-            .field("key_prefix", &self.key_prefix)
-            .field("version", &self.version)
+            .field("servers", &self.ns.pool.description())
+            .field("key_prefix", &self.ns.key_prefix)
+            .field("version", &self.ns.version)
             .finish()
     }
 }
 
-/// Options for [`DjangoMemcachedStore`], from [`DjangoMemcachedStore::builder`].
+/// One Django cache namespace on memcached: the servers, the cache's `KEY_PREFIX` and
+/// `VERSION`, and an engine's key prefix (`cache` or `cached_db`).
+#[derive(Clone)]
+pub(crate) struct Namespace {
+    pub(crate) pool: Pool,
+    pub(crate) key_prefix: String,
+    pub(crate) version: i64,
+    /// Everything before the session key.
+    head: String,
+    max_item_size: usize,
+}
+
+impl Namespace {
+    /// The memcached key of a session, as Django names it.
+    pub(crate) fn item_key(&self, key: &SessionKey) -> String {
+        format!("{}{}", self.head, key.as_str())
+    }
+
+    /// The server (`host:port`, as pymemcache names it) that holds a session.
+    pub(crate) fn server_of(&self, key: &SessionKey) -> &str {
+        self.pool.name_for(self.item_key(key).as_bytes())
+    }
+
+    /// The dict pickled as `PyMemcacheCache` stores it, refused when its item would
+    /// exceed the size limit.
+    pub(crate) fn value(&self, item: &str, data: &Data) -> Result<(Vec<u8>, u32), StoreError> {
+        let (value, flags) = pymemcache_encode(data);
+        check_size(item, &value, self.max_item_size)?;
+        Ok((value, flags))
+    }
+}
+
+/// A write of `value` under `flags` for `secs` seconds, as Django's
+/// `get_backend_timeout` sends it (over 30 days: a Unix time).
+pub(crate) fn write(value: Cow<'_, [u8]>, flags: u32, secs: i64) -> Write<'_> {
+    Write {
+        value,
+        flags: Some(flags),
+        exptime: ttl::from_secs(secs, ttl::unix_now()),
+    }
+}
+
+/// Options for [`DjangoMemcachedStore`], from [`DjangoMemcachedStore::builder`], and for
+/// [`DjangoMemcachedCachedDbStore`] (finished by
+/// [`connect_cached_db`](DjangoMemcachedBuilder::connect_cached_db)).
 #[derive(Debug, Clone)]
 pub struct DjangoMemcachedBuilder {
     base: MemcachedBuilder,
@@ -136,7 +178,8 @@ impl DjangoMemcachedBuilder {
     }
 
     /// Django's `SESSION_COOKIE_AGE` in seconds (default 1209600): the life of a session
-    /// whose item has no TTL (only something else than Django writes such items).
+    /// whose item has no TTL (only something else than Django writes such items; the
+    /// `cache` engine only).
     #[must_use]
     pub fn with_cookie_age(mut self, seconds: i64) -> DjangoMemcachedBuilder {
         self.cookie_age = seconds;
@@ -171,11 +214,28 @@ impl DjangoMemcachedBuilder {
         self
     }
 
-    /// Connects. Fails with [`StoreErrorKind::Config`] for a bad URL or a `KEY_PREFIX`
-    /// that makes keys memcached (and Django) refuse, and with
+    /// Connects Django's `cache` engine. Fails with [`StoreErrorKind::Config`] for a bad
+    /// URL or a `KEY_PREFIX` that makes keys memcached (and Django) refuse, and with
     /// [`StoreErrorKind::Unavailable`] when no server answers.
     pub async fn connect(self) -> Result<DjangoMemcachedStore, StoreError> {
-        let head = CacheEngine::Cache.redis_key(&self.key_prefix, self.version, "");
+        Ok(DjangoMemcachedStore {
+            ns: self.namespace(CacheEngine::Cache).await?,
+            cookie_age: self.cookie_age,
+        })
+    }
+
+    /// Connects Django's `cached_db` engine: Django's cache on these servers in front of
+    /// `db`, a store of Django's `db` layout. Errors as [`connect`](Self::connect).
+    pub async fn connect_cached_db<S: SessionStore>(
+        self,
+        db: S,
+    ) -> Result<DjangoMemcachedCachedDbStore<S>, StoreError> {
+        let ns = self.namespace(CacheEngine::CachedDb).await?;
+        Ok(DjangoMemcachedCachedDbStore::new(db, ns))
+    }
+
+    async fn namespace(&self, engine: CacheEngine) -> Result<Namespace, StoreError> {
+        let head = engine.redis_key(&self.key_prefix, self.version, "");
         let longest = format!("{head}{}", "k".repeat(40));
         if !valid_key(longest.as_bytes()) {
             return Err(StoreError::new(
@@ -186,24 +246,14 @@ impl DjangoMemcachedBuilder {
                 ),
             ));
         }
-        let pool = self.base.pool().await?;
-        Ok(DjangoMemcachedStore {
-            pool,
-            key_prefix: self.key_prefix,
+        Ok(Namespace {
+            pool: self.base.pool().await?,
+            key_prefix: self.key_prefix.clone(),
             version: self.version,
             head,
-            cookie_age: self.cookie_age,
             max_item_size: self.base.max_item_size,
         })
     }
-}
-
-/// An item as read: the value, its client flags, CAS value and remaining TTL.
-struct Item {
-    value: Vec<u8>,
-    flags: u32,
-    cas: u64,
-    ttl: i64,
 }
 
 impl DjangoMemcachedStore {
@@ -225,27 +275,12 @@ impl DjangoMemcachedStore {
 
     /// The memcached key of a session, as Django names it.
     pub fn item_key(&self, key: &SessionKey) -> String {
-        format!("{}{}", self.head, key.as_str())
+        self.ns.item_key(key)
     }
 
     /// The server (`host:port`, as pymemcache names it) that holds a session.
     pub fn server_of(&self, key: &SessionKey) -> &str {
-        self.pool.name_for(self.item_key(key).as_bytes())
-    }
-
-    async fn get(&self, item: &str) -> Result<Option<Item>, StoreError> {
-        let k = item.as_bytes();
-        let cmd = Cmd::get(k).flag("v").flag("f").flag("c").flag("t");
-        match self.pool.call(k, &cmd).await? {
-            Reply::Value(value, f) => Ok(Some(Item {
-                value,
-                flags: f.flags.unwrap_or(0),
-                cas: f.cas.unwrap_or(0),
-                ttl: f.ttl.unwrap_or(-1),
-            })),
-            Reply::Miss => Ok(None),
-            other => Err(unexpected("mg", &other)),
-        }
+        self.ns.server_of(key)
     }
 
     /// The data and expiry of an item (`None`: not a session, logged).
@@ -275,31 +310,9 @@ impl DjangoMemcachedStore {
         Some((data, expires_at))
     }
 
-    /// `ms` with Django's TTL for `expires_at` at `now`: an add, or a compare-and-set.
-    async fn store(
-        &self,
-        item: &str,
-        value: &[u8],
-        flags: u32,
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
-        cas: Option<u64>,
-    ) -> Result<Reply, StoreError> {
-        let k = item.as_bytes();
-        let exptime = ttl::from_secs(ttl::secs_until(expires_at, now), ttl::unix_now());
-        let cmd = Cmd::set(k, value)
-            .flag(format!("F{flags}"))
-            .flag(format!("T{exptime}"));
-        let cmd = match cas {
-            Some(cas) => cmd.flag(format!("C{cas}")),
-            None => cmd.flag("ME"),
-        };
-        self.pool.call(k, &cmd).await
-    }
-
     /// Whether a stored value's absolute expiry is at or before `now`.
     fn dead(value: &[u8], now: OffsetDateTime) -> bool {
-        pymemcache_decode(value, sessionkit_django::pickle::PYMEMCACHE_FLAG_PICKLE)
+        pymemcache_decode(value, PYMEMCACHE_FLAG_PICKLE)
             .ok()
             .and_then(|d| d.absolute_expiry())
             .is_some_and(|e| e <= now)
@@ -314,7 +327,7 @@ fn plus_secs(t: OffsetDateTime, secs: i64) -> OffsetDateTime {
 
 impl SessionStore for DjangoMemcachedStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        let Some(item) = self.get(&self.item_key(key)).await? else {
+        let Some(item) = self.ns.pool.get_item(&self.item_key(key)).await? else {
             return Ok(Lookup::Missing);
         };
         Ok(match self.decode(key, &item, now) {
@@ -336,44 +349,29 @@ impl SessionStore for DjangoMemcachedStore {
         record: &Record,
         now: OffsetDateTime,
     ) -> Result<CreateOutcome, StoreError> {
-        let item_key = self.item_key(key);
-        let (value, flags) = pymemcache_encode(&record.data);
-        check_size(&item_key, &value, self.max_item_size)?;
-        for _ in 0..ATTEMPTS {
-            match self
-                .store(&item_key, &value, flags, record.expires_at, now, None)
-                .await?
-            {
-                Reply::Done(_) => return Ok(CreateOutcome::Created(Token::bytes(value))),
-                Reply::NotStored => {}
-                other => return Err(unexpected("ms", &other)),
-            }
-            let Some(old) = self.get(&item_key).await? else {
-                continue; // evicted meanwhile: add again
-            };
-            // A record expired at `now` does not own the key; a live or unreadable one does.
-            match self.decode(key, &old, now) {
-                Some((_, expires_at)) if expires_at <= now => {}
-                _ => return Ok(CreateOutcome::Collision),
-            }
-            match self
-                .store(
-                    &item_key,
-                    &value,
-                    flags,
-                    record.expires_at,
-                    now,
-                    Some(old.cas),
-                )
-                .await?
-            {
-                Reply::Done(_) => return Ok(CreateOutcome::Created(Token::bytes(value))),
-                Reply::Exists => return Ok(CreateOutcome::Collision),
-                Reply::NotFound => {}
-                other => return Err(unexpected("ms", &other)),
-            }
-        }
-        Ok(CreateOutcome::Collision)
+        let item = self.item_key(key);
+        let (value, flags) = self.ns.value(&item, &record.data)?;
+        let secs = ttl::secs_until(record.expires_at, now);
+        let created = || CreateOutcome::Created(Token::bytes(value.clone()));
+        self.ns
+            .pool
+            .create_item(
+                &item,
+                &write(Cow::Borrowed(&value), flags, secs),
+                created,
+                // A record expired at `now` does not own the key; a live or unreadable one
+                // does.
+                |old| {
+                    Ok(match self.decode(key, &old, now) {
+                        Some((_, expires_at)) if expires_at <= now => {
+                            Decision::Write(write(Cow::Borrowed(&value), flags, secs), created())
+                        }
+                        _ => Decision::Answer(CreateOutcome::Collision),
+                    })
+                },
+                || CreateOutcome::Collision,
+            )
+            .await
     }
 
     async fn save(
@@ -390,49 +388,42 @@ impl SessionStore for DjangoMemcachedStore {
         if Self::dead(expected, now) {
             return Ok(SaveOutcome::Missing);
         }
-        let item_key = self.item_key(key);
-        let (value, flags) = pymemcache_encode(&record.data);
-        check_size(&item_key, &value, self.max_item_size)?;
-        for _ in 0..ATTEMPTS {
-            let Some(current) = self.get(&item_key).await? else {
-                return Ok(SaveOutcome::Missing);
-            };
-            if current.value != expected {
-                // Replaced by a record that has expired meanwhile: gone; else a conflict.
-                return Ok(if Self::dead(&current.value, now) {
-                    SaveOutcome::Missing
-                } else {
-                    SaveOutcome::Conflict
-                });
-            }
-            match self
-                .store(
-                    &item_key,
-                    &value,
-                    flags,
-                    record.expires_at,
-                    now,
-                    Some(current.cas),
-                )
-                .await?
-            {
-                Reply::Done(_) => return Ok(SaveOutcome::Saved(Token::bytes(value))),
+        let item = self.item_key(key);
+        let (value, flags) = self.ns.value(&item, &record.data)?;
+        let secs = ttl::secs_until(record.expires_at, now);
+        self.ns
+            .pool
+            .update_item(
+                &item,
+                |current| {
+                    let Some(current) = current else {
+                        return Ok(Decision::Answer(SaveOutcome::Missing));
+                    };
+                    if current.value != expected {
+                        // Replaced by a record that has expired meanwhile: gone; else a
+                        // conflict.
+                        return Ok(Decision::Answer(if Self::dead(&current.value, now) {
+                            SaveOutcome::Missing
+                        } else {
+                            SaveOutcome::Conflict
+                        }));
+                    }
+                    Ok(Decision::Write(
+                        write(Cow::Borrowed(&value), flags, secs),
+                        SaveOutcome::Saved(Token::bytes(value.clone())),
+                    ))
+                },
                 // Rewritten meanwhile (a touch keeps the bytes): look again.
-                Reply::Exists => {}
-                Reply::NotFound => return Ok(SaveOutcome::Missing),
-                other => return Err(unexpected("ms", &other)),
-            }
-        }
-        Ok(SaveOutcome::Conflict)
+                Otherwise {
+                    gone: SaveOutcome::Missing,
+                    busy: SaveOutcome::Conflict,
+                },
+            )
+            .await
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        let item = self.item_key(key);
-        let k = item.as_bytes();
-        match self.pool.call(k, &Cmd::delete(k)).await? {
-            Reply::Done(_) | Reply::NotFound => Ok(()),
-            other => Err(unexpected("md", &other)),
-        }
+        self.ns.pool.delete_item(&self.item_key(key)).await
     }
 
     /// A new TTL for a live record: the same bytes written back, so the data, an absolute
@@ -443,34 +434,31 @@ impl SessionStore for DjangoMemcachedStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let item_key = self.item_key(key);
-        for _ in 0..ATTEMPTS {
-            let Some(item) = self.get(&item_key).await? else {
-                return Ok(false);
-            };
-            match self.decode(key, &item, now) {
-                Some((_, e)) if e > now => {}
-                _ => return Ok(false),
-            }
-            match self
-                .store(
-                    &item_key,
-                    &item.value,
-                    item.flags,
-                    expires_at,
-                    now,
-                    Some(item.cas),
-                )
-                .await?
-            {
-                Reply::Done(_) => return Ok(true),
-                Reply::Exists => {}
-                Reply::NotFound => return Ok(false),
-                other => return Err(unexpected("ms", &other)),
-            }
-        }
-        // Still live and busy being rewritten, each write with a TTL of its own.
-        Ok(true)
+        let secs = ttl::secs_until(expires_at, now);
+        self.ns
+            .pool
+            .update_item(
+                &self.item_key(key),
+                |current| {
+                    let Some(item) = current else {
+                        return Ok(Decision::Answer(false));
+                    };
+                    match self.decode(key, &item, now) {
+                        Some((_, e)) if e > now => {}
+                        _ => return Ok(Decision::Answer(false)),
+                    }
+                    Ok(Decision::Write(
+                        write(Cow::Owned(item.value), item.flags, secs),
+                        true,
+                    ))
+                },
+                // Still live and busy being rewritten, each write with a TTL of its own.
+                Otherwise {
+                    gone: false,
+                    busy: true,
+                },
+            )
+            .await
     }
 
     /// Not supported: memcached cannot enumerate its keys; its TTLs evict expired
@@ -491,9 +479,9 @@ impl SessionStore for DjangoMemcachedStore {
     fn describe(&self) -> String {
         format!(
             "{} (django cache engine, KEY_PREFIX {:?}, VERSION {})",
-            self.pool.description(),
-            self.key_prefix,
-            self.version
+            self.ns.pool.description(),
+            self.ns.key_prefix,
+            self.ns.version
         )
     }
 }

@@ -9,13 +9,14 @@
 //! clocks agree. Releasing deletes the item with a compare-and-set on the CAS value read
 //! with it, and only if the owner is still the caller.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use sessionkit_core::store::BoxFuture;
 use sessionkit_core::{LeaseStore, SessionKey, StoreError};
 
-use crate::conn::{Cmd, Reply};
-use crate::{MemcachedStore, ttl, unexpected};
+use crate::item::{Decision, Write};
+use crate::{MemcachedStore, ttl};
 
 fn now_ms() -> i64 {
     i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
@@ -36,59 +37,47 @@ impl MemcachedStore {
         ttl: Duration,
     ) -> Result<bool, StoreError> {
         let item = self.lease_key(key);
-        let k = item.as_bytes();
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         let value = format!("{} {owner}", now_ms().saturating_add(ttl_ms));
         let secs = i64::try_from(ttl.as_secs())
             .unwrap_or(i64::MAX)
             .saturating_add(if ttl.subsec_nanos() > 0 { 2 } else { 1 });
-        let exptime = format!("T{}", ttl::from_secs(secs, ttl::unix_now()));
-        for _ in 0..3 {
-            let add = Cmd::set(k, value.as_bytes())
-                .flag(exptime.clone())
-                .flag("ME");
-            match self.pool.call(k, &add).await? {
-                Reply::Done(_) => return Ok(true),
-                Reply::NotStored => {}
-                other => return Err(unexpected("ms", &other)),
-            }
-            let Some((held, cas, _)) = self.get(&item).await? else {
-                continue; // released or evicted meanwhile: add again
-            };
-            if parse(&held).is_some_and(|(deadline, _)| deadline > now_ms()) {
-                return Ok(false);
-            }
-            // Past its deadline (or unreadable): take it over, unless it changed.
-            let replace = Cmd::set(k, value.as_bytes())
-                .flag(exptime.clone())
-                .flag(format!("C{cas}"));
-            return match self.pool.call(k, &replace).await? {
-                Reply::Done(_) => Ok(true),
-                Reply::Exists | Reply::NotFound => Ok(false),
-                other => Err(unexpected("ms", &other)),
-            };
-        }
-        Ok(false)
+        let lease = || Write {
+            value: Cow::Borrowed(value.as_bytes()),
+            flags: None,
+            exptime: ttl::from_secs(secs, ttl::unix_now()),
+        };
+        self.pool
+            .create_item(
+                &item,
+                &lease(),
+                || true,
+                |held| {
+                    Ok(
+                        if parse(&held.value).is_some_and(|(deadline, _)| deadline > now_ms()) {
+                            Decision::Answer(false)
+                        } else {
+                            // Past its deadline (or unreadable): take it over, unless it
+                            // changed.
+                            Decision::Write(lease(), true)
+                        },
+                    )
+                },
+                || false,
+            )
+            .await
     }
 
     async fn release_lease(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
         let item = self.lease_key(key);
-        let k = item.as_bytes();
-        let Some((held, cas, _)) = self.get(&item).await? else {
+        let Some(held) = self.pool.get_item(&item).await? else {
             return Ok(());
         };
-        if parse(&held).is_none_or(|(_, o)| o != owner.as_bytes()) {
+        if parse(&held.value).is_none_or(|(_, o)| o != owner.as_bytes()) {
             return Ok(());
         }
-        match self
-            .pool
-            .call(k, &Cmd::delete(k).flag(format!("C{cas}")))
-            .await?
-        {
-            // Exists: taken over meanwhile (ours had run out); not ours to delete.
-            Reply::Done(_) | Reply::NotFound | Reply::Exists => Ok(()),
-            other => Err(unexpected("md", &other)),
-        }
+        // Not deleted: taken over meanwhile (ours had run out); not ours to delete.
+        self.pool.delete_item_if(&item, held.cas).await.map(drop)
     }
 }
 

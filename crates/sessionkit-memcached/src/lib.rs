@@ -2,7 +2,8 @@
 //! servers.
 //!
 //! With the feature `django`, `DjangoMemcachedStore` is Django's `cache` session engine on
-//! Django's `PyMemcacheCache`, to share sessions with a Django application.
+//! Django's `PyMemcacheCache`, and `DjangoMemcachedCachedDbStore` Django's `cached_db`
+//! engine with its cache there, to share sessions with a Django application.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), sessionkit_core::StoreError> {
@@ -34,7 +35,7 @@
 //! | --- | --- |
 //! | `load` | `mg key v c`; a record expired at the engine's `now` is missing |
 //! | `create` | `ms key ... ME` (add); on a taken key, `mg`, and a record expired at `now` is replaced with `ms ... C<cas>` |
-//! | `save` | `mg key v c`, compare the version with the token, `ms ... C<cas>` with version + 1; never creates |
+//! | `save` | `ms ... C<cas>` with version + 1 on the CAS value of this process's load of the session (its version the token's, read within 10 s); if that fails or there is none: `mg key v c`, compare the version with the token, `ms ... C<cas>`; never creates |
 //! | `touch` | `mg`, then `ms ... C<cas>` with the new expiry and last-seen, same version |
 //! | `delete` | `md key` |
 //! | `retire` | `ms` of a rotation marker (`sk1r <version> <until>`) with a TTL to `until` |
@@ -96,18 +97,24 @@
 //! for each one that does not.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "django")]
+mod cached_db;
 mod conn;
 #[cfg(feature = "django")]
 #[cfg_attr(docsrs, doc(cfg(feature = "django")))]
 pub mod django;
+mod item;
 mod lease;
 mod pool;
 mod record;
 mod ring;
 mod ttl;
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sessionkit_core::{
     CreateOutcome, LeaseStore, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError,
@@ -115,9 +122,12 @@ use sessionkit_core::{
 };
 use time::OffsetDateTime;
 
-use crate::conn::{Cmd, Reply, Settings};
+#[cfg(feature = "django")]
+pub use crate::cached_db::DjangoMemcachedCachedDbStore;
+use crate::conn::{Reply, Settings};
 #[cfg(feature = "django")]
 pub use crate::django::{DjangoMemcachedBuilder, DjangoMemcachedStore};
+use crate::item::{Decision, Item, Otherwise, Write};
 use crate::pool::{Pool, valid_key};
 use crate::record::{Decoded, Stored, decode_item, encode, encode_marker};
 
@@ -143,6 +153,46 @@ pub struct MemcachedStore {
     pool: Pool,
     prefix: String,
     max_item_size: usize,
+    seen: Arc<Seen>,
+}
+
+/// How many loads [`Seen`] remembers before it starts afresh.
+const SEEN_CAPACITY: usize = 4096;
+
+/// How long a remembered load may serve a save: a request's span, so that the window
+/// in which the CAS value must still name the item read stays that of one request (as
+/// long as the loop's own read-then-write, within the store's timeouts).
+const SEEN_FOR: Duration = Duration::from_secs(10);
+
+/// What the last load of each session found (its version, CAS value, expiry, created-at),
+/// so that a save following it writes at once with `ms ... C<cas>` instead of reading the
+/// item again. A CAS value names one write of the item, so a compare-and-set on it
+/// succeeds only if the item is still exactly the one that load read; any other answer
+/// falls back to the read-compare-write loop. Bounded: full, it is emptied.
+#[derive(Default)]
+struct Seen(Mutex<HashMap<SessionKey, Loaded>>);
+
+#[derive(Clone, Copy)]
+struct Loaded {
+    at: Instant,
+    version: u64,
+    cas: u64,
+    expires_at: OffsetDateTime,
+    created_at: Option<OffsetDateTime>,
+}
+
+impl Seen {
+    fn remember(&self, key: SessionKey, loaded: Loaded) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= SEEN_CAPACITY && !map.contains_key(&key) {
+            map.clear();
+        }
+        map.insert(key, loaded);
+    }
+
+    fn take(&self, key: &SessionKey) -> Option<Loaded> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(key)
+    }
 }
 
 impl fmt::Debug for MemcachedStore {
@@ -225,6 +275,7 @@ impl MemcachedBuilder {
             pool,
             prefix: self.prefix,
             max_item_size: self.max_item_size,
+            seen: Arc::default(),
         })
     }
 
@@ -280,31 +331,13 @@ impl MemcachedStore {
         format!("{}l:{}", self.prefix, key.as_str())
     }
 
-    /// The item, its CAS value and its remaining TTL in seconds, if there is one.
-    async fn get(&self, item: &str) -> Result<Option<(Vec<u8>, u64, i64)>, StoreError> {
-        let k = item.as_bytes();
-        let cmd = Cmd::get(k).flag("v").flag("c").flag("t");
-        match self.pool.call(k, &cmd).await? {
-            Reply::Value(v, f) => Ok(Some((v, f.cas.unwrap_or(0), f.ttl.unwrap_or(-1)))),
-            Reply::Miss => Ok(None),
-            other => Err(unexpected("mg", &other)),
-        }
-    }
-
-    /// The decoded item (`None`: absent, or unreadable — logged) and its CAS value.
-    async fn read(
-        &self,
-        key: &SessionKey,
-        item: &str,
-    ) -> Result<Option<(Decoded, u64)>, StoreError> {
-        let Some((bytes, cas, _)) = self.get(item).await? else {
-            return Ok(None);
-        };
-        match decode_item(&bytes) {
-            Ok(decoded) => Ok(Some((decoded, cas))),
+    /// The decoded item (`None`: unreadable, logged).
+    fn decode(key: &SessionKey, bytes: &[u8]) -> Option<Decoded> {
+        match decode_item(bytes) {
+            Ok(decoded) => Some(decoded),
             Err(why) => {
                 tracing::warn!(key = %key.fingerprint(), problem = why, "unreadable session in memcached; treating as no session");
-                Ok(None)
+                None
             }
         }
     }
@@ -315,24 +348,14 @@ impl MemcachedStore {
         check_size(item, &value, self.max_item_size)?;
         Ok(value)
     }
+}
 
-    /// `ms` with the TTL for `expires_at` at `now`, as an add (`cas = None`) or a
-    /// compare-and-set.
-    async fn store(
-        &self,
-        item: &str,
-        value: &[u8],
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
-        cas: Option<u64>,
-    ) -> Result<Reply, StoreError> {
-        let k = item.as_bytes();
-        let cmd = Cmd::set(k, value).flag(format!("T{}", ttl::exptime(expires_at, now)));
-        let cmd = match cas {
-            Some(cas) => cmd.flag(format!("C{cas}")),
-            None => cmd.flag("ME"),
-        };
-        self.pool.call(k, &cmd).await
+/// A native write of `value`, with the TTL for `expires_at` at `now`.
+fn write(value: Cow<'_, [u8]>, expires_at: OffsetDateTime, now: OffsetDateTime) -> Write<'_> {
+    Write {
+        value,
+        flags: None,
+        exptime: ttl::exptime(expires_at, now),
     }
 }
 
@@ -360,13 +383,27 @@ pub(crate) fn unexpected(verb: &str, reply: &Reply) -> StoreError {
 
 impl SessionStore for MemcachedStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        let item = self.item_key(key);
-        Ok(match self.read(key, &item).await? {
-            Some((Decoded::Record(s), _)) if s.record.expires_at > now => Lookup::Found {
-                record: s.record,
-                token: Token::version(s.version),
-            },
-            Some((Decoded::Retired { until, .. }, _)) if until > now => Lookup::Retired { until },
+        let Some(item) = self.pool.get_item(&self.item_key(key)).await? else {
+            return Ok(Lookup::Missing);
+        };
+        Ok(match Self::decode(key, &item.value) {
+            Some(Decoded::Record(s)) if s.record.expires_at > now => {
+                self.seen.remember(
+                    *key,
+                    Loaded {
+                        at: Instant::now(),
+                        version: s.version,
+                        cas: item.cas,
+                        expires_at: s.record.expires_at,
+                        created_at: s.record.meta.created_at,
+                    },
+                );
+                Lookup::Found {
+                    record: s.record,
+                    token: Token::version(s.version),
+                }
+            }
+            Some(Decoded::Retired { until, .. }) if until > now => Lookup::Retired { until },
             _ => Lookup::Missing,
         })
     }
@@ -379,38 +416,30 @@ impl SessionStore for MemcachedStore {
     ) -> Result<CreateOutcome, StoreError> {
         let item = self.item_key(key);
         let first = self.value(&item, 1, record)?;
-        for _ in 0..ATTEMPTS {
-            match self
-                .store(&item, &first, record.expires_at, now, None)
-                .await?
-            {
-                Reply::Done(_) => return Ok(CreateOutcome::Created(Token::version(1))),
-                Reply::NotStored => {}
-                other => return Err(unexpected("ms", &other)),
-            }
-            // Taken: by a live record or marker (a collision), an unreadable item (left
-            // alone) or a record or marker expired at `now`, which does not own the key.
-            let Some((bytes, cas, _)) = self.get(&item).await? else {
-                continue; // evicted meanwhile: add again
-            };
-            let old_version = match decode_item(&bytes) {
-                Ok(Decoded::Record(old)) if old.record.expires_at <= now => old.version,
-                Ok(Decoded::Retired { version, until }) if until <= now => version,
-                _ => return Ok(CreateOutcome::Collision),
-            };
-            let version = old_version.saturating_add(1);
-            let value = self.value(&item, version, record)?;
-            match self
-                .store(&item, &value, record.expires_at, now, Some(cas))
-                .await?
-            {
-                Reply::Done(_) => return Ok(CreateOutcome::Created(Token::version(version))),
-                Reply::Exists => return Ok(CreateOutcome::Collision),
-                Reply::NotFound => {}
-                other => return Err(unexpected("ms", &other)),
-            }
-        }
-        Ok(CreateOutcome::Collision)
+        let item = &item;
+        self.pool
+            .create_item(
+                item,
+                &write(Cow::Borrowed(&first), record.expires_at, now),
+                || CreateOutcome::Created(Token::version(1)),
+                // Taken: by a live record or marker (a collision), an unreadable item (left
+                // alone) or a record or marker expired at `now`, which does not own the key.
+                |old| {
+                    let old_version = match decode_item(&old.value) {
+                        Ok(Decoded::Record(old)) if old.record.expires_at <= now => old.version,
+                        Ok(Decoded::Retired { version, until }) if until <= now => version,
+                        _ => return Ok(Decision::Answer(CreateOutcome::Collision)),
+                    };
+                    let version = old_version.saturating_add(1);
+                    let value = self.value(item, version, record)?;
+                    Ok(Decision::Write(
+                        write(Cow::Owned(value), record.expires_at, now),
+                        CreateOutcome::Created(Token::version(version)),
+                    ))
+                },
+                || CreateOutcome::Collision,
+            )
+            .await
     }
 
     async fn save(
@@ -425,46 +454,60 @@ impl SessionStore for MemcachedStore {
             return Ok(SaveOutcome::Conflict);
         };
         let item = self.item_key(key);
+        let item = &item;
         let version = expected.saturating_add(1);
-        let mut value = None;
-        for _ in 0..ATTEMPTS {
-            let Some((Decoded::Record(stored), cas)) = self.read(key, &item).await? else {
-                return Ok(SaveOutcome::Missing);
-            };
-            if stored.record.expires_at <= now {
-                return Ok(SaveOutcome::Missing);
-            }
-            if stored.version != expected {
-                return Ok(SaveOutcome::Conflict);
-            }
+        if let Some(loaded) = self.seen.take(key)
+            && loaded.version == expected
+            && loaded.expires_at > now
+            && loaded.at.elapsed() < SEEN_FOR
+        {
+            // The item as this process last loaded it, still live at `now`: written at
+            // once on its CAS value, read again only if it changed since.
             let mut record = record.clone();
-            // Created-at belongs to the record as first stored.
-            record.meta.created_at = stored.record.meta.created_at.or(record.meta.created_at);
-            let value = match &value {
-                Some(v) => v,
-                None => value.insert(self.value(&item, version, &record)?),
-            };
-            match self
-                .store(&item, value, record.expires_at, now, Some(cas))
-                .await?
-            {
-                Reply::Done(_) => return Ok(SaveOutcome::Saved(Token::version(version))),
-                // Changed since read (a touch, or a save that the next read detects).
-                Reply::Exists => {}
-                Reply::NotFound => return Ok(SaveOutcome::Missing),
-                other => return Err(unexpected("ms", &other)),
+            record.meta.created_at = loaded.created_at.or(record.meta.created_at);
+            let value = self.value(item, version, &record)?;
+            let w = write(Cow::Owned(value), record.expires_at, now);
+            if self.pool.write_if_unchanged(item, &w, loaded.cas).await? {
+                return Ok(SaveOutcome::Saved(Token::version(version)));
             }
         }
-        Ok(SaveOutcome::Conflict)
+        self.pool
+            .update_item(
+                item,
+                |current| {
+                    let Some(Decoded::Record(stored)) =
+                        current.and_then(|c| Self::decode(key, &c.value))
+                    else {
+                        return Ok(Decision::Answer(SaveOutcome::Missing));
+                    };
+                    if stored.record.expires_at <= now {
+                        return Ok(Decision::Answer(SaveOutcome::Missing));
+                    }
+                    if stored.version != expected {
+                        return Ok(Decision::Answer(SaveOutcome::Conflict));
+                    }
+                    let mut record = record.clone();
+                    // Created-at belongs to the record as first stored.
+                    record.meta.created_at =
+                        stored.record.meta.created_at.or(record.meta.created_at);
+                    let value = self.value(item, version, &record)?;
+                    Ok(Decision::Write(
+                        write(Cow::Owned(value), record.expires_at, now),
+                        SaveOutcome::Saved(Token::version(version)),
+                    ))
+                },
+                // Changed since read: a touch (read again), or a save that the next read
+                // detects.
+                Otherwise {
+                    gone: SaveOutcome::Missing,
+                    busy: SaveOutcome::Conflict,
+                },
+            )
+            .await
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        let item = self.item_key(key);
-        let k = item.as_bytes();
-        match self.pool.call(k, &Cmd::delete(k)).await? {
-            Reply::Done(_) | Reply::NotFound => Ok(()),
-            other => Err(unexpected("md", &other)),
-        }
+        self.pool.delete_item(&self.item_key(key)).await
     }
 
     async fn touch(
@@ -474,28 +517,35 @@ impl SessionStore for MemcachedStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let item = self.item_key(key);
-        for _ in 0..ATTEMPTS {
-            let Some((Decoded::Record(mut stored), cas)) = self.read(key, &item).await? else {
-                return Ok(false);
-            };
-            if stored.record.expires_at <= now {
-                return Ok(false);
-            }
-            stored.record.expires_at = expires_at;
-            stored.record.meta.last_seen = Some(now);
-            let value = self.value(&item, stored.version, &stored.record)?;
-            match self
-                .store(&item, &value, expires_at, now, Some(cas))
-                .await?
-            {
-                Reply::Done(_) => return Ok(true),
-                Reply::Exists => {}
-                Reply::NotFound => return Ok(false),
-                other => return Err(unexpected("ms", &other)),
-            }
-        }
-        // Still live and being rewritten all the time, each write with an expiry of its own.
-        Ok(true)
+        let item = &item;
+        self.pool
+            .update_item(
+                item,
+                |current| {
+                    let Some(Decoded::Record(mut stored)) =
+                        current.and_then(|c| Self::decode(key, &c.value))
+                    else {
+                        return Ok(Decision::Answer(false));
+                    };
+                    if stored.record.expires_at <= now {
+                        return Ok(Decision::Answer(false));
+                    }
+                    stored.record.expires_at = expires_at;
+                    stored.record.meta.last_seen = Some(now);
+                    let value = self.value(item, stored.version, &stored.record)?;
+                    Ok(Decision::Write(
+                        write(Cow::Owned(value), expires_at, now),
+                        true,
+                    ))
+                },
+                // Still live and being rewritten all the time, each write with an expiry
+                // of its own.
+                Otherwise {
+                    gone: false,
+                    busy: true,
+                },
+            )
+            .await
     }
 
     /// Replaces the record by a marker until `until`. Its TTL runs to `until` on the
@@ -504,8 +554,12 @@ impl SessionStore for MemcachedStore {
     async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
         let item = self.item_key(key);
         let system_now = OffsetDateTime::now_utc();
-        let (version, now) = match self.get(&item).await? {
-            Some((bytes, _, remaining)) => match decode_item(&bytes) {
+        let (version, now) = match self.pool.get_item(&item).await? {
+            Some(Item {
+                value,
+                ttl: remaining,
+                ..
+            }) => match decode_item(&value) {
                 Ok(Decoded::Record(s)) if remaining > 0 => (
                     s.version,
                     s.record
@@ -520,13 +574,10 @@ impl SessionStore for MemcachedStore {
             },
             None => (0, system_now),
         };
-        let value = encode_marker(version, until);
-        let k = item.as_bytes();
-        let cmd = Cmd::set(k, &value).flag(format!("T{}", ttl::exptime(until, now)));
-        match self.pool.call(k, &cmd).await? {
-            Reply::Done(_) => Ok(()),
-            other => Err(unexpected("ms", &other)),
-        }
+        let marker = encode_marker(version, until);
+        self.pool
+            .set_item(&item, &write(Cow::Borrowed(&marker), until, now))
+            .await
     }
 
     /// Not supported: memcached cannot enumerate its keys. It evicts expired sessions

@@ -79,12 +79,12 @@ pub mod django {
     /// Django's `file` engine.
     #[cfg(feature = "file")]
     pub use sessionkit_file::{DjangoFileBuilder, DjangoFileStore};
-    /// Django's `cache` engine on `PyMemcacheCache`.
+    /// Django's `cache` and `cached_db` engines on `PyMemcacheCache`.
     #[cfg(feature = "memcached")]
     pub use sessionkit_memcached::django as memcached;
     /// Django's `cache` and `cached_db` engines on Redis.
     #[cfg(feature = "redis")]
-    pub use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore};
+    pub use sessionkit_redis::{DjangoCacheBuilder, DjangoCacheStore, DjangoCachedDbStore};
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     pub use sessionkit_sql::django as sql;
 }

@@ -35,6 +35,11 @@ fn every_store_is_reachable_from_the_facade() {
     stores.push(named::<sessionkit::django::sql::DjangoPostgresStore>());
     #[cfg(all(feature = "django", feature = "mysql"))]
     stores.push(named::<sessionkit::django::sql::DjangoMySqlStore>());
+    #[cfg(all(feature = "django", feature = "memcached"))]
+    stores.extend([
+        named::<sessionkit::django::memcached::DjangoMemcachedStore>(),
+        named::<sessionkit::django::memcached::DjangoMemcachedCachedDbStore<sessionkit::MemoryStore>>(),
+    ]);
     #[cfg(all(feature = "django", feature = "redis"))]
     stores.extend([
         named::<sessionkit::django::DjangoCacheStore>(),
@@ -53,5 +58,9 @@ fn every_store_is_reachable_from_the_facade() {
         feature = "redis",
         feature = "django"
     ))]
-    assert_eq!(stores.len(), 16, "{stores:#?}");
+    assert_eq!(
+        stores.len(),
+        if cfg!(feature = "memcached") { 18 } else { 16 },
+        "{stores:#?}"
+    );
 }

@@ -63,7 +63,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub cache: CacheArgs,
     /// Lock mode: one request at a time per session (instead of compare-and-set with
-    /// replay).
+    /// replay). Refused on Django's cache layout on memcached, which has no leases.
     #[arg(long)]
     pub lock: bool,
     /// Carry session ids in this request/response header instead of the cookie (for API
@@ -287,6 +287,9 @@ pub fn metrics_route() -> Router {
 
 /// Opens the store, binds the address and serves until SIGTERM or Ctrl-C.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if args.lock {
+        crate::store_url::check_lock(&args.store.store, args.store.layout)?;
+    }
     let opened = args.store.open_cached(&args.cache).await?;
     let mut config = args.store.config_builder();
     if args.lock {

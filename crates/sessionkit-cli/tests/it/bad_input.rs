@@ -746,6 +746,35 @@ fn every_invalid_argument_names_itself_and_what_is_allowed() {
             ],
             &["--cache-store", "redis://", "\"memory://\""],
         ),
+        // Issue 17: lock mode needs leases, which Django's cache layout on memcached lacks:
+        // refused at startup, before any server is reached.
+        (
+            &[
+                "serve",
+                "--layout",
+                "django",
+                "--store",
+                "memcached://127.0.0.1:1",
+                "--lock",
+            ],
+            &[
+                "--lock needs leases",
+                "memcached://127.0.0.1:1",
+                "without --lock",
+                "--layout native",
+            ],
+        ),
+        // memcached as --cache-store is Django's cached_db: not with the native layout.
+        (
+            &[
+                "serve",
+                "--store",
+                "memory://",
+                "--cache-store",
+                "memcached://127.0.0.1:1",
+            ],
+            &["memcached://", "cached_db", "--layout django"],
+        ),
         (
             &["serve", "--store", "mysql://root@127.0.0.1:1/"],
             &["names no database"],

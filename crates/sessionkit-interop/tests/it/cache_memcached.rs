@@ -20,7 +20,7 @@ use crate::django::{Django, text};
 use crate::scenarios::{Pair, config};
 
 /// `host:port` of each test server.
-fn servers() -> Vec<String> {
+pub(crate) fn servers() -> Vec<String> {
     [
         (
             "SESSIONKIT_TEST_MEMCACHED_URL",

@@ -122,7 +122,7 @@ async fn removed_secrets_read_only_the_unsigned_cache() {
 }
 
 /// A Rust request on `key`; `f` runs on the loaded session.
-async fn rust(engine: &Engine, key: &str, f: impl FnOnce(&Session)) {
+pub(crate) async fn rust(engine: &Engine, key: &str, f: impl FnOnce(&Session)) {
     let cookie = format!("sessionid={key}");
     let req = engine.begin(Some(&cookie));
     let session = req.load().await.expect("load");
@@ -132,7 +132,7 @@ async fn rust(engine: &Engine, key: &str, f: impl FnOnce(&Session)) {
 }
 
 /// Django's `read`: the data, or `None` for no session.
-fn django_read(django: &Django, key: &str) -> Option<Map> {
+pub(crate) fn django_read(django: &Django, key: &str) -> Option<Map> {
     let r = django.call(&["read", "--key", key]);
     match (r.get("exists"), r.get("data")) {
         (Some(Value::Bool(true)), Some(Value::Map(m))) => Some(m.clone()),

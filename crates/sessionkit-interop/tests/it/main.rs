@@ -8,6 +8,7 @@ mod cache;
 mod cache_memcached;
 mod cache_python;
 mod cached_db;
+mod cached_db_memcached;
 mod db;
 mod db_mysql;
 mod db_postgres;

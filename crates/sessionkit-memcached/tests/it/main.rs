@@ -8,4 +8,6 @@
 mod common;
 #[cfg(feature = "django")]
 mod django;
+#[cfg(feature = "django")]
+mod django_cached_db;
 mod native;

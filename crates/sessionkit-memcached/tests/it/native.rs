@@ -330,3 +330,80 @@ async fn nobody_answering_is_unavailable_and_bad_urls_are_config_errors() {
         .unwrap_err();
     assert_eq!(e.kind(), StoreErrorKind::Config);
 }
+
+/// `cmd_get` of a server's `stats`: how many reads it has served.
+fn gets(addr: &str) -> u64 {
+    let reply = raw(addr, b"stats\r\n", b"END\r\n");
+    String::from_utf8(reply)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("STAT cmd_get "))
+        .expect("cmd_get")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A save after a load of the same process writes at once on the CAS value that load
+/// read — no second read — and falls back to reading the item when it changed since (a
+/// touch: saved; another save: a conflict).
+#[tokio::test]
+async fn a_save_after_a_load_reads_nothing_more() {
+    let Some(server) = require("memcached binary", Private::start(&[])) else {
+        return;
+    };
+    let url = format!("memcached://{}", server.addr());
+    let store = MemcachedStore::connect(&url).await.unwrap();
+    let other = MemcachedStore::connect(&url).await.unwrap();
+    let key = SessionKey::generate();
+    let t = now();
+    let r = record(r#"{"n":1}"#, t + time::Duration::hours(1));
+    store.create(&key, &r, t).await.unwrap();
+
+    let Lookup::Found { token, .. } = store.load(&key, t).await.unwrap() else {
+        panic!("found");
+    };
+    let before = gets(&server.addr());
+    let r2 = record(r#"{"n":2}"#, t + time::Duration::hours(1));
+    let SaveOutcome::Saved(token) = store.save(&key, &r2, &token, t).await.unwrap() else {
+        panic!("saved");
+    };
+    assert_eq!(gets(&server.addr()), before, "no read at the save");
+
+    // Changed since the load by a touch (same version): read again, saved.
+    let Lookup::Found { .. } = store.load(&key, t).await.unwrap() else {
+        panic!("found");
+    };
+    assert!(
+        other
+            .touch(&key, t + time::Duration::hours(2), t)
+            .await
+            .unwrap()
+    );
+    let r3 = record(r#"{"n":3}"#, t + time::Duration::hours(1));
+    let SaveOutcome::Saved(token) = store.save(&key, &r3, &token, t).await.unwrap() else {
+        panic!("saved after a touch");
+    };
+
+    // Changed since the load by another save: a conflict, never an overwrite.
+    let Lookup::Found { .. } = store.load(&key, t).await.unwrap() else {
+        panic!("found");
+    };
+    let Lookup::Found { token: theirs, .. } = other.load(&key, t).await.unwrap() else {
+        panic!("found");
+    };
+    let r4 = record(r#"{"n":4}"#, t + time::Duration::hours(1));
+    assert!(matches!(
+        other.save(&key, &r4, &theirs, t).await.unwrap(),
+        SaveOutcome::Saved(_)
+    ));
+    let r5 = record(r#"{"n":5}"#, t + time::Duration::hours(1));
+    assert_eq!(
+        store.save(&key, &r5, &token, t).await.unwrap(),
+        SaveOutcome::Conflict
+    );
+    let Lookup::Found { record: last, .. } = store.load(&key, t).await.unwrap() else {
+        panic!("found");
+    };
+    assert_eq!(last.data, r4.data);
+}

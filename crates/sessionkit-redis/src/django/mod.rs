@@ -53,9 +53,9 @@
 //!
 //! # Atomicity
 //!
-//! Every compare-and-set is one Lua script on the session's key (the tables on
-//! [`DjangoCacheStore`] and [`DjangoCachedDbStore`] say which): the token is the stored
-//! value itself, compared byte for byte. Each script touches one key, so in Redis Cluster every operation runs on the
+//! Every compare-and-set is one Lua script on the session's key (the table on
+//! [`DjangoCacheStore`] says which; [`DjangoCachedDbStore`]'s compare-and-delete of a
+//! stale entry is one too): the token is the stored value itself, compared byte for byte. Each script touches one key, so in Redis Cluster every operation runs on the
 //! session's node whatever the `KEY_PREFIX`; listing, the per-user index and cleanup `SCAN`
 //! every primary. The native store's write ids have no place in Django's value, so a save
 //! that the cluster client re-sends after a dropped connection (having run) reports a
@@ -108,12 +108,6 @@ fn plus_millis(t: OffsetDateTime, ms: i64) -> OffsetDateTime {
         })
 }
 
-/// `expires_at - now` in whole milliseconds, rounded down (`<= 0`: already expired).
-fn ttl_ms_floor(expires_at: OffsetDateTime, now: OffsetDateTime) -> i64 {
-    let ms = (expires_at - now).whole_milliseconds();
-    i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
-}
-
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
@@ -137,17 +131,8 @@ mod tests {
     }
 
     #[test]
-    fn ttls_round_down_and_times_saturate() {
+    fn times_saturate() {
         let now = datetime!(2026-01-01 00:00 UTC);
-        assert_eq!(
-            ttl_ms_floor(now + time::Duration::microseconds(1999), now),
-            1
-        );
-        assert_eq!(
-            ttl_ms_floor(now + time::Duration::microseconds(999), now),
-            0
-        );
-        assert_eq!(ttl_ms_floor(now - time::Duration::seconds(1), now), -1000);
         assert_eq!(plus_millis(now, 1500), datetime!(2026-01-01 00:00:01.5 UTC));
         assert_eq!(
             plus_millis(now, i64::MAX),
