@@ -484,7 +484,7 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
         )),
         (StoreUrl::Memcached(url), Layout::Django) => Opened::Server(Arc::new(
             DjangoMemcachedStore::builder(url)
-                .with_cookie_age(opts.config.cookie_age())
+                .with_config(&opts.config)
                 .connect()
                 .await
                 .map_err(report)?,

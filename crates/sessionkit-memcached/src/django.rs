@@ -55,7 +55,7 @@ use std::fmt;
 use std::time::Duration;
 
 use sessionkit_core::{
-    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
+    Config, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
     StoreError, StoreErrorKind, Token,
 };
 use sessionkit_django::DEFAULT_COOKIE_AGE;
@@ -177,12 +177,13 @@ impl DjangoMemcachedBuilder {
         self
     }
 
-    /// Django's `SESSION_COOKIE_AGE` in seconds (default 1209600): the life of a session
-    /// whose item has no TTL (only something else than Django writes such items; the
-    /// `cache` engine only).
+    /// Takes the session settings this store needs from the engine's configuration, so
+    /// each is set once: `SESSION_COOKIE_AGE` ([`Config::cookie_age`], default 1209600
+    /// seconds), the life of a session whose item has no TTL (only something else than
+    /// Django writes such items; the `cache` engine only).
     #[must_use]
-    pub fn with_cookie_age(mut self, seconds: i64) -> DjangoMemcachedBuilder {
-        self.cookie_age = seconds;
+    pub fn with_config(mut self, config: &Config) -> DjangoMemcachedBuilder {
+        self.cookie_age = config.cookie_age();
         self
     }
 

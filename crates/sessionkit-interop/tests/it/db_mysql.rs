@@ -4,9 +4,9 @@
 //! Each test gets a database of its own: the driver's `migrate` creates it (utf8mb4, the
 //! server's default collation) and Django's tables in it (`SK_MYSQL_DB` replaces the URL's
 //! database); the Rust store connects to the same database
-//! ([`DjangoMySqlBuilder::database`]). The driver's `teardown` drops it at the end.
+//! ([`DjangoMySqlBuilder::with_database`]). The driver's `teardown` drops it at the end.
 //!
-//! [`DjangoMySqlBuilder::database`]: sessionkit_sql::django::DjangoMySqlBuilder::database
+//! [`DjangoMySqlBuilder::with_database`]: sessionkit_sql::django::DjangoMySqlBuilder::database
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

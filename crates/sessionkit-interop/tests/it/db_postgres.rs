@@ -3,10 +3,10 @@
 //!
 //! Each test gets a schema of its own: the driver's `migrate` creates it and Django's
 //! tables in it (Django reaches it through `search_path`, `SK_PG_SCHEMA`); the Rust store
-//! names the same schema explicitly ([`DjangoPostgresBuilder::schema`], every statement
+//! names the same schema explicitly ([`DjangoPostgresBuilder::with_schema`], every statement
 //! on `"<schema>"."django_session"`). The driver's `teardown` drops the schema at the end.
 //!
-//! [`DjangoPostgresBuilder::schema`]: sessionkit_sql::django::DjangoPostgresBuilder::schema
+//! [`DjangoPostgresBuilder::with_schema`]: sessionkit_sql::django::DjangoPostgresBuilder::schema
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -24,7 +24,7 @@ use crate::shared::django::{self as shared, Codec, Row, Scan, Sql};
 ///
 /// `expire_date` is `datetime(6)` holding naive UTC, as Django writes it with
 /// `USE_TZ = True`, or naive local time with `USE_TZ = False`
-/// ([`DjangoMySqlBuilder::django_time`]); the store sends whole microseconds itself,
+/// ([`DjangoMySqlBuilder::with_django_time`]); the store sends whole microseconds itself,
 /// never the server's `NOW()` or its time zone. Django's columns take the database's default collation, usually a
 /// case-insensitive one, so the store compares the token (the stored `session_data`)
 /// and pages through keys as bytes (`CAST(… AS BINARY)`).

@@ -36,7 +36,7 @@ use crate::shared::{check_name, check_table_name, save_outcome};
 /// the store reads and writes instants and `USE_TZ` makes no difference to it. A
 /// `timestamp without time zone` column (a table made by other means) holds naive local
 /// times: the store accepts it only when `USE_TZ = False` is configured
-/// ([`DjangoPostgresBuilder::django_time`]), and then reads and writes it in `TIME_ZONE`
+/// ([`DjangoPostgresBuilder::with_django_time`]), and then reads and writes it in `TIME_ZONE`
 /// as Django would; otherwise connecting fails with an error naming the setting.
 ///
 /// Connections come from a `deadpool-postgres` pool ([`POOL_SIZE`](super::POOL_SIZE) connections), each

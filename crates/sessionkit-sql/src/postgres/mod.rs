@@ -7,7 +7,7 @@
 //! indexed), created-at, last-seen, the user id (partial index) and a rotation-marker
 //! flag; beside it a lease table for lock mode. [`PostgresStore::connect`] creates what is
 //! missing and refuses a table of another layout version;
-//! [`PostgresBuilder::create`]`(Create::Never)` creates nothing.
+//! [`PostgresBuilder::with_create`]`(Create::Never)` creates nothing.
 //!
 //! # Round trips
 //!

@@ -41,7 +41,7 @@ const POOL_SIZE: usize = 8;
 ///
 /// `expire_date` is written as Django writes it: naive text,
 /// `YYYY-MM-DD HH:MM:SS[.ffffff]` (Python's `str(datetime)`), in UTC or, with
-/// `USE_TZ = False`, in local time ([`DjangoSqliteBuilder::django_time`]), and compared
+/// `USE_TZ = False`, in local time ([`DjangoSqliteBuilder::with_django_time`]), and compared
 /// as text, as Django compares it.
 ///
 /// Clones share the connections.
