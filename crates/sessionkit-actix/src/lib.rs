@@ -46,6 +46,9 @@ mod middleware;
 pub mod testing;
 
 #[cfg(feature = "django")]
-pub use django::{DjangoUser, DjangoUserError};
+pub use django::{
+    DjangoUser, DjangoUserError, Messages, MessagesMiddleware, MessagesMiddlewareService,
+    MessagesMissing,
+};
 pub use middleware::{SessionMiddleware, SessionMiddlewareService};
 pub use sessionkit_core::{Engine, RequestSession, Session};

@@ -49,6 +49,7 @@ pub mod cookie_store;
 pub mod csrf;
 pub mod file_store;
 pub mod keys;
+pub mod messages;
 pub mod pickle;
 pub mod session;
 pub mod signing;

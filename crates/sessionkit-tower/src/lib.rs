@@ -38,6 +38,8 @@ mod layer;
 pub mod testing;
 
 #[cfg(feature = "django")]
-pub use django::{DjangoUser, DjangoUserRejection};
+pub use django::{
+    DjangoUser, DjangoUserRejection, Messages, MessagesLayer, MessagesRejection, MessagesService,
+};
 pub use layer::{SessionLayer, SessionService};
 pub use sessionkit_core::{Engine, RequestSession, Session};

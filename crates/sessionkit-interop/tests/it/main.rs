@@ -2,6 +2,7 @@
 
 mod auth;
 mod django;
+mod messages;
 mod scenarios;
 
 mod cache;
