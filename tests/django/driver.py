@@ -533,17 +533,22 @@ def cmd_csrf_post(args):
     s = store(args.key)
     request = csrf_request(args, "POST")
     request.session = s
-    middleware = CsrfViewMiddleware(lambda request: HttpResponse("ok"))
+
+    def view(request):
+        return HttpResponse("ok")
+
+    middleware = CsrfViewMiddleware(view)
     reason = {}
 
-    import django.middleware.csrf as csrf_module
-
-    def reject(self, request, why):
+    def reject(request, why):
         reason["reason"] = why
-        return csrf_module._get_failure_view()(request, reason=why)
+        return HttpResponse(why, status=403)
 
-    CsrfViewMiddleware._reject = reject
-    response = middleware(request)
+    middleware._reject = reject
+    # What BaseHandler does around the view: process_request, process_view, the view.
+    middleware.process_request(request)
+    response = middleware.process_view(request, view, (), {}) or view(request)
+    response = middleware.process_response(request, response)
     finish(s)
     return {"status": response.status_code, "reason": reason.get("reason")}
 

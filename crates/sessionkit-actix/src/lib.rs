@@ -47,8 +47,8 @@ pub mod testing;
 
 #[cfg(feature = "django")]
 pub use django::{
-    DjangoUser, DjangoUserError, Messages, MessagesMiddleware, MessagesMiddlewareService,
-    MessagesMissing,
+    CsrfMiddleware, CsrfMiddlewareService, CsrfToken, DjangoUser, DjangoUserError, MAX_FORM_BODY,
+    Messages, MessagesMiddleware, MessagesMiddlewareService, MessagesMissing,
 };
 pub use middleware::{SessionMiddleware, SessionMiddlewareService};
 pub use sessionkit_core::{Engine, RequestSession, Session};

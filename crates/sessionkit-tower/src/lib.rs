@@ -39,7 +39,8 @@ pub mod testing;
 
 #[cfg(feature = "django")]
 pub use django::{
-    DjangoUser, DjangoUserRejection, Messages, MessagesLayer, MessagesRejection, MessagesService,
+    CsrfLayer, CsrfService, CsrfToken, CsrfTokenRejection, DjangoUser, DjangoUserRejection,
+    MAX_FORM_BODY, Messages, MessagesLayer, MessagesRejection, MessagesService,
 };
 pub use layer::{SessionLayer, SessionService};
 pub use sessionkit_core::{Engine, RequestSession, Session};
