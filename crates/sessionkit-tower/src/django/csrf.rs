@@ -39,21 +39,38 @@ pub const MAX_FORM_BODY: usize = 2_621_440;
 /// from the `X-CSRFToken` header (`CSRF_HEADER_NAME`); multipart bodies are not parsed, so
 /// multipart forms send the header.
 ///
+/// With flash messages, as in docs/DJANGO.md ("A complete example"):
+///
 /// ```
 /// use axum::{Router, routing::get};
 /// use sessionkit_core::{Config, MemoryStore};
+/// use sessionkit_django::Secrets;
 /// use sessionkit_django::csrf::CsrfConfig;
-/// use sessionkit_tower::{CsrfLayer, CsrfToken, SessionLayer};
+/// use sessionkit_django::messages::MessagesConfig;
+/// use sessionkit_tower::{CsrfLayer, CsrfToken, Messages, MessagesLayer, SessionLayer};
 ///
-/// async fn form(CsrfToken(token): CsrfToken) -> String {
-///     format!(r#"<form method="post"><input type="hidden" name="csrfmiddlewaretoken" value="{token}"><button>Send</button></form>"#)
+/// async fn form(CsrfToken(token): CsrfToken, Messages(messages): Messages) -> String {
+///     let shown: Vec<String> = messages.consume().iter().map(|m| m.to_string()).collect();
+///     format!(
+///         r#"<p>{}</p><form method="post"><input type="hidden" name="csrfmiddlewaretoken" value="{token}"><button>Send</button></form>"#,
+///         shown.join(" | ") // escape texts that are not `safe` in real pages
+///     )
 /// }
 ///
+/// async fn sent(Messages(messages): Messages) -> &'static str {
+///     messages.success("Sent"); // shown by the next page, Django's or ours
+///     "Sent"
+/// }
+///
+/// let secrets = Secrets::new("the Django site's SECRET_KEY");
+/// let config = Config::default(); // cookie `sessionid`, as Django
+/// let messages = MessagesConfig::new(&secrets).with_session_cookie(&config);
 /// let csrf = CsrfConfig::new().with_trusted_origins(["https://www.example.com"]);
 /// let app: Router = Router::new()
-///     .route("/form", get(form).post(|| async { "Sent" }))
+///     .route("/form", get(form).post(sent))
 ///     .layer(CsrfLayer::new(csrf))
-///     .layer(SessionLayer::new(MemoryStore::new(), Config::default()));
+///     .layer(MessagesLayer::new(messages))
+///     .layer(SessionLayer::new(MemoryStore::new(), config)); // a Django layout store in practice
 /// ```
 #[derive(Clone, Debug)]
 pub struct CsrfLayer {
