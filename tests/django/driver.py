@@ -418,6 +418,141 @@ def cmd_raw(args):
     return out
 
 
+# --- flash messages and CSRF (issue 18 parts 2 and 3) ---------------------------------
+
+MESSAGE_STORAGES = {
+    "session": "django.contrib.messages.storage.session.SessionStorage",
+    "cookie": "django.contrib.messages.storage.cookie.CookieStorage",
+    "fallback": "django.contrib.messages.storage.fallback.FallbackStorage",
+}
+
+MESSAGES_TEMPLATE = "{% for m in messages %}[{{ m.tags }}] {{ m }}\n{% endfor %}"
+
+
+def response_cookie(response, name):
+    """The cookie `name` the response sets: its value, or None when it deletes it."""
+    if name not in response.cookies:
+        return {"set": False}
+    morsel = response.cookies[name]
+    deleted = str(morsel["max-age"]) == "0"
+    return {"set": True, "deleted": deleted, "value": None if deleted else morsel.value,
+            "header": morsel.OutputString()}
+
+
+def cmd_messages(args):
+    """One request through MessageMiddleware: the storage named by --storage on the
+    session --key and the `messages` cookie --cookie; --add queues messages, --read
+    renders them with a template as a page would; then storage.update(response)."""
+    from django.contrib.messages.storage.base import Message
+    from django.http import HttpResponse
+    from django.template import Context, Engine
+    from django.utils.module_loading import import_string
+    from django.utils.safestring import SafeData, mark_safe
+
+    s = store(None if args.new else args.key)
+    request = request_for(s)
+    if args.cookie:
+        request.COOKIES["messages"] = args.cookie
+    storage = import_string(MESSAGE_STORAGES[args.storage])(request)
+    request._messages = storage
+    for item in args.add:
+        level, text = item[0], item[1]
+        extra = item[2] if len(item) > 2 else ""
+        if len(item) > 3 and item[3]:
+            text = mark_safe(text)
+        storage.add(level, text, extra)
+    out = {}
+    if args.read:
+        out["rendered"] = Engine().from_string(MESSAGES_TEMPLATE).render(
+            Context({"messages": storage})
+        )
+        out["messages"] = [
+            {"level": m.level, "message": str(m.message), "extra_tags": m.extra_tags,
+             "tags": m.tags, "safe": isinstance(m.message, SafeData)}
+            for m in storage
+        ]
+    response = HttpResponse()
+    unstored = storage.update(response) or []
+    out["unstored"] = len(unstored)
+    out["cookie"] = response_cookie(response, "messages")
+    out["key"] = finish(s)
+    out["session_messages"] = s.get("_messages")
+    return out
+
+
+def csrf_request(args, method):
+    from django.test import RequestFactory
+
+    headers = {}
+    if getattr(args, "origin", None):
+        headers["HTTP_ORIGIN"] = args.origin
+    if getattr(args, "referer", None):
+        headers["HTTP_REFERER"] = args.referer
+    if getattr(args, "header_token", None):
+        headers["HTTP_X_CSRFTOKEN"] = args.header_token
+    factory = RequestFactory()
+    secure = bool(getattr(args, "secure", False))
+    host = getattr(args, "host", None) or "testserver"
+    if method == "POST":
+        data = {"csrfmiddlewaretoken": args.token} if getattr(args, "token", None) else {}
+        return factory.post("/", data, secure=secure, HTTP_HOST=host, **headers)
+    return factory.get("/", secure=secure, HTTP_HOST=host, **headers)
+
+
+def cmd_csrf_form(args):
+    """Renders `{% csrf_token %}` as a form page would (CsrfViewMiddleware, then the
+    template, then process_response): the masked token, saved in the session under
+    CSRF_USE_SESSIONS."""
+    from django.http import HttpResponse
+    from django.middleware.csrf import CsrfViewMiddleware
+    from django.template import Engine, RequestContext
+
+    s = store(None if args.new else args.key)
+    request = csrf_request(args, "GET")
+    request.session = s
+    engine = Engine(context_processors=["django.template.context_processors.csrf"])
+    html = {}
+
+    def view(request):
+        html["form"] = engine.from_string("{% csrf_token %}").render(RequestContext(request))
+        return HttpResponse(html["form"])
+
+    middleware = CsrfViewMiddleware(view)
+    response = middleware(request)
+    token = html["form"].split('value="', 1)[1].split('"', 1)[0]
+    return {"key": finish(s), "form": html["form"], "token": token,
+            "secret": s.get("_csrftoken"), "status": response.status_code}
+
+
+def cmd_csrf_post(args):
+    """A POST through CsrfViewMiddleware with the session --key: the status (200 when the
+    view ran, 403 when refused) and Django's reason."""
+    from django.http import HttpResponse
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    s = store(args.key)
+    request = csrf_request(args, "POST")
+    request.session = s
+
+    def view(request):
+        return HttpResponse("ok")
+
+    middleware = CsrfViewMiddleware(view)
+    reason = {}
+
+    def reject(request, why):
+        reason["reason"] = why
+        return HttpResponse(why, status=403)
+
+    middleware._reject = reject
+    # What BaseHandler does around the view: process_request, process_view, the view.
+    middleware.process_request(request)
+    response = middleware.process_view(request, view, (), {}) or view(request)
+    response = middleware.process_response(request, response)
+    finish(s)
+    return {"status": response.status_code, "reason": reason.get("reason")}
+
+
 # --- command line ----------------------------------------------------------------------
 
 
@@ -529,6 +664,30 @@ def parser():
     key_arg(c)
     c.add_argument("--kind", choices=("values", "object"), required=True)
     c.add_argument("--after-rust", action="store_true", help="as the Rust side changes them")
+
+    c = cmd("messages", cmd_messages, "one request through MessageMiddleware")
+    g = c.add_mutually_exclusive_group(required=True)
+    g.add_argument("--key", help="existing session key")
+    g.add_argument("--new", action="store_true", help="start from no session")
+    c.add_argument("--storage", choices=sorted(MESSAGE_STORAGES), required=True)
+    c.add_argument("--cookie", help="the request's `messages` cookie")
+    c.add_argument("--add", type=json.loads, default=[],
+                   help="JSON list of [level, text, extra_tags?, safe?] to add")
+    c.add_argument("--read", action="store_true", help="render and consume the messages")
+
+    c = cmd("csrf-form", cmd_csrf_form, "render {% csrf_token %} (CSRF_USE_SESSIONS)")
+    g = c.add_mutually_exclusive_group(required=True)
+    g.add_argument("--key", help="existing session key")
+    g.add_argument("--new", action="store_true", help="start from no session")
+
+    c = cmd("csrf-post", cmd_csrf_post, "a POST through CsrfViewMiddleware")
+    key_arg(c)
+    c.add_argument("--token", help="the form field csrfmiddlewaretoken")
+    c.add_argument("--header-token", help="the X-CSRFToken header")
+    c.add_argument("--origin", help="the Origin header")
+    c.add_argument("--referer", help="the Referer header")
+    c.add_argument("--host", help="the Host header (default testserver)")
+    c.add_argument("--secure", action="store_true", help="an HTTPS request")
     return p
 
 

@@ -46,6 +46,9 @@ mod middleware;
 pub mod testing;
 
 #[cfg(feature = "django")]
-pub use django::{DjangoUser, DjangoUserError};
+pub use django::{
+    CsrfMiddleware, CsrfMiddlewareService, CsrfToken, DjangoUser, DjangoUserError, MAX_FORM_BODY,
+    Messages, MessagesMiddleware, MessagesMiddlewareService, MessagesMissing,
+};
 pub use middleware::{SessionMiddleware, SessionMiddlewareService};
 pub use sessionkit_core::{Engine, RequestSession, Session};

@@ -51,6 +51,7 @@ pub mod cached_db;
 pub mod cookie_store;
 pub mod csrf;
 pub mod keys;
+pub mod messages;
 pub mod pickle;
 pub mod session;
 pub mod signing;

@@ -38,6 +38,9 @@ mod layer;
 pub mod testing;
 
 #[cfg(feature = "django")]
-pub use django::{DjangoUser, DjangoUserRejection};
+pub use django::{
+    CsrfLayer, CsrfService, CsrfToken, CsrfTokenRejection, DjangoUser, DjangoUserRejection,
+    MAX_FORM_BODY, Messages, MessagesLayer, MessagesRejection, MessagesService,
+};
 pub use layer::{SessionLayer, SessionService};
 pub use sessionkit_core::{Engine, RequestSession, Session};

@@ -132,6 +132,11 @@ SESSION_COOKIE_AGE = int(env("SK_COOKIE_AGE", "1209600"))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SK_EXPIRE_AT_BROWSER_CLOSE", False)
 SESSION_SAVE_EVERY_REQUEST = False
 
+# --- CSRF (issue 18.3): the secret in the session, as sessionkit's CSRF middleware expects
+
+CSRF_USE_SESSIONS = env_bool("SK_CSRF_USE_SESSIONS", True)
+CSRF_TRUSTED_ORIGINS = [o for o in env("SK_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
 # Django's default hasher (PBKDF2, ~1M iterations) is slow; SK_FAST_HASHER=1 switches to
 # MD5 for quick test runs. The session auth hash is an HMAC of whatever hash is stored.
 if env_bool("SK_FAST_HASHER"):

@@ -1,22 +1,25 @@
-//! CSRF protection for the demo's HTML forms, in two layers:
+//! CSRF protection for the demo's HTML forms, on the library's Django-compatible rules
+//! (`sessionkit_django::csrf`, Django's `CSRF_USE_SESSIONS = True`), in two layers:
 //!
-//! 1. **Origin check** (stateless, like Go 1.25's `CrossOriginProtection`): a POST whose
-//!    `Sec-Fetch-Site` says `cross-site` or `same-site`, or (without that header) whose
-//!    `Origin` is not this server's `Host`, is refused. This also stops *login* CSRF, where
-//!    the victim has no session yet.
-//! 2. **A token kept in the session** (Django's `CSRF_USE_SESSIONS = True`): a form page
-//!    stores a random token under [`TOKEN_KEY`] and puts it in the hidden field
-//!    `csrfmiddlewaretoken` (Django's name); the POST must
-//!    send it back. Rendering a form therefore starts a session, as in Django; pages
-//!    without forms never do. Login replaces the token (Django's `rotate_token`), logout
-//!    flushes it with the session.
+//! 1. **`Sec-Fetch-Site`** (stateless, like Go 1.25's `CrossOriginProtection`): a POST
+//!    the browser labels `cross-site` or `same-site` is refused unless its `Origin` is in
+//!    the trusted origins (Django's `CSRF_TRUSTED_ORIGINS`; the demo trusts none). This
+//!    also stops *login* CSRF before any session exists.
+//! 2. **Django's checks** ([`CsrfConfig::check`]): the `Origin` (or, over HTTPS, the
+//!    `Referer`) against the request's host and the trusted origins, then the masked
+//!    64-character token of the hidden field `csrfmiddlewaretoken` (or the `X-CSRFToken`
+//!    header) against the 32-character secret under `_csrftoken` in the session. Tokens
+//!    rendered by a Django app on the same sessions are accepted, and the demo's tokens by
+//!    Django. Rendering a form starts a session, as in Django; pages without forms never
+//!    do. Login replaces the secret (Django's `rotate_token`), logout flushes it with the
+//!    session.
+//!
+//! The demo checks inside its handlers (after parsing the form) rather than through the
+//! library's `CsrfLayer`, so that a refusal is its own HTML error page.
 
 use axum::http::{HeaderMap, header};
-use rand::RngExt as _;
 use sessionkit_core::{Session, SessionError};
-
-/// The session key the token is stored under.
-pub(crate) const TOKEN_KEY: &str = "_csrftoken";
+use sessionkit_django::csrf::{CsrfConfig, CsrfRequest, Reason, get_token, session_secret};
 
 /// Why a POST was refused (always 403).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +28,9 @@ pub(crate) enum Refusal {
     CrossOrigin,
     /// The form carried no token.
     Missing,
-    /// The session holds no token (new, expired or revoked session).
+    /// The session holds no secret (new, expired or revoked session).
     NoSessionToken,
-    /// The tokens differ.
+    /// The token does not match the session's secret.
     Mismatch,
 }
 
@@ -51,65 +54,63 @@ impl Refusal {
     }
 }
 
-/// The session's token, creating (and storing) one if it has none.
-pub(crate) fn token(session: &Session) -> Result<String, SessionError> {
-    if let Some(t) = session.get::<String>(TOKEN_KEY).ok().flatten() {
-        return Ok(t);
+impl From<&Reason> for Refusal {
+    fn from(reason: &Reason) -> Refusal {
+        match reason {
+            Reason::NoSecret => Refusal::NoSessionToken,
+            Reason::TokenMissing => Refusal::Missing,
+            Reason::BadTokenFormat { .. } | Reason::Incorrect { .. } => Refusal::Mismatch,
+            _ => Refusal::CrossOrigin,
+        }
     }
-    rotate(session)
 }
 
-/// Stores a new token and returns it.
-pub(crate) fn rotate(session: &Session) -> Result<String, SessionError> {
-    let mut bytes = [0u8; 24];
-    rand::rng().fill(&mut bytes);
-    let t: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    session.insert(TOKEN_KEY, &t)?;
-    Ok(t)
+/// A masked token for the session's secret (Django's `get_token`), storing a new secret
+/// if the session has none.
+pub(crate) fn token(session: &Session) -> Result<String, SessionError> {
+    get_token(session)
 }
 
-/// Checks a form POST: its origin, then its token against the session's.
+/// Stores a new secret (Django's `rotate_token`): every token rendered before is void.
+pub(crate) fn rotate(session: &Session) -> Result<(), SessionError> {
+    sessionkit_django::csrf::rotate_secret(session)
+}
+
+/// The demo's configuration: Django's defaults (no trusted origins).
+fn config() -> CsrfConfig {
+    CsrfConfig::new()
+}
+
+fn text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Checks a form POST: `Sec-Fetch-Site`, then Django's origin and token rules.
 pub(crate) fn verify(
     headers: &HeaderMap,
     session: &Session,
     sent: Option<&str>,
 ) -> Result<(), Refusal> {
-    if !same_origin(headers) {
+    let config = config();
+    let origin = text(headers, header::ORIGIN);
+    if let Some(site) = text(headers, "sec-fetch-site")
+        && !matches!(site, "same-origin" | "none")
+        && !origin.is_some_and(|o| config.is_trusted_origin(o))
+    {
         return Err(Refusal::CrossOrigin);
     }
-    let sent = sent.filter(|s| !s.is_empty()).ok_or(Refusal::Missing)?;
-    let stored = session
-        .get::<String>(TOKEN_KEY)
-        .ok()
-        .flatten()
-        .ok_or(Refusal::NoSessionToken)?;
-    if constant_time_eq(sent.as_bytes(), stored.as_bytes()) {
-        Ok(())
-    } else {
-        Err(Refusal::Mismatch)
-    }
-}
-
-/// `Sec-Fetch-Site` when the browser sends it (all current ones do), else `Origin` against
-/// `Host`. A request with neither (curl, old browsers) passes here and still needs the token.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site")) {
-        return matches!(site, "same-origin" | "none");
-    }
-    match (text(header::ORIGIN), text(header::HOST)) {
-        (None, _) => true,
-        (Some(origin), Some(host)) => origin
-            .split_once("://")
-            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
-        (Some(_), None) => false,
-    }
-}
-
-/// Compares without an early exit, so the time taken says nothing about where the tokens
-/// differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let request = CsrfRequest {
+        method: "POST",
+        secure: false,
+        host: text(headers, header::HOST),
+        origin,
+        referer: text(headers, header::REFERER),
+        form_token: sent,
+        header_token: text(headers, config.header_name()),
+    };
+    config
+        .check(&request, session_secret(session).as_deref())
+        .map_err(|reason| Refusal::from(&reason))
 }
 
 #[cfg(test)]
@@ -128,21 +129,30 @@ mod tests {
 
     #[test]
     fn origin_rules() {
-        assert!(same_origin(&headers(&[])));
-        assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
-        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site")])));
-        assert!(!same_origin(&headers(&[("sec-fetch-site", "same-site")])));
+        let s = Session::detached();
+        let t = token(&s).unwrap();
+        let check = |pairs: &[(&'static str, &'static str)]| verify(&headers(pairs), &s, Some(&t));
+        assert_eq!(check(&[]), Ok(()));
+        assert_eq!(check(&[("sec-fetch-site", "same-origin")]), Ok(()));
+        assert_eq!(
+            check(&[("sec-fetch-site", "cross-site")]),
+            Err(Refusal::CrossOrigin)
+        );
+        assert_eq!(
+            check(&[("sec-fetch-site", "same-site")]),
+            Err(Refusal::CrossOrigin)
+        );
         let ok = [
             ("origin", "http://127.0.0.1:8000"),
             ("host", "127.0.0.1:8000"),
         ];
-        assert!(same_origin(&headers(&ok)));
+        assert_eq!(check(&ok), Ok(()));
         let evil = [
             ("origin", "http://evil.example"),
             ("host", "127.0.0.1:8000"),
         ];
-        assert!(!same_origin(&headers(&evil)));
-        assert!(!same_origin(&headers(&[("origin", "null")])));
+        assert_eq!(check(&evil), Err(Refusal::CrossOrigin));
+        assert_eq!(check(&[("origin", "null")]), Err(Refusal::CrossOrigin));
     }
 
     #[test]
@@ -151,13 +161,12 @@ mod tests {
         let none = HeaderMap::new();
         assert_eq!(verify(&none, &s, Some("x")), Err(Refusal::NoSessionToken));
         let t = token(&s).unwrap();
-        assert_eq!(t.len(), 48);
-        assert_eq!(token(&s).unwrap(), t, "stable until rotated");
+        assert_eq!(t.len(), 64, "Django's masked token");
+        assert_ne!(token(&s).unwrap(), t, "masked anew on every page");
         assert_eq!(verify(&none, &s, Some(&t)), Ok(()));
         assert_eq!(verify(&none, &s, None), Err(Refusal::Missing));
         assert_eq!(verify(&none, &s, Some("nope")), Err(Refusal::Mismatch));
-        let t2 = rotate(&s).unwrap();
-        assert_ne!(t, t2);
+        rotate(&s).unwrap();
         assert_eq!(verify(&none, &s, Some(&t)), Err(Refusal::Mismatch));
     }
 }

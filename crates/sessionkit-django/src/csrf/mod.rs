@@ -1,7 +1,15 @@
 //! Django's CSRF secret as `CSRF_USE_SESSIONS = True` keeps it (`django.middleware.csrf`):
 //! 32 characters of `[A-Za-z0-9]` under `_csrftoken` in the session.
 //!
-//! [`rotate_secret`] is what Django's `rotate_token()` does to the session at login.
+//! [`rotate_secret`] is what Django's `rotate_token()` does to the session at login
+//! ([`DjangoAuth::login`](crate::auth::DjangoAuth::login) calls it).
+//!
+//! On top of the secret, Django's protection itself (`CsrfViewMiddleware` under
+//! `CSRF_USE_SESSIONS = True`): [`get_token`] (a masked 64-character token for forms and
+//! the `X-CSRFToken` header, Django's `mask`/`unmask`), and [`CsrfConfig::check`] with
+//! Django's Origin / Referer / `CSRF_TRUSTED_ORIGINS` rules and its failure reasons. The
+//! adapters' CSRF middleware (`sessionkit-tower` and `sessionkit-actix`, feature
+//! `django`) run it before the handler and answer 403 on failure.
 //!
 //! ```
 //! use sessionkit_core::Session;
@@ -12,6 +20,17 @@
 //! let secret: String = session.get(CSRF_SESSION_KEY).unwrap().unwrap();
 //! assert!(is_valid_secret(&secret));
 //! ```
+
+mod check;
+mod token;
+
+pub use check::{
+    CsrfConfig, CsrfRequest, DEFAULT_HEADER_NAME, FORM_FIELD, Reason, failure_text, form_token,
+    get_token, is_safe_method, is_same_domain, session_secret,
+};
+pub use token::{
+    CSRF_TOKEN_LENGTH, TokenFormat, check_token_format, mask, mask_with, token_matches, unmask,
+};
 
 use rand::RngExt as _;
 use sessionkit_core::{Session, SessionError};
@@ -46,3 +65,6 @@ pub fn is_valid_secret(secret: &str) -> bool {
 pub fn rotate_secret(session: &Session) -> Result<(), SessionError> {
     session.insert(CSRF_SESSION_KEY, new_secret())
 }
+
+#[cfg(test)]
+mod tests;

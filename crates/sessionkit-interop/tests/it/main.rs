@@ -1,7 +1,9 @@
 //! sessionkit against real Django, both directions, one module per Django engine.
 
 mod auth;
+mod csrf;
 mod django;
+mod messages;
 mod scenarios;
 
 mod cache;

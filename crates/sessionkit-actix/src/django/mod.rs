@@ -1,5 +1,13 @@
-//! The `DjangoUser` extractor (feature `django`): the request's user by Django's
-//! `get_user()` rules, through a [`DjangoAuth`] in the app data.
+//! Beside a Django site (feature `django`): the `DjangoUser` extractor (the request's
+//! user by Django's `get_user()` rules, through a [`DjangoAuth`] in the app data), flash
+//! messages ([`Messages`], [`MessagesMiddleware`]) and CSRF protection
+//! ([`CsrfMiddleware`], [`CsrfToken`]).
+
+mod csrf;
+mod messages;
+
+pub use csrf::{CsrfMiddleware, CsrfMiddlewareService, CsrfToken, MAX_FORM_BODY};
+pub use messages::{Messages, MessagesMiddleware, MessagesMiddlewareService, MessagesMissing};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,5 +1,13 @@
-//! The `DjangoUser` extractor (feature `django`): the request's user by Django's
-//! `get_user()` rules, through a [`DjangoAuth`] installed as a request extension.
+//! Beside a Django site (feature `django`): the `DjangoUser` extractor (the request's
+//! user by Django's `get_user()` rules, through a [`DjangoAuth`] installed as a request
+//! extension), flash messages ([`Messages`], [`MessagesLayer`]) and CSRF protection
+//! ([`CsrfLayer`], [`CsrfToken`]).
+
+mod csrf;
+mod messages;
+
+pub use csrf::{CsrfLayer, CsrfService, CsrfToken, CsrfTokenRejection, MAX_FORM_BODY};
+pub use messages::{Messages, MessagesLayer, MessagesRejection, MessagesService};
 
 use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};

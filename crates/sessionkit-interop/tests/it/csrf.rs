@@ -1,0 +1,441 @@
+//! CSRF shared with Django (issue 18.3) under `CSRF_USE_SESSIONS = True`: Django's own
+//! `CsrfViewMiddleware` and `{% csrf_token %}` (the driver's `csrf-post` and `csrf-form`)
+//! against `CsrfConfig::check`, and `CsrfLayer` / `CsrfMiddleware` over Django's
+//! `django_session` on SQLite, tokens crossing both ways.
+
+use sessionkit_core::{Config, Engine, Transport, Value};
+use sessionkit_django::Secrets;
+use sessionkit_django::csrf::{CsrfConfig, CsrfRequest, mask, new_secret};
+use sessionkit_sql::django::DjangoSqliteStore;
+use sessionkit_testkit::http::Response;
+
+use crate::django::{Django, SECRET, text};
+
+/// A running Rust server; stopped on drop.
+struct Rust {
+    addr: String,
+    _guard: Box<dyn Send>,
+}
+
+const SESSION_HEADER: &str = "X-Session-Id";
+
+mod axum_app {
+    use axum::Router;
+    use axum::routing::get;
+    use sessionkit_core::Engine;
+    use sessionkit_django::csrf::CsrfConfig;
+    use sessionkit_tower::{CsrfLayer, CsrfToken, SessionLayer};
+
+    pub(super) async fn serve(engine: Engine, config: CsrfConfig) -> super::Rust {
+        let app = Router::new()
+            .route(
+                "/form",
+                get(|CsrfToken(t): CsrfToken| async move { t })
+                    .post(|body: String| async move { format!("Sent: {}", body.len()) }),
+            )
+            .layer(CsrfLayer::new(config))
+            .layer(SessionLayer::from_engine(engine));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let task = tokio::spawn(async move { axum::serve(listener, app).await });
+        super::Rust {
+            addr,
+            _guard: Box::new(Abort(task)),
+        }
+    }
+
+    struct Abort(tokio::task::JoinHandle<std::io::Result<()>>);
+
+    impl Drop for Abort {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+}
+
+mod actix_app {
+    use actix_web::{App, HttpServer, web};
+    use sessionkit_actix::{CsrfMiddleware, CsrfToken, SessionMiddleware};
+    use sessionkit_core::Engine;
+    use sessionkit_django::csrf::CsrfConfig;
+
+    async fn form(CsrfToken(t): CsrfToken) -> String {
+        t
+    }
+
+    async fn sent(body: String) -> String {
+        format!("Sent: {}", body.len())
+    }
+
+    struct Stop(actix_web::dev::ServerHandle);
+
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let handle = self.0.clone();
+            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)));
+        }
+    }
+
+    pub(super) fn serve(engine: Engine, config: CsrfConfig) -> super::Rust {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let session = SessionMiddleware::from_engine(engine);
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .wrap(CsrfMiddleware::new(config.clone()))
+                        .wrap(session.clone())
+                        .route("/form", web::get().to(form))
+                        .route("/form", web::post().to(sent))
+                })
+                .workers(1)
+                .disable_signals()
+                .bind(("127.0.0.1", 0))
+                .unwrap();
+                let addr = server.addrs()[0].to_string();
+                let server = server.run();
+                tx.send((addr, server.handle())).unwrap();
+                server.await
+            })
+        });
+        let (addr, handle) = rx.recv().unwrap();
+        super::Rust {
+            addr,
+            _guard: Box::new(Stop(handle)),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Adapter {
+    Axum,
+    Actix,
+}
+
+/// Django on a temp SQLite file (`CSRF_USE_SESSIONS = True`).
+struct Site {
+    django: Django,
+    db: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new() -> Option<Site> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("db.sqlite3");
+        let django = Django::new("db")?
+            .with("SK_DB", "sqlite")
+            .with("SK_SQLITE_PATH", db.to_str().expect("UTF-8 temp path"))
+            .with("SK_CSRF_USE_SESSIONS", "1")
+            .with("SK_CSRF_TRUSTED_ORIGINS", "https://*.corp.test");
+        django.call(&["migrate"]);
+        Some(Site {
+            django,
+            db,
+            _dir: dir,
+        })
+    }
+
+    async fn rust(&self, adapter: Adapter) -> Rust {
+        let secrets = Secrets::new(SECRET);
+        let store = DjangoSqliteStore::open(&self.db, &secrets)
+            .await
+            .expect("open Django's db");
+        let config = Config::builder()
+            .transport(Transport::Both(SESSION_HEADER.into()))
+            .build()
+            .unwrap();
+        let engine = Engine::new(store, config);
+        let csrf = CsrfConfig::new().with_trusted_origins(["https://*.corp.test"]);
+        match adapter {
+            Adapter::Axum => axum_app::serve(engine, csrf).await,
+            Adapter::Actix => actix_app::serve(engine, csrf),
+        }
+    }
+
+    /// A session with a secret, from Django's `{% csrf_token %}`: (key, token, secret).
+    fn django_form(&self) -> (String, String, String) {
+        let form = self.django.call(&["csrf-form", "--new"]);
+        assert!(text(&form, "form").contains("csrfmiddlewaretoken"));
+        (
+            text(&form, "key"),
+            text(&form, "token"),
+            text(&form, "secret"),
+        )
+    }
+
+    /// Django's verdict on a POST: (status, reason).
+    fn django_post(&self, key: &str, extra: &[&str]) -> (u16, Option<String>) {
+        let mut args = vec!["csrf-post", "--key", key];
+        args.extend_from_slice(extra);
+        let out = self.django.call(&args);
+        let status = match out.get("status") {
+            Some(Value::Int(s)) => u16::try_from(*s).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        let reason = match out.get("reason") {
+            Some(Value::String(r)) => Some(r.clone()),
+            _ => None,
+        };
+        (status, reason)
+    }
+}
+
+/// A POST with raw headers and a body, over a fresh connection.
+async fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
+    let mut all: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    all.push(("Content-Length".into(), body.len().to_string()));
+    let (addr, path, body) = (addr.to_owned(), path.to_owned(), body.to_owned());
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let mut req = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (k, v) in all {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        req.push_str(&body);
+        s.write_all(req.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.to_owned(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// The same requests through Django's `CsrfViewMiddleware` and `CsrfConfig::check`: the
+/// same verdict and Django's very reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rules_agree_with_django() {
+    let Some(site) = Site::new() else { return };
+    let (key, token, secret) = site.django_form();
+    let wrong = mask(&new_secret()).unwrap();
+    let config = CsrfConfig::new().with_trusted_origins(["https://*.corp.test"]);
+    type Case<'a> = (
+        Option<&'a str>, // form token
+        Option<&'a str>, // header token
+        Option<&'a str>, // origin
+        Option<&'a str>, // referer
+        bool,            // secure
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (Some(&token), None, None, None, false),
+        (Some(&secret), None, None, None, false),
+        (Some(&wrong), None, None, None, false),
+        (Some("short"), None, None, None, false),
+        (None, None, None, None, false),
+        (None, Some(&token), None, None, false),
+        (None, Some("bad-token!"), None, None, false),
+        (Some(&token), None, Some("http://testserver"), None, false),
+        (Some(&token), None, Some("https://evil.test"), None, false),
+        (
+            Some(&token),
+            None,
+            Some("https://app.corp.test"),
+            None,
+            false,
+        ),
+        (Some(&token), None, Some("null"), None, false),
+        (Some(&token), None, None, None, true),
+        (
+            Some(&token),
+            None,
+            None,
+            Some("https://testserver/form"),
+            true,
+        ),
+        (
+            Some(&token),
+            None,
+            None,
+            Some("http://testserver/form"),
+            true,
+        ),
+        (Some(&token), None, None, Some("https://evil.test/"), true),
+        (Some(&token), None, None, Some("https://x.corp.test/"), true),
+        (Some(&token), None, None, Some("testserver"), true),
+    ];
+    for (form, header, origin, referer, secure) in cases {
+        let mut args: Vec<&str> = Vec::new();
+        for (flag, v) in [
+            ("--token", form),
+            ("--header-token", header),
+            ("--origin", origin),
+            ("--referer", referer),
+        ] {
+            if let Some(v) = v {
+                args.extend([flag, v]);
+            }
+        }
+        if secure {
+            args.push("--secure");
+        }
+        let (status, reason) = site.django_post(&key, &args);
+        let ours = config.check(
+            &CsrfRequest {
+                method: "POST",
+                secure,
+                host: Some("testserver"),
+                origin,
+                referer,
+                form_token: form,
+                header_token: header,
+            },
+            Some(&secret),
+        );
+        match ours {
+            Ok(()) => assert_eq!((status, reason), (200, None), "{args:?}"),
+            Err(r) => assert_eq!(
+                (status, reason.as_deref()),
+                (403, Some(r.to_string().as_str())),
+                "{args:?}"
+            ),
+        }
+    }
+}
+
+async fn tokens_cross_both_ways(adapter: Adapter) {
+    let Some(site) = Site::new() else { return };
+    let rust = site.rust(adapter).await;
+    let (key, token, _) = site.django_form();
+    let cookie = format!("sessionid={key}");
+
+    // A token from a Django-rendered form: accepted by the Rust POST.
+    let body = format!("name=x&csrfmiddlewaretoken={token}");
+    let res = post(
+        &rust.addr,
+        "/form",
+        &[("Cookie", &cookie), ("Content-Type", FORM)],
+        &body,
+    )
+    .await;
+    assert_eq!(
+        (res.status, res.body.as_str()),
+        (200, format!("Sent: {}", body.len()).as_str())
+    );
+    // In the header, with the page's own origin.
+    let origin = format!("http://{}", rust.addr);
+    let res = post(
+        &rust.addr,
+        "/form",
+        &[
+            ("Cookie", &cookie),
+            ("X-CSRFToken", &token),
+            ("Origin", &origin),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(res.status, 200, "{res:?}");
+    // A wrong token, none, a foreign origin: 403 with Django's reason.
+    let wrong = mask(&new_secret()).unwrap();
+    let body = format!("csrfmiddlewaretoken={wrong}");
+    let res = post(
+        &rust.addr,
+        "/form",
+        &[("Cookie", &cookie), ("Content-Type", FORM)],
+        &body,
+    )
+    .await;
+    assert_eq!(res.status, 403);
+    assert!(
+        res.body.contains("CSRF token from POST incorrect."),
+        "{}",
+        res.body
+    );
+    let res = post(
+        &rust.addr,
+        "/form",
+        &[("Cookie", &cookie), ("Content-Type", FORM)],
+        "a=1",
+    )
+    .await;
+    assert_eq!(res.status, 403);
+    assert!(res.body.contains("CSRF token missing."), "{}", res.body);
+    let res = post(
+        &rust.addr,
+        "/form",
+        &[
+            ("Cookie", &cookie),
+            ("X-CSRFToken", &token),
+            ("Origin", "https://evil.test"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(res.status, 403);
+    assert!(res.body.contains("Origin checking failed"), "{}", res.body);
+    // No session at all: no secret.
+    let res = post(&rust.addr, "/form", &[("X-CSRFToken", &token)], "").await;
+    assert_eq!(res.status, 403);
+    assert!(res.body.contains("CSRF cookie not set."), "{}", res.body);
+    // A session named by the session header is exempt (no browser sends it cross-site).
+    let res = post(&rust.addr, "/form", &[(SESSION_HEADER, &key)], "").await;
+    assert_eq!(res.status, 200, "{res:?}");
+
+    // A token rendered by Rust: accepted by Django's CsrfViewMiddleware, in the form and
+    // in the header.
+    let addr = rust.addr.clone();
+    let cookie2 = cookie.clone();
+    let rendered = tokio::task::spawn_blocking(move || {
+        sessionkit_testkit::http::get(&addr, "/form", Some(&cookie2)).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(rendered.status, 200);
+    let rust_token = rendered.body.trim().to_owned();
+    assert_eq!(rust_token.len(), 64);
+    assert_eq!(
+        site.django_post(&key, &["--token", &rust_token]),
+        (200, None)
+    );
+    assert_eq!(
+        site.django_post(&key, &["--header-token", &rust_token]),
+        (200, None)
+    );
+    assert_eq!(site.django_post(&key, &["--token", &wrong]).0, 403);
+
+    // A session that never had a secret: the Rust side makes one, Django accepts it.
+    let fresh = site.django.call(&["create", "--data", r#"{"count": 1}"#]);
+    let fresh = text(&fresh, "key");
+    let addr = rust.addr.clone();
+    let c = format!("sessionid={fresh}");
+    let rendered = tokio::task::spawn_blocking(move || {
+        sessionkit_testkit::http::get(&addr, "/form", Some(&c)).unwrap()
+    })
+    .await
+    .unwrap();
+    let t = rendered.body.trim().to_owned();
+    assert_eq!(site.django_post(&fresh, &["--token", &t]), (200, None));
+}
+
+mod axum {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tokens_cross_both_ways() {
+        super::tokens_cross_both_ways(super::Adapter::Axum).await;
+    }
+}
+
+mod actix {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tokens_cross_both_ways() {
+        super::tokens_cross_both_ways(super::Adapter::Actix).await;
+    }
+}
