@@ -18,7 +18,12 @@ use time::OffsetDateTime;
 use crate::RedisStore;
 use crate::conn::{Conn, store_error};
 
-/// Redis as a shared cache in front of a durable store. See the [module docs](self).
+/// Redis as a shared cache in front of a durable store, for a
+/// [`CachedStore`](sessionkit_core::store::CachedStore): each entry is a hash
+/// `{prefix}c:{<session key>}` with the record (data, expiry, created, last seen, user) and
+/// the durable store's version token, expiring with the session (or sooner, with
+/// [`RedisCache::with_max_age`]); shared by every node, so an invalidation reaches all of
+/// them at once.
 #[derive(Clone)]
 pub struct RedisCache {
     conn: Conn,

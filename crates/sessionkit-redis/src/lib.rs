@@ -143,7 +143,8 @@
 //! [`SessionListing::list`]: sessionkit_core::SessionListing::list
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod cache;
+mod builder;
+mod cache;
 mod codec;
 mod conn;
 #[cfg(feature = "django")]
@@ -167,11 +168,10 @@ use sessionkit_core::{
 };
 use time::OffsetDateTime;
 
+pub use crate::builder::RedisBuilder;
 pub use crate::cache::RedisCache;
 use crate::codec::{RECORD_FIELDS, Stored, decode_record, micros, ttl_ms};
-use crate::conn::{
-    Conn, MAX_REPLICA_WAIT, ReplicaWait, reply_int, reply_str, script_reply, store_error,
-};
+use crate::conn::{Conn, ReplicaWait, reply_int, reply_str, script_reply, store_error};
 #[cfg(feature = "django")]
 pub use crate::django::{DjangoCacheBuilder, DjangoCacheStore, DjangoCachedDbStore};
 pub use crate::keys::{DEFAULT_PREFIX, KeyLayout};
@@ -204,74 +204,6 @@ impl fmt::Debug for RedisStore {
             .field("replica_wait", &self.inner.replica_wait)
             .finish()
     }
-}
-
-/// Options for a [`RedisStore`], from [`RedisStore::builder`] or
-/// [`RedisStore::cluster_builder`]; [`connect`](RedisBuilder::connect) ends it.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), sessionkit_core::StoreError> {
-/// use std::time::Duration;
-/// use sessionkit_redis::RedisStore;
-///
-/// let store = RedisStore::builder("redis://127.0.0.1:6379")
-///     .with_prefix("shop:")
-///     .with_replica_wait(1, Duration::from_millis(500))
-///     .connect()
-///     .await?;
-/// assert_eq!(store.layout().prefix(), "shop:");
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone, Debug)]
-#[must_use = "a builder does nothing until `connect`"]
-pub struct RedisBuilder {
-    target: conn::Target,
-    layout: KeyLayout,
-    replica_wait: Option<ReplicaWait>,
-}
-
-impl RedisBuilder {
-    /// Puts every key under `prefix` instead of [`DEFAULT_PREFIX`], so that several
-    /// applications (or tests) share one Redis. End it with `:`; avoid `{` and `}` (see
-    /// [`keys`]).
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> RedisBuilder {
-        self.layout = KeyLayout::new(prefix);
-        self
-    }
-
-    /// After every write, waits until `replicas` replicas acknowledged it, at most
-    /// `timeout` (capped at 2 s); fewer acknowledgements make the write return
-    /// [`StoreErrorKind::Unavailable`]. `replicas == 0` turns waiting off (the default).
-    /// What this guarantees, and what it does not, is in the
-    /// [crate docs](crate#durability-and-failover).
-    pub fn with_replica_wait(mut self, replicas: u32, timeout: Duration) -> RedisBuilder {
-        self.replica_wait = replica_wait(replicas, timeout);
-        self
-    }
-
-    /// Connects and loads the session scripts. Fails with [`StoreErrorKind::Config`] for a
-    /// bad URL or no seed, and [`StoreErrorKind::Unavailable`] within a few seconds when
-    /// the server does not answer.
-    pub async fn connect(self) -> Result<RedisStore, StoreError> {
-        let (conn, description) = self.target.connect().await?;
-        conn.preload(&SCRIPTS.all()).await?;
-        Ok(RedisStore {
-            inner: Arc::new(Inner {
-                conn,
-                layout: self.layout,
-                description,
-                replica_wait: self.replica_wait,
-            }),
-        })
-    }
-}
-
-fn replica_wait(replicas: u32, timeout: Duration) -> Option<ReplicaWait> {
-    (replicas > 0).then(|| ReplicaWait {
-        replicas,
-        timeout: timeout.min(MAX_REPLICA_WAIT),
-    })
 }
 
 impl RedisStore {
@@ -314,7 +246,7 @@ impl RedisStore {
     #[must_use]
     pub fn waiting_for(&self, replicas: u32, timeout: Duration) -> RedisStore {
         let mut inner = (*self.inner).clone();
-        inner.replica_wait = replica_wait(replicas, timeout);
+        inner.replica_wait = builder::replica_wait(replicas, timeout);
         RedisStore {
             inner: Arc::new(inner),
         }
