@@ -49,7 +49,7 @@ use crate::shared::{check_name, check_table_name, save_outcome};
 ///
 /// let secrets = Secrets::new("django-insecure-...");
 /// let store = DjangoPostgresStore::builder("postgres://app@db/app", &secrets)
-///     .schema("tenant_a")
+///     .with_schema("tenant_a")
 ///     .connect()
 ///     .await?;
 /// assert_eq!(store.table(), r#""tenant_a"."django_session""#);
