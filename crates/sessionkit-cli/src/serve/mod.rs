@@ -325,13 +325,19 @@ pub fn metrics_route() -> Router {
     )
 }
 
+/// `--django-auth-db` names Django's users: refused without the Django layout (checked
+/// before the store is opened, so that nothing is created).
+fn check_django_auth_db(args: &ServeArgs) -> anyhow::Result<()> {
+    if args.store.layout != Layout::Django && args.django_auth_db.is_some() {
+        anyhow::bail!("--django-auth-db names Django's users: it needs --layout django");
+    }
+    Ok(())
+}
+
 /// The demo's [`Site`] for these options: the native layout's, or Django's with its users
-/// from `--django-auth-db` (refused with the native layout).
+/// from `--django-auth-db`.
 fn site(args: &ServeArgs) -> anyhow::Result<Site> {
     if args.store.layout != Layout::Django {
-        if args.django_auth_db.is_some() {
-            anyhow::bail!("--django-auth-db names Django's users: it needs --layout django");
-        }
         return Ok(Site::native());
     }
     let secrets = crate::secrets::load(args.store.secret_key_file.as_deref())?.context(
@@ -351,11 +357,12 @@ fn site(args: &ServeArgs) -> anyhow::Result<Site> {
 
 /// Opens the store, binds the address and serves until SIGTERM or Ctrl-C.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let site = site(&args)?;
+    check_django_auth_db(&args)?;
     if args.lock {
         crate::store_url::check_lock(&args.store.store, args.store.layout)?;
     }
     let opened = args.store.open_cached(&args.cache).await?;
+    let site = site(&args)?;
     let mut config = args.store.config_builder();
     if args.lock {
         config = config.concurrency(Concurrency::Lock);
