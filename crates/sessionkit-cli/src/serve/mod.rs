@@ -159,14 +159,15 @@ pub fn app_for(engine: Engine, site: Site, max_body_bytes: usize) -> Router {
     // The name-only login exists in the native layout alone.
     let (login_route, account_login, whoami) = match &site.users {
         Users::Native => (get(login), post(pages::login), get(site::whoami_native)),
-        Users::Django(auth) => (
+        Users::Django(None) => (
             get(site::login_refused),
             post(site::login_refused),
-            if auth.is_some() {
-                get(site::whoami_django)
-            } else {
-                get(site::whoami_unverifiable)
-            },
+            get(site::whoami_unverifiable),
+        ),
+        Users::Django(Some(_)) => (
+            get(site::login_refused),
+            post(pages::django_login),
+            get(site::whoami_django),
         ),
     };
     let forms = Router::new()
@@ -190,10 +191,11 @@ pub fn app_for(engine: Engine, site: Site, max_body_bytes: usize) -> Router {
         .route("/account", get(pages::account))
         .route("/inspect", get(pages::inspect))
         .merge(forms);
-    let app = match site.users {
-        Users::Django(Some(auth)) => app.layer(axum::Extension(auth)),
+    let app = match &site.users {
+        Users::Django(Some(auth)) => app.layer(axum::Extension(auth.clone())),
         _ => app,
-    };
+    }
+    .layer(axum::Extension(site.users));
     app.layer(MessagesLayer::new(site.messages))
         .layer(SessionLayer::from_engine(engine))
 }

@@ -24,14 +24,36 @@ impl Client {
     }
 
     async fn get(&mut self, path: &str) -> (StatusCode, String) {
-        let mut req = Request::get(path);
+        self.send(Request::get(path), Body::empty()).await
+    }
+
+    /// The HTML page at `path`.
+    async fn page(&mut self, path: &str) -> (StatusCode, String) {
+        let req = Request::get(path).header(header::ACCEPT, "text/html");
+        self.send(req, Body::empty()).await
+    }
+
+    /// A same-origin form submission.
+    async fn post(&mut self, path: &str, form: &str) -> (StatusCode, String) {
+        let req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "127.0.0.1:8000")
+            .header(header::ORIGIN, "http://127.0.0.1:8000");
+        self.send(req, Body::from(form.to_owned())).await
+    }
+
+    async fn send(
+        &mut self,
+        mut req: axum::http::request::Builder,
+        body: Body,
+    ) -> (StatusCode, String) {
         if let Some(c) = &self.cookie {
             req = req.header(header::COOKIE, c);
         }
         let res = self
             .app
             .clone()
-            .oneshot(req.body(Body::empty()).unwrap())
+            .oneshot(req.body(body).unwrap())
             .await
             .unwrap();
         for c in res.headers().get_all(header::SET_COOKIE) {
@@ -339,5 +361,86 @@ async fn django_layout_whoami_checks_the_users_hash() {
     assert!(
         c.cookie.is_none(),
         "the flushed session's cookie is removed"
+    );
+}
+
+/// The value of a page's hidden CSRF field.
+fn token(page: &str) -> String {
+    let marker = r#"name="csrfmiddlewaretoken" value=""#;
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn django_sign_in_form_is_djangos_authenticate_and_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = auth_db(dir.path(), "s3cret");
+    let secrets = Secrets::new(SECRET);
+    let auth = DjangoAuth::new(
+        &secrets,
+        SqliteUserLoader::open(&db, UserTable::django()).unwrap(),
+    );
+    let mut c = Client::new(app_for(
+        engine(),
+        Site::django(&secrets, Some(auth)),
+        16 * 1024,
+    ));
+    let (status, page) = c.page("/account").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"name="password""#), "{page}");
+    assert!(
+        !page.contains(r#"name="user""#),
+        "no name-only field: {page}"
+    );
+    let csrf = token(&page);
+
+    let (status, body) = c
+        .post(
+            "/account/login",
+            &format!("csrfmiddlewaretoken={csrf}&username=alice&password=wrong"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(c.get("/whoami").await.1, "Anonymous");
+    let (status, _) = c
+        .post(
+            "/account/login",
+            &format!("csrfmiddlewaretoken={csrf}&user=alice"),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a name alone signs nobody in"
+    );
+    let (status, _) = c
+        .post("/account/login", "username=alice&password=s3cret")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "CSRF still checked");
+
+    let (status, _) = c
+        .post(
+            "/account/login",
+            &format!("csrfmiddlewaretoken={csrf}&username=alice&password=s3cret"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(c.get("/whoami").await, (StatusCode::OK, "User: 1".into()));
+}
+
+#[tokio::test]
+async fn django_layout_without_users_has_no_sign_in_form() {
+    let mut c = Client::new(app_for(
+        engine(),
+        Site::django(&Secrets::new(SECRET), None),
+        16 * 1024,
+    ));
+    let (status, page) = c.page("/account").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Sign in on the Django site"), "{page}");
+    assert!(!page.contains(r#"id="login-form""#), "{page}");
+    assert!(
+        c.cookie.is_none(),
+        "a page without a form starts no session"
     );
 }
