@@ -8,7 +8,7 @@
 //! | `GET /atomic` | the same with `update_with`: no increment lost under concurrent requests |
 //! | `GET /color/set?color=X` | stores the favorite color; `Color saved` |
 //! | `GET /color/get` | `Favorite color: X`, or `unknown` (a read: a new visitor gets no session) |
-//! | `GET /login?user=ID` | logs in as `ID` (rotates the key, records the user) |
+//! | `GET /login?user=ID` | logs in as `ID` (rotates the key, records the user); 400 under `--layout django` |
 //! | `GET /logout` | flushes the session |
 //! | `GET /whoami` | `User: ID` or `Anonymous` (see [`Users`]) |
 //! | `GET /flash?msg=TEXT` | adds an INFO flash message (Django's session storage); `Message added` |
