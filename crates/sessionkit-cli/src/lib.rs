@@ -180,8 +180,9 @@ impl StoreArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the demo app: a visit counter, a favorite color, login and the user's sessions;
-    /// plain text for curl, HTML pages for browsers.
+    /// Serve the demo app: a visit counter, a favorite color, login and the user's sessions,
+    /// who is signed in (/whoami, Django's users with --layout django --django-auth-db) and
+    /// flash messages (/flash, /messages); plain text for curl, HTML pages for browsers.
     Serve(serve::ServeArgs),
     /// Remove expired sessions from a store and print how many. On a terminal a running
     /// count shows the progress; otherwise (cron, a pipe) a progress line goes to stderr

@@ -8,8 +8,11 @@
 //! | `GET /atomic` | the same with `update_with`: no increment lost under concurrent requests |
 //! | `GET /color/set?color=X` | stores the favorite color; `Color saved` |
 //! | `GET /color/get` | `Favorite color: X`, or `unknown` (a read: a new visitor gets no session) |
-//! | `GET /login?user=ID` | logs in as `ID` (rotates the key, records the user) |
+//! | `GET /login?user=ID` | logs in as `ID` (rotates the key, records the user); 400 under `--layout django` |
 //! | `GET /logout` | flushes the session |
+//! | `GET /whoami` | `User: ID` or `Anonymous` (see [`Users`]) |
+//! | `GET /flash?msg=TEXT` | adds an INFO flash message (Django's session storage); `Message added` |
+//! | `GET /messages` | `Messages: FIRST \| SECOND` (consumed), or `Messages: none` |
 //! | `GET /healthz` | `ok`; never touches the store |
 //!
 //! The HTML pages (server-rendered askama templates, no JavaScript). `GET /` answers HTML
@@ -41,14 +44,17 @@ use axum::routing::{get, post};
 use clap::Args;
 use serde::Deserialize;
 use sessionkit_core::{Concurrency, Engine, RequestSession, Session, SessionError, Transport};
-use sessionkit_tower::SessionLayer;
+use sessionkit_tower::{MessagesLayer, SessionLayer};
 
-use crate::store_url::Opened;
+use crate::store_url::{Layout, Opened};
 use crate::{CacheArgs, StoreArgs};
 
 mod csrf;
 pub mod http;
 mod pages;
+mod site;
+
+pub use site::{Site, Users};
 
 /// `sessionkit serve` options.
 #[derive(Debug, Clone, Args)]
@@ -100,6 +106,13 @@ pub struct ServeArgs {
     /// 1MiB.
     #[arg(long, value_name = "BYTES", default_value = "16KiB", value_parser = parse_body_bytes)]
     pub max_body_bytes: usize,
+    /// With --layout django: the database holding Django's users (its `auth_user` table),
+    /// sqlite://FILE (relative), sqlite:///ABS/PATH, postgres://... or mysql://...;
+    /// `/whoami` then answers by Django's `get_user()` rules (the password-derived session
+    /// hash checked, a stale session flushed). Without it every session is anonymous under
+    /// the Django layout.
+    #[arg(long, value_name = "URL")]
+    pub django_auth_db: Option<String>,
     /// On SIGTERM or Ctrl-C, how long requests in progress may take to finish before the
     /// server stops anyway. 1ms to 10m.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_shutdown_timeout)]
@@ -137,24 +150,53 @@ pub fn app(engine: Engine) -> Router {
 
 /// The demo app whose form routes refuse bodies over `max_body_bytes` (413).
 pub fn app_with_body_limit(engine: Engine, max_body_bytes: usize) -> Router {
+    app_for(engine, Site::native(), max_body_bytes)
+}
+
+/// The demo app for `site` (the native layout's users, or Django's), its form routes
+/// refusing bodies over `max_body_bytes` (413).
+pub fn app_for(engine: Engine, site: Site, max_body_bytes: usize) -> Router {
+    // The name-only login exists in the native layout alone.
+    let (login_route, account_login, whoami) = match &site.users {
+        Users::Native => (get(login), post(pages::login), get(site::whoami_native)),
+        Users::Django(None) => (
+            get(site::login_refused),
+            post(site::login_refused),
+            get(site::whoami_unverifiable),
+        ),
+        Users::Django(Some(_)) => (
+            get(site::login_refused),
+            post(pages::django_login),
+            get(site::whoami_django),
+        ),
+    };
     let forms = Router::new()
         .route("/color", get(pages::color_page).post(pages::save_color))
-        .route("/account/login", post(pages::login))
+        .route("/account/login", account_login)
         .route("/account/logout", post(pages::logout))
         .route("/account/revoke", post(pages::revoke))
         .route("/account/revoke-others", post(pages::revoke_others))
         .layer(DefaultBodyLimit::max(max_body_bytes));
-    Router::new()
+    let app = Router::new()
         .route("/", get(root))
         .route("/atomic", get(atomic))
         .route("/color/set", get(set_color))
         .route("/color/get", get(get_color))
-        .route("/login", get(login))
+        .route("/login", login_route)
         .route("/logout", get(logout))
+        .route("/whoami", whoami)
+        .route("/flash", get(site::flash))
+        .route("/messages", get(site::show_messages))
         .route("/healthz", get(|| async { "ok" }))
         .route("/account", get(pages::account))
         .route("/inspect", get(pages::inspect))
-        .merge(forms)
+        .merge(forms);
+    let app = match &site.users {
+        Users::Django(Some(auth)) => app.layer(axum::Extension(auth.clone())),
+        _ => app,
+    }
+    .layer(axum::Extension(site.users));
+    app.layer(MessagesLayer::new(site.messages))
         .layer(SessionLayer::from_engine(engine))
 }
 
@@ -285,12 +327,44 @@ pub fn metrics_route() -> Router {
     )
 }
 
+/// `--django-auth-db` names Django's users: refused without the Django layout (checked
+/// before the store is opened, so that nothing is created).
+fn check_django_auth_db(args: &ServeArgs) -> anyhow::Result<()> {
+    if args.store.layout != Layout::Django && args.django_auth_db.is_some() {
+        anyhow::bail!("--django-auth-db names Django's users: it needs --layout django");
+    }
+    Ok(())
+}
+
+/// The demo's [`Site`] for these options: the native layout's, or Django's with its users
+/// from `--django-auth-db`.
+fn site(args: &ServeArgs) -> anyhow::Result<Site> {
+    if args.store.layout != Layout::Django {
+        return Ok(Site::native());
+    }
+    let secrets = crate::secrets::load(args.store.secret_key_file.as_deref())?.context(
+        "the Django layout needs Django's SECRET_KEY: pass --secret-key-file PATH or set SESSIONKIT_SECRET_KEY",
+    )?;
+    let auth = match &args.django_auth_db {
+        Some(url) => Some(site::django_auth(url, &secrets)?),
+        None => {
+            tracing::warn!(
+                "no --django-auth-db: /whoami answers Anonymous for every session (a user whose password hash cannot be checked is not a user)"
+            );
+            None
+        }
+    };
+    Ok(Site::django(&secrets, auth))
+}
+
 /// Opens the store, binds the address and serves until SIGTERM or Ctrl-C.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    check_django_auth_db(&args)?;
     if args.lock {
         crate::store_url::check_lock(&args.store.store, args.store.layout)?;
     }
     let opened = args.store.open_cached(&args.cache).await?;
+    let site = site(&args)?;
     let mut config = args.store.config_builder();
     if args.lock {
         config = config.concurrency(Concurrency::Lock);
@@ -328,7 +402,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = &crate::store_url::redact(&args.store.store);
     tracing::info!(address = %local, store, layout = %args.store.layout, lock = args.lock, "serving the sessionkit demo");
     println!("sessionkit demo on http://{local}/ (store: {store})");
-    let app = app_with_body_limit(engine, args.max_body_bytes)
+    let app = app_for(engine, site, args.max_body_bytes)
         .layer(axum::Extension(recent))
         .merge(metrics_route());
     let limits = http::Limits {

@@ -13,5 +13,6 @@ mod pages;
 mod readonly;
 mod security;
 mod serve;
+mod site;
 mod soak;
 mod support;

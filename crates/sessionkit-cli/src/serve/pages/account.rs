@@ -12,6 +12,8 @@ use time::OffsetDateTime;
 
 use super::{FLASH_KEY, Layout, PageError, Submitted, checked, page, when};
 use crate::serve::csrf;
+use crate::serve::site::Users;
+use sessionkit_django::auth::DjangoAuth;
 
 struct EventRow {
     when: String,
@@ -37,6 +39,28 @@ struct AccountPage {
     sessions: Option<Vec<SessionRow>>,
     events: Vec<EventRow>,
     csrf: String,
+    sign_in: SignIn,
+}
+
+/// Which sign-in form the page shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SignIn {
+    /// The native layout's name-only form.
+    Name,
+    /// Django's username and password (`--django-auth-db`).
+    Django,
+    /// None: Django's layout without its users' database.
+    Elsewhere,
+}
+
+impl SignIn {
+    fn of(users: Option<&Users>) -> SignIn {
+        match users {
+            None | Some(Users::Native) => SignIn::Name,
+            Some(Users::Django(Some(_))) => SignIn::Django,
+            Some(Users::Django(None)) => SignIn::Elsewhere,
+        }
+    }
 }
 
 /// `?signed_out=FINGERPRINT`, set by the logout redirect.
@@ -60,7 +84,9 @@ pub(in crate::serve) async fn account(
     rs: RequestSession,
     Query(q): Query<AccountQuery>,
     recent: Option<Extension<RecentEvents>>,
+    users: Option<Extension<Users>>,
 ) -> Result<Response, PageError> {
+    let sign_in = SignIn::of(users.as_ref().map(|Extension(u)| u));
     let layout = Layout::new("Account", "account", &session, &rs)?;
     if let (Some(fp), None) = (q.signed_out, &layout.user) {
         return page(&AccountPage {
@@ -71,6 +97,7 @@ pub(in crate::serve) async fn account(
             sessions: None,
             events: Vec::new(),
             csrf: String::new(),
+            sign_in,
         });
     }
     let sessions = match (&layout.user, user_index(&rs)) {
@@ -94,6 +121,7 @@ pub(in crate::serve) async fn account(
         }
         _ => None,
     };
+    let layout_user_none = layout.user.is_none();
     let events = match (&layout.user, recent) {
         (Some(user), Some(Extension(recent))) => recent
             .of(user)
@@ -113,7 +141,13 @@ pub(in crate::serve) async fn account(
         cookie_sent: rs.cookie_present(),
         sessions,
         events,
-        csrf: csrf::token(&session)?,
+        // No form, no token: a page without a form starts no session.
+        csrf: if layout_user_none && sign_in == SignIn::Elsewhere {
+            String::new()
+        } else {
+            csrf::token(&session)?
+        },
+        sign_in,
     })
 }
 
@@ -303,6 +337,36 @@ pub(in crate::serve) async fn revoke_others(
         .revoke_user(&user, session.key().as_ref(), RevokeCause::User)
         .await?;
     session.insert(FLASH_KEY, format!("Revoked {n} other session(s)."))?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+/// `POST /account/login` in Django's layout with `--django-auth-db`: Django's
+/// `authenticate()` on the username and password, then its `login()` (the key cycled, the
+/// user's id, backend and session hash stored), and a new CSRF token.
+pub(in crate::serve) async fn django_login(
+    session: Session,
+    headers: HeaderMap,
+    Extension(auth): Extension<DjangoAuth>,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let fields = checked(&headers, &session, form)?;
+    let (Some(username), Some(password)) = (fields.username, fields.password) else {
+        return Err(PageError::BadRequest(
+            "Enter your Django username and password.",
+        ));
+    };
+    let Some(user) = auth
+        .authenticate(&username, &password)
+        .await
+        .map_err(PageError::Users)?
+    else {
+        return Err(PageError::BadRequest(
+            "Wrong username or password (or an inactive user).",
+        ));
+    };
+    auth.login(&session, &user).await?;
+    csrf::rotate(&session)?;
+    session.insert(FLASH_KEY, format!("Signed in as {}.", user.username))?;
     Ok(Redirect::to("/account").into_response())
 }
 

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use sessionkit_core::{RequestSession, Session, SessionError, StoreError};
+use sessionkit_django::auth::{AuthError, LOADER_UNAVAILABLE_MESSAGE, LoaderError};
 use time::OffsetDateTime;
 
 use super::csrf::{self, Refusal};
@@ -20,7 +21,9 @@ mod color;
 mod home;
 mod inspect;
 
-pub(super) use account::{RecentEvents, account, login, logout, revoke, revoke_others};
+pub(super) use account::{
+    RecentEvents, account, django_login, login, logout, revoke, revoke_others,
+};
 pub(super) use color::{color_page, save_color};
 pub(super) use home::home;
 pub(super) use inspect::inspect;
@@ -42,8 +45,19 @@ pub(super) enum PageError {
     Csrf(Refusal),
     /// The store failed: 503.
     Store(StoreError),
+    /// Django's user database failed: 503.
+    Users(LoaderError),
     /// A session value of an unexpected type, or a template error: 500.
     Internal(String),
+}
+
+impl From<AuthError> for PageError {
+    fn from(e: AuthError) -> PageError {
+        match e {
+            AuthError::Loader(e) => PageError::Users(e),
+            other => PageError::Internal(other.to_string()),
+        }
+    }
 }
 
 impl From<SessionError> for PageError {
@@ -91,6 +105,10 @@ impl IntoResponse for PageError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "The session store is unavailable. Try again in a moment.",
                 )
+            }
+            PageError::Users(e) => {
+                tracing::error!(error = %e, "demo page: Django's user database failed");
+                (StatusCode::SERVICE_UNAVAILABLE, LOADER_UNAVAILABLE_MESSAGE)
             }
             PageError::Internal(e) => {
                 tracing::error!(error = %e, "demo page failed");
@@ -206,6 +224,8 @@ pub(super) struct Fields {
     color: Option<String>,
     user: Option<String>,
     session: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
 }
 
 type Submitted = Result<Form<Fields>, FormRejection>;
