@@ -48,6 +48,14 @@ pub mod auth;
 #[cfg(feature = "cached-db")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cached-db")))]
 pub mod cached_db;
+
+/// For [`cached_db_store!`]'s expansion in the cache crates.
+#[cfg(feature = "cached-db")]
+#[doc(hidden)]
+pub use sessionkit_core as __core;
+#[cfg(feature = "cached-db")]
+#[doc(hidden)]
+pub use time as __time;
 pub mod cookie_store;
 pub mod csrf;
 pub mod keys;

@@ -5,14 +5,9 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 use std::fmt;
 
-use sessionkit_core::store::BoxFuture;
-use sessionkit_core::{
-    CreateOutcome, Data, LeaseStore, Lookup, Record, SaveOutcome, SessionInfo, SessionKey,
-    SessionListing, SessionStore, StoreError, Token, UserIndex,
-};
+use sessionkit_core::{Data, SessionKey, SessionStore, StoreError};
 use sessionkit_django::cached_db::{CachedDb, DjangoCache, Entry};
 use sessionkit_django::pickle::pymemcache_decode;
-use time::OffsetDateTime;
 
 use crate::DjangoMemcachedStore;
 use crate::django::{Namespace, write};
@@ -196,102 +191,13 @@ impl DjangoCache for Side {
     }
 }
 
-/// The operations are [`CachedDb`]'s.
-impl<S: SessionStore> SessionStore for DjangoMemcachedCachedDbStore<S> {
-    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        self.rules.load(key, now).await
-    }
-
-    async fn create(
-        &self,
-        key: &SessionKey,
-        record: &Record,
-        now: OffsetDateTime,
-    ) -> Result<CreateOutcome, StoreError> {
-        self.rules.create(key, record, now).await
-    }
-
-    async fn save(
-        &self,
-        key: &SessionKey,
-        record: &Record,
-        token: &Token,
-        now: OffsetDateTime,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.rules.save(key, record, token, now).await
-    }
-
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.rules.delete(key).await
-    }
-
-    /// Moves the row's expiry and drops the cache entry, which Django refills from the row
-    /// (with the new expiry) on its next read.
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.rules.touch(key, expires_at, now).await
-    }
-
-    /// The database's cleanup (its count, its progress); memcached's TTLs end the
-    /// entries.
-    async fn clear_expired_with_progress(
-        &self,
-        now: OffsetDateTime,
-        progress: &mut (dyn FnMut(u64) + Send),
-    ) -> Result<u64, StoreError> {
-        self.rules.clear_expired_with_progress(now, progress).await
-    }
-
-    async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
-        self.rules.retire(key, until).await
-    }
-
-    fn describe(&self) -> String {
-        let ns = &self.rules.cache().0;
-        format!(
-            "{} + django cached_db cache on {} (KEY_PREFIX {:?}, VERSION {})",
-            self.rules.db().describe(),
-            ns.pool.description(),
-            ns.key_prefix,
-            ns.version
-        )
-    }
-
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        self.rules.db().listing()
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        self.rules
-            .has_user_index()
-            .then_some(self as &dyn UserIndex)
-    }
-
-    fn leases(&self) -> Option<&dyn LeaseStore> {
-        self.rules.db().leases()
-    }
-}
-
-/// The database's index; revoking also deletes Django's cached copies of the sessions it
-/// listed for the user.
-impl<S: SessionStore> UserIndex for DjangoMemcachedCachedDbStore<S> {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
-        now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(self.rules.sessions_of(user_id, now))
-    }
-
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(self.rules.revoke_user(user_id, keep))
-    }
-}
+sessionkit_django::cached_db_store!(DjangoMemcachedCachedDbStore, rules, |this| {
+    let ns = &this.rules.cache().0;
+    format!(
+        "{} + django cached_db cache on {} (KEY_PREFIX {:?}, VERSION {})",
+        this.rules.db().describe(),
+        ns.pool.description(),
+        ns.key_prefix,
+        ns.version
+    )
+});
