@@ -12,6 +12,7 @@ use sessionkit_sql::django::DjangoSqliteStore;
 use sessionkit_testkit::http::Response;
 
 use crate::django::{Django, SECRET, text};
+use crate::support::{Adapter, Rust, both_adapters};
 
 const OLD_SECRET: &str = "sessionkit-interop-old-secret";
 
@@ -20,12 +21,6 @@ fn answer(user: &CurrentUser) -> String {
         CurrentUser::User { user, .. } => format!("User: {}", user.id),
         CurrentUser::Anonymous => "Anonymous".to_owned(),
     }
-}
-
-/// A running Rust server; stopped on drop.
-struct Rust {
-    addr: String,
-    _guard: Box<dyn Send>,
 }
 
 mod axum_app {
@@ -68,28 +63,14 @@ mod axum_app {
             )
             .layer(Extension(auth))
             .layer(SessionLayer::from_engine(engine));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let task = tokio::spawn(async move { axum::serve(listener, app).await });
-        super::Rust {
-            addr,
-            _guard: Box::new(Abort(task)),
-        }
-    }
-
-    struct Abort(tokio::task::JoinHandle<std::io::Result<()>>);
-
-    impl Drop for Abort {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
+        crate::support::serve_axum(app).await
     }
 }
 
 mod actix_app {
     use std::collections::HashMap;
 
-    use actix_web::{App, HttpResponse, HttpServer, web};
+    use actix_web::{App, HttpResponse, web};
     use sessionkit_actix::{DjangoUser, SessionMiddleware};
     use sessionkit_core::{Engine, Session};
     use sessionkit_django::auth::DjangoAuth;
@@ -114,44 +95,17 @@ mod actix_app {
         "Logged out"
     }
 
-    struct Stop(actix_web::dev::ServerHandle);
-
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let handle = self.0.clone();
-            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)));
-        }
-    }
-
     pub(super) fn serve(engine: Engine, auth: DjangoAuth) -> super::Rust {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let middleware = SessionMiddleware::from_engine(engine);
-                let data = web::Data::new(auth);
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(data.clone())
-                        .wrap(middleware.clone())
-                        .route("/whoami", web::get().to(whoami))
-                        .route("/login", web::get().to(login))
-                        .route("/logout", web::get().to(logout))
-                })
-                .workers(1)
-                .disable_signals()
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-                let addr = server.addrs()[0].to_string();
-                let server = server.run();
-                tx.send((addr, server.handle())).unwrap();
-                server.await
-            })
-        });
-        let (addr, handle) = rx.recv().unwrap();
-        super::Rust {
-            addr,
-            _guard: Box::new(Stop(handle)),
-        }
+        let middleware = SessionMiddleware::from_engine(engine);
+        let data = web::Data::new(auth);
+        crate::support::serve_actix(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(middleware.clone())
+                .route("/whoami", web::get().to(whoami))
+                .route("/login", web::get().to(login))
+                .route("/logout", web::get().to(logout))
+        })
     }
 }
 
@@ -176,12 +130,6 @@ async fn login(
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Adapter {
-    Axum,
-    Actix,
-}
-
 /// Django on a temp SQLite file, and the Rust side's engine and auth over it.
 struct Site {
     django: Django,
@@ -191,16 +139,11 @@ struct Site {
 
 impl Site {
     fn new() -> Option<Site> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("db.sqlite3");
-        let django = Django::new("db")?
-            .with("SK_DB", "sqlite")
-            .with("SK_SQLITE_PATH", db.to_str().expect("UTF-8 temp path"));
-        django.call(&["migrate"]);
+        let site = crate::support::sqlite_django("db", |d| d)?;
         Some(Site {
-            django,
-            db,
-            _dir: dir,
+            django: site.django,
+            db: site.db,
+            _dir: site.dir,
         })
     }
 
@@ -235,14 +178,8 @@ impl Site {
 }
 
 async fn get(rust: &Rust, path: &str, key: Option<&str>) -> Response {
-    let addr = rust.addr.clone();
-    let path = path.to_owned();
     let cookie = key.map(|k| format!("sessionid={k}"));
-    tokio::task::spawn_blocking(move || {
-        sessionkit_testkit::http::get(&addr, &path, cookie.as_deref()).expect("request")
-    })
-    .await
-    .unwrap()
+    crate::support::get(&rust.addr, path, cookie).await
 }
 
 /// The session key a response set (`None` when it removed the cookie or set none).
@@ -423,27 +360,6 @@ async fn fallback_key_backend_hash_and_loader_failure(adapter: Adapter) {
     );
     assert_eq!(res.header("retry-after"), Some("1"));
     assert_eq!(django_user(&site.django, &key).as_deref(), Some("erin"));
-}
-
-macro_rules! both_adapters {
-    ($($name:ident),*) => {
-        mod axum {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Adapter::Axum).await;
-                }
-            )*
-        }
-        mod actix {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Adapter::Actix).await;
-                }
-            )*
-        }
-    };
 }
 
 both_adapters!(

@@ -4,18 +4,11 @@
 //! `django_session` on SQLite, tokens crossing both ways.
 
 use sessionkit_core::{Config, Engine, Transport, Value};
-use sessionkit_django::Secrets;
 use sessionkit_django::csrf::{CsrfConfig, CsrfRequest, mask, new_secret};
-use sessionkit_sql::django::DjangoSqliteStore;
 use sessionkit_testkit::http::Response;
 
-use crate::django::{Django, SECRET, text};
-
-/// A running Rust server; stopped on drop.
-struct Rust {
-    addr: String,
-    _guard: Box<dyn Send>,
-}
+use crate::django::{Django, text};
+use crate::support::{Adapter, Rust, SqliteDjango, both_adapters};
 
 const SESSION_HEADER: &str = "X-Session-Id";
 
@@ -35,26 +28,12 @@ mod axum_app {
             )
             .layer(CsrfLayer::new(config))
             .layer(SessionLayer::from_engine(engine));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let task = tokio::spawn(async move { axum::serve(listener, app).await });
-        super::Rust {
-            addr,
-            _guard: Box::new(Abort(task)),
-        }
-    }
-
-    struct Abort(tokio::task::JoinHandle<std::io::Result<()>>);
-
-    impl Drop for Abort {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
+        crate::support::serve_axum(app).await
     }
 }
 
 mod actix_app {
-    use actix_web::{App, HttpServer, web};
+    use actix_web::{App, web};
     use sessionkit_actix::{CsrfMiddleware, CsrfToken, SessionMiddleware};
     use sessionkit_core::Engine;
     use sessionkit_django::csrf::CsrfConfig;
@@ -67,80 +46,37 @@ mod actix_app {
         format!("Sent: {}", body.len())
     }
 
-    struct Stop(actix_web::dev::ServerHandle);
-
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let handle = self.0.clone();
-            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)));
-        }
-    }
-
     pub(super) fn serve(engine: Engine, config: CsrfConfig) -> super::Rust {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let session = SessionMiddleware::from_engine(engine);
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .wrap(CsrfMiddleware::new(config.clone()))
-                        .wrap(session.clone())
-                        .route("/form", web::get().to(form))
-                        .route("/form", web::post().to(sent))
-                })
-                .workers(1)
-                .disable_signals()
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-                let addr = server.addrs()[0].to_string();
-                let server = server.run();
-                tx.send((addr, server.handle())).unwrap();
-                server.await
-            })
-        });
-        let (addr, handle) = rx.recv().unwrap();
-        super::Rust {
-            addr,
-            _guard: Box::new(Stop(handle)),
-        }
+        let session = SessionMiddleware::from_engine(engine);
+        crate::support::serve_actix(move || {
+            App::new()
+                .wrap(CsrfMiddleware::new(config.clone()))
+                .wrap(session.clone())
+                .route("/form", web::get().to(form))
+                .route("/form", web::post().to(sent))
+        })
     }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Adapter {
-    Axum,
-    Actix,
 }
 
 /// Django on a temp SQLite file (`CSRF_USE_SESSIONS = True`).
-struct Site {
-    django: Django,
-    db: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
+struct Site(SqliteDjango);
 
 impl Site {
     fn new() -> Option<Site> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("db.sqlite3");
-        let django = Django::new("db")?
-            .with("SK_DB", "sqlite")
-            .with("SK_SQLITE_PATH", db.to_str().expect("UTF-8 temp path"))
-            .with("SK_CSRF_USE_SESSIONS", "1")
-            .with("SK_CSRF_TRUSTED_ORIGINS", "https://*.corp.test");
-        django.call(&["migrate"]);
-        Some(Site {
-            django,
-            db,
-            _dir: dir,
+        crate::support::sqlite_django("db", |django| {
+            django
+                .with("SK_CSRF_USE_SESSIONS", "1")
+                .with("SK_CSRF_TRUSTED_ORIGINS", "https://*.corp.test")
         })
+        .map(Site)
+    }
+
+    fn django(&self) -> &Django {
+        &self.0.django
     }
 
     async fn rust(&self, adapter: Adapter) -> Rust {
-        let secrets = Secrets::new(SECRET);
-        let store = DjangoSqliteStore::open(&self.db, &secrets)
-            .await
-            .expect("open Django's db");
+        let store = self.0.default_store().await;
         let config = Config::builder()
             .transport(Transport::Both(SESSION_HEADER.into()))
             .build()
@@ -155,7 +91,7 @@ impl Site {
 
     /// A session with a secret, from Django's `{% csrf_token %}`: (key, token, secret).
     fn django_form(&self) -> (String, String, String) {
-        let form = self.django.call(&["csrf-form", "--new"]);
+        let form = self.django().call(&["csrf-form", "--new"]);
         assert!(text(&form, "form").contains("csrfmiddlewaretoken"));
         (
             text(&form, "key"),
@@ -168,7 +104,7 @@ impl Site {
     fn django_post(&self, key: &str, extra: &[&str]) -> (u16, Option<String>) {
         let mut args = vec!["csrf-post", "--key", key];
         args.extend_from_slice(extra);
-        let out = self.django.call(&args);
+        let out = self.django().call(&args);
         let status = match out.get("status") {
             Some(Value::Int(s)) => u16::try_from(*s).unwrap(),
             other => panic!("{other:?}"),
@@ -316,16 +252,23 @@ async fn tokens_cross_both_ways(adapter: Adapter) {
     let rust = site.rust(adapter).await;
     let (key, token, _) = site.django_form();
     let cookie = format!("sessionid={key}");
+    // A url-encoded form POST in the session.
+    let post_form = |body: String| {
+        let (addr, cookie) = (rust.addr.clone(), cookie.clone());
+        async move {
+            post(
+                &addr,
+                "/form",
+                &[("Cookie", &cookie), ("Content-Type", FORM)],
+                &body,
+            )
+            .await
+        }
+    };
 
     // A token from a Django-rendered form: accepted by the Rust POST.
     let body = format!("name=x&csrfmiddlewaretoken={token}");
-    let res = post(
-        &rust.addr,
-        "/form",
-        &[("Cookie", &cookie), ("Content-Type", FORM)],
-        &body,
-    )
-    .await;
+    let res = post_form(body.clone()).await;
     assert_eq!(
         (res.status, res.body.as_str()),
         (200, format!("Sent: {}", body.len()).as_str())
@@ -346,27 +289,14 @@ async fn tokens_cross_both_ways(adapter: Adapter) {
     assert_eq!(res.status, 200, "{res:?}");
     // A wrong token, none, a foreign origin: 403 with Django's reason.
     let wrong = mask(&new_secret()).unwrap();
-    let body = format!("csrfmiddlewaretoken={wrong}");
-    let res = post(
-        &rust.addr,
-        "/form",
-        &[("Cookie", &cookie), ("Content-Type", FORM)],
-        &body,
-    )
-    .await;
+    let res = post_form(format!("csrfmiddlewaretoken={wrong}")).await;
     assert_eq!(res.status, 403);
     assert!(
         res.body.contains("CSRF token from POST incorrect."),
         "{}",
         res.body
     );
-    let res = post(
-        &rust.addr,
-        "/form",
-        &[("Cookie", &cookie), ("Content-Type", FORM)],
-        "a=1",
-    )
-    .await;
+    let res = post_form("a=1".to_owned()).await;
     assert_eq!(res.status, 403);
     assert!(res.body.contains("CSRF token missing."), "{}", res.body);
     let res = post(
@@ -392,13 +322,7 @@ async fn tokens_cross_both_ways(adapter: Adapter) {
 
     // A token rendered by Rust: accepted by Django's CsrfViewMiddleware, in the form and
     // in the header.
-    let addr = rust.addr.clone();
-    let cookie2 = cookie.clone();
-    let rendered = tokio::task::spawn_blocking(move || {
-        sessionkit_testkit::http::get(&addr, "/form", Some(&cookie2)).unwrap()
-    })
-    .await
-    .unwrap();
+    let rendered = crate::support::get(&rust.addr, "/form", Some(cookie.clone())).await;
     assert_eq!(rendered.status, 200);
     let rust_token = rendered.body.trim().to_owned();
     assert_eq!(rust_token.len(), 64);
@@ -413,29 +337,12 @@ async fn tokens_cross_both_ways(adapter: Adapter) {
     assert_eq!(site.django_post(&key, &["--token", &wrong]).0, 403);
 
     // A session that never had a secret: the Rust side makes one, Django accepts it.
-    let fresh = site.django.call(&["create", "--data", r#"{"count": 1}"#]);
+    let fresh = site.django().call(&["create", "--data", r#"{"count": 1}"#]);
     let fresh = text(&fresh, "key");
-    let addr = rust.addr.clone();
     let c = format!("sessionid={fresh}");
-    let rendered = tokio::task::spawn_blocking(move || {
-        sessionkit_testkit::http::get(&addr, "/form", Some(&c)).unwrap()
-    })
-    .await
-    .unwrap();
+    let rendered = crate::support::get(&rust.addr, "/form", Some(c)).await;
     let t = rendered.body.trim().to_owned();
     assert_eq!(site.django_post(&fresh, &["--token", &t]), (200, None));
 }
 
-mod axum {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn tokens_cross_both_ways() {
-        super::tokens_cross_both_ways(super::Adapter::Axum).await;
-    }
-}
-
-mod actix {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn tokens_cross_both_ways() {
-        super::tokens_cross_both_ways(super::Adapter::Actix).await;
-    }
-}
+both_adapters!(tokens_cross_both_ways);

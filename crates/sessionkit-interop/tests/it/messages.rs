@@ -8,16 +8,10 @@ use std::collections::HashMap;
 use sessionkit_core::{Config, Engine, Value};
 use sessionkit_django::Secrets;
 use sessionkit_django::messages::{Message, MessageStorage, MessagesConfig, RequestMessages};
-use sessionkit_sql::django::DjangoSqliteStore;
 use sessionkit_testkit::http::Response;
 
 use crate::django::{Django, SECRET, text};
-
-/// A running Rust server; stopped on drop.
-struct Rust {
-    addr: String,
-    _guard: Box<dyn Send>,
-}
+use crate::support::{Adapter, Rust, both_adapters};
 
 /// `/flash?msg=&level=&tags=&safe=1` and `/flash?many=N` (the [`big`] messages).
 fn flash(messages: &RequestMessages, q: &HashMap<String, String>) -> String {
@@ -107,28 +101,14 @@ mod axum_app {
             )
             .layer(MessagesLayer::new(config))
             .layer(SessionLayer::from_engine(engine));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let task = tokio::spawn(async move { axum::serve(listener, app).await });
-        super::Rust {
-            addr,
-            _guard: Box::new(Abort(task)),
-        }
-    }
-
-    struct Abort(tokio::task::JoinHandle<std::io::Result<()>>);
-
-    impl Drop for Abort {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
+        crate::support::serve_axum(app).await
     }
 }
 
 mod actix_app {
     use std::collections::HashMap;
 
-    use actix_web::{App, HttpServer, web};
+    use actix_web::{App, web};
     use sessionkit_actix::{Messages, MessagesMiddleware, SessionMiddleware};
     use sessionkit_core::Engine;
     use sessionkit_django::messages::MessagesConfig;
@@ -141,49 +121,16 @@ mod actix_app {
         super::show(&m)
     }
 
-    struct Stop(actix_web::dev::ServerHandle);
-
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let handle = self.0.clone();
-            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)));
-        }
-    }
-
     pub(super) fn serve(engine: Engine, config: MessagesConfig) -> super::Rust {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let session = SessionMiddleware::from_engine(engine);
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .wrap(MessagesMiddleware::new(config.clone()))
-                        .wrap(session.clone())
-                        .route("/flash", web::get().to(flash))
-                        .route("/messages", web::get().to(show))
-                })
-                .workers(1)
-                .disable_signals()
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-                let addr = server.addrs()[0].to_string();
-                let server = server.run();
-                tx.send((addr, server.handle())).unwrap();
-                server.await
-            })
-        });
-        let (addr, handle) = rx.recv().unwrap();
-        super::Rust {
-            addr,
-            _guard: Box::new(Stop(handle)),
-        }
+        let session = SessionMiddleware::from_engine(engine);
+        crate::support::serve_actix(move || {
+            App::new()
+                .wrap(MessagesMiddleware::new(config.clone()))
+                .wrap(session.clone())
+                .route("/flash", web::get().to(flash))
+                .route("/messages", web::get().to(show))
+        })
     }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Adapter {
-    Axum,
-    Actix,
 }
 
 /// Django on a temp SQLite file, the Rust side on the same sessions, and a browser's
@@ -198,16 +145,10 @@ struct Site {
 
 impl Site {
     async fn new(adapter: Adapter, storage: MessageStorage) -> Option<Site> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("db.sqlite3");
-        let django = Django::new("db")?
-            .with("SK_DB", "sqlite")
-            .with("SK_SQLITE_PATH", db.to_str().expect("UTF-8 temp path"));
-        django.call(&["migrate"]);
+        let site = crate::support::sqlite_django("db", |d| d)?;
         let secrets = Secrets::new(SECRET);
-        let store = DjangoSqliteStore::open(&db, &secrets)
-            .await
-            .expect("open Django's db");
+        let store = site.store(&secrets).await;
+        let (django, dir) = (site.django, site.dir);
         let config = Config::default();
         let messages = MessagesConfig::new(&secrets)
             .with_storage(storage)
@@ -251,13 +192,7 @@ impl Site {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         let header = header.join("; ");
-        let addr = self.rust.addr.clone();
-        let path = path.to_owned();
-        let res = tokio::task::spawn_blocking(move || {
-            sessionkit_testkit::http::get(&addr, &path, Some(&header)).expect("request")
-        })
-        .await
-        .unwrap();
+        let res = crate::support::get(&self.rust.addr, path, Some(header)).await;
         for c in res.set_cookies() {
             let pair = c.split(';').next().unwrap_or_default();
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -404,30 +339,7 @@ async fn fallback_overflow_both_ways(adapter: Adapter) {
     assert_eq!(site.session_messages(), Value::Null);
 }
 
-macro_rules! adapters {
-    ($($name:ident => $call:expr),* $(,)?) => {
-        mod axum {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let adapter = super::Adapter::Axum;
-                    ($call)(adapter).await;
-                }
-            )*
-        }
-        mod actix {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let adapter = super::Adapter::Actix;
-                    ($call)(adapter).await;
-                }
-            )*
-        }
-    };
-}
-
-adapters!(
+both_adapters!(
     session_rust_adds_django_shows => |a| super::rust_adds_django_shows(a, super::MessageStorage::Session),
     session_django_adds_rust_shows => |a| super::django_adds_rust_shows(a, super::MessageStorage::Session),
     fallback_rust_adds_django_shows => |a| super::rust_adds_django_shows(a, super::MessageStorage::Fallback),

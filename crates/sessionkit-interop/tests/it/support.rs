@@ -1,0 +1,112 @@
+//! What the modules share beyond the scenarios: Django on a migrated temp SQLite database
+//! ([`sqlite_django`]), a Rust app served on a real port by axum or actix-web
+//! ([`Adapter`], [`serve_axum`], [`serve_actix`]), a GET to it from a blocking client
+//! ([`get`]), and the macro that runs a test once per adapter ([`both_adapters!`]).
+//!
+//! Each adapter module (`auth`, `csrf`, `messages`) still builds its own routes: they
+//! differ. What was the same in each (binding a port, running actix-web on a thread of its
+//! own, stopping the server on drop, the temp database) is here, or, for actix-web, in
+//! `sessionkit_actix::testing::serve`, which the adapter's own tests use too.
+
+use std::path::PathBuf;
+
+use sessionkit_sql::django::DjangoSqliteStore;
+use sessionkit_testkit::http::Response;
+use tempfile::TempDir;
+
+use crate::django::{Django, SECRET};
+
+pub(crate) use sessionkit_actix::testing::serve as serve_actix;
+/// A running Rust server (its `addr`); stopped on drop.
+pub(crate) use sessionkit_testkit::adapter::Server as Rust;
+
+/// The framework a test's Rust side runs on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Adapter {
+    Axum,
+    Actix,
+}
+
+/// Serves `app` on `127.0.0.1` (a free port) on the test's runtime; aborted on drop.
+pub(crate) async fn serve_axum(app: axum::Router) -> Rust {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    Rust {
+        addr,
+        guard: Box::new(Abort(task)),
+    }
+}
+
+struct Abort(tokio::task::JoinHandle<std::io::Result<()>>);
+
+impl Drop for Abort {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A GET of `path` on `addr` with `cookie` as the `Cookie` header, from a blocking thread.
+pub(crate) async fn get(addr: &str, path: &str, cookie: Option<String>) -> Response {
+    let (addr, path) = (addr.to_owned(), path.to_owned());
+    tokio::task::spawn_blocking(move || {
+        sessionkit_testkit::http::get(&addr, &path, cookie.as_deref()).expect("request")
+    })
+    .await
+    .unwrap()
+}
+
+/// Django on a temp SQLite database, migrated: the file (`db`) lives as long as `dir`.
+pub(crate) struct SqliteDjango {
+    pub(crate) django: Django,
+    pub(crate) db: PathBuf,
+    pub(crate) dir: TempDir,
+}
+
+/// Django with `engine` (`db`, `cache`, `cached_db`) on a temp SQLite database, set up by
+/// `configure`, then migrated; `None` when the Django venv is missing.
+pub(crate) fn sqlite_django(
+    engine: &str,
+    configure: impl FnOnce(Django) -> Django,
+) -> Option<SqliteDjango> {
+    let django = Django::new(engine)?;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("db.sqlite3");
+    let django = configure(django)
+        .with("SK_DB", "sqlite")
+        .with("SK_SQLITE_PATH", db.to_str().expect("UTF-8 temp path"));
+    django.call(&["migrate"]);
+    Some(SqliteDjango { django, db, dir })
+}
+
+impl SqliteDjango {
+    /// The Rust store on Django's table, under `secrets` (it finds the table, and creates
+    /// nothing).
+    pub(crate) async fn store(&self, secrets: &sessionkit_django::Secrets) -> DjangoSqliteStore {
+        DjangoSqliteStore::open(&self.db, secrets)
+            .await
+            .expect("open Django's database")
+    }
+
+    /// [`store`](Self::store) under the tests' [`SECRET`].
+    pub(crate) async fn default_store(&self) -> DjangoSqliteStore {
+        self.store(&sessionkit_django::Secrets::new(SECRET)).await
+    }
+}
+
+/// One test per adapter: `mod axum` and `mod actix`, each with a test `name` that runs
+/// `super::name(adapter)`, or `call(adapter)` in the form `name => call`.
+macro_rules! both_adapters {
+    ($($name:ident),* $(,)?) => {
+        $crate::support::both_adapters!($($name => super::$name),*);
+    };
+    ($($name:ident => $call:expr),* $(,)?) => {
+        mod axum {
+            $crate::tokio_tests!($($name => ($call)($crate::support::Adapter::Axum)),*);
+        }
+        mod actix {
+            $crate::tokio_tests!($($name => ($call)($crate::support::Adapter::Actix)),*);
+        }
+    };
+}
+pub(crate) use both_adapters;
