@@ -32,7 +32,7 @@ mod axum_app {
     use axum::routing::get;
     use sessionkit_core::{Engine, Session};
     use sessionkit_django::auth::DjangoAuth;
-    use sessionkit_tower::{DjangoUser, SessionLayer};
+    use sessionkit_tower::DjangoUser;
 
     pub(super) async fn serve(engine: Engine, auth: DjangoAuth) -> super::Rust {
         let app = Router::new()
@@ -61,9 +61,8 @@ mod axum_app {
                     },
                 ),
             )
-            .layer(Extension(auth))
-            .layer(SessionLayer::from_engine(engine));
-        crate::support::serve_axum(app).await
+            .layer(Extension(auth));
+        crate::support::serve_axum_session(engine, app).await
     }
 }
 
@@ -71,7 +70,7 @@ mod actix_app {
     use std::collections::HashMap;
 
     use actix_web::{App, HttpResponse, web};
-    use sessionkit_actix::{DjangoUser, SessionMiddleware};
+    use sessionkit_actix::DjangoUser;
     use sessionkit_core::{Engine, Session};
     use sessionkit_django::auth::DjangoAuth;
 
@@ -96,12 +95,10 @@ mod actix_app {
     }
 
     pub(super) fn serve(engine: Engine, auth: DjangoAuth) -> super::Rust {
-        let middleware = SessionMiddleware::from_engine(engine);
         let data = web::Data::new(auth);
-        crate::support::serve_actix(move || {
+        crate::support::serve_actix_session!(engine, move || {
             App::new()
                 .app_data(data.clone())
-                .wrap(middleware.clone())
                 .route("/whoami", web::get().to(whoami))
                 .route("/login", web::get().to(login))
                 .route("/logout", web::get().to(logout))

@@ -154,27 +154,25 @@ pub(crate) trait CacheStore: SessionStore + Clone {
     async fn connect(prefix: &str) -> Result<Self, StoreError>;
 }
 
-impl CacheStore for DjangoCacheStore {
-    const CACHE: Cache = Cache::Redis;
+/// The [`CacheStore`] impl of a store whose builder (`builder(url)`, `with_key_prefix`,
+/// `connect`) reaches Django's cache on `$cache`: the Redis and memcached stores' builders
+/// have the same shape but no common trait.
+macro_rules! cache_store {
+    ($($store:ident on $cache:expr),*) => {$(
+        impl CacheStore for $store {
+            const CACHE: Cache = $cache;
 
-    async fn connect(prefix: &str) -> Result<Self, StoreError> {
-        DjangoCacheStore::builder(&Self::CACHE.url())
-            .with_key_prefix(prefix)
-            .connect()
-            .await
-    }
+            async fn connect(prefix: &str) -> Result<Self, StoreError> {
+                $store::builder(&Self::CACHE.url())
+                    .with_key_prefix(prefix)
+                    .connect()
+                    .await
+            }
+        }
+    )*};
 }
 
-impl CacheStore for DjangoMemcachedStore {
-    const CACHE: Cache = Cache::Memcached;
-
-    async fn connect(prefix: &str) -> Result<Self, StoreError> {
-        DjangoMemcachedStore::builder(&Self::CACHE.url())
-            .with_key_prefix(prefix)
-            .connect()
-            .await
-    }
-}
+cache_store!(DjangoCacheStore on Cache::Redis, DjangoMemcachedStore on Cache::Memcached);
 
 /// Django's `cache` engine and `S` on one namespace (Django's auth tables in the SQLite
 /// file).
@@ -332,19 +330,24 @@ pub(crate) fn django_read(django: &Django, key: &str) -> Option<Map> {
     crate::scenarios::django_read(django, key, false)
 }
 
+/// The `cached_db` fixture over `S`, a Rust engine on it, and the key of a session Django
+/// made with `{"count": count}`.
+async fn django_session<S: CachedDbStore>(count: i64) -> Option<(Fixture<S>, Engine, String)> {
+    let f = cached_db_fixture::<S>().await?;
+    let engine = (f.pair.make)(&Secrets::new(SECRET));
+    let data = format!(r#"{{"count": {count}}}"#);
+    let key = text(&f.pair.django.call(&["create", "--data", &data]), "key");
+    Some((f, engine, key))
+}
+
 /// Hazard 3: Django reads its cache first. Writing the table alone leaves Django on the
 /// old data (the control); a write through the store is seen at once, and so is a logout.
 pub(crate) async fn django_reads_its_cache_first_and_sees_every_rust_write<S: CachedDbStore>() {
-    let Some(f) = cached_db_fixture::<S>().await else {
+    let Some((f, engine, key)) = django_session::<S>(1).await else {
         return;
     };
     let table = f.table.as_ref().expect("the table");
     let django = &f.pair.django;
-    let engine = (f.pair.make)(&Secrets::new(SECRET));
-    let key = text(
-        &django.call(&["create", "--data", r#"{"count": 1}"#]),
-        "key",
-    );
     let raw = django_raw(django, &key, S::CACHE);
     assert!(raw.row);
     assert_eq!(raw.value.unwrap().get("count"), Some(&Value::Int(1)));
@@ -398,15 +401,10 @@ pub(crate) async fn django_reads_its_cache_first_and_sees_every_rust_write<S: Ca
 /// still serves it, as Django does. A write on it finds the row gone: nothing is written
 /// back, and neither side sees the session afterwards.
 pub(crate) async fn rust_reads_djangos_cache_first<S: CachedDbStore>() {
-    let Some(f) = cached_db_fixture::<S>().await else {
+    let Some((f, engine, key)) = django_session::<S>(7).await else {
         return;
     };
     let django = &f.pair.django;
-    let engine = (f.pair.make)(&Secrets::new(SECRET));
-    let key = text(
-        &django.call(&["create", "--data", r#"{"count": 7}"#]),
-        "key",
-    );
     let session_key = SessionKey::parse(&key).unwrap();
     let table = f.table.as_ref().expect("the table");
     table.delete(&session_key).await.unwrap();

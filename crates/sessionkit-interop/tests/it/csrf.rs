@@ -17,7 +17,7 @@ mod axum_app {
     use axum::routing::get;
     use sessionkit_core::Engine;
     use sessionkit_django::csrf::CsrfConfig;
-    use sessionkit_tower::{CsrfLayer, CsrfToken, SessionLayer};
+    use sessionkit_tower::{CsrfLayer, CsrfToken};
 
     pub(super) async fn serve(engine: Engine, config: CsrfConfig) -> super::Rust {
         let app = Router::new()
@@ -26,15 +26,14 @@ mod axum_app {
                 get(|CsrfToken(t): CsrfToken| async move { t })
                     .post(|body: String| async move { format!("Sent: {}", body.len()) }),
             )
-            .layer(CsrfLayer::new(config))
-            .layer(SessionLayer::from_engine(engine));
-        crate::support::serve_axum(app).await
+            .layer(CsrfLayer::new(config));
+        crate::support::serve_axum_session(engine, app).await
     }
 }
 
 mod actix_app {
     use actix_web::{App, web};
-    use sessionkit_actix::{CsrfMiddleware, CsrfToken, SessionMiddleware};
+    use sessionkit_actix::{CsrfMiddleware, CsrfToken};
     use sessionkit_core::Engine;
     use sessionkit_django::csrf::CsrfConfig;
 
@@ -47,11 +46,9 @@ mod actix_app {
     }
 
     pub(super) fn serve(engine: Engine, config: CsrfConfig) -> super::Rust {
-        let session = SessionMiddleware::from_engine(engine);
-        crate::support::serve_actix(move || {
+        crate::support::serve_actix_session!(engine, move || {
             App::new()
                 .wrap(CsrfMiddleware::new(config.clone()))
-                .wrap(session.clone())
                 .route("/form", web::get().to(form))
                 .route("/form", web::post().to(sent))
         })

@@ -82,8 +82,12 @@ pub(crate) trait Server: 'static {
         drop(conn);
     }
 
-    /// `django` on this server, in `namespace`.
-    fn configure(django: Django, namespace: &str) -> Django;
+    /// Django's settings for this server: `SK_DB`'s value, then the names of the settings
+    /// of the [`url`](Server::url) and of the namespace.
+    const SETTINGS: [&'static str; 3];
+
+    /// The server's URL.
+    fn url() -> String;
 
     /// The store on Django's table in `namespace`, with the time settings `time`.
     async fn connect(namespace: &str, time: DjangoTime) -> Result<Self::Store, StoreError>;
@@ -117,7 +121,11 @@ pub(crate) async fn server_site<S: Server>(local: bool) -> Option<(Django, S::St
     }
     S::close(conn).await;
     let name = namespace();
-    let django = S::configure(with_time(django, local), &name);
+    let [db, url, namespace] = S::SETTINGS;
+    let django = with_time(django, local)
+        .with("SK_DB", db)
+        .with(url, &S::url())
+        .with(namespace, &name);
     let teardown = Teardown(django.clone());
     django.call(&["migrate"]);
     let store =

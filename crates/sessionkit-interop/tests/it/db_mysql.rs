@@ -17,7 +17,7 @@ use sessionkit_django::Secrets;
 use sessionkit_sql::django::{DjangoMySqlStore, DjangoTime};
 
 use crate::db::{Server, server_pair, server_site};
-use crate::django::{Django, SECRET};
+use crate::django::SECRET;
 use crate::scenarios::Pair;
 
 fn url() -> String {
@@ -33,6 +33,7 @@ struct MySql;
 impl Server for MySql {
     const SERVICE: &'static str = "MySQL";
     type Conn = Conn;
+    const SETTINGS: [&'static str; 3] = ["mysql", "SK_MYSQL_URL", "SK_MYSQL_DB"];
     type Store = DjangoMySqlStore;
 
     async fn raw() -> Result<Conn, String> {
@@ -62,11 +63,8 @@ impl Server for MySql {
         let _ = conn.disconnect().await;
     }
 
-    fn configure(django: Django, database: &str) -> Django {
-        django
-            .with("SK_DB", "mysql")
-            .with("SK_MYSQL_URL", &url())
-            .with("SK_MYSQL_DB", database)
+    fn url() -> String {
+        url()
     }
 
     async fn connect(database: &str, time: DjangoTime) -> Result<DjangoMySqlStore, StoreError> {

@@ -14,7 +14,7 @@ use sessionkit_sql::django::{DjangoPostgresStore, DjangoTime};
 use tokio_postgres::NoTls;
 
 use crate::db::{Server, server_pair, server_site};
-use crate::django::{Django, SECRET};
+use crate::django::SECRET;
 use crate::scenarios::Pair;
 
 fn url() -> String {
@@ -30,6 +30,7 @@ struct Postgres;
 impl Server for Postgres {
     const SERVICE: &'static str = "PostgreSQL";
     type Conn = tokio_postgres::Client;
+    const SETTINGS: [&'static str; 3] = ["postgres", "SK_PG_URL", "SK_PG_SCHEMA"];
     type Store = DjangoPostgresStore;
 
     async fn raw() -> Result<tokio_postgres::Client, String> {
@@ -61,11 +62,8 @@ impl Server for Postgres {
             .await;
     }
 
-    fn configure(django: Django, schema: &str) -> Django {
-        django
-            .with("SK_DB", "postgres")
-            .with("SK_PG_URL", &url())
-            .with("SK_PG_SCHEMA", schema)
+    fn url() -> String {
+        url()
     }
 
     async fn connect(schema: &str, time: DjangoTime) -> Result<DjangoPostgresStore, StoreError> {

@@ -83,7 +83,7 @@ mod axum_app {
     use axum::routing::get;
     use sessionkit_core::Engine;
     use sessionkit_django::messages::MessagesConfig;
-    use sessionkit_tower::{Messages, MessagesLayer, SessionLayer};
+    use sessionkit_tower::{Messages, MessagesLayer};
 
     pub(super) async fn serve(engine: Engine, config: MessagesConfig) -> super::Rust {
         let app = Router::new()
@@ -99,9 +99,8 @@ mod axum_app {
                 "/messages",
                 get(|Messages(m): Messages| async move { super::show(&m) }),
             )
-            .layer(MessagesLayer::new(config))
-            .layer(SessionLayer::from_engine(engine));
-        crate::support::serve_axum(app).await
+            .layer(MessagesLayer::new(config));
+        crate::support::serve_axum_session(engine, app).await
     }
 }
 
@@ -109,7 +108,7 @@ mod actix_app {
     use std::collections::HashMap;
 
     use actix_web::{App, web};
-    use sessionkit_actix::{Messages, MessagesMiddleware, SessionMiddleware};
+    use sessionkit_actix::{Messages, MessagesMiddleware};
     use sessionkit_core::Engine;
     use sessionkit_django::messages::MessagesConfig;
 
@@ -122,11 +121,9 @@ mod actix_app {
     }
 
     pub(super) fn serve(engine: Engine, config: MessagesConfig) -> super::Rust {
-        let session = SessionMiddleware::from_engine(engine);
-        crate::support::serve_actix(move || {
+        crate::support::serve_actix_session!(engine, move || {
             App::new()
                 .wrap(MessagesMiddleware::new(config.clone()))
-                .wrap(session.clone())
                 .route("/flash", web::get().to(flash))
                 .route("/messages", web::get().to(show))
         })

@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 
+use sessionkit_core::Engine;
 use sessionkit_sql::django::DjangoSqliteStore;
 use sessionkit_testkit::http::Response;
 use tempfile::TempDir;
@@ -37,6 +38,23 @@ pub(crate) async fn serve_axum(app: axum::Router) -> Rust {
         guard: Box::new(Abort(task)),
     }
 }
+
+/// [`serve_axum`] with the session layer over `engine` around `app` (the outermost layer).
+pub(crate) async fn serve_axum_session(engine: Engine, app: axum::Router) -> Rust {
+    serve_axum(app.layer(sessionkit_tower::SessionLayer::from_engine(engine))).await
+}
+
+/// [`serve_actix`] with the session middleware over `engine` around the apps `app` makes
+/// (the outermost middleware: registered last). A macro, so that the app's type need not be
+/// spelled out again: `serve_actix`'s bounds say it.
+macro_rules! serve_actix_session {
+    ($engine:expr, $app:expr) => {{
+        let session = sessionkit_actix::SessionMiddleware::from_engine($engine);
+        let app = $app;
+        $crate::support::serve_actix(move || app().wrap(session.clone()))
+    }};
+}
+pub(crate) use serve_actix_session;
 
 struct Abort(tokio::task::JoinHandle<std::io::Result<()>>);
 
