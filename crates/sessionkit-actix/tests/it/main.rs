@@ -52,19 +52,7 @@ mod memory {
     sessionkit_testkit::adapter_conformance_tests!(super::Actix);
 }
 
-mod header {
-    sessionkit_testkit::adapter_conformance_tests!(
-        super::Actix,
-        mode: sessionkit_testkit::adapter::Mode::Header("X-Session-Id")
-    );
-}
-
-mod both {
-    sessionkit_testkit::adapter_conformance_tests!(
-        super::Actix,
-        mode: sessionkit_testkit::adapter::Mode::Both("X-Session-Id")
-    );
-}
+sessionkit_testkit::adapter_conformance_tests!(header_transports: Actix, "X-Session-Id");
 
 mod sqlite {
     async fn store() -> sessionkit_core::BoxStore {
