@@ -319,16 +319,28 @@ impl Site {
         table: UserTable,
         configure: impl FnOnce(DjangoAuth) -> DjangoAuth,
     ) -> Rust {
-        let (engine, auth) = match self.backend {
+        let engine = self.engine(secrets).await;
+        let auth = configure(self.auth(secrets, table));
+        match adapter {
+            Adapter::Axum => axum_app::serve(engine, auth).await,
+            Adapter::Actix => actix_app::serve(engine, auth),
+        }
+    }
+
+    /// The Rust side's engine on Django's sessions: the Django-layout store of the
+    /// backend, with `secrets`.
+    pub(crate) async fn engine(&self, secrets: &Secrets) -> Engine {
+        self.engine_with(secrets, Config::default()).await
+    }
+
+    /// [`Site::engine`] with `config`.
+    pub(crate) async fn engine_with(&self, secrets: &Secrets, config: Config) -> Engine {
+        match self.backend {
             Backend::Sqlite => {
                 let store = DjangoSqliteStore::open(&self.db, secrets)
                     .await
                     .expect("open Django's db");
-                let loader = SqliteUserLoader::open(&self.db, table).expect("open the users");
-                (
-                    Engine::new(store, Config::default()),
-                    DjangoAuth::new(secrets, loader),
-                )
+                Engine::new(store, config)
             }
             Backend::Postgres => {
                 let store = DjangoPostgresStore::builder(&postgres_url(), secrets)
@@ -336,12 +348,7 @@ impl Site {
                     .connect()
                     .await
                     .expect("connect to Django's PostgreSQL schema");
-                let loader =
-                    PostgresUserLoader::connect(&postgres_url(), table).expect("the users");
-                (
-                    Engine::new(store, Config::default()),
-                    DjangoAuth::new(secrets, loader),
-                )
+                Engine::new(store, config)
             }
             Backend::MySql => {
                 let store = DjangoMySqlStore::builder(&mysql_url(), secrets)
@@ -349,11 +356,7 @@ impl Site {
                     .connect()
                     .await
                     .expect("connect to Django's MySQL database");
-                let loader = MySqlUserLoader::connect(&mysql_url(), table).expect("the users");
-                (
-                    Engine::new(store, Config::default()),
-                    DjangoAuth::new(secrets, loader),
-                )
+                Engine::new(store, config)
             }
             Backend::CachedDbRedis => {
                 let db = DjangoSqliteStore::open(&self.db, secrets)
@@ -363,17 +366,26 @@ impl Site {
                     .await
                     .expect("connect to Redis")
                     .with_key_prefix(&self.namespace);
-                let loader = SqliteUserLoader::open(&self.db, table).expect("open the users");
-                (
-                    Engine::new(store, Config::default()),
-                    DjangoAuth::new(secrets, loader),
-                )
+                Engine::new(store, config)
             }
-        };
-        let auth = configure(auth);
-        match adapter {
-            Adapter::Axum => axum_app::serve(engine, auth).await,
-            Adapter::Actix => actix_app::serve(engine, auth),
+        }
+    }
+
+    /// `DjangoAuth` over the backend's users in `table`.
+    fn auth(&self, secrets: &Secrets, table: UserTable) -> DjangoAuth {
+        match self.backend {
+            Backend::Sqlite | Backend::CachedDbRedis => DjangoAuth::new(
+                secrets,
+                SqliteUserLoader::open(&self.db, table).expect("open the users"),
+            ),
+            Backend::Postgres => DjangoAuth::new(
+                secrets,
+                PostgresUserLoader::connect(&postgres_url(), table).expect("the users"),
+            ),
+            Backend::MySql => DjangoAuth::new(
+                secrets,
+                MySqlUserLoader::connect(&mysql_url(), table).expect("the users"),
+            ),
         }
     }
 }

@@ -1,14 +1,15 @@
 //! CSRF shared with Django (issue 18.3) under `CSRF_USE_SESSIONS = True`: Django's own
 //! `CsrfViewMiddleware` and `{% csrf_token %}` (the driver's `csrf-post` and `csrf-form`)
-//! against `CsrfConfig::check`, and `CsrfLayer` / `CsrfMiddleware` over Django's
-//! `django_session` on SQLite, tokens crossing both ways.
+//! against `CsrfConfig::check` (on SQLite), and `CsrfLayer` / `CsrfMiddleware` over
+//! Django's sessions, tokens crossing both ways on both adapters and every [`Backend`]
+//! (the `db` engine over SQLite, PostgreSQL and MySQL, `cached_db` over Redis).
 
-use sessionkit_core::{Config, Engine, Transport, Value};
+use sessionkit_core::{Config, Transport, Value};
 use sessionkit_django::Secrets;
 use sessionkit_django::csrf::{CsrfConfig, CsrfRequest, mask, new_secret};
-use sessionkit_sql::django::DjangoSqliteStore;
 use sessionkit_testkit::http::Response;
 
+use crate::auth::{Adapter, Backend};
 use crate::django::{Django, SECRET, text};
 
 /// A running Rust server; stopped on drop.
@@ -106,46 +107,31 @@ mod actix_app {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Adapter {
-    Axum,
-    Actix,
-}
-
-/// Django on a temp SQLite file (`CSRF_USE_SESSIONS = True`).
+/// Django on a [`Backend`] (`CSRF_USE_SESSIONS = True`).
 struct Site {
     django: Django,
-    db: std::path::PathBuf,
-    _dir: tempfile::TempDir,
+    /// Django's database and namespace, dropped with the site.
+    backend: crate::auth::Site,
 }
 
 impl Site {
-    fn new() -> Option<Site> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("db.sqlite3");
-        let django = Django::new("db")?
-            .with("SK_DB", "sqlite")
-            .with("SK_SQLITE_PATH", db.to_str().expect("UTF-8 temp path"))
+    fn new(backend: Backend) -> Option<Site> {
+        let backend = crate::auth::Site::on(backend)?;
+        let django = backend
+            .django
+            .clone()
             .with("SK_CSRF_USE_SESSIONS", "1")
             .with("SK_CSRF_TRUSTED_ORIGINS", "https://*.corp.test");
-        django.call(&["migrate"]);
-        Some(Site {
-            django,
-            db,
-            _dir: dir,
-        })
+        Some(Site { django, backend })
     }
 
     async fn rust(&self, adapter: Adapter) -> Rust {
         let secrets = Secrets::new(SECRET);
-        let store = DjangoSqliteStore::open(&self.db, &secrets)
-            .await
-            .expect("open Django's db");
         let config = Config::builder()
             .transport(Transport::Both(SESSION_HEADER.into()))
             .build()
             .unwrap();
-        let engine = Engine::new(store, config);
+        let engine = self.backend.engine_with(&secrets, config).await;
         let csrf = CsrfConfig::new().with_trusted_origins(["https://*.corp.test"]);
         match adapter {
             Adapter::Axum => axum_app::serve(engine, csrf).await,
@@ -224,7 +210,9 @@ const FORM: &str = "application/x-www-form-urlencoded";
 /// same verdict and Django's very reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rules_agree_with_django() {
-    let Some(site) = Site::new() else { return };
+    let Some(site) = Site::new(Backend::Sqlite) else {
+        return;
+    };
     let (key, token, secret) = site.django_form();
     let wrong = mask(&new_secret()).unwrap();
     let config = CsrfConfig::new().with_trusted_origins(["https://*.corp.test"]);
@@ -311,8 +299,10 @@ async fn the_rules_agree_with_django() {
     }
 }
 
-async fn tokens_cross_both_ways(adapter: Adapter) {
-    let Some(site) = Site::new() else { return };
+async fn tokens_cross_both_ways(adapter: Adapter, backend: Backend) {
+    let Some(site) = Site::new(backend) else {
+        return;
+    };
     let rust = site.rust(adapter).await;
     let (key, token, _) = site.django_form();
     let cookie = format!("sessionid={key}");
@@ -426,16 +416,4 @@ async fn tokens_cross_both_ways(adapter: Adapter) {
     assert_eq!(site.django_post(&fresh, &["--token", &t]), (200, None));
 }
 
-mod axum {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn tokens_cross_both_ways() {
-        super::tokens_cross_both_ways(super::Adapter::Axum).await;
-    }
-}
-
-mod actix {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn tokens_cross_both_ways() {
-        super::tokens_cross_both_ways(super::Adapter::Actix).await;
-    }
-}
+crate::auth_matrix!(tokens_cross_both_ways);
