@@ -1,14 +1,17 @@
 //! CSRF shared with Django (issue 18.3) under `CSRF_USE_SESSIONS = True`: Django's own
 //! `CsrfViewMiddleware` and `{% csrf_token %}` (the driver's `csrf-post` and `csrf-form`)
-//! against `CsrfConfig::check`, and `CsrfLayer` / `CsrfMiddleware` over Django's
-//! `django_session` on SQLite, tokens crossing both ways.
+//! against `CsrfConfig::check` (on SQLite), and `CsrfLayer` / `CsrfMiddleware` over
+//! Django's sessions, tokens crossing both ways on both adapters and every [`Backend`]
+//! (the `db` engine over SQLite, PostgreSQL and MySQL, `cached_db` over Redis).
 
-use sessionkit_core::{Config, Engine, Transport, Value};
+use sessionkit_core::{Config, Transport, Value};
+use sessionkit_django::Secrets;
 use sessionkit_django::csrf::{CsrfConfig, CsrfRequest, mask, new_secret};
 use sessionkit_testkit::http::Response;
 
-use crate::django::{Django, text};
-use crate::support::{Adapter, Rust, SqliteDjango, both_adapters};
+use crate::auth::{Adapter, Backend};
+use crate::django::{Django, SECRET, text};
+use crate::support::Rust;
 
 const SESSION_HEADER: &str = "X-Session-Id";
 
@@ -55,30 +58,31 @@ mod actix_app {
     }
 }
 
-/// Django on a temp SQLite file (`CSRF_USE_SESSIONS = True`).
-struct Site(SqliteDjango);
+/// Django on a [`Backend`] (`CSRF_USE_SESSIONS = True`).
+struct Site {
+    django: Django,
+    /// Django's database and namespace, dropped with the site.
+    backend: crate::auth::Site,
+}
 
 impl Site {
-    fn new() -> Option<Site> {
-        crate::support::sqlite_django("db", |django| {
-            django
-                .with("SK_CSRF_USE_SESSIONS", "1")
-                .with("SK_CSRF_TRUSTED_ORIGINS", "https://*.corp.test")
-        })
-        .map(Site)
-    }
-
-    fn django(&self) -> &Django {
-        &self.0.django
+    fn new(backend: Backend) -> Option<Site> {
+        let backend = crate::auth::Site::on(backend)?;
+        let django = backend
+            .django
+            .clone()
+            .with("SK_CSRF_USE_SESSIONS", "1")
+            .with("SK_CSRF_TRUSTED_ORIGINS", "https://*.corp.test");
+        Some(Site { django, backend })
     }
 
     async fn rust(&self, adapter: Adapter) -> Rust {
-        let store = self.0.default_store().await;
+        let secrets = Secrets::new(SECRET);
         let config = Config::builder()
             .transport(Transport::Both(SESSION_HEADER.into()))
             .build()
             .unwrap();
-        let engine = Engine::new(store, config);
+        let engine = self.backend.engine_with(&secrets, config).await;
         let csrf = CsrfConfig::new().with_trusted_origins(["https://*.corp.test"]);
         match adapter {
             Adapter::Axum => axum_app::serve(engine, csrf).await,
@@ -88,7 +92,7 @@ impl Site {
 
     /// A session with a secret, from Django's `{% csrf_token %}`: (key, token, secret).
     fn django_form(&self) -> (String, String, String) {
-        let form = self.django().call(&["csrf-form", "--new"]);
+        let form = self.django.call(&["csrf-form", "--new"]);
         assert!(text(&form, "form").contains("csrfmiddlewaretoken"));
         (
             text(&form, "key"),
@@ -101,7 +105,7 @@ impl Site {
     fn django_post(&self, key: &str, extra: &[&str]) -> (u16, Option<String>) {
         let mut args = vec!["csrf-post", "--key", key];
         args.extend_from_slice(extra);
-        let out = self.django().call(&args);
+        let out = self.django.call(&args);
         let status = match out.get("status") {
             Some(Value::Int(s)) => u16::try_from(*s).unwrap(),
             other => panic!("{other:?}"),
@@ -157,7 +161,9 @@ const FORM: &str = "application/x-www-form-urlencoded";
 /// same verdict and Django's very reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rules_agree_with_django() {
-    let Some(site) = Site::new() else { return };
+    let Some(site) = Site::new(Backend::Sqlite) else {
+        return;
+    };
     let (key, token, secret) = site.django_form();
     let wrong = mask(&new_secret()).unwrap();
     let config = CsrfConfig::new().with_trusted_origins(["https://*.corp.test"]);
@@ -244,8 +250,10 @@ async fn the_rules_agree_with_django() {
     }
 }
 
-async fn tokens_cross_both_ways(adapter: Adapter) {
-    let Some(site) = Site::new() else { return };
+async fn tokens_cross_both_ways(adapter: Adapter, backend: Backend) {
+    let Some(site) = Site::new(backend) else {
+        return;
+    };
     let rust = site.rust(adapter).await;
     let (key, token, _) = site.django_form();
     let cookie = format!("sessionid={key}");
@@ -334,7 +342,7 @@ async fn tokens_cross_both_ways(adapter: Adapter) {
     assert_eq!(site.django_post(&key, &["--token", &wrong]).0, 403);
 
     // A session that never had a secret: the Rust side makes one, Django accepts it.
-    let fresh = site.django().call(&["create", "--data", r#"{"count": 1}"#]);
+    let fresh = site.django.call(&["create", "--data", r#"{"count": 1}"#]);
     let fresh = text(&fresh, "key");
     let c = format!("sessionid={fresh}");
     let rendered = crate::support::get(&rust.addr, "/form", Some(c)).await;
@@ -342,4 +350,4 @@ async fn tokens_cross_both_ways(adapter: Adapter) {
     assert_eq!(site.django_post(&fresh, &["--token", &t]), (200, None));
 }
 
-both_adapters!(tokens_cross_both_ways);
+crate::auth_matrix!(tokens_cross_both_ways);

@@ -1,6 +1,7 @@
 //! sessionkit against real Django, both directions, one module per Django engine.
 
 mod auth;
+mod auth_login_view;
 mod csrf;
 mod django;
 mod messages;

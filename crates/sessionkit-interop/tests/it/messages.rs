@@ -1,7 +1,9 @@
 //! Flash messages shared with Django (issue 18.2): `MessagesLayer` / `MessagesMiddleware`
-//! over Django's `django_session` on SQLite, against Django's own `SessionStorage` and
-//! `FallbackStorage` (the driver's `messages` command: one request through
-//! `MessageMiddleware`, the messages rendered by a Django template), both directions.
+//! over Django's sessions, against Django's own `SessionStorage` and `FallbackStorage`
+//! (the driver's `messages` command: one request through `MessageMiddleware`, the messages
+//! rendered by a Django template), both directions, on both adapters and every
+//! [`Backend`] (the `db` engine over SQLite, PostgreSQL and MySQL, `cached_db` over
+//! Redis).
 
 use std::collections::HashMap;
 
@@ -10,8 +12,9 @@ use sessionkit_django::Secrets;
 use sessionkit_django::messages::{Message, MessageStorage, MessagesConfig, RequestMessages};
 use sessionkit_testkit::http::Response;
 
+use crate::auth::{Adapter, Backend};
 use crate::django::{Django, SECRET, text};
-use crate::support::{Adapter, Rust, both_adapters};
+use crate::support::Rust;
 
 /// `/flash?msg=&level=&tags=&safe=1` and `/flash?many=N` (the [`big`] messages).
 fn flash(messages: &RequestMessages, q: &HashMap<String, String>) -> String {
@@ -130,27 +133,27 @@ mod actix_app {
     }
 }
 
-/// Django on a temp SQLite file, the Rust side on the same sessions, and a browser's
-/// cookies (`sessionid`, `messages`).
+/// Django on a [`Backend`], the Rust side on the same sessions, and a browser's cookies
+/// (`sessionid`, `messages`).
 struct Site {
     django: Django,
     storage: MessageStorage,
     rust: Rust,
     cookies: HashMap<String, String>,
-    _dir: tempfile::TempDir,
+    /// Django's database and namespace, dropped with the site.
+    _backend: crate::auth::Site,
 }
 
 impl Site {
-    async fn new(adapter: Adapter, storage: MessageStorage) -> Option<Site> {
-        let site = crate::support::sqlite_django("db", |d| d)?;
+    async fn new(adapter: Adapter, storage: MessageStorage, backend: Backend) -> Option<Site> {
+        let site = crate::auth::Site::on(backend)?;
+        let django = site.django.clone();
         let secrets = Secrets::new(SECRET);
-        let store = site.store(&secrets).await;
-        let (django, dir) = (site.django, site.dir);
         let config = Config::default();
         let messages = MessagesConfig::new(&secrets)
             .with_storage(storage)
             .with_session_cookie(&config);
-        let engine = Engine::new(store, config);
+        let engine: Engine = site.engine(&secrets).await;
         let rust = match adapter {
             Adapter::Axum => axum_app::serve(engine, messages).await,
             Adapter::Actix => actix_app::serve(engine, messages),
@@ -165,7 +168,7 @@ impl Site {
             storage,
             rust,
             cookies,
-            _dir: dir,
+            _backend: site,
         })
     }
 
@@ -238,8 +241,8 @@ impl Site {
 const RENDERED: &str =
     "[success] Hello\n[big error] <b>bold</b>\n[warning] &lt;i&gt;it&lt;/i&gt;\n";
 
-async fn rust_adds_django_shows(adapter: Adapter, storage: MessageStorage) {
-    let Some(mut site) = Site::new(adapter, storage).await else {
+async fn rust_adds_django_shows(adapter: Adapter, backend: Backend, storage: MessageStorage) {
+    let Some(mut site) = Site::new(adapter, storage, backend).await else {
         return;
     };
     for (path, answer) in [
@@ -272,8 +275,8 @@ async fn rust_adds_django_shows(adapter: Adapter, storage: MessageStorage) {
     assert_eq!(site.get("/messages").await.body, "Messages: none");
 }
 
-async fn django_adds_rust_shows(adapter: Adapter, storage: MessageStorage) {
-    let Some(mut site) = Site::new(adapter, storage).await else {
+async fn django_adds_rust_shows(adapter: Adapter, backend: Backend, storage: MessageStorage) {
+    let Some(mut site) = Site::new(adapter, storage, backend).await else {
         return;
     };
     site.django(&[
@@ -302,8 +305,8 @@ async fn django_adds_rust_shows(adapter: Adapter, storage: MessageStorage) {
 
 /// Fallback storage over the 2048-byte limit: the cookie keeps the oldest messages and
 /// the not-finished sentinel, the session the rest; each side reads all of them, in order.
-async fn fallback_overflow_both_ways(adapter: Adapter) {
-    let Some(mut site) = Site::new(adapter, MessageStorage::Fallback).await else {
+async fn fallback_overflow_both_ways(adapter: Adapter, backend: Backend) {
+    let Some(mut site) = Site::new(adapter, MessageStorage::Fallback, backend).await else {
         return;
     };
     let expected: String = big(40)
@@ -336,10 +339,26 @@ async fn fallback_overflow_both_ways(adapter: Adapter) {
     assert_eq!(site.session_messages(), Value::Null);
 }
 
-both_adapters!(
-    session_rust_adds_django_shows => |a| super::rust_adds_django_shows(a, super::MessageStorage::Session),
-    session_django_adds_rust_shows => |a| super::django_adds_rust_shows(a, super::MessageStorage::Session),
-    fallback_rust_adds_django_shows => |a| super::rust_adds_django_shows(a, super::MessageStorage::Fallback),
-    fallback_django_adds_rust_shows => |a| super::django_adds_rust_shows(a, super::MessageStorage::Fallback),
-    fallback_overflow_both_ways => super::fallback_overflow_both_ways,
+async fn session_rust_adds_django_shows(adapter: Adapter, backend: Backend) {
+    rust_adds_django_shows(adapter, backend, MessageStorage::Session).await;
+}
+
+async fn session_django_adds_rust_shows(adapter: Adapter, backend: Backend) {
+    django_adds_rust_shows(adapter, backend, MessageStorage::Session).await;
+}
+
+async fn fallback_rust_adds_django_shows(adapter: Adapter, backend: Backend) {
+    rust_adds_django_shows(adapter, backend, MessageStorage::Fallback).await;
+}
+
+async fn fallback_django_adds_rust_shows(adapter: Adapter, backend: Backend) {
+    django_adds_rust_shows(adapter, backend, MessageStorage::Fallback).await;
+}
+
+crate::auth_matrix!(
+    session_rust_adds_django_shows,
+    session_django_adds_rust_shows,
+    fallback_rust_adds_django_shows,
+    fallback_django_adds_rust_shows,
+    fallback_overflow_both_ways,
 );

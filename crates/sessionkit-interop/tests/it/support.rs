@@ -1,32 +1,25 @@
 //! What the modules share beyond the scenarios: Django on a migrated temp SQLite database
-//! ([`sqlite_django`]), a Rust app served on a real port by axum or actix-web
-//! ([`Adapter`], [`serve_axum`], [`serve_actix`]), a GET to it from a blocking client
-//! ([`get`]), and the macro that runs a test once per adapter ([`both_adapters!`]).
+//! ([`sqlite_django`]), a Rust app served on a real port by axum or actix-web behind the
+//! session middleware ([`serve_axum_session`], [`serve_actix_session!`]), and a GET to it
+//! from a blocking client ([`get`]).
 //!
 //! Each adapter module (`auth`, `csrf`, `messages`) still builds its own routes: they
 //! differ. What was the same in each (binding a port, running actix-web on a thread of its
-//! own, stopping the server on drop, the temp database) is here, or, for actix-web, in
-//! `sessionkit_actix::testing::serve`, which the adapter's own tests use too.
+//! own, stopping the server on drop, the session middleware around the app) is here, or,
+//! for actix-web, in `sessionkit_actix::testing::serve`, which the adapter's own tests use
+//! too. The adapter × backend matrix is `auth`'s ([`crate::auth_matrix!`]).
 
 use std::path::PathBuf;
 
 use sessionkit_core::Engine;
-use sessionkit_sql::django::DjangoSqliteStore;
 use sessionkit_testkit::http::Response;
 use tempfile::TempDir;
 
-use crate::django::{Django, SECRET};
+use crate::django::Django;
 
 pub(crate) use sessionkit_actix::testing::serve as serve_actix;
 /// A running Rust server (its `addr`); stopped on drop.
 pub(crate) use sessionkit_testkit::adapter::Server as Rust;
-
-/// The framework a test's Rust side runs on.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Adapter {
-    Axum,
-    Actix,
-}
 
 /// Serves `app` on `127.0.0.1` (a free port) on the test's runtime; aborted on drop.
 pub(crate) async fn serve_axum(app: axum::Router) -> Rust {
@@ -96,35 +89,3 @@ pub(crate) fn sqlite_django(
     django.call(&["migrate"]);
     Some(SqliteDjango { django, db, dir })
 }
-
-impl SqliteDjango {
-    /// The Rust store on Django's table, under `secrets` (it finds the table, and creates
-    /// nothing).
-    pub(crate) async fn store(&self, secrets: &sessionkit_django::Secrets) -> DjangoSqliteStore {
-        DjangoSqliteStore::open(&self.db, secrets)
-            .await
-            .expect("open Django's database")
-    }
-
-    /// [`store`](Self::store) under the tests' [`SECRET`].
-    pub(crate) async fn default_store(&self) -> DjangoSqliteStore {
-        self.store(&sessionkit_django::Secrets::new(SECRET)).await
-    }
-}
-
-/// One test per adapter: `mod axum` and `mod actix`, each with a test `name` that runs
-/// `super::name(adapter)`, or `call(adapter)` in the form `name => call`.
-macro_rules! both_adapters {
-    ($($name:ident),* $(,)?) => {
-        $crate::support::both_adapters!($($name => super::$name),*);
-    };
-    ($($name:ident => $call:expr),* $(,)?) => {
-        mod axum {
-            $crate::tokio_tests!($($name => ($call)($crate::support::Adapter::Axum)),*);
-        }
-        mod actix {
-            $crate::tokio_tests!($($name => ($call)($crate::support::Adapter::Actix)),*);
-        }
-    };
-}
-pub(crate) use both_adapters;
