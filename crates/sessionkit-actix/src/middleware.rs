@@ -94,7 +94,9 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let rs = sessionkit_core::actix::begin(&self.engine, req.headers());
+        // Device metadata: the socket's peer (X-Forwarded-For only from trusted proxies).
+        let peer = req.peer_addr().map(|a| a.ip());
+        let rs = sessionkit_core::actix::begin_with_peer(&self.engine, req.headers(), peer);
         req.extensions_mut().insert(rs.clone());
         let service = Rc::clone(&self.service);
         Box::pin(async move {

@@ -78,6 +78,7 @@ mod config;
 pub mod cookie;
 mod data;
 mod derived;
+pub mod device;
 mod engine;
 pub mod events;
 mod expiry;
@@ -96,10 +97,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Concurrency, Config, ConfigBuilder, ConfigError, SameSite, Transport};
 pub use data::Data;
 pub use derived::{AUTH_USER_ID_KEY, EXPIRY_KEY};
+pub use device::{ClientInfo, TrustedProxies};
 pub use engine::{
-    DEFAULT_EVENT_QUEUE, Engine, EngineBuilder, Failure, INTERNAL_MESSAGE, INTERRUPTED_MESSAGE,
-    IdSource, LoadError, LoadErrorKind, MIN_CLEANUP_PERIOD, Outcome, RequestSession, SessionHeader,
-    SessionIds, StatsSnapshot, UNAVAILABLE_MESSAGE, spawn_cleanup,
+    ClientHints, DEFAULT_EVENT_QUEUE, Engine, EngineBuilder, Failure, INTERNAL_MESSAGE,
+    INTERRUPTED_MESSAGE, IdSource, LoadError, LoadErrorKind, MIN_CLEANUP_PERIOD, Outcome,
+    RequestSession, SessionHeader, SessionIds, StatsSnapshot, UNAVAILABLE_MESSAGE, spawn_cleanup,
 };
 pub use expiry::Expiry;
 #[cfg(feature = "axum")]
