@@ -23,7 +23,8 @@
 //! * **Applications** use the root: [`Session`], [`SessionError`], [`Config`],
 //!   [`Expiry`], [`Value`] (and the [`value`] module for typed conversions), [`Data`],
 //!   [`Engine`] when they build one themselves, [`MemoryStore`], [`CachedStore`], the
-//!   clocks.
+//!   clocks; [`device`] for device metadata (each session's client IP, user agent and
+//!   device label, the trusted proxies, what is recorded and for how long).
 //! * **Store authors** implement [`SessionStore`] (or [`ClientStore`]) from the [`store`]
 //!   module and check it with `sessionkit-testkit`'s conformance suite; [`json`] and
 //!   [`pytime`] are Python's text forms, for layouts shared with Django.

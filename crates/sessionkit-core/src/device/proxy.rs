@@ -178,7 +178,8 @@ impl TrustedProxies {
     }
 
     /// Parses a list separated by commas and/or whitespace (the form of a single
-    /// configuration value or environment variable); blank entries are skipped.
+    /// configuration value or environment variable, e.g. `SESSIONKIT_TRUSTED_PROXIES`, the
+    /// CLI's naming for its variables); blank entries are skipped.
     pub fn parse_list(list: &str) -> Result<TrustedProxies, ConfigError> {
         TrustedProxies::parse(
             list.split(|c: char| c == ',' || c.is_whitespace())
