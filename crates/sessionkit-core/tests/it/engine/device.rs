@@ -298,3 +298,59 @@ async fn the_memory_store_keeps_client_info_beside_users() {
         1
     );
 }
+
+#[tokio::test]
+async fn with_recording_off_the_request_is_not_even_read() {
+    let h = harness_with(
+        Config::builder()
+            .record_client_info(false)
+            .trusted_proxies(["0.0.0.0/0"])
+            .build()
+            .unwrap(),
+    );
+    let asked = Mutex::new(Vec::new());
+    let req = h.engine.begin_from_headers_with_client(
+        None,
+        |name| {
+            asked.lock().unwrap().push(name.to_owned());
+            Some("curl/8")
+        },
+        Some(ip("10.0.0.1")),
+        || -> [&str; 1] { panic!("X-Forwarded-For read with recording off") },
+    );
+    req.load().await.unwrap().insert("a", 1).unwrap();
+    req.finish(200).await;
+    assert!(asked.lock().unwrap().is_empty(), "{asked:?}");
+    assert_eq!(stored_client(&h.store, T1).await, None);
+}
+
+#[tokio::test]
+async fn the_binding_compares_only_what_was_reported() {
+    let h = harness_with(Config::builder().bind_user_agent(true).build().unwrap());
+    // A session written without client info: nothing to compare with.
+    let req = h.engine.begin(None);
+    req.load().await.unwrap().insert("a", 1).unwrap();
+    let cookie = pair(&req.finish(200).await.set_cookie[0]);
+    let out = visit(
+        &h.engine,
+        Some(&cookie),
+        Some(("192.0.2.1", FIREFOX)),
+        |s| {
+            assert_eq!(s.get::<i64>("a").unwrap(), Some(1));
+            s.insert("a", 2).unwrap();
+        },
+    )
+    .await;
+    assert!(out.set_cookie.iter().all(|c| !c.contains("Max-Age=0")));
+    // Now recorded; a request that reports no client is not compared either.
+    let req = h.engine.begin(Some(&cookie));
+    assert_eq!(req.load().await.unwrap().get::<i64>("a").unwrap(), Some(2));
+    req.finish(200).await;
+    // A request without a User-Agent header, from an adapter that reports its client, is
+    // another user agent.
+    let req = h
+        .engine
+        .begin_with(SessionIds::new(Some(&cookie), None).with_client(ClientHints::new(None, None)));
+    assert!(req.load().await.unwrap().is_empty());
+    assert_eq!(req.finish(200).await.set_cookie, vec![REMOVAL.to_owned()]);
+}
