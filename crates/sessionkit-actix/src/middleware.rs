@@ -49,7 +49,9 @@ crate::transform::transform!(
     SessionMiddleware => SessionMiddlewareService { engine: Engine },
     B => EitherBody<B>,
     fn call(service, engine, req) {
-        let rs = sessionkit_core::actix::begin(engine, req.headers());
+        // Device metadata: the socket's peer (X-Forwarded-For only from trusted proxies).
+        let peer = req.peer_addr().map(|a| a.ip());
+        let rs = sessionkit_core::actix::begin_with_peer(engine, req.headers(), peer);
         req.extensions_mut().insert(rs.clone());
         Box::pin(async move {
             let mut res = service.call(req).await?;

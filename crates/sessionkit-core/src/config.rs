@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::device::TrustedProxies;
 use crate::expiry::LONGEST;
 
 /// The `SameSite` cookie attribute.
@@ -163,6 +164,9 @@ pub struct Config {
     transport: Transport,
     /// The session header's name, from `transport` (shared by every response).
     session_header: Option<Arc<str>>,
+    record_client_info: bool,
+    trusted_proxies: TrustedProxies,
+    bind_user_agent: bool,
 }
 
 impl Default for Config {
@@ -193,6 +197,9 @@ impl Default for Config {
             max_sessions_per_user: None,
             transport: Transport::Cookie,
             session_header: None,
+            record_client_info: true,
+            trusted_proxies: TrustedProxies::default(),
+            bind_user_agent: false,
         }
     }
 }
@@ -214,6 +221,9 @@ impl fmt::Debug for Config {
             .field("absolute_timeout", &self.absolute_timeout)
             .field("concurrency", &self.concurrency)
             .field("transport", &self.transport)
+            .field("record_client_info", &self.record_client_info)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("bind_user_agent", &self.bind_user_agent)
             .finish_non_exhaustive()
     }
 }
@@ -233,6 +243,7 @@ impl Config {
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder {
             config: Config::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -240,6 +251,7 @@ impl Config {
     pub fn to_builder(&self) -> ConfigBuilder {
         ConfigBuilder {
             config: self.clone(),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -312,6 +324,16 @@ impl Config {
         uses_cookie: bool => |c| !matches!(c.transport, Transport::Header(_));
         /// The session header's name, when the transport has one.
         session_header: Option<&str> => |c| c.session_header.as_deref();
+        /// Whether the engine records each session's client — IP address, user agent and
+        /// device label (see [`crate::device`]; default on). Personal data, kept as long
+        /// as the session.
+        record_client_info: bool => |c| c.record_client_info;
+        /// The proxies whose `X-Forwarded-For` is believed when recording the client's IP
+        /// (default none: the header is ignored).
+        trusted_proxies: &TrustedProxies => |c| &c.trusted_proxies;
+        /// Whether a session is bound to the user agent it was last written with: a
+        /// request with another one finds it flushed (default off).
+        bind_user_agent: bool => |c| c.bind_user_agent;
     }
 
     /// This configuration without a per-user limit (a store that cannot honour it).
@@ -331,6 +353,9 @@ impl Config {
 #[must_use]
 pub struct ConfigBuilder {
     config: Config,
+    /// `trusted_proxies` entries not yet parsed (parsed by `build`, which reports the
+    /// first bad one).
+    trusted_proxies: Vec<String>,
 }
 
 macro_rules! setters {
@@ -394,6 +419,42 @@ impl ConfigBuilder {
         /// Limits the live sessions of one user (at least 1): a login beyond the limit
         /// revokes the user's least recently used sessions (event `revoked`, cause `cap`).
         max_sessions_per_user(limit: u32) => max_sessions_per_user = Some(limit);
+        /// Records each session's client — IP address, user agent, device label — at its
+        /// creation and at every write (default on; see [`crate::device`]). Off, nothing is
+        /// recorded and a session's stored client info is erased at its next write.
+        record_client_info(on: bool) => record_client_info = on;
+        /// Binds sessions to their user agent (default off; needs
+        /// [`record_client_info`](ConfigBuilder::record_client_info)): a request whose
+        /// user agent differs from the one recorded with its session gets the session
+        /// flushed (a new empty session) and a log line says why.
+        bind_user_agent(on: bool) => bind_user_agent = on;
+        /// Sets the trusted proxies, already parsed (replaces any set before).
+        trusted_proxy_ranges(proxies: TrustedProxies) => trusted_proxies = proxies;
+    }
+
+    /// Trusts these proxies' `X-Forwarded-For` (addresses or CIDR ranges, IPv4 or IPv6:
+    /// `10.0.0.1`, `10.0.0.0/8`, `fd00::/8`; see
+    /// [`TrustedProxies::client_ip`](crate::device::TrustedProxies::client_ip) for the
+    /// rule). Added to those set before; [`build`](ConfigBuilder::build) parses them and
+    /// refuses a bad one (setting `trusted_proxies`, e.g. `10.0.0.0/33`).
+    ///
+    /// ```
+    /// use sessionkit_core::Config;
+    ///
+    /// let config = Config::builder().trusted_proxies(["10.0.0.0/8", "::1"]).build().unwrap();
+    /// assert_eq!(config.trusted_proxies().ranges().len(), 2);
+    ///
+    /// let err = Config::builder().trusted_proxies(["10.0.0.0/33"]).build().unwrap_err();
+    /// assert_eq!(err.setting(), "trusted_proxies");
+    /// ```
+    pub fn trusted_proxies<I, S>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.trusted_proxies
+            .extend(proxies.into_iter().map(Into::into));
+        self
     }
 
     /// Validates the settings.
@@ -402,15 +463,26 @@ impl ConfigBuilder {
     /// or a `__Secure-`/`__Host-` name without `Secure`; a `__Host-` name with a Domain or
     /// a Path other than `/`; a path not starting with `/`; attribute values containing
     /// `;`, control characters or spaces; a non-positive cookie age; zero timeouts; zero
-    /// save attempts; an idle timeout longer than the absolute one; a per-user limit of 0.
+    /// save attempts; an idle timeout longer than the absolute one; a per-user limit of 0;
+    /// a trusted proxy that is not an address or a CIDR range; `bind_user_agent` without
+    /// `record_client_info`.
     pub fn build(self) -> Result<Config, ConfigError> {
-        let c = self.config;
+        let mut c = self.config;
+        if !self.trusted_proxies.is_empty() {
+            let added = TrustedProxies::parse(&self.trusted_proxies)?;
+            c.trusted_proxies = c.trusted_proxies.with(added);
+        }
+        if c.bind_user_agent && !c.record_client_info {
+            return Err(ConfigError::new(
+                "bind_user_agent",
+                "binding sessions to their user agent needs record_client_info (the user agent is compared with the recorded one)",
+            ));
+        }
         let token = |s: &str| {
             !s.is_empty()
                 && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
         };
-        let mut c = c;
         c.session_header = match &c.transport {
             Transport::Cookie => None,
             Transport::Header(name) | Transport::Both(name) => {

@@ -114,6 +114,7 @@ impl Metadata {
             created_at: None,
             last_seen: None,
             user_id: data.user_id(),
+            client: None,
         }
     }
 }

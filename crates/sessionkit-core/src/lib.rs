@@ -23,7 +23,8 @@
 //! * **Applications** use the root: [`Session`], [`SessionError`], [`Config`],
 //!   [`Expiry`], [`Value`] (and the [`value`] module for typed conversions), [`Data`],
 //!   [`Engine`] when they build one themselves, [`MemoryStore`], [`CachedStore`], the
-//!   clocks.
+//!   clocks; [`device`] for device metadata (each session's client IP, user agent and
+//!   device label, the trusted proxies, what is recorded and for how long).
 //! * **Store authors** implement [`SessionStore`] (or [`ClientStore`]) from the [`store`]
 //!   module and check it with `sessionkit-testkit`'s conformance suite; [`json`] and
 //!   [`pytime`] are Python's text forms, for layouts shared with Django.
@@ -78,6 +79,7 @@ mod config;
 pub mod cookie;
 mod data;
 mod derived;
+pub mod device;
 mod engine;
 pub mod events;
 mod expiry;
@@ -96,10 +98,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Concurrency, Config, ConfigBuilder, ConfigError, SameSite, Transport};
 pub use data::Data;
 pub use derived::{AUTH_USER_ID_KEY, EXPIRY_KEY};
+pub use device::{ClientInfo, TrustedProxies};
 pub use engine::{
-    DEFAULT_EVENT_QUEUE, Engine, EngineBuilder, Failure, INTERNAL_MESSAGE, INTERRUPTED_MESSAGE,
-    IdSource, LoadError, LoadErrorKind, MIN_CLEANUP_PERIOD, Outcome, RequestSession, SessionHeader,
-    SessionIds, StatsSnapshot, UNAVAILABLE_MESSAGE, spawn_cleanup,
+    ClientHints, DEFAULT_EVENT_QUEUE, Engine, EngineBuilder, Failure, INTERNAL_MESSAGE,
+    INTERRUPTED_MESSAGE, IdSource, LoadError, LoadErrorKind, MIN_CLEANUP_PERIOD, Outcome,
+    RequestSession, SessionHeader, SessionIds, StatsSnapshot, UNAVAILABLE_MESSAGE, spawn_cleanup,
 };
 pub use expiry::Expiry;
 #[cfg(feature = "axum")]

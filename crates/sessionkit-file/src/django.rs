@@ -237,6 +237,7 @@ fn metadata(data: &Data, modified: OffsetDateTime) -> Metadata {
             Some(Value::Int(i)) => Some(i.to_string()),
             _ => None,
         },
+        client: None,
     }
 }
 

@@ -228,6 +228,7 @@ impl Layout for Native {
                 created_at: Some(from_micros(h.created_at)),
                 last_seen: Some(from_micros(h.last_seen)),
                 user_id: h.user_id.clone(),
+                client: None,
             },
         })
     }
@@ -264,6 +265,7 @@ impl SessionStore for FileStore {
                         created_at: Some(from_micros(s.header.created_at)),
                         last_seen: Some(from_micros(s.header.last_seen)),
                         user_id: s.header.user_id,
+                        client: None,
                     },
                 },
                 token: Token::version(s.header.version),

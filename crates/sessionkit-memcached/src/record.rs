@@ -122,6 +122,7 @@ fn decode(bytes: &[u8]) -> Result<Stored, &'static str> {
                 created_at: created,
                 last_seen: seen,
                 user_id: (!user.is_empty()).then(|| user.to_owned()),
+                client: None,
             },
         },
     })
@@ -149,6 +150,7 @@ mod tests {
                 created_at: Some(datetime!(2026-01-01 00:00 UTC)),
                 last_seen: None,
                 user_id: user.map(str::to_owned),
+                client: None,
             },
         }
     }

@@ -111,6 +111,7 @@ impl SessionCache for RedisCache {
                         created_at: int(c).and_then(from_micros),
                         last_seen: int(s).and_then(from_micros),
                         user_id: bytes(u).and_then(|b| String::from_utf8(b.to_vec()).ok()),
+                        client: None,
                     },
                 },
                 token,

@@ -105,6 +105,7 @@ pub(crate) fn decode_record(fields: &[Option<Vec<u8>>], now: i64) -> Stored {
                 created_at: int(get(3)).map(from_micros),
                 last_seen: int(get(4)).map(from_micros),
                 user_id: text(get(5)),
+                client: None,
             },
         },
         version,
@@ -129,6 +130,7 @@ pub(crate) fn decode_info(
             created_at: int(get(1)).map(from_micros),
             last_seen: int(get(2)).map(from_micros),
             user_id: text(get(3)),
+            client: None,
         },
     })
 }

@@ -143,6 +143,7 @@ fn record(text: &str, expires_in: i64) -> Record {
             created_at: Some(NOW),
             last_seen: Some(NOW),
             user_id: None,
+            client: None,
         },
     }
 }

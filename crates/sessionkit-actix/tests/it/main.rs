@@ -1,6 +1,7 @@
 //! The actix-web adapter: the adapter conformance suite (every middleware rule, through real
 //! HTTP) on the memory and SQLite stores, plus what only this adapter can get wrong.
 
+mod device;
 #[cfg(feature = "testing")]
 mod testing;
 

@@ -245,6 +245,7 @@ impl SessionStore for Stale {
                     created_at: Some(now - self.created_ago),
                     last_seen: Some(now - self.seen_ago),
                     user_id: None,
+                    client: None,
                 },
             },
             token: Token::version(1),

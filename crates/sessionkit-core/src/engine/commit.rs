@@ -22,6 +22,7 @@ use super::store_client::StoreClient;
 use super::{Backend, RequestSession};
 use crate::cookie;
 use crate::data::Data;
+use crate::device::ClientInfo;
 use crate::events::Event;
 use crate::expiry;
 use crate::key::{Fingerprint, SessionKey};
@@ -171,6 +172,7 @@ impl RequestSession {
         data: Data,
         now: OffsetDateTime,
         created_at: Option<OffsetDateTime>,
+        client: Option<ClientInfo>,
     ) -> Record {
         let cfg = self.engine().config();
         let created_at = created_at.unwrap_or(now);
@@ -180,8 +182,26 @@ impl RequestSession {
                 created_at: Some(created_at),
                 last_seen: Some(now),
                 user_id: data.user_id(),
+                client,
             },
             data,
+        }
+    }
+
+    /// The client info a write records (see [`crate::device`]): none with
+    /// `record_client_info` off (which erases what the session had); this request's client
+    /// when its adapter reported it; else, when `inherit`, what the loaded session had.
+    fn client_info(&self, inherit: bool) -> Option<ClientInfo> {
+        if !self.engine().config().record_client_info() {
+            return None;
+        }
+        match &self.inner.client {
+            Some(c) => Some(ClientInfo::new(c.ip, c.user_agent.as_deref())),
+            None if inherit => match self.inner.loaded.get().map(|l| &l.origin) {
+                Some(Origin::Stored { meta, .. }) => meta.client.clone(),
+                _ => None,
+            },
+            None => None,
         }
     }
 
@@ -197,7 +217,7 @@ impl RequestSession {
 
     async fn create_new(&self, now: OffsetDateTime) -> Written {
         let session = self.session()?;
-        let record = self.record(session.data(), now, None);
+        let record = self.record(session.data(), now, None, self.client_info(false));
         let key = self.insert_fresh(&record, now).await?;
         session.set_stored_key(key);
         self.engine().emit(Event::Created {
@@ -241,7 +261,7 @@ impl RequestSession {
         let engine = self.engine();
         let client = self.client()?;
         let session = self.session()?;
-        let record = self.record(session.data(), now, created_at);
+        let record = self.record(session.data(), now, created_at, self.client_info(true));
         let key = match client.create(&new_key, &record, now).await? {
             CreateOutcome::Created(_) => {
                 engine.inner.stats.add(Ev::Creates);
@@ -292,13 +312,14 @@ impl RequestSession {
             first_now
         };
         let mut data = session.data();
+        let client_info = self.client_info(true);
         for attempt in 0..cfg.max_save_attempts() {
             let now = if attempt == 0 {
                 first_now
             } else {
                 engine.clock().now()
             };
-            let record = self.record(data, now, created_at);
+            let record = self.record(data, now, created_at, client_info.clone());
             match client.save(&key, &record, &token, now).await? {
                 SaveOutcome::Saved(_) => {
                     stats.add(Ev::Saves);
@@ -360,7 +381,8 @@ impl RequestSession {
         let engine = self.engine();
         let client = self.client()?;
         // The record as it stands (data unchanged), for its expiry and the cookie.
-        let record = self.record(self.session()?.data(), now, created_at);
+        // (A touch rewrites neither the data nor the client info.)
+        let record = self.record(self.session()?.data(), now, created_at, None);
         if client.touch(&key, record.expires_at, now).await? {
             engine.inner.stats.add(Ev::Touches);
             Ok(Some(Self::issue(key.as_str(), &record, now)))

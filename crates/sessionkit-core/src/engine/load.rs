@@ -15,6 +15,7 @@ use super::plan::Incoming;
 use super::stats::Ev;
 use crate::config::{Concurrency, Config};
 use crate::data::Data;
+use crate::device::device_label;
 use crate::expiry;
 use crate::session::{Ctx, Identity, Session};
 use crate::store::{Lookup, Metadata, Record, Token};
@@ -65,15 +66,28 @@ impl RequestSession {
                 }
                 let now = ctx.clock.now();
                 Ok(match client.load(key, now).await? {
-                    Lookup::Found { record, token } if live(cfg, &record, now) => Loaded {
-                        session: Session::new(ctx, record.data.clone(), Identity::Key(*key)),
-                        origin: Origin::Stored {
-                            key: *key,
-                            token,
-                            meta: record.meta,
-                            original: record.data,
-                        },
-                    },
+                    Lookup::Found { record, token } if live(cfg, &record, now) => {
+                        let bound = self.user_agent_changed(&record.meta);
+                        let loaded = Loaded {
+                            session: Session::new(ctx, record.data.clone(), Identity::Key(*key)),
+                            origin: Origin::Stored {
+                                key: *key,
+                                token,
+                                meta: record.meta,
+                                original: record.data,
+                            },
+                        };
+                        if let Some((recorded, now_seen)) = bound {
+                            tracing::warn!(
+                                key = %key.fingerprint(),
+                                recorded,
+                                request = %now_seen,
+                                "the request's user agent differs from the one recorded with its session (bind_user_agent): session flushed"
+                            );
+                            loaded.session.flush();
+                        }
+                        loaded
+                    }
                     Lookup::Found { .. } => {
                         engine.inner.stats.add(Ev::Expired);
                         tracing::debug!(key = %key.fingerprint(), "session expired");
@@ -115,6 +129,23 @@ impl RequestSession {
             }
             _ => Ok(Loaded::fresh(ctx)),
         }
+    }
+}
+
+impl RequestSession {
+    /// With [`bind_user_agent`](Config::bind_user_agent): whether this request's user
+    /// agent differs from the one recorded with the session, as the two device labels
+    /// (for the log line; the user agents themselves stay out of logs). Only a session
+    /// with recorded client info, and a request whose adapter reported its client, are
+    /// compared.
+    fn user_agent_changed(&self, meta: &Metadata) -> Option<(String, String)> {
+        if !self.engine().config().bind_user_agent() {
+            return None;
+        }
+        let request = self.inner.client.as_ref()?;
+        let recorded = meta.client.as_ref()?;
+        let ua = request.user_agent.as_deref();
+        (recorded.user_agent() != ua).then(|| (recorded.device().to_owned(), device_label(ua)))
     }
 }
 

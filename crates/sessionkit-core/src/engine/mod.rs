@@ -73,7 +73,7 @@ pub use failure::{
     Failure, INTERNAL_MESSAGE, INTERRUPTED_MESSAGE, LoadError, LoadErrorKind, Outcome,
     SessionHeader, UNAVAILABLE_MESSAGE,
 };
-pub use request::{IdSource, RequestSession, SessionIds};
+pub use request::{ClientHints, IdSource, RequestSession, SessionIds};
 pub use stats::StatsSnapshot;
 
 use locks::{KeyLocks, SaveQueue};
@@ -231,6 +231,51 @@ impl Engine {
     ) -> RequestSession {
         let header = self.config().session_header().and_then(header);
         self.begin_with(SessionIds::new(cookie, header))
+    }
+
+    /// Starts a request from a framework's headers, with its client for device metadata
+    /// (see [`crate::device`]): `header` looks a request header up by name (asked for the
+    /// session header and `User-Agent`), `peer` is the socket's peer address and
+    /// `forwarded_for` the request's `X-Forwarded-For` headers, in order. With
+    /// [`record_client_info`](Config::record_client_info) off, neither the user agent
+    /// nor the forwarded addresses are looked at. The `http` and `actix` modules'
+    /// `begin_with_peer` are this with their header maps.
+    pub fn begin_from_headers_with_client<'h, F>(
+        &self,
+        cookie: Option<&str>,
+        header: impl Fn(&str) -> Option<&'h str>,
+        peer: Option<std::net::IpAddr>,
+        forwarded_for: impl FnOnce() -> F,
+    ) -> RequestSession
+    where
+        F: IntoIterator<Item = &'h str, IntoIter: DoubleEndedIterator>,
+    {
+        let cfg = self.config();
+        let mut ids = SessionIds::new(cookie, cfg.session_header().and_then(&header));
+        if cfg.record_client_info() {
+            let ip = if cfg.trusted_proxies().is_empty() {
+                peer
+            } else {
+                self.client_ip(peer, forwarded_for())
+            };
+            ids = ids.with_client(ClientHints::new(ip, header("user-agent")));
+        }
+        self.begin_with(ids)
+    }
+
+    /// The client's IP address for a connection from `peer` carrying the
+    /// `X-Forwarded-For` headers `forwarded_for`, by the configured
+    /// [`trusted_proxies`](Config::trusted_proxies) (see
+    /// [`TrustedProxies::client_ip`](crate::device::TrustedProxies::client_ip)): the peer
+    /// itself unless it is a trusted proxy.
+    pub fn client_ip<'h>(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        forwarded_for: impl IntoIterator<Item = &'h str, IntoIter: DoubleEndedIterator>,
+    ) -> Option<std::net::IpAddr> {
+        self.config()
+            .trusted_proxies()
+            .client_ip(peer, forwarded_for)
     }
 
     /// Removes expired sessions from the store; returns how many (an `expired` event

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -11,6 +12,7 @@ use super::locks::HeldLock;
 use super::plan::{self, Incoming, PlanInput};
 use super::{Backend, Engine};
 use crate::cookie;
+use crate::device::sanitize_user_agent;
 use crate::key::{ClientKey, MIN_KEY_LEN};
 use crate::session::Session;
 
@@ -30,6 +32,17 @@ pub(super) struct ReqInner {
     /// Lock mode: the session's lock, from the load to the end of `finish`.
     pub(super) lock: Mutex<Option<HeldLock>>,
     finished: AtomicBool,
+    /// The client, as the adapter reported it; only with `record_client_info` on (off,
+    /// nothing is copied).
+    pub(super) client: Option<RequestClient>,
+}
+
+/// A request's client, for the session's [`ClientInfo`](crate::ClientInfo).
+pub(super) struct RequestClient {
+    /// The resolved IP (the peer, or what a trusted proxy forwarded).
+    pub(super) ip: Option<IpAddr>,
+    /// The user agent, sanitized.
+    pub(super) user_agent: Option<Box<str>>,
 }
 
 impl fmt::Debug for RequestSession {
@@ -76,6 +89,14 @@ impl RequestSession {
                 Some(v) => Incoming::Client(v.into_owned().into_boxed_str()),
             },
         };
+        // Device metadata: nothing is read or copied unless it is recorded.
+        let client = match ids.client {
+            Some(hints) if cfg.record_client_info() => Some(RequestClient {
+                ip: hints.ip.map(|ip| ip.to_canonical()),
+                user_agent: hints.user_agent.and_then(sanitize_user_agent),
+            }),
+            _ => None,
+        };
         RequestSession {
             inner: Arc::new(ReqInner {
                 engine,
@@ -84,6 +105,7 @@ impl RequestSession {
                 loaded: tokio::sync::OnceCell::new(),
                 lock: Mutex::new(None),
                 finished: AtomicBool::new(false),
+                client,
             }),
         }
     }
@@ -194,7 +216,8 @@ impl RequestSession {
 
 /// What a request carries that may identify its session, for
 /// [`Engine::begin_with`](crate::Engine::begin_with): its `Cookie` header(s), joined with
-/// `"; "`, and the value of the session header (`Config::session_header`), if any.
+/// `"; "`, and the value of the session header (`Config::session_header`), if any; and,
+/// for device metadata, its client ([`with_client`](SessionIds::with_client)).
 #[derive(Debug, Clone, Copy, Default)]
 #[non_exhaustive]
 pub struct SessionIds<'a> {
@@ -202,6 +225,8 @@ pub struct SessionIds<'a> {
     pub cookie_header: Option<&'a str>,
     /// The session header's value.
     pub session_header: Option<&'a str>,
+    /// The request's client, when the adapter reports it (see [`crate::device`]).
+    pub client: Option<ClientHints<'a>>,
 }
 
 impl<'a> SessionIds<'a> {
@@ -210,7 +235,36 @@ impl<'a> SessionIds<'a> {
         SessionIds {
             cookie_header,
             session_header,
+            client: None,
         }
+    }
+
+    /// With the request's client: what the engine records as the session's
+    /// [`ClientInfo`](crate::ClientInfo) when
+    /// [`record_client_info`](crate::Config::record_client_info) is on (off, it is not
+    /// even copied). A request without it keeps the session's recorded client.
+    pub fn with_client(mut self, client: ClientHints<'a>) -> Self {
+        self.client = Some(client);
+        self
+    }
+}
+
+/// A request's client as an adapter reports it: the IP address, already resolved by
+/// [`Engine::client_ip`](crate::Engine::client_ip) (the socket's peer, or what a trusted
+/// proxy forwarded), and the raw `User-Agent` header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientHints<'a> {
+    /// The client's IP address, if known.
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent` header, if any (sanitized by the engine).
+    pub user_agent: Option<&'a str>,
+}
+
+impl<'a> ClientHints<'a> {
+    /// The client's IP address and user agent.
+    pub fn new(ip: Option<IpAddr>, user_agent: Option<&'a str>) -> Self {
+        ClientHints { ip, user_agent }
     }
 }
 

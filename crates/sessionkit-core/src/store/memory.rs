@@ -13,6 +13,7 @@ use super::{
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
 };
 use crate::data::Data;
+use crate::device::ClientInfo;
 use crate::key::{KEY_LEN, SessionKey};
 
 const SHARDS: usize = 64;
@@ -23,7 +24,7 @@ const SHARDS: usize = 64;
 ///
 /// A session costs little more than its payload: the key is kept as its 32 bytes, the data
 /// as its JSON text (one shared allocation, handed out to loads without copying, which also
-/// holds the user id), times as microseconds — about 200 bytes for the tutorial's counter
+/// holds the user id and the client info), times as microseconds — about 200 bytes for the tutorial's counter
 /// (`docs/BENCHMARKS.md`).
 ///
 /// Sessions live as long as the process: use it for tests, demos and single-process apps
@@ -74,8 +75,10 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// One session. `text` holds the data's JSON followed by the user id (`data_len` bytes of
-/// data), so a session is one heap allocation besides its table slot.
+/// One session. `text` holds the data's JSON (`data_len` bytes), then the user id, then —
+/// with `has_client` — the client info as `\0IP\0USER-AGENT\0LABEL` (none of the three
+/// can hold a NUL: an address, and two texts with control characters dropped; an absent
+/// IP or user agent is empty). A session is one heap allocation besides its table slot.
 struct Entry {
     text: Arc<str>,
     data_len: u32,
@@ -86,18 +89,35 @@ struct Entry {
     /// Retired by a rotation: no data, only a marker until `expires_at`.
     retired: bool,
     has_user: bool,
+    has_client: bool,
 }
 
 impl Entry {
-    fn new(data: &str, user: Option<&str>, version: u32, times: [i64; 3]) -> Entry {
-        let text: Arc<str> = match user {
-            Some(u) => {
-                let mut s = String::with_capacity(data.len() + u.len());
-                s.push_str(data);
-                s.push_str(u);
-                s.into()
+    fn new(
+        data: &str,
+        user: Option<&str>,
+        client: Option<&ClientInfo>,
+        version: u32,
+        times: [i64; 3],
+    ) -> Entry {
+        let text: Arc<str> = if user.is_none() && client.is_none() {
+            data.into()
+        } else {
+            let u = user.unwrap_or("");
+            let mut s = String::with_capacity(data.len() + u.len());
+            s.push_str(data);
+            s.push_str(u);
+            if let Some(c) = client {
+                use std::fmt::Write as _;
+                let _ = write!(
+                    s,
+                    "\0{}\0{}\0{}",
+                    c.ip().map(|ip| ip.to_string()).unwrap_or_default(),
+                    c.user_agent().unwrap_or(""),
+                    c.device()
+                );
             }
-            None => data.into(),
+            s.into()
         };
         Entry {
             text,
@@ -108,13 +128,40 @@ impl Entry {
             last_seen: times[2],
             retired: false,
             has_user: user.is_some(),
+            has_client: client.is_some(),
         }
     }
 
+    /// What follows the data: the user id, then the client info.
+    fn tail(&self) -> &str {
+        self.text.get(self.data_len as usize..).unwrap_or("")
+    }
+
     fn user(&self) -> Option<&str> {
-        self.has_user
-            .then(|| self.text.get(self.data_len as usize..))
-            .flatten()
+        if !self.has_user {
+            return None;
+        }
+        let tail = self.tail();
+        if !self.has_client {
+            return Some(tail);
+        }
+        // The user id may hold NULs; the three client fields after it cannot.
+        tail.rsplitn(4, '\0').nth(3)
+    }
+
+    fn client(&self) -> Option<ClientInfo> {
+        if !self.has_client {
+            return None;
+        }
+        let mut fields = self.tail().rsplitn(4, '\0');
+        let label = fields.next()?;
+        let user_agent = fields.next()?;
+        let ip = fields.next()?;
+        Some(ClientInfo::from_stored(
+            ip.parse().ok(),
+            Some(user_agent).filter(|u| !u.is_empty()),
+            Some(label),
+        ))
     }
 
     fn meta(&self) -> Metadata {
@@ -122,6 +169,7 @@ impl Entry {
             created_at: Some(from_micros(self.created_at)),
             last_seen: Some(from_micros(self.last_seen)),
             user_id: self.user().map(str::to_owned),
+            client: self.client(),
         }
     }
 }
@@ -324,7 +372,8 @@ impl SessionStore for MemoryStore {
         let Some((text, data_len, version, meta, expires_at)) = found else {
             return Ok(Lookup::Missing);
         };
-        // The data is a prefix of the shared text; only a session with a user needs a copy.
+        // The data is a prefix of the shared text; only a session with a user or client
+        // info needs a copy.
         let json: Arc<str> = if data_len == text.len() {
             text
         } else {
@@ -371,6 +420,7 @@ impl SessionStore for MemoryStore {
             }
         }
         let user = record.meta.user_id.as_deref();
+        let client = record.meta.client.as_ref();
         with_map!(self, key, write, |map, k| {
             let version = match map.get(&k) {
                 // A live record (or a rotation marker) owns the key.
@@ -381,7 +431,7 @@ impl SessionStore for MemoryStore {
                     1
                 }
             };
-            map.insert(k, Entry::new(&json, user, version, times));
+            map.insert(k, Entry::new(&json, user, client, version, times));
             Ok(CreateOutcome::Created(Token::version(u64::from(version))))
         })
     }
@@ -396,6 +446,7 @@ impl SessionStore for MemoryStore {
         let json = record.data.to_json();
         let now = micros(now);
         let user = record.meta.user_id.as_deref();
+        let client = record.meta.client.as_ref();
         with_map!(self, key, write, |map, k| {
             let Some(e) = map.get_mut(&k) else {
                 return Ok(SaveOutcome::Missing);
@@ -412,7 +463,7 @@ impl SessionStore for MemoryStore {
                 e.created_at,
                 record.meta.last_seen.map_or(now, micros),
             ];
-            *e = Entry::new(&json, user, version, times);
+            *e = Entry::new(&json, user, client, version, times);
             Ok(SaveOutcome::Saved(Token::version(u64::from(version))))
         })
     }
@@ -457,7 +508,7 @@ impl SessionStore for MemoryStore {
 
     async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
         with_map!(self, key, write, |map, k| {
-            let mut marker = Entry::new("", None, 0, [micros(until), 0, 0]);
+            let mut marker = Entry::new("", None, None, 0, [micros(until), 0, 0]);
             marker.retired = true;
             if map.insert(k, marker).is_none() {
                 self.inner.count.fetch_add(1, Ordering::Relaxed);
@@ -543,6 +594,7 @@ mod tests {
                     created_at: Some(now),
                     last_seen: Some(now),
                     user_id: Some("alice".into()),
+                    client: None,
                 },
             };
             store.create(&key, &record, now).await.unwrap();

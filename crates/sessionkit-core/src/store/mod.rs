@@ -45,6 +45,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::data::Data;
+use crate::device::ClientInfo;
 
 pub use cached::{CachedStore, LocalCache, SessionCache};
 pub use capability::{LeaseStore, SessionInfo, SessionListing, UserIndex};
@@ -74,6 +75,13 @@ pub struct Metadata {
     pub last_seen: Option<OffsetDateTime>,
     /// The logged-in user (Django's `_auth_user_id`), for the per-user index.
     pub user_id: Option<String>,
+    /// The client of the request that last wrote the session — IP address, user agent,
+    /// device label — when the engine records it (see [`crate::device`]); `None` when
+    /// recording is off, or where the layout has no room for it (Django's).
+    ///
+    /// Stores that keep it must hand it back on load and in listings as it was written.
+    /// Personal data: it lives as long as the record.
+    pub client: Option<ClientInfo>,
 }
 
 /// A record's version, as the store reported it at load or save time; handed back on the

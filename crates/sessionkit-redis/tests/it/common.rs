@@ -31,6 +31,7 @@ pub(crate) fn record(json: &str, expires_at: OffsetDateTime, user: Option<&str>)
             created_at: None,
             last_seen: None,
             user_id: user.map(str::to_owned),
+            client: None,
         },
     }
 }

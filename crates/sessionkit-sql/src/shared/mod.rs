@@ -298,6 +298,7 @@ pub(crate) fn native_meta(
         created_at: Some(created_at),
         last_seen: Some(last_seen),
         user_id,
+        client: None,
     }
 }
 

@@ -201,6 +201,7 @@ pub(crate) fn record(json: &str, expires_in: i64) -> Record {
             created_at: Some(T0),
             last_seen: Some(T0),
             user_id: None,
+            client: None,
         },
     }
 }

@@ -49,7 +49,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
-        let rs = sessionkit_core::http::begin(&self.engine, req.headers());
+        let rs = sessionkit_core::http::begin_with_peer(&self.engine, req.headers(), peer(&req));
         req.extensions_mut().insert(rs.clone());
         // The clone that was made ready is the one to call (tower's clone-and-swap idiom).
         let clone = self.inner.clone();
@@ -60,5 +60,23 @@ where
             sessionkit_core::http::apply(outcome, &mut res);
             Ok(res)
         })
+    }
+}
+
+/// The connection's peer address, for device metadata: axum's `ConnectInfo<SocketAddr>`
+/// when the app is served with `into_make_service_with_connect_info::<SocketAddr>()`
+/// (feature `axum`); else unknown.
+fn peer<B>(req: &Request<B>) -> Option<std::net::IpAddr> {
+    #[cfg(feature = "axum")]
+    {
+        use axum::extract::ConnectInfo;
+        req.extensions()
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+    }
+    #[cfg(not(feature = "axum"))]
+    {
+        let _ = req;
+        None
     }
 }

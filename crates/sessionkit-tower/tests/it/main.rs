@@ -1,6 +1,7 @@
 //! The tower layer through axum: the adapter conformance suite (every middleware rule,
 //! through real HTTP), plus what only this adapter can get wrong.
 
+mod device;
 #[cfg(feature = "testing")]
 mod testing;
 

@@ -23,6 +23,7 @@ fn stored(last_seen: Option<OffsetDateTime>) -> Origin {
             created_at: Some(datetime!(2026-01-01 00:00 UTC)),
             last_seen,
             user_id: None,
+            client: None,
         },
         original: Data::new(),
     }

@@ -4,6 +4,7 @@
 
 mod client_side;
 mod concurrency;
+mod device;
 mod events;
 mod extremes;
 mod failures;

@@ -1,0 +1,155 @@
+//! Device metadata: which client a session belongs to.
+//!
+//! With [`Config::record_client_info`](crate::Config::record_client_info) on (the
+//! default), the engine keeps beside each session, in [`Metadata::client`](crate::Metadata::client),
+//! a [`ClientInfo`]: the client's IP address, its user agent and a short device label
+//! derived from it ("Firefox on Linux", "Safari on iOS", "curl").
+//!
+//! * **When.** The client info is that of the request that last *wrote* the session: it is
+//!   recorded when the session is created and on every write the engine already makes
+//!   (a save, a key rotation). It costs no extra write: a request that only reads the
+//!   session, or only refreshes its expiry (a touch), leaves it as it was. A request whose
+//!   adapter supplied no client info (a plain [`Engine::begin`](crate::Engine::begin))
+//!   keeps what the session had.
+//! * **The IP.** The socket's peer address; or, only when that peer is one of the
+//!   [`trusted_proxies`](crate::ConfigBuilder::trusted_proxies), the rightmost
+//!   `X-Forwarded-For` entry that is not itself a trusted proxy (see
+//!   [`TrustedProxies::client_ip`]). Without trusted proxies the header is ignored: any
+//!   client can send it.
+//! * **The user agent.** At most [`MAX_USER_AGENT_LEN`] bytes, control characters
+//!   dropped, surrounding spaces trimmed ([`sanitize_user_agent`]).
+//! * **The label.** [`device_label`]: a small table of common browsers, operating systems
+//!   and HTTP tools; anything else is [`UNKNOWN_DEVICE`].
+//!
+//! IP addresses and user agents are personal data. They live exactly as long as the
+//! session: they are part of its record, deleted with it (logout, expiry, revocation,
+//! `clear_expired`). Turning [`record_client_info`](crate::ConfigBuilder::record_client_info)
+//! off records nothing, costs nothing per request, and erases a session's stored client
+//! info at its next write.
+//!
+//! [`bind_user_agent`](crate::ConfigBuilder::bind_user_agent) (off by default) ties a
+//! session to the user agent it was last written with: a request carrying another one
+//! finds its session flushed (a new empty session, the old record deleted) and a log line
+//! says why. It is a speed bump against a stolen cookie replayed from another browser, not
+//! a defence: a thief can copy the header too.
+
+mod label;
+mod proxy;
+
+use std::net::IpAddr;
+
+pub use label::{UNKNOWN_DEVICE, device_label};
+pub use proxy::{ProxyRange, TrustedProxies};
+
+/// The longest user agent kept, in bytes (longer ones are cut at a character boundary).
+pub const MAX_USER_AGENT_LEN: usize = 512;
+
+/// The longest device label kept, in bytes (labels read back from a store are cut to it).
+pub const MAX_DEVICE_LABEL_LEN: usize = 64;
+
+/// Who a session's client is: its IP address, user agent and device label, as recorded
+/// by the request that last wrote the session.
+///
+/// ```
+/// use sessionkit_core::ClientInfo;
+///
+/// let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+/// let info = ClientInfo::new(Some("203.0.113.7".parse().unwrap()), Some(ua));
+/// assert_eq!(info.device(), "Firefox on Linux");
+/// assert_eq!(info.user_agent(), Some(ua));
+///
+/// // Control characters are dropped; the label of nothing is "Unknown device".
+/// let odd = ClientInfo::new(None, Some("evil\r\nX-Header: 1"));
+/// assert_eq!(odd.user_agent(), Some("evilX-Header: 1"));
+/// assert_eq!(ClientInfo::new(None, None).device(), "Unknown device");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientInfo {
+    ip: Option<IpAddr>,
+    user_agent: Option<Box<str>>,
+    device: Box<str>,
+}
+
+impl ClientInfo {
+    /// The client info of a request: its IP (already resolved, see
+    /// [`TrustedProxies::client_ip`]) and its `User-Agent` header, sanitized
+    /// ([`sanitize_user_agent`]); the label is derived from it ([`device_label`]).
+    pub fn new(ip: Option<IpAddr>, user_agent: Option<&str>) -> ClientInfo {
+        let user_agent = user_agent.and_then(sanitize_user_agent);
+        let device = device_label(user_agent.as_deref()).into_boxed_str();
+        ClientInfo {
+            ip: ip.map(|ip| ip.to_canonical()),
+            user_agent,
+            device,
+        }
+    }
+
+    /// Client info as a store read it back, keeping the stored label (bounded to
+    /// [`MAX_DEVICE_LABEL_LEN`], control characters dropped); an absent or empty label
+    /// is derived again from the user agent.
+    pub fn from_stored(
+        ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+        device: Option<&str>,
+    ) -> ClientInfo {
+        let mut info = ClientInfo::new(ip, user_agent);
+        if let Some(label) = device.and_then(|d| sanitize(d, MAX_DEVICE_LABEL_LEN)) {
+            info.device = label;
+        }
+        info
+    }
+
+    /// The client's IP address, if the request had one (IPv4-mapped IPv6 addresses are
+    /// kept as IPv4).
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.ip
+    }
+
+    /// The user agent, sanitized; `None` when the request sent none (or only control
+    /// characters and spaces).
+    pub fn user_agent(&self) -> Option<&str> {
+        self.user_agent.as_deref()
+    }
+
+    /// The short device label ("Firefox on Linux", "curl", [`UNKNOWN_DEVICE`]).
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+}
+
+/// A `User-Agent` value as it is recorded and compared: control characters dropped,
+/// surrounding spaces trimmed, cut to [`MAX_USER_AGENT_LEN`] bytes at a character
+/// boundary; `None` when nothing is left.
+///
+/// ```
+/// use sessionkit_core::device::{MAX_USER_AGENT_LEN, sanitize_user_agent};
+///
+/// assert_eq!(sanitize_user_agent(" curl/8.5.0\t").as_deref(), Some("curl/8.5.0"));
+/// assert_eq!(sanitize_user_agent("\u{0}\u{7f} "), None);
+/// assert_eq!(sanitize_user_agent(&"é".repeat(400)).unwrap().len(), MAX_USER_AGENT_LEN);
+/// ```
+pub fn sanitize_user_agent(raw: &str) -> Option<Box<str>> {
+    sanitize(raw, MAX_USER_AGENT_LEN)
+}
+
+/// Drops control characters, trims, cuts to `max` bytes at a character boundary.
+fn sanitize(raw: &str, max: usize) -> Option<Box<str>> {
+    let mut out = String::with_capacity(raw.len().min(max));
+    for c in raw.trim().chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > max {
+            break;
+        }
+        out.push(c);
+    }
+    let trimmed = out.trim_end();
+    if trimmed.is_empty() {
+        return None;
+    }
+    if trimmed.len() != out.len() {
+        out.truncate(trimmed.len());
+    }
+    Some(out.into_boxed_str())
+}
+
+#[cfg(test)]
+mod tests;
