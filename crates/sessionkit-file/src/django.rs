@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use sessionkit_core::store::{SessionInfo, SessionListing, UserIndex};
+use sessionkit_core::store::{DynSessionListing, DynUserIndex, SessionInfo};
 use sessionkit_core::{
     Config, Create, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey,
     SessionStore, StoreError, Token, Value, pytime,
@@ -391,11 +391,11 @@ impl SessionStore for DjangoFileStore {
         format!("file://{} (django layout)", self.location().display())
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
+    fn listing(&self) -> Option<&dyn DynSessionListing> {
         Some(self)
     }
 
-    fn user_index(&self) -> Option<&dyn UserIndex> {
+    fn user_index(&self) -> Option<&dyn DynUserIndex> {
         Some(self)
     }
 }

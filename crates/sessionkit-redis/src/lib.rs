@@ -163,8 +163,8 @@ use std::time::Duration;
 
 use redis::{ErrorKind, Value};
 use sessionkit_core::{
-    CreateOutcome, LeaseStore, Lookup, Record, SaveOutcome, SessionKey, SessionListing,
-    SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
+    CreateOutcome, DynLeaseStore, DynSessionListing, DynUserIndex, Lookup, Record, SaveOutcome,
+    SessionKey, SessionStore, StoreError, StoreErrorKind, Token,
 };
 use time::OffsetDateTime;
 
@@ -579,15 +579,15 @@ impl SessionStore for RedisStore {
         self.inner.description.clone()
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
+    fn listing(&self) -> Option<&dyn DynSessionListing> {
         Some(self)
     }
 
-    fn user_index(&self) -> Option<&dyn UserIndex> {
+    fn user_index(&self) -> Option<&dyn DynUserIndex> {
         Some(self)
     }
 
-    fn leases(&self) -> Option<&dyn LeaseStore> {
+    fn leases(&self) -> Option<&dyn DynLeaseStore> {
         Some(self)
     }
 }

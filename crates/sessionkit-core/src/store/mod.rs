@@ -47,7 +47,10 @@ use time::OffsetDateTime;
 use crate::data::Data;
 
 pub use cached::{CachedStore, LocalCache, SessionCache};
-pub use capability::{LeaseStore, SessionInfo, SessionListing, UserIndex};
+pub use capability::{
+    DynLeaseStore, DynSessionListing, DynUserIndex, LeaseStore, SessionInfo, SessionListing,
+    UserIndex,
+};
 pub use client::{ClientStore, CookieContents, MAX_COOKIE_SIZE, check_cookie_size};
 pub use contract::{BoxFuture, BoxStore, DynSessionStore, SessionStore};
 pub use error::{StoreError, StoreErrorKind};

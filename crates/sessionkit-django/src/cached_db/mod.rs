@@ -604,7 +604,7 @@ impl<C: DjangoCache, S: SessionStore> CachedDb<C, S> {
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, StoreError> {
         match self.db.user_index() {
-            Some(index) => index.sessions_of(user_id, now).await,
+            Some(index) => index.sessions_of_boxed(user_id, now).await,
             None => Err(no_index()),
         }
     }
@@ -629,10 +629,10 @@ impl<C: DjangoCache, S: SessionStore> CachedDb<C, S> {
                 Vec::new()
             } else {
                 index
-                    .sessions_of(&user, OffsetDateTime::UNIX_EPOCH)
+                    .sessions_of_boxed(&user, OffsetDateTime::UNIX_EPOCH)
                     .await?
             };
-            let revoked = index.revoke_user(&user, keep.as_ref()).await?;
+            let revoked = index.revoke_user_boxed(&user, keep.as_ref()).await?;
             let cleared = if this.cache.can_enumerate() {
                 this.sweep_user(&user, keep).await
             } else {
@@ -764,17 +764,17 @@ macro_rules! cached_db_store {
                 $describe
             }
 
-            fn listing(&self) -> Option<&dyn $crate::__core::SessionListing> {
+            fn listing(&self) -> Option<&dyn $crate::__core::DynSessionListing> {
                 self.$rules.db().listing()
             }
 
-            fn user_index(&self) -> Option<&dyn $crate::__core::UserIndex> {
+            fn user_index(&self) -> Option<&dyn $crate::__core::DynUserIndex> {
                 self.$rules
                     .has_user_index()
-                    .then_some(self as &dyn $crate::__core::UserIndex)
+                    .then_some(self as &dyn $crate::__core::DynUserIndex)
             }
 
-            fn leases(&self) -> Option<&dyn $crate::__core::LeaseStore> {
+            fn leases(&self) -> Option<&dyn $crate::__core::DynLeaseStore> {
                 self.$rules.db().leases()
             }
         }
@@ -782,23 +782,20 @@ macro_rules! cached_db_store {
         /// The database's index; revoking also removes Django's cached copies of the
         /// revoked sessions.
         impl<S: $crate::__core::SessionStore> $crate::__core::UserIndex for $ty<S> {
-            fn sessions_of<'a>(
-                &'a self,
-                user_id: &'a str,
+            async fn sessions_of(
+                &self,
+                user_id: &str,
                 now: $crate::__time::OffsetDateTime,
-            ) -> $crate::__core::store::BoxFuture<
-                'a,
-                Result<Vec<$crate::__core::SessionInfo>, $crate::__core::StoreError>,
-            > {
-                Box::pin(self.$rules.sessions_of(user_id, now))
+            ) -> Result<Vec<$crate::__core::SessionInfo>, $crate::__core::StoreError> {
+                self.$rules.sessions_of(user_id, now).await
             }
 
-            fn revoke_user<'a>(
-                &'a self,
-                user_id: &'a str,
-                keep: Option<&'a $crate::__core::SessionKey>,
-            ) -> $crate::__core::store::BoxFuture<'a, Result<u64, $crate::__core::StoreError>> {
-                Box::pin(self.$rules.revoke_user(user_id, keep))
+            async fn revoke_user(
+                &self,
+                user_id: &str,
+                keep: Option<&$crate::__core::SessionKey>,
+            ) -> Result<u64, $crate::__core::StoreError> {
+                self.$rules.revoke_user(user_id, keep).await
             }
         }
     };

@@ -279,7 +279,10 @@ async fn revoking_a_user_in_rust_logs_them_out_in_django() {
     }
     let index = f.store.user_index().expect("the table's index");
     let keep = SessionKey::parse(&kc).unwrap();
-    let revoked = index.revoke_user(&user_id, Some(&keep)).await.unwrap();
+    let revoked = index
+        .revoke_user_boxed(&user_id, Some(&keep))
+        .await
+        .unwrap();
     assert_eq!(revoked, 2);
     for k in [&ka, &kb] {
         let raw = django_raw(django, k);

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use sessionkit_core::store::{BoxFuture, Create};
+use sessionkit_core::store::{Create, DynSessionListing, DynUserIndex};
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
@@ -424,11 +424,11 @@ impl SessionStore for DjangoPostgresStore {
         )
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
+    fn listing(&self) -> Option<&dyn DynSessionListing> {
         Some(self)
     }
 
-    fn user_index(&self) -> Option<&dyn UserIndex> {
+    fn user_index(&self) -> Option<&dyn DynUserIndex> {
         Some(self)
     }
 }
@@ -487,31 +487,31 @@ impl Scan for DjangoPostgresStore {
 
 /// Listing decodes every row in key order: see the [module docs](super).
 impl SessionListing for DjangoPostgresStore {
-    fn list<'a>(
-        &'a self,
+    async fn list(
+        &self,
         now: OffsetDateTime,
-        after: Option<&'a SessionKey>,
+        after: Option<&SessionKey>,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(shared::list(self, now, after, limit))
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        shared::list(self, now, after, limit).await
     }
 }
 
 /// The per-user index is a scan that decodes every row: see the [module docs](super).
 impl UserIndex for DjangoPostgresStore {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
+    async fn sessions_of(
+        &self,
+        user_id: &str,
         now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(shared::sessions_of(self, user_id, now))
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        shared::sessions_of(self, user_id, now).await
     }
 
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(shared::revoke_user(self, user_id, keep))
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        shared::revoke_user(self, user_id, keep).await
     }
 }

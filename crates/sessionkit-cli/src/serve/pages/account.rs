@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sessionkit_core::events::{EventRecord, RevokeCause};
-use sessionkit_core::{RequestSession, Session, UserIndex};
+use sessionkit_core::{DynUserIndex, RequestSession, Session};
 use time::OffsetDateTime;
 
 use super::{FLASH_KEY, Layout, PageError, Submitted, checked, page, when};
@@ -73,7 +73,7 @@ fn is_fingerprint(s: &str) -> bool {
     s.len() == 8 && s.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-fn user_index(rs: &RequestSession) -> Option<&dyn UserIndex> {
+fn user_index(rs: &RequestSession) -> Option<&dyn DynUserIndex> {
     rs.engine().store().and_then(|s| s.user_index_dyn())
 }
 
@@ -104,7 +104,7 @@ pub(in crate::serve) async fn account(
         (Some(user), Some(index)) => {
             let engine = rs.engine();
             let current = session.key().map(|k| engine.at_rest(&k));
-            let mut all = index.sessions_of(user, engine.clock().now()).await?;
+            let mut all = index.sessions_of_boxed(user, engine.clock().now()).await?;
             all.sort_by_key(|i| (Some(i.key) != current, i.meta.created_at));
             let optional = |t: Option<OffsetDateTime>| t.map_or_else(|| "unknown".to_owned(), when);
             Some(
@@ -294,7 +294,7 @@ pub(in crate::serve) async fn revoke(
         ));
     };
     let current = session.key().map(|k| engine.at_rest(&k));
-    let all = index.sessions_of(&user, engine.clock().now()).await?;
+    let all = index.sessions_of_boxed(&user, engine.clock().now()).await?;
     let found: Vec<_> = all
         .iter()
         .filter(|i| i.key.fingerprint().to_string() == fp)
