@@ -107,7 +107,10 @@
 //! `django_schema.rs`; what does not depend on the driver (the codec, the scans, the
 //! statements' names, [`DjangoTime`]) is in the crate's `shared` module.
 
+use sessionkit_core::store::Create;
 pub use sessionkit_django::Secrets;
+
+use crate::builder::{Builder, Target};
 
 pub use crate::shared::CLEAR_BATCH;
 pub use crate::shared::tz::DjangoTime;
@@ -124,3 +127,57 @@ pub const DEFAULT_TABLE: &str = "django_session";
 
 /// How many rows listing, the per-user index and revocation read per statement.
 pub const SCAN_BATCH: usize = 500;
+
+/// What the builders of the Django stores hold beyond the options every store has
+/// ([`Builder`]'s table and [`Create`]): the secrets, Django's `USE_TZ` / `TIME_ZONE`, and
+/// the PostgreSQL schema or MySQL database the table is in.
+#[derive(Debug, Clone)]
+pub struct DjangoOptions {
+    pub(crate) secrets: Secrets,
+    pub(crate) time: DjangoTime,
+    /// `DjangoPostgresBuilder::with_schema` or `DjangoMySqlBuilder::with_database`;
+    /// SQLite has none.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub(crate) scope: Option<String>,
+}
+
+impl DjangoOptions {
+    /// Signing with `secrets`, `USE_TZ = True`, no schema or database of its own.
+    pub(crate) fn new(secrets: &Secrets) -> DjangoOptions {
+        DjangoOptions {
+            secrets: secrets.clone(),
+            time: DjangoTime::default(),
+            scope: None,
+        }
+    }
+}
+
+/// The setters of Django's layout, on every Django store's builder.
+impl<S: Target<Options = DjangoOptions>> Builder<S> {
+    /// Django's `USE_TZ` and `TIME_ZONE` (default: `USE_TZ = True`, naive UTC in SQLite
+    /// and MySQL). With `USE_TZ = False`, `expire_date` holds naive local time: see
+    /// [`DjangoTime`], and, for PostgreSQL (whose Django table holds instants whatever
+    /// `USE_TZ` says), the store's docs.
+    pub fn with_django_time(mut self, time: DjangoTime) -> Builder<S> {
+        self.options.time = time;
+        self
+    }
+
+    /// Creates the table (exactly Django's DDL, see the [module docs](crate::django); in MySQL with
+    /// the database's default character set) when it is missing, instead of failing. An
+    /// SQLite database file is created too; a PostgreSQL schema or a MySQL database never
+    /// is.
+    ///
+    /// Django does not know about a table made this way: its `manage.py migrate` then
+    /// needs `--fake-initial` to adopt it (plain `migrate` fails with "table
+    /// django_session already exists"). Prefer running Django's `migrate`.
+    pub fn create_table_if_missing(self) -> Builder<S> {
+        self.with_create(Create::IfMissing)
+    }
+
+    /// The schema or database set on the builder, if any.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub(crate) fn scope(&self) -> Option<&str> {
+        self.options.scope.as_deref()
+    }
+}

@@ -34,7 +34,8 @@
 //! | `sqlite/file.rs`, `sqlite/writer.rs` | opening an SQLite file with errors that say what to do; the native store's group-commit writer thread |
 //! | `shared/mod.rs` | what every store shares: name rules, layout versions, [`CLEAR_BATCH`] and batched cleanup with progress, save outcomes, time clamping, the native row shapes |
 //! | `shared/django.rs`, `shared/tz.rs` | the Django layout's driver-independent half: the `session_data` codec, tokens, the scans behind listing and the per-user index; [`DjangoTime`](django::DjangoTime) |
-//! | `django.rs` | the public [`django`] module: the Django layout's documentation and names |
+//! | `builder.rs` | [`Builder`], the one builder type of every store (see [`builder`] for why) |
+//! | `django.rs` | the public [`django`] module: the Django layout's documentation and names, and the Django builders' setters |
 //!
 //! So a change to how one database is reached is made once for both layouts, and a rule
 //! of a layout (how a save decides, how cleanup reports) once for every database.
@@ -44,8 +45,10 @@
     allow(dead_code, unused_imports)
 )]
 
+pub mod builder;
 mod shared;
 
+pub use builder::Builder;
 pub use shared::CLEAR_BATCH;
 
 #[cfg(feature = "sqlite")]

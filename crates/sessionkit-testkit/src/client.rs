@@ -100,18 +100,7 @@ pub async fn expiry_through_the_engine<C: ClientStore>(store: C) {
         .with_config(Config::builder().cookie_age(100).build().expect("config"))
         .with_clock(Arc::new(clock.clone()))
         .build();
-    let req = engine.begin(None);
-    req.load()
-        .await
-        .expect("load")
-        .insert("n", 1)
-        .expect("insert");
-    let out = req.finish(200).await;
-    let cookie = out.set_cookie[0]
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned();
+    let cookie = first_cookie(&engine, "n", 1).await;
     clock.advance(Duration::from_secs(100));
     let s = engine.begin(Some(&cookie)).load().await.expect("load");
     assert_eq!(
@@ -122,6 +111,26 @@ pub async fn expiry_through_the_engine<C: ClientStore>(store: C) {
     clock.advance(Duration::from_secs(1));
     let s = engine.begin(Some(&cookie)).load().await.expect("load");
     assert!(s.is_empty(), "expired after the cookie age");
+}
+
+/// Begins a session through `engine` (no cookie), sets `key` to `value`, finishes the
+/// request with a 200 (which must not fail) and returns the `name=value` pair of the cookie
+/// it set: the first visit of the checks that come back with a cookie, for client-side and
+/// server-side stores alike.
+pub async fn first_cookie(engine: &Engine, key: &str, value: i32) -> String {
+    let req = engine.begin(None);
+    req.load()
+        .await
+        .expect("load")
+        .insert(key, value)
+        .expect("insert");
+    let out = req.finish(200).await;
+    assert!(out.failure.is_none(), "the first visit failed");
+    out.set_cookie[0]
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned()
 }
 
 /// The documented limits: a logout cannot revoke a copied cookie, and an older cookie of

@@ -14,9 +14,10 @@ use sessionkit_core::{
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{Db, django_schema, dt, from_dt, text};
-use crate::django::{DEFAULT_TABLE, DjangoTime, Secrets};
+use crate::builder::Builder;
+use crate::django::{DEFAULT_TABLE, DjangoOptions, DjangoTime, Secrets};
 use crate::shared::check_table_name;
-use crate::shared::django::{self as shared, Codec, Row, Scan, Sql};
+use crate::shared::django::{self as shared, Codec, Page, Row, Scan, Sql};
 
 /// Django's `db` engine layout in MySQL or MariaDB: the `django_session` table of the
 /// URL's database (or of [`with_database`](DjangoMySqlBuilder::with_database)). See the
@@ -65,63 +66,22 @@ struct Django {
 
 impl fmt::Debug for DjangoMySqlStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.db
-            .db
-            .debug_store(f, "DjangoMySqlStore", &self.db.table, true)
+        let (url, table) = (self.db.db.url(), &self.db.table);
+        crate::shared::debug_store(f, "DjangoMySqlStore", url, table, true)
     }
 }
 
 /// Options for connecting a [`DjangoMySqlStore`]; from [`DjangoMySqlStore::builder`].
-#[derive(Debug, Clone)]
-#[must_use = "a builder does nothing until `connect` is called"]
-pub struct DjangoMySqlBuilder {
-    url: String,
-    secrets: Secrets,
-    database: Option<String>,
-    table: String,
-    create: Create,
-    time: DjangoTime,
-}
+/// The setters every store has are [`Builder`]'s.
+pub type DjangoMySqlBuilder = Builder<DjangoMySqlStore>;
+
+crate::builder::target!(DjangoMySqlStore: String, DjangoOptions, DEFAULT_TABLE, Create::Never);
 
 impl DjangoMySqlBuilder {
-    /// Django's `USE_TZ` and `TIME_ZONE` (default: `USE_TZ = True`, naive UTC). With
-    /// `USE_TZ = False`, `expire_date` holds naive local time: see [`DjangoTime`].
-    pub fn with_django_time(mut self, time: DjangoTime) -> DjangoMySqlBuilder {
-        self.time = time;
-        self
-    }
-
     /// Uses database `name` instead of the URL's (as Django's `NAME` setting replaces
     /// it). The database must exist.
     pub fn with_database(mut self, name: impl Into<String>) -> DjangoMySqlBuilder {
-        self.database = Some(name.into());
-        self
-    }
-
-    /// Uses `table` instead of `django_session` (letters, digits and `_`; for tests, or a
-    /// custom session model's `db_table`).
-    pub fn with_table(mut self, table: impl Into<String>) -> DjangoMySqlBuilder {
-        self.table = table.into();
-        self
-    }
-
-    /// Creates the table (exactly Django's DDL, see the [module docs](super), with the
-    /// database's default character set) when it is missing, instead of failing. The
-    /// database is never created.
-    ///
-    /// Django does not know about a table made this way: its `manage.py migrate` then
-    /// needs `--fake-initial` to adopt it (plain `migrate` fails with "Table
-    /// 'django_session' already exists"). Prefer running Django's `migrate`.
-    pub fn create_table_if_missing(self) -> DjangoMySqlBuilder {
-        self.with_create(Create::IfMissing)
-    }
-
-    /// Whether connecting may create the table ([`Create::IfMissing`], as
-    /// [`create_table_if_missing`](Self::create_table_if_missing)) or must find it
-    /// ([`Create::Never`], the default for Django's table: Django's `migrate` creates it).
-    /// The database is never created.
-    pub fn with_create(mut self, create: Create) -> DjangoMySqlBuilder {
-        self.create = create;
+        self.options.scope = Some(name.into());
         self
     }
 
@@ -134,15 +94,15 @@ impl DjangoMySqlBuilder {
     /// Django's columns is [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config).
     pub async fn connect(self) -> Result<DjangoMySqlStore, StoreError> {
         check_table_name(&self.table)?;
-        let db = Db::new(&self.url, self.database.as_deref())?;
+        let db = Db::new(&self.place, self.scope())?;
         let table = self.table;
         let store = DjangoMySqlStore {
-            codec: Codec::new(&self.secrets, "mysql"),
+            codec: Codec::new(&self.options.secrets, "mysql"),
             db: Arc::new(Django {
                 db,
                 sql: django_schema::sql(&table),
                 table,
-                time: self.time,
+                time: self.options.time,
             }),
         };
         let db = &store.db;
@@ -208,14 +168,7 @@ impl DjangoMySqlStore {
     /// (`mysql://user[:password]@host[:port]/db`), signing with `secrets` (Django's
     /// `SECRET_KEY` and `SECRET_KEY_FALLBACKS`).
     pub fn builder(url: &str, secrets: &Secrets) -> DjangoMySqlBuilder {
-        DjangoMySqlBuilder {
-            url: url.to_owned(),
-            secrets: secrets.clone(),
-            database: None,
-            table: DEFAULT_TABLE.to_owned(),
-            create: Create::Never,
-            time: DjangoTime::default(),
-        }
+        Builder::new(url.to_owned(), DjangoOptions::new(secrets))
     }
 
     /// Connects to the database at `url`, whose `django_session` table Django's `migrate`
@@ -224,28 +177,9 @@ impl DjangoMySqlStore {
         DjangoMySqlStore::builder(url, secrets).connect().await
     }
 
-    /// The same database and pool, signing and verifying with other secrets (a key
-    /// rotation without reconnecting).
-    pub fn with_secrets(&self, secrets: &Secrets) -> DjangoMySqlStore {
-        DjangoMySqlStore {
-            db: Arc::clone(&self.db),
-            codec: Codec::new(secrets, "mysql"),
-        }
-    }
-
-    /// The session table.
-    pub fn table(&self) -> &str {
-        &self.db.table
-    }
-
     /// The database URL without its password.
     pub fn location(&self) -> &str {
         self.db.db.url()
-    }
-
-    /// Django's `USE_TZ` and `TIME_ZONE` as this store applies them to `expire_date`.
-    pub fn django_time(&self) -> &DjangoTime {
-        &self.db.time
     }
 
     /// `t` as this store writes `expire_date`.
@@ -421,19 +355,15 @@ impl SessionStore for DjangoMySqlStore {
     }
 }
 
-impl Scan for DjangoMySqlStore {
-    fn codec(&self) -> &Codec {
-        &self.codec
-    }
+shared::django_store_common!(DjangoMySqlStore, "mysql");
 
-    async fn page(
-        &self,
-        after: &str,
-        live_at: Option<OffsetDateTime>,
-        limit: usize,
-    ) -> Result<Vec<Row>, StoreError> {
-        let limit = Value::UInt(u64::try_from(limit).unwrap_or(u64::MAX));
-        let rows = match live_at {
+impl Scan for DjangoMySqlStore {
+    async fn page(&self, p: Page<'_>) -> Result<Vec<Row>, StoreError> {
+        let (after, limit) = (
+            p.after,
+            Value::UInt(u64::try_from(p.limit).unwrap_or(u64::MAX)),
+        );
+        let rows = match p.live_at {
             Some(now) => {
                 self.db
                     .db

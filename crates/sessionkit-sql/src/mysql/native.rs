@@ -13,6 +13,7 @@ use sessionkit_core::{
 use time::OffsetDateTime;
 
 use super::{Db, dt, from_dt, lease_end, retrying, schema, text};
+use crate::builder::Builder;
 use crate::shared::{
     NativeRow, check_table_name, native_info, native_meta, save_outcome, token_version,
 };
@@ -41,9 +42,8 @@ struct Inner {
 
 impl fmt::Debug for MySqlStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner
-            .db
-            .debug_store(f, "MySqlStore", &self.inner.table, false)
+        let (url, table) = (self.inner.db.url(), &self.inner.table);
+        crate::shared::debug_store(f, "MySqlStore", url, table, false)
     }
 }
 
@@ -75,35 +75,21 @@ fn col_dt(row: &mut Row, i: usize) -> Option<OffsetDateTime> {
     row.take::<Value, _>(i).and_then(from_dt)
 }
 
-/// Options for connecting a [`MySqlStore`]; from [`MySqlStore::builder`].
-#[derive(Debug, Clone)]
-#[must_use = "a builder does nothing until `connect` is called"]
-pub struct MySqlBuilder {
-    url: String,
-    table: String,
-    create: Create,
-}
+/// Options for connecting a [`MySqlStore`]; from [`MySqlStore::builder`]. The setters are
+/// [`Builder`]'s.
+pub type MySqlBuilder = Builder<MySqlStore>;
+
+crate::builder::target!(MySqlStore: String, (), schema::DEFAULT_TABLE, Create::IfMissing);
 
 impl MySqlBuilder {
-    /// Uses `table` instead of `sessionkit_session` (letters, digits and `_`; lets several
-    /// applications or tests share one database).
-    pub fn with_table(mut self, table: impl Into<String>) -> MySqlBuilder {
-        self.table = table.into();
-        self
-    }
-
-    /// Whether connecting may create the tables ([`Create::IfMissing`], the default) or
-    /// must find them ([`Create::Never`]: a missing table is a
-    /// [`StoreErrorKind::Config`] error naming it, and nothing is created or written while
-    /// connecting). The database itself is never created.
-    pub fn with_create(mut self, create: Create) -> MySqlBuilder {
-        self.create = create;
-        self
-    }
-
     /// Connects and checks (or, under [`Create::IfMissing`], creates) the tables.
     pub async fn connect(self) -> Result<MySqlStore, StoreError> {
-        let MySqlBuilder { url, table, create } = self;
+        let Builder {
+            place: url,
+            table,
+            create,
+            ..
+        } = self;
         let (url, table) = (url.as_str(), table.as_str());
         check_table_name(table)?;
         let store = MySqlStore {
@@ -142,11 +128,7 @@ impl MySqlStore {
     /// # }
     /// ```
     pub fn builder(url: &str) -> MySqlBuilder {
-        MySqlBuilder {
-            url: url.to_owned(),
-            table: schema::DEFAULT_TABLE.to_owned(),
-            create: Create::IfMissing,
-        }
+        Builder::new(url.to_owned(), ())
     }
 
     /// Connects to the database at `url` (`mysql://user[:password]@host[:port]/db`) with

@@ -177,22 +177,11 @@ async fn schema_version(conn: &mut Conn, table: &str) -> Result<Option<i64>, Sto
         .and_then(|v| mysql_async::from_value_opt::<i64>(v).ok()))
 }
 
-/// The statements, with the table name filled in once: the ones every driver runs
-/// ([`NativeSql`], reached through `Deref`) and this driver's own.
-pub(crate) struct Sql {
-    native: NativeSql,
-    pub(crate) version: String,
-    pub(crate) state: String,
-    pub(crate) acquire: String,
-    pub(crate) release: String,
-}
-
-impl std::ops::Deref for Sql {
-    type Target = NativeSql;
-
-    fn deref(&self) -> &NativeSql {
-        &self.native
-    }
+crate::shared::driver_sql! {
+    version,
+    state,
+    acquire,
+    release,
 }
 
 impl Sql {

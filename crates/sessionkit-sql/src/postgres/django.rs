@@ -13,8 +13,9 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio_postgres::types::ToSql;
 
 use super::{Db, django_schema, pg_error, ts};
-use crate::django::{DEFAULT_TABLE, DjangoTime, Secrets};
-use crate::shared::django::{self as shared, Codec, Row, Scan, Sql};
+use crate::builder::Builder;
+use crate::django::{DEFAULT_TABLE, DjangoOptions, DjangoTime, Secrets};
+use crate::shared::django::{self as shared, Codec, Page, Row, Scan, Sql};
 use crate::shared::{check_name, check_table_name, save_outcome};
 
 /// Django's `db` engine layout in PostgreSQL: the `django_session` table, optionally in a
@@ -75,65 +76,23 @@ struct Django {
 }
 
 /// Options for connecting a [`DjangoPostgresStore`]; from
-/// [`DjangoPostgresStore::builder`].
-#[derive(Debug, Clone)]
-#[must_use = "a builder does nothing until `connect` is called"]
-pub struct DjangoPostgresBuilder {
-    url: String,
-    secrets: Secrets,
-    schema: Option<String>,
-    table: String,
-    create: Create,
-    time: DjangoTime,
-}
+/// [`DjangoPostgresStore::builder`]. The setters every store has are [`Builder`]'s.
+pub type DjangoPostgresBuilder = Builder<DjangoPostgresStore>;
+
+crate::builder::target!(DjangoPostgresStore: String, DjangoOptions, DEFAULT_TABLE, Create::Never);
 
 impl fmt::Debug for DjangoPostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.db
-            .db
-            .debug_store(f, "DjangoPostgresStore", &self.db.table, true)
+        let (url, table) = (self.db.db.url(), &self.db.table);
+        crate::shared::debug_store(f, "DjangoPostgresStore", url, table, true)
     }
 }
 
 impl DjangoPostgresBuilder {
-    /// Django's `USE_TZ` and `TIME_ZONE` (default: `USE_TZ = True`). They matter only to
-    /// a `timestamp without time zone` column, which needs `USE_TZ = False`: see
-    /// [`DjangoPostgresStore`] and [`DjangoTime`].
-    pub fn with_django_time(mut self, time: DjangoTime) -> DjangoPostgresBuilder {
-        self.time = time;
-        self
-    }
-
     /// Uses the table in `schema` (e.g. the schema Django's `search_path` option names)
     /// instead of the one the connection's `search_path` finds. The schema must exist.
     pub fn with_schema(mut self, schema: impl Into<String>) -> DjangoPostgresBuilder {
-        self.schema = Some(schema.into());
-        self
-    }
-
-    /// Uses `table` instead of `django_session` (letters, digits and `_`; for tests, or a
-    /// custom session model's `db_table`).
-    pub fn with_table(mut self, table: impl Into<String>) -> DjangoPostgresBuilder {
-        self.table = table.into();
-        self
-    }
-
-    /// Creates the table (exactly Django's DDL, see the [module docs](super)) when it is
-    /// missing, instead of failing. The schema is never created.
-    ///
-    /// Django does not know about a table made this way: its `manage.py migrate` then
-    /// needs `--fake-initial` to adopt it (plain `migrate` fails with "relation
-    /// django_session already exists"). Prefer running Django's `migrate`.
-    pub fn create_table_if_missing(self) -> DjangoPostgresBuilder {
-        self.with_create(Create::IfMissing)
-    }
-
-    /// Whether connecting may create the table ([`Create::IfMissing`], as
-    /// [`create_table_if_missing`](Self::create_table_if_missing)) or must find it
-    /// ([`Create::Never`], the default for Django's table: Django's `migrate` creates it).
-    /// The schema is never created.
-    pub fn with_create(mut self, create: Create) -> DjangoPostgresBuilder {
-        self.create = create;
+        self.options.scope = Some(schema.into());
         self
     }
 
@@ -147,7 +106,7 @@ impl DjangoPostgresBuilder {
     pub async fn connect(self) -> Result<DjangoPostgresStore, StoreError> {
         check_table_name(&self.table)?;
         let table = self.table.to_ascii_lowercase();
-        let schema = match &self.schema {
+        let schema = match self.scope() {
             Some(s) => {
                 check_name("schema", s, 63)?;
                 Some(s.to_ascii_lowercase())
@@ -158,7 +117,7 @@ impl DjangoPostgresBuilder {
             Some(s) => format!(r#""{s}"."{table}""#),
             None => format!(r#""{table}""#),
         };
-        let db = Db::new(&self.url)?;
+        let db = Db::new(&self.place)?;
         let url = db.url();
         let mut client = db.client().await?;
         if let Some(s) = &schema {
@@ -187,15 +146,16 @@ impl DjangoPostgresBuilder {
         }
         let sql = django_schema::sql(&qualified);
         let naive =
-            django_schema::check_columns(&client, &sql, &qualified, url, &self.time).await?;
+            django_schema::check_columns(&client, &sql, &qualified, url, &self.options.time)
+                .await?;
         drop(client);
         Ok(DjangoPostgresStore {
-            codec: Codec::new(&self.secrets, "postgres"),
+            codec: Codec::new(&self.options.secrets, "postgres"),
             db: Arc::new(Django {
                 db,
                 sql,
                 table: qualified,
-                time: self.time,
+                time: self.options.time,
                 naive,
             }),
         })
@@ -207,14 +167,7 @@ impl DjangoPostgresStore {
     /// (`postgres://user[:password]@host[:port]/db`, or the `key=value` form), signing
     /// with `secrets` (Django's `SECRET_KEY` and `SECRET_KEY_FALLBACKS`).
     pub fn builder(url: &str, secrets: &Secrets) -> DjangoPostgresBuilder {
-        DjangoPostgresBuilder {
-            url: url.to_owned(),
-            secrets: secrets.clone(),
-            schema: None,
-            table: DEFAULT_TABLE.to_owned(),
-            create: Create::Never,
-            time: DjangoTime::default(),
-        }
+        Builder::new(url.to_owned(), DjangoOptions::new(secrets))
     }
 
     /// Connects to the database at `url`, whose `django_session` table (found through the
@@ -224,29 +177,9 @@ impl DjangoPostgresStore {
         DjangoPostgresStore::builder(url, secrets).connect().await
     }
 
-    /// The same database and pool, signing and verifying with other secrets (a key
-    /// rotation without reconnecting).
-    pub fn with_secrets(&self, secrets: &Secrets) -> DjangoPostgresStore {
-        DjangoPostgresStore {
-            db: Arc::clone(&self.db),
-            codec: Codec::new(secrets, "postgres"),
-        }
-    }
-
-    /// The table as statements name it: `"django_session"`, or
-    /// `"schema"."django_session"` with a schema.
-    pub fn table(&self) -> &str {
-        &self.db.table
-    }
-
     /// The database URL without its password.
     pub fn location(&self) -> &str {
         self.db.db.url()
-    }
-
-    /// Django's `USE_TZ` and `TIME_ZONE` as configured.
-    pub fn django_time(&self) -> &DjangoTime {
-        &self.db.time
     }
 
     /// Whether `expire_date` is `timestamp without time zone`, holding naive local times
@@ -433,19 +366,12 @@ impl SessionStore for DjangoPostgresStore {
     }
 }
 
-impl Scan for DjangoPostgresStore {
-    fn codec(&self) -> &Codec {
-        &self.codec
-    }
+shared::django_store_common!(DjangoPostgresStore, "postgres");
 
-    async fn page(
-        &self,
-        after: &str,
-        live_at: Option<OffsetDateTime>,
-        limit: usize,
-    ) -> Result<Vec<Row>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = match live_at {
+impl Scan for DjangoPostgresStore {
+    async fn page(&self, p: Page<'_>) -> Result<Vec<Row>, StoreError> {
+        let (after, limit) = (p.after, p.limit_i64());
+        let rows = match p.live_at {
             Some(now) => {
                 self.db
                     .db

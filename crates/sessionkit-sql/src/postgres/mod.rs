@@ -216,24 +216,6 @@ impl Db {
         &self.url
     }
 
-    /// A store's `Debug`: `name { url: …, table: … }`, with `, ..` after the table when
-    /// the store holds more (`more`).
-    pub(crate) fn debug_store(
-        &self,
-        f: &mut std::fmt::Formatter<'_>,
-        name: &str,
-        table: &str,
-        more: bool,
-    ) -> std::fmt::Result {
-        let mut s = f.debug_struct(name);
-        s.field("url", &self.url).field("table", &table);
-        if more {
-            s.finish_non_exhaustive()
-        } else {
-            s.finish()
-        }
-    }
-
     /// A pooled connection.
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool

@@ -14,6 +14,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{CLEAR_BATCH, Db, lease_end, pg_error, schema, ts};
+use crate::builder::Builder;
 use crate::shared::{
     NativeRow, check_table_name, native_info, native_meta, save_outcome, token_version,
 };
@@ -42,41 +43,26 @@ struct Inner {
 
 impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner
-            .db
-            .debug_store(f, "PostgresStore", &self.inner.table, false)
+        let (url, table) = (self.inner.db.url(), &self.inner.table);
+        crate::shared::debug_store(f, "PostgresStore", url, table, false)
     }
 }
 
-/// Options for connecting a [`PostgresStore`]; from [`PostgresStore::builder`].
-#[derive(Debug, Clone)]
-#[must_use = "a builder does nothing until `connect` is called"]
-pub struct PostgresBuilder {
-    url: String,
-    table: String,
-    create: Create,
-}
+/// Options for connecting a [`PostgresStore`]; from [`PostgresStore::builder`]. The setters are
+/// [`Builder`]'s.
+pub type PostgresBuilder = Builder<PostgresStore>;
+
+crate::builder::target!(PostgresStore: String, (), schema::DEFAULT_TABLE, Create::IfMissing);
 
 impl PostgresBuilder {
-    /// Uses `table` instead of `sessionkit_session` (letters, digits and `_`,
-    /// lower-cased; lets several applications or tests share one database).
-    pub fn with_table(mut self, table: impl Into<String>) -> PostgresBuilder {
-        self.table = table.into();
-        self
-    }
-
-    /// Whether connecting may create the tables ([`Create::IfMissing`], the default) or
-    /// must find them ([`Create::Never`]: a missing table is a
-    /// [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config) error naming it, and nothing is created or written while
-    /// connecting). The database and the schema are never created.
-    pub fn with_create(mut self, create: Create) -> PostgresBuilder {
-        self.create = create;
-        self
-    }
-
     /// Connects and checks (or, under [`Create::IfMissing`], creates) the tables.
     pub async fn connect(self) -> Result<PostgresStore, StoreError> {
-        let PostgresBuilder { url, table, create } = self;
+        let Builder {
+            place: url,
+            table,
+            create,
+            ..
+        } = self;
         let (url, table) = (url.as_str(), table.as_str());
         check_table_name(table)?;
         let table = table.to_ascii_lowercase();
@@ -114,11 +100,7 @@ impl PostgresStore {
     /// # }
     /// ```
     pub fn builder(url: &str) -> PostgresBuilder {
-        PostgresBuilder {
-            url: url.to_owned(),
-            table: schema::DEFAULT_TABLE.to_owned(),
-            create: Create::IfMissing,
-        }
+        Builder::new(url.to_owned(), ())
     }
 
     /// Connects to the database at `url` (`postgres://user[:password]@host[:port]/db`,

@@ -145,20 +145,9 @@ async fn schema_version<C: GenericClient>(tx: &C, table: &str) -> Result<Option<
         .map_err(|e| pg_error("schema check", e))
 }
 
-/// The statements, with the table name filled in once: the ones every driver runs
-/// ([`NativeSql`], reached through `Deref`) and this driver's own.
-pub(crate) struct Sql {
-    native: NativeSql,
-    pub(crate) acquire: String,
-    pub(crate) release: String,
-}
-
-impl std::ops::Deref for Sql {
-    type Target = NativeSql;
-
-    fn deref(&self) -> &NativeSql {
-        &self.native
-    }
+crate::shared::driver_sql! {
+    acquire,
+    release,
 }
 
 impl Sql {

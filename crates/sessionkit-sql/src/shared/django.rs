@@ -186,19 +186,42 @@ pub(crate) struct Row {
     pub(crate) expires_at: Option<OffsetDateTime>,
 }
 
-/// What a database offers the scans.
-pub(crate) trait Scan: Sync {
+/// The codec a store signs and reads `session_data` with (written by
+/// `django_store_common!` for the stores).
+pub(crate) trait Coded {
     /// The codec of this store.
     fn codec(&self) -> &Codec;
+}
 
-    /// Up to `limit` rows with keys after `after` (`""`: from the first), in byte order
-    /// of the key; only rows live at `live_at` when given.
-    fn page(
-        &self,
-        after: &str,
-        live_at: Option<OffsetDateTime>,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
+/// Which rows a scan reads next: up to `limit` rows with keys after `after` (`""`: from
+/// the first), in byte order of the key; only rows live at `live_at` when given.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Page<'a> {
+    pub(crate) after: &'a str,
+    pub(crate) live_at: Option<OffsetDateTime>,
+    pub(crate) limit: usize,
+}
+
+impl<'a> Page<'a> {
+    pub(crate) fn new(after: &'a str, live_at: Option<OffsetDateTime>, limit: usize) -> Page<'a> {
+        Page {
+            after,
+            live_at,
+            limit,
+        }
+    }
+
+    /// `limit` as a signed SQL parameter (saturating).
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn limit_i64(&self) -> i64 {
+        i64::try_from(self.limit).unwrap_or(i64::MAX)
+    }
+}
+
+/// What a database offers the scans.
+pub(crate) trait Scan: Sync + Coded {
+    /// The rows `page` names.
+    fn page(&self, page: Page<'_>) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
 
     /// The row under `key`, live or not.
     fn row(&self, key: &str) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send;
@@ -210,6 +233,46 @@ pub(crate) trait Scan: Sync {
         data: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
+
+/// The methods every Django store has alike, written once: `with_secrets` (a clone on
+/// the same database with another codec), `table`, `django_time`, and [`Coded`]. The
+/// store is `$store { db: Arc<_>, codec: Codec }`, its shared part having `table` and
+/// `time`; `$db` names the database in logs. A macro because the stores stay distinct
+/// types (each its own driver's state), while these methods read the same fields.
+macro_rules! django_store_common {
+    ($store:ident, $db:literal) => {
+        impl $store {
+            /// The same database and connections, signing and verifying with other
+            /// secrets (a key rotation without reconnecting).
+            pub fn with_secrets(&self, secrets: &$crate::django::Secrets) -> $store {
+                $store {
+                    db: ::std::sync::Arc::clone(&self.db),
+                    codec: $crate::shared::django::Codec::new(secrets, $db),
+                }
+            }
+
+            /// The session table as statements name it: for PostgreSQL quoted, and
+            /// with its schema when one was given (`"schema"."django_session"`).
+            pub fn table(&self) -> &str {
+                &self.db.table
+            }
+
+            /// Django's `USE_TZ` and `TIME_ZONE` as configured (what the store applies to
+            /// `expire_date`).
+            pub fn django_time(&self) -> &$crate::django::DjangoTime {
+                &self.db.time
+            }
+        }
+
+        impl $crate::shared::django::Coded for $store {
+            fn codec(&self) -> &$crate::shared::django::Codec {
+                &self.codec
+            }
+        }
+    };
+}
+
+pub(crate) use django_store_common;
 
 /// A readable row as listings show it.
 fn info(codec: &Codec, row: &Row) -> Option<(SessionInfo, Data)> {
@@ -238,7 +301,7 @@ pub(crate) async fn list<S: Scan>(
     let mut cursor = after.map_or_else(String::new, |k| k.as_str().to_owned());
     while out.len() < limit {
         let want = (limit - out.len()).clamp(1, SCAN_BATCH);
-        let rows = store.page(&cursor, Some(now), want).await?;
+        let rows = store.page(Page::new(&cursor, Some(now), want)).await?;
         let Some(last) = rows.last() else { break };
         cursor.clone_from(&last.key);
         let short = rows.len() < want;
@@ -265,7 +328,9 @@ pub(crate) async fn sessions_of<S: Scan>(
     let mut out = Vec::new();
     let mut cursor = String::new();
     loop {
-        let rows = store.page(&cursor, Some(now), SCAN_BATCH).await?;
+        let rows = store
+            .page(Page::new(&cursor, Some(now), SCAN_BATCH))
+            .await?;
         let Some(last) = rows.last() else { break };
         cursor.clone_from(&last.key);
         out.extend(
@@ -292,7 +357,7 @@ pub(crate) async fn revoke_user<S: Scan>(
     let mut removed = 0;
     let mut cursor = String::new();
     loop {
-        let rows = store.page(&cursor, None, SCAN_BATCH).await?;
+        let rows = store.page(Page::new(&cursor, None, SCAN_BATCH)).await?;
         let Some(last) = rows.last() else { break };
         cursor.clone_from(&last.key);
         for row in &rows {
@@ -399,12 +464,12 @@ mod tests {
     }
 
     impl Scan for Fake {
-        async fn page(
-            &self,
-            after: &str,
-            live_at: Option<OffsetDateTime>,
-            limit: usize,
-        ) -> Result<Vec<Row>, StoreError> {
+        async fn page(&self, p: Page<'_>) -> Result<Vec<Row>, StoreError> {
+            let Page {
+                after,
+                live_at,
+                limit,
+            } = p;
             Ok(self
                 .rows
                 .lock()
@@ -446,7 +511,9 @@ mod tests {
             }
             Ok(false)
         }
+    }
 
+    impl Coded for Fake {
         fn codec(&self) -> &Codec {
             &self.codec
         }

@@ -94,6 +94,25 @@ pub(crate) fn check_layout_version(
     Err(StoreError::new(StoreErrorKind::Config, message))
 }
 
+/// A server store's `Debug`: `name { url: …, table: … }`, with `, ..` after the table
+/// when the store holds more (`more`).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) fn debug_store(
+    f: &mut std::fmt::Formatter<'_>,
+    name: &str,
+    url: &str,
+    table: &str,
+    more: bool,
+) -> std::fmt::Result {
+    let mut s = f.debug_struct(name);
+    s.field("url", &url).field("table", &table);
+    if more {
+        s.finish_non_exhaustive()
+    } else {
+        s.finish()
+    }
+}
+
 /// The times a column holds. Each driver keeps its own: PostgreSQL's `timestamptz` (and
 /// Python's `datetime`) from year 1, MySQL's `DATETIME` from year 1000, both to the end of
 /// year 9999.
@@ -198,6 +217,37 @@ pub(crate) struct NativeSql {
     /// Deletes a user's sessions but one.
     pub(crate) revoke: String,
 }
+
+/// Declares a driver's `Sql`: the statements every driver runs ([`NativeSql`], reached
+/// through `Deref`, so `sql.load` reads the same in every driver) beside the driver's own
+/// (`$own`, each a `String`). A macro rather than a generic `Sql<Own>`, so that a
+/// driver's own statements are fields of the same struct (`sql.acquire`, not
+/// `sql.own.acquire`).
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(unused_macros)
+)]
+macro_rules! driver_sql {
+    ($($(#[$doc:meta])* $own:ident),* $(,)?) => {
+        /// The statements, with the table name filled in once: the ones every driver runs
+        /// ([`NativeSql`](crate::shared::NativeSql), reached through `Deref`) and this
+        /// driver's own.
+        pub(crate) struct Sql {
+            native: $crate::shared::NativeSql,
+            $($(#[$doc])* pub(crate) $own: String,)*
+        }
+
+        impl std::ops::Deref for Sql {
+            type Target = $crate::shared::NativeSql;
+
+            fn deref(&self) -> &$crate::shared::NativeSql {
+                &self.native
+            }
+        }
+    };
+}
+
+pub(crate) use driver_sql;
 
 /// A native-layout row as `load` reads it.
 pub(crate) struct NativeRow {

@@ -252,17 +252,20 @@ mod tests {
         );
     }
 
+    /// `tz` writes `instant` as `naive` and reads `naive` back as `instant`.
+    fn both_ways(tz: &DjangoTime, instant: OffsetDateTime, naive: PrimitiveDateTime) {
+        assert_eq!(tz.to_column(instant), naive, "{instant}");
+        assert_eq!(tz.from_column(naive), instant, "{naive}");
+    }
+
     #[test]
     fn fixed_offset_zone() {
         // POSIX sign: Etc/GMT+5 is five hours behind UTC.
         let tz = DjangoTime::local("Etc/GMT+5").unwrap();
-        assert_eq!(
-            tz.to_column(datetime!(2026-06-01 12:00 UTC)),
-            datetime!(2026-06-01 07:00)
-        );
-        assert_eq!(
-            tz.from_column(datetime!(2026-06-01 07:00)),
-            datetime!(2026-06-01 12:00 UTC)
+        both_ways(
+            &tz,
+            datetime!(2026-06-01 12:00 UTC),
+            datetime!(2026-06-01 07:00),
         );
         let tokyo = DjangoTime::local("Asia/Tokyo").unwrap();
         assert_eq!(
@@ -280,22 +283,20 @@ mod tests {
             "USE_TZ = False, TIME_ZONE = \"America/New_York\""
         );
         // EST, -05:00.
-        assert_eq!(
-            tz.to_column(datetime!(2026-01-15 17:00 UTC)),
-            datetime!(2026-01-15 12:00)
-        );
-        assert_eq!(
-            tz.from_column(datetime!(2026-01-15 12:00)),
-            datetime!(2026-01-15 17:00 UTC)
+        both_ways(
+            &tz,
+            datetime!(2026-01-15 17:00 UTC),
+            datetime!(2026-01-15 12:00),
         );
         // EDT, -04:00.
         assert_eq!(
             tz.to_column(datetime!(2026-07-15 16:00:00.5 UTC)),
             datetime!(2026-07-15 12:00:00.5)
         );
-        assert_eq!(
-            tz.from_column(datetime!(2026-07-15 12:00)),
-            datetime!(2026-07-15 16:00 UTC)
+        both_ways(
+            &tz,
+            datetime!(2026-07-15 16:00 UTC),
+            datetime!(2026-07-15 12:00),
         );
         // Round trips across the year.
         let mut t = datetime!(2026-01-01 00:00:00.25 UTC);
@@ -312,44 +313,35 @@ mod tests {
     #[test]
     fn gap_and_fold_as_zoneinfo_with_fold_0() {
         let tz = ny();
-        // 2026-03-08: 02:00 EST jumps to 03:00 EDT; 02:30 does not exist. fold=0 reads it
-        // with the offset before the gap (EST): 07:30 UTC, i.e. 03:30 EDT.
-        assert_eq!(
-            tz.from_column(datetime!(2026-03-08 02:30)),
-            datetime!(2026-03-08 07:30 UTC)
-        );
-        assert_eq!(
-            tz.to_column(datetime!(2026-03-08 07:30 UTC)),
-            datetime!(2026-03-08 03:30)
-        );
-        // Just before and after the gap.
-        assert_eq!(
-            tz.from_column(datetime!(2026-03-08 01:59:59)),
-            datetime!(2026-03-08 06:59:59 UTC)
-        );
-        assert_eq!(
-            tz.from_column(datetime!(2026-03-08 03:00)),
-            datetime!(2026-03-08 07:00 UTC)
-        );
-        // 2026-11-01: 02:00 EDT goes back to 01:00 EST; 01:30 happens twice. fold=0 is the
-        // first, EDT: 05:30 UTC.
-        assert_eq!(
-            tz.from_column(datetime!(2026-11-01 01:30)),
-            datetime!(2026-11-01 05:30 UTC)
-        );
-        // Both instants are written as the same wall-clock time.
-        assert_eq!(
-            tz.to_column(datetime!(2026-11-01 05:30 UTC)),
-            datetime!(2026-11-01 01:30)
-        );
-        assert_eq!(
-            tz.to_column(datetime!(2026-11-01 06:30 UTC)),
-            datetime!(2026-11-01 01:30)
-        );
-        assert_eq!(
-            tz.from_column(datetime!(2026-11-01 02:00)),
-            datetime!(2026-11-01 07:00 UTC)
-        );
+        // (naive New York time, the instant it is read as): table-driven.
+        let reads = [
+            // 2026-03-08: 02:00 EST jumps to 03:00 EDT; 02:30 does not exist. fold=0 reads
+            // it with the offset before the gap (EST): 07:30 UTC, i.e. 03:30 EDT.
+            (datetime!(2026-03-08 02:30), datetime!(2026-03-08 07:30 UTC)),
+            // Just before and after the gap.
+            (
+                datetime!(2026-03-08 01:59:59),
+                datetime!(2026-03-08 06:59:59 UTC),
+            ),
+            (datetime!(2026-03-08 03:00), datetime!(2026-03-08 07:00 UTC)),
+            // 2026-11-01: 02:00 EDT goes back to 01:00 EST; 01:30 happens twice. fold=0 is
+            // the first, EDT: 05:30 UTC.
+            (datetime!(2026-11-01 01:30), datetime!(2026-11-01 05:30 UTC)),
+            (datetime!(2026-11-01 02:00), datetime!(2026-11-01 07:00 UTC)),
+        ];
+        for (naive, instant) in reads {
+            assert_eq!(tz.from_column(naive), instant, "{naive}");
+        }
+        // (instant, the naive time it is written as).
+        let writes = [
+            (datetime!(2026-03-08 07:30 UTC), datetime!(2026-03-08 03:30)),
+            // Both instants of the fold are written as the same wall-clock time.
+            (datetime!(2026-11-01 05:30 UTC), datetime!(2026-11-01 01:30)),
+            (datetime!(2026-11-01 06:30 UTC), datetime!(2026-11-01 01:30)),
+        ];
+        for (instant, naive) in writes {
+            assert_eq!(tz.to_column(instant), naive, "{instant}");
+        }
     }
 
     #[test]

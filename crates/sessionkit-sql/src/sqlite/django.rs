@@ -16,8 +16,9 @@ use sessionkit_core::{
 use time::OffsetDateTime;
 
 use super::{Idle, blocking, django_schema, open_file, sql_error};
-use crate::django::{CLEAR_BATCH, DEFAULT_TABLE, DjangoTime, Secrets};
-use crate::shared::django::{self as shared, Codec, Row, Scan, Sql};
+use crate::builder::Builder;
+use crate::django::{CLEAR_BATCH, DEFAULT_TABLE, DjangoOptions, DjangoTime, Secrets};
+use crate::shared::django::{self as shared, Codec, Page, Row, Scan, Sql};
 use crate::shared::{check_table_name, clear_in_batches, save_outcome};
 
 /// How long a statement waits for another connection's lock (Django's own default
@@ -83,50 +84,12 @@ impl fmt::Debug for DjangoSqliteStore {
 }
 
 /// Options for opening a [`DjangoSqliteStore`]; from [`DjangoSqliteStore::builder`].
-#[derive(Debug, Clone)]
-#[must_use = "a builder does nothing until `open` is called"]
-pub struct DjangoSqliteBuilder {
-    path: PathBuf,
-    secrets: Secrets,
-    table: String,
-    create: Create,
-    time: DjangoTime,
-}
+/// The setters every store has are [`Builder`]'s.
+pub type DjangoSqliteBuilder = Builder<DjangoSqliteStore>;
+
+crate::builder::target!(DjangoSqliteStore: PathBuf, DjangoOptions, DEFAULT_TABLE, Create::Never);
 
 impl DjangoSqliteBuilder {
-    /// Django's `USE_TZ` and `TIME_ZONE` (default: `USE_TZ = True`, naive UTC). With
-    /// `USE_TZ = False`, `expire_date` holds naive local time: see [`DjangoTime`].
-    pub fn with_django_time(mut self, time: DjangoTime) -> DjangoSqliteBuilder {
-        self.time = time;
-        self
-    }
-
-    /// Uses `table` instead of `django_session` (letters, digits and `_`; for tests, or a
-    /// custom session model's `db_table`).
-    pub fn with_table(mut self, table: impl Into<String>) -> DjangoSqliteBuilder {
-        self.table = table.into();
-        self
-    }
-
-    /// Creates the database file and the table (exactly Django's DDL, see the
-    /// [module docs](super)) when they are missing, instead of failing.
-    ///
-    /// Django does not know about a table made this way: its `manage.py migrate` then
-    /// needs `--fake-initial` to adopt it (plain `migrate` fails with "table
-    /// django_session already exists"). Prefer running Django's `migrate`.
-    pub fn create_table_if_missing(self) -> DjangoSqliteBuilder {
-        self.with_create(Create::IfMissing)
-    }
-
-    /// Whether opening may create the database file and the table
-    /// ([`Create::IfMissing`], as [`create_table_if_missing`](Self::create_table_if_missing))
-    /// or must find them ([`Create::Never`], the default for Django's table: Django's
-    /// `migrate` creates it).
-    pub fn with_create(mut self, create: Create) -> DjangoSqliteBuilder {
-        self.create = create;
-        self
-    }
-
     /// Opens the database and checks the table.
     ///
     /// Fails with [`StoreErrorKind::Config`] when the file or the table does not exist
@@ -138,7 +101,7 @@ impl DjangoSqliteBuilder {
 
     fn open_blocking(self) -> Result<DjangoSqliteStore, StoreError> {
         check_table_name(&self.table)?;
-        let path = self.path;
+        let path = self.place;
         let table = self.table;
         let shown = path.display();
         let create = self.create == Create::IfMissing;
@@ -166,12 +129,12 @@ impl DjangoSqliteBuilder {
         conn.prepare(&sql.columns)
             .map_err(|e| shared::not_django(&table, &shown.to_string(), e))?;
         Ok(DjangoSqliteStore {
-            codec: Codec::new(&self.secrets, "sqlite"),
+            codec: Codec::new(&self.options.secrets, "sqlite"),
             db: Arc::new(Db {
                 path,
                 table,
                 sql,
-                time: self.time,
+                time: self.options.time,
                 idle: Idle::new(vec![conn], POOL_SIZE),
                 write: Mutex::new(()),
             }),
@@ -218,13 +181,7 @@ impl DjangoSqliteStore {
     /// `DATABASES["default"]["NAME"]`), signing with `secrets` (Django's `SECRET_KEY` and
     /// `SECRET_KEY_FALLBACKS`).
     pub fn builder(path: impl AsRef<Path>, secrets: &Secrets) -> DjangoSqliteBuilder {
-        DjangoSqliteBuilder {
-            path: path.as_ref().to_path_buf(),
-            secrets: secrets.clone(),
-            table: DEFAULT_TABLE.to_owned(),
-            create: Create::Never,
-            time: DjangoTime::default(),
-        }
+        Builder::new(path.as_ref().to_path_buf(), DjangoOptions::new(secrets))
     }
 
     /// Opens Django's database at `path`, whose `django_session` table Django's `migrate`
@@ -236,28 +193,9 @@ impl DjangoSqliteStore {
         DjangoSqliteStore::builder(path, secrets).open().await
     }
 
-    /// The same database and connections, signing and verifying with other secrets (a
-    /// key rotation without reopening).
-    pub fn with_secrets(&self, secrets: &Secrets) -> DjangoSqliteStore {
-        DjangoSqliteStore {
-            db: Arc::clone(&self.db),
-            codec: Codec::new(secrets, "sqlite"),
-        }
-    }
-
     /// Where the store lives: the database file.
     pub fn location(&self) -> &Path {
         &self.db.path
-    }
-
-    /// The session table.
-    pub fn table(&self) -> &str {
-        &self.db.table
-    }
-
-    /// Django's `USE_TZ` and `TIME_ZONE` as this store applies them to `expire_date`.
-    pub fn django_time(&self) -> &DjangoTime {
-        &self.db.time
     }
 
     /// `t` as this store writes `expire_date`.
@@ -467,20 +405,13 @@ impl SessionStore for DjangoSqliteStore {
     }
 }
 
-impl Scan for DjangoSqliteStore {
-    fn codec(&self) -> &Codec {
-        &self.codec
-    }
+shared::django_store_common!(DjangoSqliteStore, "sqlite");
 
-    async fn page(
-        &self,
-        after: &str,
-        live_at: Option<OffsetDateTime>,
-        limit: usize,
-    ) -> Result<Vec<Row>, StoreError> {
-        let after = after.to_owned();
-        let live_at = live_at.map(|t| self.text(t));
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+impl Scan for DjangoSqliteStore {
+    async fn page(&self, p: Page<'_>) -> Result<Vec<Row>, StoreError> {
+        let after = p.after.to_owned();
+        let live_at = p.live_at.map(|t| self.text(t));
+        let limit = p.limit_i64();
         let tz = self.db.time.clone();
         self.read("scan", move |sql, conn| match live_at {
             Some(now) => conn

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 
 use super::writer::{self, Write, WriteStats, Writer};
 use super::{CLEAR_BATCH, Idle, blocking, open_file, open_read_only, schema, sql_error};
+use crate::builder::Builder;
 use crate::shared::{NativeRow, clear_in_batches, native_info, native_meta};
 
 /// How many idle read connections the store keeps.
@@ -61,32 +62,13 @@ pub(crate) fn from_micros(m: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// Options for opening a [`SqliteStore`]; from [`SqliteStore::builder`].
-#[derive(Debug, Clone)]
-#[must_use = "a builder does nothing until `open` is called"]
-pub struct SqliteBuilder {
-    path: PathBuf,
-    table: String,
-    create: Create,
-}
+/// Options for opening a [`SqliteStore`]; from [`SqliteStore::builder`]. The setters are
+/// [`Builder`]'s.
+pub type SqliteBuilder = Builder<SqliteStore>;
+
+crate::builder::target!(SqliteStore: PathBuf, (), schema::DEFAULT_TABLE, Create::IfMissing);
 
 impl SqliteBuilder {
-    /// Uses `table` instead of `sessionkit_session` (letters, digits and `_`; lets several
-    /// applications or tests share one file).
-    pub fn with_table(mut self, table: impl Into<String>) -> SqliteBuilder {
-        self.table = table.into();
-        self
-    }
-
-    /// Whether opening may create the database file and the tables
-    /// ([`Create::IfMissing`], the default) or must find them ([`Create::Never`]: a
-    /// missing file or table is a [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config) error naming it, and nothing
-    /// is written to the file while opening).
-    pub fn with_create(mut self, create: Create) -> SqliteBuilder {
-        self.create = create;
-        self
-    }
-
     /// Opens the database.
     ///
     /// Fails with [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config) when the directory does not exist (it is
@@ -120,11 +102,7 @@ impl SqliteStore {
     /// # }
     /// ```
     pub fn builder(path: impl AsRef<Path>) -> SqliteBuilder {
-        SqliteBuilder {
-            path: path.as_ref().to_path_buf(),
-            table: schema::DEFAULT_TABLE.to_owned(),
-            create: Create::IfMissing,
-        }
+        Builder::new(path.as_ref().to_path_buf(), ())
     }
 
     /// Opens (creating if needed) the database at `path` with the default table name
@@ -143,10 +121,11 @@ impl SqliteStore {
     }
 
     fn open_blocking(b: SqliteBuilder) -> Result<SqliteStore, StoreError> {
-        let SqliteBuilder {
-            path,
+        let Builder {
+            place: path,
             table,
             create,
+            ..
         } = b;
         schema::check_table_name(&table)?;
         let conn = open_file(&path, create)?;

@@ -147,19 +147,8 @@ pub(crate) fn check(conn: &Connection, path: &Path, table: &str) -> Result<(), S
     check_layout_version(table, version, SCHEMA_VERSION)
 }
 
-/// The statements, with the table name filled in once: the ones every driver runs
-/// ([`NativeSql`], reached through `Deref`) and this driver's own.
-pub(crate) struct Sql {
-    native: NativeSql,
-    pub(crate) state: String,
-}
-
-impl std::ops::Deref for Sql {
-    type Target = NativeSql;
-
-    fn deref(&self) -> &NativeSql {
-        &self.native
-    }
+crate::shared::driver_sql! {
+    state,
 }
 
 impl Sql {

@@ -210,26 +210,36 @@ fn commit(conn: &Connection, sql: &Sql, batch: &mut Vec<Job>, counters: &Counter
     }
 }
 
+/// Runs a `create` or `save` statement (cached): the row's new version, `None` when it
+/// wrote nothing.
+fn new_version(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(sql)?
+        .query_row(params, |r| r.get(0))
+        .optional()
+}
+
 fn apply(conn: &Connection, sql: &Sql, w: &Write, path: &Path) -> Result<Reply, StoreError> {
     let e = |what: &'static str| move |err: rusqlite::Error| sql_error(path, what, err);
     match w {
         Write::Create { key, row, now } => {
-            let mut stmt = conn.prepare_cached(&sql.create).map_err(e("create"))?;
-            let v: Option<i64> = stmt
-                .query_row(
-                    params![
-                        key.as_str(),
-                        row.data,
-                        row.expires_at,
-                        row.created_at,
-                        row.last_seen,
-                        row.user_id,
-                        now
-                    ],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(e("create"))?;
+            let v = new_version(
+                conn,
+                &sql.create,
+                params![
+                    key.as_str(),
+                    row.data,
+                    row.expires_at,
+                    row.created_at,
+                    row.last_seen,
+                    row.user_id,
+                    now
+                ],
+            )
+            .map_err(e("create"))?;
             Ok(v.map_or(Reply::Collision, |v| Reply::Version(v as u64)))
         }
         Write::Save {
@@ -238,22 +248,20 @@ fn apply(conn: &Connection, sql: &Sql, w: &Write, path: &Path) -> Result<Reply, 
             version,
             now,
         } => {
-            let mut stmt = conn.prepare_cached(&sql.save).map_err(e("save"))?;
-            let v: Option<i64> = stmt
-                .query_row(
-                    params![
-                        key.as_str(),
-                        row.data,
-                        row.expires_at,
-                        row.last_seen,
-                        row.user_id,
-                        version,
-                        now
-                    ],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(e("save"))?;
+            let v = new_version(
+                conn,
+                &sql.save,
+                params![
+                    key.as_str(),
+                    row.data,
+                    row.expires_at,
+                    row.last_seen,
+                    row.user_id,
+                    version,
+                    now
+                ],
+            )
+            .map_err(e("save"))?;
             if let Some(v) = v {
                 return Ok(Reply::Version(v as u64));
             }

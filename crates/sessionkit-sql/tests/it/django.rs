@@ -3,8 +3,8 @@
 //! writes, unreadable rows are left alone, tokens compare byte for byte.
 
 use sessionkit_core::{
-    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore, Token,
-    Value, json, pytime,
+    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
+    StoreError, StoreErrorKind, Token, Value, json, pytime,
 };
 use sessionkit_sql::django::{DjangoTime, Secrets};
 use time::OffsetDateTime;
@@ -324,35 +324,70 @@ pub(crate) async fn clear_reports_progress<S: SessionStore>(store: &S) {
     crate::server::clears_in_batches_of_1000(store, now + time::Duration::seconds(10)).await;
 }
 
+/// Opening a store on a table without Django's columns failed, saying so.
+pub(crate) fn refused_as_not_djangos<S: std::fmt::Debug>(opened: Result<S, StoreError>) {
+    let err = opened.expect_err("not Django's table");
+    assert_eq!(err.kind(), StoreErrorKind::Config);
+    assert!(
+        err.to_string().contains("is not Django's session table"),
+        "{err}"
+    );
+}
+
 /// The tests of the Django layout on a server, written once for PostgreSQL and MySQL, with
 /// `open(table, secrets)` (creating the table if missing; `None`, a SKIP, when the server is
 /// unreachable), `fresh_with(secrets)` and `fresh()` (a store on a fresh table, dropped with
-/// it) and the conformance suite's Django profile. The module using it has `url()`,
-/// `sweep_stale()`, `dropping(table)` and `raw_row(table, key)`; `$table` turns a store's
-/// `table()` into the name `open` takes.
+/// it), the conformance suite's Django profile, and the checks of Django's formats and
+/// tables that only need a raw connection to set up or look.
+///
+/// The module using it has `url()`, `sweep_stale()`, `dropping(table)`, and these hooks
+/// on a raw connection: `raw_row(table, key)` (`(session_data, expire_date)` as the
+/// server prints them), `insert_django_row(table, key, row)` (as Django writes it),
+/// `expire_text(sqlite_text)` (a vector's date as `raw_row` prints it),
+/// `table_exists(table)`, `raw_exec(sql)` and `shown(table)` (the table as errors and
+/// descriptions name it). `$table` turns a store's `table()` into the name `open` takes,
+/// `$scheme` is the URLs' scheme (`postgres://`).
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! django_server_tests {
-    ($store:ident, $name:literal, table: $table:expr) => {
-        /// Connects on `table` (created if missing): `None` (SKIP) when the server is
-        /// unreachable.
-        async fn open(table: &str, secrets: &Secrets) -> Option<$store> {
+    ($store:ident, $name:literal, table: $table:expr, scheme: $scheme:literal) => {
+        /// Connects on `table` (created if missing) with Django's `time` settings:
+        /// `None` (SKIP) when the server is unreachable.
+        async fn open_with_time(
+            table: &str,
+            secrets: &Secrets,
+            time: sessionkit_sql::django::DjangoTime,
+        ) -> Option<$store> {
             sessionkit_testkit::require_store(
                 $name,
                 $store::builder(&url(), secrets)
                     .with_table(table)
                     .create_table_if_missing()
+                    .with_django_time(time)
                     .connect()
                     .await,
             )
         }
 
-        /// A store on a fresh table, dropped with the store.
-        async fn fresh_with(secrets: &Secrets) -> Option<Scoped<$store>> {
+        /// [`open_with_time`] with `USE_TZ = True`.
+        async fn open(table: &str, secrets: &Secrets) -> Option<$store> {
+            open_with_time(table, secrets, Default::default()).await
+        }
+
+        /// A store with Django's `time` settings on a fresh table, dropped with the store.
+        async fn fresh_with_time(
+            secrets: &Secrets,
+            time: sessionkit_sql::django::DjangoTime,
+        ) -> Option<Scoped<$store>> {
             sweep_stale().await;
             let table = table_name();
-            let store = open(&table, secrets).await?;
+            let store = open_with_time(&table, secrets, time).await?;
             let guard = dropping(&table);
             Some(Scoped::new(store, move || drop(guard)))
+        }
+
+        /// A store on a fresh table, dropped with the store.
+        async fn fresh_with(secrets: &Secrets) -> Option<Scoped<$store>> {
+            fresh_with_time(secrets, Default::default()).await
         }
 
         async fn fresh() -> Option<Scoped<$store>> {
@@ -404,6 +439,98 @@ macro_rules! django_server_tests {
         async fn create_over_expired_gets_a_new_token() {
             let Some(store) = fresh().await else { return };
             server::create_over_expired_continues_versions(&*store).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn reads_rows_django_wrote() {
+            let Some(store) = fresh_with(&django::anchor()).await else {
+                return;
+            };
+            let table = ($table)(store.table());
+            django::reads_django_rows(&*store, async |key, row| {
+                insert_django_row(&table, key, row).await
+            })
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn writes_what_django_writes() {
+            let Some(store) = fresh_with(&django::anchor()).await else {
+                return;
+            };
+            let table = ($table)(store.table());
+            django::writes_what_django_writes(
+                &*store,
+                async |key| raw_row(&table, key).await,
+                expire_text,
+            )
+            .await;
+        }
+
+        #[tokio::test]
+        async fn a_missing_table_is_a_clear_config_error() {
+            let table = table_name();
+            let result = $store::builder(&url(), &secrets())
+                .with_table(&table)
+                .connect()
+                .await;
+            let Err(err) = result else {
+                panic!("connected without a table")
+            };
+            if err.kind() == StoreErrorKind::Unavailable {
+                sessionkit_testkit::require($name, Err::<(), _>(err.report()));
+                return;
+            }
+            assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&format!("table {} not found in {}", shown(&table), $scheme))
+                    && msg.contains(
+                        "run Django's `manage.py migrate`, or open with `create_table_if_missing`"
+                    ),
+                "{msg}"
+            );
+            assert!(!table_exists(&table).await, "nothing created");
+        }
+
+        #[tokio::test]
+        async fn tables_of_other_shapes_are_refused() {
+            if !server_up().await {
+                sessionkit_testkit::require($name, Err::<(), _>("unreachable".into()));
+                return;
+            }
+            let table = table_name();
+            let _guard = dropping(&table);
+            raw_exec(&format!(
+                "CREATE TABLE {table} (session_key varchar(40) PRIMARY KEY, data text)"
+            ))
+            .await;
+            let opened = $store::builder(&url(), &secrets())
+                .with_table(&table)
+                .connect()
+                .await;
+            django::refused_as_not_djangos(opened);
+        }
+
+        #[tokio::test]
+        async fn describe_shows_no_password() {
+            let Some(store) = fresh().await else { return };
+            let table = ($table)(store.table());
+            let Ok(again) = $store::builder(&server::with_password(&url()), &secrets())
+                .with_table(&table)
+                .connect()
+                .await
+            else {
+                // A server that checks passwords refuses the made-up one.
+                return;
+            };
+            let described = again.describe();
+            assert!(!described.contains("s3cret"), "{described}");
+            assert!(
+                described.starts_with($scheme)
+                    && described.ends_with(&format!(" (django layout, table {})", shown(&table))),
+                "{described}"
+            );
         }
     };
 }

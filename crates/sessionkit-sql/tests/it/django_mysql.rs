@@ -11,8 +11,8 @@ use sessionkit_core::{Lookup, SessionKey, SessionStore, StoreErrorKind};
 use sessionkit_sql::django::{DjangoMySqlStore, Secrets};
 use sessionkit_testkit::Profile;
 
-use crate::django::{self, anchor, secrets};
-use crate::mysql::{dropping, raw, sweep_stale, url};
+use crate::django::{self, DjangoRow, secrets};
+use crate::mysql::{dropping, raw, raw_exec, server_up, sweep_stale, url};
 use crate::server::{self, Scoped, block_on_side, is_stale, table_name};
 
 /// `(session_data, expire_date)` as the server prints them.
@@ -30,44 +30,12 @@ async fn raw_row(table: &str, key: &SessionKey) -> (String, String) {
 }
 
 /// The vector's SQLite text as `CAST(datetime(6) AS CHAR)` prints it: always six digits.
-fn six_digits(text: &str) -> String {
+fn expire_text(text: &str) -> String {
     if text.contains('.') {
         text.to_owned()
     } else {
         format!("{text}.000000")
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_rows_django_wrote() {
-    let Some(store) = fresh_with(&anchor()).await else {
-        return;
-    };
-    let table = store.table().to_owned();
-    django::reads_django_rows(&*store, async |key, row| {
-        let mut conn = raw().await.expect("raw connection");
-        // What Django sends: naive UTC.
-        conn.exec_drop(
-            format!(
-                "INSERT INTO `{table}` (session_key, session_data, expire_date) VALUES (?, ?, ?)"
-            ),
-            (key.as_str(), &row.session_data, &row.expire_date),
-        )
-        .await
-        .expect("insert");
-        let _ = conn.disconnect().await;
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_what_django_writes() {
-    let Some(store) = fresh_with(&anchor()).await else {
-        return;
-    };
-    let table = store.table().to_owned();
-    django::writes_what_django_writes(&*store, async |key| raw_row(&table, key).await, six_digits)
-        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,67 +55,41 @@ async fn tokens_compare_bytes_under_a_case_insensitive_collation() {
     django::tokens_compare_bytes(&*store).await;
 }
 
-django::django_server_tests!(DjangoMySqlStore, "MySQL", table: |t: &str| t.to_owned());
+django::django_server_tests!(
+    DjangoMySqlStore, "MySQL",
+    table: |t: &str| t.to_owned(),
+    scheme: "mysql://"
+);
 
-#[tokio::test]
-async fn a_missing_table_is_a_clear_config_error() {
-    let table = table_name();
-    let result = DjangoMySqlStore::builder(&url(), &secrets())
-        .with_table(&table)
-        .connect()
-        .await;
-    let Err(err) = result else {
-        panic!("connected without a table")
-    };
-    if err.kind() == StoreErrorKind::Unavailable {
-        sessionkit_testkit::require("MySQL", Err::<(), _>(err.report()));
-        return;
-    }
-    assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
-    let msg = err.to_string();
-    assert!(
-        msg.contains(&format!("table {table} not found in mysql://"))
-            && msg.contains(
-                "run Django's `manage.py migrate`, or open with `create_table_if_missing`"
-            ),
-        "{msg}"
-    );
+// ---- the hooks of `django_server_tests!` ------------------------------------------------
+
+async fn insert_django_row(table: &str, key: &SessionKey, row: &DjangoRow) {
+    let mut conn = raw().await.expect("raw connection");
+    // What Django sends: naive UTC.
+    conn.exec_drop(
+        format!("INSERT INTO `{table}` (session_key, session_data, expire_date) VALUES (?, ?, ?)"),
+        (key.as_str(), &row.session_data, &row.expire_date),
+    )
+    .await
+    .expect("insert");
+    let _ = conn.disconnect().await;
+}
+
+async fn table_exists(table: &str) -> bool {
     let mut conn = raw().await.expect("raw connection");
     let found: Option<Row> = conn
         .exec_first(
             "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
-            (&table,),
+            (table,),
         )
         .await
         .unwrap();
     let _ = conn.disconnect().await;
-    assert!(found.is_none(), "nothing created");
+    found.is_some()
 }
 
-#[tokio::test]
-async fn tables_of_other_shapes_are_refused() {
-    let Some(mut conn) = raw().await else {
-        sessionkit_testkit::require("MySQL", Err::<(), _>("unreachable".into()));
-        return;
-    };
-    let table = table_name();
-    let _guard = dropping(&table);
-    conn.query_drop(format!(
-        "CREATE TABLE `{table}` (session_key varchar(40) PRIMARY KEY, data longtext)"
-    ))
-    .await
-    .unwrap();
-    let _ = conn.disconnect().await;
-    let err = DjangoMySqlStore::builder(&url(), &secrets())
-        .with_table(&table)
-        .connect()
-        .await
-        .expect_err("not Django's table");
-    assert_eq!(err.kind(), StoreErrorKind::Config);
-    assert!(
-        err.to_string().contains("is not Django's session table"),
-        "{err}"
-    );
+fn shown(table: &str) -> String {
+    table.to_owned()
 }
 
 async fn drop_database(name: &str) {
@@ -265,51 +207,13 @@ async fn a_database_of_its_own() {
 }
 
 #[tokio::test]
-async fn describe_shows_no_password() {
-    let Some(store) = fresh().await else { return };
-    let url = url();
-    let with_password = match url.split_once("://").and_then(|(s, rest)| {
-        let (user, host) = rest.split_once('@')?;
-        (!user.contains(':')).then(|| format!("{s}://{user}:s3cret@{host}"))
-    }) {
-        Some(u) => u,
-        None => url.clone(),
-    };
-    let Ok(again) = DjangoMySqlStore::builder(&with_password, &secrets())
-        .with_table(store.table())
-        .connect()
-        .await
-    else {
-        // A server that checks passwords refuses the made-up one.
-        return;
-    };
-    let described = again.describe();
-    assert!(!described.contains("s3cret"), "{described}");
-    assert!(
-        described.starts_with("mysql://")
-            && described.ends_with(&format!(" (django layout, table {})", store.table())),
-        "{described}"
-    );
-}
-
-#[tokio::test]
 async fn use_tz_false_local_times() {
-    sweep_stale().await;
-    let table = table_name();
-    let Some(store) = sessionkit_testkit::require_store(
-        "MySQL",
-        DjangoMySqlStore::builder(&url(), &secrets())
-            .with_table(&table)
-            .create_table_if_missing()
-            .with_django_time(django::new_york())
-            .connect()
-            .await,
-    ) else {
+    let Some(store) = fresh_with_time(&secrets(), django::new_york()).await else {
         return;
     };
-    let _guard = dropping(&table);
+    let table = store.table().to_owned();
     django::local_times(
-        &store,
+        &*store,
         async |key| raw_row(&table, key).await.1[..19].to_owned(),
         async |key, naive| {
             let mut conn = raw().await.expect("raw connection");

@@ -8,8 +8,8 @@ use sessionkit_core::{SessionKey, SessionStore, StoreErrorKind};
 use sessionkit_sql::django::{DjangoPostgresStore, Secrets};
 use sessionkit_testkit::Profile;
 
-use crate::django::{self, anchor, secrets};
-use crate::postgres::{dropping, raw, sweep_stale, url};
+use crate::django::{self, DjangoRow, secrets};
+use crate::postgres::{dropping, raw, raw_exec, server_up, sweep_stale, url};
 use crate::server::{self, Scoped, block_on_side, is_stale, table_name};
 
 /// `(session_data, expire_date)`, the date as naive UTC text (PostgreSQL prints a
@@ -29,97 +29,70 @@ async fn raw_row(table: &str, key: &SessionKey) -> (String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_rows_django_wrote() {
-    let Some(store) = fresh_with(&anchor()).await else {
-        return;
-    };
-    let table = store.table().to_owned();
-    django::reads_django_rows(&*store, async |key, row| {
-        let client = raw().await.expect("raw connection");
-        // What Django sends: an aware UTC datetime.
-        client
-            .execute(
-                &format!(
-                    "INSERT INTO {table} (session_key, session_data, expire_date)
-                     VALUES ($1, $2, ($3::text)::timestamp AT TIME ZONE 'UTC')"
-                ),
-                &[&key.as_str(), &row.session_data, &row.expire_date],
-            )
-            .await
-            .expect("insert");
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_what_django_writes() {
-    let Some(store) = fresh_with(&anchor()).await else {
-        return;
-    };
-    let table = store.table().to_owned();
-    django::writes_what_django_writes(
-        &*store,
-        async |key| raw_row(&table, key).await,
-        str::to_owned,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_compare_bytes() {
     let Some(store) = fresh().await else { return };
     django::tokens_compare_bytes(&*store).await;
 }
 
-django::django_server_tests!(DjangoPostgresStore, "PostgreSQL", table: |t: &str| t.trim_matches('"').to_owned());
+django::django_server_tests!(
+    DjangoPostgresStore, "PostgreSQL",
+    table: |t: &str| t.trim_matches('"').to_owned(),
+    scheme: "postgres://"
+);
 
-#[tokio::test]
-async fn a_missing_table_is_a_clear_config_error() {
-    let table = table_name();
-    let result = DjangoPostgresStore::builder(&url(), &secrets())
-        .with_table(&table)
-        .connect()
-        .await;
-    let Err(err) = result else {
-        panic!("connected without a table")
-    };
-    if err.kind() == StoreErrorKind::Unavailable {
-        sessionkit_testkit::require("PostgreSQL", Err::<(), _>(err.report()));
-        return;
-    }
-    assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
-    let msg = err.to_string();
-    assert!(
-        msg.contains(&format!("table \"{table}\" not found in postgres://"))
-            && msg.contains(
-                "run Django's `manage.py migrate`, or open with `create_table_if_missing`"
-            ),
-        "{msg}"
-    );
+// ---- the hooks of `django_server_tests!` ------------------------------------------------
+
+async fn insert_django_row(table: &str, key: &SessionKey, row: &DjangoRow) {
     let client = raw().await.expect("raw connection");
-    let exists: bool = client
+    // What Django sends: an aware UTC datetime.
+    client
+        .execute(
+            &format!(
+                r#"INSERT INTO "{table}" (session_key, session_data, expire_date)
+                 VALUES ($1, $2, ($3::text)::timestamp AT TIME ZONE 'UTC')"#
+            ),
+            &[&key.as_str(), &row.session_data, &row.expire_date],
+        )
+        .await
+        .expect("insert");
+}
+
+/// PostgreSQL prints a `timestamp` as the vectors' SQLite text.
+fn expire_text(sqlite_text: &str) -> String {
+    sqlite_text.to_owned()
+}
+
+async fn table_exists(table: &str) -> bool {
+    let client = raw().await.expect("raw connection");
+    client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
         .await
         .unwrap()
-        .get(0);
-    assert!(!exists, "nothing created");
+        .get(0)
+}
+
+fn shown(table: &str) -> String {
+    format!(r#""{table}""#)
+}
+
+/// Creates `table` as Django with `USE_TZ = False` would find it in a database made by other
+/// means: `expire_date` a `timestamp without time zone` (naive local times).
+async fn naive_table(table: &str) {
+    raw_exec(&format!(
+        r#"CREATE TABLE "{table}" (session_key varchar(40) PRIMARY KEY, session_data text NOT NULL, expire_date timestamp NOT NULL)"#
+    ))
+    .await;
 }
 
 #[tokio::test]
-async fn tables_of_other_shapes_are_refused() {
-    let Some(client) = raw().await else {
+async fn a_naive_expiry_needs_use_tz_false() {
+    if !server_up().await {
         sessionkit_testkit::require("PostgreSQL", Err::<(), _>("unreachable".into()));
         return;
-    };
+    }
     let table = table_name();
     let _guard = dropping(&table);
-    // Django with USE_TZ = False: naive local times.
-    client
-        .batch_execute(&format!(
-            r#"CREATE TABLE "{table}" (session_key varchar(40) PRIMARY KEY, session_data text NOT NULL, expire_date timestamp NOT NULL)"#
-        ))
-        .await
-        .unwrap();
+    naive_table(&table).await;
     let err = DjangoPostgresStore::builder(&url(), &secrets())
         .with_table(&table)
         .connect()
@@ -127,22 +100,10 @@ async fn tables_of_other_shapes_are_refused() {
         .expect_err("USE_TZ = False layout");
     assert_eq!(err.kind(), StoreErrorKind::Config);
     assert!(err.to_string().contains("USE_TZ = False"), "{err}");
-    client
-        .batch_execute(&format!(
-            r#"DROP TABLE "{table}"; CREATE TABLE "{table}" (session_key varchar(40) PRIMARY KEY, data text)"#
-        ))
-        .await
-        .unwrap();
-    let err = DjangoPostgresStore::builder(&url(), &secrets())
-        .with_table(&table)
-        .connect()
-        .await
-        .expect_err("not Django's table");
-    assert_eq!(err.kind(), StoreErrorKind::Config);
-    assert!(
-        err.to_string().contains("is not Django's session table"),
-        "{err}"
-    );
+}
+
+#[tokio::test]
+async fn bad_schema_names_are_refused() {
     let err = DjangoPostgresStore::builder(&url(), &secrets())
         .with_schema("bad-schema")
         .connect()
@@ -284,35 +245,6 @@ async fn a_schema_holds_djangos_table() {
     ));
 }
 
-#[tokio::test]
-async fn describe_shows_no_password() {
-    let Some(store) = fresh().await else { return };
-    let url = url();
-    let with_password = match url.split_once("://").and_then(|(s, rest)| {
-        let (user, host) = rest.split_once('@')?;
-        (!user.contains(':')).then(|| format!("{s}://{user}:s3cret@{host}"))
-    }) {
-        Some(u) => u,
-        None => url.clone(),
-    };
-    let table = store.table().trim_matches('"').to_owned();
-    let Ok(again) = DjangoPostgresStore::builder(&with_password, &secrets())
-        .with_table(&table)
-        .connect()
-        .await
-    else {
-        // A server that checks passwords refuses the made-up one.
-        return;
-    };
-    let described = again.describe();
-    assert!(!described.contains("s3cret"), "{described}");
-    assert!(
-        described.starts_with("postgres://")
-            && described.ends_with(&format!(" (django layout, table \"{table}\")")),
-        "{described}"
-    );
-}
-
 /// A `timestamp without time zone` expiry holds naive local times: accepted with
 /// `USE_TZ = False`, read and written in `TIME_ZONE`.
 #[tokio::test]
@@ -324,12 +256,7 @@ async fn use_tz_false_local_times() {
     sweep_stale().await;
     let table = table_name();
     let _guard = dropping(&table);
-    client
-        .batch_execute(&format!(
-            r#"CREATE TABLE "{table}" (session_key varchar(40) PRIMARY KEY, session_data text NOT NULL, expire_date timestamp NOT NULL)"#
-        ))
-        .await
-        .unwrap();
+    naive_table(&table).await;
     let store = DjangoPostgresStore::builder(&url(), &secrets())
         .with_table(&table)
         .with_django_time(django::new_york())
@@ -368,20 +295,9 @@ async fn use_tz_false_local_times() {
 /// with `USE_TZ = False` configured the store still reads and writes instants.
 #[tokio::test]
 async fn use_tz_false_on_djangos_table_keeps_instants() {
-    sweep_stale().await;
-    let table = table_name();
-    let Some(store) = sessionkit_testkit::require_store(
-        "PostgreSQL",
-        DjangoPostgresStore::builder(&url(), &secrets())
-            .with_table(&table)
-            .create_table_if_missing()
-            .with_django_time(django::new_york())
-            .connect()
-            .await,
-    ) else {
+    let Some(store) = fresh_with_time(&secrets(), django::new_york()).await else {
         return;
     };
-    let _guard = dropping(&table);
     // Created as Django's migrate creates it, whatever USE_TZ says.
     assert!(!store.naive_expire_date());
     let table = store.table().to_owned();

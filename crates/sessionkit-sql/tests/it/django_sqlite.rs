@@ -161,14 +161,7 @@ async fn other_tables_are_refused() {
     conn(&path)
         .execute_batch("CREATE TABLE django_session (session_key text PRIMARY KEY, data text)")
         .unwrap();
-    let err = DjangoSqliteStore::open(&path, &secrets())
-        .await
-        .expect_err("not Django's table");
-    assert_eq!(err.kind(), StoreErrorKind::Config);
-    assert!(
-        err.to_string().contains("is not Django's session table"),
-        "{err}"
-    );
+    django::refused_as_not_djangos(DjangoSqliteStore::open(&path, &secrets()).await);
     let err = DjangoSqliteStore::builder(dir.path().join("x.db"), &secrets())
         .with_table("bad name; drop")
         .create_table_if_missing()
@@ -176,12 +169,7 @@ async fn other_tables_are_refused() {
         .await
         .expect_err("bad table name");
     assert!(err.to_string().contains("invalid table name"), "{err}");
-    let junk = dir.path().join("junk.db");
-    std::fs::write(
-        &junk,
-        b"this is not an sqlite database, not at all, no no no",
-    )
-    .unwrap();
+    let junk = crate::sqlite::junk_database(dir.path());
     let err = DjangoSqliteStore::open(&junk, &secrets())
         .await
         .expect_err("not a database");

@@ -2,15 +2,12 @@
 //! `mysql://root@127.0.0.1:3306/test`). Each store works on tables of its own; see
 //! [`crate::server`].
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Row};
-use sessionkit_core::{
-    Config, Engine, Lookup, ManualClock, SessionKey, SessionStore, StoreErrorKind,
-};
+use sessionkit_core::{Lookup, ManualClock, SessionKey, SessionStore, StoreErrorKind};
 use sessionkit_sql::MySqlStore;
 use sessionkit_testkit::Profile;
 
@@ -84,120 +81,92 @@ server::native_server_tests!(
     MySqlStore, "MySQL",
     dead: "mysql://root:pw@127.0.0.1:1/test",
     shown: "mysql://root@127.0.0.1:1/test",
-    silent: "mysql://root@127.0.0.1:{port}/test"
+    silent: "mysql://root@127.0.0.1:{port}/test",
+    bad: "mysql://a@b:notaport/c"
 );
 
 #[tokio::test]
-async fn bad_urls_tables_and_databases_are_config_errors() {
-    let err = MySqlStore::builder(&url())
-        .with_table("bad name; drop")
-        .connect()
-        .await
-        .expect_err("bad table name");
-    assert_eq!(err.kind(), StoreErrorKind::Config);
-    assert!(err.to_string().contains("invalid table name"), "{err}");
-    let err = MySqlStore::connect("mysql://a@b:notaport/c")
-        .await
-        .expect_err("bad URL");
-    assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
+async fn a_url_without_a_database_is_a_config_error() {
     let err = MySqlStore::connect("mysql://root@127.0.0.1:3306")
         .await
         .expect_err("no database");
     assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
-    // A database that does not exist (when the server is there to say so).
-    let Some(conn) = raw().await else { return };
-    let _ = conn.disconnect().await;
-    let url = url();
-    let Some((base, _db)) = url.split('?').next().and_then(|u| u.rsplit_once('/')) else {
-        return;
-    };
-    let err = MySqlStore::connect(&format!("{base}/sessionkit_no_such_db"))
-        .await
-        .expect_err("missing database");
-    assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
 }
 
-#[tokio::test]
-async fn newer_layout_version_is_refused() {
-    let table = table_name();
-    let Some(store) = open(&table).await else {
-        return;
+// ---- the hooks of `native_server_tests!` ------------------------------------------------
+
+pub(crate) async fn server_up() -> bool {
+    let Some(conn) = raw().await else {
+        return false;
     };
-    let _guard = dropping(&table);
-    store.disconnect().await.expect("disconnect");
-    drop(store);
-    let mut conn = raw().await.expect("raw connection");
-    conn.exec_drop(
-        "UPDATE sessionkit_schema SET version = 99 WHERE tbl = ?",
-        (&table,),
-    )
-    .await
-    .expect("update");
     let _ = conn.disconnect().await;
-    let err = MySqlStore::builder(&url())
-        .with_table(&table)
-        .connect()
-        .await
-        .expect_err("a newer layout");
-    assert_eq!(err.kind(), StoreErrorKind::Config);
-    assert!(
-        err.report().contains("layout version 99"),
-        "{}",
-        err.report()
-    );
+    true
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cleanup_uses_the_expiry_index() {
-    let Some(store) = fresh().await else { return };
-    server::fill(&*store, 2000, 3600).await;
-    server::fill(&*store, 20, 1).await;
+async fn exec(sql: &str, params: mysql_async::Params) {
     let mut conn = raw().await.expect("raw connection");
-    conn.query_drop(format!("ANALYZE TABLE `{}`", store.table()))
-        .await
-        .expect("analyze");
+    conn.exec_drop(sql, params).await.expect(sql);
     let _ = conn.disconnect().await;
-    let plan = store.explain_clear_expired(at(10)).await.expect("explain");
-    eprintln!("{plan}");
-    let index = format!("key={}_expires_at", store.table());
+}
+
+async fn set_layout_version(table: &str, version: i32) {
+    let sql = format!("UPDATE sessionkit_schema SET version = {version} WHERE tbl = ?");
+    exec(&sql, (table,).into()).await;
+}
+
+async fn corrupt_data(table: &str, key: &SessionKey) {
+    let sql = format!("UPDATE `{table}` SET data = 'not json {{' WHERE session_key = ?");
+    exec(&sql, (key.as_str(),).into()).await;
+}
+
+async fn stored_data(table: &str, key: &SessionKey) -> Option<String> {
+    let mut conn = raw().await.expect("raw connection");
+    let row: Option<Row> = conn
+        .exec_first(
+            format!("SELECT data FROM `{table}` WHERE session_key = ?"),
+            (key.as_str(),),
+        )
+        .await
+        .expect("select");
+    let _ = conn.disconnect().await;
+    row.and_then(|mut r| r.take(0))
+}
+
+async fn tables_absent(table: &str) -> bool {
+    let mut conn = raw().await.expect("raw connection");
+    let found: Option<i64> = conn
+        .exec_first(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (?, ?)",
+            (table, format!("{table}_lease")),
+        )
+        .await
+        .unwrap();
+    let _ = conn.disconnect().await;
+    found == Some(0)
+}
+
+/// Runs `sql` (statements without parameters) on a raw connection.
+pub(crate) async fn raw_exec(sql: &str) {
+    let mut conn = raw().await.expect("raw connection");
+    conn.query_drop(sql).await.expect(sql);
+    let _ = conn.disconnect().await;
+}
+
+async fn analyze(table: &str) {
+    raw_exec(&format!("ANALYZE TABLE `{table}`")).await;
+}
+
+fn assert_uses_expiry_index(plan: &str, table: &str) {
+    let index = format!("key={table}_expires_at");
     assert!(
         plan.contains(&index),
         "the cleanup does not use the expiry index:\n{plan}"
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unreadable_data_is_missing_and_left_alone() {
-    let Some(store) = fresh().await else { return };
-    let key = SessionKey::generate();
-    store
-        .create(&key, &record(r#"{"a":1}"#, 3600), T0)
-        .await
-        .expect("create");
-    let mut conn = raw().await.expect("raw connection");
-    conn.exec_drop(
-        format!(
-            "UPDATE `{}` SET data = 'not json {{' WHERE session_key = ?",
-            store.table()
-        ),
-        (key.as_str(),),
-    )
-    .await
-    .expect("corrupt");
-    assert!(matches!(
-        store.load(&key, T0).await.expect("load"),
-        Lookup::Missing
-    ));
-    let row: Option<Row> = conn
-        .exec_first(
-            format!("SELECT data FROM `{}` WHERE session_key = ?", store.table()),
-            (key.as_str(),),
-        )
-        .await
-        .expect("select");
-    let data: Option<String> = row.and_then(|mut r| r.take(0));
-    assert_eq!(data.as_deref(), Some("not json {"));
-    let _ = conn.disconnect().await;
+/// Closes the store's pool, so that nothing holds the table.
+async fn close(store: &MySqlStore) {
+    store.disconnect().await.expect("disconnect");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,36 +197,6 @@ async fn keys_compare_case_sensitively() {
         store.load(&key, T0).await.expect("load"),
         Lookup::Found { .. }
     ));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sessions_survive_reconnecting() {
-    let Some(store) = fresh().await else { return };
-    let clock = ManualClock::new(T0);
-    let engine = Engine::builder(MySqlStore::clone(&store))
-        .with_config(Config::default())
-        .with_clock(Arc::new(clock.clone()))
-        .build();
-    let req = engine.begin(None);
-    req.load()
-        .await
-        .expect("load")
-        .insert("count", 3)
-        .expect("insert");
-    let out = req.finish(200).await;
-    assert!(out.failure.is_none());
-    let cookie = out.set_cookie[0]
-        .split(';')
-        .next()
-        .expect("cookie")
-        .to_owned();
-    let again = open(store.table()).await.expect("reconnect");
-    let engine = Engine::builder(again)
-        .with_config(Config::default())
-        .with_clock(Arc::new(clock))
-        .build();
-    let s = engine.begin(Some(&cookie)).load().await.expect("load");
-    assert_eq!(s.get::<i32>("count").expect("get"), Some(3));
 }
 
 #[tokio::test]
@@ -324,50 +263,4 @@ async fn client_found_rows_in_the_url_changes_nothing() {
         .expect("create");
     assert_eq!(again, sessionkit_core::CreateOutcome::Collision);
     server::create_over_expired_continues_versions(&store).await;
-}
-
-/// Issue 15: `Create::Never` creates no table, and finds one that exists.
-#[tokio::test]
-async fn create_never_creates_nothing_and_finds_what_exists() {
-    use sessionkit_core::store::Create;
-    let table = table_name();
-    let never = || {
-        MySqlStore::builder(&url())
-            .with_table(&table)
-            .with_create(Create::Never)
-            .connect()
-    };
-    let err = match never().await {
-        Err(e) if e.kind() == StoreErrorKind::Unavailable => {
-            sessionkit_testkit::require::<()>("MySQL", Err(e.report()));
-            return;
-        }
-        Err(e) => e,
-        Ok(_) => panic!("a missing table was found"),
-    };
-    assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
-    assert!(
-        err.report()
-            .contains(&format!("table {table} not found in mysql://")),
-        "{}",
-        err.report()
-    );
-    let mut conn = raw().await.expect("raw connection");
-    let found: Option<i64> = conn
-        .exec_first(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (?, ?)",
-            (&table, format!("{table}_lease")),
-        )
-        .await
-        .unwrap();
-    let _ = conn.disconnect().await;
-    assert_eq!(found, Some(0), "created");
-    let _guard = dropping(&table);
-    drop(open(&table).await.expect("made by IfMissing"));
-    let store = never().await.expect("found with Never");
-    assert!(matches!(
-        store.load(&SessionKey::generate(), T0).await.unwrap(),
-        Lookup::Missing
-    ));
-    store.disconnect().await.unwrap();
 }

@@ -2,13 +2,10 @@
 //! `postgres://postgres@127.0.0.1:5432/test`). Each store works on tables of its own; see
 //! [`crate::server`].
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sessionkit_core::{
-    Config, Engine, Lookup, ManualClock, SessionKey, SessionStore, StoreErrorKind,
-};
+use sessionkit_core::{Lookup, ManualClock, SessionKey, SessionStore, StoreErrorKind};
 use sessionkit_sql::PostgresStore;
 use sessionkit_testkit::Profile;
 use tokio_postgres::NoTls;
@@ -89,78 +86,65 @@ server::native_server_tests!(
     PostgresStore, "PostgreSQL",
     dead: "postgres://postgres:pw@127.0.0.1:1/test",
     shown: "postgres://postgres@127.0.0.1:1/test",
-    silent: "postgres://postgres@127.0.0.1:{port}/test"
+    silent: "postgres://postgres@127.0.0.1:{port}/test",
+    bad: "postgres://a@b:notaport/c"
 );
 
-#[tokio::test]
-async fn bad_urls_tables_and_databases_are_config_errors() {
-    let err = PostgresStore::builder(&url())
-        .with_table("bad name; drop")
-        .connect()
-        .await
-        .expect_err("bad table name");
-    assert_eq!(err.kind(), StoreErrorKind::Config);
-    assert!(err.to_string().contains("invalid table name"), "{err}");
-    let err = PostgresStore::connect("postgres://a@b:notaport/c")
-        .await
-        .expect_err("bad URL");
-    assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
-    // A database that does not exist (when the server is there to say so).
-    if raw().await.is_none() {
-        return;
-    }
-    let url = url();
-    let Some((base, _db)) = url.split('?').next().and_then(|u| u.rsplit_once('/')) else {
-        return;
-    };
-    let err = PostgresStore::connect(&format!("{base}/sessionkit_no_such_db"))
-        .await
-        .expect_err("missing database");
-    assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
+// ---- the hooks of `native_server_tests!` ------------------------------------------------
+
+pub(crate) async fn server_up() -> bool {
+    raw().await.is_some()
 }
 
-#[tokio::test]
-async fn newer_layout_version_is_refused() {
-    let table = table_name();
-    let Some(store) = open(&table).await else {
-        return;
-    };
-    let _guard = dropping(&table);
-    drop(store);
+/// Runs `sql` (statements without parameters) on a raw connection.
+pub(crate) async fn raw_exec(sql: &str) {
     let client = raw().await.expect("raw connection");
-    client
-        .execute(
-            "UPDATE sessionkit_schema SET version = 99 WHERE tbl = $1",
+    client.batch_execute(sql).await.expect(sql);
+}
+
+async fn exec(sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> u64 {
+    let client = raw().await.expect("raw connection");
+    client.execute(sql, params).await.expect(sql)
+}
+
+async fn set_layout_version(table: &str, version: i32) {
+    let sql = format!("UPDATE sessionkit_schema SET version = {version} WHERE tbl = $1");
+    exec(&sql, &[&table]).await;
+}
+
+async fn corrupt_data(table: &str, key: &SessionKey) {
+    let sql = format!(r#"UPDATE "{table}" SET data = 'not json {{' WHERE session_key = $1"#);
+    exec(&sql, &[&key.as_str()]).await;
+}
+
+async fn stored_data(table: &str, key: &SessionKey) -> Option<String> {
+    let client = raw().await.expect("raw connection");
+    let sql = format!(r#"SELECT data FROM "{table}" WHERE session_key = $1"#);
+    let row = client
+        .query_opt(&sql, &[&key.as_str()])
+        .await
+        .expect("select");
+    row.map(|r| r.get(0))
+}
+
+async fn tables_absent(table: &str) -> bool {
+    let client = raw().await.expect("raw connection");
+    let row = client
+        .query_one(
+            "SELECT to_regclass(quote_ident($1)) IS NULL, NOT EXISTS (SELECT 1 FROM sessionkit_schema WHERE tbl = $1)",
             &[&table],
         )
         .await
-        .expect("update");
-    let err = PostgresStore::builder(&url())
-        .with_table(&table)
-        .connect()
-        .await
-        .expect_err("a newer layout");
-    assert_eq!(err.kind(), StoreErrorKind::Config);
-    assert!(
-        err.report().contains("layout version 99"),
-        "{}",
-        err.report()
-    );
+        .unwrap();
+    row.get::<_, bool>(0) && row.get::<_, bool>(1)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cleanup_uses_the_expiry_index() {
-    let Some(store) = fresh().await else { return };
-    server::fill(&*store, 2000, 3600).await;
-    server::fill(&*store, 20, 1).await;
-    let client = raw().await.expect("raw connection");
-    client
-        .batch_execute(&format!(r#"ANALYZE "{}""#, store.table()))
-        .await
-        .expect("analyze");
-    let plan = store.explain_clear_expired(at(10)).await.expect("explain");
-    eprintln!("{plan}");
-    let index = format!("{}_expires_at", store.table());
+async fn analyze(table: &str) {
+    raw_exec(&format!(r#"ANALYZE "{table}""#)).await;
+}
+
+fn assert_uses_expiry_index(plan: &str, table: &str) {
+    let index = format!("{table}_expires_at");
     assert!(
         plan.contains(&format!("Index Scan using {index}"))
             || plan.contains(&format!("Bitmap Index Scan on {index}")),
@@ -172,83 +156,14 @@ async fn cleanup_uses_the_expiry_index() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unreadable_data_is_missing_and_left_alone() {
-    let Some(store) = fresh().await else { return };
-    let key = SessionKey::generate();
-    store
-        .create(&key, &record(r#"{"a":1}"#, 3600), T0)
-        .await
-        .expect("create");
-    let client = raw().await.expect("raw connection");
-    client
-        .execute(
-            &format!(
-                r#"UPDATE "{}" SET data = 'not json {{' WHERE session_key = $1"#,
-                store.table()
-            ),
-            &[&key.as_str()],
-        )
-        .await
-        .expect("corrupt");
-    assert!(matches!(
-        store.load(&key, T0).await.expect("load"),
-        Lookup::Missing
-    ));
-    let row = client
-        .query_one(
-            &format!(
-                r#"SELECT data FROM "{}" WHERE session_key = $1"#,
-                store.table()
-            ),
-            &[&key.as_str()],
-        )
-        .await
-        .expect("still there");
-    assert_eq!(row.get::<_, String>(0), "not json {");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sessions_survive_reconnecting() {
-    let Some(store) = fresh().await else { return };
-    let clock = ManualClock::new(T0);
-    let engine = Engine::builder(PostgresStore::clone(&store))
-        .with_config(Config::default())
-        .with_clock(Arc::new(clock.clone()))
-        .build();
-    let req = engine.begin(None);
-    req.load()
-        .await
-        .expect("load")
-        .insert("count", 3)
-        .expect("insert");
-    let out = req.finish(200).await;
-    assert!(out.failure.is_none());
-    let cookie = out.set_cookie[0]
-        .split(';')
-        .next()
-        .expect("cookie")
-        .to_owned();
-    let again = open(store.table()).await.expect("reconnect");
-    let engine = Engine::builder(again)
-        .with_config(Config::default())
-        .with_clock(Arc::new(clock))
-        .build();
-    let s = engine.begin(Some(&cookie)).load().await.expect("load");
-    assert_eq!(s.get::<i32>("count").expect("get"), Some(3));
-}
+/// Nothing to close: the pool goes with the store.
+async fn close(_store: &PostgresStore) {}
 
 #[tokio::test]
 async fn describe_shows_no_password() {
     let url = url();
     // postgres://user@host/db → postgres://user:secret@host/db (trust auth ignores it).
-    let with_password = match url.split_once("://").and_then(|(s, rest)| {
-        let (user, host) = rest.split_once('@')?;
-        (!user.contains(':')).then(|| format!("{s}://{user}:s3cret@{host}"))
-    }) {
-        Some(u) => u,
-        None => url.clone(),
-    };
+    let with_password = server::with_password(&url);
     let table = table_name();
     let _guard = dropping(&table);
     let store = match PostgresStore::builder(&with_password)
@@ -281,48 +196,4 @@ async fn unstorable_records_are_encode_errors() {
         .await
         .expect_err("text cannot hold NUL");
     assert_eq!(err.kind(), StoreErrorKind::Encode, "{}", err.report());
-}
-
-/// Issue 15: `Create::Never` creates no table, and finds one that exists.
-#[tokio::test]
-async fn create_never_creates_nothing_and_finds_what_exists() {
-    use sessionkit_core::store::Create;
-    let table = table_name();
-    let never = || {
-        PostgresStore::builder(&url())
-            .with_table(&table)
-            .with_create(Create::Never)
-            .connect()
-    };
-    let err = match never().await {
-        Err(e) if e.kind() == StoreErrorKind::Unavailable => {
-            sessionkit_testkit::require::<()>("PostgreSQL", Err(e.report()));
-            return;
-        }
-        Err(e) => e,
-        Ok(_) => panic!("a missing table was found"),
-    };
-    assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
-    assert!(
-        err.report()
-            .contains(&format!("table {table} not found in postgres://")),
-        "{}",
-        err.report()
-    );
-    let client = raw().await.expect("raw connection");
-    let row = client
-        .query_one(
-            "SELECT to_regclass(quote_ident($1)) IS NULL, NOT EXISTS (SELECT 1 FROM sessionkit_schema WHERE tbl = $1)",
-            &[&table],
-        )
-        .await
-        .unwrap();
-    assert!(row.get::<_, bool>(0) && row.get::<_, bool>(1), "created");
-    let _guard = dropping(&table);
-    drop(open(&table).await.expect("made by IfMissing"));
-    let store = never().await.expect("found with Never");
-    assert!(matches!(
-        store.load(&SessionKey::generate(), T0).await.unwrap(),
-        Lookup::Missing
-    ));
 }

@@ -162,6 +162,30 @@ fn stale_test_table_names() {
 
 // ---- checks shared by the server stores -------------------------------------------------
 
+/// `url` with the made-up password `s3cret` (`scheme://user@host/db` becomes
+/// `scheme://user:s3cret@host/db`; a URL that has a password, or no user, is kept).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) fn with_password(url: &str) -> String {
+    url.split_once("://")
+        .and_then(|(s, rest)| {
+            let (user, host) = rest.split_once('@')?;
+            (!user.contains(':')).then(|| format!("{s}://{user}:s3cret@{host}"))
+        })
+        .unwrap_or_else(|| url.to_owned())
+}
+
+/// An engine on `store` with `clock`, as the reconnection checks use it.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) fn engine_on<S: SessionStore>(
+    store: S,
+    clock: &sessionkit_core::ManualClock,
+) -> sessionkit_core::Engine {
+    sessionkit_core::Engine::builder(store)
+        .with_config(sessionkit_core::Config::default())
+        .with_clock(std::sync::Arc::new(clock.clone()))
+        .build()
+}
+
 /// A fixed "now" for the checks below.
 pub(crate) const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
 
@@ -358,12 +382,20 @@ pub(crate) async fn clears_in_batches_of_1000<S: SessionStore>(store: &S, later:
 /// What every native server store's tests share, written once: `open(table)` (a store on
 /// `table`; `None`, a SKIP, when the server is unreachable), `fresh()` (a store on fresh
 /// tables, dropped with it), the conformance suite, the concurrency checks, and connecting
-/// to a dead and to a silent server. The module using it has `url()`, `sweep_stale()` and
-/// `dropping(table)`; `$dead` is a URL to port 1 with the password `pw`, shown as `$shown`,
-/// and `$silent` the URL format for a port that never answers.
+/// to a dead and to a silent server, and the checks of the layout that only need a raw
+/// connection to set up or look (a newer layout version, unreadable data, reconnecting,
+/// `Create::Never`, bad URLs, the expiry index).
+///
+/// The module using it has `url()`, `sweep_stale()`, `dropping(table)` and these hooks on
+/// a raw connection: `server_up()`, `set_layout_version(table, v)`,
+/// `corrupt_data(table, key)` (sets `data` to `not json {`), `stored_data(table, key)`,
+/// `tables_absent(table)` (neither the tables nor a schema row), `analyze(table)`,
+/// `assert_uses_expiry_index(plan, table)` and `close(&store)` (lets go of the pool).
+/// `$dead` is a URL to port 1 with the password `pw`, shown as `$shown`, `$silent` the URL
+/// format for a port that never answers, `$bad` a URL that does not parse.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! native_server_tests {
-    ($store:ident, $name:literal, dead: $dead:literal, shown: $shown:literal, silent: $silent:literal) => {
+    ($store:ident, $name:literal, dead: $dead:literal, shown: $shown:literal, silent: $silent:literal, bad: $bad:literal) => {
         /// Connects on `table`: `None` (SKIP) when the server is unreachable, a panic for
         /// any other failure.
         async fn open(table: &str) -> Option<$store> {
@@ -479,6 +511,134 @@ macro_rules! native_server_tests {
             holder.abort();
             assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{}", err.report());
             assert!(took < Duration::from_secs(12), "took {took:?}");
+        }
+
+        #[tokio::test]
+        async fn bad_urls_tables_and_databases_are_config_errors() {
+            let err = $store::builder(&url())
+                .with_table("bad name; drop")
+                .connect()
+                .await
+                .expect_err("bad table name");
+            assert_eq!(err.kind(), StoreErrorKind::Config);
+            assert!(err.to_string().contains("invalid table name"), "{err}");
+            let err = $store::connect($bad).await.expect_err("bad URL");
+            assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
+            // A database that does not exist (when the server is there to say so).
+            if !server_up().await {
+                return;
+            }
+            let url = url();
+            let Some((base, _db)) = url.split('?').next().and_then(|u| u.rsplit_once('/')) else {
+                return;
+            };
+            let err = $store::connect(&format!("{base}/sessionkit_no_such_db"))
+                .await
+                .expect_err("missing database");
+            assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
+        }
+
+        #[tokio::test]
+        async fn newer_layout_version_is_refused() {
+            let table = table_name();
+            let Some(store) = open(&table).await else {
+                return;
+            };
+            let _guard = dropping(&table);
+            close(&store).await;
+            drop(store);
+            set_layout_version(&table, 99).await;
+            let err = $store::builder(&url())
+                .with_table(&table)
+                .connect()
+                .await
+                .expect_err("a newer layout");
+            assert_eq!(err.kind(), StoreErrorKind::Config);
+            assert!(
+                err.report().contains("layout version 99"),
+                "{}",
+                err.report()
+            );
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn cleanup_uses_the_expiry_index() {
+            let Some(store) = fresh().await else { return };
+            server::fill(&*store, 2000, 3600).await;
+            server::fill(&*store, 20, 1).await;
+            analyze(store.table()).await;
+            let plan = store.explain_clear_expired(at(10)).await.expect("explain");
+            eprintln!("{plan}");
+            assert_uses_expiry_index(&plan, store.table());
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn unreadable_data_is_missing_and_left_alone() {
+            let Some(store) = fresh().await else { return };
+            let key = SessionKey::generate();
+            store
+                .create(&key, &record(r#"{"a":1}"#, 3600), T0)
+                .await
+                .expect("create");
+            corrupt_data(store.table(), &key).await;
+            assert!(matches!(
+                store.load(&key, T0).await.expect("load"),
+                Lookup::Missing
+            ));
+            assert_eq!(
+                stored_data(store.table(), &key).await.as_deref(),
+                Some("not json {")
+            );
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sessions_survive_reconnecting() {
+            let Some(store) = fresh().await else { return };
+            let clock = ManualClock::new(T0);
+            let engine = server::engine_on($store::clone(&store), &clock);
+            let cookie = sessionkit_testkit::client::first_cookie(&engine, "count", 3).await;
+            let again = open(store.table()).await.expect("reconnect");
+            let engine = server::engine_on(again, &clock);
+            let s = engine.begin(Some(&cookie)).load().await.expect("load");
+            assert_eq!(s.get::<i32>("count").expect("get"), Some(3));
+        }
+
+        /// Issue 15: `Create::Never` creates no table, and finds one that exists.
+        #[tokio::test]
+        async fn create_never_creates_nothing_and_finds_what_exists() {
+            use sessionkit_core::store::Create;
+            let table = table_name();
+            let never = || {
+                $store::builder(&url())
+                    .with_table(&table)
+                    .with_create(Create::Never)
+                    .connect()
+            };
+            let err = match never().await {
+                Err(e) if e.kind() == StoreErrorKind::Unavailable => {
+                    sessionkit_testkit::require::<()>($name, Err(e.report()));
+                    return;
+                }
+                Err(e) => e,
+                Ok(_) => panic!("a missing table was found"),
+            };
+            assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
+            let scheme = $shown.split("://").next().expect("scheme");
+            assert!(
+                err.report()
+                    .contains(&format!("table {table} not found in {scheme}://")),
+                "{}",
+                err.report()
+            );
+            assert!(tables_absent(&table).await, "created");
+            let _guard = dropping(&table);
+            drop(open(&table).await.expect("made by IfMissing"));
+            let store = never().await.expect("found with Never");
+            assert!(matches!(
+                store.load(&SessionKey::generate(), T0).await.unwrap(),
+                Lookup::Missing
+            ));
+            close(&store).await;
         }
     };
 }

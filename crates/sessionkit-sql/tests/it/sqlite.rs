@@ -97,12 +97,7 @@ async fn clear_errors_for_bad_paths_and_names() {
         .unwrap_err();
     assert!(err.to_string().contains("invalid table name"), "{err}");
     // A file that is not a database.
-    let junk = dir.path().join("junk.db");
-    std::fs::write(
-        &junk,
-        b"this is not an sqlite database, not at all, no no no",
-    )
-    .unwrap();
+    let junk = junk_database(dir.path());
     let err = SqliteStore::open(&junk).await.unwrap_err();
     assert!(err.report().contains("junk.db"), "{}", err.report());
 }
@@ -209,4 +204,15 @@ async fn older_layout_version_is_refused_not_migrated() {
         .query_row("SELECT version FROM sessionkit_schema", [], |r| r.get(0))
         .unwrap();
     assert_eq!(v, 0);
+}
+
+/// A file named `junk.db` in `dir` that is not an SQLite database.
+pub(crate) fn junk_database(dir: &std::path::Path) -> std::path::PathBuf {
+    let junk = dir.join("junk.db");
+    std::fs::write(
+        &junk,
+        b"this is not an sqlite database, not at all, no no no",
+    )
+    .unwrap();
+    junk
 }
