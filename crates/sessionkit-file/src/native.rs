@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use sessionkit_core::store::{DynSessionListing, DynUserIndex, SessionInfo};
+use sessionkit_core::store::SessionInfo;
 use sessionkit_core::value::Map;
 use sessionkit_core::{
     Create, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
@@ -398,13 +398,7 @@ impl SessionStore for FileStore {
         format!("file://{}", self.location().display())
     }
 
-    fn listing(&self) -> Option<&dyn DynSessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn DynUserIndex> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index);
 }
 
 layout::listing_and_user_index!(FileStore);

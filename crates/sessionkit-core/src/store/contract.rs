@@ -325,6 +325,45 @@ store_contract! {
     }
 }
 
+/// Answers [`SessionStore`]'s capability queries with `Some(self)`, for a store that
+/// implements the capabilities itself: inside `impl SessionStore for MyStore`,
+/// `sessionkit_core::offers!(listing, user_index, leases);` (any of the three, in any
+/// order) writes `fn listing(&self) -> Option<&dyn DynSessionListing> { Some(self) }` and
+/// its siblings.
+///
+/// Nearly every store offers its capabilities this way; the queries cannot default to
+/// `Some(self)` (that needs `Self: SessionListing`, which the contract cannot require), so
+/// the macro is the one place the answer is written.
+///
+/// ```
+/// use sessionkit_core::{MemoryStore, SessionStore};
+///
+/// let store = MemoryStore::new();
+/// assert!(store.listing().is_some() && store.user_index().is_some());
+/// assert!(store.leases().is_none());
+/// ```
+#[macro_export]
+macro_rules! offers {
+    ($($capability:ident),+ $(,)?) => {
+        $($crate::offers!(@ $capability);)+
+    };
+    (@ listing) => {
+        fn listing(&self) -> Option<&dyn $crate::DynSessionListing> {
+            Some(self)
+        }
+    };
+    (@ user_index) => {
+        fn user_index(&self) -> Option<&dyn $crate::DynUserIndex> {
+            Some(self)
+        }
+    };
+    (@ leases) => {
+        fn leases(&self) -> Option<&dyn $crate::DynLeaseStore> {
+            Some(self)
+        }
+    };
+}
+
 /// A store chosen at run time: any [`SessionStore`] behind an `Arc`, itself a
 /// `SessionStore`.
 ///

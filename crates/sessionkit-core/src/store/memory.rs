@@ -9,8 +9,8 @@ use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 
 use super::{
-    CreateOutcome, DynSessionListing, DynUserIndex, Lookup, Metadata, Record, SaveOutcome,
-    SessionInfo, SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
+    CreateOutcome, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionListing,
+    SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
 };
 use crate::data::Data;
 use crate::key::{KEY_LEN, SessionKey};
@@ -470,13 +470,7 @@ impl SessionStore for MemoryStore {
         "memory://".to_owned()
     }
 
-    fn listing(&self) -> Option<&dyn DynSessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn DynUserIndex> {
-        Some(self)
-    }
+    crate::offers!(listing, user_index);
 }
 
 /// Listing scans every shard: fine for an admin page or the CLI, not for a request path.

@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use sessionkit_core::{
-    Config, CreateOutcome, Data, DynSessionListing, DynUserIndex, Lookup, Metadata, Record,
-    SaveOutcome, SessionInfo, SessionKey, SessionListing, SessionStore, StoreError, Token,
-    UserIndex,
+    Config, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionKey,
+    SessionListing, SessionStore, StoreError, Token, UserIndex,
 };
 use sessionkit_django::keys::CacheEngine;
 use sessionkit_django::pickle::{redis_value_decode, redis_value_encode};
@@ -431,13 +430,7 @@ impl SessionStore for DjangoCacheStore {
         )
     }
 
-    fn listing(&self) -> Option<&dyn DynSessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn DynUserIndex> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index);
 }
 
 /// Scans every key of the namespace, sorts them, then reads and decodes values in key

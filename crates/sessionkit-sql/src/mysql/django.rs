@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use mysql_async::Value;
 use mysql_async::prelude::Queryable;
-use sessionkit_core::store::{Create, DynSessionListing, DynUserIndex};
+use sessionkit_core::store::Create;
 use sessionkit_core::{
-    CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
-    SessionStore, StoreError, Token, UserIndex,
+    CreateOutcome, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError, Token,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -346,13 +345,7 @@ impl SessionStore for DjangoMySqlStore {
         )
     }
 
-    fn listing(&self) -> Option<&dyn DynSessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn DynUserIndex> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index);
 }
 
 shared::django_store_common!(DjangoMySqlStore, "mysql");
@@ -410,36 +403,5 @@ impl Scan for DjangoMySqlStore {
             )
             .await?;
         Ok(n > 0)
-    }
-}
-
-/// Listing decodes every row in key order: see the [module docs](super).
-impl SessionListing for DjangoMySqlStore {
-    async fn list(
-        &self,
-        now: OffsetDateTime,
-        after: Option<&SessionKey>,
-        limit: usize,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
-        shared::list(self, now, after, limit).await
-    }
-}
-
-/// The per-user index is a scan that decodes every row: see the [module docs](super).
-impl UserIndex for DjangoMySqlStore {
-    async fn sessions_of(
-        &self,
-        user_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
-        shared::sessions_of(self, user_id, now).await
-    }
-
-    async fn revoke_user(
-        &self,
-        user_id: &str,
-        keep: Option<&SessionKey>,
-    ) -> Result<u64, StoreError> {
-        shared::revoke_user(self, user_id, keep).await
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::{Row, Value};
-use sessionkit_core::store::{Create, DynLeaseStore, DynSessionListing, DynUserIndex, LeaseStore};
+use sessionkit_core::store::{Create, LeaseStore};
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
@@ -428,17 +428,7 @@ impl SessionStore for MySqlStore {
         self.inner.db.url().to_owned()
     }
 
-    fn listing(&self) -> Option<&dyn DynSessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn DynUserIndex> {
-        Some(self)
-    }
-
-    fn leases(&self) -> Option<&dyn DynLeaseStore> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index, leases);
 }
 
 impl SessionListing for MySqlStore {

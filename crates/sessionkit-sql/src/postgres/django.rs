@@ -4,10 +4,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use sessionkit_core::store::{Create, DynSessionListing, DynUserIndex};
+use sessionkit_core::store::Create;
 use sessionkit_core::{
-    CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
-    SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
+    CreateOutcome, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError,
+    StoreErrorKind, Token,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio_postgres::types::ToSql;
@@ -357,13 +357,7 @@ impl SessionStore for DjangoPostgresStore {
         )
     }
 
-    fn listing(&self) -> Option<&dyn DynSessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn DynUserIndex> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index);
 }
 
 shared::django_store_common!(DjangoPostgresStore, "postgres");
@@ -408,36 +402,5 @@ impl Scan for DjangoPostgresStore {
             .execute("revoke_user", &self.db.sql.delete_if, &[&key, &data])
             .await?;
         Ok(n > 0)
-    }
-}
-
-/// Listing decodes every row in key order: see the [module docs](super).
-impl SessionListing for DjangoPostgresStore {
-    async fn list(
-        &self,
-        now: OffsetDateTime,
-        after: Option<&SessionKey>,
-        limit: usize,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
-        shared::list(self, now, after, limit).await
-    }
-}
-
-/// The per-user index is a scan that decodes every row: see the [module docs](super).
-impl UserIndex for DjangoPostgresStore {
-    async fn sessions_of(
-        &self,
-        user_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
-        shared::sessions_of(self, user_id, now).await
-    }
-
-    async fn revoke_user(
-        &self,
-        user_id: &str,
-        keep: Option<&SessionKey>,
-    ) -> Result<u64, StoreError> {
-        shared::revoke_user(self, user_id, keep).await
     }
 }

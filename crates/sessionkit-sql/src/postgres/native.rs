@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sessionkit_core::store::{Create, DynLeaseStore, DynSessionListing, DynUserIndex, LeaseStore};
+use sessionkit_core::store::{Create, LeaseStore};
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, Token, UserIndex,
@@ -320,17 +320,7 @@ impl SessionStore for PostgresStore {
         self.inner.db.url().to_owned()
     }
 
-    fn listing(&self) -> Option<&dyn DynSessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn DynUserIndex> {
-        Some(self)
-    }
-
-    fn leases(&self) -> Option<&dyn DynLeaseStore> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index, leases);
 }
 
 impl SessionListing for PostgresStore {

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use sessionkit_core::store::{Create, DynSessionListing, DynUserIndex};
+use sessionkit_core::store::Create;
 use sessionkit_core::{
-    CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
-    SessionStore, StoreError, StoreErrorKind, Token, UserIndex, pytime,
+    CreateOutcome, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError,
+    StoreErrorKind, Token, pytime,
 };
 use time::OffsetDateTime;
 
@@ -396,13 +396,7 @@ impl SessionStore for DjangoSqliteStore {
         )
     }
 
-    fn listing(&self) -> Option<&dyn DynSessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn DynUserIndex> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index);
 }
 
 shared::django_store_common!(DjangoSqliteStore, "sqlite");
@@ -445,37 +439,6 @@ impl Scan for DjangoSqliteStore {
             })
             .await?;
         Ok(n > 0)
-    }
-}
-
-/// Listing decodes every row in key order: see the [module docs](super).
-impl SessionListing for DjangoSqliteStore {
-    async fn list(
-        &self,
-        now: OffsetDateTime,
-        after: Option<&SessionKey>,
-        limit: usize,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
-        shared::list(self, now, after, limit).await
-    }
-}
-
-/// The per-user index is a scan that decodes every row: see the [module docs](super).
-impl UserIndex for DjangoSqliteStore {
-    async fn sessions_of(
-        &self,
-        user_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
-        shared::sessions_of(self, user_id, now).await
-    }
-
-    async fn revoke_user(
-        &self,
-        user_id: &str,
-        keep: Option<&SessionKey>,
-    ) -> Result<u64, StoreError> {
-        shared::revoke_user(self, user_id, keep).await
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use sessionkit_core::store::{Create, DynSessionListing, DynUserIndex};
+use sessionkit_core::store::Create;
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, Token, UserIndex,
@@ -350,13 +350,7 @@ impl SessionStore for SqliteStore {
         format!("sqlite://{}", self.inner.path.display())
     }
 
-    fn listing(&self) -> Option<&dyn DynSessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn DynUserIndex> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index);
 }
 
 impl SessionListing for SqliteStore {
