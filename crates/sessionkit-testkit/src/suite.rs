@@ -649,44 +649,22 @@ pub async fn leases_exclude_and_expire<S: SessionStore>(store: &S, p: &Profile) 
     );
     let key = SessionKey::generate();
     let ttl = Duration::from_millis(800);
-    assert!(
-        leases
-            .try_acquire_boxed(&key, "a", ttl)
-            .await
-            .expect("acquire")
-    );
-    assert!(
-        !leases
-            .try_acquire_boxed(&key, "b", ttl)
-            .await
-            .expect("acquire")
-    );
+    let acquire = |owner: &'static str| leases.try_acquire_boxed(&key, owner, ttl);
+    assert!(acquire("a").await.expect("acquire"));
+    assert!(!acquire("b").await.expect("acquire"));
     leases
         .release_boxed(&key, "b")
         .await
         .expect("release by a non-owner");
     assert!(
-        !leases
-            .try_acquire_boxed(&key, "b", ttl)
-            .await
-            .expect("acquire"),
+        !acquire("b").await.expect("acquire"),
         "only the owner releases"
     );
     leases.release_boxed(&key, "a").await.expect("release");
-    assert!(
-        leases
-            .try_acquire_boxed(&key, "b", ttl)
-            .await
-            .expect("acquire after release")
-    );
+    assert!(acquire("b").await.expect("acquire after release"));
     // b crashes: the lease runs out by itself.
     tokio::time::sleep(ttl + Duration::from_millis(400)).await;
-    assert!(
-        leases
-            .try_acquire_boxed(&key, "c", ttl)
-            .await
-            .expect("acquire after expiry")
-    );
+    assert!(acquire("c").await.expect("acquire after expiry"));
     leases.release_boxed(&key, "c").await.expect("release");
 }
 

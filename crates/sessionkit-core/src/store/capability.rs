@@ -9,7 +9,10 @@
 //! `leases()` return — a capability is reached through a `dyn DynSessionStore`, so it must
 //! be object-safe, but the boxing is written once, in the `store_contract!` macro, not in
 //! every store. Callers through the object-safe form call the `_boxed` methods
-//! (`list_boxed`, `sessions_of_boxed`, ...), as the engine calls `load_boxed`.
+//! (`list_boxed`, `sessions_of_boxed`, ...), as the engine calls `load_boxed`. A store
+//! that implements a capability itself answers the query with
+//! [`offers!`](crate::offers) (`sessionkit_core::offers!(listing, user_index);` inside its
+//! `impl SessionStore`).
 
 use time::OffsetDateTime;
 

@@ -8,12 +8,13 @@ use sessionkit_core::{
     Config, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionKey,
     SessionListing, SessionStore, StoreError, Token, UserIndex,
 };
+use sessionkit_django::cached_db::cached_expiry;
 use sessionkit_django::keys::CacheEngine;
 use sessionkit_django::pickle::{redis_value_decode, redis_value_encode};
 use time::OffsetDateTime;
 
 use super::side::{CacheSide, Fetched, Inserted, Replaced, Stored};
-use super::{DEFAULT_COOKIE_AGE, plus_millis, read_value};
+use super::{DEFAULT_COOKIE_AGE, read_value};
 use crate::codec::ttl_ms;
 use crate::conn::Target;
 use crate::listing::CONCURRENCY;
@@ -193,12 +194,13 @@ impl DjangoCacheStore {
         now: OffsetDateTime,
     ) -> Option<(Data, OffsetDateTime)> {
         let data = read_value(key, &s.value)?;
-        let expires_at = data.absolute_expiry().unwrap_or_else(|| match s.pttl {
-            p if p > 0 => plus_millis(now, p),
-            -1 => plus_millis(now, self.inner.cookie_age.saturating_mul(1000)),
+        let ttl_ms = match s.pttl {
+            p if p > 0 => p,
+            -1 => self.inner.cookie_age.saturating_mul(1000),
             // -2: evicted meanwhile.
-            _ => now,
-        });
+            _ => 0,
+        };
+        let expires_at = cached_expiry(&data, ttl_ms, now);
         Some((data, expires_at))
     }
 
