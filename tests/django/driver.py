@@ -24,6 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ENGINES = ("db", "cache", "cached_db", "file", "signed_cookies")
 DEFAULT_PASSWORD = "sk-password"
+# Where sk_site/urls.py routes django.contrib.auth.views.LoginView.
+LOGIN_VIEW_PATH = "/accounts/login/"
 
 
 class Fail(Exception):
@@ -275,6 +277,38 @@ def cmd_login(args):
         "backend": s[BACKEND_SESSION_KEY],
         "hash": s[HASH_SESSION_KEY],
     }
+
+
+def cmd_login_view(args):
+    """A login through Django's real `LoginView` with Django's test Client, CSRF enforced:
+    GET the form (the token from its `csrfmiddlewaretoken` field), then POST the username,
+    the password and that token (or --bad-token instead). The session key the client holds
+    afterwards, the status of each request and the logged-in user's pk."""
+    from django.contrib.auth import SESSION_KEY
+    from django.test import Client
+
+    user = get_or_create_user(args.user, None)
+    client = Client(enforce_csrf_checks=True)
+    form = client.get(LOGIN_VIEW_PATH)
+    html = form.content.decode()
+    marker = 'name="csrfmiddlewaretoken" value="'
+    if marker not in html:
+        raise Fail(f"no CSRF field in the login form (status {form.status_code})")
+    token = html.split(marker, 1)[1].split('"', 1)[0]
+    sent = "x" * len(token) if args.bad_token else token
+    response = client.post(
+        LOGIN_VIEW_PATH,
+        {"username": args.user, "password": args.password or DEFAULT_PASSWORD,
+         "csrfmiddlewaretoken": sent},
+    )
+    cookie = client.cookies.get("sessionid")
+    key = cookie.value if cookie is not None and cookie.value else None
+    logged_in = None
+    if key:
+        s = store(key)
+        logged_in = s.get(SESSION_KEY)
+    return {"form_status": form.status_code, "status": response.status_code,
+            "token": token, "key": key, "user_id": str(user.pk), "logged_in": logged_in}
 
 
 def cmd_logout(args):
@@ -635,6 +669,13 @@ def parser():
     c.add_argument("--user", required=True, help="username (created if missing)")
     c.add_argument("--password", help=f"password for a new user (default {DEFAULT_PASSWORD}); "
                    "checked if the user exists")
+
+    c = cmd("login-view", cmd_login_view,
+            "log in through LoginView with the test Client (GET the form, POST with its token)")
+    c.add_argument("--user", required=True, help="username (created if missing)")
+    c.add_argument("--password", help=f"the password to post (default {DEFAULT_PASSWORD})")
+    c.add_argument("--bad-token", action="store_true",
+                   help="post a wrong CSRF token instead of the form's")
 
     key_arg(cmd("logout", cmd_logout, "django.contrib.auth.logout()"))
     key_arg(cmd("whoami", cmd_whoami, "django.contrib.auth.get_user()"))

@@ -44,6 +44,7 @@ mod django;
 mod middleware;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod transform;
 
 #[cfg(feature = "django")]
 pub use django::{

@@ -2,13 +2,9 @@
 //! responses are rendered by `sessionkit_core::actix`, shared with the extractors.
 
 use std::fmt;
-use std::future::{Future, Ready, ready};
-use std::pin::Pin;
-use std::rc::Rc;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::{Error, HttpMessage};
+use actix_web::HttpMessage;
+use actix_web::body::EitherBody;
 use sessionkit_core::{ClientStore, Config, Engine, SessionStore};
 
 /// actix-web middleware giving every request a lazily loaded session. Cloning is cheap:
@@ -49,54 +45,12 @@ impl SessionMiddleware {
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for SessionMiddleware
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = Error;
-    type Transform = SessionMiddlewareService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(SessionMiddlewareService {
-            service: Rc::new(service),
-            engine: self.engine.clone(),
-        }))
-    }
-}
-
-/// The service made by [`SessionMiddleware`].
-pub struct SessionMiddlewareService<S> {
-    service: Rc<S>,
-    engine: Engine,
-}
-
-impl<S> fmt::Debug for SessionMiddlewareService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionMiddlewareService")
-            .field("engine", &self.engine)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S, B> Service<ServiceRequest> for SessionMiddlewareService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Error>>>>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let rs = sessionkit_core::actix::begin(&self.engine, req.headers());
+crate::transform::transform!(
+    SessionMiddleware => SessionMiddlewareService { engine: Engine },
+    B => EitherBody<B>,
+    fn call(service, engine, req) {
+        let rs = sessionkit_core::actix::begin(engine, req.headers());
         req.extensions_mut().insert(rs.clone());
-        let service = Rc::clone(&self.service);
         Box::pin(async move {
             let mut res = service.call(req).await?;
             let outcome = rs.finish(res.status().as_u16()).await;
@@ -109,4 +63,4 @@ where
             Ok(res.map_into_left_body())
         })
     }
-}
+);

@@ -43,9 +43,15 @@
 //! assert_eq!(session.get::<Vec<u32>>("cart").unwrap(), Some(vec![1, 7]));
 //! # }
 //! ```
+//!
+//! [`serve`] runs an app on a real port instead, for tests that speak HTTP to it (another
+//! process, a browser, the conformance suite).
 
-use actix_web::dev::{Service, ServiceResponse};
+use actix_web::App;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::test::TestRequest;
+use sessionkit_testkit::adapter::Server;
 
 pub use sessionkit_testkit::app::{SessionJar, session_with};
 
@@ -63,12 +69,12 @@ pub fn attach(jar: &SessionJar, mut request: TestRequest) -> TestRequest {
 
 /// Takes the session id from `response` (`Set-Cookie`, the session header) into the jar.
 pub fn absorb<B>(jar: &mut SessionJar, response: &ServiceResponse<B>) {
-    let pairs: Vec<(&str, &str)> = response
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-        .collect();
-    jar.absorb(pairs);
+    jar.absorb(
+        response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+    );
 }
 
 /// Sends `request` through `app` (from `actix_web::test::init_service`) with the jar's
@@ -85,4 +91,66 @@ where
         actix_web::test::try_call_service(app, attach(jar, request).to_request()).await?;
     absorb(jar, &response);
     Ok(response)
+}
+
+/// Serves the apps `app` makes on `127.0.0.1` (a free port), with one worker and an actix
+/// system of its own on a thread of its own, so that a test on any runtime (or none) can
+/// send it requests; the server stops when the returned [`Server`] drops.
+///
+/// ```
+/// use actix_web::{App, web};
+/// use sessionkit_actix::SessionMiddleware;
+/// use sessionkit_core::{Config, MemoryStore};
+///
+/// let session = SessionMiddleware::new(MemoryStore::new(), Config::default());
+/// let server = sessionkit_actix::testing::serve(move || {
+///     App::new()
+///         .wrap(session.clone())
+///         .route("/", web::get().to(|| async { "hello" }))
+/// });
+/// let res = sessionkit_testkit::http::get(&server.addr, "/", None).unwrap();
+/// assert_eq!(res.body, "hello");
+/// ```
+pub fn serve<F, T, B>(app: F) -> Server
+where
+    F: Fn() -> App<T> + Send + Clone + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = actix_web::HttpServer::new(app)
+                .workers(1)
+                .disable_signals()
+                .bind(("127.0.0.1", 0))
+                .expect("bind 127.0.0.1");
+            let addr = server.addrs()[0].to_string();
+            let server = server.run();
+            tx.send((addr, server.handle())).expect("the test waits");
+            server.await
+        })
+    });
+    let (addr, handle) = rx.recv().expect("the server thread started");
+    Server {
+        addr,
+        guard: Box::new(Stop(handle)),
+    }
+}
+
+/// Stops the server when dropped (from a thread of its own: the caller may be inside a
+/// runtime, or none).
+struct Stop(actix_web::dev::ServerHandle);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let handle = self.0.clone();
+        std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)));
+    }
 }

@@ -384,17 +384,36 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
 }
 
 /// Refuses lock mode (`serve --lock`) on a store that cannot take part in it across
-/// nodes: Django's cache layout on memcached has no leases (its items are Django's, and
-/// memcached has no other place for them), and a lock held on one node only would
-/// serialize nothing between the nodes sharing the servers.
+/// nodes. Lock mode takes each node's own lock, then the store's lease (the cross-node
+/// lock); Django's layouts on the shared servers have no lease store: the cache layout on
+/// memcached or Redis keeps only Django's items, and the db layout on PostgreSQL or MySQL
+/// only Django's `django_session` (a `cached_db` setup takes its leases from that db, so
+/// none either). There a lock held on one node only would serialize nothing between the
+/// nodes sharing the servers, so it is refused rather than silently weakened. The local
+/// Django layouts (SQLite, file) are served by one host's processes, as their native
+/// layouts, which have no leases either.
 pub fn check_lock(url: &str, layout: Layout) -> anyhow::Result<()> {
-    if layout == Layout::Django && matches!(parse(url), Ok(StoreUrl::Memcached(_))) {
-        bail!(
-            "--lock needs leases in the store, and Django's cache layout on memcached ({}) has none: serve it without --lock (compare-and-set, the default, loses no writes), or use --layout native (whose memcached store has leases)",
-            redact(url)
-        );
+    if layout != Layout::Django {
+        return Ok(());
     }
-    Ok(())
+    let Ok(parsed) = parse(url) else {
+        return Ok(()); // reported when the store is opened
+    };
+    let parsed = match parsed {
+        StoreUrl::Cached(inner) => *inner,
+        other => other,
+    };
+    let what = match parsed {
+        StoreUrl::Memcached(_) => "Django's cache layout on memcached",
+        StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) => "Django's cache layout on Redis",
+        StoreUrl::Postgres(_) => "Django's db layout on PostgreSQL",
+        StoreUrl::Mysql(_) => "Django's db layout on MySQL",
+        _ => return Ok(()),
+    };
+    bail!(
+        "--lock needs leases in the store, and {what} ({}) has none: serve it without --lock (compare-and-set, the default, loses no writes), or use --layout native (whose store has leases)",
+        redact(url)
+    );
 }
 
 async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opened> {

@@ -101,13 +101,19 @@ impl ResponseError for LoadError {
     }
 }
 
+/// A 500 with the plain-text `body`: what a programming error or a failure whose details
+/// go to the log (not to the client) answers, here and in `sessionkit-actix`.
+pub fn internal_error(body: &'static str) -> HttpResponse {
+    HttpResponse::InternalServerError()
+        .content_type("text/plain; charset=utf-8")
+        .body(body)
+}
+
 impl ResponseError for SessionError {
     /// A 500 with a generic body; the details go to the log, not to the client.
     fn error_response(&self) -> HttpResponse {
         tracing::error!(error = %self, "session error in handler");
-        HttpResponse::InternalServerError()
-            .content_type("text/plain; charset=utf-8")
-            .body("Internal Server Error")
+        internal_error("Internal Server Error")
     }
 }
 
@@ -119,9 +125,7 @@ struct MissingMiddleware;
 impl ResponseError for MissingMiddleware {
     fn error_response(&self) -> HttpResponse {
         tracing::error!("Session extractor used on a route without SessionMiddleware");
-        HttpResponse::InternalServerError()
-            .content_type("text/plain; charset=utf-8")
-            .body("Session middleware missing.")
+        internal_error("Session middleware missing.")
     }
 }
 

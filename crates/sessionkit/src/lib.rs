@@ -87,4 +87,27 @@ pub mod django {
     pub use sessionkit_redis::{DjangoCacheBuilder, DjangoCacheStore, DjangoCachedDbStore};
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     pub use sessionkit_sql::django as sql;
+
+    /// Beside a Django site on axum / tower: Django's logged-in user ([`DjangoUser`](axum::DjangoUser)),
+    /// its flash messages ([`MessagesLayer`](axum::MessagesLayer), [`Messages`](axum::Messages))
+    /// and its CSRF protection ([`CsrfLayer`](axum::CsrfLayer), [`CsrfToken`](axum::CsrfToken)).
+    /// See `examples/django-site.rs`.
+    #[cfg(feature = "axum")]
+    pub mod axum {
+        pub use sessionkit_tower::{
+            CsrfLayer, CsrfService, CsrfToken, CsrfTokenRejection, DjangoUser, DjangoUserRejection,
+            MAX_FORM_BODY, Messages, MessagesLayer, MessagesRejection, MessagesService,
+        };
+    }
+
+    /// Beside a Django site on actix-web: Django's logged-in user, its flash messages and
+    /// its CSRF protection.
+    #[cfg(feature = "actix")]
+    pub mod actix {
+        pub use sessionkit_actix::{
+            CsrfMiddleware, CsrfMiddlewareService, CsrfToken, DjangoUser, DjangoUserError,
+            MAX_FORM_BODY, Messages, MessagesMiddleware, MessagesMiddlewareService,
+            MessagesMissing,
+        };
+    }
 }

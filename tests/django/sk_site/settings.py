@@ -47,6 +47,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 ROOT_URLCONF = "sk_site.urls"
+# The login view's template (demo/templates/registration/login.html).
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = env_bool("SK_USE_TZ", True)
 TIME_ZONE = env("SK_TIME_ZONE", "UTC")

@@ -2,13 +2,11 @@
 //! [`CsrfMiddleware`] and the [`CsrfToken`] extractor over `sessionkit-django`'s
 //! [`CsrfConfig`].
 
-use std::fmt;
-use std::future::{Future, Ready, ready};
+use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::body::EitherBody;
+use actix_web::dev::Payload;
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap, ORIGIN, REFERER};
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use sessionkit_core::{IdSource, RequestSession};
@@ -61,73 +59,11 @@ impl CsrfMiddleware {
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for CsrfMiddleware
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = Error;
-    type Transform = CsrfMiddlewareService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(CsrfMiddlewareService {
-            service: Rc::new(service),
-            config: self.config.clone(),
-        }))
-    }
-}
-
-/// The service made by [`CsrfMiddleware`].
-pub struct CsrfMiddlewareService<S> {
-    service: Rc<S>,
-    config: CsrfConfig,
-}
-
-impl<S> fmt::Debug for CsrfMiddlewareService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CsrfMiddlewareService")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    text(headers, CONTENT_TYPE.as_str()).is_some_and(|ct| {
-        ct.split(';').next().is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
-    })
-}
-
-fn forbidden(config: &CsrfConfig, reason: &Reason, path: &str) -> HttpResponse {
-    tracing::warn!(%reason, path, "Forbidden (CSRF)");
-    HttpResponse::Forbidden()
-        .content_type("text/plain; charset=utf-8")
-        .body(config.failure_body(reason))
-}
-
-impl<S, B> Service<ServiceRequest> for CsrfMiddlewareService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Error>>>>;
-
-    forward_ready!(service);
-
-    fn call(&self, mut req: ServiceRequest) -> Self::Future {
-        let service = Rc::clone(&self.service);
-        let config = self.config.clone();
+crate::transform::transform!(
+    CsrfMiddleware => CsrfMiddlewareService { config: CsrfConfig },
+    B => EitherBody<B>,
+    fn call(service, config, mut req) {
+        let config = config.clone();
         Box::pin(async move {
             if is_safe_method(req.method().as_str()) {
                 return Ok(service.call(req).await?.map_into_left_body());
@@ -182,6 +118,26 @@ where
             Ok(service.call(req).await?.map_into_left_body())
         })
     }
+);
+
+fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    text(headers, CONTENT_TYPE.as_str()).is_some_and(|ct| {
+        ct.split(';').next().is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+    })
+}
+
+fn forbidden(config: &CsrfConfig, reason: &Reason, path: &str) -> HttpResponse {
+    tracing::warn!(%reason, path, "Forbidden (CSRF)");
+    HttpResponse::Forbidden()
+        .content_type("text/plain; charset=utf-8")
+        .body(config.failure_body(reason))
 }
 
 /// A masked CSRF token for the request's session (Django's `get_token(request)`), to put

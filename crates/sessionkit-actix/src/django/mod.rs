@@ -82,9 +82,7 @@ impl ResponseError for DjangoUserError {
                 [],
             ),
             DjangoUserError::Missing(_) | DjangoUserError::Internal => {
-                HttpResponse::InternalServerError()
-                    .content_type("text/plain; charset=utf-8")
-                    .body("Internal Server Error")
+                sessionkit_core::actix::internal_error("Internal Server Error")
             }
         }
     }

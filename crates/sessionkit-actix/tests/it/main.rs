@@ -5,7 +5,7 @@
 mod testing;
 
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpResponse, HttpServer, test, web};
+use actix_web::{App, HttpResponse, test, web};
 use sessionkit_actix::SessionMiddleware;
 use sessionkit_core::{BoxStore, Engine, RequestSession, Session, SessionError};
 use sessionkit_sql::SqliteStore;
@@ -35,44 +35,16 @@ async fn with_load(
     Ok(respond(&action, &s).map(reply)?)
 }
 
-/// A stopped server when dropped.
-struct Stop(actix_web::dev::ServerHandle);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let handle = self.0.clone();
-        std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)));
-    }
-}
-
 impl Adapter for Actix {
     async fn serve(&self, engine: Engine) -> Server {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let middleware = SessionMiddleware::from_engine(engine);
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .wrap(middleware.clone())
-                        .route("/plain", web::get().to(|| async { "plain" }))
-                        .route("/s/{action}", web::get().to(with_session))
-                        .route("/load/{action}", web::get().to(with_load))
-                })
-                .workers(1)
-                .disable_signals()
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-                let addr = server.addrs()[0].to_string();
-                let server = server.run();
-                tx.send((addr, server.handle())).unwrap();
-                server.await
-            })
-        });
-        let (addr, handle) = rx.recv().unwrap();
-        Server {
-            addr,
-            guard: Box::new(Stop(handle)),
-        }
+        let middleware = SessionMiddleware::from_engine(engine);
+        sessionkit_actix::testing::serve(move || {
+            App::new()
+                .wrap(middleware.clone())
+                .route("/plain", web::get().to(|| async { "plain" }))
+                .route("/s/{action}", web::get().to(with_session))
+                .route("/load/{action}", web::get().to(with_load))
+        })
     }
 }
 
@@ -80,19 +52,7 @@ mod memory {
     sessionkit_testkit::adapter_conformance_tests!(super::Actix);
 }
 
-mod header {
-    sessionkit_testkit::adapter_conformance_tests!(
-        super::Actix,
-        mode: sessionkit_testkit::adapter::Mode::Header("X-Session-Id")
-    );
-}
-
-mod both {
-    sessionkit_testkit::adapter_conformance_tests!(
-        super::Actix,
-        mode: sessionkit_testkit::adapter::Mode::Both("X-Session-Id")
-    );
-}
+sessionkit_testkit::adapter_conformance_tests!(header_transports: Actix, "X-Session-Id");
 
 mod sqlite {
     async fn store() -> sessionkit_core::BoxStore {

@@ -28,8 +28,9 @@
 //! | `POST /account/revoke`, `/account/revoke-others` | delete one other session, or all others |
 //! | `GET /inspect` | the key's fingerprint, the data as JSON, the expiry, the store |
 //!
-//! Every form is a POST protected against CSRF (an origin check plus a token kept in the
-//! session; see `csrf.rs`) and answered with a 303 redirect. A page without a form only
+//! Every form is a POST protected against CSRF by the library's `CsrfLayer` (Django's
+//! origin check plus a token kept in the session) behind the demo's `Sec-Fetch-Site` check
+//! (see `form_guard.rs`), and answered with a 303 redirect. A page without a form only
 //! reads, so it never starts a session.
 
 use std::net::SocketAddr;
@@ -49,7 +50,7 @@ use sessionkit_tower::{MessagesLayer, SessionLayer};
 use crate::store_url::{Layout, Opened};
 use crate::{CacheArgs, StoreArgs};
 
-mod csrf;
+mod form_guard;
 pub mod http;
 mod pages;
 mod site;
@@ -69,7 +70,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub cache: CacheArgs,
     /// Lock mode: one request at a time per session (instead of compare-and-set with
-    /// replay). Refused on Django's cache layout on memcached, which has no leases.
+    /// replay). Refused on Django's layouts on shared servers (PostgreSQL, MySQL, Redis,
+    /// memcached), which have no leases.
     #[arg(long)]
     pub lock: bool,
     /// Carry session ids in this request/response header instead of the cookie (for API
@@ -176,7 +178,12 @@ pub fn app_for(engine: Engine, site: Site, max_body_bytes: usize) -> Router {
         .route("/account/logout", post(pages::logout))
         .route("/account/revoke", post(pages::revoke))
         .route("/account/revoke-others", post(pages::revoke_others))
-        .layer(DefaultBodyLimit::max(max_body_bytes));
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(form_guard::csrf_layer())
+        .layer(axum::middleware::from_fn_with_state(
+            form_guard::Guard::new(max_body_bytes),
+            form_guard::guard,
+        ));
     let app = Router::new()
         .route("/", get(root))
         .route("/atomic", get(atomic))

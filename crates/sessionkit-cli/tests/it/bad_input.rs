@@ -879,3 +879,36 @@ fn issue_15_refused_connections_name_each_cause_once() {
         }
     }
 }
+
+/// Issue 18: lock mode needs leases, which none of Django's layouts on shared servers has
+/// (the cache layout on Redis, the db layout on PostgreSQL and MySQL, and so `cached_db`
+/// over them): refused at startup as on memcached, before any server is reached. The
+/// native layouts of the same servers keep `--lock`, and so do Django's local layouts.
+#[test]
+fn issue_18_lock_is_refused_on_djangos_shared_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    for (store, extra) in [
+        ("redis://127.0.0.1:1", &[][..]),
+        ("redis+cluster://127.0.0.1:1", &[][..]),
+        ("postgres://postgres@127.0.0.1:1/test", &[][..]),
+        ("mysql://root@127.0.0.1:1/test", &[][..]),
+        (
+            "postgres://postgres@127.0.0.1:1/test",
+            &["--cache-store", "redis://127.0.0.1:1"][..],
+        ),
+    ] {
+        let mut args = vec!["serve", "--layout", "django", "--store", store, "--lock"];
+        args.extend_from_slice(extra);
+        let (code, _, err) = run(&args, dir.path());
+        assert_ne!(code, 0, "{args:?}");
+        for want in [
+            "--lock needs leases",
+            store,
+            "without --lock",
+            "--layout native",
+        ] {
+            assert!(err.contains(want), "{args:?} lacks {want:?}: {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

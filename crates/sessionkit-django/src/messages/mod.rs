@@ -57,6 +57,7 @@
 
 pub mod codec;
 mod request;
+mod slot;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -65,6 +66,7 @@ use std::sync::Arc;
 use sessionkit_core::{Config, SameSite};
 
 pub use request::{CookieUpdate, RequestMessages, Update};
+pub use slot::MessagesSlot;
 
 use crate::signing::{Secrets, Signer};
 

@@ -1,14 +1,18 @@
 //! The logged-in user shared with Django (issue 18.1): `DjangoAuth` behind the axum and
 //! actix-web `DjangoUser` extractors, over Django's `django_session` and `auth_user`
-//! tables on SQLite, against Django's own `login`, `logout`, `get_user` and password
-//! changes (the driver).
+//! tables, against Django's own `login`, `logout`, `get_user` and password changes (the
+//! driver). Every scenario runs on both adapters and on each [`Backend`]: the `db` engine
+//! over SQLite, PostgreSQL and MySQL, and `cached_db` over Redis ([`auth_matrix!`]).
 
 use std::collections::HashMap;
 
 use sessionkit_core::{Config, Engine, Session};
 use sessionkit_django::Secrets;
-use sessionkit_django::auth::{CurrentUser, DjangoAuth, SqliteUserLoader, UserTable};
-use sessionkit_sql::django::DjangoSqliteStore;
+use sessionkit_django::auth::{
+    CurrentUser, DjangoAuth, MySqlUserLoader, PostgresUserLoader, SqliteUserLoader, UserTable,
+};
+use sessionkit_redis::DjangoCachedDbStore;
+use sessionkit_sql::django::{DjangoMySqlStore, DjangoPostgresStore, DjangoSqliteStore};
 use sessionkit_testkit::http::Response;
 
 use crate::django::{Django, SECRET, text};
@@ -22,11 +26,7 @@ fn answer(user: &CurrentUser) -> String {
     }
 }
 
-/// A running Rust server; stopped on drop.
-struct Rust {
-    addr: String,
-    _guard: Box<dyn Send>,
-}
+pub(crate) use crate::support::Rust;
 
 mod axum_app {
     use std::collections::HashMap;
@@ -37,7 +37,7 @@ mod axum_app {
     use axum::routing::get;
     use sessionkit_core::{Engine, Session};
     use sessionkit_django::auth::DjangoAuth;
-    use sessionkit_tower::{DjangoUser, SessionLayer};
+    use sessionkit_tower::DjangoUser;
 
     pub(super) async fn serve(engine: Engine, auth: DjangoAuth) -> super::Rust {
         let app = Router::new()
@@ -66,31 +66,16 @@ mod axum_app {
                     },
                 ),
             )
-            .layer(Extension(auth))
-            .layer(SessionLayer::from_engine(engine));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let task = tokio::spawn(async move { axum::serve(listener, app).await });
-        super::Rust {
-            addr,
-            _guard: Box::new(Abort(task)),
-        }
-    }
-
-    struct Abort(tokio::task::JoinHandle<std::io::Result<()>>);
-
-    impl Drop for Abort {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
+            .layer(Extension(auth));
+        crate::support::serve_axum_session(engine, app).await
     }
 }
 
 mod actix_app {
     use std::collections::HashMap;
 
-    use actix_web::{App, HttpResponse, HttpServer, web};
-    use sessionkit_actix::{DjangoUser, SessionMiddleware};
+    use actix_web::{App, HttpResponse, web};
+    use sessionkit_actix::DjangoUser;
     use sessionkit_core::{Engine, Session};
     use sessionkit_django::auth::DjangoAuth;
 
@@ -114,44 +99,15 @@ mod actix_app {
         "Logged out"
     }
 
-    struct Stop(actix_web::dev::ServerHandle);
-
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let handle = self.0.clone();
-            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)));
-        }
-    }
-
     pub(super) fn serve(engine: Engine, auth: DjangoAuth) -> super::Rust {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let middleware = SessionMiddleware::from_engine(engine);
-                let data = web::Data::new(auth);
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(data.clone())
-                        .wrap(middleware.clone())
-                        .route("/whoami", web::get().to(whoami))
-                        .route("/login", web::get().to(login))
-                        .route("/logout", web::get().to(logout))
-                })
-                .workers(1)
-                .disable_signals()
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-                let addr = server.addrs()[0].to_string();
-                let server = server.run();
-                tx.send((addr, server.handle())).unwrap();
-                server.await
-            })
-        });
-        let (addr, handle) = rx.recv().unwrap();
-        super::Rust {
-            addr,
-            _guard: Box::new(Stop(handle)),
-        }
+        let data = web::Data::new(auth);
+        crate::support::serve_actix_session!(engine, move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/whoami", web::get().to(whoami))
+                .route("/login", web::get().to(login))
+                .route("/logout", web::get().to(logout))
+        })
     }
 }
 
@@ -176,41 +132,135 @@ async fn login(
     }
 }
 
+/// The adapter a scenario runs on.
 #[derive(Clone, Copy, Debug)]
-enum Adapter {
+pub(crate) enum Adapter {
     Axum,
     Actix,
 }
 
-/// Django on a temp SQLite file, and the Rust side's engine and auth over it.
-struct Site {
-    django: Django,
+/// Where Django keeps its sessions and users in a scenario: the `db` engine over SQLite
+/// (a temp file), PostgreSQL (a schema of the test's own) or MySQL (a database of the
+/// test's own), or `cached_db` over SQLite with its cache in Redis (a key prefix of the
+/// test's own). The Rust side opens the matching Django-layout store and user loader.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+    CachedDbRedis,
+}
+
+fn postgres_url() -> String {
+    sessionkit_testkit::service_url(
+        "SESSIONKIT_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    )
+}
+
+fn mysql_url() -> String {
+    sessionkit_testkit::service_url(
+        "SESSIONKIT_TEST_MYSQL_URL",
+        "mysql://root@127.0.0.1:3306/test",
+    )
+}
+
+fn redis_url() -> String {
+    sessionkit_testkit::service_url("SESSIONKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+}
+
+/// Django migrated on a [`Backend`], and the Rust side's engine and auth over the same
+/// sessions and users. The namespace (schema, database, key prefix) is dropped, then the
+/// temp dir removed, when the site drops.
+pub(crate) struct Site {
+    pub(crate) django: Django,
+    backend: Backend,
     db: std::path::PathBuf,
+    /// The PostgreSQL schema, MySQL database or Redis key prefix.
+    namespace: String,
+    _teardown: Option<crate::db::Teardown>,
     _dir: tempfile::TempDir,
 }
 
 impl Site {
-    fn new() -> Option<Site> {
+    /// Django on `backend`, migrated; `None` (a visible skip, a failure under
+    /// `SESSIONKIT_REQUIRE_SERVICES=1`) when Django or the service is missing.
+    pub(crate) fn on(backend: Backend) -> Option<Site> {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("db.sqlite3");
-        let django = Django::new("db")?
-            .with("SK_DB", "sqlite")
-            .with("SK_SQLITE_PATH", db.to_str().expect("UTF-8 temp path"));
-        django.call(&["migrate"]);
+        let sqlite = db.to_str().expect("UTF-8 temp path").to_owned();
+        let namespace = crate::db::namespace();
+        let (django, service) = match backend {
+            Backend::Sqlite => (
+                Django::new("db")?
+                    .with("SK_DB", "sqlite")
+                    .with("SK_SQLITE_PATH", &sqlite),
+                None,
+            ),
+            Backend::Postgres => (
+                Django::new("db")?
+                    .with("SK_DB", "postgres")
+                    .with("SK_PG_URL", &postgres_url())
+                    .with("SK_PG_SCHEMA", &namespace),
+                Some("PostgreSQL"),
+            ),
+            Backend::MySql => (
+                Django::new("db")?
+                    .with("SK_DB", "mysql")
+                    .with("SK_MYSQL_URL", &mysql_url())
+                    .with("SK_MYSQL_DB", &namespace),
+                Some("MySQL"),
+            ),
+            Backend::CachedDbRedis => (
+                Django::new("cached_db")?
+                    .with("SK_DB", "sqlite")
+                    .with("SK_SQLITE_PATH", &sqlite)
+                    .with("SK_REDIS_URL", &redis_url())
+                    .with("SK_CACHE_KEY_PREFIX", &namespace),
+                Some("Redis"),
+            ),
+        };
+        let teardown = service.map(|_| crate::db::Teardown(django.clone()));
+        if let Err(e) = django.try_call(&["migrate"]) {
+            match service {
+                Some(name) => {
+                    let _ = sessionkit_testkit::require::<()>(name, Err(e));
+                    return None;
+                }
+                None => panic!("driver migrate failed: {e}"),
+            }
+        }
         Some(Site {
             django,
+            backend,
             db,
+            namespace,
+            _teardown: teardown,
             _dir: dir,
         })
     }
 
-    async fn rust(
+    /// Django's `auth_user`, named as the loader reaches it on this backend.
+    fn users(&self) -> UserTable {
+        match self.backend {
+            Backend::Sqlite | Backend::CachedDbRedis => UserTable::django(),
+            Backend::Postgres | Backend::MySql => UserTable::custom(
+                &format!("{}.auth_user", self.namespace),
+                "id",
+                "username",
+                "password",
+            )
+            .expect("a valid table name"),
+        }
+    }
+
+    pub(crate) async fn rust(
         &self,
         adapter: Adapter,
         secrets: &Secrets,
         configure: impl FnOnce(DjangoAuth) -> DjangoAuth,
     ) -> Rust {
-        self.rust_with_table(adapter, secrets, UserTable::django(), configure)
+        self.rust_with_table(adapter, secrets, self.users(), configure)
             .await
     }
 
@@ -221,54 +271,108 @@ impl Site {
         table: UserTable,
         configure: impl FnOnce(DjangoAuth) -> DjangoAuth,
     ) -> Rust {
-        let store = DjangoSqliteStore::open(&self.db, secrets)
-            .await
-            .expect("open Django's db");
-        let engine = Engine::new(store, Config::default());
-        let loader = SqliteUserLoader::open(&self.db, table).expect("open the users");
-        let auth = configure(DjangoAuth::new(secrets, loader));
+        let engine = self.engine(secrets).await;
+        let auth = configure(self.auth(secrets, table));
         match adapter {
             Adapter::Axum => axum_app::serve(engine, auth).await,
             Adapter::Actix => actix_app::serve(engine, auth),
         }
     }
+
+    /// The Rust side's engine on Django's sessions: the Django-layout store of the
+    /// backend, with `secrets`.
+    pub(crate) async fn engine(&self, secrets: &Secrets) -> Engine {
+        self.engine_with(secrets, Config::default()).await
+    }
+
+    /// [`Site::engine`] with `config`.
+    pub(crate) async fn engine_with(&self, secrets: &Secrets, config: Config) -> Engine {
+        match self.backend {
+            Backend::Sqlite => {
+                let store = DjangoSqliteStore::open(&self.db, secrets)
+                    .await
+                    .expect("open Django's db");
+                Engine::new(store, config)
+            }
+            Backend::Postgres => {
+                let store = DjangoPostgresStore::builder(&postgres_url(), secrets)
+                    .with_schema(&self.namespace)
+                    .connect()
+                    .await
+                    .expect("connect to Django's PostgreSQL schema");
+                Engine::new(store, config)
+            }
+            Backend::MySql => {
+                let store = DjangoMySqlStore::builder(&mysql_url(), secrets)
+                    .with_database(&self.namespace)
+                    .connect()
+                    .await
+                    .expect("connect to Django's MySQL database");
+                Engine::new(store, config)
+            }
+            Backend::CachedDbRedis => {
+                let db = DjangoSqliteStore::open(&self.db, secrets)
+                    .await
+                    .expect("open Django's db");
+                let store = DjangoCachedDbStore::connect(db, &redis_url())
+                    .await
+                    .expect("connect to Redis")
+                    .with_key_prefix(&self.namespace);
+                Engine::new(store, config)
+            }
+        }
+    }
+
+    /// `DjangoAuth` over the backend's users in `table`.
+    fn auth(&self, secrets: &Secrets, table: UserTable) -> DjangoAuth {
+        match self.backend {
+            Backend::Sqlite | Backend::CachedDbRedis => DjangoAuth::new(
+                secrets,
+                SqliteUserLoader::open(&self.db, table).expect("open the users"),
+            ),
+            Backend::Postgres => DjangoAuth::new(
+                secrets,
+                PostgresUserLoader::connect(&postgres_url(), table).expect("the users"),
+            ),
+            Backend::MySql => DjangoAuth::new(
+                secrets,
+                MySqlUserLoader::connect(&mysql_url(), table).expect("the users"),
+            ),
+        }
+    }
 }
 
-async fn get(rust: &Rust, path: &str, key: Option<&str>) -> Response {
-    let addr = rust.addr.clone();
-    let path = path.to_owned();
+pub(crate) async fn get(rust: &Rust, path: &str, key: Option<&str>) -> Response {
     let cookie = key.map(|k| format!("sessionid={k}"));
-    tokio::task::spawn_blocking(move || {
-        sessionkit_testkit::http::get(&addr, &path, cookie.as_deref()).expect("request")
-    })
-    .await
-    .unwrap()
+    crate::support::get(&rust.addr, path, cookie).await
 }
 
 /// The session key a response set (`None` when it removed the cookie or set none).
-fn new_key(res: &Response) -> Option<String> {
+pub(crate) fn new_key(res: &Response) -> Option<String> {
     res.set_cookies().iter().find_map(|c| {
         let value = c.strip_prefix("sessionid=")?.split(';').next()?;
         (!value.is_empty() && !value.starts_with('"')).then(|| value.to_owned())
     })
 }
 
-fn exists(django: &Django, key: &str) -> bool {
+pub(crate) fn exists(django: &Django, key: &str) -> bool {
     matches!(
         django.call(&["read", "--key", key]).get("exists"),
         Some(sessionkit_core::Value::Bool(true))
     )
 }
 
-fn django_user(django: &Django, key: &str) -> Option<String> {
+pub(crate) fn django_user(django: &Django, key: &str) -> Option<String> {
     match django.call(&["whoami", "--key", key]).get("user") {
         Some(sessionkit_core::Value::String(s)) => Some(s.clone()),
         _ => None,
     }
 }
 
-async fn django_login_then_password_change(adapter: Adapter) {
-    let Some(site) = Site::new() else { return };
+async fn django_login_then_password_change(adapter: Adapter, backend: Backend) {
+    let Some(site) = Site::on(backend) else {
+        return;
+    };
     let rust = site.rust(adapter, &Secrets::new(SECRET), |a| a).await;
     let login = site.django.call(&["login", "--new", "--user", "alice"]);
     let key = text(&login, "key");
@@ -303,8 +407,10 @@ async fn django_login_then_password_change(adapter: Adapter) {
     assert!(!exists(&site.django, &key), "the session was flushed");
 }
 
-async fn rust_login_is_a_django_login(adapter: Adapter) {
-    let Some(site) = Site::new() else { return };
+async fn rust_login_is_a_django_login(adapter: Adapter, backend: Backend) {
+    let Some(site) = Site::on(backend) else {
+        return;
+    };
     let rust = site.rust(adapter, &Secrets::new(SECRET), |a| a).await;
     site.django.call(&["login", "--new", "--user", "bob"]);
     let set = site.django.call(&[
@@ -361,8 +467,10 @@ async fn rust_login_is_a_django_login(adapter: Adapter) {
     );
 }
 
-async fn fallback_key_backend_hash_and_loader_failure(adapter: Adapter) {
-    let Some(site) = Site::new() else { return };
+async fn fallback_key_backend_hash_and_loader_failure(adapter: Adapter, backend: Backend) {
+    let Some(site) = Site::on(backend) else {
+        return;
+    };
     // A login made while Django's SECRET_KEY was OLD_SECRET.
     let old = site.django.clone().with("SK_SECRET_KEY", OLD_SECRET);
     let login = old.call(&["login", "--new", "--user", "carol"]);
@@ -425,28 +533,48 @@ async fn fallback_key_backend_hash_and_loader_failure(adapter: Adapter) {
     assert_eq!(django_user(&site.django, &key).as_deref(), Some("erin"));
 }
 
-macro_rules! both_adapters {
-    ($($name:ident),*) => {
+/// Tests of `scenario(adapter, backend)` functions of the invoking module: one per
+/// adapter (`axum`, `actix`) and backend (`sqlite`, `postgres`, `mysql`,
+/// `cached_db_redis`), e.g. `auth::axum::postgres::rust_login_is_a_django_login`.
+#[macro_export]
+macro_rules! auth_matrix {
+    ($($name:ident),* $(,)?) => {
         mod axum {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Adapter::Axum).await;
-                }
-            )*
+            $crate::auth_matrix!(@backends Axum; $($name),*);
         }
         mod actix {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Adapter::Actix).await;
-                }
-            )*
+            $crate::auth_matrix!(@backends Actix; $($name),*);
         }
+    };
+    (@backends $adapter:ident; $($name:ident),*) => {
+        mod sqlite {
+            $crate::auth_matrix!(@tests $adapter, Sqlite; $($name),*);
+        }
+        mod postgres {
+            $crate::auth_matrix!(@tests $adapter, Postgres; $($name),*);
+        }
+        mod mysql {
+            $crate::auth_matrix!(@tests $adapter, MySql; $($name),*);
+        }
+        mod cached_db_redis {
+            $crate::auth_matrix!(@tests $adapter, CachedDbRedis; $($name),*);
+        }
+    };
+    (@tests $adapter:ident, $backend:ident; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::super::$name(
+                    $crate::auth::Adapter::$adapter,
+                    $crate::auth::Backend::$backend,
+                )
+                .await;
+            }
+        )*
     };
 }
 
-both_adapters!(
+crate::auth_matrix!(
     django_login_then_password_change,
     rust_login_is_a_django_login,
     fallback_key_backend_hash_and_loader_failure

@@ -1,21 +1,17 @@
 //! CSRF shared with Django (issue 18.3) under `CSRF_USE_SESSIONS = True`: Django's own
 //! `CsrfViewMiddleware` and `{% csrf_token %}` (the driver's `csrf-post` and `csrf-form`)
-//! against `CsrfConfig::check`, and `CsrfLayer` / `CsrfMiddleware` over Django's
-//! `django_session` on SQLite, tokens crossing both ways.
+//! against `CsrfConfig::check` (on SQLite), and `CsrfLayer` / `CsrfMiddleware` over
+//! Django's sessions, tokens crossing both ways on both adapters and every [`Backend`]
+//! (the `db` engine over SQLite, PostgreSQL and MySQL, `cached_db` over Redis).
 
-use sessionkit_core::{Config, Engine, Transport, Value};
+use sessionkit_core::{Config, Transport, Value};
 use sessionkit_django::Secrets;
 use sessionkit_django::csrf::{CsrfConfig, CsrfRequest, mask, new_secret};
-use sessionkit_sql::django::DjangoSqliteStore;
 use sessionkit_testkit::http::Response;
 
+use crate::auth::{Adapter, Backend};
 use crate::django::{Django, SECRET, text};
-
-/// A running Rust server; stopped on drop.
-struct Rust {
-    addr: String,
-    _guard: Box<dyn Send>,
-}
+use crate::support::Rust;
 
 const SESSION_HEADER: &str = "X-Session-Id";
 
@@ -24,7 +20,7 @@ mod axum_app {
     use axum::routing::get;
     use sessionkit_core::Engine;
     use sessionkit_django::csrf::CsrfConfig;
-    use sessionkit_tower::{CsrfLayer, CsrfToken, SessionLayer};
+    use sessionkit_tower::{CsrfLayer, CsrfToken};
 
     pub(super) async fn serve(engine: Engine, config: CsrfConfig) -> super::Rust {
         let app = Router::new()
@@ -33,29 +29,14 @@ mod axum_app {
                 get(|CsrfToken(t): CsrfToken| async move { t })
                     .post(|body: String| async move { format!("Sent: {}", body.len()) }),
             )
-            .layer(CsrfLayer::new(config))
-            .layer(SessionLayer::from_engine(engine));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let task = tokio::spawn(async move { axum::serve(listener, app).await });
-        super::Rust {
-            addr,
-            _guard: Box::new(Abort(task)),
-        }
-    }
-
-    struct Abort(tokio::task::JoinHandle<std::io::Result<()>>);
-
-    impl Drop for Abort {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
+            .layer(CsrfLayer::new(config));
+        crate::support::serve_axum_session(engine, app).await
     }
 }
 
 mod actix_app {
-    use actix_web::{App, HttpServer, web};
-    use sessionkit_actix::{CsrfMiddleware, CsrfToken, SessionMiddleware};
+    use actix_web::{App, web};
+    use sessionkit_actix::{CsrfMiddleware, CsrfToken};
     use sessionkit_core::Engine;
     use sessionkit_django::csrf::CsrfConfig;
 
@@ -67,85 +48,41 @@ mod actix_app {
         format!("Sent: {}", body.len())
     }
 
-    struct Stop(actix_web::dev::ServerHandle);
-
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let handle = self.0.clone();
-            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)));
-        }
-    }
-
     pub(super) fn serve(engine: Engine, config: CsrfConfig) -> super::Rust {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let session = SessionMiddleware::from_engine(engine);
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .wrap(CsrfMiddleware::new(config.clone()))
-                        .wrap(session.clone())
-                        .route("/form", web::get().to(form))
-                        .route("/form", web::post().to(sent))
-                })
-                .workers(1)
-                .disable_signals()
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-                let addr = server.addrs()[0].to_string();
-                let server = server.run();
-                tx.send((addr, server.handle())).unwrap();
-                server.await
-            })
-        });
-        let (addr, handle) = rx.recv().unwrap();
-        super::Rust {
-            addr,
-            _guard: Box::new(Stop(handle)),
-        }
+        crate::support::serve_actix_session!(engine, move || {
+            App::new()
+                .wrap(CsrfMiddleware::new(config.clone()))
+                .route("/form", web::get().to(form))
+                .route("/form", web::post().to(sent))
+        })
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Adapter {
-    Axum,
-    Actix,
-}
-
-/// Django on a temp SQLite file (`CSRF_USE_SESSIONS = True`).
+/// Django on a [`Backend`] (`CSRF_USE_SESSIONS = True`).
 struct Site {
     django: Django,
-    db: std::path::PathBuf,
-    _dir: tempfile::TempDir,
+    /// Django's database and namespace, dropped with the site.
+    backend: crate::auth::Site,
 }
 
 impl Site {
-    fn new() -> Option<Site> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("db.sqlite3");
-        let django = Django::new("db")?
-            .with("SK_DB", "sqlite")
-            .with("SK_SQLITE_PATH", db.to_str().expect("UTF-8 temp path"))
+    fn new(backend: Backend) -> Option<Site> {
+        let backend = crate::auth::Site::on(backend)?;
+        let django = backend
+            .django
+            .clone()
             .with("SK_CSRF_USE_SESSIONS", "1")
             .with("SK_CSRF_TRUSTED_ORIGINS", "https://*.corp.test");
-        django.call(&["migrate"]);
-        Some(Site {
-            django,
-            db,
-            _dir: dir,
-        })
+        Some(Site { django, backend })
     }
 
     async fn rust(&self, adapter: Adapter) -> Rust {
         let secrets = Secrets::new(SECRET);
-        let store = DjangoSqliteStore::open(&self.db, &secrets)
-            .await
-            .expect("open Django's db");
         let config = Config::builder()
             .transport(Transport::Both(SESSION_HEADER.into()))
             .build()
             .unwrap();
-        let engine = Engine::new(store, config);
+        let engine = self.backend.engine_with(&secrets, config).await;
         let csrf = CsrfConfig::new().with_trusted_origins(["https://*.corp.test"]);
         match adapter {
             Adapter::Axum => axum_app::serve(engine, csrf).await,
@@ -224,7 +161,9 @@ const FORM: &str = "application/x-www-form-urlencoded";
 /// same verdict and Django's very reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rules_agree_with_django() {
-    let Some(site) = Site::new() else { return };
+    let Some(site) = Site::new(Backend::Sqlite) else {
+        return;
+    };
     let (key, token, secret) = site.django_form();
     let wrong = mask(&new_secret()).unwrap();
     let config = CsrfConfig::new().with_trusted_origins(["https://*.corp.test"]);
@@ -311,21 +250,30 @@ async fn the_rules_agree_with_django() {
     }
 }
 
-async fn tokens_cross_both_ways(adapter: Adapter) {
-    let Some(site) = Site::new() else { return };
+async fn tokens_cross_both_ways(adapter: Adapter, backend: Backend) {
+    let Some(site) = Site::new(backend) else {
+        return;
+    };
     let rust = site.rust(adapter).await;
     let (key, token, _) = site.django_form();
     let cookie = format!("sessionid={key}");
+    // A url-encoded form POST in the session.
+    let post_form = |body: String| {
+        let (addr, cookie) = (rust.addr.clone(), cookie.clone());
+        async move {
+            post(
+                &addr,
+                "/form",
+                &[("Cookie", &cookie), ("Content-Type", FORM)],
+                &body,
+            )
+            .await
+        }
+    };
 
     // A token from a Django-rendered form: accepted by the Rust POST.
     let body = format!("name=x&csrfmiddlewaretoken={token}");
-    let res = post(
-        &rust.addr,
-        "/form",
-        &[("Cookie", &cookie), ("Content-Type", FORM)],
-        &body,
-    )
-    .await;
+    let res = post_form(body.clone()).await;
     assert_eq!(
         (res.status, res.body.as_str()),
         (200, format!("Sent: {}", body.len()).as_str())
@@ -346,27 +294,14 @@ async fn tokens_cross_both_ways(adapter: Adapter) {
     assert_eq!(res.status, 200, "{res:?}");
     // A wrong token, none, a foreign origin: 403 with Django's reason.
     let wrong = mask(&new_secret()).unwrap();
-    let body = format!("csrfmiddlewaretoken={wrong}");
-    let res = post(
-        &rust.addr,
-        "/form",
-        &[("Cookie", &cookie), ("Content-Type", FORM)],
-        &body,
-    )
-    .await;
+    let res = post_form(format!("csrfmiddlewaretoken={wrong}")).await;
     assert_eq!(res.status, 403);
     assert!(
         res.body.contains("CSRF token from POST incorrect."),
         "{}",
         res.body
     );
-    let res = post(
-        &rust.addr,
-        "/form",
-        &[("Cookie", &cookie), ("Content-Type", FORM)],
-        "a=1",
-    )
-    .await;
+    let res = post_form("a=1".to_owned()).await;
     assert_eq!(res.status, 403);
     assert!(res.body.contains("CSRF token missing."), "{}", res.body);
     let res = post(
@@ -392,13 +327,7 @@ async fn tokens_cross_both_ways(adapter: Adapter) {
 
     // A token rendered by Rust: accepted by Django's CsrfViewMiddleware, in the form and
     // in the header.
-    let addr = rust.addr.clone();
-    let cookie2 = cookie.clone();
-    let rendered = tokio::task::spawn_blocking(move || {
-        sessionkit_testkit::http::get(&addr, "/form", Some(&cookie2)).unwrap()
-    })
-    .await
-    .unwrap();
+    let rendered = crate::support::get(&rust.addr, "/form", Some(cookie.clone())).await;
     assert_eq!(rendered.status, 200);
     let rust_token = rendered.body.trim().to_owned();
     assert_eq!(rust_token.len(), 64);
@@ -415,27 +344,10 @@ async fn tokens_cross_both_ways(adapter: Adapter) {
     // A session that never had a secret: the Rust side makes one, Django accepts it.
     let fresh = site.django.call(&["create", "--data", r#"{"count": 1}"#]);
     let fresh = text(&fresh, "key");
-    let addr = rust.addr.clone();
     let c = format!("sessionid={fresh}");
-    let rendered = tokio::task::spawn_blocking(move || {
-        sessionkit_testkit::http::get(&addr, "/form", Some(&c)).unwrap()
-    })
-    .await
-    .unwrap();
+    let rendered = crate::support::get(&rust.addr, "/form", Some(c)).await;
     let t = rendered.body.trim().to_owned();
     assert_eq!(site.django_post(&fresh, &["--token", &t]), (200, None));
 }
 
-mod axum {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn tokens_cross_both_ways() {
-        super::tokens_cross_both_ways(super::Adapter::Axum).await;
-    }
-}
-
-mod actix {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn tokens_cross_both_ways() {
-        super::tokens_cross_both_ways(super::Adapter::Actix).await;
-    }
-}
+crate::auth_matrix!(tokens_cross_both_ways);

@@ -1,15 +1,21 @@
 //! What the `db` engine modules share: a namespace per test (a PostgreSQL schema, a MySQL
 //! database), removed by the driver's `teardown` when the test ends, and a sweep of the
-//! namespaces a killed run left behind.
+//! namespaces a killed run left behind; the setup of a test on a database server, written
+//! once over a [`Server`]; and the checks of Django's `USE_TZ = False` times.
 
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sessionkit_core::{
-    CreateOutcome, Data, Lookup, Metadata, Record, SessionKey, SessionStore, Value, pytime,
+    CreateOutcome, Data, Engine, Lookup, Metadata, Record, SessionKey, SessionStore, StoreError,
+    Value, pytime,
 };
+use sessionkit_django::Secrets;
+use sessionkit_sql::django::DjangoTime;
 use time::OffsetDateTime;
 
 use crate::django::Django;
+use crate::scenarios::{Pair, config};
 
 /// Prefix of every namespace these tests create.
 const PREFIX: &str = "sk_interop_";
@@ -50,6 +56,92 @@ impl Drop for Teardown {
     }
 }
 
+/// A database server Django's `db` engine runs on in these tests, with a namespace (a
+/// PostgreSQL schema, a MySQL database) per test. The modules differ in how they reach the
+/// server and name the namespace; [`server_site`] and [`server_pair`], the same for both,
+/// take it as a parameter.
+pub(crate) trait Server: 'static {
+    /// The service's name, for `require`.
+    const SERVICE: &'static str;
+    /// A plain connection.
+    type Conn;
+    /// The Rust store of Django's table.
+    type Store: SessionStore + Clone;
+
+    /// A plain connection: `Err` when the server is unreachable.
+    async fn raw() -> Result<Self::Conn, String>;
+
+    /// Every namespace on the server named like these tests' (`sk_interop_…`).
+    async fn namespaces(conn: &mut Self::Conn) -> Vec<String>;
+
+    /// Drops the namespace `name` (errors ignored).
+    async fn drop_namespace(conn: &mut Self::Conn, name: &str);
+
+    /// Closes the connection.
+    async fn close(conn: Self::Conn) {
+        drop(conn);
+    }
+
+    /// Django's settings for this server: `SK_DB`'s value, then the names of the settings
+    /// of the [`url`](Server::url) and of the namespace.
+    const SETTINGS: [&'static str; 3];
+
+    /// The server's URL.
+    fn url() -> String;
+
+    /// The store on Django's table in `namespace`, with the time settings `time`.
+    async fn connect(namespace: &str, time: DjangoTime) -> Result<Self::Store, StoreError>;
+
+    /// `store` under other secrets.
+    fn with_secrets(store: &Self::Store, secrets: &Secrets) -> Self::Store;
+}
+
+/// Django migrated in a namespace of the test's own on `S`'s server, and the store on its
+/// table (`local`: Django's [`local_time`]); the namespace is dropped with the
+/// [`Teardown`]. First, once per process and server, the namespaces a killed run left
+/// behind are dropped.
+pub(crate) async fn server_site<S: Server>(local: bool) -> Option<(Django, S::Store, Teardown)> {
+    static SWEPT: Mutex<Vec<&str>> = Mutex::new(Vec::new());
+    let django = Django::new("db")?;
+    let mut conn = sessionkit_testkit::require(S::SERVICE, S::raw().await)?;
+    let first = {
+        let mut swept = SWEPT.lock().unwrap();
+        let first = !swept.contains(&S::SERVICE);
+        if first {
+            swept.push(S::SERVICE);
+        }
+        first
+    };
+    if first {
+        for name in S::namespaces(&mut conn).await {
+            if is_stale(&name) {
+                S::drop_namespace(&mut conn, &name).await;
+            }
+        }
+    }
+    S::close(conn).await;
+    let name = namespace();
+    let [db, url, namespace] = S::SETTINGS;
+    let django = with_time(django, local)
+        .with("SK_DB", db)
+        .with(url, &S::url())
+        .with(namespace, &name);
+    let teardown = Teardown(django.clone());
+    django.call(&["migrate"]);
+    let store =
+        sessionkit_testkit::require_store(S::SERVICE, S::connect(&name, django_time(local)).await)?;
+    Some((django, store, teardown))
+}
+
+/// The pair of [`server_site`] with Django's default times: the namespace lives (and is
+/// dropped) with the pair.
+pub(crate) async fn server_pair<S: Server>() -> Option<Pair> {
+    let (django, store, teardown) = server_site::<S>(false).await?;
+    Some(Pair::new(django, teardown, move |secrets| {
+        Engine::new(S::with_secrets(&store, secrets), config())
+    }))
+}
+
 #[test]
 fn namespaces() {
     let n = namespace();
@@ -82,8 +174,22 @@ pub(crate) fn local_time(django: Django) -> Django {
 }
 
 /// The store's setting for [`local_time`] Django.
-pub(crate) fn local_django_time() -> sessionkit_sql::django::DjangoTime {
-    sessionkit_sql::django::DjangoTime::local(LOCAL_ZONE).expect("the zone database has it")
+pub(crate) fn local_django_time() -> DjangoTime {
+    DjangoTime::local(LOCAL_ZONE).expect("the zone database has it")
+}
+
+/// `django` with [`local_time`] when `local`, else as it is (`USE_TZ = True`).
+pub(crate) fn with_time(django: Django, local: bool) -> Django {
+    if local { local_time(django) } else { django }
+}
+
+/// The store's setting for [`with_time`] Django.
+pub(crate) fn django_time(local: bool) -> DjangoTime {
+    if local {
+        local_django_time()
+    } else {
+        DjangoTime::default()
+    }
 }
 
 /// When the row under `key` expires, as Django reads it (`make_aware` of the naive local

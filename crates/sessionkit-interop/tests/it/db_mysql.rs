@@ -8,19 +8,17 @@
 //!
 //! [`DjangoMySqlBuilder::with_database`]: sessionkit_sql::django::DjangoMySqlBuilder::database
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
-use sessionkit_core::{Engine, SessionStore};
+use sessionkit_core::{SessionStore, StoreError};
 use sessionkit_django::Secrets;
-use sessionkit_sql::django::DjangoMySqlStore;
+use sessionkit_sql::django::{DjangoMySqlStore, DjangoTime};
 
-use crate::db::{Teardown, is_stale, namespace};
-use crate::django::{Django, SECRET};
-use crate::scenarios::{Pair, config};
+use crate::db::{Server, server_pair, server_site};
+use crate::django::SECRET;
+use crate::scenarios::Pair;
 
 fn url() -> String {
     sessionkit_testkit::service_url(
@@ -29,73 +27,74 @@ fn url() -> String {
     )
 }
 
-/// A plain connection: `Err` when the server is unreachable.
-async fn raw() -> Result<Conn, String> {
-    let opts = Opts::from_url(&url()).map_err(|e| e.to_string())?;
-    match tokio::time::timeout(Duration::from_secs(5), Conn::new(opts)).await {
-        Ok(conn) => conn.map_err(|e| e.to_string()),
-        Err(_) => Err("timed out".into()),
-    }
-}
+/// MySQL / MariaDB, a database per test.
+struct MySql;
 
-/// Drops the databases a killed run left behind (once per process).
-async fn sweep_stale(conn: &mut Conn) {
-    static SWEPT: AtomicBool = AtomicBool::new(false);
-    if SWEPT.swap(true, Ordering::SeqCst) {
-        return;
+impl Server for MySql {
+    const SERVICE: &'static str = "MySQL";
+    type Conn = Conn;
+    const SETTINGS: [&'static str; 3] = ["mysql", "SK_MYSQL_URL", "SK_MYSQL_DB"];
+    type Store = DjangoMySqlStore;
+
+    async fn raw() -> Result<Conn, String> {
+        let opts = Opts::from_url(&url()).map_err(|e| e.to_string())?;
+        match tokio::time::timeout(Duration::from_secs(5), Conn::new(opts)).await {
+            Ok(conn) => conn.map_err(|e| e.to_string()),
+            Err(_) => Err("timed out".into()),
+        }
     }
-    let names: Vec<String> = conn
-        .query(
+
+    async fn namespaces(conn: &mut Conn) -> Vec<String> {
+        conn.query(
             r"SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata
               WHERE schema_name LIKE 'sk\\_interop\\_%'",
         )
         .await
-        .unwrap_or_default();
-    for name in names {
-        if is_stale(&name) {
-            let _ = conn
-                .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
-                .await;
-        }
+        .unwrap_or_default()
+    }
+
+    async fn drop_namespace(conn: &mut Conn, name: &str) {
+        let _ = conn
+            .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+            .await;
+    }
+
+    async fn close(conn: Conn) {
+        let _ = conn.disconnect().await;
+    }
+
+    fn url() -> String {
+        url()
+    }
+
+    async fn connect(database: &str, time: DjangoTime) -> Result<DjangoMySqlStore, StoreError> {
+        let layout = if time.use_tz() {
+            "django layout".to_owned()
+        } else {
+            format!("django layout, {time}")
+        };
+        let store = DjangoMySqlStore::builder(&url(), &Secrets::new(SECRET))
+            .with_database(database)
+            .with_django_time(time)
+            .connect()
+            .await?;
+        assert!(
+            store
+                .describe()
+                .ends_with(&format!("/{database} ({layout})")),
+            "{}",
+            store.describe()
+        );
+        Ok(store)
+    }
+
+    fn with_secrets(store: &DjangoMySqlStore, secrets: &Secrets) -> DjangoMySqlStore {
+        store.with_secrets(secrets)
     }
 }
 
 async fn pair() -> Option<Pair> {
-    let django = Django::new("db")?;
-    let mut conn = sessionkit_testkit::require("MySQL", raw().await)?;
-    sweep_stale(&mut conn).await;
-    let _ = conn.disconnect().await;
-    let database = namespace();
-    let django = django
-        .with("SK_DB", "mysql")
-        .with("SK_MYSQL_URL", &url())
-        .with("SK_MYSQL_DB", &database);
-    let teardown = Teardown(django.clone());
-    django.call(&["migrate"]);
-    let store = sessionkit_testkit::require_store(
-        "MySQL",
-        DjangoMySqlStore::builder(&url(), &Secrets::new(SECRET))
-            .with_database(&database)
-            .connect()
-            .await,
-    )?;
-    assert!(
-        store
-            .describe()
-            .ends_with(&format!("/{database} (django layout)")),
-        "{}",
-        store.describe()
-    );
-    let make = Arc::new(move |secrets: &Secrets| {
-        // The database lives (and is dropped) with the pair.
-        let _ = &teardown;
-        Engine::new(store.with_secrets(secrets), config())
-    });
-    Some(Pair {
-        django,
-        make,
-        client_side: false,
-    })
+    server_pair::<MySql>().await
 }
 
 crate::scenarios!();
@@ -103,29 +102,7 @@ crate::scenarios!();
 /// `USE_TZ = False`, `TIME_ZONE = "America/New_York"`: naive local `expire_date` both ways.
 #[tokio::test]
 async fn use_tz_false_new_york() {
-    let Some(django) = Django::new("db") else {
-        return;
-    };
-    let Some(mut conn) = sessionkit_testkit::require("MySQL", raw().await) else {
-        return;
-    };
-    sweep_stale(&mut conn).await;
-    let _ = conn.disconnect().await;
-    let database = namespace();
-    let django = crate::db::local_time(django)
-        .with("SK_DB", "mysql")
-        .with("SK_MYSQL_URL", &url())
-        .with("SK_MYSQL_DB", &database);
-    let _teardown = Teardown(django.clone());
-    django.call(&["migrate"]);
-    let Some(store) = sessionkit_testkit::require_store(
-        "MySQL",
-        DjangoMySqlStore::builder(&url(), &Secrets::new(SECRET))
-            .with_database(&database)
-            .with_django_time(crate::db::local_django_time())
-            .connect()
-            .await,
-    ) else {
+    let Some((django, store, _teardown)) = server_site::<MySql>(true).await else {
         return;
     };
     crate::db::local_time_checks(&django, &store).await;

@@ -8,17 +8,14 @@
 //!
 //! [`DjangoPostgresBuilder::with_schema`]: sessionkit_sql::django::DjangoPostgresBuilder::schema
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use sessionkit_core::Engine;
+use sessionkit_core::StoreError;
 use sessionkit_django::Secrets;
-use sessionkit_sql::django::DjangoPostgresStore;
+use sessionkit_sql::django::{DjangoPostgresStore, DjangoTime};
 use tokio_postgres::NoTls;
 
-use crate::db::{Teardown, is_stale, namespace};
-use crate::django::{Django, SECRET};
-use crate::scenarios::{Pair, config};
+use crate::db::{Server, server_pair, server_site};
+use crate::django::SECRET;
+use crate::scenarios::Pair;
 
 fn url() -> String {
     sessionkit_testkit::service_url(
@@ -27,68 +24,65 @@ fn url() -> String {
     )
 }
 
-/// A plain connection: `Err` when the server is unreachable.
-async fn raw() -> Result<tokio_postgres::Client, String> {
-    let (client, conn) = tokio_postgres::connect(&url(), NoTls)
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(client)
-}
+/// PostgreSQL, a schema per test.
+struct Postgres;
 
-/// Drops the schemas a killed run left behind (once per process).
-async fn sweep_stale(client: &tokio_postgres::Client) {
-    static SWEPT: AtomicBool = AtomicBool::new(false);
-    if SWEPT.swap(true, Ordering::SeqCst) {
-        return;
+impl Server for Postgres {
+    const SERVICE: &'static str = "PostgreSQL";
+    type Conn = tokio_postgres::Client;
+    const SETTINGS: [&'static str; 3] = ["postgres", "SK_PG_URL", "SK_PG_SCHEMA"];
+    type Store = DjangoPostgresStore;
+
+    async fn raw() -> Result<tokio_postgres::Client, String> {
+        let (client, conn) = tokio_postgres::connect(&url(), NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(client)
     }
-    let rows = client
-        .query(
-            r"SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'sk\_interop\_%'",
-            &[],
-        )
-        .await
-        .unwrap_or_default();
-    for name in rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()) {
-        if is_stale(&name) {
-            let _ = client
-                .batch_execute(&format!(r#"DROP SCHEMA IF EXISTS "{name}" CASCADE"#))
-                .await;
-        }
+
+    async fn namespaces(client: &mut tokio_postgres::Client) -> Vec<String> {
+        let rows = client
+            .query(
+                r"SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'sk\_interop\_%'",
+                &[],
+            )
+            .await
+            .unwrap_or_default();
+        rows.iter()
+            .filter_map(|r| r.try_get::<_, String>(0).ok())
+            .collect()
+    }
+
+    async fn drop_namespace(client: &mut tokio_postgres::Client, name: &str) {
+        let _ = client
+            .batch_execute(&format!(r#"DROP SCHEMA IF EXISTS "{name}" CASCADE"#))
+            .await;
+    }
+
+    fn url() -> String {
+        url()
+    }
+
+    async fn connect(schema: &str, time: DjangoTime) -> Result<DjangoPostgresStore, StoreError> {
+        let store = DjangoPostgresStore::builder(&url(), &Secrets::new(SECRET))
+            .with_schema(schema)
+            .with_django_time(time)
+            .connect()
+            .await?;
+        assert_eq!(store.table(), format!(r#""{schema}"."django_session""#));
+        Ok(store)
+    }
+
+    fn with_secrets(store: &DjangoPostgresStore, secrets: &Secrets) -> DjangoPostgresStore {
+        store.with_secrets(secrets)
     }
 }
 
 async fn pair() -> Option<Pair> {
-    let django = Django::new("db")?;
-    let client = sessionkit_testkit::require("PostgreSQL", raw().await)?;
-    sweep_stale(&client).await;
-    let schema = namespace();
-    let django = django
-        .with("SK_DB", "postgres")
-        .with("SK_PG_URL", &url())
-        .with("SK_PG_SCHEMA", &schema);
-    let teardown = Teardown(django.clone());
-    django.call(&["migrate"]);
-    let store = sessionkit_testkit::require_store(
-        "PostgreSQL",
-        DjangoPostgresStore::builder(&url(), &Secrets::new(SECRET))
-            .with_schema(&schema)
-            .connect()
-            .await,
-    )?;
-    assert_eq!(store.table(), format!(r#""{schema}"."django_session""#));
-    let make = Arc::new(move |secrets: &Secrets| {
-        // The schema lives (and is dropped) with the pair.
-        let _ = &teardown;
-        Engine::new(store.with_secrets(secrets), config())
-    });
-    Some(Pair {
-        django,
-        make,
-        client_side: false,
-    })
+    server_pair::<Postgres>().await
 }
 
 crate::scenarios!();
@@ -98,28 +92,7 @@ crate::scenarios!();
 /// (Django sets the connection's time zone); both sides agree on every expiry.
 #[tokio::test]
 async fn use_tz_false_new_york() {
-    let Some(django) = Django::new("db") else {
-        return;
-    };
-    let Some(client) = sessionkit_testkit::require("PostgreSQL", raw().await) else {
-        return;
-    };
-    sweep_stale(&client).await;
-    let schema = namespace();
-    let django = crate::db::local_time(django)
-        .with("SK_DB", "postgres")
-        .with("SK_PG_URL", &url())
-        .with("SK_PG_SCHEMA", &schema);
-    let _teardown = Teardown(django.clone());
-    django.call(&["migrate"]);
-    let Some(store) = sessionkit_testkit::require_store(
-        "PostgreSQL",
-        DjangoPostgresStore::builder(&url(), &Secrets::new(SECRET))
-            .with_schema(&schema)
-            .with_django_time(crate::db::local_django_time())
-            .connect()
-            .await,
-    ) else {
+    let Some((django, store, _teardown)) = server_site::<Postgres>(true).await else {
         return;
     };
     assert!(!store.naive_expire_date(), "Django's column is timestamptz");

@@ -1,37 +1,34 @@
 //! Django's `db` engine on SQLite: Django's `django_session` table, made by Django's own
 //! `migrate`, in a temp file that Django and Rust share.
 
-use std::sync::Arc;
-
 use sessionkit_core::Engine;
 use sessionkit_django::Secrets;
 use sessionkit_sql::django::DjangoSqliteStore;
 
-use crate::django::{Django, SECRET};
+use crate::db::{django_time, with_time};
+use crate::django::SECRET;
 use crate::scenarios::{Pair, config};
+use crate::support::{SqliteDjango, sqlite_django};
 
-async fn pair() -> Option<Pair> {
-    let django = Django::new("db")?;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("db.sqlite3");
-    let django = django
-        .with("SK_DB", "sqlite")
-        .with("SK_SQLITE_PATH", path.to_str().expect("UTF-8 temp path"));
-    django.call(&["migrate"]);
+/// Django migrated on a temp file and the store on its table (`local`: Django's
+/// [`local_time`](crate::db::local_time)).
+async fn site(local: bool) -> Option<(SqliteDjango, DjangoSqliteStore)> {
+    let site = sqlite_django("db", |django| with_time(django, local))?;
     // The table is Django's: the store finds it, and creates nothing.
-    let store = DjangoSqliteStore::open(&path, &Secrets::new(SECRET))
+    let store = DjangoSqliteStore::builder(&site.db, &Secrets::new(SECRET))
+        .with_django_time(django_time(local))
+        .open()
         .await
         .expect("open Django's database");
-    let make = Arc::new(move |secrets: &Secrets| {
-        // The temp dir lives (and is removed) with the pair.
-        let _ = &dir;
+    Some((site, store))
+}
+
+async fn pair() -> Option<Pair> {
+    let (site, store) = site(false).await?;
+    // The temp dir lives (and is removed) with the pair.
+    Some(Pair::new(site.django, site.dir, move |secrets| {
         Engine::new(store.with_secrets(secrets), config())
-    });
-    Some(Pair {
-        django,
-        make,
-        client_side: false,
-    })
+    }))
 }
 
 crate::scenarios!();
@@ -39,19 +36,8 @@ crate::scenarios!();
 /// `USE_TZ = False`, `TIME_ZONE = "America/New_York"`: naive local `expire_date` both ways.
 #[tokio::test]
 async fn use_tz_false_new_york() {
-    let Some(django) = Django::new("db") else {
+    let Some((site, store)) = site(true).await else {
         return;
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("db.sqlite3");
-    let django = crate::db::local_time(django)
-        .with("SK_DB", "sqlite")
-        .with("SK_SQLITE_PATH", path.to_str().expect("UTF-8 temp path"));
-    django.call(&["migrate"]);
-    let store = DjangoSqliteStore::builder(&path, &Secrets::new(SECRET))
-        .with_django_time(crate::db::local_django_time())
-        .open()
-        .await
-        .expect("open Django's database");
-    crate::db::local_time_checks(&django, &store).await;
+    crate::db::local_time_checks(&site.django, &store).await;
 }

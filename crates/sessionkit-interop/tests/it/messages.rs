@@ -1,23 +1,20 @@
 //! Flash messages shared with Django (issue 18.2): `MessagesLayer` / `MessagesMiddleware`
-//! over Django's `django_session` on SQLite, against Django's own `SessionStorage` and
-//! `FallbackStorage` (the driver's `messages` command: one request through
-//! `MessageMiddleware`, the messages rendered by a Django template), both directions.
+//! over Django's sessions, against Django's own `SessionStorage` and `FallbackStorage`
+//! (the driver's `messages` command: one request through `MessageMiddleware`, the messages
+//! rendered by a Django template), both directions, on both adapters and every
+//! [`Backend`] (the `db` engine over SQLite, PostgreSQL and MySQL, `cached_db` over
+//! Redis).
 
 use std::collections::HashMap;
 
 use sessionkit_core::{Config, Engine, Value};
 use sessionkit_django::Secrets;
 use sessionkit_django::messages::{Message, MessageStorage, MessagesConfig, RequestMessages};
-use sessionkit_sql::django::DjangoSqliteStore;
 use sessionkit_testkit::http::Response;
 
+use crate::auth::{Adapter, Backend};
 use crate::django::{Django, SECRET, text};
-
-/// A running Rust server; stopped on drop.
-struct Rust {
-    addr: String,
-    _guard: Box<dyn Send>,
-}
+use crate::support::Rust;
 
 /// `/flash?msg=&level=&tags=&safe=1` and `/flash?many=N` (the [`big`] messages).
 fn flash(messages: &RequestMessages, q: &HashMap<String, String>) -> String {
@@ -89,7 +86,7 @@ mod axum_app {
     use axum::routing::get;
     use sessionkit_core::Engine;
     use sessionkit_django::messages::MessagesConfig;
-    use sessionkit_tower::{Messages, MessagesLayer, SessionLayer};
+    use sessionkit_tower::{Messages, MessagesLayer};
 
     pub(super) async fn serve(engine: Engine, config: MessagesConfig) -> super::Rust {
         let app = Router::new()
@@ -105,31 +102,16 @@ mod axum_app {
                 "/messages",
                 get(|Messages(m): Messages| async move { super::show(&m) }),
             )
-            .layer(MessagesLayer::new(config))
-            .layer(SessionLayer::from_engine(engine));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let task = tokio::spawn(async move { axum::serve(listener, app).await });
-        super::Rust {
-            addr,
-            _guard: Box::new(Abort(task)),
-        }
-    }
-
-    struct Abort(tokio::task::JoinHandle<std::io::Result<()>>);
-
-    impl Drop for Abort {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
+            .layer(MessagesLayer::new(config));
+        crate::support::serve_axum_session(engine, app).await
     }
 }
 
 mod actix_app {
     use std::collections::HashMap;
 
-    use actix_web::{App, HttpServer, web};
-    use sessionkit_actix::{Messages, MessagesMiddleware, SessionMiddleware};
+    use actix_web::{App, web};
+    use sessionkit_actix::{Messages, MessagesMiddleware};
     use sessionkit_core::Engine;
     use sessionkit_django::messages::MessagesConfig;
 
@@ -141,78 +123,37 @@ mod actix_app {
         super::show(&m)
     }
 
-    struct Stop(actix_web::dev::ServerHandle);
-
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let handle = self.0.clone();
-            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)));
-        }
-    }
-
     pub(super) fn serve(engine: Engine, config: MessagesConfig) -> super::Rust {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let session = SessionMiddleware::from_engine(engine);
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .wrap(MessagesMiddleware::new(config.clone()))
-                        .wrap(session.clone())
-                        .route("/flash", web::get().to(flash))
-                        .route("/messages", web::get().to(show))
-                })
-                .workers(1)
-                .disable_signals()
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-                let addr = server.addrs()[0].to_string();
-                let server = server.run();
-                tx.send((addr, server.handle())).unwrap();
-                server.await
-            })
-        });
-        let (addr, handle) = rx.recv().unwrap();
-        super::Rust {
-            addr,
-            _guard: Box::new(Stop(handle)),
-        }
+        crate::support::serve_actix_session!(engine, move || {
+            App::new()
+                .wrap(MessagesMiddleware::new(config.clone()))
+                .route("/flash", web::get().to(flash))
+                .route("/messages", web::get().to(show))
+        })
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Adapter {
-    Axum,
-    Actix,
-}
-
-/// Django on a temp SQLite file, the Rust side on the same sessions, and a browser's
-/// cookies (`sessionid`, `messages`).
+/// Django on a [`Backend`], the Rust side on the same sessions, and a browser's cookies
+/// (`sessionid`, `messages`).
 struct Site {
     django: Django,
     storage: MessageStorage,
     rust: Rust,
     cookies: HashMap<String, String>,
-    _dir: tempfile::TempDir,
+    /// Django's database and namespace, dropped with the site.
+    _backend: crate::auth::Site,
 }
 
 impl Site {
-    async fn new(adapter: Adapter, storage: MessageStorage) -> Option<Site> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("db.sqlite3");
-        let django = Django::new("db")?
-            .with("SK_DB", "sqlite")
-            .with("SK_SQLITE_PATH", db.to_str().expect("UTF-8 temp path"));
-        django.call(&["migrate"]);
+    async fn new(adapter: Adapter, storage: MessageStorage, backend: Backend) -> Option<Site> {
+        let site = crate::auth::Site::on(backend)?;
+        let django = site.django.clone();
         let secrets = Secrets::new(SECRET);
-        let store = DjangoSqliteStore::open(&db, &secrets)
-            .await
-            .expect("open Django's db");
         let config = Config::default();
         let messages = MessagesConfig::new(&secrets)
             .with_storage(storage)
             .with_session_cookie(&config);
-        let engine = Engine::new(store, config);
+        let engine: Engine = site.engine(&secrets).await;
         let rust = match adapter {
             Adapter::Axum => axum_app::serve(engine, messages).await,
             Adapter::Actix => actix_app::serve(engine, messages),
@@ -227,7 +168,7 @@ impl Site {
             storage,
             rust,
             cookies,
-            _dir: dir,
+            _backend: site,
         })
     }
 
@@ -251,13 +192,7 @@ impl Site {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         let header = header.join("; ");
-        let addr = self.rust.addr.clone();
-        let path = path.to_owned();
-        let res = tokio::task::spawn_blocking(move || {
-            sessionkit_testkit::http::get(&addr, &path, Some(&header)).expect("request")
-        })
-        .await
-        .unwrap();
+        let res = crate::support::get(&self.rust.addr, path, Some(header)).await;
         for c in res.set_cookies() {
             let pair = c.split(';').next().unwrap_or_default();
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -306,8 +241,8 @@ impl Site {
 const RENDERED: &str =
     "[success] Hello\n[big error] <b>bold</b>\n[warning] &lt;i&gt;it&lt;/i&gt;\n";
 
-async fn rust_adds_django_shows(adapter: Adapter, storage: MessageStorage) {
-    let Some(mut site) = Site::new(adapter, storage).await else {
+async fn rust_adds_django_shows(adapter: Adapter, backend: Backend, storage: MessageStorage) {
+    let Some(mut site) = Site::new(adapter, storage, backend).await else {
         return;
     };
     for (path, answer) in [
@@ -340,8 +275,8 @@ async fn rust_adds_django_shows(adapter: Adapter, storage: MessageStorage) {
     assert_eq!(site.get("/messages").await.body, "Messages: none");
 }
 
-async fn django_adds_rust_shows(adapter: Adapter, storage: MessageStorage) {
-    let Some(mut site) = Site::new(adapter, storage).await else {
+async fn django_adds_rust_shows(adapter: Adapter, backend: Backend, storage: MessageStorage) {
+    let Some(mut site) = Site::new(adapter, storage, backend).await else {
         return;
     };
     site.django(&[
@@ -370,8 +305,8 @@ async fn django_adds_rust_shows(adapter: Adapter, storage: MessageStorage) {
 
 /// Fallback storage over the 2048-byte limit: the cookie keeps the oldest messages and
 /// the not-finished sentinel, the session the rest; each side reads all of them, in order.
-async fn fallback_overflow_both_ways(adapter: Adapter) {
-    let Some(mut site) = Site::new(adapter, MessageStorage::Fallback).await else {
+async fn fallback_overflow_both_ways(adapter: Adapter, backend: Backend) {
+    let Some(mut site) = Site::new(adapter, MessageStorage::Fallback, backend).await else {
         return;
     };
     let expected: String = big(40)
@@ -404,33 +339,26 @@ async fn fallback_overflow_both_ways(adapter: Adapter) {
     assert_eq!(site.session_messages(), Value::Null);
 }
 
-macro_rules! adapters {
-    ($($name:ident => $call:expr),* $(,)?) => {
-        mod axum {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let adapter = super::Adapter::Axum;
-                    ($call)(adapter).await;
-                }
-            )*
-        }
-        mod actix {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let adapter = super::Adapter::Actix;
-                    ($call)(adapter).await;
-                }
-            )*
-        }
-    };
+async fn session_rust_adds_django_shows(adapter: Adapter, backend: Backend) {
+    rust_adds_django_shows(adapter, backend, MessageStorage::Session).await;
 }
 
-adapters!(
-    session_rust_adds_django_shows => |a| super::rust_adds_django_shows(a, super::MessageStorage::Session),
-    session_django_adds_rust_shows => |a| super::django_adds_rust_shows(a, super::MessageStorage::Session),
-    fallback_rust_adds_django_shows => |a| super::rust_adds_django_shows(a, super::MessageStorage::Fallback),
-    fallback_django_adds_rust_shows => |a| super::django_adds_rust_shows(a, super::MessageStorage::Fallback),
-    fallback_overflow_both_ways => super::fallback_overflow_both_ways,
+async fn session_django_adds_rust_shows(adapter: Adapter, backend: Backend) {
+    django_adds_rust_shows(adapter, backend, MessageStorage::Session).await;
+}
+
+async fn fallback_rust_adds_django_shows(adapter: Adapter, backend: Backend) {
+    rust_adds_django_shows(adapter, backend, MessageStorage::Fallback).await;
+}
+
+async fn fallback_django_adds_rust_shows(adapter: Adapter, backend: Backend) {
+    django_adds_rust_shows(adapter, backend, MessageStorage::Fallback).await;
+}
+
+crate::auth_matrix!(
+    session_rust_adds_django_shows,
+    session_django_adds_rust_shows,
+    fallback_rust_adds_django_shows,
+    fallback_django_adds_rust_shows,
+    fallback_overflow_both_ways,
 );

@@ -25,6 +25,23 @@ pub(crate) struct Pair {
 }
 
 impl Pair {
+    /// Django and a server-side store: `make` builds the Rust side for given secrets, and
+    /// `guard` (temp files, the driver's `teardown`) lives as long as the pair.
+    pub(crate) fn new(
+        django: Django,
+        guard: impl Send + Sync + 'static,
+        make: impl Fn(&Secrets) -> Engine + Send + Sync + 'static,
+    ) -> Pair {
+        Pair {
+            django,
+            make: Arc::new(move |secrets: &Secrets| {
+                let _ = &guard;
+                make(secrets)
+            }),
+            client_side: false,
+        }
+    }
+
     pub(crate) fn engine(&self) -> Engine {
         (self.make)(&Secrets::new(SECRET))
     }
@@ -37,23 +54,8 @@ impl Pair {
         key: Option<&str>,
         f: impl FnOnce(&Session),
     ) -> Option<String> {
-        let cookie = key.map(|k| format!("sessionid={k}"));
-        let req = engine.begin(cookie.as_deref());
-        let session = req.load().await.expect("load");
-        f(&session);
-        let out = req.finish(200).await;
-        assert!(out.failure.is_none(), "{:?}", out.failure);
-        match out.set_cookie.first() {
-            Some(c) if c.contains("Max-Age=0") => None,
-            Some(c) => Some(
-                c.split(';')
-                    .next()
-                    .unwrap()
-                    .split_once('=')
-                    .unwrap()
-                    .1
-                    .to_owned(),
-            ),
+        match request(engine, key, f).await {
+            Some(set) => set,
             None => key.map(str::to_owned),
         }
     }
@@ -71,13 +73,44 @@ impl Pair {
     }
 
     fn django_read(&self, key: &str) -> Option<Map> {
-        let r = self.django.call(&["read", "--key", key]);
-        match (r.get("exists"), r.get("data")) {
-            (Some(Value::Bool(true)), Some(Value::Map(m))) => Some(m.clone()),
-            // A client-side session "exists" whenever its cookie verifies.
-            (_, Some(Value::Map(m))) if self.client_side && !m.is_empty() => Some(m.clone()),
-            _ => None,
-        }
+        django_read(&self.django, key, self.client_side)
+    }
+}
+
+/// A Rust request carrying the session `key`; `f` runs with the loaded session. Returns the
+/// session cookie the response set: `None` for none, `Some(None)` for its removal.
+pub(crate) async fn request(
+    engine: &Engine,
+    key: Option<&str>,
+    f: impl FnOnce(&Session),
+) -> Option<Option<String>> {
+    let cookie = key.map(|k| format!("sessionid={k}"));
+    let req = engine.begin(cookie.as_deref());
+    let session = req.load().await.expect("load");
+    f(&session);
+    let out = req.finish(200).await;
+    assert!(out.failure.is_none(), "{:?}", out.failure);
+    out.set_cookie.first().map(|c| {
+        (!c.contains("Max-Age=0")).then(|| {
+            c.split(';')
+                .next()
+                .unwrap()
+                .split_once('=')
+                .unwrap()
+                .1
+                .to_owned()
+        })
+    })
+}
+
+/// Django's `read` of `key`: the data, or `None` for no session. A client-side session
+/// "exists" whenever its cookie verifies.
+pub(crate) fn django_read(django: &Django, key: &str, client_side: bool) -> Option<Map> {
+    let r = django.call(&["read", "--key", key]);
+    match (r.get("exists"), r.get("data")) {
+        (Some(Value::Bool(true)), Some(Value::Map(m))) => Some(m.clone()),
+        (_, Some(Value::Map(m))) if client_side && !m.is_empty() => Some(m.clone()),
+        _ => None,
     }
 }
 
@@ -408,11 +441,22 @@ macro_rules! scenarios {
             removed_secrets_read_nothing
         );
     };
-    (@each $($name:ident),*) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
+    (@each $($name:ident),*) => {
+        $crate::tokio_tests!($($name => async {
             let Some(pair) = pair().await else { return };
             $crate::scenarios::$name(&pair).await;
+        }),*);
+    };
+}
+
+/// One `#[tokio::test]` (multi-threaded, two workers) per `name`, awaiting the future
+/// `body`: what every generated test of this crate is.
+#[macro_export]
+macro_rules! tokio_tests {
+    ($($name:ident => $body:expr),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            $body.await;
         }
     )*};
 }

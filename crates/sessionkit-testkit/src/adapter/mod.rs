@@ -187,6 +187,9 @@ pub fn respond(action: &str, session: &Session) -> Result<Reply, SessionError> {
 /// expression whose value implements [`Adapter`]): on the memory store with the cookie by
 /// default; `mode: $mode` picks the transport ([`Mode`]), `store: $make` the store (an
 /// async expression evaluating to a [`BoxStore`](sessionkit_core::BoxStore), fresh for each check).
+/// `header_transports: $adapter, $header` writes the suite twice more, in `mod header`
+/// ([`Mode::Header`]) and `mod both` ([`Mode::Both`]), with the session header `$header`
+/// (`$adapter` is named as at the call site: the modules import their parent's items).
 ///
 /// ```ignore
 /// sessionkit_testkit::adapter_conformance_tests!(MyFramework);
@@ -199,6 +202,16 @@ pub fn respond(action: &str, session: &Session) -> Result<Reply, SessionError> {
 /// ```
 #[macro_export]
 macro_rules! adapter_conformance_tests {
+    (header_transports: $adapter:expr, $header:expr) => {
+        mod header {
+            use super::*;
+            $crate::adapter_conformance_tests!($adapter, mode: $crate::adapter::Mode::Header($header));
+        }
+        mod both {
+            use super::*;
+            $crate::adapter_conformance_tests!($adapter, mode: $crate::adapter::Mode::Both($header));
+        }
+    };
     ($adapter:expr) => {
         $crate::adapter_conformance_tests!($adapter, mode: $crate::adapter::Mode::Cookie);
     };

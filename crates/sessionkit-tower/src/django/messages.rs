@@ -4,7 +4,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use axum_core::extract::FromRequestParts;
@@ -13,17 +12,9 @@ use http::header::SET_COOKIE;
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode};
 use sessionkit_core::{RequestSession, SessionRejection};
-use sessionkit_django::messages::{COOKIE_NAME, MessagesConfig, RequestMessages};
+use sessionkit_django::messages::{MessagesConfig, MessagesSlot, RequestMessages};
 use tower_layer::Layer;
 use tower_service::Service;
-
-/// The per-request slot the layer puts in the extensions; the extractor fills it.
-#[derive(Clone)]
-struct Slot {
-    config: MessagesConfig,
-    cookie: Option<Arc<str>>,
-    messages: Arc<OnceLock<RequestMessages>>,
-}
 
 /// A tower layer giving handlers Django's flash messages ([`Messages`]), configured like
 /// Django's `MESSAGE_STORAGE` by a [`MessagesConfig`], and writing them after the handler
@@ -114,46 +105,18 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
-        let cookie = sessionkit_core::http::cookie_header(req.headers())
-            .and_then(|h| sessionkit_core::cookie::find(&h, COOKIE_NAME).map(|c| Arc::from(&*c)));
-        let slot = Slot {
-            config: self.config.clone(),
-            cookie,
-            messages: Arc::new(OnceLock::new()),
-        };
+        let cookie = sessionkit_core::http::cookie_header(req.headers());
+        let slot = MessagesSlot::new(&self.config, cookie.as_deref());
         req.extensions_mut().insert(slot.clone());
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let mut res = inner.call(req).await?;
-            if let Some(messages) = slot.messages.get() {
-                finish(&slot.config, messages, res.headers_mut());
+            if let Some(set_cookie) = slot.finish_header::<HeaderValue>() {
+                res.headers_mut().append(SET_COOKIE, set_cookie);
             }
             Ok(res)
         })
-    }
-}
-
-/// `MessageMiddleware.process_response`: the update, its cookie on the response.
-fn finish(config: &MessagesConfig, messages: &RequestMessages, headers: &mut http::HeaderMap) {
-    match messages.update() {
-        Ok(update) => {
-            if let Some(cookie) = &update.cookie {
-                match HeaderValue::from_str(&config.cookie_header(cookie)) {
-                    Ok(v) => {
-                        headers.append(SET_COOKIE, v);
-                    }
-                    Err(_) => tracing::error!("the messages cookie is not a header value"),
-                }
-            }
-            if !update.unstored.is_empty() {
-                tracing::warn!(
-                    count = update.unstored.len(),
-                    "not all flash messages could be stored"
-                );
-            }
-        }
-        Err(error) => tracing::error!(%error, "flash messages could not be stored in the session"),
     }
 }
 
@@ -192,27 +155,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Messages {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let slot = parts
             .extensions
-            .get::<Slot>()
+            .get::<MessagesSlot>()
             .cloned()
             .ok_or(MessagesRejection::MissingLayer)?;
-        if let Some(m) = slot.messages.get() {
-            return Ok(Messages(m.clone()));
-        }
-        let session = if slot.config.storage().uses_session() {
+        let session = async {
             let rs = RequestSession::from_request_parts(parts, state)
                 .await
                 .map_err(MessagesRejection::Session)?;
-            Some(
-                rs.load()
-                    .await
-                    .map_err(|e| MessagesRejection::Session(SessionRejection::Load(e)))?,
-            )
-        } else {
-            None
+            rs.load()
+                .await
+                .map_err(|e| MessagesRejection::Session(SessionRejection::Load(e)))
         };
-        let m = slot
-            .messages
-            .get_or_init(|| RequestMessages::new(&slot.config, slot.cookie.as_deref(), session));
-        Ok(Messages(m.clone()))
+        Ok(Messages(slot.messages(session).await?))
     }
 }

@@ -82,19 +82,7 @@ mod conformance {
     sessionkit_testkit::adapter_conformance_tests!(super::Axum);
 }
 
-mod header {
-    sessionkit_testkit::adapter_conformance_tests!(
-        super::Axum,
-        mode: sessionkit_testkit::adapter::Mode::Header("X-Session-Id")
-    );
-}
-
-mod both {
-    sessionkit_testkit::adapter_conformance_tests!(
-        super::Axum,
-        mode: sessionkit_testkit::adapter::Mode::Both("X-Session-Id")
-    );
-}
+sessionkit_testkit::adapter_conformance_tests!(header_transports: Axum, "X-Session-Id");
 
 #[tokio::test]
 async fn missing_layer_is_a_500() {

@@ -3,17 +3,16 @@
 use askama::Template;
 use axum::Extension;
 use axum::extract::Query;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sessionkit_core::events::{EventRecord, RevokeCause};
 use sessionkit_core::{DynUserIndex, RequestSession, Session};
 use time::OffsetDateTime;
 
-use super::{FLASH_KEY, Layout, PageError, Submitted, checked, page, when};
-use crate::serve::csrf;
+use super::{FLASH_KEY, Layout, PageError, Submitted, fields, page, when};
 use crate::serve::site::Users;
 use sessionkit_django::auth::DjangoAuth;
+use sessionkit_django::csrf::{get_token, rotate_secret};
 
 struct EventRow {
     when: String,
@@ -145,7 +144,7 @@ pub(in crate::serve) async fn account(
         csrf: if layout_user_none && sign_in == SignIn::Elsewhere {
             String::new()
         } else {
-            csrf::token(&session)?
+            get_token(&session)?
         },
         sign_in,
     })
@@ -224,10 +223,9 @@ fn valid_user(user: &str) -> bool {
 /// session when another user was signed in), and a new CSRF token.
 pub(in crate::serve) async fn login(
     session: Session,
-    headers: HeaderMap,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    let fields = checked(&headers, &session, form)?;
+    let fields = fields(form)?;
     let user = fields
         .user
         .map(|u| u.trim().to_owned())
@@ -238,7 +236,7 @@ pub(in crate::serve) async fn login(
     let previous = session.user_id();
     let old = session.key();
     session.login(&user);
-    csrf::rotate(&session)?;
+    rotate_secret(&session)?;
     let new = session.key();
     let notice = match (previous, old, new) {
         (Some(p), _, _) if p != user => {
@@ -258,10 +256,9 @@ pub(in crate::serve) async fn login(
 /// `POST /account/logout`: flushes the session; the cookie is removed.
 pub(in crate::serve) async fn logout(
     session: Session,
-    headers: HeaderMap,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    checked(&headers, &session, form)?;
+    fields(form)?;
     let fp = session
         .key()
         .map_or_else(|| "none".to_owned(), |k| k.fingerprint().to_string());
@@ -274,10 +271,9 @@ pub(in crate::serve) async fn logout(
 pub(in crate::serve) async fn revoke(
     session: Session,
     rs: RequestSession,
-    headers: HeaderMap,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    let fields = checked(&headers, &session, form)?;
+    let fields = fields(form)?;
     let user = session
         .user_id()
         .ok_or(PageError::BadRequest("Sign in first."))?;
@@ -320,10 +316,9 @@ pub(in crate::serve) async fn revoke(
 pub(in crate::serve) async fn revoke_others(
     session: Session,
     rs: RequestSession,
-    headers: HeaderMap,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    checked(&headers, &session, form)?;
+    fields(form)?;
     let user = session
         .user_id()
         .ok_or(PageError::BadRequest("Sign in first."))?;
@@ -345,11 +340,10 @@ pub(in crate::serve) async fn revoke_others(
 /// user's id, backend and session hash stored), and a new CSRF token.
 pub(in crate::serve) async fn django_login(
     session: Session,
-    headers: HeaderMap,
     Extension(auth): Extension<DjangoAuth>,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    let fields = checked(&headers, &session, form)?;
+    let fields = fields(form)?;
     let (Some(username), Some(password)) = (fields.username, fields.password) else {
         return Err(PageError::BadRequest(
             "Enter your Django username and password.",
@@ -364,8 +358,8 @@ pub(in crate::serve) async fn django_login(
             "Wrong username or password (or an inactive user).",
         ));
     };
+    // `DjangoAuth::login` replaces the CSRF secret too (Django's `rotate_token`).
     auth.login(&session, &user).await?;
-    csrf::rotate(&session)?;
     session.insert(FLASH_KEY, format!("Signed in as {}.", user.username))?;
     Ok(Redirect::to("/account").into_response())
 }

@@ -1,12 +1,11 @@
 //! `/color`: the favorite-color page and its form.
 
 use askama::Template;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use sessionkit_core::{RequestSession, Session};
+use sessionkit_django::csrf::get_token;
 
-use super::{FLASH_KEY, Layout, PageError, Submitted, checked, page};
-use crate::serve::csrf;
+use super::{FLASH_KEY, Layout, PageError, Submitted, fields, page};
 
 #[derive(Template)]
 #[template(path = "color.html")]
@@ -35,17 +34,16 @@ pub(in crate::serve) async fn color_page(
         layout: Layout::new("Favorite color", "color", &session, &rs)?,
         swatch: color.as_deref().is_some_and(css_safe),
         color,
-        csrf: csrf::token(&session)?,
+        csrf: get_token(&session)?,
     })
 }
 
 /// `POST /color`
 pub(in crate::serve) async fn save_color(
     session: Session,
-    headers: HeaderMap,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    let fields = checked(&headers, &session, form)?;
+    let fields = fields(form)?;
     let color = fields
         .color
         .as_deref()

@@ -1,8 +1,9 @@
 //! The demo's HTML pages (askama templates in `templates/`, no JavaScript), one module per
 //! page: `home` (`GET /` for browsers), `color`, `account` (sign in, sessions, revoke) and
 //! `inspect`. This module holds what they share: the layout around every page, the error
-//! page, the form fields and their CSRF check. Every form is a POST checked by
-//! [`csrf`](super::csrf) and answered with a 303 redirect to a page.
+//! page and the form fields. Every form is a POST, CSRF-checked before the handler by the
+//! library's `CsrfLayer` (see [`form_guard`](super::form_guard)), and answered with a 303
+//! redirect to a page.
 
 use askama::Template;
 use axum::Form;
@@ -14,7 +15,7 @@ use sessionkit_core::{RequestSession, Session, SessionError, StoreError};
 use sessionkit_django::auth::{AuthError, LOADER_UNAVAILABLE_MESSAGE, LoaderError};
 use time::OffsetDateTime;
 
-use super::csrf::{self, Refusal};
+use super::form_guard::Refusal;
 
 mod account;
 mod color;
@@ -41,7 +42,7 @@ pub(super) enum PageError {
     BadRequest(&'static str),
     /// A form body over the limit (`--max-body-bytes`): 413.
     TooLarge,
-    /// A form failed the CSRF check: 403.
+    /// A form failed the CSRF check (the `CsrfLayer`, or the `Sec-Fetch-Site` check): 403.
     Csrf(Refusal),
     /// The store failed: 503.
     Store(StoreError),
@@ -68,11 +69,6 @@ impl From<SessionError> for PageError {
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> PageError {
         PageError::Store(e)
-    }
-}
-impl From<Refusal> for PageError {
-    fn from(r: Refusal) -> PageError {
-        PageError::Csrf(r)
     }
 }
 impl From<askama::Error> for PageError {
@@ -216,11 +212,10 @@ fn when(t: OffsetDateTime) -> String {
     )
 }
 
-/// Every form's fields (each form uses some of them).
+/// Every form's fields (each form uses some of them; `csrfmiddlewaretoken` was checked by
+/// the `CsrfLayer` already).
 #[derive(Deserialize)]
 pub(super) struct Fields {
-    #[serde(rename = "csrfmiddlewaretoken")]
-    csrf: Option<String>,
     color: Option<String>,
     user: Option<String>,
     session: Option<String>,
@@ -230,10 +225,9 @@ pub(super) struct Fields {
 
 type Submitted = Result<Form<Fields>, FormRejection>;
 
-/// Parses and CSRF-checks a form.
-fn checked(headers: &HeaderMap, session: &Session, form: Submitted) -> Result<Fields, PageError> {
+/// The form's fields (the body was CSRF-checked before the handler).
+fn fields(form: Submitted) -> Result<Fields, PageError> {
     let Form(fields) = form?;
-    csrf::verify(headers, session, fields.csrf.as_deref())?;
     Ok(fields)
 }
 
