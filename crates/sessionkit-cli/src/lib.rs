@@ -508,7 +508,7 @@ async fn list(args: &StoreArgs, user: Option<&str>, limit: usize) -> anyhow::Res
                     store.describe_dyn()
                 )
             })?;
-            let mut all = index.sessions_of(user, now).await.map_err(report)?;
+            let mut all = index.sessions_of_boxed(user, now).await.map_err(report)?;
             all.truncate(limit);
             all
         }
@@ -523,7 +523,7 @@ async fn list(args: &StoreArgs, user: Option<&str>, limit: usize) -> anyhow::Res
             let mut after: Option<SessionKey> = None;
             while all.len() < limit {
                 let page = listing
-                    .list(now, after.as_ref(), (limit - all.len()).min(500))
+                    .list_boxed(now, after.as_ref(), (limit - all.len()).min(500))
                     .await
                     .map_err(report)?;
                 let Some(last) = page.last().map(|i| i.key) else {

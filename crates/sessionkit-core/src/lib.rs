@@ -110,8 +110,9 @@ pub use extract_axum::SessionRejection;
 pub use key::{ClientKey, Fingerprint, SessionKey};
 pub use session::{Session, SessionError, TEST_COOKIE_NAME, TEST_COOKIE_VALUE};
 pub use store::{
-    BoxStore, CachedStore, ClientStore, CookieContents, Create, CreateOutcome, DynSessionStore,
-    LeaseStore, LocalCache, Lookup, MemoryStore, Metadata, Record, SaveOutcome, SessionCache,
-    SessionInfo, SessionListing, SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
+    BoxStore, CachedStore, ClientStore, CookieContents, Create, CreateOutcome, DynLeaseStore,
+    DynSessionListing, DynSessionStore, DynUserIndex, LeaseStore, LocalCache, Lookup, MemoryStore,
+    Metadata, Record, SaveOutcome, SessionCache, SessionInfo, SessionListing, SessionStore,
+    StoreError, StoreErrorKind, Token, UserIndex,
 };
 pub use value::Value;

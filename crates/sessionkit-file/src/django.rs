@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use sessionkit_core::store::{SessionInfo, SessionListing, UserIndex};
+use sessionkit_core::store::SessionInfo;
 use sessionkit_core::{
     Config, Create, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey,
     SessionStore, StoreError, Token, Value, pytime,
@@ -392,13 +392,7 @@ impl SessionStore for DjangoFileStore {
         format!("file://{} (django layout)", self.location().display())
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index);
 }
 
 layout::listing_and_user_index!(DjangoFileStore);

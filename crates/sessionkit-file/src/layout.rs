@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use sessionkit_core::store::{BoxFuture, SessionInfo};
+use sessionkit_core::store::SessionInfo;
 use sessionkit_core::{SessionKey, StoreError};
 use time::OffsetDateTime;
 
@@ -123,51 +123,51 @@ fn live_infos<L: Layout>(
 }
 
 /// `SessionListing::list`.
-pub(crate) fn list<'a, L: Layout>(
+pub(crate) async fn list<L: Layout>(
     layout: &Arc<L>,
     now: OffsetDateTime,
-    after: Option<&'a SessionKey>,
+    after: Option<&SessionKey>,
     limit: usize,
-) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+) -> Result<Vec<SessionInfo>, StoreError> {
     let layout = Arc::clone(layout);
     let after = after.copied();
-    Box::pin(blocking(move || {
+    blocking(move || {
         let mut all = live_infos(&*layout, now, |i| after.is_none_or(|a| i.key > a))?;
         all.truncate(limit);
         Ok(all)
-    }))
+    })
+    .await
 }
 
 /// `UserIndex::sessions_of`: a scan of every file.
-pub(crate) fn sessions_of<'a, L: Layout>(
+pub(crate) async fn sessions_of<L: Layout>(
     layout: &Arc<L>,
-    user_id: &'a str,
+    user_id: &str,
     now: OffsetDateTime,
-) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+) -> Result<Vec<SessionInfo>, StoreError> {
     let layout = Arc::clone(layout);
     let user = user_id.to_owned();
-    Box::pin(blocking(move || {
+    blocking(move || {
         live_infos(&*layout, now, |i| {
             i.meta.user_id.as_deref() == Some(user.as_str())
         })
-    }))
+    })
+    .await
 }
 
 /// `UserIndex::revoke_user`: removes the user's sessions (but `keep`).
-pub(crate) fn revoke_user<'a, L: Layout>(
-    layout: &'a Arc<L>,
-    user_id: &'a str,
-    keep: Option<&'a SessionKey>,
-) -> BoxFuture<'a, Result<u64, StoreError>> {
-    Box::pin(async move {
-        let keys = keys(layout).await?;
-        let keys = keys.into_iter().filter(|k| Some(k) != keep).collect();
-        let user = user_id.to_owned();
-        remove_where(layout, keys, move |l, key, file| {
-            l.user_id(key, file).as_deref() == Some(user.as_str())
-        })
-        .await
+pub(crate) async fn revoke_user<L: Layout>(
+    layout: &Arc<L>,
+    user_id: &str,
+    keep: Option<&SessionKey>,
+) -> Result<u64, StoreError> {
+    let keys = keys(layout).await?;
+    let keys = keys.into_iter().filter(|k| Some(k) != keep).collect();
+    let user = user_id.to_owned();
+    remove_where(layout, keys, move |l, key, file| {
+        l.user_id(key, file).as_deref() == Some(user.as_str())
     })
+    .await
 }
 
 /// Listing and the per-user index of a file store over `self.inner` (an `Arc` of its
@@ -175,38 +175,33 @@ pub(crate) fn revoke_user<'a, L: Layout>(
 macro_rules! listing_and_user_index {
     ($store:ty) => {
         impl ::sessionkit_core::store::SessionListing for $store {
-            fn list<'a>(
-                &'a self,
+            async fn list(
+                &self,
                 now: ::time::OffsetDateTime,
-                after: Option<&'a ::sessionkit_core::SessionKey>,
+                after: Option<&::sessionkit_core::SessionKey>,
                 limit: usize,
-            ) -> ::sessionkit_core::store::BoxFuture<
-                'a,
-                Result<Vec<::sessionkit_core::store::SessionInfo>, ::sessionkit_core::StoreError>,
-            > {
-                $crate::layout::list(&self.inner, now, after, limit)
+            ) -> Result<Vec<::sessionkit_core::store::SessionInfo>, ::sessionkit_core::StoreError>
+            {
+                $crate::layout::list(&self.inner, now, after, limit).await
             }
         }
 
         impl ::sessionkit_core::store::UserIndex for $store {
-            fn sessions_of<'a>(
-                &'a self,
-                user_id: &'a str,
+            async fn sessions_of(
+                &self,
+                user_id: &str,
                 now: ::time::OffsetDateTime,
-            ) -> ::sessionkit_core::store::BoxFuture<
-                'a,
-                Result<Vec<::sessionkit_core::store::SessionInfo>, ::sessionkit_core::StoreError>,
-            > {
-                $crate::layout::sessions_of(&self.inner, user_id, now)
+            ) -> Result<Vec<::sessionkit_core::store::SessionInfo>, ::sessionkit_core::StoreError>
+            {
+                $crate::layout::sessions_of(&self.inner, user_id, now).await
             }
 
-            fn revoke_user<'a>(
-                &'a self,
-                user_id: &'a str,
-                keep: Option<&'a ::sessionkit_core::SessionKey>,
-            ) -> ::sessionkit_core::store::BoxFuture<'a, Result<u64, ::sessionkit_core::StoreError>>
-            {
-                $crate::layout::revoke_user(&self.inner, user_id, keep)
+            async fn revoke_user(
+                &self,
+                user_id: &str,
+                keep: Option<&::sessionkit_core::SessionKey>,
+            ) -> Result<u64, ::sessionkit_core::StoreError> {
+                $crate::layout::revoke_user(&self.inner, user_id, keep).await
             }
         }
     };

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use sessionkit_core::store::{SessionInfo, SessionListing, UserIndex};
+use sessionkit_core::store::SessionInfo;
 use sessionkit_core::value::Map;
 use sessionkit_core::{
     Create, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
@@ -400,13 +400,7 @@ impl SessionStore for FileStore {
         format!("file://{}", self.location().display())
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index);
 }
 
 layout::listing_and_user_index!(FileStore);

@@ -59,9 +59,10 @@ use sessionkit_core::{
     StoreError, StoreErrorKind, Token,
 };
 use sessionkit_django::DEFAULT_COOKIE_AGE;
+use sessionkit_django::cached_db::cached_expiry;
 use sessionkit_django::keys::{CacheEngine, DEFAULT_VERSION};
 use sessionkit_django::pickle::{PYMEMCACHE_FLAG_PICKLE, pymemcache_decode, pymemcache_encode};
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::OffsetDateTime;
 
 pub use crate::cached_db::DjangoMemcachedCachedDbStore;
 use crate::item::{Decision, Item, Otherwise, Write};
@@ -303,11 +304,12 @@ impl DjangoMemcachedStore {
                 return None;
             }
         };
-        let expires_at = data.absolute_expiry().unwrap_or_else(|| match item.ttl {
-            t if t > 0 => plus_secs(now, t),
-            -1 => plus_secs(now, self.cookie_age),
-            _ => now,
-        });
+        let ttl_ms = match item.ttl {
+            t if t > 0 => t.saturating_mul(1000),
+            -1 => self.cookie_age.saturating_mul(1000),
+            _ => 0,
+        };
+        let expires_at = cached_expiry(&data, ttl_ms, now);
         Some((data, expires_at))
     }
 
@@ -318,12 +320,6 @@ impl DjangoMemcachedStore {
             .and_then(|d| d.absolute_expiry())
             .is_some_and(|e| e <= now)
     }
-}
-
-/// `t + secs`, saturating.
-fn plus_secs(t: OffsetDateTime, secs: i64) -> OffsetDateTime {
-    t.checked_add(time::Duration::seconds(secs))
-        .unwrap_or(PrimitiveDateTime::MAX.assume_utc())
 }
 
 impl SessionStore for DjangoMemcachedStore {

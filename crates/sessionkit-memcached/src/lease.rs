@@ -12,7 +12,6 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use sessionkit_core::store::BoxFuture;
 use sessionkit_core::{LeaseStore, SessionKey, StoreError};
 
 use crate::item::{Decision, Write};
@@ -29,8 +28,8 @@ fn parse(value: &[u8]) -> Option<(i64, &[u8])> {
     Some((deadline, &value[sp + 1..]))
 }
 
-impl MemcachedStore {
-    async fn acquire(
+impl LeaseStore for MemcachedStore {
+    async fn try_acquire(
         &self,
         key: &SessionKey,
         owner: &str,
@@ -68,7 +67,7 @@ impl MemcachedStore {
             .await
     }
 
-    async fn release_lease(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
+    async fn release(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
         let item = self.lease_key(key);
         let Some(held) = self.pool.get_item(&item).await? else {
             return Ok(());
@@ -78,25 +77,6 @@ impl MemcachedStore {
         }
         // Not deleted: taken over meanwhile (ours had run out); not ours to delete.
         self.pool.delete_item_if(&item, held.cas).await.map(drop)
-    }
-}
-
-impl LeaseStore for MemcachedStore {
-    fn try_acquire<'a>(
-        &'a self,
-        key: &'a SessionKey,
-        owner: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(self.acquire(key, owner, ttl))
-    }
-
-    fn release<'a>(
-        &'a self,
-        key: &'a SessionKey,
-        owner: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.release_lease(key, owner))
     }
 }
 

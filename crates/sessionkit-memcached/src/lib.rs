@@ -117,7 +117,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sessionkit_core::{
-    CreateOutcome, LeaseStore, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError,
+    CreateOutcome, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError,
     StoreErrorKind, Token,
 };
 use time::OffsetDateTime;
@@ -594,9 +594,7 @@ impl SessionStore for MemcachedStore {
         self.pool.description().to_owned()
     }
 
-    fn leases(&self) -> Option<&dyn LeaseStore> {
-        Some(self)
-    }
+    sessionkit_core::offers!(leases);
 }
 
 /// The error of what memcached cannot do.

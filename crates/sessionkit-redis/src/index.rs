@@ -3,7 +3,6 @@
 
 use futures_util::stream::{self, StreamExt};
 use redis::Value;
-use sessionkit_core::store::BoxFuture;
 use sessionkit_core::{SessionInfo, SessionKey, StoreError, UserIndex};
 use time::OffsetDateTime;
 
@@ -54,75 +53,71 @@ impl UserIndex for RedisStore {
     /// the user, in key order, and prunes members whose session is gone, retired or now
     /// another user's. (A member whose session exists but is expired at `now` is left:
     /// its TTL removes it, and another caller's `now` may differ.)
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
+    async fn sessions_of(
+        &self,
+        user_id: &str,
         now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(async move {
-            let (mut keys, junk) = self.members(user_id).await?;
-            keys.sort_unstable();
-            let fields = read_fields(self, &keys, &INFO_FIELDS).await?;
-            let now = micros(now);
-            let mut live = Vec::new();
-            let mut stale = junk;
-            for (key, f) in keys.iter().zip(fields) {
-                // INFO_FIELDS: expires_at, created_at, last_seen, user_id, retired.
-                let owner = f[3].as_deref();
-                let present = f[0].is_some() && f[4].is_none();
-                if !present || owner != Some(user_id.as_bytes()) {
-                    stale.push(key.as_str().as_bytes().to_vec());
-                } else if let Some(info) = decode_info(*key, &f, now) {
-                    live.push(info);
-                }
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let (mut keys, junk) = self.members(user_id).await?;
+        keys.sort_unstable();
+        let fields = read_fields(self, &keys, &INFO_FIELDS).await?;
+        let now = micros(now);
+        let mut live = Vec::new();
+        let mut stale = junk;
+        for (key, f) in keys.iter().zip(fields) {
+            // INFO_FIELDS: expires_at, created_at, last_seen, user_id, retired.
+            let owner = f[3].as_deref();
+            let present = f[0].is_some() && f[4].is_none();
+            if !present || owner != Some(user_id.as_bytes()) {
+                stale.push(key.as_str().as_bytes().to_vec());
+            } else if let Some(info) = decode_info(*key, &f, now) {
+                live.push(info);
             }
-            self.forget(user_id, stale).await;
-            Ok(live)
-        })
+        }
+        self.forget(user_id, stale).await;
+        Ok(live)
     }
 
     /// Deletes each member except `keep` with a script that first checks the session
     /// still belongs to the user (so a stale member never logs out someone else), then
     /// removes the processed members from the set. Counts the sessions deleted.
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let (keys, junk) = self.members(user_id).await?;
-            let outcomes: Vec<(SessionKey, Result<(i64, Vec<Value>), StoreError>)> =
-                stream::iter(keys.into_iter().filter(|k| Some(k) != keep))
-                    .map(|key| async move {
-                        let r = self
-                            .run(&SCRIPTS.revoke, &key, &[user_id.as_bytes()], true)
-                            .await;
-                        (key, r)
-                    })
-                    .buffer_unordered(CONCURRENCY)
-                    .collect()
-                    .await;
-            let mut revoked = 0u64;
-            let mut done = junk;
-            let mut first_error = None;
-            for (key, r) in outcomes {
-                match r {
-                    Ok((status, _)) => {
-                        revoked += u64::from(status == 1);
-                        done.push(key.as_str().as_bytes().to_vec());
-                    }
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                    }
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        let (keys, junk) = self.members(user_id).await?;
+        let outcomes: Vec<(SessionKey, Result<(i64, Vec<Value>), StoreError>)> =
+            stream::iter(keys.into_iter().filter(|k| Some(k) != keep))
+                .map(|key| async move {
+                    let r = self
+                        .run(&SCRIPTS.revoke, &key, &[user_id.as_bytes()], true)
+                        .await;
+                    (key, r)
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+        let mut revoked = 0u64;
+        let mut done = junk;
+        let mut first_error = None;
+        for (key, r) in outcomes {
+            match r {
+                Ok((status, _)) => {
+                    revoked += u64::from(status == 1);
+                    done.push(key.as_str().as_bytes().to_vec());
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
                 }
             }
-            // Standalone scripts already removed what they deleted; this also drops stale
-            // members, and in Cluster everything processed.
-            self.forget(user_id, done).await;
-            match first_error {
-                Some(e) => Err(e),
-                None => Ok(revoked),
-            }
-        })
+        }
+        // Standalone scripts already removed what they deleted; this also drops stale
+        // members, and in Cluster everything processed.
+        self.forget(user_id, done).await;
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(revoked),
+        }
     }
 }

@@ -163,8 +163,8 @@ use std::time::Duration;
 
 use redis::{ErrorKind, Value};
 use sessionkit_core::{
-    CreateOutcome, LeaseStore, Lookup, Record, SaveOutcome, SessionKey, SessionListing,
-    SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
+    CreateOutcome, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError,
+    StoreErrorKind, Token,
 };
 use time::OffsetDateTime;
 
@@ -579,17 +579,7 @@ impl SessionStore for RedisStore {
         self.inner.description.clone()
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
-
-    fn leases(&self) -> Option<&dyn LeaseStore> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index, leases);
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use redis::Value;
-use sessionkit_core::store::BoxFuture;
 use sessionkit_core::{SessionInfo, SessionKey, SessionListing, StoreError};
 use time::OffsetDateTime;
 
@@ -60,36 +59,34 @@ pub(crate) async fn read_fields(
 /// Only metadata is read, so a session whose data is unreadable (which `load` reports as
 /// missing) is still listed — the place to find it for inspection.
 impl SessionListing for RedisStore {
-    fn list<'a>(
-        &'a self,
+    async fn list(
+        &self,
         now: OffsetDateTime,
-        after: Option<&'a SessionKey>,
+        after: Option<&SessionKey>,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(async move {
-            let mut scanner =
-                Scanner::new(&self.inner.conn, self.inner.layout.session_pattern()).await?;
-            let mut keys = Vec::new();
-            while let Some(page) = session_page(self, &mut scanner).await? {
-                keys.extend(page.into_iter().filter(|k| after.is_none_or(|a| k > a)));
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut scanner =
+            Scanner::new(&self.inner.conn, self.inner.layout.session_pattern()).await?;
+        let mut keys = Vec::new();
+        while let Some(page) = session_page(self, &mut scanner).await? {
+            keys.extend(page.into_iter().filter(|k| after.is_none_or(|a| k > a)));
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let now = micros(now);
+        let mut out = Vec::with_capacity(limit.min(keys.len()));
+        for chunk in keys.chunks(limit.clamp(16, 1000)) {
+            if out.len() >= limit {
+                break;
             }
-            keys.sort_unstable();
-            keys.dedup();
-            let now = micros(now);
-            let mut out = Vec::with_capacity(limit.min(keys.len()));
-            for chunk in keys.chunks(limit.clamp(16, 1000)) {
-                if out.len() >= limit {
-                    break;
-                }
-                let fields = read_fields(self, chunk, &INFO_FIELDS).await?;
-                for (key, f) in chunk.iter().zip(fields) {
-                    if out.len() < limit {
-                        out.extend(decode_info(*key, &f, now));
-                    }
+            let fields = read_fields(self, chunk, &INFO_FIELDS).await?;
+            for (key, f) in chunk.iter().zip(fields) {
+                if out.len() < limit {
+                    out.extend(decode_info(*key, &f, now));
                 }
             }
-            Ok(out)
-        })
+        }
+        Ok(out)
     }
 }
 

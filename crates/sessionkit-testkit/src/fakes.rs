@@ -245,13 +245,13 @@ impl<S: SessionStore> SessionStore for Counting<S> {
     fn describe(&self) -> String {
         format!("counting {}", self.inner.describe())
     }
-    fn listing(&self) -> Option<&dyn sessionkit_core::SessionListing> {
+    fn listing(&self) -> Option<&dyn sessionkit_core::DynSessionListing> {
         self.inner.listing()
     }
-    fn user_index(&self) -> Option<&dyn sessionkit_core::UserIndex> {
+    fn user_index(&self) -> Option<&dyn sessionkit_core::DynUserIndex> {
         self.inner.user_index()
     }
-    fn leases(&self) -> Option<&dyn sessionkit_core::LeaseStore> {
+    fn leases(&self) -> Option<&dyn sessionkit_core::DynLeaseStore> {
         self.inner.leases()
     }
     fn python_values(&self) -> bool {

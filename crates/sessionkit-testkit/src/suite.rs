@@ -534,7 +534,10 @@ pub async fn listing_pages_through_live_sessions<S: SessionStore>(store: &S, p: 
     let mut seen = Vec::new();
     let mut after: Option<SessionKey> = None;
     loop {
-        let page = listing.list(at(10), after.as_ref(), 3).await.expect("list");
+        let page = listing
+            .list_boxed(at(10), after.as_ref(), 3)
+            .await
+            .expect("list");
         assert!(page.len() <= 3);
         if page.is_empty() {
             break;
@@ -589,7 +592,7 @@ pub async fn user_index_lists_and_revokes<S: SessionStore>(store: &S, p: &Profil
     create(store, &SessionKey::generate(), &r).await;
 
     let mut listed: Vec<SessionKey> = index
-        .sessions_of(&user, at(10))
+        .sessions_of_boxed(&user, at(10))
         .await
         .expect("sessions_of")
         .into_iter()
@@ -603,20 +606,32 @@ pub async fn user_index_lists_and_revokes<S: SessionStore>(store: &S, p: &Profil
     assert_eq!(listed, mine);
 
     let keep = mine[0];
-    let revoked = index.revoke_user(&user, Some(&keep)).await.expect("revoke");
+    let revoked = index
+        .revoke_user_boxed(&user, Some(&keep))
+        .await
+        .expect("revoke");
     assert!(revoked >= 3, "revoked {revoked}");
     found(store, &keep, NOW).await;
     for k in &mine[1..] {
         missing(store, k, NOW).await;
     }
     found(store, &theirs, NOW).await;
-    let left = index.sessions_of(&user, NOW).await.expect("sessions_of");
+    let left = index
+        .sessions_of_boxed(&user, NOW)
+        .await
+        .expect("sessions_of");
     assert_eq!(left.len(), 1);
-    assert_eq!(index.revoke_user(&user, None).await.expect("revoke all"), 1);
+    assert_eq!(
+        index
+            .revoke_user_boxed(&user, None)
+            .await
+            .expect("revoke all"),
+        1
+    );
     missing(store, &keep, NOW).await;
     assert!(
         index
-            .sessions_of(&user, NOW)
+            .sessions_of_boxed(&user, NOW)
             .await
             .expect("sessions_of")
             .is_empty()
@@ -635,32 +650,23 @@ pub async fn leases_exclude_and_expire<S: SessionStore>(store: &S, p: &Profile) 
     );
     let key = SessionKey::generate();
     let ttl = Duration::from_millis(800);
-    assert!(leases.try_acquire(&key, "a", ttl).await.expect("acquire"));
-    assert!(!leases.try_acquire(&key, "b", ttl).await.expect("acquire"));
+    let acquire = |owner: &'static str| leases.try_acquire_boxed(&key, owner, ttl);
+    assert!(acquire("a").await.expect("acquire"));
+    assert!(!acquire("b").await.expect("acquire"));
     leases
-        .release(&key, "b")
+        .release_boxed(&key, "b")
         .await
         .expect("release by a non-owner");
     assert!(
-        !leases.try_acquire(&key, "b", ttl).await.expect("acquire"),
+        !acquire("b").await.expect("acquire"),
         "only the owner releases"
     );
-    leases.release(&key, "a").await.expect("release");
-    assert!(
-        leases
-            .try_acquire(&key, "b", ttl)
-            .await
-            .expect("acquire after release")
-    );
+    leases.release_boxed(&key, "a").await.expect("release");
+    assert!(acquire("b").await.expect("acquire after release"));
     // b crashes: the lease runs out by itself.
     tokio::time::sleep(ttl + Duration::from_millis(400)).await;
-    assert!(
-        leases
-            .try_acquire(&key, "c", ttl)
-            .await
-            .expect("acquire after expiry")
-    );
-    leases.release(&key, "c").await.expect("release");
+    assert!(acquire("c").await.expect("acquire after expiry"));
+    leases.release_boxed(&key, "c").await.expect("release");
 }
 
 /// Runs futures concurrently and collects their outputs in order.

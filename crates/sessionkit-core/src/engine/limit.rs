@@ -27,7 +27,7 @@ impl Engine {
         };
         let current = self.at_rest(current);
         let now = self.clock().now();
-        let mut others = match index.sessions_of(user, now).await {
+        let mut others = match index.sessions_of_boxed(user, now).await {
             Ok(list) => list,
             Err(e) => {
                 tracing::warn!(error = %e.report(), "could not read the user's sessions to apply the per-user limit; the next login applies it");

@@ -332,7 +332,7 @@ impl Engine {
                 )
             })?;
         let keep = keep.map(|k| self.at_rest(k));
-        let n = index.revoke_user(user, keep.as_ref()).await?;
+        let n = index.revoke_user_boxed(user, keep.as_ref()).await?;
         self.emit(Event::Revoked {
             cause,
             user: Some(user.to_owned()),

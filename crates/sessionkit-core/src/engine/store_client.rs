@@ -163,7 +163,7 @@ impl StoreClient {
         observe(
             self.load_timeout,
             Op::Lease,
-            leases.try_acquire(&k, owner, ttl),
+            leases.try_acquire_boxed(&k, owner, ttl),
         )
         .await
         .inspect_err(|e| {
@@ -179,7 +179,13 @@ impl StoreClient {
             return;
         };
         let k = self.at_rest(key);
-        if let Err(e) = observe(self.save_timeout, Op::Release, leases.release(&k, owner)).await {
+        if let Err(e) = observe(
+            self.save_timeout,
+            Op::Release,
+            leases.release_boxed(&k, owner),
+        )
+        .await
+        {
             tracing::warn!(error = %e.report(), "session lease release failed; it expires by itself");
         }
     }

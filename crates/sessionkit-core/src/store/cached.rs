@@ -22,8 +22,8 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::{
-    BoxFuture, CreateOutcome, LeaseStore, Lookup, Record, SaveOutcome, SessionInfo, SessionListing,
-    SessionStore, StoreError, Token, UserIndex,
+    CreateOutcome, DynLeaseStore, DynSessionListing, DynUserIndex, Lookup, Record, SaveOutcome,
+    SessionInfo, SessionStore, StoreError, Token, UserIndex,
 };
 use crate::key::SessionKey;
 
@@ -315,15 +315,15 @@ impl<C: SessionCache, S: SessionStore> SessionStore for CachedStore<C, S> {
         )
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
+    fn listing(&self) -> Option<&dyn DynSessionListing> {
         self.store.listing()
     }
 
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        self.store.user_index().map(|_| self as &dyn UserIndex)
+    fn user_index(&self) -> Option<&dyn DynUserIndex> {
+        self.store.user_index().map(|_| self as &dyn DynUserIndex)
     }
 
-    fn leases(&self) -> Option<&dyn LeaseStore> {
+    fn leases(&self) -> Option<&dyn DynLeaseStore> {
         self.store.leases()
     }
     fn python_values(&self) -> bool {
@@ -332,37 +332,33 @@ impl<C: SessionCache, S: SessionStore> SessionStore for CachedStore<C, S> {
 }
 
 impl<C: SessionCache, S: SessionStore> UserIndex for CachedStore<C, S> {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
+    async fn sessions_of(
+        &self,
+        user_id: &str,
         now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(async move {
-            match self.store.user_index() {
-                Some(index) => index.sessions_of(user_id, now).await,
-                None => Ok(Vec::new()),
-            }
-        })
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        match self.store.user_index() {
+            Some(index) => index.sessions_of_boxed(user_id, now).await,
+            None => Ok(Vec::new()),
+        }
     }
 
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let Some(index) = self.store.user_index() else {
-                return Ok(0);
-            };
-            // Every session of the user, expired ones included, so no cached copy survives.
-            let listed = index
-                .sessions_of(user_id, OffsetDateTime::UNIX_EPOCH)
-                .await?;
-            let n = index.revoke_user(user_id, keep).await?;
-            for info in listed.iter().filter(|i| Some(&i.key) != keep) {
-                self.drop_entry(&info.key).await?;
-            }
-            Ok(n)
-        })
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        let Some(index) = self.store.user_index() else {
+            return Ok(0);
+        };
+        // Every session of the user, expired ones included, so no cached copy survives.
+        let listed = index
+            .sessions_of_boxed(user_id, OffsetDateTime::UNIX_EPOCH)
+            .await?;
+        let n = index.revoke_user_boxed(user_id, keep).await?;
+        for info in listed.iter().filter(|i| Some(&i.key) != keep) {
+            self.drop_entry(&info.key).await?;
+        }
+        Ok(n)
     }
 }

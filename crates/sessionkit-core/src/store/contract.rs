@@ -9,6 +9,13 @@
 //! `BoxStore` would have silently lost an override (say, a store's rotation markers). So the
 //! list lives once, in the `store_contract!` invocation below, and the macro writes all
 //! three from it.
+//!
+//! The optional capabilities ([`SessionListing`](super::SessionListing),
+//! [`UserIndex`](super::UserIndex), [`LeaseStore`](super::LeaseStore)) have the same two
+//! shapes for the same reasons — implementers write plain `async fn`s, and
+//! [`SessionStore::listing`] and its siblings hand out the object-safe form — so they are
+//! declared with the same macro (in `capability.rs`) rather than each implementer writing
+//! `fn x<'a>(..) -> BoxFuture<'a, ..> { Box::pin(async move { .. }) }` by hand.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,53 +25,60 @@ use std::{any, fmt};
 use time::OffsetDateTime;
 
 use super::{
-    CreateOutcome, LeaseStore, Lookup, Record, SaveOutcome, SessionListing, StoreError, Token,
-    UserIndex,
+    CreateOutcome, DynLeaseStore, DynSessionListing, DynUserIndex, Lookup, Record, SaveOutcome,
+    Token,
 };
 use crate::key::SessionKey;
 
 /// A boxed future, as the object-safe [`DynSessionStore`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Writes [`SessionStore`], [`DynSessionStore`], the blanket `impl DynSessionStore for S:
-/// SessionStore` and `impl SessionStore for BoxStore` from one list of operations.
+/// Writes a store trait, its object-safe form and the blanket impl between them from one
+/// list of operations; for [`SessionStore`] also `impl SessionStore for BoxStore`.
 ///
-/// The operations (async) come first, then the capability queries (sync). Each async
-/// operation is written once, as `async fn name / name_boxed <'a>(&'a self,
-/// args) -> T;` or, with a default body, `... -> T => { body };`: `SessionStore::name`
+/// Each async operation is written once, as `async fn name / name_boxed <'a>(&'a self,
+/// args) -> T;` or, with a default body, `... -> T => { body };`: the trait's `name`
 /// returns `impl Future<Output = Result<T, StoreError>> + Send + 'a` (implementations
-/// write a plain `async fn`), `DynSessionStore::name_boxed` the same future boxed. Each
-/// synchronous capability query is written once as `fn name / name_dyn(&self) -> T =>
-/// { default };`.
+/// write a plain `async fn`), the object-safe form's `name_boxed` the same future boxed.
+/// [`SessionStore`] also has synchronous capability queries, each written once as `fn name
+/// / name_dyn(&self) -> T => { default };`.
+///
+/// Two entry forms: `pub trait SessionStore { operations {..} capabilities {..} }` (the
+/// contract, below), and any number of `pub trait Name { dyn DynName; operations }` (the
+/// optional capabilities in `capability.rs`, which have no synchronous queries and no
+/// boxed wrapper; the attributes before `dyn` are the object-safe form's extra docs).
+/// Both go through the `@pair` rule (the one place the grammar is parsed), so the two
+/// shapes cannot drift apart; `BoxStore`'s impl is written from what `@pair` parsed.
 macro_rules! store_contract {
     (@async $(#[$meta:meta])* fn $name:ident(&'a $self:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty;) => {
         $(#[$meta])*
         fn $name<'a>(&'a $self $(, $arg: $ty)*)
-            -> impl Future<Output = Result<$ret, StoreError>> + Send + 'a;
+            -> impl ::std::future::Future<Output = Result<$ret, $crate::store::StoreError>> + Send + 'a;
     };
     (@async $(#[$meta:meta])* fn $name:ident(&'a $self:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty; $body:block) => {
         $(#[$meta])*
         fn $name<'a>(&'a $self $(, $arg: $ty)*)
-            -> impl Future<Output = Result<$ret, StoreError>> + Send + 'a {
+            -> impl ::std::future::Future<Output = Result<$ret, $crate::store::StoreError>> + Send + 'a {
             async move $body
         }
     };
-    (
-        $(#[$trait_meta:meta])*
-        pub trait SessionStore {
-            operations {$(
-                $(#[$meta:meta])*
-                async fn $name:ident / $boxed:ident <'a>(&'a $self:ident $(, $arg:ident: $ty:ty)* $(,)?)
-                    -> $ret:ty $(=> $body:block)?;
-            )*}
-            capabilities {$(
-                $(#[$cap_meta:meta])*
-                fn $cap:ident / $cap_dyn:ident(&$cap_self:ident) -> $cap_ret:ty => $cap_body:block;
-            )*}
-        }
+    // One trait, its object-safe form, and `impl<S: Trait> DynTrait for S`; then the
+    // `@then` rule named by `then [..]` (nothing, or `boxed BoxStore`) with the parsed list.
+    (@pair
+        [$(#[$trait_meta:meta])*] [$(#[$dyn_meta:meta])*]
+        $trait:ident / $dyn:ident [$($bound:tt)+] then [$($then:tt)*]
+        operations {$(
+            $(#[$meta:meta])*
+            async fn $name:ident / $boxed:ident <'a>(&'a $self:ident $(, $arg:ident: $ty:ty)* $(,)?)
+                -> $ret:ty $(=> $body:block)?;
+        )*}
+        capabilities {$(
+            $(#[$cap_meta:meta])*
+            fn $cap:ident / $cap_dyn:ident(&$cap_self:ident) -> $cap_ret:ty => $cap_body:block;
+        )*}
     ) => {
         $(#[$trait_meta])*
-        pub trait SessionStore: Send + Sync + 'static {
+        pub trait $trait: $($bound)+ {
             $(
                 store_contract!(@async $(#[$meta])* fn $name(&'a $self $(, $arg: $ty)*) -> $ret; $($body)?);
             )*
@@ -74,23 +88,27 @@ macro_rules! store_contract {
             )*
         }
 
-        /// The object-safe form of [`SessionStore`], implemented for every `SessionStore`:
-        /// the same operations, each returning a boxed future. The engine holds stores as
-        /// `Arc<dyn DynSessionStore>`.
-        pub trait DynSessionStore: Send + Sync + 'static {
+        #[doc = concat!(
+            "The object-safe form of [`", stringify!($trait), "`], implemented for every `",
+            stringify!($trait), "`: the same operations, each returning a boxed future."
+        )]
+        $(#[$dyn_meta])*
+        pub trait $dyn: $($bound)+ {
             $(
-                #[doc = concat!("[`SessionStore::", stringify!($name), "`], boxed.")]
-                fn $boxed<'a>(&'a self $(, $arg: $ty)*) -> BoxFuture<'a, Result<$ret, StoreError>>;
+                #[doc = concat!("[`", stringify!($trait), "::", stringify!($name), "`], boxed.")]
+                fn $boxed<'a>(&'a self $(, $arg: $ty)*)
+                    -> $crate::store::BoxFuture<'a, Result<$ret, $crate::store::StoreError>>;
             )*
             $(
-                #[doc = concat!("[`SessionStore::", stringify!($cap), "`].")]
+                #[doc = concat!("[`", stringify!($trait), "::", stringify!($cap), "`].")]
                 fn $cap_dyn(&self) -> $cap_ret;
             )*
         }
 
-        impl<S: SessionStore> DynSessionStore for S {
+        impl<S: $trait> $dyn for S {
             $(
-                fn $boxed<'a>(&'a self $(, $arg: $ty)*) -> BoxFuture<'a, Result<$ret, StoreError>> {
+                fn $boxed<'a>(&'a self $(, $arg: $ty)*)
+                    -> $crate::store::BoxFuture<'a, Result<$ret, $crate::store::StoreError>> {
                     Box::pin(self.$name($($arg),*))
                 }
             )*
@@ -101,10 +119,20 @@ macro_rules! store_contract {
             )*
         }
 
-        impl SessionStore for BoxStore {
+        store_contract!(@then $($then)* $trait
+            [$($name / $boxed ($($arg: $ty),*) -> $ret;)*]
+            [$($cap / $cap_dyn -> $cap_ret;)*]
+        );
+    };
+    // `impl SessionStore for BoxStore`: every operation forwarded to the boxed store.
+    (@then boxed $box:ident $trait:ident
+        [$($name:ident / $boxed:ident ($($arg:ident: $ty:ty),*) -> $ret:ty;)*]
+        [$($cap:ident / $cap_dyn:ident -> $cap_ret:ty;)*]
+    ) => {
+        impl $trait for $box {
             $(
                 fn $name<'a>(&'a self $(, $arg: $ty)*)
-                    -> impl Future<Output = Result<$ret, StoreError>> + Send + 'a {
+                    -> impl ::std::future::Future<Output = Result<$ret, $crate::store::StoreError>> + Send + 'a {
                     self.0.$boxed($($arg),*)
                 }
             )*
@@ -115,7 +143,41 @@ macro_rules! store_contract {
             )*
         }
     };
+    // No `then`: nothing more.
+    (@then $trait:ident $($rest:tt)*) => {};
+    (
+        $(#[$trait_meta:meta])*
+        pub trait SessionStore {
+            operations { $($ops:tt)* }
+            capabilities { $($caps:tt)* }
+        }
+    ) => {
+        store_contract!(@pair
+            [$(#[$trait_meta])*]
+            [#[doc = ""] #[doc = "The engine holds stores as `Arc<dyn DynSessionStore>`."]]
+            SessionStore / DynSessionStore [Send + Sync + 'static] then [boxed BoxStore]
+            operations { $($ops)* }
+            capabilities { $($caps)* }
+        );
+    };
+    ($(
+        $(#[$trait_meta:meta])*
+        pub trait $trait:ident {
+            $(#[$dyn_meta:meta])*
+            dyn $dyn:ident;
+            $($ops:tt)*
+        }
+    )+) => {$(
+        store_contract!(@pair
+            [$(#[$trait_meta])*] [$(#[$dyn_meta])*]
+            $trait / $dyn [Send + Sync] then []
+            operations { $($ops)* }
+            capabilities {}
+        );
+    )+};
 }
+
+pub(super) use store_contract;
 
 store_contract! {
     /// A server-side session store. See the [module docs](super) for the contract, which
@@ -238,17 +300,17 @@ store_contract! {
         };
 
         /// The listing capability (enumerate sessions), if the store has it.
-        fn listing / listing_dyn(&self) -> Option<&dyn SessionListing> => {
+        fn listing / listing_dyn(&self) -> Option<&dyn DynSessionListing> => {
             None
         };
 
         /// The per-user index (list and revoke a user's sessions), if the store has it.
-        fn user_index / user_index_dyn(&self) -> Option<&dyn UserIndex> => {
+        fn user_index / user_index_dyn(&self) -> Option<&dyn DynUserIndex> => {
             None
         };
 
         /// Locking leases for lock mode across nodes, if the store has them.
-        fn leases / leases_dyn(&self) -> Option<&dyn LeaseStore> => {
+        fn leases / leases_dyn(&self) -> Option<&dyn DynLeaseStore> => {
             None
         };
 
@@ -261,6 +323,45 @@ store_contract! {
         };
         }
     }
+}
+
+/// Answers [`SessionStore`]'s capability queries with `Some(self)`, for a store that
+/// implements the capabilities itself: inside `impl SessionStore for MyStore`,
+/// `sessionkit_core::offers!(listing, user_index, leases);` (any of the three, in any
+/// order) writes `fn listing(&self) -> Option<&dyn DynSessionListing> { Some(self) }` and
+/// its siblings.
+///
+/// Nearly every store offers its capabilities this way; the queries cannot default to
+/// `Some(self)` (that needs `Self: SessionListing`, which the contract cannot require), so
+/// the macro is the one place the answer is written.
+///
+/// ```
+/// use sessionkit_core::{MemoryStore, SessionStore};
+///
+/// let store = MemoryStore::new();
+/// assert!(store.listing().is_some() && store.user_index().is_some());
+/// assert!(store.leases().is_none());
+/// ```
+#[macro_export]
+macro_rules! offers {
+    ($($capability:ident),+ $(,)?) => {
+        $($crate::offers!(@ $capability);)+
+    };
+    (@ listing) => {
+        fn listing(&self) -> Option<&dyn $crate::DynSessionListing> {
+            Some(self)
+        }
+    };
+    (@ user_index) => {
+        fn user_index(&self) -> Option<&dyn $crate::DynUserIndex> {
+            Some(self)
+        }
+    };
+    (@ leases) => {
+        fn leases(&self) -> Option<&dyn $crate::DynLeaseStore> {
+            Some(self)
+        }
+    };
 }
 
 /// A store chosen at run time: any [`SessionStore`] behind an `Arc`, itself a

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 
 use super::{
-    BoxFuture, CreateOutcome, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionListing,
+    CreateOutcome, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionListing,
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
 };
 use crate::data::Data;
@@ -521,57 +521,46 @@ impl SessionStore for MemoryStore {
         "memory://".to_owned()
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
+    crate::offers!(listing, user_index);
 }
 
 /// Listing scans every shard: fine for an admin page or the CLI, not for a request path.
 impl SessionListing for MemoryStore {
-    fn list<'a>(
-        &'a self,
+    async fn list(
+        &self,
         now: OffsetDateTime,
-        after: Option<&'a SessionKey>,
+        after: Option<&SessionKey>,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(async move {
-            let mut all = self.scan(micros(now), |k, _| after.is_none_or(|a| k > a));
-            all.truncate(limit);
-            Ok(all)
-        })
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut all = self.scan(micros(now), |k, _| after.is_none_or(|a| k > a));
+        all.truncate(limit);
+        Ok(all)
     }
 }
 
 /// The per-user index scans every shard (the memory store keeps no secondary map, to keep
 /// a session small).
 impl UserIndex for MemoryStore {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
+    async fn sessions_of(
+        &self,
+        user_id: &str,
         now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(async move { Ok(self.scan(micros(now), |_, e| e.user() == Some(user_id))) })
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        Ok(self.scan(micros(now), |_, e| e.user() == Some(user_id)))
     }
 
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let mut removed = 0u64;
-            self.each_map_mut(|map| {
-                let gone =
-                    map.retain_entries(&mut |k, e| e.user() != Some(user_id) || Some(k) == keep);
-                self.inner.count.fetch_sub(gone, Ordering::Relaxed);
-                removed += gone as u64;
-            });
-            Ok(removed)
-        })
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        self.each_map_mut(|map| {
+            let gone = map.retain_entries(&mut |k, e| e.user() != Some(user_id) || Some(k) == keep);
+            self.inner.count.fetch_sub(gone, Ordering::Relaxed);
+            removed += gone as u64;
+        });
+        Ok(removed)
     }
 }
 
@@ -607,7 +596,7 @@ mod tests {
         let infos = store
             .user_index()
             .unwrap()
-            .sessions_of("alice", now)
+            .sessions_of_boxed("alice", now)
             .await
             .unwrap();
         assert_eq!(infos.len(), 2);
@@ -615,7 +604,7 @@ mod tests {
             store
                 .user_index()
                 .unwrap()
-                .revoke_user("alice", None)
+                .revoke_user_boxed("alice", None)
                 .await
                 .unwrap(),
             2

@@ -48,7 +48,10 @@ use crate::data::Data;
 use crate::device::ClientInfo;
 
 pub use cached::{CachedStore, LocalCache, SessionCache};
-pub use capability::{LeaseStore, SessionInfo, SessionListing, UserIndex};
+pub use capability::{
+    DynLeaseStore, DynSessionListing, DynUserIndex, LeaseStore, SessionInfo, SessionListing,
+    UserIndex,
+};
 pub use client::{ClientStore, CookieContents, MAX_COOKIE_SIZE, check_cookie_size};
 pub use contract::{BoxFuture, BoxStore, DynSessionStore, SessionStore};
 pub use error::{StoreError, StoreErrorKind};

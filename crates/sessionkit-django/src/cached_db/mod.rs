@@ -307,9 +307,7 @@ impl<C: DjangoCache, S: SessionStore> CachedDb<C, S> {
         };
         // The row's `expire_date` is the absolute `_session_expiry` when the data has one;
         // else the entry's TTL, set to the expiry age, ends with the row's.
-        let expires_at = data
-            .absolute_expiry()
-            .unwrap_or_else(|| plus_millis(now, entry.ttl_ms));
+        let expires_at = cached_expiry(&data, entry.ttl_ms, now);
         if expires_at <= now {
             return None;
         }
@@ -604,7 +602,7 @@ impl<C: DjangoCache, S: SessionStore> CachedDb<C, S> {
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, StoreError> {
         match self.db.user_index() {
-            Some(index) => index.sessions_of(user_id, now).await,
+            Some(index) => index.sessions_of_boxed(user_id, now).await,
             None => Err(no_index()),
         }
     }
@@ -629,10 +627,10 @@ impl<C: DjangoCache, S: SessionStore> CachedDb<C, S> {
                 Vec::new()
             } else {
                 index
-                    .sessions_of(&user, OffsetDateTime::UNIX_EPOCH)
+                    .sessions_of_boxed(&user, OffsetDateTime::UNIX_EPOCH)
                     .await?
             };
-            let revoked = index.revoke_user(&user, keep.as_ref()).await?;
+            let revoked = index.revoke_user_boxed(&user, keep.as_ref()).await?;
             let cleared = if this.cache.can_enumerate() {
                 this.sweep_user(&user, keep).await
             } else {
@@ -671,6 +669,15 @@ fn no_index() -> StoreError {
     )
 }
 
+/// The expiry Django's cache engines (`cache`, `cached_db`) read for a cached session
+/// dict: its absolute `_session_expiry` when it has one, else `now` plus the entry's
+/// remaining TTL, `ttl_ms` milliseconds (`<= 0`: `now` or earlier, expired), saturating.
+/// The cache engines of every cache crate read expiries through it.
+pub fn cached_expiry(data: &Data, ttl_ms: i64, now: OffsetDateTime) -> OffsetDateTime {
+    data.absolute_expiry()
+        .unwrap_or_else(|| plus_millis(now, ttl_ms))
+}
+
 /// `t + ms` milliseconds, saturating at the representable range.
 fn plus_millis(t: OffsetDateTime, ms: i64) -> OffsetDateTime {
     t.checked_add(time::Duration::milliseconds(ms))
@@ -687,122 +694,7 @@ fn ttl_ms_floor(expires_at: OffsetDateTime, now: OffsetDateTime) -> i64 {
     i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
 }
 
-/// Implements `SessionStore` and `UserIndex` for a cache crate's `cached_db` store
-/// `$ty<S>`, forwarding every operation to its [`CachedDb`] field `$rules`: the one
-/// forwarding both cache crates use (`DjangoCachedDbStore`, `DjangoMemcachedCachedDbStore`),
-/// which differ only in how they describe themselves (`|$this| $describe`).
-#[doc(hidden)]
-#[macro_export]
-macro_rules! cached_db_store {
-    ($ty:ident, $rules:ident, |$this:ident| $describe:expr) => {
-        /// The operations are [`CachedDb`]'s
-        /// (`sessionkit_django::cached_db::CachedDb`): `touch` moves the row's expiry and
-        /// drops the cache entry; `clear_expired` is the database's cleanup, then the
-        /// cache's sweep where the cache can enumerate its keys.
-        impl<S: $crate::__core::SessionStore> $crate::__core::SessionStore for $ty<S> {
-            async fn load(
-                &self,
-                key: &$crate::__core::SessionKey,
-                now: $crate::__time::OffsetDateTime,
-            ) -> Result<$crate::__core::Lookup, $crate::__core::StoreError> {
-                self.$rules.load(key, now).await
-            }
-
-            async fn create(
-                &self,
-                key: &$crate::__core::SessionKey,
-                record: &$crate::__core::Record,
-                now: $crate::__time::OffsetDateTime,
-            ) -> Result<$crate::__core::CreateOutcome, $crate::__core::StoreError> {
-                self.$rules.create(key, record, now).await
-            }
-
-            async fn save(
-                &self,
-                key: &$crate::__core::SessionKey,
-                record: &$crate::__core::Record,
-                token: &$crate::__core::Token,
-                now: $crate::__time::OffsetDateTime,
-            ) -> Result<$crate::__core::SaveOutcome, $crate::__core::StoreError> {
-                self.$rules.save(key, record, token, now).await
-            }
-
-            async fn delete(
-                &self,
-                key: &$crate::__core::SessionKey,
-            ) -> Result<(), $crate::__core::StoreError> {
-                self.$rules.delete(key).await
-            }
-
-            async fn touch(
-                &self,
-                key: &$crate::__core::SessionKey,
-                expires_at: $crate::__time::OffsetDateTime,
-                now: $crate::__time::OffsetDateTime,
-            ) -> Result<bool, $crate::__core::StoreError> {
-                self.$rules.touch(key, expires_at, now).await
-            }
-
-            async fn clear_expired_with_progress(
-                &self,
-                now: $crate::__time::OffsetDateTime,
-                progress: &mut (dyn FnMut(u64) + Send),
-            ) -> Result<u64, $crate::__core::StoreError> {
-                self.$rules.clear_expired_with_progress(now, progress).await
-            }
-
-            async fn retire(
-                &self,
-                key: &$crate::__core::SessionKey,
-                until: $crate::__time::OffsetDateTime,
-            ) -> Result<(), $crate::__core::StoreError> {
-                self.$rules.retire(key, until).await
-            }
-
-            fn describe(&self) -> String {
-                let $this = self;
-                $describe
-            }
-
-            fn listing(&self) -> Option<&dyn $crate::__core::SessionListing> {
-                self.$rules.db().listing()
-            }
-
-            fn user_index(&self) -> Option<&dyn $crate::__core::UserIndex> {
-                self.$rules
-                    .has_user_index()
-                    .then_some(self as &dyn $crate::__core::UserIndex)
-            }
-
-            fn leases(&self) -> Option<&dyn $crate::__core::LeaseStore> {
-                self.$rules.db().leases()
-            }
-        }
-
-        /// The database's index; revoking also removes Django's cached copies of the
-        /// revoked sessions.
-        impl<S: $crate::__core::SessionStore> $crate::__core::UserIndex for $ty<S> {
-            fn sessions_of<'a>(
-                &'a self,
-                user_id: &'a str,
-                now: $crate::__time::OffsetDateTime,
-            ) -> $crate::__core::store::BoxFuture<
-                'a,
-                Result<Vec<$crate::__core::SessionInfo>, $crate::__core::StoreError>,
-            > {
-                Box::pin(self.$rules.sessions_of(user_id, now))
-            }
-
-            fn revoke_user<'a>(
-                &'a self,
-                user_id: &'a str,
-                keep: Option<&'a $crate::__core::SessionKey>,
-            ) -> $crate::__core::store::BoxFuture<'a, Result<u64, $crate::__core::StoreError>> {
-                Box::pin(self.$rules.revoke_user(user_id, keep))
-            }
-        }
-    };
-}
+mod forward;
 
 #[cfg(test)]
 mod tests;

@@ -29,11 +29,16 @@ async fn create_never_makes_the_lock_directory_only_on_a_write() {
         .unwrap();
     let now = time::OffsetDateTime::now_utc();
     store.load(&SessionKey::generate(), now).await.unwrap();
-    store.listing().unwrap().list(now, None, 10).await.unwrap();
+    store
+        .listing()
+        .unwrap()
+        .list_boxed(now, None, 10)
+        .await
+        .unwrap();
     store
         .user_index()
         .unwrap()
-        .sessions_of("u", now)
+        .sessions_of_boxed("u", now)
         .await
         .unwrap();
     store.clear_expired(now).await.unwrap();

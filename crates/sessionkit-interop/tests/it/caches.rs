@@ -461,7 +461,10 @@ pub(crate) async fn revoking_a_user_in_rust_logs_them_out_in_django<S: CachedDbS
     }
     let index = f.store.user_index().expect("the table's index");
     let keep = kept.as_deref().map(|k| SessionKey::parse(k).unwrap());
-    let revoked = index.revoke_user(&user_id, keep.as_ref()).await.unwrap();
+    let revoked = index
+        .revoke_user_boxed(&user_id, keep.as_ref())
+        .await
+        .unwrap();
     assert_eq!(revoked, 2);
     for k in [&ka, &kb] {
         let raw = django_raw(django, k, S::CACHE);

@@ -182,7 +182,10 @@ async fn revoking_a_user_deletes_the_entries_of_their_listed_sessions() {
         .await
         .unwrap();
     let index = store.user_index().expect("the table's index");
-    let revoked = index.revoke_user(&user, Some(&theirs[2])).await.unwrap();
+    let revoked = index
+        .revoke_user_boxed(&user, Some(&theirs[2]))
+        .await
+        .unwrap();
     assert_eq!(revoked, 2);
     for key in &theirs[..2] {
         assert!(entry(&store.item_key(key)).is_none());

@@ -4,17 +4,17 @@ use std::fmt;
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use sessionkit_core::store::BoxFuture;
 use sessionkit_core::{
     Config, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionInfo, SessionKey,
     SessionListing, SessionStore, StoreError, Token, UserIndex,
 };
+use sessionkit_django::cached_db::cached_expiry;
 use sessionkit_django::keys::CacheEngine;
 use sessionkit_django::pickle::{redis_value_decode, redis_value_encode};
 use time::OffsetDateTime;
 
 use super::side::{CacheSide, Fetched, Inserted, Replaced, Stored};
-use super::{DEFAULT_COOKIE_AGE, plus_millis, read_value};
+use super::{DEFAULT_COOKIE_AGE, read_value};
 use crate::codec::ttl_ms;
 use crate::conn::Target;
 use crate::listing::CONCURRENCY;
@@ -194,12 +194,13 @@ impl DjangoCacheStore {
         now: OffsetDateTime,
     ) -> Option<(Data, OffsetDateTime)> {
         let data = read_value(key, &s.value)?;
-        let expires_at = data.absolute_expiry().unwrap_or_else(|| match s.pttl {
-            p if p > 0 => plus_millis(now, p),
-            -1 => plus_millis(now, self.inner.cookie_age.saturating_mul(1000)),
+        let ttl_ms = match s.pttl {
+            p if p > 0 => p,
+            -1 => self.inner.cookie_age.saturating_mul(1000),
             // -2: evicted meanwhile.
-            _ => now,
-        });
+            _ => 0,
+        };
+        let expires_at = cached_expiry(&data, ttl_ms, now);
         Some((data, expires_at))
     }
 
@@ -431,43 +432,35 @@ impl SessionStore for DjangoCacheStore {
         )
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index);
 }
 
 /// Scans every key of the namespace, sorts them, then reads and decodes values in key
 /// order until `limit` live sessions are found: the whole keyspace is scanned per page.
 impl SessionListing for DjangoCacheStore {
-    fn list<'a>(
-        &'a self,
+    async fn list(
+        &self,
         now: OffsetDateTime,
-        after: Option<&'a SessionKey>,
+        after: Option<&SessionKey>,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(async move {
-            let mut keys = self.side().all_keys().await?;
-            keys.retain(|k| after.is_none_or(|a| k > a));
-            let mut out = Vec::with_capacity(limit.min(keys.len()));
-            for chunk in keys.chunks(limit.clamp(16, 1000)) {
-                if out.len() >= limit {
-                    break;
-                }
-                let fetched = self.side().get_many(chunk).await?;
-                for (key, f) in chunk.iter().zip(&fetched) {
-                    if out.len() < limit
-                        && let Some(info) = self.info(*key, f, now)
-                    {
-                        out.push(info);
-                    }
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut keys = self.side().all_keys().await?;
+        keys.retain(|k| after.is_none_or(|a| k > a));
+        let mut out = Vec::with_capacity(limit.min(keys.len()));
+        for chunk in keys.chunks(limit.clamp(16, 1000)) {
+            if out.len() >= limit {
+                break;
+            }
+            let fetched = self.side().get_many(chunk).await?;
+            for (key, f) in chunk.iter().zip(&fetched) {
+                if out.len() < limit
+                    && let Some(info) = self.info(*key, f, now)
+                {
+                    out.push(info);
                 }
             }
-            Ok(out)
-        })
+        }
+        Ok(out)
     }
 }
 
@@ -476,46 +469,42 @@ impl SessionListing for DjangoCacheStore {
 /// sessions only if it still holds the value that was decoded (compare-and-delete); one
 /// that changed meanwhile is decoded and checked again.
 impl UserIndex for DjangoCacheStore {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
+    async fn sessions_of(
+        &self,
+        user_id: &str,
         now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(async move {
-            let keys = self.side().all_keys().await?;
-            let mut out = Vec::new();
-            for chunk in keys.chunks(1000) {
-                let fetched = self.side().get_many(chunk).await?;
-                for (key, f) in chunk.iter().zip(&fetched) {
-                    if let Some(info) = self.info(*key, f, now)
-                        && info.meta.user_id.as_deref() == Some(user_id)
-                    {
-                        out.push(info);
-                    }
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let keys = self.side().all_keys().await?;
+        let mut out = Vec::new();
+        for chunk in keys.chunks(1000) {
+            let fetched = self.side().get_many(chunk).await?;
+            for (key, f) in chunk.iter().zip(&fetched) {
+                if let Some(info) = self.info(*key, f, now)
+                    && info.meta.user_id.as_deref() == Some(user_id)
+                {
+                    out.push(info);
                 }
             }
-            Ok(out)
-        })
+        }
+        Ok(out)
     }
 
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let side = self.side();
-            let mut scanner = side.scanner().await?;
-            let mut revoked = 0u64;
-            while let Some(keys) = side.next_keys(&mut scanner).await? {
-                let deleted: Vec<bool> = stream::iter(keys.into_iter().filter(|k| Some(k) != keep))
-                    .map(|key| self.revoke_one(key, user_id))
-                    .buffer_unordered(CONCURRENCY)
-                    .try_collect()
-                    .await?;
-                revoked += deleted.into_iter().map(u64::from).sum::<u64>();
-            }
-            Ok(revoked)
-        })
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        let side = self.side();
+        let mut scanner = side.scanner().await?;
+        let mut revoked = 0u64;
+        while let Some(keys) = side.next_keys(&mut scanner).await? {
+            let deleted: Vec<bool> = stream::iter(keys.into_iter().filter(|k| Some(k) != keep))
+                .map(|key| self.revoke_one(key, user_id))
+                .buffer_unordered(CONCURRENCY)
+                .try_collect()
+                .await?;
+            revoked += deleted.into_iter().map(u64::from).sum::<u64>();
+        }
+        Ok(revoked)
     }
 }

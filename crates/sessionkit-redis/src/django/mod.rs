@@ -75,7 +75,6 @@ mod scripts;
 mod side;
 
 use sessionkit_core::{Data, SessionKey};
-use time::{OffsetDateTime, PrimitiveDateTime};
 
 pub use self::cache_engine::{DjangoCacheBuilder, DjangoCacheStore};
 pub use self::cached_db::DjangoCachedDbStore;
@@ -98,16 +97,6 @@ fn read_value(key: &SessionKey, value: &[u8]) -> Option<Data> {
     }
 }
 
-/// `t + ms` milliseconds, saturating at the representable range.
-fn plus_millis(t: OffsetDateTime, ms: i64) -> OffsetDateTime {
-    t.checked_add(time::Duration::milliseconds(ms))
-        .unwrap_or(if ms < 0 {
-            PrimitiveDateTime::MIN.assume_utc()
-        } else {
-            PrimitiveDateTime::MAX.assume_utc()
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
@@ -128,20 +117,6 @@ mod tests {
         assert_eq!(d.absolute_expiry(), Some(datetime!(2026-01-01 00:05 UTC)));
         d.insert(EXPIRY_KEY, Value::from("soon"));
         assert_eq!(d.absolute_expiry(), None);
-    }
-
-    #[test]
-    fn times_saturate() {
-        let now = datetime!(2026-01-01 00:00 UTC);
-        assert_eq!(plus_millis(now, 1500), datetime!(2026-01-01 00:00:01.5 UTC));
-        assert_eq!(
-            plus_millis(now, i64::MAX),
-            PrimitiveDateTime::MAX.assume_utc()
-        );
-        assert_eq!(
-            plus_millis(now, i64::MIN),
-            PrimitiveDateTime::MIN.assume_utc()
-        );
     }
 
     #[test]

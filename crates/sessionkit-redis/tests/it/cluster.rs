@@ -88,7 +88,7 @@ async fn the_user_index_spans_slots_and_heals() {
     assert!(matches!(out, SaveOutcome::Saved(_)));
     assert_eq!(is_member(&mut raw, &alice).await, 0);
     assert_eq!(is_member(&mut raw, &store.layout().user("bob")).await, 1);
-    assert_eq!(index.sessions_of("bob", NOW).await.unwrap().len(), 1);
+    assert_eq!(index.sessions_of_boxed("bob", NOW).await.unwrap().len(), 1);
 
     // A stale member (its session vanished behind the index's back) is skipped, pruned,
     // and never counted as revoked.
@@ -99,7 +99,7 @@ async fn the_user_index_spans_slots_and_heals() {
         .query_async(&mut raw)
         .await
         .unwrap();
-    let listed = index.sessions_of("bob", NOW).await.unwrap();
+    let listed = index.sessions_of_boxed("bob", NOW).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].key, key);
     let left: i64 = redis::cmd("SISMEMBER")
@@ -116,12 +116,12 @@ async fn the_user_index_spans_slots_and_heals() {
         .query_async(&mut raw)
         .await
         .unwrap();
-    assert_eq!(index.revoke_user("alice", None).await.unwrap(), 0);
+    assert_eq!(index.revoke_user_boxed("alice", None).await.unwrap(), 0);
     assert!(matches!(
         store.load(&key, NOW).await.unwrap(),
         Lookup::Found { .. }
     ));
-    assert_eq!(index.revoke_user("bob", None).await.unwrap(), 1);
+    assert_eq!(index.revoke_user_boxed("bob", None).await.unwrap(), 1);
     assert!(matches!(
         store.load(&key, NOW).await.unwrap(),
         Lookup::Missing
@@ -157,7 +157,7 @@ async fn listing_and_cleanup_cover_every_primary() {
     let listed = store
         .listing()
         .unwrap()
-        .list(NOW + secs(10), None, 1000)
+        .list_boxed(NOW + secs(10), None, 1000)
         .await
         .unwrap();
     let listed: BTreeSet<SessionKey> = listed.into_iter().map(|i| i.key).collect();

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 use sessionkit_core::{
-    CreateOutcome, Data, LeaseStore, Lookup, Metadata, Record, SaveOutcome, SessionKey,
-    SessionListing, SessionStore, StoreError, Token, UserIndex,
+    CreateOutcome, Data, DynLeaseStore, DynSessionListing, DynUserIndex, Lookup, Metadata, Record,
+    SaveOutcome, SessionKey, SessionStore, StoreError, Token,
 };
 use sessionkit_redis::RedisStore;
 use sessionkit_testkit::{require, service_url};
@@ -206,13 +206,13 @@ impl<S: SessionStore, G: Send + Sync + 'static> SessionStore for Guarded<S, G> {
     fn describe(&self) -> String {
         self.store.describe()
     }
-    fn listing(&self) -> Option<&dyn SessionListing> {
+    fn listing(&self) -> Option<&dyn DynSessionListing> {
         self.store.listing()
     }
-    fn user_index(&self) -> Option<&dyn UserIndex> {
+    fn user_index(&self) -> Option<&dyn DynUserIndex> {
         self.store.user_index()
     }
-    fn leases(&self) -> Option<&dyn LeaseStore> {
+    fn leases(&self) -> Option<&dyn DynLeaseStore> {
         self.store.leases()
     }
     fn python_values(&self) -> bool {

@@ -429,7 +429,7 @@ async fn unreadable_values_are_missing_and_left_alone() {
         store
             .listing()
             .unwrap()
-            .list(NOW, None, 10)
+            .list_boxed(NOW, None, 10)
             .await
             .unwrap()
             .is_empty()
@@ -459,7 +459,7 @@ async fn cached_db_keys_are_not_the_cache_engines() {
         store
             .listing()
             .unwrap()
-            .list(NOW - secs(10), None, 10)
+            .list_boxed(NOW - secs(10), None, 10)
             .await
             .unwrap()
             .is_empty()
@@ -469,7 +469,7 @@ async fn cached_db_keys_are_not_the_cache_engines() {
         store
             .user_index()
             .unwrap()
-            .revoke_user("7", None)
+            .revoke_user_boxed("7", None)
             .await
             .unwrap(),
         0

@@ -450,7 +450,7 @@ async fn revoking_a_user_clears_their_cache_entries() {
     .await;
 
     let index = store.user_index().expect("the database's index");
-    let revoked = index.revoke_user("42", Some(&mine[0])).await.unwrap();
+    let revoked = index.revoke_user_boxed("42", Some(&mine[0])).await.unwrap();
     assert_eq!(revoked, 2);
     assert!(
         raw_get(&mut raw, &cache_name(&prefix, &mine[0]))
@@ -465,7 +465,7 @@ async fn revoking_a_user_clears_their_cache_entries() {
             .await
             .is_some()
     );
-    let left = index.sessions_of("42", NOW).await.unwrap();
+    let left = index.sessions_of_boxed("42", NOW).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].key, mine[0]);
 }

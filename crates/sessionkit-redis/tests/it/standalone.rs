@@ -257,7 +257,12 @@ async fn unreadable_records_are_missing_and_left_alone() {
     assert!(!store.touch(&key, NOW + secs(60), NOW).await.unwrap());
     // Listings read metadata only: the record with unreadable data but a readable expiry
     // is shown (for inspection); the other two are not.
-    let listed = store.listing().unwrap().list(NOW, None, 10).await.unwrap();
+    let listed = store
+        .listing()
+        .unwrap()
+        .list_boxed(NOW, None, 10)
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1, "{listed:?}");
     store.delete(&key).await.unwrap();
     assert_eq!(
@@ -324,7 +329,7 @@ async fn clear_expired_counts_and_reports_progress() {
         Lookup::Found { .. }
     ));
     let index = store.user_index().unwrap();
-    assert!(index.sessions_of("u1", NOW).await.unwrap().is_empty());
+    assert!(index.sessions_of_boxed("u1", NOW).await.unwrap().is_empty());
 }
 
 /// With `with_replica_wait`, a write that too few replicas acknowledged is an error — but

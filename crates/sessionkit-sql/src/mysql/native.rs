@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::{Row, Value};
-use sessionkit_core::store::{BoxFuture, Create, LeaseStore};
+use sessionkit_core::store::{Create, LeaseStore};
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
@@ -428,127 +428,103 @@ impl SessionStore for MySqlStore {
         self.inner.db.url().to_owned()
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
-
-    fn leases(&self) -> Option<&dyn LeaseStore> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index, leases);
 }
 
 impl SessionListing for MySqlStore {
-    fn list<'a>(
-        &'a self,
+    async fn list(
+        &self,
         now: OffsetDateTime,
-        after: Option<&'a SessionKey>,
+        after: Option<&SessionKey>,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+    ) -> Result<Vec<SessionInfo>, StoreError> {
         let limit = Value::UInt(u64::try_from(limit).unwrap_or(u64::MAX));
-        Box::pin(async move {
-            match after {
-                Some(a) => {
-                    self.infos(
-                        "list",
-                        &self.inner.sql.list,
-                        vec![dt(now), text(a.as_str()), limit],
-                    )
-                    .await
-                }
-                None => {
-                    self.infos("list", &self.inner.sql.list_all, vec![dt(now), limit])
-                        .await
-                }
+        match after {
+            Some(a) => {
+                self.infos(
+                    "list",
+                    &self.inner.sql.list,
+                    vec![dt(now), text(a.as_str()), limit],
+                )
+                .await
             }
-        })
+            None => {
+                self.infos("list", &self.inner.sql.list_all, vec![dt(now), limit])
+                    .await
+            }
+        }
     }
 }
 
 impl UserIndex for MySqlStore {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
+    async fn sessions_of(
+        &self,
+        user_id: &str,
         now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(async move {
-            self.infos(
-                "sessions_of",
-                &self.inner.sql.of_user,
-                vec![text(user_id), dt(now)],
-            )
-            .await
-        })
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        self.infos(
+            "sessions_of",
+            &self.inner.sql.of_user,
+            vec![text(user_id), dt(now)],
+        )
+        .await
     }
 
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let keep = keep.map_or("", SessionKey::as_str);
-            self.inner
-                .db
-                .execute(
-                    "revoke_user",
-                    &self.inner.sql.revoke,
-                    vec![text(user_id), text(keep)],
-                )
-                .await
-        })
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        let keep = keep.map_or("", SessionKey::as_str);
+        self.inner
+            .db
+            .execute(
+                "revoke_user",
+                &self.inner.sql.revoke,
+                vec![text(user_id), text(keep)],
+            )
+            .await
     }
 }
 
 impl LeaseStore for MySqlStore {
     /// Takes the lease if nobody holds it, or the holder's lease ran out. Lease times are
     /// the application's system clock (`now_utc`), not the database server's.
-    fn try_acquire<'a>(
-        &'a self,
-        key: &'a SessionKey,
-        owner: &'a str,
+    async fn try_acquire(
+        &self,
+        key: &SessionKey,
+        owner: &str,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            check_id("lease owner", Some(owner))?;
-            let now = OffsetDateTime::now_utc();
-            let n = self
-                .inner
-                .db
-                .execute(
-                    "lease",
-                    &self.inner.sql.acquire,
-                    vec![
-                        text(key.as_str()),
-                        text(owner),
-                        dt(lease_end(now, ttl)),
-                        dt(now),
-                        dt(now),
-                    ],
-                )
-                .await?;
-            Ok(n > 0)
-        })
+    ) -> Result<bool, StoreError> {
+        check_id("lease owner", Some(owner))?;
+        let now = OffsetDateTime::now_utc();
+        let n = self
+            .inner
+            .db
+            .execute(
+                "lease",
+                &self.inner.sql.acquire,
+                vec![
+                    text(key.as_str()),
+                    text(owner),
+                    dt(lease_end(now, ttl)),
+                    dt(now),
+                    dt(now),
+                ],
+            )
+            .await?;
+        Ok(n > 0)
     }
 
-    fn release<'a>(
-        &'a self,
-        key: &'a SessionKey,
-        owner: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.inner
-                .db
-                .execute(
-                    "lease release",
-                    &self.inner.sql.release,
-                    vec![text(key.as_str()), text(owner)],
-                )
-                .await
-                .map(|_| ())
-        })
+    async fn release(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
+        self.inner
+            .db
+            .execute(
+                "lease release",
+                &self.inner.sql.release,
+                vec![text(key.as_str()), text(owner)],
+            )
+            .await
+            .map(|_| ())
     }
 }

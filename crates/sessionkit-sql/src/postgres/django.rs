@@ -4,10 +4,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use sessionkit_core::store::{BoxFuture, Create};
+use sessionkit_core::store::Create;
 use sessionkit_core::{
-    CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
-    SessionStore, StoreError, StoreErrorKind, Token, UserIndex,
+    CreateOutcome, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError,
+    StoreErrorKind, Token,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio_postgres::types::ToSql;
@@ -357,13 +357,7 @@ impl SessionStore for DjangoPostgresStore {
         )
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index);
 }
 
 shared::django_store_common!(DjangoPostgresStore, "postgres");
@@ -408,36 +402,5 @@ impl Scan for DjangoPostgresStore {
             .execute("revoke_user", &self.db.sql.delete_if, &[&key, &data])
             .await?;
         Ok(n > 0)
-    }
-}
-
-/// Listing decodes every row in key order: see the [module docs](super).
-impl SessionListing for DjangoPostgresStore {
-    fn list<'a>(
-        &'a self,
-        now: OffsetDateTime,
-        after: Option<&'a SessionKey>,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(shared::list(self, now, after, limit))
-    }
-}
-
-/// The per-user index is a scan that decodes every row: see the [module docs](super).
-impl UserIndex for DjangoPostgresStore {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
-        now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(shared::sessions_of(self, user_id, now))
-    }
-
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(shared::revoke_user(self, user_id, keep))
     }
 }

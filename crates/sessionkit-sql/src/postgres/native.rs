@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sessionkit_core::store::{BoxFuture, Create, LeaseStore};
+use sessionkit_core::store::{Create, LeaseStore};
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, Token, UserIndex,
@@ -320,113 +320,89 @@ impl SessionStore for PostgresStore {
         self.inner.db.url().to_owned()
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
-
-    fn leases(&self) -> Option<&dyn LeaseStore> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index, leases);
 }
 
 impl SessionListing for PostgresStore {
-    fn list<'a>(
-        &'a self,
+    async fn list(
+        &self,
         now: OffsetDateTime,
-        after: Option<&'a SessionKey>,
+        after: Option<&SessionKey>,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+    ) -> Result<Vec<SessionInfo>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        Box::pin(async move {
-            let now = ts(now);
-            match after {
-                Some(a) => {
-                    self.infos("list", &self.inner.sql.list, &[&now, &a.as_str(), &limit])
-                        .await
-                }
-                None => {
-                    self.infos("list", &self.inner.sql.list_all, &[&now, &limit])
-                        .await
-                }
+        let now = ts(now);
+        match after {
+            Some(a) => {
+                self.infos("list", &self.inner.sql.list, &[&now, &a.as_str(), &limit])
+                    .await
             }
-        })
+            None => {
+                self.infos("list", &self.inner.sql.list_all, &[&now, &limit])
+                    .await
+            }
+        }
     }
 }
 
 impl UserIndex for PostgresStore {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
+    async fn sessions_of(
+        &self,
+        user_id: &str,
         now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(async move {
-            self.infos(
-                "sessions_of",
-                &self.inner.sql.of_user,
-                &[&user_id, &ts(now)],
-            )
-            .await
-        })
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        self.infos(
+            "sessions_of",
+            &self.inner.sql.of_user,
+            &[&user_id, &ts(now)],
+        )
+        .await
     }
 
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let keep = keep.map_or("", SessionKey::as_str);
-            self.inner
-                .db
-                .execute("revoke_user", &self.inner.sql.revoke, &[&user_id, &keep])
-                .await
-        })
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        let keep = keep.map_or("", SessionKey::as_str);
+        self.inner
+            .db
+            .execute("revoke_user", &self.inner.sql.revoke, &[&user_id, &keep])
+            .await
     }
 }
 
 impl LeaseStore for PostgresStore {
     /// Takes the lease if nobody holds it, or the holder's lease ran out. Lease times are
     /// the application's system clock (`now_utc`), not the database server's.
-    fn try_acquire<'a>(
-        &'a self,
-        key: &'a SessionKey,
-        owner: &'a str,
+    async fn try_acquire(
+        &self,
+        key: &SessionKey,
+        owner: &str,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            let now = OffsetDateTime::now_utc();
-            let row = self
-                .inner
-                .db
-                .query_opt(
-                    "lease",
-                    &self.inner.sql.acquire,
-                    &[&key.as_str(), &owner, &ts(lease_end(now, ttl)), &ts(now)],
-                )
-                .await?;
-            Ok(row.is_some())
-        })
+    ) -> Result<bool, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let row = self
+            .inner
+            .db
+            .query_opt(
+                "lease",
+                &self.inner.sql.acquire,
+                &[&key.as_str(), &owner, &ts(lease_end(now, ttl)), &ts(now)],
+            )
+            .await?;
+        Ok(row.is_some())
     }
 
-    fn release<'a>(
-        &'a self,
-        key: &'a SessionKey,
-        owner: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.inner
-                .db
-                .execute(
-                    "lease release",
-                    &self.inner.sql.release,
-                    &[&key.as_str(), &owner],
-                )
-                .await
-                .map(|_| ())
-        })
+    async fn release(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
+        self.inner
+            .db
+            .execute(
+                "lease release",
+                &self.inner.sql.release,
+                &[&key.as_str(), &owner],
+            )
+            .await
+            .map(|_| ())
     }
 }

@@ -235,7 +235,8 @@ pub(crate) trait Scan: Sync + Coded {
 }
 
 /// The methods every Django store has alike, written once: `with_secrets` (a clone on
-/// the same database with another codec), `table`, `django_time`, and [`Coded`]. The
+/// the same database with another codec), `table`, `django_time`, [`Coded`], and the
+/// listing and per-user index (the scans below). The
 /// store is `$store { db: Arc<_>, codec: Codec }`, its shared part having `table` and
 /// `time`; `$db` names the database in logs. A macro because the stores stay distinct
 /// types (each its own driver's state), while these methods read the same fields.
@@ -267,6 +268,39 @@ macro_rules! django_store_common {
         impl $crate::shared::django::Coded for $store {
             fn codec(&self) -> &$crate::shared::django::Codec {
                 &self.codec
+            }
+        }
+
+        /// Listing decodes every row in key order: see the
+        /// [module docs](crate::django).
+        impl ::sessionkit_core::SessionListing for $store {
+            async fn list(
+                &self,
+                now: ::time::OffsetDateTime,
+                after: Option<&::sessionkit_core::SessionKey>,
+                limit: usize,
+            ) -> Result<Vec<::sessionkit_core::SessionInfo>, ::sessionkit_core::StoreError> {
+                $crate::shared::django::list(self, now, after, limit).await
+            }
+        }
+
+        /// The per-user index is a scan that decodes every row: see the
+        /// [module docs](crate::django).
+        impl ::sessionkit_core::UserIndex for $store {
+            async fn sessions_of(
+                &self,
+                user_id: &str,
+                now: ::time::OffsetDateTime,
+            ) -> Result<Vec<::sessionkit_core::SessionInfo>, ::sessionkit_core::StoreError> {
+                $crate::shared::django::sessions_of(self, user_id, now).await
+            }
+
+            async fn revoke_user(
+                &self,
+                user_id: &str,
+                keep: Option<&::sessionkit_core::SessionKey>,
+            ) -> Result<u64, ::sessionkit_core::StoreError> {
+                $crate::shared::django::revoke_user(self, user_id, keep).await
             }
         }
     };

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use sessionkit_core::store::{BoxFuture, Create};
+use sessionkit_core::store::Create;
 use sessionkit_core::{
-    CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
-    SessionStore, StoreError, StoreErrorKind, Token, UserIndex, pytime,
+    CreateOutcome, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError,
+    StoreErrorKind, Token, pytime,
 };
 use time::OffsetDateTime;
 
@@ -396,13 +396,7 @@ impl SessionStore for DjangoSqliteStore {
         )
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index);
 }
 
 shared::django_store_common!(DjangoSqliteStore, "sqlite");
@@ -445,37 +439,6 @@ impl Scan for DjangoSqliteStore {
             })
             .await?;
         Ok(n > 0)
-    }
-}
-
-/// Listing decodes every row in key order: see the [module docs](super).
-impl SessionListing for DjangoSqliteStore {
-    fn list<'a>(
-        &'a self,
-        now: OffsetDateTime,
-        after: Option<&'a SessionKey>,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(shared::list(self, now, after, limit))
-    }
-}
-
-/// The per-user index is a scan that decodes every row: see the [module docs](super).
-impl UserIndex for DjangoSqliteStore {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
-        now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(shared::sessions_of(self, user_id, now))
-    }
-
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(shared::revoke_user(self, user_id, keep))
     }
 }
 

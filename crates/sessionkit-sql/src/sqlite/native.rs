@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use sessionkit_core::store::{BoxFuture, Create};
+use sessionkit_core::store::Create;
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionInfo, SessionKey, SessionListing,
     SessionStore, StoreError, Token, UserIndex,
@@ -350,59 +350,49 @@ impl SessionStore for SqliteStore {
         format!("sqlite://{}", self.inner.path.display())
     }
 
-    fn listing(&self) -> Option<&dyn SessionListing> {
-        Some(self)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
+    sessionkit_core::offers!(listing, user_index);
 }
 
 impl SessionListing for SqliteStore {
-    fn list<'a>(
-        &'a self,
+    async fn list(
+        &self,
         now: OffsetDateTime,
-        after: Option<&'a SessionKey>,
+        after: Option<&SessionKey>,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+    ) -> Result<Vec<SessionInfo>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let result = match after {
+        match after {
             Some(a) => self.query_infos(&self.inner.sql.list, &[&micros(now), &a.as_str(), &limit]),
             None => self.query_infos(&self.inner.sql.list_all, &[&micros(now), &limit]),
-        };
-        Box::pin(std::future::ready(result))
+        }
     }
 }
 
 impl UserIndex for SqliteStore {
-    fn sessions_of<'a>(
-        &'a self,
-        user_id: &'a str,
+    async fn sessions_of(
+        &self,
+        user_id: &str,
         now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        let result = self.query_infos(&self.inner.sql.of_user, &[&user_id, &micros(now)]);
-        Box::pin(std::future::ready(result))
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        self.query_infos(&self.inner.sql.of_user, &[&user_id, &micros(now)])
     }
 
-    fn revoke_user<'a>(
-        &'a self,
-        user_id: &'a str,
-        keep: Option<&'a SessionKey>,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let r = self
-                .inner
-                .writer
-                .send(Write::RevokeUser {
-                    user_id: user_id.to_owned(),
-                    keep: keep.copied(),
-                })
-                .await?;
-            Ok(match r {
-                writer::Reply::Changed(n) => n,
-                _ => 0,
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<u64, StoreError> {
+        let r = self
+            .inner
+            .writer
+            .send(Write::RevokeUser {
+                user_id: user_id.to_owned(),
+                keep: keep.copied(),
             })
+            .await?;
+        Ok(match r {
+            writer::Reply::Changed(n) => n,
+            _ => 0,
         })
     }
 }

@@ -211,15 +211,21 @@ pub(crate) async fn unreadable_rows_are_missing_and_left<S: SessionStore>(store:
     let listing = other.listing().expect("listing");
     assert!(
         !listing
-            .list(now, None, 100)
+            .list_boxed(now, None, 100)
             .await
             .expect("list")
             .iter()
             .any(|i| i.key == key)
     );
     let index = other.user_index().expect("user index");
-    assert!(index.sessions_of("7", now).await.expect("of").is_empty());
-    assert_eq!(index.revoke_user("7", None).await.expect("revoke"), 0);
+    assert!(
+        index
+            .sessions_of_boxed("7", now)
+            .await
+            .expect("of")
+            .is_empty()
+    );
+    assert_eq!(index.revoke_user_boxed("7", None).await.expect("revoke"), 0);
     match store.load(&key, now).await.expect("load") {
         Lookup::Found { record, .. } => {
             assert_eq!(record.data.get("n"), Some(Value::Int(1)));
@@ -616,7 +622,7 @@ pub(crate) async fn local_times<S: SessionStore>(
     // Listing reads local times too.
     let listing = store.listing().expect("the Django layout lists");
     let listed = listing
-        .list(datetime!(2026-07-15 14:30 UTC), None, 10)
+        .list_boxed(datetime!(2026-07-15 14:30 UTC), None, 10)
         .await
         .expect("list");
     assert_eq!(listed.len(), 1);

@@ -259,7 +259,12 @@ async fn two_stores_on_one_file_clean_each_row_once() {
     let later = NOW + time::Duration::seconds(10);
     let (ra, rb) = tokio::join!(a.clear_expired(later), b.clear_expired(later));
     assert_eq!(ra.expect("first") + rb.expect("second"), 2100);
-    let listed = b.listing().unwrap().list(later, None, 100).await.unwrap();
+    let listed = b
+        .listing()
+        .unwrap()
+        .list_boxed(later, None, 100)
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 5);
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sessionkit_core::store::{LeaseStore, SessionListing, UserIndex};
+use sessionkit_core::store::{DynLeaseStore, DynSessionListing, DynUserIndex};
 use sessionkit_core::{
     CreateOutcome, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError, Token,
 };
@@ -140,13 +140,13 @@ impl<S: SessionStore> SessionStore for Scoped<S> {
     fn describe(&self) -> String {
         self.store.describe()
     }
-    fn listing(&self) -> Option<&dyn SessionListing> {
+    fn listing(&self) -> Option<&dyn DynSessionListing> {
         self.store.listing()
     }
-    fn user_index(&self) -> Option<&dyn UserIndex> {
+    fn user_index(&self) -> Option<&dyn DynUserIndex> {
         self.store.user_index()
     }
-    fn leases(&self) -> Option<&dyn LeaseStore> {
+    fn leases(&self) -> Option<&dyn DynLeaseStore> {
         self.store.leases()
     }
 }
@@ -235,7 +235,10 @@ pub(crate) async fn live_count<S: SessionStore>(store: &S, now: OffsetDateTime) 
     let mut n = 0;
     let mut after = None;
     loop {
-        let page = listing.list(now, after.as_ref(), 500).await.expect("list");
+        let page = listing
+            .list_boxed(now, after.as_ref(), 500)
+            .await
+            .expect("list");
         let Some(last) = page.last() else {
             return n;
         };

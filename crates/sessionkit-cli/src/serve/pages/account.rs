@@ -6,7 +6,7 @@ use axum::extract::Query;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sessionkit_core::events::{EventRecord, RevokeCause};
-use sessionkit_core::{RequestSession, Session, UserIndex};
+use sessionkit_core::{DynUserIndex, RequestSession, Session};
 use time::OffsetDateTime;
 
 use super::{FLASH_KEY, Layout, PageError, Submitted, fields, page, when};
@@ -72,7 +72,7 @@ fn is_fingerprint(s: &str) -> bool {
     s.len() == 8 && s.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-fn user_index(rs: &RequestSession) -> Option<&dyn UserIndex> {
+fn user_index(rs: &RequestSession) -> Option<&dyn DynUserIndex> {
     rs.engine().store().and_then(|s| s.user_index_dyn())
 }
 
@@ -103,7 +103,7 @@ pub(in crate::serve) async fn account(
         (Some(user), Some(index)) => {
             let engine = rs.engine();
             let current = session.key().map(|k| engine.at_rest(&k));
-            let mut all = index.sessions_of(user, engine.clock().now()).await?;
+            let mut all = index.sessions_of_boxed(user, engine.clock().now()).await?;
             all.sort_by_key(|i| (Some(i.key) != current, i.meta.created_at));
             let optional = |t: Option<OffsetDateTime>| t.map_or_else(|| "unknown".to_owned(), when);
             Some(
@@ -290,7 +290,7 @@ pub(in crate::serve) async fn revoke(
         ));
     };
     let current = session.key().map(|k| engine.at_rest(&k));
-    let all = index.sessions_of(&user, engine.clock().now()).await?;
+    let all = index.sessions_of_boxed(&user, engine.clock().now()).await?;
     let found: Vec<_> = all
         .iter()
         .filter(|i| i.key.fingerprint().to_string() == fp)

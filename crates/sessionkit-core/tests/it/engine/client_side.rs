@@ -89,7 +89,13 @@ async fn keys_hashed_at_rest_never_reach_the_store() {
     let out = h.request(Some(&new_cookie), 200, Session::flush).await;
     assert_eq!(out.set_cookie, vec![REMOVAL.to_owned()]);
     // A copy of the store holds no cookie value.
-    let listed = h.store.listing().unwrap().list(T1, None, 10).await.unwrap();
+    let listed = h
+        .store
+        .listing()
+        .unwrap()
+        .list_boxed(T1, None, 10)
+        .await
+        .unwrap();
     assert!(listed.iter().all(|i| i.key != key));
 }
 

@@ -85,7 +85,11 @@ async fn a_login_beyond_the_limit_revokes_the_least_recently_used() {
     );
     let index = store.user_index().unwrap();
     assert_eq!(
-        index.sessions_of("alice", clock.now()).await.unwrap().len(),
+        index
+            .sessions_of_boxed("alice", clock.now())
+            .await
+            .unwrap()
+            .len(),
         2
     );
 
@@ -178,7 +182,7 @@ async fn parallel_logins_on_several_nodes_end_within_the_limit() {
     let left = store
         .user_index()
         .unwrap()
-        .sessions_of("erin", time::OffsetDateTime::now_utc())
+        .sessions_of_boxed("erin", time::OffsetDateTime::now_utc())
         .await
         .unwrap();
     assert!(
