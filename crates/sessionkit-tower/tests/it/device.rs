@@ -40,7 +40,12 @@ fn engine(store: &MemoryStore, config: ConfigBuilder) -> Engine {
 /// The only stored session's client info.
 async fn recorded(store: &MemoryStore) -> Option<ClientInfo> {
     let now = time::OffsetDateTime::now_utc();
-    let list = store.listing().unwrap().list(now, None, 10).await.unwrap();
+    let list = store
+        .listing()
+        .unwrap()
+        .list_boxed(now, None, 10)
+        .await
+        .unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     list[0].meta.client.clone()
 }

@@ -36,7 +36,12 @@ async fn visit(
 
 /// The only stored session's client info.
 async fn stored_client(store: &MemoryStore, now: time::OffsetDateTime) -> Option<ClientInfo> {
-    let list = store.listing().unwrap().list(now, None, 10).await.unwrap();
+    let list = store
+        .listing()
+        .unwrap()
+        .list_boxed(now, None, 10)
+        .await
+        .unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     list[0].meta.client.clone()
 }
@@ -289,12 +294,21 @@ async fn the_memory_store_keeps_client_info_beside_users() {
         };
         assert_eq!(got.meta.user_id.as_deref(), user);
         assert_eq!(got.meta.client.as_ref(), Some(&client));
-        let listed = store.listing().unwrap().list(T1, None, 5).await.unwrap();
+        let listed = store
+            .listing()
+            .unwrap()
+            .list_boxed(T1, None, 5)
+            .await
+            .unwrap();
         assert_eq!(listed[0].meta, got.meta);
     }
     let index = store.user_index().unwrap();
     assert_eq!(
-        index.sessions_of("we\0ird\0user", T1).await.unwrap().len(),
+        index
+            .sessions_of_boxed("we\0ird\0user", T1)
+            .await
+            .unwrap()
+            .len(),
         1
     );
 }
