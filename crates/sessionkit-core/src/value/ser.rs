@@ -22,34 +22,176 @@ use super::{Map, Value, ValueError};
 /// assert_eq!(to_value(&u128::MAX).unwrap().to_string(), u128::MAX.to_string());
 /// ```
 pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, ValueError> {
-    value.serialize(ValueSerializer)
+    value.serialize(Serializer(ToValue))
 }
 
-struct ValueSerializer;
+/// The one `serde::Serializer` behind [`to_value`] and map keys, over an [`Output`].
+///
+/// Values and map keys accept the same scalars and differ only in what they build from
+/// them, so the serde surface (thirty-odd methods) is written once and the difference
+/// sits in the two `Output` impls. `O` is a zero-sized marker: every call is resolved at
+/// compile time, with no dynamic dispatch and no allocation beyond the `Value` built.
+struct Serializer<O>(O);
+
+/// What a [`Serializer`] builds: a [`Value`], or a map key.
+///
+/// Scalars arrive as the `Value` [`to_value`] would build for them; `ToValue` keeps it,
+/// `ToKey` turns it into key text or refuses it.
+trait Output: Sized {
+    /// The result.
+    type Ok;
+    /// Builds sequences, tuples and tuple structs.
+    type Seq: ser::SerializeSeq<Ok = Self::Ok, Error = ValueError>
+        + ser::SerializeTuple<Ok = Self::Ok, Error = ValueError>
+        + ser::SerializeTupleStruct<Ok = Self::Ok, Error = ValueError>;
+    /// Builds tuple variants.
+    type TupleVariant: ser::SerializeTupleVariant<Ok = Self::Ok, Error = ValueError>;
+    /// Builds maps and structs.
+    type Map: ser::SerializeMap<Ok = Self::Ok, Error = ValueError>
+        + ser::SerializeStruct<Ok = Self::Ok, Error = ValueError>;
+    /// Builds struct variants.
+    type StructVariant: ser::SerializeStructVariant<Ok = Self::Ok, Error = ValueError>;
+    /// Whether a `Value` handed over through [`own_serde`](super::own_serde) is taken as
+    /// it is (else its natural serde form is serialized).
+    const TAKES_VALUE: bool;
+
+    fn scalar(v: Value) -> Result<Self::Ok, ValueError>;
+    fn newtype_variant<T: Serialize + ?Sized>(
+        variant: &'static str,
+        value: &T,
+    ) -> Result<Self::Ok, ValueError>;
+    fn seq(len: usize) -> Result<Self::Seq, ValueError>;
+    fn tuple_variant(variant: &'static str, len: usize) -> Result<Self::TupleVariant, ValueError>;
+    fn map(len: usize) -> Result<Self::Map, ValueError>;
+    fn struct_variant(variant: &'static str, len: usize)
+    -> Result<Self::StructVariant, ValueError>;
+}
+
+/// [`Output`] of [`to_value`].
+struct ToValue;
+
+impl Output for ToValue {
+    type Ok = Value;
+    type Seq = SeqBuilder;
+    type TupleVariant = VariantSeqBuilder;
+    type Map = MapBuilder;
+    type StructVariant = VariantMapBuilder;
+    const TAKES_VALUE: bool = true;
+
+    fn scalar(v: Value) -> Result<Value, ValueError> {
+        Ok(v)
+    }
+    fn newtype_variant<T: Serialize + ?Sized>(
+        variant: &'static str,
+        value: &T,
+    ) -> Result<Value, ValueError> {
+        let mut m = Map::with_capacity(1);
+        m.insert(variant.to_owned(), to_value(value)?);
+        Ok(Value::Map(m))
+    }
+    fn seq(len: usize) -> Result<SeqBuilder, ValueError> {
+        Ok(SeqBuilder(Vec::with_capacity(len.min(4096))))
+    }
+    fn tuple_variant(variant: &'static str, len: usize) -> Result<VariantSeqBuilder, ValueError> {
+        Ok(VariantSeqBuilder(
+            variant,
+            Vec::with_capacity(len.min(4096)),
+        ))
+    }
+    fn map(len: usize) -> Result<MapBuilder, ValueError> {
+        Ok(MapBuilder {
+            map: Map::with_capacity(len.min(4096)),
+            key: None,
+        })
+    }
+    fn struct_variant(variant: &'static str, len: usize) -> Result<VariantMapBuilder, ValueError> {
+        Ok(VariantMapBuilder(
+            variant,
+            Map::with_capacity(len.min(4096)),
+        ))
+    }
+}
+
+/// [`Output`] of map keys: strings as they are; scalars converted the way Python's
+/// `json.dumps` does; anything else refused.
+struct ToKey;
+
+fn key_error() -> ValueError {
+    ValueError("map keys must be strings, numbers, booleans or None".to_owned())
+}
+
+impl Output for ToKey {
+    type Ok = String;
+    type Seq = ser::Impossible<String, ValueError>;
+    type TupleVariant = ser::Impossible<String, ValueError>;
+    type Map = ser::Impossible<String, ValueError>;
+    type StructVariant = ser::Impossible<String, ValueError>;
+    const TAKES_VALUE: bool = false;
+
+    fn scalar(v: Value) -> Result<String, ValueError> {
+        match v {
+            Value::String(s) => Ok(s),
+            Value::Int(i) => Ok(i.to_string()),
+            Value::BigInt(b) => Ok(b.0.into()),
+            Value::Bool(b) => Ok(if b { "true" } else { "false" }.to_owned()),
+            Value::Null => Ok("null".to_owned()),
+            Value::Float(f) => {
+                let mut s = String::new();
+                crate::json::write_float(&mut s, f);
+                Ok(s)
+            }
+            _ => Err(key_error()),
+        }
+    }
+    fn newtype_variant<T: Serialize + ?Sized>(
+        _variant: &'static str,
+        _value: &T,
+    ) -> Result<String, ValueError> {
+        Err(key_error())
+    }
+    fn seq(_len: usize) -> Result<Self::Seq, ValueError> {
+        Err(key_error())
+    }
+    fn tuple_variant(
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::TupleVariant, ValueError> {
+        Err(key_error())
+    }
+    fn map(_len: usize) -> Result<Self::Map, ValueError> {
+        Err(key_error())
+    }
+    fn struct_variant(
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::StructVariant, ValueError> {
+        Err(key_error())
+    }
+}
 
 /// `serialize_<int>` methods, each converting its argument with the given function.
 macro_rules! integers {
     ($($name:ident($t:ty) => $to:expr,)*) => {
-        $(fn $name(self, v: $t) -> Result<Value, ValueError> {
+        $(fn $name(self, v: $t) -> Result<O::Ok, ValueError> {
             let to: fn($t) -> Value = $to;
-            Ok(to(v))
+            O::scalar(to(v))
         })*
     };
 }
 
-impl ser::Serializer for ValueSerializer {
-    type Ok = Value;
+impl<O: Output> ser::Serializer for Serializer<O> {
+    type Ok = O::Ok;
     type Error = ValueError;
-    type SerializeSeq = SeqBuilder;
-    type SerializeTuple = SeqBuilder;
-    type SerializeTupleStruct = SeqBuilder;
-    type SerializeTupleVariant = VariantSeqBuilder;
-    type SerializeMap = MapBuilder;
-    type SerializeStruct = MapBuilder;
-    type SerializeStructVariant = VariantMapBuilder;
+    type SerializeSeq = O::Seq;
+    type SerializeTuple = O::Seq;
+    type SerializeTupleStruct = O::Seq;
+    type SerializeTupleVariant = O::TupleVariant;
+    type SerializeMap = O::Map;
+    type SerializeStruct = O::Map;
+    type SerializeStructVariant = O::StructVariant;
 
-    fn serialize_bool(self, v: bool) -> Result<Value, ValueError> {
-        Ok(Value::Bool(v))
+    fn serialize_bool(self, v: bool) -> Result<O::Ok, ValueError> {
+        O::scalar(Value::Bool(v))
     }
     // Integers that fit in i64 are `Int`; wider ones go through `Value::from` (a big int).
     integers! {
@@ -64,54 +206,55 @@ impl ser::Serializer for ValueSerializer {
         serialize_u64(u64) => Value::from,
         serialize_u128(u128) => Value::from,
     }
-    fn serialize_f32(self, v: f32) -> Result<Value, ValueError> {
+    fn serialize_f32(self, v: f32) -> Result<O::Ok, ValueError> {
         // Go through the shortest decimal form so `0.1f32` stays `0.1`, not
         // `0.10000000149011612`.
-        Ok(Value::Float(v.to_string().parse().unwrap_or(f64::from(v))))
+        self.serialize_f64(v.to_string().parse().unwrap_or(f64::from(v)))
     }
-    fn serialize_f64(self, v: f64) -> Result<Value, ValueError> {
-        Ok(Value::Float(v))
+    fn serialize_f64(self, v: f64) -> Result<O::Ok, ValueError> {
+        O::scalar(Value::Float(v))
     }
-    fn serialize_char(self, v: char) -> Result<Value, ValueError> {
-        Ok(Value::String(v.to_string()))
+    fn serialize_char(self, v: char) -> Result<O::Ok, ValueError> {
+        O::scalar(Value::String(v.to_string()))
     }
-    fn serialize_str(self, v: &str) -> Result<Value, ValueError> {
-        Ok(Value::String(v.to_owned()))
+    fn serialize_str(self, v: &str) -> Result<O::Ok, ValueError> {
+        O::scalar(Value::String(v.to_owned()))
     }
-    fn serialize_bytes(self, v: &[u8]) -> Result<Value, ValueError> {
-        Ok(Value::List(
+    fn serialize_bytes(self, v: &[u8]) -> Result<O::Ok, ValueError> {
+        O::scalar(Value::List(
             v.iter().map(|b| Value::Int((*b).into())).collect(),
         ))
     }
-    fn serialize_none(self) -> Result<Value, ValueError> {
-        Ok(Value::Null)
+    fn serialize_none(self) -> Result<O::Ok, ValueError> {
+        O::scalar(Value::Null)
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Value, ValueError> {
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<O::Ok, ValueError> {
         value.serialize(self)
     }
-    fn serialize_unit(self) -> Result<Value, ValueError> {
-        Ok(Value::Null)
+    fn serialize_unit(self) -> Result<O::Ok, ValueError> {
+        O::scalar(Value::Null)
     }
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<Value, ValueError> {
-        Ok(Value::Null)
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<O::Ok, ValueError> {
+        O::scalar(Value::Null)
     }
     fn serialize_unit_variant(
         self,
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-    ) -> Result<Value, ValueError> {
-        Ok(Value::String(variant.to_owned()))
+    ) -> Result<O::Ok, ValueError> {
+        O::scalar(Value::String(variant.to_owned()))
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         name: &'static str,
         value: &T,
-    ) -> Result<Value, ValueError> {
-        if name == super::own_serde::TOKEN
+    ) -> Result<O::Ok, ValueError> {
+        if O::TAKES_VALUE
+            && name == super::own_serde::TOKEN
             && let Some(v) = super::own_serde::take()
         {
-            return Ok(v);
+            return O::scalar(v);
         }
         value.serialize(self)
     }
@@ -121,23 +264,17 @@ impl ser::Serializer for ValueSerializer {
         _index: u32,
         variant: &'static str,
         value: &T,
-    ) -> Result<Value, ValueError> {
-        let mut m = Map::with_capacity(1);
-        m.insert(variant.to_owned(), to_value(value)?);
-        Ok(Value::Map(m))
+    ) -> Result<O::Ok, ValueError> {
+        O::newtype_variant(variant, value)
     }
-    fn serialize_seq(self, len: Option<usize>) -> Result<SeqBuilder, ValueError> {
-        Ok(SeqBuilder(Vec::with_capacity(len.unwrap_or(0).min(4096))))
+    fn serialize_seq(self, len: Option<usize>) -> Result<O::Seq, ValueError> {
+        O::seq(len.unwrap_or(0))
     }
-    fn serialize_tuple(self, len: usize) -> Result<SeqBuilder, ValueError> {
-        self.serialize_seq(Some(len))
+    fn serialize_tuple(self, len: usize) -> Result<O::Seq, ValueError> {
+        O::seq(len)
     }
-    fn serialize_tuple_struct(
-        self,
-        _name: &'static str,
-        len: usize,
-    ) -> Result<SeqBuilder, ValueError> {
-        self.serialize_seq(Some(len))
+    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<O::Seq, ValueError> {
+        O::seq(len)
     }
     fn serialize_tuple_variant(
         self,
@@ -145,20 +282,14 @@ impl ser::Serializer for ValueSerializer {
         _index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<VariantSeqBuilder, ValueError> {
-        Ok(VariantSeqBuilder(
-            variant,
-            Vec::with_capacity(len.min(4096)),
-        ))
+    ) -> Result<O::TupleVariant, ValueError> {
+        O::tuple_variant(variant, len)
     }
-    fn serialize_map(self, len: Option<usize>) -> Result<MapBuilder, ValueError> {
-        Ok(MapBuilder {
-            map: Map::with_capacity(len.unwrap_or(0).min(4096)),
-            key: None,
-        })
+    fn serialize_map(self, len: Option<usize>) -> Result<O::Map, ValueError> {
+        O::map(len.unwrap_or(0))
     }
-    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<MapBuilder, ValueError> {
-        self.serialize_map(Some(len))
+    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<O::Map, ValueError> {
+        O::map(len)
     }
     fn serialize_struct_variant(
         self,
@@ -166,11 +297,8 @@ impl ser::Serializer for ValueSerializer {
         _index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<VariantMapBuilder, ValueError> {
-        Ok(VariantMapBuilder(
-            variant,
-            Map::with_capacity(len.min(4096)),
-        ))
+    ) -> Result<O::StructVariant, ValueError> {
+        O::struct_variant(variant, len)
     }
 }
 
@@ -235,7 +363,7 @@ impl ser::SerializeMap for MapBuilder {
     type Ok = Value;
     type Error = ValueError;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), ValueError> {
-        self.key = Some(key.serialize(KeySerializer)?);
+        self.key = Some(key.serialize(Serializer(ToKey))?);
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
@@ -284,152 +412,5 @@ impl ser::SerializeStructVariant for VariantMapBuilder {
         let mut m = Map::with_capacity(1);
         m.insert(self.0.to_owned(), Value::Map(self.1));
         Ok(Value::Map(m))
-    }
-}
-
-/// Map keys: strings as they are; scalars converted the way Python's `json.dumps` does.
-struct KeySerializer;
-
-fn key_error() -> ValueError {
-    ValueError("map keys must be strings, numbers, booleans or None".to_owned())
-}
-
-impl ser::Serializer for KeySerializer {
-    type Ok = String;
-    type Error = ValueError;
-    type SerializeSeq = ser::Impossible<String, ValueError>;
-    type SerializeTuple = ser::Impossible<String, ValueError>;
-    type SerializeTupleStruct = ser::Impossible<String, ValueError>;
-    type SerializeTupleVariant = ser::Impossible<String, ValueError>;
-    type SerializeMap = ser::Impossible<String, ValueError>;
-    type SerializeStruct = ser::Impossible<String, ValueError>;
-    type SerializeStructVariant = ser::Impossible<String, ValueError>;
-
-    fn serialize_bool(self, v: bool) -> Result<String, ValueError> {
-        Ok(if v { "true" } else { "false" }.to_owned())
-    }
-    fn serialize_i8(self, v: i8) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i16(self, v: i16) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i32(self, v: i32) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i64(self, v: i64) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i128(self, v: i128) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u8(self, v: u8) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u16(self, v: u16) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u32(self, v: u32) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u64(self, v: u64) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u128(self, v: u128) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-    fn serialize_f32(self, v: f32) -> Result<String, ValueError> {
-        self.serialize_f64(v.to_string().parse().unwrap_or(f64::from(v)))
-    }
-    fn serialize_f64(self, v: f64) -> Result<String, ValueError> {
-        let mut s = String::new();
-        crate::json::write_float(&mut s, v);
-        Ok(s)
-    }
-    fn serialize_char(self, v: char) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-    fn serialize_str(self, v: &str) -> Result<String, ValueError> {
-        Ok(v.to_owned())
-    }
-    fn serialize_bytes(self, _v: &[u8]) -> Result<String, ValueError> {
-        Err(key_error())
-    }
-    fn serialize_none(self) -> Result<String, ValueError> {
-        Ok("null".to_owned())
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<String, ValueError> {
-        value.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<String, ValueError> {
-        Ok("null".to_owned())
-    }
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<String, ValueError> {
-        Ok("null".to_owned())
-    }
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> Result<String, ValueError> {
-        Ok(variant.to_owned())
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<String, ValueError> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result<String, ValueError> {
-        Err(key_error())
-    }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, ValueError> {
-        Err(key_error())
-    }
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, ValueError> {
-        Err(key_error())
-    }
-    fn serialize_tuple_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleStruct, ValueError> {
-        Err(key_error())
-    }
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, ValueError> {
-        Err(key_error())
-    }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, ValueError> {
-        Err(key_error())
-    }
-    fn serialize_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStruct, ValueError> {
-        Err(key_error())
-    }
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant, ValueError> {
-        Err(key_error())
     }
 }
