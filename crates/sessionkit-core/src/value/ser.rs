@@ -40,31 +40,30 @@ struct Serializer<O>(O);
 trait Output: Sized {
     /// The result.
     type Ok;
-    /// Builds sequences, tuples and tuple structs.
+    /// Builds sequences, tuples, tuple structs and tuple variants.
     type Seq: ser::SerializeSeq<Ok = Self::Ok, Error = ValueError>
         + ser::SerializeTuple<Ok = Self::Ok, Error = ValueError>
-        + ser::SerializeTupleStruct<Ok = Self::Ok, Error = ValueError>;
-    /// Builds tuple variants.
-    type TupleVariant: ser::SerializeTupleVariant<Ok = Self::Ok, Error = ValueError>;
-    /// Builds maps and structs.
+        + ser::SerializeTupleStruct<Ok = Self::Ok, Error = ValueError>
+        + ser::SerializeTupleVariant<Ok = Self::Ok, Error = ValueError>;
+    /// Builds maps, structs and struct variants.
     type Map: ser::SerializeMap<Ok = Self::Ok, Error = ValueError>
-        + ser::SerializeStruct<Ok = Self::Ok, Error = ValueError>;
-    /// Builds struct variants.
-    type StructVariant: ser::SerializeStructVariant<Ok = Self::Ok, Error = ValueError>;
+        + ser::SerializeStruct<Ok = Self::Ok, Error = ValueError>
+        + ser::SerializeStructVariant<Ok = Self::Ok, Error = ValueError>;
     /// Whether a `Value` handed over through [`own_serde`](super::own_serde) is taken as
     /// it is (else its natural serde form is serialized).
     const TAKES_VALUE: bool;
 
+    /// A scalar, as the `Value` `to_value` builds for it.
     fn scalar(v: Value) -> Result<Self::Ok, ValueError>;
+    /// `{variant: value}`.
     fn newtype_variant<T: Serialize + ?Sized>(
         variant: &'static str,
         value: &T,
     ) -> Result<Self::Ok, ValueError>;
-    fn seq(len: usize) -> Result<Self::Seq, ValueError>;
-    fn tuple_variant(variant: &'static str, len: usize) -> Result<Self::TupleVariant, ValueError>;
-    fn map(len: usize) -> Result<Self::Map, ValueError>;
-    fn struct_variant(variant: &'static str, len: usize)
-    -> Result<Self::StructVariant, ValueError>;
+    /// A sequence of about `len` items, tagged with `variant` for a tuple variant.
+    fn seq(variant: Option<&'static str>, len: usize) -> Result<Self::Seq, ValueError>;
+    /// A map of about `len` entries, tagged with `variant` for a struct variant.
+    fn map(variant: Option<&'static str>, len: usize) -> Result<Self::Map, ValueError>;
 }
 
 /// [`Output`] of [`to_value`].
@@ -73,9 +72,7 @@ struct ToValue;
 impl Output for ToValue {
     type Ok = Value;
     type Seq = SeqBuilder;
-    type TupleVariant = VariantSeqBuilder;
     type Map = MapBuilder;
-    type StructVariant = VariantMapBuilder;
     const TAKES_VALUE: bool = true;
 
     fn scalar(v: Value) -> Result<Value, ValueError> {
@@ -85,30 +82,13 @@ impl Output for ToValue {
         variant: &'static str,
         value: &T,
     ) -> Result<Value, ValueError> {
-        let mut m = Map::with_capacity(1);
-        m.insert(variant.to_owned(), to_value(value)?);
-        Ok(Value::Map(m))
+        Ok(tagged(Some(variant), to_value(value)?))
     }
-    fn seq(len: usize) -> Result<SeqBuilder, ValueError> {
-        Ok(SeqBuilder(Vec::with_capacity(len.min(4096))))
+    fn seq(variant: Option<&'static str>, len: usize) -> Result<SeqBuilder, ValueError> {
+        Ok(SeqBuilder::new(variant, len))
     }
-    fn tuple_variant(variant: &'static str, len: usize) -> Result<VariantSeqBuilder, ValueError> {
-        Ok(VariantSeqBuilder(
-            variant,
-            Vec::with_capacity(len.min(4096)),
-        ))
-    }
-    fn map(len: usize) -> Result<MapBuilder, ValueError> {
-        Ok(MapBuilder {
-            map: Map::with_capacity(len.min(4096)),
-            key: None,
-        })
-    }
-    fn struct_variant(variant: &'static str, len: usize) -> Result<VariantMapBuilder, ValueError> {
-        Ok(VariantMapBuilder(
-            variant,
-            Map::with_capacity(len.min(4096)),
-        ))
+    fn map(variant: Option<&'static str>, len: usize) -> Result<MapBuilder, ValueError> {
+        Ok(MapBuilder::new(variant, len))
     }
 }
 
@@ -123,9 +103,7 @@ fn key_error() -> ValueError {
 impl Output for ToKey {
     type Ok = String;
     type Seq = ser::Impossible<String, ValueError>;
-    type TupleVariant = ser::Impossible<String, ValueError>;
     type Map = ser::Impossible<String, ValueError>;
-    type StructVariant = ser::Impossible<String, ValueError>;
     const TAKES_VALUE: bool = false;
 
     fn scalar(v: Value) -> Result<String, ValueError> {
@@ -149,22 +127,10 @@ impl Output for ToKey {
     ) -> Result<String, ValueError> {
         Err(key_error())
     }
-    fn seq(_len: usize) -> Result<Self::Seq, ValueError> {
+    fn seq(_variant: Option<&'static str>, _len: usize) -> Result<Self::Seq, ValueError> {
         Err(key_error())
     }
-    fn tuple_variant(
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::TupleVariant, ValueError> {
-        Err(key_error())
-    }
-    fn map(_len: usize) -> Result<Self::Map, ValueError> {
-        Err(key_error())
-    }
-    fn struct_variant(
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::StructVariant, ValueError> {
+    fn map(_variant: Option<&'static str>, _len: usize) -> Result<Self::Map, ValueError> {
         Err(key_error())
     }
 }
@@ -185,10 +151,10 @@ impl<O: Output> ser::Serializer for Serializer<O> {
     type SerializeSeq = O::Seq;
     type SerializeTuple = O::Seq;
     type SerializeTupleStruct = O::Seq;
-    type SerializeTupleVariant = O::TupleVariant;
+    type SerializeTupleVariant = O::Seq;
     type SerializeMap = O::Map;
     type SerializeStruct = O::Map;
-    type SerializeStructVariant = O::StructVariant;
+    type SerializeStructVariant = O::Map;
 
     fn serialize_bool(self, v: bool) -> Result<O::Ok, ValueError> {
         O::scalar(Value::Bool(v))
@@ -268,13 +234,13 @@ impl<O: Output> ser::Serializer for Serializer<O> {
         O::newtype_variant(variant, value)
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<O::Seq, ValueError> {
-        O::seq(len.unwrap_or(0))
+        O::seq(None, len.unwrap_or(0))
     }
     fn serialize_tuple(self, len: usize) -> Result<O::Seq, ValueError> {
-        O::seq(len)
+        O::seq(None, len)
     }
     fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<O::Seq, ValueError> {
-        O::seq(len)
+        O::seq(None, len)
     }
     fn serialize_tuple_variant(
         self,
@@ -282,14 +248,14 @@ impl<O: Output> ser::Serializer for Serializer<O> {
         _index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<O::TupleVariant, ValueError> {
-        O::tuple_variant(variant, len)
+    ) -> Result<O::Seq, ValueError> {
+        O::seq(Some(variant), len)
     }
     fn serialize_map(self, len: Option<usize>) -> Result<O::Map, ValueError> {
-        O::map(len.unwrap_or(0))
+        O::map(None, len.unwrap_or(0))
     }
     fn serialize_struct(self, _name: &'static str, len: usize) -> Result<O::Map, ValueError> {
-        O::map(len)
+        O::map(None, len)
     }
     fn serialize_struct_variant(
         self,
@@ -297,66 +263,76 @@ impl<O: Output> ser::Serializer for Serializer<O> {
         _index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<O::StructVariant, ValueError> {
-        O::struct_variant(variant, len)
+    ) -> Result<O::Map, ValueError> {
+        O::map(Some(variant), len)
     }
 }
 
-pub(crate) struct SeqBuilder(Vec<Value>);
-
-impl ser::SerializeSeq for SeqBuilder {
-    type Ok = Value;
-    type Error = ValueError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
-        self.0.push(to_value(value)?);
-        Ok(())
-    }
-    fn end(self) -> Result<Value, ValueError> {
-        Ok(Value::List(self.0))
+/// Wraps `built` as `{variant: built}` (serde's externally tagged form) when `variant` is set.
+fn tagged(variant: Option<&'static str>, built: Value) -> Value {
+    match variant {
+        None => built,
+        Some(variant) => {
+            let mut m = Map::with_capacity(1);
+            m.insert(variant.to_owned(), built);
+            Value::Map(m)
+        }
     }
 }
 
-impl ser::SerializeTuple for SeqBuilder {
-    type Ok = Value;
-    type Error = ValueError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> Result<Value, ValueError> {
-        ser::SerializeSeq::end(self)
+/// Builds a list: sequences, tuples, tuple structs, and (tagged) tuple variants.
+pub(crate) struct SeqBuilder {
+    variant: Option<&'static str>,
+    items: Vec<Value>,
+}
+
+impl SeqBuilder {
+    fn new(variant: Option<&'static str>, len: usize) -> SeqBuilder {
+        SeqBuilder {
+            variant,
+            items: Vec::with_capacity(len.min(4096)),
+        }
     }
 }
 
-impl ser::SerializeTupleStruct for SeqBuilder {
-    type Ok = Value;
-    type Error = ValueError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> Result<Value, ValueError> {
-        ser::SerializeSeq::end(self)
-    }
+/// serde's four sequence traits differ only in a method name: one body serves them all.
+macro_rules! seq_impls {
+    ($($tr:ident::$method:ident),*) => {$(
+        impl ser::$tr for SeqBuilder {
+            type Ok = Value;
+            type Error = ValueError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
+                self.items.push(to_value(value)?);
+                Ok(())
+            }
+            fn end(self) -> Result<Value, ValueError> {
+                Ok(tagged(self.variant, Value::List(self.items)))
+            }
+        }
+    )*};
 }
+seq_impls!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
-pub(crate) struct VariantSeqBuilder(&'static str, Vec<Value>);
-
-impl ser::SerializeTupleVariant for VariantSeqBuilder {
-    type Ok = Value;
-    type Error = ValueError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
-        self.1.push(to_value(value)?);
-        Ok(())
-    }
-    fn end(self) -> Result<Value, ValueError> {
-        let mut m = Map::with_capacity(1);
-        m.insert(self.0.to_owned(), Value::List(self.1));
-        Ok(Value::Map(m))
-    }
-}
-
+/// Builds a map: maps, structs, and (tagged) struct variants.
 pub(crate) struct MapBuilder {
+    variant: Option<&'static str>,
     map: Map,
     key: Option<String>,
+}
+
+impl MapBuilder {
+    fn new(variant: Option<&'static str>, len: usize) -> MapBuilder {
+        MapBuilder {
+            variant,
+            map: Map::with_capacity(len.min(4096)),
+            key: None,
+        }
+    }
 }
 
 impl ser::SerializeMap for MapBuilder {
@@ -375,42 +351,28 @@ impl ser::SerializeMap for MapBuilder {
         Ok(())
     }
     fn end(self) -> Result<Value, ValueError> {
-        Ok(Value::Map(self.map))
+        Ok(tagged(self.variant, Value::Map(self.map)))
     }
 }
 
-impl ser::SerializeStruct for MapBuilder {
-    type Ok = Value;
-    type Error = ValueError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), ValueError> {
-        self.map.insert(key.to_owned(), to_value(value)?);
-        Ok(())
-    }
-    fn end(self) -> Result<Value, ValueError> {
-        Ok(Value::Map(self.map))
-    }
+/// Structs and struct variants differ only in the trait: one body serves both.
+macro_rules! struct_impls {
+    ($($tr:ident),*) => {$(
+        impl ser::$tr for MapBuilder {
+            type Ok = Value;
+            type Error = ValueError;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), ValueError> {
+                self.map.insert(key.to_owned(), to_value(value)?);
+                Ok(())
+            }
+            fn end(self) -> Result<Value, ValueError> {
+                Ok(tagged(self.variant, Value::Map(self.map)))
+            }
+        }
+    )*};
 }
-
-pub(crate) struct VariantMapBuilder(&'static str, Map);
-
-impl ser::SerializeStructVariant for VariantMapBuilder {
-    type Ok = Value;
-    type Error = ValueError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), ValueError> {
-        self.1.insert(key.to_owned(), to_value(value)?);
-        Ok(())
-    }
-    fn end(self) -> Result<Value, ValueError> {
-        let mut m = Map::with_capacity(1);
-        m.insert(self.0.to_owned(), Value::Map(self.1));
-        Ok(Value::Map(m))
-    }
-}
+struct_impls!(SerializeStruct, SerializeStructVariant);
