@@ -14,6 +14,19 @@ fn session() -> Session {
     Session::detached()
 }
 
+/// A session that already has a key.
+fn keyed_session() -> Session {
+    Session::new(
+        Arc::new(Ctx {
+            config: Config::default(),
+            clock: Arc::new(crate::clock::SystemClock),
+            python_values: false,
+        }),
+        Data::new(),
+        Identity::Key(SessionKey::generate()),
+    )
+}
+
 fn at(clock: &ManualClock) -> Session {
     Session::detached_with(Config::default(), Arc::new(clock.clone()))
 }
@@ -348,15 +361,7 @@ fn update_with_records_a_replayable_operation() {
 
 #[test]
 fn flush_and_cycle_key() {
-    let s = Session::new(
-        Arc::new(Ctx {
-            config: Config::default(),
-            clock: Arc::new(crate::clock::SystemClock),
-            python_values: false,
-        }),
-        Data::new(),
-        Identity::Key(SessionKey::generate()),
-    );
+    let s = keyed_session();
     let before = s.key().unwrap();
     s.insert("a", 1).unwrap();
     s.cycle_key();
@@ -371,15 +376,7 @@ fn flush_and_cycle_key() {
 
 #[test]
 fn login_and_logout_follow_django_auth() {
-    let s = Session::new(
-        Arc::new(Ctx {
-            config: Config::default(),
-            clock: Arc::new(crate::clock::SystemClock),
-            python_values: false,
-        }),
-        Data::new(),
-        Identity::Key(SessionKey::generate()),
-    );
+    let s = keyed_session();
     s.insert("cart", vec![1, 2]).unwrap();
     let anon = s.key();
     s.login("42");

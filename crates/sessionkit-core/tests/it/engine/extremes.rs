@@ -101,8 +101,8 @@ fn regression_13_unrepresentable_settings_are_refused() {
     }
 }
 
-#[tokio::test]
-async fn regression_13_cycle_key_keeps_the_absolute_timeout() {
+/// A harness with a 2-hour absolute timeout, and a new session's cookie pair.
+async fn new_session_with_a_2h_absolute_timeout() -> (Harness, String) {
     let h = harness_with(
         Config::builder()
             .absolute_timeout(Duration::from_secs(2 * 3600))
@@ -110,6 +110,12 @@ async fn regression_13_cycle_key_keeps_the_absolute_timeout() {
             .unwrap(),
     );
     let cookie = h.new_session().await;
+    (h, cookie)
+}
+
+#[tokio::test]
+async fn regression_13_cycle_key_keeps_the_absolute_timeout() {
+    let (h, cookie) = new_session_with_a_2h_absolute_timeout().await;
     // A periodic key renewal just before the end...
     h.clock.advance(Duration::from_secs(3600 + 57 * 60));
     let out = h.request(Some(&cookie), 200, Session::cycle_key).await;
@@ -128,13 +134,7 @@ async fn regression_13_cycle_key_keeps_the_absolute_timeout() {
 
 #[tokio::test]
 async fn a_login_restarts_the_absolute_timeout() {
-    let h = harness_with(
-        Config::builder()
-            .absolute_timeout(Duration::from_secs(2 * 3600))
-            .build()
-            .unwrap(),
-    );
-    let cookie = h.new_session().await;
+    let (h, cookie) = new_session_with_a_2h_absolute_timeout().await;
     h.clock.advance(Duration::from_secs(3600));
     let out = h.request(Some(&cookie), 200, |s| s.login("alice")).await;
     let c = &out.set_cookie[0];
