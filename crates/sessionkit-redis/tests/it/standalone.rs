@@ -1,19 +1,17 @@
 //! A standalone server: the conformance suite and what is specific to Redis.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sessionkit_core::{
-    Config, CreateOutcome, Engine, Lookup, SaveOutcome, SessionKey, SessionStore, StoreErrorKind,
-    SystemClock,
+    CreateOutcome, Lookup, SaveOutcome, SessionKey, SessionStore, StoreErrorKind,
 };
 use sessionkit_redis::RedisStore;
 use sessionkit_testkit::{Profile, require};
 use time::OffsetDateTime;
 
 use crate::common::{
-    NOW, Server, created, exec, raw, raw_standalone, record, redis_url, secs, standalone,
-    unique_prefix, unused_port,
+    NOW, Server, created, exec, exists, first_visit, raw, raw_standalone, record, redis_url, secs,
+    standalone, unique_prefix, unused_port,
 };
 
 mod conformance {
@@ -38,12 +36,12 @@ async fn real_ttls_evict_expired_records() {
     let key = SessionKey::generate();
     created(&store, &key, &record("{}", now + secs(1), None), now).await;
     let name = store.layout().session(&key);
-    assert_eq!(exec::<i64>(&mut raw, &["EXISTS", &name]).await, 1);
+    assert_eq!(exists(&mut raw, &name).await, 1);
     let pttl = exec::<i64>(&mut raw, &["PTTL", &name]).await;
     assert!((1..=1000).contains(&pttl), "pttl {pttl}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        exec::<i64>(&mut raw, &["EXISTS", &name]).await,
+        exists(&mut raw, &name).await,
         0,
         "Redis evicted the record by its TTL"
     );
@@ -119,10 +117,7 @@ async fn every_write_sets_the_ttl_from_the_given_now() {
     // A write whose expiry is already past at `now` leaves nothing behind.
     let gone = SessionKey::generate();
     created(&store, &gone, &record("{}", NOW, None), NOW).await;
-    assert_eq!(
-        exec::<i64>(&mut raw, &["EXISTS", &store.layout().session(&gone)]).await,
-        0
-    );
+    assert_eq!(exists(&mut raw, &store.layout().session(&gone)).await, 0);
     let key2 = SessionKey::generate();
     created(&store, &key2, &record("{}", NOW + secs(100), None), NOW).await;
     let Lookup::Found { token, .. } = store.load(&key2, NOW).await.unwrap() else {
@@ -138,10 +133,7 @@ async fn every_write_sets_the_ttl_from_the_given_now() {
         .await
         .unwrap();
     assert!(matches!(out, SaveOutcome::Saved(_)));
-    assert_eq!(
-        exec::<i64>(&mut raw, &["EXISTS", &store.layout().session(&key2)]).await,
-        0
-    );
+    assert_eq!(exists(&mut raw, &store.layout().session(&key2)).await, 0);
 }
 
 /// On a standalone server the scripts keep the user sets in the same atomic step.
@@ -171,7 +163,7 @@ async fn the_user_index_moves_with_the_session() {
     assert_eq!(member(b.clone()).await, 1);
     store.delete(&key).await.unwrap();
     assert_eq!(member(b).await, 0);
-    assert_eq!(exec::<i64>(&mut raw, &["EXISTS", &a]).await, 0);
+    assert_eq!(exists(&mut raw, &a).await, 0);
 }
 
 #[tokio::test]
@@ -205,11 +197,7 @@ async fn unreadable_records_are_missing_and_left_alone() {
         store.load(&key, OffsetDateTime::now_utc()).await.unwrap(),
         Lookup::Missing
     ));
-    assert_eq!(
-        exec::<i64>(&mut raw, &["EXISTS", &name]).await,
-        1,
-        "left for inspection"
-    );
+    assert_eq!(exists(&mut raw, &name).await, 1, "left for inspection");
     let again = store
         .create(&key, &record("{}", NOW + secs(60), None), NOW)
         .await
@@ -234,7 +222,7 @@ async fn unreadable_records_are_missing_and_left_alone() {
         Lookup::Missing
     ));
     assert_eq!(store.clear_expired(NOW + secs(10_000)).await.unwrap(), 0);
-    assert_eq!(exec::<i64>(&mut raw, &["EXISTS", &name]).await, 1);
+    assert_eq!(exists(&mut raw, &name).await, 1);
 
     // Something that is not a hash at all.
     let key = SessionKey::generate();
@@ -260,11 +248,7 @@ async fn unreadable_records_are_missing_and_left_alone() {
     let listed = store.listing().unwrap().list(NOW, None, 10).await.unwrap();
     assert_eq!(listed.len(), 1, "{listed:?}");
     store.delete(&key).await.unwrap();
-    assert_eq!(
-        exec::<i64>(&mut raw, &["EXISTS", &name]).await,
-        0,
-        "delete removes it"
-    );
+    assert_eq!(exists(&mut raw, &name).await, 0, "delete removes it");
 }
 
 /// A server that lost its script cache (restart, `SCRIPT FLUSH`) gets the bodies again.
@@ -482,16 +466,7 @@ async fn serves_the_engine() {
     let Some(store) = standalone().await else {
         return;
     };
-    let config = Config::builder().cookie_age(60).build().unwrap();
-    let engine = Engine::builder(store.clone())
-        .with_config(config)
-        .with_clock(Arc::new(SystemClock))
-        .build();
-    let req = engine.begin(None);
-    req.load().await.unwrap().insert("count", 1).unwrap();
-    let out = req.finish(200).await;
-    assert!(out.failure.is_none());
-    let cookie = out.set_cookie[0].split(';').next().unwrap().to_owned();
+    let (engine, cookie) = first_visit(store.clone()).await;
     let req = engine.begin(Some(&cookie));
     let session = req.load().await.unwrap();
     assert_eq!(session.get::<i32>("count").unwrap(), Some(1));
