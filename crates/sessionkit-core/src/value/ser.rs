@@ -1,4 +1,10 @@
 //! `Serialize` → [`Value`].
+//!
+//! One `serde::Serializer` (`Serializer`) serves both values and map keys: the two accept
+//! the same scalars and differ only in what they build, which an `Output` (`ToValue`,
+//! `ToKey`, zero-sized, resolved at compile time) decides. Likewise one `SeqBuilder`
+//! serves serde's four sequence traits and one `MapBuilder` its map, struct and struct
+//! variant traits: a variant is only the builder's result wrapped as `{variant: ...}`.
 
 use serde::ser::{self, Serialize};
 
