@@ -219,24 +219,19 @@ fn recursion_and_blowups_are_refused() {
 #[test]
 fn structural_errors() {
     use PickleErrorKind as K;
-    let cases: [(&[u8], K); 13] = [
-        (b"", K::Eof),
-        (b"\x80\x04}", K::Eof),
-        (b".", K::StackUnderflow),
-        (b"(.", K::StackUnderflow),
-        (b"K\x01(s.", K::StackUnderflow),
-        (b"h\x05.", K::MissingMemo),
-        (b"}K\x01K\x02s.", K::NonStringKey),
-        (b"]\x8c\x01kK\x02s.", K::WrongType),
-        (b"\x8c\x02\xc3\x28.", K::InvalidText),
-        (b"U\x01\xe9.", K::InvalidText),
-        (b"Ix\n.", K::Malformed),
-        (b"\x8b\xff\xff\xff\xff.", K::Malformed),
-        (b"\x95\xff\x00\x00\x00\x00\x00\x00\x00N.", K::Eof),
-    ];
-    for (input, expected) in cases {
-        assert_eq!(kind(input), expected, "{input:?}");
-    }
+    assert_eq!(kind(b""), K::Eof);
+    assert_eq!(kind(b"\x80\x04}"), K::Eof);
+    assert_eq!(kind(b"."), K::StackUnderflow);
+    assert_eq!(kind(b"(."), K::StackUnderflow);
+    assert_eq!(kind(b"K\x01(s."), K::StackUnderflow);
+    assert_eq!(kind(b"h\x05."), K::MissingMemo);
+    assert_eq!(kind(b"}K\x01K\x02s."), K::NonStringKey);
+    assert_eq!(kind(b"]\x8c\x01kK\x02s."), K::WrongType);
+    assert_eq!(kind(b"\x8c\x02\xc3\x28."), K::InvalidText);
+    assert_eq!(kind(b"U\x01\xe9."), K::InvalidText);
+    assert_eq!(kind(b"Ix\n."), K::Malformed);
+    assert_eq!(kind(b"\x8b\xff\xff\xff\xff."), K::Malformed);
+    assert_eq!(kind(b"\x95\xff\x00\x00\x00\x00\x00\x00\x00N."), K::Eof);
     // Trailing data after STOP is ignored, as in Python.
     assert_eq!(loads(b"N.garbage").unwrap(), Value::Null);
 }
