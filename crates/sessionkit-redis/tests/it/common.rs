@@ -103,6 +103,13 @@ pub(crate) async fn exec<T: redis::FromRedisValue>(
     cmd.query_async(conn).await.expect("raw command")
 }
 
+/// A standalone store in its own namespace and a raw connection to its server, or `None`
+/// (SKIP).
+pub(crate) async fn standalone_and_raw() -> Option<(RedisStore, MultiplexedConnection)> {
+    let store = standalone().await?;
+    Some((store, raw_standalone().await))
+}
+
 /// `EXISTS name`: 1 when the server holds `name`, else 0.
 pub(crate) async fn exists(conn: &mut MultiplexedConnection, name: &str) -> i64 {
     exec(conn, &["EXISTS", name]).await

@@ -10,8 +10,8 @@ use sessionkit_testkit::{Profile, require};
 use time::OffsetDateTime;
 
 use crate::common::{
-    NOW, Server, created, exec, exists, first_visit, raw, raw_standalone, record, redis_url, secs,
-    standalone, unique_prefix, unused_port,
+    NOW, Server, created, exec, exists, first_visit, raw, record, redis_url, secs, standalone,
+    standalone_and_raw, unique_prefix, unused_port,
 };
 
 mod conformance {
@@ -28,10 +28,9 @@ async fn two_cleaners_share_many_records() {
 
 #[tokio::test]
 async fn real_ttls_evict_expired_records() {
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
-    let mut raw = raw_standalone().await;
     let now = OffsetDateTime::now_utc();
     let key = SessionKey::generate();
     created(&store, &key, &record("{}", now + secs(1), None), now).await;
@@ -51,10 +50,9 @@ async fn real_ttls_evict_expired_records() {
 /// suite's clock is in the past, yet the TTLs are what the records have left.
 #[tokio::test]
 async fn every_write_sets_the_ttl_from_the_given_now() {
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
-    let mut raw = raw_standalone().await;
     let key = SessionKey::generate();
     let name = store.layout().session(&key);
     let user_set = store.layout().user("u1");
@@ -139,10 +137,9 @@ async fn every_write_sets_the_ttl_from_the_given_now() {
 /// On a standalone server the scripts keep the user sets in the same atomic step.
 #[tokio::test]
 async fn the_user_index_moves_with_the_session() {
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
-    let mut raw = raw_standalone().await;
     let key = SessionKey::generate();
     let member = |set: String| {
         let mut raw = raw.clone();
@@ -168,10 +165,9 @@ async fn the_user_index_moves_with_the_session() {
 
 #[tokio::test]
 async fn unreadable_records_are_missing_and_left_alone() {
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
-    let mut raw = raw_standalone().await;
     let future = (OffsetDateTime::now_utc() + secs(3600)).unix_timestamp() * 1_000_000;
     let future = future.to_string();
 
@@ -254,10 +250,9 @@ async fn unreadable_records_are_missing_and_left_alone() {
 /// A server that lost its script cache (restart, `SCRIPT FLUSH`) gets the bodies again.
 #[tokio::test]
 async fn a_flushed_script_cache_is_refilled() {
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
-    let mut raw = raw_standalone().await;
     let _: () = exec(&mut raw, &["SCRIPT", "FLUSH"]).await;
     let key = SessionKey::generate();
     created(
@@ -315,10 +310,9 @@ async fn clear_expired_counts_and_reports_progress() {
 /// it did happen on the primary. (The test server has no replica.)
 #[tokio::test]
 async fn replica_wait_reports_a_shortfall() {
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
-    let mut raw = raw_standalone().await;
     let info: String = exec(&mut raw, &["INFO", "replication"]).await;
     if !info.contains("connected_slaves:0") {
         sessionkit_testkit::require::<()>(
