@@ -7,6 +7,9 @@
 //!   framework adapters ([`adapter`]);
 //! * [`fakes`] — stores that fail, hang or count, for tests of engines, adapters and
 //!   applications;
+//! * [`corpus`] — replays a committed fuzzing corpus through its target's check;
+//! * [`guard`] — file locks that keep tests of several processes and crates apart, and a
+//!   store that keeps a guard (a lock, a temp dir) alive;
 //! * [`app`] — for applications' tests: [`SessionJar`](app::SessionJar) keeps a client's
 //!   session id across requests (cookie or header), `force_login`, sessions holding given
 //!   data, and the session read back after a request.
@@ -37,7 +40,9 @@
 pub mod adapter;
 pub mod app;
 pub mod client;
+pub mod corpus;
 pub mod fakes;
+pub mod guard;
 pub mod http;
 pub mod logs;
 pub mod services;

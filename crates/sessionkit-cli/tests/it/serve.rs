@@ -59,6 +59,13 @@ pub(crate) fn serve_with(
     Server(child)
 }
 
+/// `serve --store memory://` with `args` on a free port: its address and the server.
+fn serve_memory(dir: &Path, args: &[&str]) -> (String, Server) {
+    let port = free_port();
+    let server = serve_with(dir, port, Some("memory://"), args, &[]);
+    (format!("127.0.0.1:{port}"), server)
+}
+
 #[test]
 fn demo_counts_across_a_restart_on_the_default_store() {
     let dir = tempfile::tempdir().unwrap();
@@ -239,15 +246,7 @@ fn clear_expired_reports_a_count() {
 #[test]
 fn session_ids_travel_in_a_header() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let _server = serve_with(
-        dir.path(),
-        port,
-        Some("memory://"),
-        &["--session-header", "X-Session-Id"],
-        &[],
-    );
+    let (addr, _server) = serve_memory(dir.path(), &["--session-header", "X-Session-Id"]);
     let get = |path: &str, id: Option<&str>| {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -286,15 +285,7 @@ fn session_ids_travel_in_a_header() {
 #[test]
 fn the_per_user_limit_logs_out_the_least_recently_used_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let _server = serve_with(
-        dir.path(),
-        port,
-        Some("memory://"),
-        &["--max-sessions-per-user", "2"],
-        &[],
-    );
+    let (addr, _server) = serve_memory(dir.path(), &["--max-sessions-per-user", "2"]);
     let mut browsers: Vec<Jar> = (0..3).map(|_| Jar::default()).collect();
     for b in &mut browsers {
         assert_eq!(b.get(&addr, "/login?user=alice").status, 200);

@@ -265,19 +265,7 @@ pub(crate) use sessionkit_testkit::logs::Logs;
 /// An exclusive lock (a file lock, so it works across `cargo test` threads and nextest
 /// processes alike) held by every test that kills servers or measures recovery times.
 pub(crate) async fn fault_lock() -> File {
-    let path = std::env::temp_dir().join("sessionkit-fault-tests.lock");
-    tokio::task::spawn_blocking(move || {
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .expect("lock file");
-        file.lock().expect("fault lock");
-        file
-    })
-    .await
-    .unwrap()
+    sessionkit_testkit::guard::lock_file("sessionkit-fault-tests.lock", true).await
 }
 
 // ---------------------------------------------------------------------------------------

@@ -234,9 +234,7 @@ impl<'a> Parser<'a> {
         match self.peek() {
             Some(b'0') => self.pos += 1,
             Some(b'1'..=b'9') => {
-                while let Some(b'0'..=b'9') = self.peek() {
-                    self.pos += 1;
-                }
+                self.skip_digits();
             }
             Some(_) => return Err(self.err(JsonErrorKind::Number)),
             None => return Err(self.err(JsonErrorKind::Eof)),
@@ -245,11 +243,7 @@ impl<'a> Parser<'a> {
         if self.peek() == Some(b'.') {
             integer = false;
             self.pos += 1;
-            let digits = self.pos;
-            while let Some(b'0'..=b'9') = self.peek() {
-                self.pos += 1;
-            }
-            if self.pos == digits {
+            if !self.skip_digits() {
                 return Err(self.err(JsonErrorKind::Number));
             }
         }
@@ -259,15 +253,20 @@ impl<'a> Parser<'a> {
             if let Some(b'+' | b'-') = self.peek() {
                 self.pos += 1;
             }
-            let digits = self.pos;
-            while let Some(b'0'..=b'9') = self.peek() {
-                self.pos += 1;
-            }
-            if self.pos == digits {
+            if !self.skip_digits() {
                 return Err(self.err(JsonErrorKind::Number));
             }
         }
         Ok((start..self.pos, integer))
+    }
+
+    /// Skips ASCII digits; whether there was at least one.
+    fn skip_digits(&mut self) -> bool {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos > start
     }
 
     fn number(&mut self) -> Result<Value, JsonError> {

@@ -14,6 +14,19 @@ fn session() -> Session {
     Session::detached()
 }
 
+/// A session that already has a key.
+fn keyed_session() -> Session {
+    Session::new(
+        Arc::new(Ctx {
+            config: Config::default(),
+            clock: Arc::new(crate::clock::SystemClock),
+            python_values: false,
+        }),
+        Data::new(),
+        Identity::Key(SessionKey::generate()),
+    )
+}
+
 fn at(clock: &ManualClock) -> Session {
     Session::detached_with(Config::default(), Arc::new(clock.clone()))
 }
@@ -22,6 +35,20 @@ fn reset_flags(s: &Session) {
     let mut st = s.state();
     st.accessed = false;
     st.modified = false;
+}
+
+/// A session holding `key` = `value`, with both flags reset.
+fn holding(key: &str, value: impl serde::Serialize) -> Session {
+    let s = session();
+    s.insert(key, value).unwrap();
+    reset_flags(&s);
+    s
+}
+
+/// Asserts the flags after a read: accessed, not modified.
+fn assert_read_only(s: &Session) {
+    assert!(s.accessed());
+    assert!(!s.modified());
 }
 
 #[test]
@@ -47,9 +74,7 @@ fn item_03_insert_marks_modified_and_pop_returns_it() {
 
 #[test]
 fn item_04_pop_present_key() {
-    let s = session();
-    s.insert("some key", "exists").unwrap();
-    reset_flags(&s);
+    let s = holding("some key", "exists");
     assert_eq!(
         s.pop::<String>("some key").unwrap().as_deref(),
         Some("exists")
@@ -68,8 +93,7 @@ fn item_05_pop_absent_key_with_default() {
         .unwrap()
         .unwrap_or_else(|| "does not exist".into());
     assert_eq!(v, "does not exist");
-    assert!(s.accessed());
-    assert!(!s.modified());
+    assert_read_only(&s);
 }
 
 #[test]
@@ -109,12 +133,9 @@ fn item_09_update() {
 
 #[test]
 fn item_10_contains_key_accesses_without_modifying() {
-    let s = session();
-    s.insert("some key", 1).unwrap();
-    reset_flags(&s);
+    let s = holding("some key", 1);
     assert!(s.contains_key("some key"));
-    assert!(s.accessed());
-    assert!(!s.modified());
+    assert_read_only(&s);
 }
 
 #[test]
@@ -126,39 +147,28 @@ fn item_11_values_of_new_session() {
 
 #[test]
 fn item_12_values() {
-    let s = session();
-    s.insert("some key", 1).unwrap();
-    reset_flags(&s);
+    let s = holding("some key", 1);
     assert_eq!(s.values(), vec![Value::Int(1)]);
-    assert!(s.accessed());
-    assert!(!s.modified());
+    assert_read_only(&s);
 }
 
 #[test]
 fn item_13_keys() {
-    let s = session();
-    s.insert("x", 1).unwrap();
-    reset_flags(&s);
+    let s = holding("x", 1);
     assert_eq!(s.keys(), vec!["x".to_owned()]);
-    assert!(s.accessed());
-    assert!(!s.modified());
+    assert_read_only(&s);
 }
 
 #[test]
 fn item_14_items() {
-    let s = session();
-    s.insert("x", 1).unwrap();
-    reset_flags(&s);
+    let s = holding("x", 1);
     assert_eq!(s.items(), vec![("x".to_owned(), Value::Int(1))]);
-    assert!(s.accessed());
-    assert!(!s.modified());
+    assert_read_only(&s);
 }
 
 #[test]
 fn item_15_clear() {
-    let s = session();
-    s.insert("x", 1).unwrap();
-    reset_flags(&s);
+    let s = holding("x", 1);
     assert_eq!(s.len(), 1);
     s.clear();
     assert!(s.items().is_empty());
@@ -314,9 +324,7 @@ fn s1_pop_setdefault_update_modified_rules() {
     let s = session();
     s.update(Vec::<(String, i32)>::new()).unwrap();
     assert!(s.modified(), "update({{}}) marks modified");
-    let s = session();
-    s.insert("a", 1).unwrap();
-    reset_flags(&s);
+    let s = holding("a", 1);
     assert_eq!(s.setdefault("a", 2).unwrap(), 1);
     assert!(!s.modified(), "setdefault of a present key does not modify");
 }
@@ -353,15 +361,7 @@ fn update_with_records_a_replayable_operation() {
 
 #[test]
 fn flush_and_cycle_key() {
-    let s = Session::new(
-        Arc::new(Ctx {
-            config: Config::default(),
-            clock: Arc::new(crate::clock::SystemClock),
-            python_values: false,
-        }),
-        Data::new(),
-        Identity::Key(SessionKey::generate()),
-    );
+    let s = keyed_session();
     let before = s.key().unwrap();
     s.insert("a", 1).unwrap();
     s.cycle_key();
@@ -376,15 +376,7 @@ fn flush_and_cycle_key() {
 
 #[test]
 fn login_and_logout_follow_django_auth() {
-    let s = Session::new(
-        Arc::new(Ctx {
-            config: Config::default(),
-            clock: Arc::new(crate::clock::SystemClock),
-            python_values: false,
-        }),
-        Data::new(),
-        Identity::Key(SessionKey::generate()),
-    );
+    let s = keyed_session();
     s.insert("cart", vec![1, 2]).unwrap();
     let anon = s.key();
     s.login("42");

@@ -369,14 +369,12 @@ impl<'de> Deserializer<'de> for KeyDeser {
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        _name: &'static str,
-        _variants: &'static [&'static str],
+        name: &'static str,
+        variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, ValueError> {
-        visitor.visit_enum(EnumDeser {
-            variant: self.0,
-            value: None,
-        })
+        // A key names a unit variant, as a string value does.
+        Value::String(self.0).deserialize_enum(name, variants, visitor)
     }
 
     serde::forward_to_deserialize_any! {

@@ -22,6 +22,13 @@ mod cached {
         Some(CachedStore::new(LocalCache::new(1000), MemoryStore::new()))
     });
 
+    /// Saves a new session holding `n` through `engine`; its cookie pair.
+    async fn new_session(engine: &Engine, n: i64) -> String {
+        let req = engine.begin(None);
+        req.load().await.unwrap().insert("n", n).unwrap();
+        crate::engine::pair(&req.finish(200).await.set_cookie[0])
+    }
+
     #[tokio::test]
     async fn reads_are_served_from_the_cache() {
         let durable = MemoryStore::new();
@@ -31,13 +38,7 @@ mod cached {
             .with_config(Config::default())
             .with_clock(Arc::new(clock.clone()))
             .build();
-        let req = engine.begin(None);
-        req.load().await.unwrap().insert("n", 1).unwrap();
-        let cookie = req.finish(200).await.set_cookie[0]
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
+        let cookie = new_session(&engine, 1).await;
         let key = sessionkit_core::SessionKey::parse(&cookie["sessionid=".len()..]).unwrap();
         assert!(
             store
@@ -69,28 +70,18 @@ mod cached {
             CachedStore::new(LocalCache::new(100), durable.clone()),
             Config::default(),
         );
-        let req = a.begin(None);
-        req.load().await.unwrap().insert("n", 0).unwrap();
-        let cookie = req.finish(200).await.set_cookie[0]
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        // Node B writes; node A's cache is now stale.
-        let req = b.begin(Some(&cookie));
-        req.load()
-            .await
-            .unwrap()
-            .update_with("n", |n: Option<u64>| n.unwrap_or(0) + 1)
-            .unwrap();
-        assert!(req.finish(200).await.failure.is_none());
-        let req = a.begin(Some(&cookie));
-        req.load()
-            .await
-            .unwrap()
-            .update_with("n", |n: Option<u64>| n.unwrap_or(0) + 1)
-            .unwrap();
-        assert!(req.finish(200).await.failure.is_none());
+        let cookie = new_session(&a, 0).await;
+        // Node B writes, leaving node A's cache stale; then node A adds one too: its save
+        // conflicts once and its retry lands.
+        for node in [&b, &a] {
+            let req = node.begin(Some(&cookie));
+            req.load()
+                .await
+                .unwrap()
+                .update_with("n", |n: Option<u64>| n.unwrap_or(0) + 1)
+                .unwrap();
+            assert!(req.finish(200).await.failure.is_none());
+        }
         // Node A's save refreshed A's cache; B's own cache may lag by up to max_age (the
         // documented multi-node window), so read through A.
         let s = a.begin(Some(&cookie)).load().await.unwrap();

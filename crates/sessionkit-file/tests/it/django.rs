@@ -10,6 +10,26 @@ use time::OffsetDateTime;
 
 const SECRET: &str = "anchor-secret-key-for-vectors";
 
+/// Sets the file time of `path` to `age` ago.
+fn backdate(path: &std::path::Path, age: Duration) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(SystemTime::now() - age)
+        .unwrap();
+}
+
+/// A store in a fresh temp dir whose `SESSION_COOKIE_AGE` is `age`.
+fn store_with_cookie_age(age: i64) -> (tempfile::TempDir, DjangoFileStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DjangoFileStore::builder(dir.path(), &Secrets::new(SECRET))
+        .with_cookie_age(age)
+        .open()
+        .unwrap();
+    (dir, store)
+}
+
 async fn fresh() -> Option<DjangoFileStore> {
     let dir = tempfile::tempdir().expect("temp dir").keep();
     Some(DjangoFileStore::open(dir, &Secrets::new(SECRET)).expect("open"))
@@ -113,11 +133,7 @@ async fn reads_and_writes_djangos_file() {
 
 #[tokio::test]
 async fn file_time_and_relative_expiry() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = DjangoFileStore::builder(dir.path(), &Secrets::new(SECRET))
-        .with_cookie_age(100)
-        .open()
-        .unwrap();
+    let (dir, store) = store_with_cookie_age(100);
     let key = SessionKey::generate();
     let now = OffsetDateTime::now_utc();
     let mut data = sessionkit_core::Data::new();
@@ -130,13 +146,7 @@ async fn file_time_and_relative_expiry() {
     store.create(&key, &rec, now).await.unwrap();
     // A relative expiry counts from the file time (Django would never expire it).
     let path = dir.path().join(format!("sessionid{}", key.as_str()));
-    let old = SystemTime::now() - Duration::from_secs(301);
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    backdate(&path, Duration::from_secs(301));
     assert!(matches!(
         store.load(&key, now).await.unwrap(),
         Lookup::Missing
@@ -176,11 +186,7 @@ async fn unreadable_files_are_left_alone() {
 /// expiry, the cleanup removes the two whose file time plus age has passed.
 #[tokio::test]
 async fn clearsessions_with_a_cookie_age_of_zero() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = DjangoFileStore::builder(dir.path(), &Secrets::new(SECRET))
-        .with_cookie_age(0)
-        .open()
-        .unwrap();
+    let (dir, store) = store_with_cookie_age(0);
     let now = OffsetDateTime::now_utc();
     // Django counts the files named with the cookie-name prefix.
     let count = || {
@@ -233,13 +239,7 @@ async fn unreadable_files_are_left_alone_even_when_old() {
     let name = "sessionidabcdefghijklmnopqrstuvwxyz012345";
     let path = dir.path().join(name);
     std::fs::write(&path, "not a signed session").unwrap();
-    let old = SystemTime::now() - Duration::from_secs(30 * 24 * 3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    backdate(&path, Duration::from_secs(30 * 24 * 3600));
     assert_eq!(
         store
             .clear_expired(OffsetDateTime::now_utc())

@@ -60,6 +60,26 @@ pub(crate) fn raw(addr: &str, request: &[u8], end: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Stores the text `hello` under `item` with client `flags` (60 s), as another client of
+/// the first server would.
+pub(crate) fn plant_hello(item: &str, flags: u32) {
+    raw(
+        &addr(&url()),
+        format!("set {item} {flags} 60 5\r\nhello\r\n").as_bytes(),
+        b"\r\n",
+    );
+}
+
+/// Asserts that `item` on the first server still holds what [`plant_hello`] stored.
+pub(crate) fn assert_still_hello(item: &str) {
+    let got = raw(
+        &addr(&url()),
+        format!("get {item}\r\n").as_bytes(),
+        b"END\r\n",
+    );
+    assert!(got.windows(5).any(|w| w == b"hello"));
+}
+
 /// Whether the server holds `key` (`mg key` answers `HD`).
 pub(crate) fn holds(addr: &str, key: &str) -> bool {
     let reply = raw(addr, format!("mg {key}\r\n").as_bytes(), b"\r\n");

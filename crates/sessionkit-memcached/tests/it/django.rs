@@ -8,7 +8,7 @@ use sessionkit_memcached::DjangoMemcachedStore;
 use sessionkit_testkit::{Profile, require_store};
 use time::OffsetDateTime;
 
-use crate::common::{addr, raw, unique_prefix, url};
+use crate::common::{assert_still_hello, plant_hello, unique_prefix, url};
 
 async fn store() -> Option<DjangoMemcachedStore> {
     require_store(
@@ -38,12 +38,7 @@ async fn values_under_other_flags_are_left_alone() {
     let Some(store) = store().await else { return };
     let key = SessionKey::generate();
     let item = store.item_key(&key);
-    let a = addr(&url());
-    raw(
-        &a,
-        format!("set {item} 16 60 5\r\nhello\r\n").as_bytes(),
-        b"\r\n",
-    );
+    plant_hello(&item, 16);
     let now = OffsetDateTime::now_utc();
     assert!(matches!(
         store.load(&key, now).await.unwrap(),
@@ -58,8 +53,7 @@ async fn values_under_other_flags_are_left_alone() {
         store.create(&key, &r, now).await.unwrap(),
         CreateOutcome::Collision
     );
-    let got = raw(&a, format!("get {item}\r\n").as_bytes(), b"END\r\n");
-    assert!(got.windows(5).any(|w| w == b"hello"));
+    assert_still_hello(&item);
 }
 
 /// Django refuses keys over 250 characters (`InvalidCacheKey`); so does the store, when it

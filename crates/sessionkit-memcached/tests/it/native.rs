@@ -10,7 +10,9 @@ use sessionkit_memcached::MemcachedStore;
 use sessionkit_testkit::{Profile, require, require_store};
 use time::OffsetDateTime;
 
-use crate::common::{Private, addr, holds, raw, store, unique_prefix, url, url_2};
+use crate::common::{
+    Private, addr, assert_still_hello, holds, plant_hello, raw, store, unique_prefix, url, url_2,
+};
 
 fn profile() -> Profile {
     Profile::full()
@@ -155,12 +157,7 @@ async fn foreign_items_are_left_alone() {
     let Some(store) = store().await else { return };
     let key = SessionKey::generate();
     let item = store.item_key(&key);
-    let a = addr(&url());
-    raw(
-        &a,
-        format!("set {item} 0 60 5\r\nhello\r\n").as_bytes(),
-        b"\r\n",
-    );
+    plant_hello(&item, 0);
     assert!(matches!(
         store.load(&key, now()).await.unwrap(),
         Lookup::Missing
@@ -178,8 +175,7 @@ async fn foreign_items_are_left_alone() {
         SaveOutcome::Missing
     );
     assert!(!store.touch(&key, r.expires_at, now()).await.unwrap());
-    let got = raw(&a, format!("get {item}\r\n").as_bytes(), b"END\r\n");
-    assert!(got.windows(5).any(|w| w == b"hello"));
+    assert_still_hello(&item);
 }
 
 /// Two servers: keys spread over both, each on the server the hashing names, and a

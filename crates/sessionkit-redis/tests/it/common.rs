@@ -6,10 +6,7 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
-use sessionkit_core::{
-    CreateOutcome, Data, DynLeaseStore, DynSessionListing, DynUserIndex, Lookup, Metadata, Record,
-    SaveOutcome, SessionKey, SessionStore, StoreError, Token,
-};
+use sessionkit_core::{CreateOutcome, Data, Metadata, Record, SessionKey, SessionStore};
 use sessionkit_redis::RedisStore;
 use sessionkit_testkit::{require, service_url};
 use time::OffsetDateTime;
@@ -34,6 +31,23 @@ pub(crate) fn record(json: &str, expires_at: OffsetDateTime, user: Option<&str>)
             client: None,
         },
     }
+}
+
+/// An engine on `store` and the real clock (cookie age 60 s), and the cookie pair of a
+/// first visit that saved `count = 1`.
+pub(crate) async fn first_visit(store: impl SessionStore) -> (sessionkit_core::Engine, String) {
+    use sessionkit_core::{Config, Engine, SystemClock};
+    let config = Config::builder().cookie_age(60).build().unwrap();
+    let engine = Engine::builder(store)
+        .with_config(config)
+        .with_clock(std::sync::Arc::new(SystemClock))
+        .build();
+    let req = engine.begin(None);
+    req.load().await.unwrap().insert("count", 1).unwrap();
+    let out = req.finish(200).await;
+    assert!(out.failure.is_none());
+    let cookie = out.set_cookie[0].split(';').next().unwrap().to_owned();
+    (engine, cookie)
 }
 
 /// Creates `key`, which must be new.
@@ -90,6 +104,18 @@ pub(crate) async fn exec<T: redis::FromRedisValue>(
     cmd.query_async(conn).await.expect("raw command")
 }
 
+/// A standalone store in its own namespace and a raw connection to its server, or `None`
+/// (SKIP).
+pub(crate) async fn standalone_and_raw() -> Option<(RedisStore, MultiplexedConnection)> {
+    let store = standalone().await?;
+    Some((store, raw_standalone().await))
+}
+
+/// `EXISTS name`: 1 when the server holds `name`, else 0.
+pub(crate) async fn exists(conn: &mut MultiplexedConnection, name: &str) -> i64 {
+    exec(conn, &["EXISTS", name]).await
+}
+
 /// The cluster seeds from the environment.
 pub(crate) fn cluster_seeds() -> Result<Vec<String>, String> {
     let v = std::env::var("SESSIONKIT_TEST_REDIS_CLUSTER").map_err(|_| {
@@ -118,27 +144,9 @@ pub(crate) async fn connect_cluster(seeds: &[String]) -> Result<RedisStore, Stri
         .map_err(|e| e.report())
 }
 
-/// Takes the cluster lock: shared for ordinary cluster tests, exclusive for the test that
-/// stops nodes. Released when the file is dropped.
-pub(crate) async fn cluster_lock(exclusive: bool) -> File {
-    let path = std::env::temp_dir().join("sessionkit-redis-cluster-tests.lock");
-    tokio::task::spawn_blocking(move || {
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .expect("lock file");
-        if exclusive {
-            file.lock().expect("exclusive cluster lock");
-        } else {
-            file.lock_shared().expect("shared cluster lock");
-        }
-        file
-    })
-    .await
-    .expect("lock task")
-}
+// The cluster lock: shared for ordinary cluster tests, exclusive for the test that stops
+// nodes. Released when the file is dropped.
+pub(crate) use sessionkit_testkit::guard::redis_cluster_lock as cluster_lock;
 
 /// A cluster store in its own namespace holding the shared cluster lock, or `None`
 /// (SKIP).
@@ -146,79 +154,13 @@ pub(crate) async fn cluster() -> Option<Locked> {
     let seeds = require("Redis Cluster", cluster_seeds())?;
     let lock = cluster_lock(false).await;
     let store = require("Redis Cluster", connect_cluster(&seeds).await)?;
-    Some(Guarded {
-        store,
-        _guard: lock,
-    })
+    Some(Guarded::new(store, lock))
 }
 
 /// A store that holds the shared cluster lock as long as it lives.
 pub(crate) type Locked = Guarded<RedisStore, File>;
 
-/// A store and something that must live as long as it (a lock, a temp dir).
-pub(crate) struct Guarded<S, G> {
-    pub(crate) store: S,
-    pub(crate) _guard: G,
-}
-
-impl<S: SessionStore, G: Send + Sync + 'static> SessionStore for Guarded<S, G> {
-    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        self.store.load(key, now).await
-    }
-    async fn create(
-        &self,
-        key: &SessionKey,
-        record: &Record,
-        now: OffsetDateTime,
-    ) -> Result<CreateOutcome, StoreError> {
-        self.store.create(key, record, now).await
-    }
-    async fn save(
-        &self,
-        key: &SessionKey,
-        record: &Record,
-        token: &Token,
-        now: OffsetDateTime,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.store.save(key, record, token, now).await
-    }
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.store.delete(key).await
-    }
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.store.touch(key, expires_at, now).await
-    }
-    async fn clear_expired_with_progress(
-        &self,
-        now: OffsetDateTime,
-        progress: &mut (dyn FnMut(u64) + Send),
-    ) -> Result<u64, StoreError> {
-        self.store.clear_expired_with_progress(now, progress).await
-    }
-    async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
-        self.store.retire(key, until).await
-    }
-    fn describe(&self) -> String {
-        self.store.describe()
-    }
-    fn listing(&self) -> Option<&dyn DynSessionListing> {
-        self.store.listing()
-    }
-    fn user_index(&self) -> Option<&dyn DynUserIndex> {
-        self.store.user_index()
-    }
-    fn leases(&self) -> Option<&dyn DynLeaseStore> {
-        self.store.leases()
-    }
-    fn python_values(&self) -> bool {
-        self.store.python_values()
-    }
-}
+pub(crate) use sessionkit_testkit::guard::Guarded;
 
 /// The suite's `concurrent_cleaners` at its size (2100 records, more than two cleanup
 /// batches), with records that expire a minute after the suite's `NOW` rather than one

@@ -3,23 +3,20 @@
 //! another implementation wrote), and what is specific to the layout: expiry from the
 //! data or the TTL, unreadable values, touches.
 
-use std::sync::Arc;
-
 use sessionkit_core::EXPIRY_KEY;
 use sessionkit_core::{
-    Config, CreateOutcome, Data, Engine, Lookup, Metadata, Record, SaveOutcome, SessionKey,
-    SessionStore, SystemClock, Token, Value, pytime,
+    Config, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
+    Token, Value, pytime,
 };
 use sessionkit_django::pickle::redis_value_encode;
 use sessionkit_redis::DjangoCacheStore;
 use sessionkit_testkit::Profile;
 use time::OffsetDateTime;
-use time::macros::datetime;
 
-use crate::common::raw_standalone;
+use crate::common::{NOW, first_visit, raw_standalone, secs};
 use crate::django_common::{
-    cache_cluster, cache_store, cache_store_with, field, hex, int, map, raw_get, raw_set, raw_ttl,
-    records, text, unhex,
+    cache_cluster, cache_store, cache_store_with, field, hex, int, json_data, map, raw_get,
+    raw_set, raw_ttl, records, text, unhex, vector_session,
 };
 
 mod conformance {
@@ -32,22 +29,12 @@ mod cluster_conformance {
     sessionkit_testkit::conformance_tests!(Profile::django(), cache_cluster());
 }
 
-const NOW: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
-
-fn secs(s: i64) -> time::Duration {
-    time::Duration::seconds(s)
-}
-
 fn record(data: Data, expires_at: OffsetDateTime) -> Record {
     Record {
         data,
         expires_at,
         meta: Metadata::default(),
     }
-}
-
-fn json_data(text: &str) -> Data {
-    Data::from_json(text.into()).unwrap()
 }
 
 /// `{KEY_PREFIX}:{VERSION}:django.contrib.sessions.cache<key>`, spelled out here rather
@@ -111,11 +98,7 @@ async fn what_we_write_is_what_django_writes() {
     ] {
         let r = &records(name)[0];
         let output = map(r, "output");
-        let mut data = json_data(r#"{"count": 4, "favorite_color": "blue"}"#);
-        if let Some(age) = age {
-            data.insert(EXPIRY_KEY, Value::Int(age));
-        }
-        let age = age.unwrap_or(1_209_600);
+        let (data, age) = vector_session(age);
         let key = SessionKey::generate();
         let now = OffsetDateTime::now_utc();
         created(&store, &key, &record(data, now + secs(age)), now).await;
@@ -485,16 +468,7 @@ async fn serves_the_engine() {
         return;
     };
     let prefix = store_prefix(&store);
-    let config = Config::builder().cookie_age(60).build().unwrap();
-    let engine = Engine::builder(store.clone())
-        .with_config(config)
-        .with_clock(Arc::new(SystemClock))
-        .build();
-    let req = engine.begin(None);
-    req.load().await.unwrap().insert("count", 1).unwrap();
-    let out = req.finish(200).await;
-    assert!(out.failure.is_none());
-    let cookie = out.set_cookie[0].split(';').next().unwrap().to_owned();
+    let (engine, cookie) = first_visit(store.clone()).await;
     let key = SessionKey::parse(cookie.split_once('=').unwrap().1).unwrap();
     let mut raw = raw_standalone().await;
     let name = django_name(&prefix, 1, &key);

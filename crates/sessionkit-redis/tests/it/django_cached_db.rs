@@ -18,12 +18,11 @@ use sessionkit_testkit::fakes::Counting;
 use sessionkit_testkit::logs::Logs;
 use sessionkit_testkit::{Profile, require, require_store};
 use time::OffsetDateTime;
-use time::macros::datetime;
 
-use crate::common::{Server, raw, raw_standalone, redis_url, unused_port};
+use crate::common::{NOW, Server, raw, raw_standalone, redis_url, secs, unused_port};
 use crate::django_common::{
-    cached_db, cached_db_cluster, hex, int, map, raw_get, raw_set, raw_ttl, records, sqlite, text,
-    unique_key_prefix,
+    cached_db, cached_db_cluster, hex, int, json_data, map, raw_get, raw_set, raw_ttl, records,
+    sqlite, text, unique_key_prefix, vector_session,
 };
 
 mod conformance {
@@ -34,16 +33,6 @@ mod conformance {
 mod cluster_conformance {
     use super::*;
     sessionkit_testkit::conformance_tests!(Profile::django(), cached_db_cluster());
-}
-
-const NOW: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
-
-fn secs(s: i64) -> time::Duration {
-    time::Duration::seconds(s)
-}
-
-fn json_data(text: &str) -> Data {
-    Data::from_json(text.into()).unwrap()
 }
 
 /// A record whose data carries its expiry as an absolute `_session_expiry`.
@@ -122,11 +111,7 @@ async fn the_cache_entry_is_djangos() {
     ] {
         let r = &records(name)[0];
         let output = map(r, "output");
-        let mut data = json_data(r#"{"count": 4, "favorite_color": "blue"}"#);
-        if let Some(age) = age {
-            data.insert(EXPIRY_KEY, Value::Int(age));
-        }
-        let age = age.unwrap_or(1_209_600);
+        let (data, age) = vector_session(age);
         let now = OffsetDateTime::now_utc();
         let key = SessionKey::generate();
         let r = Record {

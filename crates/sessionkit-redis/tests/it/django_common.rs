@@ -19,6 +19,22 @@ const VECTORS: &str = include_str!("../../../sessionkit-django/tests/data/django
 /// The secret of the SQLite side.
 pub(crate) const SECRET: &str = "sessionkit-redis-django-tests";
 
+/// Session data from JSON text.
+pub(crate) fn json_data(text: &str) -> sessionkit_core::Data {
+    sessionkit_core::Data::from_json(text.into()).unwrap()
+}
+
+/// The session the `*redis_raw_after_save` and `*redis_ttl_with_set_expiry` vectors
+/// save, with a relative expiry of `age` seconds when given, and the seconds it lives
+/// (Django's default two weeks without one).
+pub(crate) fn vector_session(age: Option<i64>) -> (sessionkit_core::Data, i64) {
+    let mut data = json_data(r#"{"count": 4, "favorite_color": "blue"}"#);
+    if let Some(age) = age {
+        data.insert(sessionkit_core::EXPIRY_KEY, Value::Int(age));
+    }
+    (data, age.unwrap_or(1_209_600))
+}
+
 /// A fresh cache `KEY_PREFIX`, so that parallel tests never see each other's keys.
 pub(crate) fn unique_key_prefix() -> String {
     format!("sktest-{}", SessionKey::generate().as_str())
@@ -49,10 +65,7 @@ pub(crate) async fn cache_cluster() -> Option<Guarded<DjangoCacheStore, File>> {
             .connect()
             .await,
     )?;
-    Some(Guarded {
-        store,
-        _guard: lock,
-    })
+    Some(Guarded::new(store, lock))
 }
 
 /// Django's `django_session` table in a fresh SQLite file under `dir`.
@@ -73,10 +86,10 @@ pub(crate) async fn cached_db() -> Option<Guarded<DjangoCachedDbStore<DjangoSqli
         "Redis",
         DjangoCachedDbStore::connect(db, &redis_url()).await,
     )?;
-    Some(Guarded {
-        store: store.with_key_prefix(unique_key_prefix()),
-        _guard: dir,
-    })
+    Some(Guarded::new(
+        store.with_key_prefix(unique_key_prefix()),
+        dir,
+    ))
 }
 
 /// Django's `cached_db` engine with its cache on the cluster.
@@ -91,10 +104,10 @@ pub(crate) async fn cached_db_cluster()
         "Redis Cluster",
         DjangoCachedDbStore::connect_cluster(db, &refs).await,
     )?;
-    Some(Guarded {
-        store: store.with_key_prefix(unique_key_prefix()),
-        _guard: (lock, dir),
-    })
+    Some(Guarded::new(
+        store.with_key_prefix(unique_key_prefix()),
+        (lock, dir),
+    ))
 }
 
 /// The vector records of one function, in file order.

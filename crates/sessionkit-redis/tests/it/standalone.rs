@@ -1,19 +1,17 @@
 //! A standalone server: the conformance suite and what is specific to Redis.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sessionkit_core::{
-    Config, CreateOutcome, Engine, Lookup, SaveOutcome, SessionKey, SessionStore, StoreErrorKind,
-    SystemClock,
+    CreateOutcome, Lookup, SaveOutcome, SessionKey, SessionStore, StoreErrorKind,
 };
 use sessionkit_redis::RedisStore;
 use sessionkit_testkit::{Profile, require};
 use time::OffsetDateTime;
 
 use crate::common::{
-    NOW, Server, created, exec, raw, raw_standalone, record, redis_url, secs, standalone,
-    unique_prefix, unused_port,
+    NOW, Server, created, exec, exists, first_visit, raw, record, redis_url, secs, standalone,
+    standalone_and_raw, unique_prefix, unused_port,
 };
 
 mod conformance {
@@ -30,20 +28,19 @@ async fn two_cleaners_share_many_records() {
 
 #[tokio::test]
 async fn real_ttls_evict_expired_records() {
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
-    let mut raw = raw_standalone().await;
     let now = OffsetDateTime::now_utc();
     let key = SessionKey::generate();
     created(&store, &key, &record("{}", now + secs(1), None), now).await;
     let name = store.layout().session(&key);
-    assert_eq!(exec::<i64>(&mut raw, &["EXISTS", &name]).await, 1);
+    assert_eq!(exists(&mut raw, &name).await, 1);
     let pttl = exec::<i64>(&mut raw, &["PTTL", &name]).await;
     assert!((1..=1000).contains(&pttl), "pttl {pttl}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        exec::<i64>(&mut raw, &["EXISTS", &name]).await,
+        exists(&mut raw, &name).await,
         0,
         "Redis evicted the record by its TTL"
     );
@@ -53,10 +50,9 @@ async fn real_ttls_evict_expired_records() {
 /// suite's clock is in the past, yet the TTLs are what the records have left.
 #[tokio::test]
 async fn every_write_sets_the_ttl_from_the_given_now() {
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
-    let mut raw = raw_standalone().await;
     let key = SessionKey::generate();
     let name = store.layout().session(&key);
     let user_set = store.layout().user("u1");
@@ -119,10 +115,7 @@ async fn every_write_sets_the_ttl_from_the_given_now() {
     // A write whose expiry is already past at `now` leaves nothing behind.
     let gone = SessionKey::generate();
     created(&store, &gone, &record("{}", NOW, None), NOW).await;
-    assert_eq!(
-        exec::<i64>(&mut raw, &["EXISTS", &store.layout().session(&gone)]).await,
-        0
-    );
+    assert_eq!(exists(&mut raw, &store.layout().session(&gone)).await, 0);
     let key2 = SessionKey::generate();
     created(&store, &key2, &record("{}", NOW + secs(100), None), NOW).await;
     let Lookup::Found { token, .. } = store.load(&key2, NOW).await.unwrap() else {
@@ -138,19 +131,15 @@ async fn every_write_sets_the_ttl_from_the_given_now() {
         .await
         .unwrap();
     assert!(matches!(out, SaveOutcome::Saved(_)));
-    assert_eq!(
-        exec::<i64>(&mut raw, &["EXISTS", &store.layout().session(&key2)]).await,
-        0
-    );
+    assert_eq!(exists(&mut raw, &store.layout().session(&key2)).await, 0);
 }
 
 /// On a standalone server the scripts keep the user sets in the same atomic step.
 #[tokio::test]
 async fn the_user_index_moves_with_the_session() {
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
-    let mut raw = raw_standalone().await;
     let key = SessionKey::generate();
     let member = |set: String| {
         let mut raw = raw.clone();
@@ -171,15 +160,14 @@ async fn the_user_index_moves_with_the_session() {
     assert_eq!(member(b.clone()).await, 1);
     store.delete(&key).await.unwrap();
     assert_eq!(member(b).await, 0);
-    assert_eq!(exec::<i64>(&mut raw, &["EXISTS", &a]).await, 0);
+    assert_eq!(exists(&mut raw, &a).await, 0);
 }
 
 #[tokio::test]
 async fn unreadable_records_are_missing_and_left_alone() {
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
-    let mut raw = raw_standalone().await;
     let future = (OffsetDateTime::now_utc() + secs(3600)).unix_timestamp() * 1_000_000;
     let future = future.to_string();
 
@@ -205,11 +193,7 @@ async fn unreadable_records_are_missing_and_left_alone() {
         store.load(&key, OffsetDateTime::now_utc()).await.unwrap(),
         Lookup::Missing
     ));
-    assert_eq!(
-        exec::<i64>(&mut raw, &["EXISTS", &name]).await,
-        1,
-        "left for inspection"
-    );
+    assert_eq!(exists(&mut raw, &name).await, 1, "left for inspection");
     let again = store
         .create(&key, &record("{}", NOW + secs(60), None), NOW)
         .await
@@ -234,7 +218,7 @@ async fn unreadable_records_are_missing_and_left_alone() {
         Lookup::Missing
     ));
     assert_eq!(store.clear_expired(NOW + secs(10_000)).await.unwrap(), 0);
-    assert_eq!(exec::<i64>(&mut raw, &["EXISTS", &name]).await, 1);
+    assert_eq!(exists(&mut raw, &name).await, 1);
 
     // Something that is not a hash at all.
     let key = SessionKey::generate();
@@ -265,20 +249,15 @@ async fn unreadable_records_are_missing_and_left_alone() {
         .unwrap();
     assert_eq!(listed.len(), 1, "{listed:?}");
     store.delete(&key).await.unwrap();
-    assert_eq!(
-        exec::<i64>(&mut raw, &["EXISTS", &name]).await,
-        0,
-        "delete removes it"
-    );
+    assert_eq!(exists(&mut raw, &name).await, 0, "delete removes it");
 }
 
 /// A server that lost its script cache (restart, `SCRIPT FLUSH`) gets the bodies again.
 #[tokio::test]
 async fn a_flushed_script_cache_is_refilled() {
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
-    let mut raw = raw_standalone().await;
     let _: () = exec(&mut raw, &["SCRIPT", "FLUSH"]).await;
     let key = SessionKey::generate();
     created(
@@ -336,10 +315,9 @@ async fn clear_expired_counts_and_reports_progress() {
 /// it did happen on the primary. (The test server has no replica.)
 #[tokio::test]
 async fn replica_wait_reports_a_shortfall() {
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
-    let mut raw = raw_standalone().await;
     let info: String = exec(&mut raw, &["INFO", "replication"]).await;
     if !info.contains("connected_slaves:0") {
         sessionkit_testkit::require::<()>(
@@ -487,16 +465,7 @@ async fn serves_the_engine() {
     let Some(store) = standalone().await else {
         return;
     };
-    let config = Config::builder().cookie_age(60).build().unwrap();
-    let engine = Engine::builder(store.clone())
-        .with_config(config)
-        .with_clock(Arc::new(SystemClock))
-        .build();
-    let req = engine.begin(None);
-    req.load().await.unwrap().insert("count", 1).unwrap();
-    let out = req.finish(200).await;
-    assert!(out.failure.is_none());
-    let cookie = out.set_cookie[0].split(';').next().unwrap().to_owned();
+    let (engine, cookie) = first_visit(store.clone()).await;
     let req = engine.begin(Some(&cookie));
     let session = req.load().await.unwrap();
     assert_eq!(session.get::<i32>("count").unwrap(), Some(1));

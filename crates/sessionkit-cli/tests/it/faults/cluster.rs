@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{App, fault_config, fault_lock, open, time_until};
+use crate::support::{App, fault_config, fault_lock, open};
 
 use super::fixtures::{Load, RepairCluster, cluster_lock, load_summary, redis_cli};
 use super::{MARGIN, RECOVERY_LIMIT, TIMEOUT};
@@ -99,16 +99,10 @@ async fn fault_redis_cluster_loses_a_primary() {
         assert!(killed.elapsed() < Duration::from_secs(30), "no promotion");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let before = load.successes();
-    let took = time_until(Duration::from_secs(20), || {
-        let now = load.successes();
-        let all = before
-            .iter()
-            .all(|(c, n)| now.get(c).is_some_and(|m| m > n));
-        async move { all }
-    })
-    .await
-    .expect("not every client recovered after the promotion");
+    let took = load
+        .until_every_client_succeeds(Duration::from_secs(20))
+        .await
+        .expect("not every client recovered after the promotion");
     let during = load.totals();
     eprintln!(
         "cluster: replica promoted {promoted:?} after the kill; every client succeeds again \

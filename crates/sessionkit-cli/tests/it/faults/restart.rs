@@ -5,7 +5,7 @@ use std::time::Duration;
 use sessionkit_core::{Lookup, SessionKey};
 use time::OffsetDateTime;
 
-use crate::support::{App, Kind, Logs, fault_config, fault_lock, open, private, time_until};
+use crate::support::{App, Kind, Logs, fault_config, fault_lock, open, private};
 
 use super::fixtures::{Load, load_summary};
 use super::{MARGIN, RECOVERY_LIMIT, TIMEOUT};
@@ -37,16 +37,10 @@ async fn restart_under_load(kind: Kind) {
     );
 
     tokio::task::block_in_place(|| server.restart()).expect("restart");
-    let before = load.successes();
-    let took = time_until(Duration::from_secs(20), || {
-        let now = load.successes();
-        let all = before
-            .iter()
-            .all(|(c, n)| now.get(c).is_some_and(|m| m > n));
-        async move { all }
-    })
-    .await
-    .unwrap_or_else(|| panic!("{kind:?}: not every client recovered"));
+    let took = load
+        .until_every_client_succeeds(Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|| panic!("{kind:?}: not every client recovered"));
     eprintln!(
         "{kind:?}: every client succeeds again {took:?} after the server accepts connections"
     );

@@ -21,15 +21,19 @@ fn max_age(set_cookie: &str) -> i64 {
         .unwrap()
 }
 
+/// A new session holding `a = 1`, saved with `expiry`.
+async fn saved_with(h: &Harness, expiry: Expiry) -> Outcome {
+    h.request(None, 200, |s| {
+        s.set_expiry(expiry);
+        s.insert("a", 1).unwrap();
+    })
+    .await
+}
+
 #[tokio::test]
 async fn regression_13_huge_relative_expiry_saturates_instead_of_ending_the_session() {
     let h = harness();
-    let out = h
-        .request(None, 200, |s| {
-            s.set_expiry(Expiry::Seconds(i64::MAX));
-            s.insert("a", 1).unwrap();
-        })
-        .await;
+    let out = saved_with(&h, Expiry::Seconds(i64::MAX)).await;
     let c = &out.set_cookie[0];
     assert!(c.contains(LATEST_HTTP_DATE), "{c}");
     // Max-Age and expires agree: the seconds until the year 9999 ends.
@@ -46,12 +50,7 @@ async fn regression_13_huge_relative_expiry_saturates_instead_of_ending_the_sess
 #[tokio::test]
 async fn regression_13_huge_absolute_expiry_saturates() {
     let h = harness();
-    let out = h
-        .request(None, 200, |s| {
-            s.set_expiry(Expiry::In(Duration::MAX));
-            s.insert("a", 1).unwrap();
-        })
-        .await;
+    let out = saved_with(&h, Expiry::In(Duration::MAX)).await;
     let c = &out.set_cookie[0];
     assert!(c.contains(LATEST_HTTP_DATE), "{c}");
     assert!(max_age(c) > 0, "{c}");
@@ -62,12 +61,7 @@ async fn regression_13_huge_absolute_expiry_saturates() {
 #[tokio::test]
 async fn regression_13_extreme_negative_expiry_is_expired_not_a_panic() {
     let h = harness();
-    let out = h
-        .request(None, 200, |s| {
-            s.set_expiry(Expiry::Seconds(i64::MIN));
-            s.insert("a", 1).unwrap();
-        })
-        .await;
+    let out = saved_with(&h, Expiry::Seconds(i64::MIN)).await;
     assert!(out.failure.is_none(), "{out:?}");
     let cookie = pair(&out.set_cookie[0]);
     assert!(h.read(&cookie).await.is_empty());
@@ -107,8 +101,8 @@ fn regression_13_unrepresentable_settings_are_refused() {
     }
 }
 
-#[tokio::test]
-async fn regression_13_cycle_key_keeps_the_absolute_timeout() {
+/// A harness with a 2-hour absolute timeout, and a new session's cookie pair.
+async fn new_session_with_a_2h_absolute_timeout() -> (Harness, String) {
     let h = harness_with(
         Config::builder()
             .absolute_timeout(Duration::from_secs(2 * 3600))
@@ -116,6 +110,12 @@ async fn regression_13_cycle_key_keeps_the_absolute_timeout() {
             .unwrap(),
     );
     let cookie = h.new_session().await;
+    (h, cookie)
+}
+
+#[tokio::test]
+async fn regression_13_cycle_key_keeps_the_absolute_timeout() {
+    let (h, cookie) = new_session_with_a_2h_absolute_timeout().await;
     // A periodic key renewal just before the end...
     h.clock.advance(Duration::from_secs(3600 + 57 * 60));
     let out = h.request(Some(&cookie), 200, Session::cycle_key).await;
@@ -134,13 +134,7 @@ async fn regression_13_cycle_key_keeps_the_absolute_timeout() {
 
 #[tokio::test]
 async fn a_login_restarts_the_absolute_timeout() {
-    let h = harness_with(
-        Config::builder()
-            .absolute_timeout(Duration::from_secs(2 * 3600))
-            .build()
-            .unwrap(),
-    );
-    let cookie = h.new_session().await;
+    let (h, cookie) = new_session_with_a_2h_absolute_timeout().await;
     h.clock.advance(Duration::from_secs(3600));
     let out = h.request(Some(&cookie), 200, |s| s.login("alice")).await;
     let c = &out.set_cookie[0];
@@ -152,17 +146,9 @@ async fn a_login_restarts_the_absolute_timeout() {
 
 #[tokio::test]
 async fn regression_13_removal_cookie_carries_secure_and_httponly() {
-    let h = harness_with(
-        Config::builder()
-            .cookie_secure(true)
-            .cookie_domain(".example.local")
-            .build()
-            .unwrap(),
-    );
-    let cookie = h.new_session().await;
-    let out = h.request(Some(&cookie), 200, Session::flush).await;
+    let set_cookie = removal_cookie(Config::builder().cookie_secure(true)).await;
     assert_eq!(
-        out.set_cookie,
+        set_cookie,
         vec![
             "sessionid=\"\"; Domain=.example.local; expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Max-Age=0; Path=/; SameSite=Lax; Secure"
                 .to_owned()

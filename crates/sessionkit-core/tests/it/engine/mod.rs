@@ -14,7 +14,7 @@ mod timeouts;
 
 use std::sync::Arc;
 
-use sessionkit_core::{Config, Engine, ManualClock, MemoryStore, Outcome, Session};
+use sessionkit_core::{Config, ConfigBuilder, Engine, ManualClock, MemoryStore, Outcome, Session};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -51,6 +51,16 @@ pub(crate) fn pair(set_cookie: &str) -> String {
 
 pub(crate) fn value(set_cookie: &str) -> String {
     pair(set_cookie).split_once('=').unwrap().1.to_owned()
+}
+
+/// The `Set-Cookie` values of flushing a session under `config` with the cookie domain
+/// `.example.local`.
+pub(crate) async fn removal_cookie(config: ConfigBuilder) -> Vec<String> {
+    let h = harness_with(config.cookie_domain(".example.local").build().unwrap());
+    let cookie = h.new_session().await;
+    h.request(Some(&cookie), 200, Session::flush)
+        .await
+        .set_cookie
 }
 
 pub(crate) const REMOVAL: &str = "sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Max-Age=0; Path=/; SameSite=Lax";
