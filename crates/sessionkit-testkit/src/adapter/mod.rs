@@ -46,6 +46,7 @@ use std::future::Future;
 use sessionkit_core::{Engine, Expiry, Session, SessionError};
 
 mod checks;
+pub mod device;
 mod events;
 mod mode;
 mod outage;
@@ -259,6 +260,26 @@ macro_rules! adapter_conformance_tests {
         async fn $name() {
             let store: ::sessionkit_core::BoxStore = $make.await;
             let _ = $crate::adapter::$name(&$adapter, $mode, store).await;
+        }
+    )*};
+}
+
+/// Writes the [`device`] checks as `#[tokio::test]`s for `$adapter` (whose server must hand
+/// the engine the socket's peer address).
+#[macro_export]
+macro_rules! adapter_device_tests {
+    ($adapter:expr) => {
+        $crate::adapter_device_tests!(@each $adapter;
+            ip_user_agent_and_label_are_recorded,
+            behind_a_trusted_proxy_the_forwarded_client_is_recorded,
+            the_switch_off_records_nothing,
+            user_agent_binding_flushes_the_session
+        );
+    };
+    (@each $adapter:expr; $($name:ident),*) => {$(
+        #[::tokio::test]
+        async fn $name() {
+            $crate::adapter::device::$name(&$adapter).await;
         }
     )*};
 }

@@ -63,7 +63,9 @@ impl Adapter for Axum {
     async fn serve(&self, engine: Engine) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
-        let task = tokio::spawn(async move { axum::serve(listener, app(engine)).await });
+        // With the peer address in `ConnectInfo`, as the device-metadata checks need.
+        let app = app(engine).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let task = tokio::spawn(async move { axum::serve(listener, app).await });
         Server {
             addr,
             guard: Box::new(AbortOnDrop(task)),
