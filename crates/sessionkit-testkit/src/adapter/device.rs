@@ -19,9 +19,8 @@ fn engine(store: &MemoryStore, config: ConfigBuilder) -> Engine {
         .build()
 }
 
-/// The only stored session's client info.
-async fn recorded(store: &MemoryStore) -> Option<ClientInfo> {
-    let now = time::OffsetDateTime::now_utc();
+/// The client info of the only session `store` holds at `now` (asserting there is one).
+pub async fn stored_client(store: &MemoryStore, now: time::OffsetDateTime) -> Option<ClientInfo> {
     let list = store
         .listing()
         .unwrap()
@@ -30,6 +29,11 @@ async fn recorded(store: &MemoryStore) -> Option<ClientInfo> {
         .unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     list[0].meta.client.clone()
+}
+
+/// [`stored_client`] now.
+async fn recorded(store: &MemoryStore) -> Option<ClientInfo> {
+    stored_client(store, time::OffsetDateTime::now_utc()).await
 }
 
 /// The session cookie a response set.

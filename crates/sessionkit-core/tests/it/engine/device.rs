@@ -34,17 +34,7 @@ async fn visit(
     req.finish(200).await
 }
 
-/// The only stored session's client info.
-async fn stored_client(store: &MemoryStore, now: time::OffsetDateTime) -> Option<ClientInfo> {
-    let list = store
-        .listing()
-        .unwrap()
-        .list_boxed(now, None, 10)
-        .await
-        .unwrap();
-    assert_eq!(list.len(), 1, "{list:?}");
-    list[0].meta.client.clone()
-}
+use sessionkit_testkit::adapter::device::stored_client;
 
 #[tokio::test]
 async fn recorded_at_creation_and_at_each_write_never_by_a_touch() {
