@@ -59,6 +59,13 @@ impl<S, G> Guarded<S, G> {
     }
 }
 
+impl<S, G> std::ops::Deref for Guarded<S, G> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        &self.store
+    }
+}
+
 impl<S: SessionStore, G: Send + Sync + 'static> SessionStore for Guarded<S, G> {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
         self.store.load(key, now).await

@@ -382,7 +382,7 @@ macro_rules! django_server_tests {
             let table = table_name();
             let store = open_with_time(&table, secrets, time).await?;
             let guard = dropping(&table);
-            Some(Scoped::new(store, move || drop(guard)))
+            Some(crate::server::scoped(store, move || drop(guard)))
         }
 
         /// A store on a fresh table, dropped with the store.

@@ -144,7 +144,7 @@ async fn a_database_of_its_own() {
         .unwrap();
     let _guard = {
         let name = name.clone();
-        Scoped::new((), move || {
+        crate::server::scoped((), move || {
             block_on_side(async move { drop_database(&name).await })
         })
     };

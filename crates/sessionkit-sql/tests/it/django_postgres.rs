@@ -168,7 +168,7 @@ async fn a_schema_holds_djangos_table() {
         .unwrap();
     let _guard = {
         let schema = schema.clone();
-        Scoped::new((), move || {
+        crate::server::scoped((), move || {
             block_on_side(async move { drop_schema(&schema).await })
         })
     };

@@ -21,7 +21,7 @@ async fn fresh_with(secrets: &Secrets) -> Option<Scoped<DjangoSqliteStore>> {
         .open()
         .await
         .expect("open");
-    Some(Scoped::new(store, move || drop(dir)))
+    Some(crate::server::scoped(store, move || drop(dir)))
 }
 
 async fn fresh() -> Option<Scoped<DjangoSqliteStore>> {

@@ -67,7 +67,7 @@ pub(crate) async fn sweep_stale() {
 /// A guard that drops `table` (and its lease table and schema row) when dropped.
 pub(crate) fn dropping(table: &str) -> Scoped<()> {
     let table = table.to_owned();
-    Scoped::new((), move || {
+    crate::server::scoped((), move || {
         block_on_side(async move {
             if let Some(mut conn) = raw().await {
                 drop_tables(&mut conn, &table).await;

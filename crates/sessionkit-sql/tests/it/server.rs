@@ -6,11 +6,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sessionkit_core::store::{DynLeaseStore, DynSessionListing, DynUserIndex};
-use sessionkit_core::{
-    CreateOutcome, Lookup, Record, SaveOutcome, SessionKey, SessionStore, StoreError, Token,
-};
+use sessionkit_core::{CreateOutcome, Lookup, Record, SaveOutcome, SessionKey, SessionStore};
 use sessionkit_core::{Data, Metadata};
+use sessionkit_testkit::guard::Guarded;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -55,99 +53,24 @@ where
     .join();
 }
 
-type Cleanup = Box<dyn FnOnce() + Send>;
+/// A store that runs a cleanup (dropping its tables) when dropped: testkit's [`Guarded`]
+/// store with an [`OnDrop`] guard.
+pub(crate) type Scoped<S> = Guarded<S, OnDrop>;
 
-/// A store that runs a cleanup (dropping its tables) when dropped.
-pub(crate) struct Scoped<S> {
-    store: S,
-    cleanup: Mutex<Option<Cleanup>>,
+/// `store`, running `cleanup` when it is dropped.
+pub(crate) fn scoped<S>(store: S, cleanup: impl FnOnce() + Send + 'static) -> Scoped<S> {
+    Guarded::new(store, OnDrop(Mutex::new(Some(Box::new(cleanup)))))
 }
 
-impl<S> Scoped<S> {
-    pub(crate) fn new(store: S, cleanup: impl FnOnce() + Send + 'static) -> Scoped<S> {
-        Scoped {
-            store,
-            cleanup: Mutex::new(Some(Box::new(cleanup))),
-        }
-    }
-}
+/// Runs its cleanup once, when dropped.
+pub(crate) struct OnDrop(Mutex<Option<Box<dyn FnOnce() + Send>>>);
 
-impl<S> std::ops::Deref for Scoped<S> {
-    type Target = S;
-    fn deref(&self) -> &S {
-        &self.store
-    }
-}
-
-impl<S> Drop for Scoped<S> {
+impl Drop for OnDrop {
     fn drop(&mut self) {
-        let cleanup = self
-            .cleanup
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let cleanup = self.0.get_mut().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(cleanup) = cleanup {
             cleanup();
         }
-    }
-}
-
-impl<S: SessionStore> SessionStore for Scoped<S> {
-    async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        self.store.load(key, now).await
-    }
-    async fn create(
-        &self,
-        key: &SessionKey,
-        record: &Record,
-        now: OffsetDateTime,
-    ) -> Result<CreateOutcome, StoreError> {
-        self.store.create(key, record, now).await
-    }
-    async fn save(
-        &self,
-        key: &SessionKey,
-        record: &Record,
-        token: &Token,
-        now: OffsetDateTime,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.store.save(key, record, token, now).await
-    }
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.store.delete(key).await
-    }
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.store.touch(key, expires_at, now).await
-    }
-    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.store.clear_expired(now).await
-    }
-    async fn clear_expired_with_progress(
-        &self,
-        now: OffsetDateTime,
-        progress: &mut (dyn FnMut(u64) + Send),
-    ) -> Result<u64, StoreError> {
-        self.store.clear_expired_with_progress(now, progress).await
-    }
-    async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
-        self.store.retire(key, until).await
-    }
-    fn describe(&self) -> String {
-        self.store.describe()
-    }
-    fn listing(&self) -> Option<&dyn DynSessionListing> {
-        self.store.listing()
-    }
-    fn user_index(&self) -> Option<&dyn DynUserIndex> {
-        self.store.user_index()
-    }
-    fn leases(&self) -> Option<&dyn DynLeaseStore> {
-        self.store.leases()
     }
 }
 
@@ -415,7 +338,7 @@ macro_rules! native_server_tests {
             let table = table_name();
             let store = open(&table).await?;
             let guard = dropping(&table);
-            Some(Scoped::new(store, move || drop(guard)))
+            Some($crate::server::scoped(store, move || drop(guard)))
         }
 
         mod conformance {
