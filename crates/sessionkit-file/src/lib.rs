@@ -1,7 +1,7 @@
 //! File session stores for sessionkit: one file per session in a directory.
 //!
 //! * [`FileStore`] — sessionkit's own layout: `<dir>/sk_<key>`, a header line (version,
-//!   expiry, metadata) and the data as JSON.
+//!   expiry, metadata with the client info) and the data as JSON.
 //! * `DjangoFileStore` (feature `django`) — Django's `file` engine layout, to share a
 //!   `SESSION_FILE_PATH` with a Django application: see the `django` module.
 //!

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use sessionkit_core::store::SessionInfo;
 use sessionkit_core::value::Map;
 use sessionkit_core::{
-    Create, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
-    StoreError, Token, Value, json,
+    ClientInfo, Create, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey,
+    SessionStore, StoreError, Token, Value, json,
 };
 use time::OffsetDateTime;
 
@@ -18,8 +18,8 @@ use crate::layout::{self, Layout};
 /// File names of session files start with this.
 const PREFIX: &str = "sk_";
 
-/// Sessions as files: `<dir>/sk_<key>`, each a header line (version, expiry, metadata) and
-/// the data as JSON. Writes go to a temporary file in the same directory that is renamed
+/// Sessions as files: `<dir>/sk_<key>`, each a header line (version, expiry, metadata
+/// including the client info) and the data as JSON. Writes go to a temporary file in the same directory that is renamed
 /// over the target (readers see the old or the new file, never half of one); files are
 /// created with mode 0600 (on Unix). Compare-and-set takes an exclusive file lock (`flock`
 /// on Unix) on one of 64 lock files in `<dir>/.locks/` (chosen by key), so several
@@ -71,6 +71,9 @@ struct Header {
     last_seen: i64,
     user_id: Option<String>,
     retired: bool,
+    /// `"k"`: the client info as [`ClientInfo::to_stored_text`], absent when none (and in
+    /// files written before it).
+    client: Option<ClientInfo>,
 }
 
 impl Header {
@@ -82,10 +85,15 @@ impl Header {
         m.insert("s".into(), Value::Int(self.last_seen));
         m.insert("u".into(), self.user_id.clone().into());
         m.insert("r".into(), Value::Bool(self.retired));
+        if let Some(c) = &self.client {
+            m.insert("k".into(), Value::String(c.to_stored_text()));
+        }
         json::to_string(&Value::Map(m))
     }
 
-    fn decode(line: &str) -> Option<Header> {
+    /// Reads a header line; client info that does not read back is dropped with a warning
+    /// naming the session, the session itself stays readable.
+    fn decode(line: &str, key: &SessionKey) -> Option<Header> {
         let Value::Map(m) = json::parse(line).ok()? else {
             return None;
         };
@@ -100,6 +108,16 @@ impl Header {
                 _ => None,
             },
             retired: matches!(m.get("r"), Some(Value::Bool(true))),
+            client: m.get("k").and_then(|k| {
+                let parsed = match k {
+                    Value::String(s) => ClientInfo::from_stored_text(s),
+                    _ => None,
+                };
+                if parsed.is_none() {
+                    tracing::warn!(key = %key.fingerprint(), "unreadable client info in the session file; ignoring it");
+                }
+                parsed
+            }),
         })
     }
 }
@@ -206,7 +224,7 @@ impl Layout for Native {
         };
         let parsed = text
             .split_once('\n')
-            .and_then(|(h, d)| Some((Header::decode(h)?, d)));
+            .and_then(|(h, d)| Some((Header::decode(h, key)?, d)));
         match parsed {
             Some((header, data)) => Ok(Some(Stored {
                 header,
@@ -228,7 +246,7 @@ impl Layout for Native {
                 created_at: Some(from_micros(h.created_at)),
                 last_seen: Some(from_micros(h.last_seen)),
                 user_id: h.user_id.clone(),
-                client: None,
+                client: h.client.clone(),
             },
         })
     }
@@ -265,7 +283,7 @@ impl SessionStore for FileStore {
                         created_at: Some(from_micros(s.header.created_at)),
                         last_seen: Some(from_micros(s.header.last_seen)),
                         user_id: s.header.user_id,
-                        client: None,
+                        client: s.header.client,
                     },
                 },
                 token: Token::version(s.header.version),
@@ -292,6 +310,7 @@ impl SessionStore for FileStore {
             last_seen: micros(record.meta.last_seen.unwrap_or(now)),
             user_id: record.meta.user_id.clone(),
             retired: false,
+            client: record.meta.client.clone(),
         };
         layout::locked(&self.inner, *key, move |this, key| {
             if let Some(old) = this.read(key)? {
@@ -321,6 +340,7 @@ impl SessionStore for FileStore {
         let expires_at = micros(record.expires_at);
         let last_seen = micros(record.meta.last_seen.unwrap_or(now));
         let user_id = record.meta.user_id.clone();
+        let client = record.meta.client.clone();
         layout::locked(&self.inner, *key, move |this, key| {
             let Some(old) = this.read(key)? else {
                 return Ok(SaveOutcome::Missing);
@@ -338,6 +358,7 @@ impl SessionStore for FileStore {
                 last_seen,
                 user_id,
                 retired: false,
+                client,
             };
             this.write(key, &header, &data)?;
             Ok(SaveOutcome::Saved(Token::version(header.version)))
@@ -390,6 +411,7 @@ impl SessionStore for FileStore {
                 last_seen: 0,
                 user_id: None,
                 retired: true,
+                client: None,
             };
             this.write(key, &header, "{}")
         })

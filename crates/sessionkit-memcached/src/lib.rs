@@ -333,7 +333,7 @@ impl MemcachedStore {
 
     /// The decoded item (`None`: unreadable, logged).
     fn decode(key: &SessionKey, bytes: &[u8]) -> Option<Decoded> {
-        match decode_item(bytes) {
+        match decode_item(bytes, key) {
             Ok(decoded) => Some(decoded),
             Err(why) => {
                 tracing::warn!(key = %key.fingerprint(), problem = why, "unreadable session in memcached; treating as no session");
@@ -425,7 +425,7 @@ impl SessionStore for MemcachedStore {
                 // Taken: by a live record or marker (a collision), an unreadable item (left
                 // alone) or a record or marker expired at `now`, which does not own the key.
                 |old| {
-                    let old_version = match decode_item(&old.value) {
+                    let old_version = match decode_item(&old.value, key) {
                         Ok(Decoded::Record(old)) if old.record.expires_at <= now => old.version,
                         Ok(Decoded::Retired { version, until }) if until <= now => version,
                         _ => return Ok(Decision::Answer(CreateOutcome::Collision)),
@@ -559,7 +559,7 @@ impl SessionStore for MemcachedStore {
                 value,
                 ttl: remaining,
                 ..
-            }) => match decode_item(&value) {
+            }) => match decode_item(&value, key) {
                 Ok(Decoded::Record(s)) if remaining > 0 => (
                     s.version,
                     s.record

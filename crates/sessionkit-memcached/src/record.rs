@@ -1,8 +1,15 @@
 //! The native layout's value: one memcached item per session.
 //!
 //! ```text
-//! sk1 <version> <expires_at> <created_at> <last_seen> <user id length>\n<user id><data as JSON>
+//! sk1 <version> <expires_at> <created_at> <last_seen> <user id length>[ <client info>]\n<user id><data as JSON>
 //! ```
+//!
+//! The client info (issue 19) is [`ClientInfo::to_stored_text`] after a sixth space, to
+//! the end of the header line (it holds spaces and tabs, never a line break); without
+//! client info the item is exactly that of earlier versions. Items of earlier versions
+//! read as having none; builds before it read the header's first five fields and ignore
+//! the rest, so they still read items written with it. Client info that does not read
+//! back is dropped with a warning; the session stays readable.
 //!
 //! A rotation marker (`retire`) is `sk1r <version> <until>`: until `until` a load answers
 //! `Retired`, and the version carries on into a record that later takes the key.
@@ -14,7 +21,7 @@
 //! to survive a touch. So the token is the version kept in the value, raised by every
 //! save; the CAS value is the lock on the read-modify-write.
 
-use sessionkit_core::{Data, Metadata, Record};
+use sessionkit_core::{ClientInfo, Data, Metadata, Record, SessionKey};
 use time::OffsetDateTime;
 
 const MAGIC: &[u8] = b"sk1 ";
@@ -35,9 +42,9 @@ pub(crate) fn encode_marker(version: u64, until: OffsetDateTime) -> Vec<u8> {
 }
 
 /// Reads an item: a record or a marker.
-pub(crate) fn decode_item(bytes: &[u8]) -> Result<Decoded, &'static str> {
+pub(crate) fn decode_item(bytes: &[u8], key: &SessionKey) -> Result<Decoded, &'static str> {
     let Some(rest) = bytes.strip_prefix(MARKER) else {
-        return decode(bytes).map(Decoded::Record);
+        return decode(bytes, key).map(Decoded::Record);
     };
     let text = std::str::from_utf8(rest).map_err(|_| "marker is not text")?;
     let (version, until) = text.split_once(' ').ok_or("short marker")?;
@@ -76,13 +83,18 @@ fn opt_time(t: Option<OffsetDateTime>) -> String {
 pub(crate) fn encode(version: u64, record: &Record) -> Vec<u8> {
     let user = record.meta.user_id.as_deref().unwrap_or("");
     let json = record.data.to_json();
-    let head = format!(
-        "sk1 {version} {} {} {} {}\n",
+    let mut head = format!(
+        "sk1 {version} {} {} {} {}",
         micros(record.expires_at),
         opt_time(record.meta.created_at),
         opt_time(record.meta.last_seen),
         user.len()
     );
+    if let Some(client) = &record.meta.client {
+        head.push(' ');
+        head.push_str(&client.to_stored_text());
+    }
+    head.push('\n');
     let mut out = Vec::with_capacity(head.len() + user.len() + json.len());
     out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(user.as_bytes());
@@ -91,7 +103,7 @@ pub(crate) fn encode(version: u64, record: &Record) -> Vec<u8> {
 }
 
 /// Reads an item; `Err` says what is wrong with it (for the log).
-fn decode(bytes: &[u8]) -> Result<Stored, &'static str> {
+fn decode(bytes: &[u8], key: &SessionKey) -> Result<Stored, &'static str> {
     let rest = bytes.strip_prefix(MAGIC).ok_or("not a sessionkit item")?;
     let nl = rest
         .iter()
@@ -99,13 +111,20 @@ fn decode(bytes: &[u8]) -> Result<Stored, &'static str> {
         .ok_or("no header line")?;
     let head = std::str::from_utf8(&rest[..nl]).map_err(|_| "header is not text")?;
     let body = &rest[nl + 1..];
-    let mut fields = head.split(' ');
+    let mut fields = head.splitn(6, ' ');
     let mut next = || fields.next().ok_or("short header");
     let version: u64 = next()?.parse().map_err(|_| "bad version")?;
     let expires: i64 = next()?.parse().map_err(|_| "bad expiry")?;
     let created = time_field(next()?)?;
     let seen = time_field(next()?)?;
     let user_len: usize = next()?.parse().map_err(|_| "bad user id length")?;
+    let client = fields.next().and_then(|text| {
+        let parsed = ClientInfo::from_stored_text(text);
+        if parsed.is_none() {
+            tracing::warn!(key = %key.fingerprint(), "unreadable client info in the memcached item; ignoring it");
+        }
+        parsed
+    });
     if user_len > body.len() {
         return Err("user id cut short");
     }
@@ -122,7 +141,7 @@ fn decode(bytes: &[u8]) -> Result<Stored, &'static str> {
                 created_at: created,
                 last_seen: seen,
                 user_id: (!user.is_empty()).then(|| user.to_owned()),
-                client: None,
+                client,
             },
         },
     })
@@ -160,7 +179,7 @@ mod tests {
         for user in [None, Some("42"), Some("ü ser\nname")] {
             let r = record(user);
             let bytes = encode(7, &r);
-            let back = decode(&bytes).unwrap();
+            let back = decode(&bytes, &SessionKey::generate()).unwrap();
             assert_eq!(back.version, 7);
             assert_eq!(back.record, r);
         }
@@ -175,14 +194,14 @@ mod tests {
         let bytes = encode_marker(4, until);
         assert_eq!(bytes, b"sk1r 4 1767225630000000");
         assert_eq!(
-            decode_item(&bytes),
+            decode_item(&bytes, &SessionKey::generate()),
             Ok(Decoded::Retired { version: 4, until })
         );
         assert!(matches!(
-            decode_item(&encode(2, &record(None))),
+            decode_item(&encode(2, &record(None)), &SessionKey::generate()),
             Ok(Decoded::Record(_))
         ));
-        assert!(decode_item(b"sk1r 4").is_err());
+        assert!(decode_item(b"sk1r 4", &SessionKey::generate()).is_err());
     }
 
     #[test]
@@ -197,7 +216,50 @@ mod tests {
             b"sk1 1 1 - - 0\n[1]",
             &good[..good.len() - 1],
         ] {
-            assert!(decode(bad).is_err(), "{bad:?}");
+            assert!(decode(bad, &SessionKey::generate()).is_err(), "{bad:?}");
         }
+    }
+
+    /// Issue 19: the client info rides at the end of the header line; an item without it
+    /// is byte for byte that of the previous version, which loads with none; garbage
+    /// there loads without it.
+    #[test]
+    fn client_info_round_trips_and_old_items_load() {
+        let key = SessionKey::generate();
+        let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        for info in [
+            ClientInfo::new(Some("203.0.113.7".parse().unwrap()), Some(ua)),
+            ClientInfo::new(Some("2001:db8::1".parse().unwrap()), None),
+            ClientInfo::new(None, Some("curl/8.5.0")),
+        ] {
+            let mut r = record(Some("42"));
+            r.meta.client = Some(info);
+            let back = decode(&encode(5, &r), &key).unwrap();
+            assert_eq!(back.record, r);
+        }
+        // Written by the previous build (its encoder is today's without client info).
+        let old = b"sk1 7 1767229200000123 1767225600000000 - 2\n42{\"a\":1}";
+        let back = decode(old, &key).unwrap();
+        assert_eq!(back.record.meta.client, None);
+        assert_eq!(back.record.meta.user_id.as_deref(), Some("42"));
+        assert_eq!(&encode(7, &back.record)[..], &old[..]);
+        for garbage in [
+            &b"sk1 7 1767229200000123 - - 2 junk\n42{}"[..],
+            b"sk1 7 1767229200000123 - - 2 1.2.3.999\t\t\n42{}",
+            b"sk1 7 1767229200000123 - - 2 \n42{}",
+        ] {
+            let back = decode(garbage, &key).unwrap();
+            assert_eq!(back.record.meta.client, None, "{garbage:?}");
+            assert_eq!(back.record.meta.user_id.as_deref(), Some("42"));
+        }
+        // What the previous build's decoder reads of a new item: its first five header
+        // fields, the rest of the line ignored.
+        let mut r = record(Some("42"));
+        r.meta.client = Some(ClientInfo::new(None, Some("curl/8.5.0")));
+        let item = encode(2, &r);
+        let head_end = item.iter().position(|&b| b == b'\n').unwrap();
+        let head = std::str::from_utf8(&item[..head_end]).unwrap();
+        assert_eq!(head.split(' ').take(6).collect::<Vec<_>>().len(), 6);
+        assert!(head.starts_with("sk1 2 1767229200000123 1767225600000000 - 2 \tcurl/8.5.0\tcurl"));
     }
 }

@@ -4,7 +4,7 @@
 //! every node, so an invalidation (a logout, a revocation) reaches all of them at once.
 //!
 //! Each entry is a hash `{prefix}c:{<session key>}` with the record (data, expiry, created,
-//! last seen, user) and the durable store's version token, expiring with the session (or
+//! last seen, user, client info) and the durable store's version token, expiring with the session (or
 //! sooner, with [`RedisCache::with_max_age`]).
 
 use std::fmt;
@@ -20,7 +20,8 @@ use crate::conn::{Conn, store_error};
 
 /// Redis as a shared cache in front of a durable store, for a
 /// [`CachedStore`](sessionkit_core::store::CachedStore): each entry is a hash
-/// `{prefix}c:{<session key>}` with the record (data, expiry, created, last seen, user) and
+/// `{prefix}c:{<session key>}` with the record (data, expiry, created, last seen, user,
+/// client info) and
 /// the durable store's version token, expiring with the session (or sooner, with
 /// [`RedisCache::with_max_age`]); shared by every node, so an invalidation reaches all of
 /// them at once.
@@ -90,13 +91,14 @@ impl SessionCache for RedisCache {
         now: OffsetDateTime,
     ) -> Result<Option<(Record, Token)>, StoreError> {
         let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.key(key)).arg(&["d", "e", "c", "s", "u", "t"]);
+        cmd.arg(self.key(key))
+            .arg(&["d", "e", "c", "s", "u", "t", "k"]);
         let fields: Vec<RValue> = self
             .conn
             .query(&cmd)
             .await
             .map_err(|e| store_error("cache read", e))?;
-        let [d, e, c, s, u, t] = fields.as_slice() else {
+        let [d, e, c, s, u, t, k] = fields.as_slice() else {
             return Ok(None);
         };
         let parsed = (|| {
@@ -111,7 +113,7 @@ impl SessionCache for RedisCache {
                         created_at: int(c).and_then(from_micros),
                         last_seen: int(s).and_then(from_micros),
                         user_id: bytes(u).and_then(|b| String::from_utf8(b.to_vec()).ok()),
-                        client: None,
+                        client: crate::codec::client(bytes(k), key),
                     },
                 },
                 token,
@@ -156,6 +158,9 @@ impl SessionCache for RedisCache {
         }
         if let Some(u) = &record.meta.user_id {
             pipe.arg("u").arg(u);
+        }
+        if let Some(k) = &record.meta.client {
+            pipe.arg("k").arg(k.to_stored_text());
         }
         pipe.ignore()
             .cmd("PEXPIRE")

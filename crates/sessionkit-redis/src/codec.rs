@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use sessionkit_core::{Data, Metadata, Record, SessionInfo, SessionKey};
+use sessionkit_core::{ClientInfo, Data, Metadata, Record, SessionInfo, SessionKey};
 use time::OffsetDateTime;
 
 /// The fields `load` reads, in this order.
-pub(crate) const RECORD_FIELDS: [&str; 7] = [
+pub(crate) const RECORD_FIELDS: [&str; 8] = [
     "data",
     "version",
     "expires_at",
@@ -14,15 +14,17 @@ pub(crate) const RECORD_FIELDS: [&str; 7] = [
     "last_seen",
     "user_id",
     "retired",
+    "client",
 ];
 
 /// The fields listings read (no data), in this order.
-pub(crate) const INFO_FIELDS: [&str; 5] = [
+pub(crate) const INFO_FIELDS: [&str; 6] = [
     "expires_at",
     "created_at",
     "last_seen",
     "user_id",
     "retired",
+    "client",
 ];
 
 /// Unix microseconds (saturating far outside the supported range).
@@ -58,6 +60,26 @@ fn text(field: Option<&Vec<u8>>) -> Option<String> {
     String::from_utf8(field?.clone()).ok()
 }
 
+/// The `client` field as a script argument: [`ClientInfo::to_stored_text`], or the empty
+/// string for none (the scripts always write the field, so a save without client info
+/// erases the old one in the same `HSET`).
+pub(crate) fn client_arg(client: Option<&ClientInfo>) -> String {
+    client.map(ClientInfo::to_stored_text).unwrap_or_default()
+}
+
+/// Reads the `client` field: absent (a record of an earlier version) or empty is `None`;
+/// so is one that does not parse, with a warning — the session itself stays readable.
+pub(crate) fn client(field: Option<&[u8]>, key: &SessionKey) -> Option<ClientInfo> {
+    let raw = field.filter(|f| !f.is_empty())?;
+    let parsed = std::str::from_utf8(raw)
+        .ok()
+        .and_then(ClientInfo::from_stored_text);
+    if parsed.is_none() {
+        tracing::warn!(key = %key.fingerprint(), "unreadable client info in the session hash; ignoring it");
+    }
+    parsed
+}
+
 /// What a stored hash holds, as seen at some `now`.
 #[derive(Debug)]
 pub(crate) enum Stored {
@@ -72,7 +94,7 @@ pub(crate) enum Stored {
 }
 
 /// Decodes the [`RECORD_FIELDS`] of a hash (all `None`: no hash).
-pub(crate) fn decode_record(fields: &[Option<Vec<u8>>], now: i64) -> Stored {
+pub(crate) fn decode_record(fields: &[Option<Vec<u8>>], key: &SessionKey, now: i64) -> Stored {
     if fields.iter().all(Option::is_none) {
         return Stored::Gone;
     }
@@ -105,7 +127,7 @@ pub(crate) fn decode_record(fields: &[Option<Vec<u8>>], now: i64) -> Stored {
                 created_at: int(get(3)).map(from_micros),
                 last_seen: int(get(4)).map(from_micros),
                 user_id: text(get(5)),
-                client: None,
+                client: client(get(7).map(Vec::as_slice), key),
             },
         },
         version,
@@ -130,7 +152,7 @@ pub(crate) fn decode_info(
             created_at: int(get(1)).map(from_micros),
             last_seen: int(get(2)).map(from_micros),
             user_id: text(get(3)),
-            client: None,
+            client: client(get(5).map(Vec::as_slice), &key),
         },
     })
 }
@@ -169,8 +191,10 @@ mod tests {
             b("20"),
             b("u"),
             None,
+            None,
         ];
-        match decode_record(&live, 50) {
+        let key = SessionKey::generate();
+        match decode_record(&live, &key, 50) {
             Stored::Live { record, version } => {
                 assert_eq!(version, 3);
                 assert_eq!(record.meta.user_id.as_deref(), Some("u"));
@@ -178,23 +202,90 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(decode_record(&live, 100), Stored::Gone));
+        assert!(matches!(decode_record(&live, &key, 100), Stored::Gone));
         assert!(matches!(
-            decode_record(&[const { None }; 7], 0),
+            decode_record(&[const { None }; 8], &key, 0),
             Stored::Gone
         ));
-        let marker = [None, None, b("100"), None, None, None, b("1")];
-        assert!(matches!(decode_record(&marker, 1), Stored::Retired { .. }));
+        let marker = [None, None, b("100"), None, None, None, b("1"), None];
+        assert!(matches!(
+            decode_record(&marker, &key, 1),
+            Stored::Retired { .. }
+        ));
         let mut bad = live.clone();
         bad[0] = b("{not json");
-        assert!(matches!(decode_record(&bad, 1), Stored::Unreadable(_)));
+        assert!(matches!(
+            decode_record(&bad, &key, 1),
+            Stored::Unreadable(_)
+        ));
         bad[0] = Some(vec![0xff, 0xfe]);
-        assert!(matches!(decode_record(&bad, 1), Stored::Unreadable(_)));
+        assert!(matches!(
+            decode_record(&bad, &key, 1),
+            Stored::Unreadable(_)
+        ));
         let mut bad = live.clone();
         bad[2] = b("soon");
-        assert!(matches!(decode_record(&bad, 1), Stored::Unreadable(_)));
-        let mut bad = live;
+        assert!(matches!(
+            decode_record(&bad, &key, 1),
+            Stored::Unreadable(_)
+        ));
+        let mut bad = live.clone();
         bad[1] = b("-1");
-        assert!(matches!(decode_record(&bad, 1), Stored::Unreadable(_)));
+        assert!(matches!(
+            decode_record(&bad, &key, 1),
+            Stored::Unreadable(_)
+        ));
+    }
+
+    /// A record of the previous version has no `client` field; one with an empty field or
+    /// garbage in it loads too, without client info.
+    #[test]
+    fn client_info_is_optional_and_garbage_is_ignored() {
+        let key = SessionKey::generate();
+        let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        let info = ClientInfo::new(Some("203.0.113.7".parse().unwrap()), Some(ua));
+        let old = [b("{}"), b("1"), b("100"), b("10"), b("20"), None, None];
+        let client_of = |fields: &[Option<Vec<u8>>]| match decode_record(fields, &key, 50) {
+            Stored::Live { record, .. } => record.meta.client,
+            other => panic!("{other:?}"),
+        };
+        // The previous build's HMGET answer (7 fields) and the same hash read now.
+        assert_eq!(client_of(&old), None);
+        let mut now = old.to_vec();
+        now.push(None);
+        assert_eq!(client_of(&now), None);
+        now[7] = b("");
+        assert_eq!(client_of(&now), None);
+        now[7] = Some(client_arg(Some(&info)).into_bytes());
+        assert_eq!(client_of(&now), Some(info.clone()));
+        for garbage in [
+            &b"no tabs"[..],
+            b"999.1.1.1\t\tx",
+            b"\xff\xfe",
+            b"a\tb\tc\td",
+        ] {
+            now[7] = Some(garbage.to_vec());
+            assert_eq!(client_of(&now), None, "{garbage:?}");
+        }
+        let listed = decode_info(
+            key,
+            &[
+                b("100"),
+                None,
+                None,
+                None,
+                None,
+                b(&client_arg(Some(&info))),
+            ],
+            50,
+        );
+        assert_eq!(listed.unwrap().meta.client, Some(info));
+        assert_eq!(
+            decode_info(key, &[b("100"), None, None, None, None], 50)
+                .unwrap()
+                .meta
+                .client,
+            None
+        );
     }
 }

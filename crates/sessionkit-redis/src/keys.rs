@@ -15,6 +15,7 @@
 //! | `expires_at` | the expiry, Unix microseconds; compared against the engine's `now` |
 //! | `created_at`, `last_seen` | Unix microseconds |
 //! | `user_id` | the logged-in user, absent when anonymous |
+//! | `client` | the client info of the last write (`IP<TAB>user agent<TAB>device label`, see `ClientInfo::to_stored_text`), empty when none; absent in records of versions before it (read as none), and unreadable text is read as none with a warning |
 //! | `write` | a random id of the create or save that wrote the record last: a re-sent script recognises its own write |
 //! | `retired` | `1` on a rotation marker, which has only `expires_at` (the end of the grace window) besides |
 //!

@@ -170,7 +170,7 @@ use time::OffsetDateTime;
 
 pub use crate::builder::RedisBuilder;
 pub use crate::cache::RedisCache;
-use crate::codec::{RECORD_FIELDS, Stored, decode_record, micros, ttl_ms};
+use crate::codec::{RECORD_FIELDS, Stored, client_arg, decode_record, micros, ttl_ms};
 use crate::conn::{Conn, ReplicaWait, reply_int, reply_str, script_reply, store_error};
 #[cfg(feature = "django")]
 pub use crate::django::{DjangoCacheBuilder, DjangoCacheStore, DjangoCachedDbStore};
@@ -322,7 +322,8 @@ impl RedisStore {
         let created_s = record.meta.created_at.map_or(now_us, micros).to_string();
         let seen_s = record.meta.last_seen.map_or(now_us, micros).to_string();
         let json = record.data.to_json();
-        let args: [&[u8]; 8] = [
+        let client = client_arg(record.meta.client.as_ref());
+        let args: [&[u8]; 9] = [
             now_s.as_bytes(),
             expires_s.as_bytes(),
             ttl_s.as_bytes(),
@@ -331,6 +332,7 @@ impl RedisStore {
             seen_s.as_bytes(),
             user.as_bytes(),
             write.as_bytes(),
+            client.as_bytes(),
         ];
         let (status, items) = self.run(&SCRIPTS.create, key, &args, true).await?;
         if status != 1 {
@@ -368,7 +370,8 @@ impl RedisStore {
         );
         let seen_s = record.meta.last_seen.map_or(now_us, micros).to_string();
         let json = record.data.to_json();
-        let args: [&[u8]; 8] = [
+        let client = client_arg(record.meta.client.as_ref());
+        let args: [&[u8]; 9] = [
             now_s.as_bytes(),
             version_s.as_bytes(),
             expires_s.as_bytes(),
@@ -377,6 +380,7 @@ impl RedisStore {
             seen_s.as_bytes(),
             user.as_bytes(),
             write.as_bytes(),
+            client.as_bytes(),
         ];
         let (status, items) = self.run(&SCRIPTS.save, key, &args, true).await?;
         match status {
@@ -493,7 +497,7 @@ impl SessionStore for RedisStore {
             }
             Err(e) => return Err(store_error("load", e)),
         };
-        Ok(match decode_record(&fields, micros(now)) {
+        Ok(match decode_record(&fields, key, micros(now)) {
             Stored::Gone => Lookup::Missing,
             Stored::Retired { until } => Lookup::Retired { until },
             Stored::Live { record, version } => Lookup::Found {

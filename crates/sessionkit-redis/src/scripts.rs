@@ -57,7 +57,7 @@ end
 /// `create`: insert if absent, or if the stored record expired at `now`.
 ///
 /// ARGV: 3 now, 4 expires_at, 5 ttl_ms, 6 data, 7 created_at, 8 last_seen, 9 user_id ('' = none),
-/// 10 write id. Returns `{1, version, previous_user}` when created, `{0}` on a collision.
+/// 10 write id, 11 client info ('' = none; always written, in the same `HSET`). Returns `{1, version, previous_user}` when created, `{0}` on a collision.
 ///
 /// The write id (random per call, kept in the `write` field) makes a re-sent script
 /// harmless: the cluster client re-sends a request whose connection dropped, even if the
@@ -83,10 +83,11 @@ local ttl = tonumber(ARGV[5])
 if ttl > 0 then
   if ARGV[9] == '' then
     redis.call('HSET', k, 'data', ARGV[6], 'version', '1', 'expires_at', ARGV[4],
-      'created_at', ARGV[7], 'last_seen', ARGV[8], 'write', ARGV[10])
+      'created_at', ARGV[7], 'last_seen', ARGV[8], 'write', ARGV[10], 'client', ARGV[11])
   else
     redis.call('HSET', k, 'data', ARGV[6], 'version', '1', 'expires_at', ARGV[4],
-      'created_at', ARGV[7], 'last_seen', ARGV[8], 'write', ARGV[10], 'user_id', ARGV[9])
+      'created_at', ARGV[7], 'last_seen', ARGV[8], 'write', ARGV[10], 'client', ARGV[11],
+      'user_id', ARGV[9])
   end
   redis.call('PEXPIRE', k, ARGV[5])
   index_add(ARGV[9], member, ttl)
@@ -96,7 +97,8 @@ return {1, 1, prev}
 
 /// `save`: compare-and-set on `version`; never creates.
 ///
-/// ARGV: 3 now, 4 token, 5 expires_at, 6 ttl_ms, 7 data, 8 last_seen, 9 user_id, 10 write id.
+/// ARGV: 3 now, 4 token, 5 expires_at, 6 ttl_ms, 7 data, 8 last_seen, 9 user_id, 10 write id,
+/// 11 client info ('' = none: written as the empty string, so no extra `HDEL`).
 /// Returns `{1, new_version, previous_user}` when saved, `{0}` on a conflict, `{-1}` when
 /// the record is absent, retired or expired at `now`. A re-sent save that finds its own
 /// write id answers `{1, version, ''}` again (see `CREATE`) instead of a conflict, which
@@ -122,11 +124,11 @@ end
 local vs = string.format('%d', v)
 if ARGV[9] == '' then
   redis.call('HSET', k, 'version', vs, 'data', ARGV[7], 'expires_at', ARGV[5], 'last_seen', ARGV[8],
-    'write', ARGV[10])
+    'write', ARGV[10], 'client', ARGV[11])
   if prev ~= '' then redis.call('HDEL', k, 'user_id') end
 else
   redis.call('HSET', k, 'version', vs, 'data', ARGV[7], 'expires_at', ARGV[5], 'last_seen', ARGV[8],
-    'write', ARGV[10], 'user_id', ARGV[9])
+    'write', ARGV[10], 'client', ARGV[11], 'user_id', ARGV[9])
 end
 redis.call('PEXPIRE', k, ARGV[6])
 if prev ~= ARGV[9] then index_remove(prev, member) end

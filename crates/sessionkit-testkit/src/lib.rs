@@ -118,6 +118,7 @@ macro_rules! conformance_tests {
             keys_are_independent,
             listing_pages_through_live_sessions,
             user_index_lists_and_revokes,
+            client_info_round_trips,
             leases_exclude_and_expire
         );
     };

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use sessionkit_core::{
-    CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore, Token,
-    Value, json,
+    ClientInfo, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey,
+    SessionStore, Token, Value, json,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -15,6 +15,10 @@ use time::macros::datetime;
 pub struct Profile {
     /// The store keeps created-at, last-seen and user id.
     pub metadata: bool,
+    /// The store keeps the client info ([`Metadata::client`]: IP, user agent, device
+    /// label) and returns it on load and in listings. Without it, a store must return
+    /// none (Django's layouts have no room for it).
+    pub client_info: bool,
     /// The store keeps rotation markers ([`Lookup::Retired`]).
     pub retire_markers: bool,
     /// How far a stored expiry may differ from the one written (a store that keeps whole
@@ -37,11 +41,12 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// Metadata, rotation markers, microsecond times, listing and the per-user index (no
-    /// leases: see [`Profile::with_leases`]).
+    /// Metadata (with the client info), rotation markers, microsecond times, listing and
+    /// the per-user index (no leases: see [`Profile::with_leases`]).
     pub fn full() -> Profile {
         Profile {
             metadata: true,
+            client_info: true,
             retire_markers: true,
             time_precision: Duration::from_micros(1),
             listing: true,
@@ -52,11 +57,12 @@ impl Profile {
         }
     }
 
-    /// Django's layouts: no metadata columns, no rotation markers, expiry derived from the
+    /// Django's layouts: no metadata columns (nor client info), no rotation markers, expiry derived from the
     /// data; listing and the per-user index by scanning.
     pub fn django() -> Profile {
         Profile {
             metadata: false,
+            client_info: false,
             retire_markers: false,
             time_precision: Duration::from_micros(1),
             listing: true,
@@ -102,10 +108,18 @@ impl Profile {
         self
     }
 
-    /// Without metadata.
+    /// Without metadata (and so without client info).
     #[must_use]
     pub fn without_metadata(mut self) -> Profile {
         self.metadata = false;
+        self.client_info = false;
+        self
+    }
+
+    /// Without client info: the store's layout has no room for it, and it returns none.
+    #[must_use]
+    pub fn without_client_info(mut self) -> Profile {
+        self.client_info = false;
         self
     }
 
@@ -635,6 +649,86 @@ pub async fn user_index_lists_and_revokes<S: SessionStore>(store: &S, p: &Profil
             .await
             .expect("sessions_of")
             .is_empty()
+    );
+}
+
+/// The client info (issue 19) written with a record comes back as written: from `load`
+/// after `create` and after `save` (another client; none erases it), kept by `touch`,
+/// and in `list` and `sessions_of` where the store has them. A store without room for it
+/// (see [`Profile::client_info`]) returns none.
+pub async fn client_info_round_trips<S: SessionStore>(store: &S, p: &Profile) {
+    let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let first = ClientInfo::new(Some("203.0.113.7".parse().expect("ip")), Some(ua));
+    let user = format!("user-{}", SessionKey::generate().as_str());
+    let key = SessionKey::generate();
+    let mut r = record(&format!(r#"{{"_auth_user_id":"{user}","n":1}}"#), 3600);
+    r.meta.user_id = Some(user.clone());
+    r.meta.client = Some(first.clone());
+    // A neighbour without client info, so a store cannot pass by sharing one value.
+    let bare = SessionKey::generate();
+    create(store, &bare, &record("{}", 3600)).await;
+    create(store, &key, &r).await;
+    let (got, t) = found(store, &key, NOW).await;
+    if !p.client_info {
+        assert_eq!(
+            got.meta.client, None,
+            "the profile says the store keeps no client info"
+        );
+        return;
+    }
+    assert_eq!(got.meta.client.as_ref(), Some(&first), "create → load");
+    assert_eq!(found(store, &bare, NOW).await.0.meta.client, None);
+
+    if let Some(listing) = store.listing() {
+        let mut listed = Vec::new();
+        let mut after: Option<SessionKey> = None;
+        loop {
+            let page = listing.list(NOW, after.as_ref(), 50).await.expect("list");
+            let Some(last) = page.last() else { break };
+            after = Some(last.key);
+            listed.extend(page);
+        }
+        let client_of = |k: &SessionKey| {
+            listed
+                .iter()
+                .find(|i| i.key == *k)
+                .map(|i| i.meta.client.clone())
+                .expect("listed")
+        };
+        assert_eq!(client_of(&key).as_ref(), Some(&first), "list");
+        assert_eq!(client_of(&bare), None, "list");
+    }
+    if let Some(index) = store.user_index() {
+        let mine = index.sessions_of(&user, NOW).await.expect("sessions_of");
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].meta.client.as_ref(), Some(&first), "sessions_of");
+    }
+
+    // Another client (IPv6, no user agent, a stored label) replaces it on a save.
+    let second = ClientInfo::from_stored(
+        Some("2001:db8::7".parse().expect("ip")),
+        None,
+        Some("Custom device"),
+    );
+    r.meta.client = Some(second.clone());
+    let out = store.save(&key, &r, &t, NOW).await.expect("save");
+    let SaveOutcome::Saved(_) = out else {
+        panic!("{out:?}")
+    };
+    let (got, t) = found(store, &key, NOW).await;
+    assert_eq!(got.meta.client.as_ref(), Some(&second), "save → load");
+    assert!(store.touch(&key, at(4000), at(10)).await.expect("touch"));
+    let (got, _) = found(store, &key, at(10)).await;
+    assert_eq!(got.meta.client.as_ref(), Some(&second), "touch keeps it");
+    // A save without client info (recording switched off) erases it.
+    r.meta.client = None;
+    r.expires_at = at(4000);
+    let out = store.save(&key, &r, &t, at(10)).await.expect("save");
+    assert!(matches!(out, SaveOutcome::Saved(_)), "{out:?}");
+    assert_eq!(
+        found(store, &key, at(10)).await.0.meta.client,
+        None,
+        "erased"
     );
 }
 

@@ -99,6 +99,52 @@ impl ClientInfo {
         info
     }
 
+    /// The client info as one line of text, for stores that keep it in a single field:
+    /// `IP<TAB>USER-AGENT<TAB>LABEL`, an absent IP or user agent as the empty string.
+    /// None of the three can hold a tab (the user agent and the label have no control
+    /// characters), so the form is unambiguous; [`ClientInfo::from_stored_text`] reads it.
+    ///
+    /// ```
+    /// use sessionkit_core::ClientInfo;
+    ///
+    /// let info = ClientInfo::new(Some("2001:db8::1".parse().unwrap()), Some("curl/8.5.0"));
+    /// assert_eq!(info.to_stored_text(), "2001:db8::1\tcurl/8.5.0\tcurl");
+    /// assert_eq!(ClientInfo::from_stored_text(&info.to_stored_text()), Some(info));
+    /// assert_eq!(ClientInfo::from_stored_text("not an ip\t\t"), None);
+    /// ```
+    pub fn to_stored_text(&self) -> String {
+        let ua = self.user_agent.as_deref().unwrap_or("");
+        let mut out = String::with_capacity(48 + ua.len() + self.device.len());
+        if let Some(ip) = self.ip {
+            out.push_str(&ip.to_string());
+        }
+        out.push('\t');
+        out.push_str(ua);
+        out.push('\t');
+        out.push_str(&self.device);
+        out
+    }
+
+    /// Reads [`ClientInfo::to_stored_text`]'s form back (through
+    /// [`ClientInfo::from_stored`]); `None` when the text is not in that form (not three
+    /// tab-separated parts, or an IP that does not parse), for the store to log.
+    pub fn from_stored_text(text: &str) -> Option<ClientInfo> {
+        let mut parts = text.split('\t');
+        let (ip, ua, label) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let ip = if ip.is_empty() {
+            None
+        } else {
+            Some(ip.parse().ok()?)
+        };
+        fn opt(s: &str) -> Option<&str> {
+            (!s.is_empty()).then_some(s)
+        }
+        Some(ClientInfo::from_stored(ip, opt(ua), opt(label)))
+    }
+
     /// The client's IP address, if the request had one (IPv4-mapped IPv6 addresses are
     /// kept as IPv4).
     pub fn ip(&self) -> Option<IpAddr> {

@@ -105,3 +105,65 @@ fn location_is_the_directory() {
     let old = store.dir();
     assert_eq!(old, dir.path());
 }
+
+/// Issue 19: a file written by the previous build (no `"k"` in its header) loads and
+/// lists without client info; a file whose `"k"` is garbage loads too, without client
+/// info, and a warning says so; what this build writes reads back.
+#[tokio::test]
+async fn client_info_compatibility() {
+    use sessionkit_core::{ClientInfo, Lookup, SessionKey, SessionStore};
+    use sessionkit_testkit::logs::Logs;
+
+    let logs = Logs::mark();
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::open(dir.path()).unwrap();
+    let now = time::OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
+    let header = |extra: &str| {
+        format!(
+            r#"{{"v":3,"e":1767229200000000,"c":1767225000000000,"s":1767225600000000,"u":"42","r":false{extra}}}"#
+        ) + "\n{\"n\":1}"
+    };
+    let client_of = |key: SessionKey| {
+        let store = store.clone();
+        async move {
+            match store.load(&key, now).await.unwrap() {
+                Lookup::Found { record, token } => {
+                    assert_eq!(record.meta.user_id.as_deref(), Some("42"));
+                    assert_eq!(token, sessionkit_core::Token::version(3));
+                    record.meta.client
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let info = ClientInfo::new(Some("198.51.100.4".parse().unwrap()), Some("curl/8.5.0"));
+    let cases = [
+        (header(""), None),
+        (header(r#","k":"not an ip\t\tx""#), None),
+        (header(r#","k":17"#), None),
+        (
+            header(r#","k":"198.51.100.4\tcurl/8.5.0\tcurl""#),
+            Some(info),
+        ),
+    ];
+    let mut keys = Vec::new();
+    for (text, want) in cases {
+        let key = SessionKey::generate();
+        std::fs::write(dir.path().join(format!("sk_{}", key.as_str())), text).unwrap();
+        assert_eq!(client_of(key).await, want);
+        keys.push((key, want));
+    }
+    assert_eq!(
+        logs.lines("WARN")
+            .iter()
+            .filter(|l| l.contains("unreadable client info"))
+            .count(),
+        2
+    );
+    let listed = store.listing().unwrap().list(now, None, 10).await.unwrap();
+    assert_eq!(listed.len(), 4);
+    for info in listed {
+        let want = &keys.iter().find(|(k, _)| *k == info.key).unwrap().1;
+        assert_eq!(&info.meta.client, want);
+    }
+}

@@ -403,3 +403,67 @@ async fn a_save_after_a_load_reads_nothing_more() {
     };
     assert_eq!(last.data, r4.data);
 }
+
+/// Issue 19: an item written by the previous build (no client info on its header line)
+/// loads without client info; one with garbage there loads too, without it, and a
+/// warning says so; a save writes the client info, which a load returns.
+#[tokio::test]
+async fn client_info_compatibility() {
+    use sessionkit_core::ClientInfo;
+    use sessionkit_testkit::logs::Logs;
+
+    let Some(store) = store().await else { return };
+    let logs = Logs::mark();
+    let a = addr(&url());
+    let now = now();
+    let expires = (now + time::Duration::hours(1)).unix_timestamp() * 1_000_000;
+    let put = |key: &SessionKey, extra: &str| {
+        let value = format!("sk1 3 {expires} - - 2{extra}\n42{{\"n\":1}}");
+        let item = store.item_key(key);
+        let reply = raw(
+            &a,
+            format!("set {item} 0 600 {}\r\n{value}\r\n", value.len()).as_bytes(),
+            b"\r\n",
+        );
+        assert_eq!(reply, b"STORED\r\n");
+    };
+    let load = |key: SessionKey| {
+        let store = store.clone();
+        async move {
+            match store.load(&key, now).await.unwrap() {
+                Lookup::Found { record, token } => {
+                    assert_eq!(record.meta.user_id.as_deref(), Some("42"));
+                    (record, token)
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let old = SessionKey::generate();
+    put(&old, "");
+    let (mut r, token) = load(old).await;
+    assert_eq!(r.meta.client, None);
+    let garbage = SessionKey::generate();
+    put(&garbage, " 300.1.2.3\tx\ty");
+    assert_eq!(load(garbage).await.0.meta.client, None);
+    assert!(
+        logs.lines("WARN")
+            .iter()
+            .any(|l| l.contains("unreadable client info"))
+    );
+    // The old record saved by this build gains the client info.
+    let info = ClientInfo::new(Some("192.0.2.1".parse().unwrap()), Some("curl/8.5.0"));
+    r.meta.client = Some(info.clone());
+    assert!(matches!(
+        store.save(&old, &r, &token, now).await.unwrap(),
+        SaveOutcome::Saved(_)
+    ));
+    assert_eq!(load(old).await.0.meta.client, Some(info));
+    let got = raw(
+        &a,
+        format!("get {}\r\n", store.item_key(&old)).as_bytes(),
+        b"END\r\n",
+    );
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.contains(" 2 192.0.2.1\tcurl/8.5.0\tcurl\n42{"), "{got}");
+}

@@ -56,3 +56,36 @@ async fn a_logout_on_one_node_reaches_the_other() {
         "B must not serve a revoked session from its cache"
     );
 }
+
+/// Issue 19: a cache hit keeps the client info; an entry of the previous build (no `k`
+/// field, which is also what an entry without client info looks like) is a hit without
+/// it, and so is one with garbage there.
+#[tokio::test]
+async fn a_cache_hit_keeps_the_client_info() {
+    use sessionkit_core::store::SessionCache;
+    use sessionkit_core::{ClientInfo, SessionKey, Token};
+
+    use crate::common::{NOW, exec, raw_standalone, record, secs};
+
+    let Some(redis) = standalone().await else {
+        return;
+    };
+    let cache = RedisCache::from_store(&redis);
+    let key = SessionKey::generate();
+    let mut r = record("{\"n\":1}", NOW + secs(3600), Some("42"));
+    let token = Token::version(4);
+    cache.put(&key, &r, &token, NOW).await.unwrap();
+    let (hit, t) = cache.get(&key, NOW).await.unwrap().expect("a hit");
+    assert_eq!((hit.meta.client, t), (None, token.clone()));
+    let info = ClientInfo::new(Some("2001:db8::2".parse().unwrap()), Some("curl/8.5.0"));
+    r.meta.client = Some(info.clone());
+    cache.put(&key, &r, &token, NOW).await.unwrap();
+    let (hit, _) = cache.get(&key, NOW).await.unwrap().expect("a hit");
+    assert_eq!(hit, r);
+    let mut raw = raw_standalone().await;
+    let name = format!("{}c:{{{}}}", redis.layout().prefix(), key.as_str());
+    let _: i64 = exec(&mut raw, &["HSET", &name, "k", "garbage"]).await;
+    let (hit, _) = cache.get(&key, NOW).await.unwrap().expect("a hit");
+    assert_eq!(hit.meta.client, None);
+    assert_eq!(hit.data, r.data);
+}

@@ -479,3 +479,76 @@ async fn serves_the_engine() {
     .await;
     assert!(keys.is_empty(), "logout left {keys:?}");
 }
+
+/// Issue 19: a hash written by the previous build (no `client` field) loads and lists
+/// without client info; garbage in the field loads too, without it, and a warning says
+/// so; a save by this build adds the field in the same script.
+#[tokio::test]
+async fn client_info_compatibility() {
+    use sessionkit_core::ClientInfo;
+    use sessionkit_testkit::logs::Logs;
+
+    let Some(store) = standalone().await else {
+        return;
+    };
+    let logs = Logs::mark();
+    let mut raw = raw_standalone().await;
+    let expires = (NOW + secs(3600)).unix_timestamp() * 1_000_000;
+    let expires = expires.to_string();
+    let mut put = async |key: &SessionKey, client: Option<&str>| {
+        let name = store.layout().session(key);
+        let mut args = vec![
+            "HSET",
+            &name,
+            "data",
+            "{\"n\":1}",
+            "version",
+            "3",
+            "expires_at",
+            &expires,
+            "created_at",
+            "1",
+            "last_seen",
+            "2",
+            "user_id",
+            "42",
+        ];
+        if let Some(c) = client {
+            args.extend(["client", c]);
+        }
+        let _: i64 = exec(&mut raw, &args).await;
+        let _: i64 = exec(&mut raw, &["PEXPIRE", &name, "600000"]).await;
+    };
+    let old = SessionKey::generate();
+    put(&old, None).await;
+    let garbage = SessionKey::generate();
+    put(&garbage, Some("300.1.2.3\tx\ty")).await;
+    let load = async |key: &SessionKey| match store.load(key, NOW).await.unwrap() {
+        Lookup::Found { record, token } => {
+            assert_eq!(record.meta.user_id.as_deref(), Some("42"));
+            (record, token)
+        }
+        other => panic!("{other:?}"),
+    };
+    let (mut r, token) = load(&old).await;
+    assert_eq!(r.meta.client, None);
+    assert_eq!(load(&garbage).await.0.meta.client, None);
+    assert!(
+        logs.lines("WARN")
+            .iter()
+            .any(|l| l.contains("unreadable client info"))
+    );
+    let listed = store.listing().unwrap().list(NOW, None, 10).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|i| i.meta.client.is_none()));
+    let info = ClientInfo::new(Some("192.0.2.1".parse().unwrap()), Some("curl/8.5.0"));
+    r.meta.client = Some(info.clone());
+    assert!(matches!(
+        store.save(&old, &r, &token, NOW).await.unwrap(),
+        SaveOutcome::Saved(_)
+    ));
+    assert_eq!(load(&old).await.0.meta.client, Some(info));
+    let name = store.layout().session(&old);
+    let field: String = exec(&mut raw, &["HGET", &name, "client"]).await;
+    assert_eq!(field, "192.0.2.1\tcurl/8.5.0\tcurl");
+}
