@@ -160,7 +160,12 @@ async fn client_info_compatibility() {
             .count(),
         2
     );
-    let listed = store.listing().unwrap().list(now, None, 10).await.unwrap();
+    let listed = store
+        .listing()
+        .unwrap()
+        .list_boxed(now, None, 10)
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 4);
     for info in listed {
         let want = &keys.iter().find(|(k, _)| *k == info.key).unwrap().1;

@@ -488,11 +488,10 @@ async fn client_info_compatibility() {
     use sessionkit_core::ClientInfo;
     use sessionkit_testkit::logs::Logs;
 
-    let Some(store) = standalone().await else {
+    let Some((store, mut raw)) = standalone_and_raw().await else {
         return;
     };
     let logs = Logs::mark();
-    let mut raw = raw_standalone().await;
     let expires = (NOW + secs(3600)).unix_timestamp() * 1_000_000;
     let expires = expires.to_string();
     let mut put = async |key: &SessionKey, client: Option<&str>| {
@@ -538,7 +537,12 @@ async fn client_info_compatibility() {
             .iter()
             .any(|l| l.contains("unreadable client info"))
     );
-    let listed = store.listing().unwrap().list(NOW, None, 10).await.unwrap();
+    let listed = store
+        .listing()
+        .unwrap()
+        .list_boxed(NOW, None, 10)
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().all(|i| i.meta.client.is_none()));
     let info = ClientInfo::new(Some("192.0.2.1".parse().unwrap()), Some("curl/8.5.0"));
