@@ -27,7 +27,7 @@
 //! ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 //! ```
 //!
-//! Version 1 had no device-metadata columns; [`migrate`] (run when a store connects to
+//! Version 1 had no device-metadata columns; `migrate` (run when a store connects to
 //! create what is missing, as `sessionkit serve` does) upgrades a version 1 table in
 //! place, under the schema lock, keeping its rows. MySQL's DDL is not transactional, so
 //! the columns are added only when `information_schema` does not list them yet, in one

@@ -28,7 +28,7 @@
 //! );
 //! ```
 //!
-//! Version 1 had no device-metadata columns; [`migrate`] (run when a store connects to
+//! Version 1 had no device-metadata columns; `migrate` (run when a store connects to
 //! create what is missing, as `sessionkit serve` does) upgrades a version 1 table in
 //! place, in its locked transaction, keeping its rows:
 //!

@@ -22,7 +22,7 @@
 //! CREATE INDEX sessionkit_session_user_id ON sessionkit_session (user_id) WHERE user_id IS NOT NULL;
 //! ```
 //!
-//! Version 1 had no device-metadata columns; [`migrate`] (run when a store is opened to
+//! Version 1 had no device-metadata columns; `migrate` (run when a store is opened to
 //! create what is missing, as `sessionkit serve` does) upgrades a version 1 table in
 //! place, in one transaction, keeping its rows:
 //!
