@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! sessionkit serve         [--listen 127.0.0.1:8000] [--store sqlite://sessions.sqlite3] [--layout native|django] [--lock]
+//!                          [--trusted-proxy ADDR_OR_CIDR]... [--no-record-client-info] [--bind-user-agent]
 //!                          [--cache-store URL] [--header-timeout 10s] [--keep-alive-timeout 5s]
 //!                          [--max-header-bytes 16KiB] [--max-body-bytes 16KiB] [--shutdown-timeout 30s]
 //! sessionkit clear-expired --store URL [--progress-interval 5s]
@@ -437,6 +438,23 @@ fn info_json(info: &SessionInfo) -> Map {
     m.insert("created_at".into(), time_value(info.meta.created_at));
     m.insert("last_seen".into(), time_value(info.meta.last_seen));
     m.insert("user_id".into(), info.meta.user_id.clone().into());
+    // Device metadata (issue 19): null where the store keeps none, or recorded none.
+    let client = info.meta.client.as_ref();
+    m.insert(
+        "ip".into(),
+        client.and_then(|c| c.ip()).map(|ip| ip.to_string()).into(),
+    );
+    m.insert(
+        "user_agent".into(),
+        client
+            .and_then(|c| c.user_agent())
+            .map(str::to_owned)
+            .into(),
+    );
+    m.insert(
+        "device".into(),
+        client.map(|c| c.device().to_owned()).into(),
+    );
     m
 }
 

@@ -80,8 +80,13 @@ pub async fn serve(
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let guard = InFlight::enter(&in_flight);
             let app = app.clone();
+            let mut req = req.map(Body::new);
+            // The peer, for the session layer's client info (what axum's
+            // `into_make_service_with_connect_info::<SocketAddr>()` hands on).
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
             async move {
-                let res = app.oneshot(req.map(Body::new)).await;
+                let res = app.oneshot(req).await;
                 drop(guard);
                 res
             }

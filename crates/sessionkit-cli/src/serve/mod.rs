@@ -88,6 +88,21 @@ pub struct ServeArgs {
     /// per-user index (refused at startup otherwise).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_sessions_per_user: Option<u32>,
+    /// Trust this proxy's X-Forwarded-For: an address (10.0.0.1, ::1) or a CIDR range
+    /// (10.0.0.0/8, fd00::/8); repeatable. A request from a trusted proxy is recorded with
+    /// the rightmost X-Forwarded-For entry that is not itself a trusted proxy; without
+    /// this option the header is ignored and the connection's peer is the client.
+    #[arg(long = "trusted-proxy", value_name = "ADDR_OR_CIDR", value_parser = parse_trusted_proxy)]
+    pub trusted_proxies: Vec<String>,
+    /// Record no client info (IP address, user agent, device label) with the sessions;
+    /// what was recorded is erased at each session's next write. By default it is kept
+    /// as long as the session.
+    #[arg(long)]
+    pub no_record_client_info: bool,
+    /// Bind each session to its user agent: a request whose user agent differs from the
+    /// one recorded gets the session flushed (a new, empty one) and a log line says why.
+    #[arg(long, conflicts_with = "no_record_client_info")]
+    pub bind_user_agent: bool,
     /// Lifecycle events to a file.
     #[command(flatten)]
     pub events: crate::EventsArgs,
@@ -123,6 +138,14 @@ pub struct ServeArgs {
 
 /// The longest any of `serve`'s timeouts may be.
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A `--trusted-proxy` value: checked here, so that a bad one is a usage error naming the
+/// option.
+fn parse_trusted_proxy(s: &str) -> Result<String, String> {
+    s.parse::<sessionkit_core::device::ProxyRange>()
+        .map(|_| s.to_owned())
+        .map_err(|e| e.to_string())
+}
 
 fn parse_header_timeout(s: &str) -> Result<Duration, String> {
     crate::units::parse_duration(s, Duration::from_millis(1), MAX_TIMEOUT)
@@ -386,6 +409,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(limit) = args.max_sessions_per_user {
         config = config.max_sessions_per_user(limit);
     }
+    config = config
+        .trusted_proxies(args.trusted_proxies.iter().cloned())
+        .record_client_info(!args.no_record_client_info)
+        .bind_user_agent(args.bind_user_agent);
     let config = config.build().context("invalid session settings")?;
     // Events go to the demo's account page and, with --events-log, to a file.
     let recent = pages::RecentEvents::default();

@@ -695,6 +695,10 @@ fn every_invalid_argument_names_itself_and_what_is_allowed() {
             &["'localhost'", "--listen"],
         ),
         (
+            &["serve", "--trusted-proxy", "10.0.0.0/33"],
+            &["'10.0.0.0/33'", "--trusted-proxy", "trusted_proxies"],
+        ),
+        (
             &["serve", "--store", "sqlite://"],
             &["\"sqlite://\"", "needs a file path"],
         ),

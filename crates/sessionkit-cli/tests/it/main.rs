@@ -4,6 +4,7 @@
 mod admin;
 mod bad_input;
 mod concurrency;
+mod device;
 mod encrypted_cookie;
 mod events;
 mod faults;

@@ -184,9 +184,12 @@ fn issue_15_another_layout_version_is_refused_not_migrated() {
         let _server = serve(dir.path(), port, Some("sqlite://s.sqlite3"));
     }
     let path = dir.path().join("s.sqlite3");
+    // Version 1 (before issue 19's device-metadata columns) is upgraded only by `serve`:
+    // the store commands refuse it, say how, and leave it alone.
     for (version, wants) in [
-        (0, ["layout version 0", "older than version 1"]),
-        (2, ["layout version 2", "newer sessionkit"]),
+        (0, ["layout version 0", "no upgrade"]),
+        (1, ["layout version 1", "Create::IfMissing"]),
+        (3, ["layout version 3", "newer sessionkit"]),
     ] {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute(

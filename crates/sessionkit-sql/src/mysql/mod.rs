@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //!
-//! The same native layout as the other SQL stores (schema version 1; see [`schema`]):
+//! The same native layout as the other SQL stores (schema version 2; see [`schema`]):
 //! the key (`varchar(40)`, binary collation), the data as plain JSON (`longtext`), a
 //! version number for compare-and-set, the expiry (`datetime(6)` in UTC, indexed),
 //! created-at, last-seen, the user id (indexed) and a rotation-marker flag; beside it a

@@ -15,7 +15,8 @@ use time::OffsetDateTime;
 use super::{Db, dt, from_dt, lease_end, retrying, schema, text};
 use crate::builder::Builder;
 use crate::shared::{
-    NativeRow, check_table_name, native_info, native_meta, save_outcome, token_version,
+    ClientColumns, NativeRow, check_table_name, native_info, native_meta, save_outcome,
+    token_version,
 };
 
 /// Sessions in a MySQL or MariaDB database. Clones share the connection pool.
@@ -232,8 +233,9 @@ impl MySqlStore {
             dt(record.meta.last_seen.unwrap_or(now)),
             opt_text(record.meta.user_id.as_deref()),
         ];
+        params.extend(client_params(record));
         // One `now` for each IF() of the ON DUPLICATE KEY UPDATE.
-        params.extend(std::iter::repeat_n(dt(now), 7));
+        params.extend(std::iter::repeat_n(dt(now), 10));
         let (affected, insert_id) = self
             .inner
             .db
@@ -272,27 +274,42 @@ impl MySqlStore {
         version: i64,
         now: OffsetDateTime,
     ) -> Result<SaveOutcome, StoreError> {
+        let mut params = vec![
+            text(data),
+            dt(record.expires_at),
+            dt(record.meta.last_seen.unwrap_or(now)),
+            opt_text(record.meta.user_id.as_deref()),
+        ];
+        params.extend(client_params(record));
+        params.extend([text(key.as_str()), Value::Int(version), dt(now)]);
         let (n, _) = self
             .inner
             .db
-            .execute_info(
-                "save",
-                &self.inner.sql.save,
-                vec![
-                    text(data),
-                    dt(record.expires_at),
-                    dt(record.meta.last_seen.unwrap_or(now)),
-                    opt_text(record.meta.user_id.as_deref()),
-                    text(key.as_str()),
-                    Value::Int(version),
-                    dt(now),
-                ],
-            )
+            .execute_info("save", &self.inner.sql.save, params)
             .await?;
         let saved = (n > 0).then(|| Token::version(version as u64 + 1));
         let live = saved.is_some() || self.is_live("save", key, now).await?;
         Ok(save_outcome(saved, live))
     }
+}
+
+/// The device-metadata columns (`client_ip`, `user_agent`, `device`) a record writes.
+fn client_params(record: &Record) -> [Value; 3] {
+    let c = ClientColumns::of(&record.meta);
+    [
+        opt_text(c.ip.as_deref()),
+        opt_text(c.user_agent.as_deref()),
+        opt_text(c.device.as_deref()),
+    ]
+}
+
+/// The device-metadata columns from `first` on; `None` when they cannot be read.
+fn client(r: &mut Row, first: usize) -> Option<ClientColumns> {
+    Some(ClientColumns {
+        ip: col::<Option<String>>(r, first)?,
+        user_agent: col::<Option<String>>(r, first + 1)?,
+        device: col::<Option<String>>(r, first + 2)?,
+    })
 }
 
 /// A listing row, or `None` (logged) when it cannot be read.
@@ -305,6 +322,7 @@ fn info(mut r: Row) -> Option<SessionInfo> {
                 col_dt(&mut r, 2)?,
                 col_dt(&mut r, 3)?,
                 col::<Option<String>>(&mut r, 4)?,
+                client(&mut r, 5)?.into_client(),
             ),
         ))
     })();
@@ -326,6 +344,7 @@ fn lookup(key: &SessionKey, mut r: Row) -> Lookup {
                 col_dt(&mut r, 3)?,
                 col_dt(&mut r, 4)?,
                 col::<Option<String>>(&mut r, 5)?,
+                client(&mut r, 7)?.into_client(),
             ),
             retired: col::<bool>(&mut r, 6)?,
         })

@@ -3,7 +3,7 @@
 //! ```sql
 //! CREATE TABLE sessionkit_schema (
 //!     tbl     varchar(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
-//!     version int NOT NULL                 -- the layout version of table `tbl` (1)
+//!     version int NOT NULL                 -- the layout version of table `tbl` (2)
 //! ) ENGINE=InnoDB;
 //! CREATE TABLE `sessionkit_session` (
 //!     session_key varchar(40) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
@@ -14,6 +14,9 @@
 //!     last_seen   datetime(6) NOT NULL,    -- UTC
 //!     user_id     varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
 //!     retired     tinyint(1) NOT NULL DEFAULT 0,  -- 1: a rotation marker, no data
+//!     client_ip   varchar(45) CHARACTER SET ascii COLLATE ascii_bin NULL,  -- version 2:
+//!     user_agent  varchar(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL, -- device
+//!     device      varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,  -- metadata
 //!     KEY `sessionkit_session_expires_at` (expires_at),
 //!     KEY `sessionkit_session_user_id` (user_id)
 //! ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
@@ -22,6 +25,21 @@
 //!     owner       varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
 //!     expires_at  datetime(6) NOT NULL     -- UTC, from the application's clock
 //! ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+//! ```
+//!
+//! Version 1 had no device-metadata columns; `migrate` (run when a store connects to
+//! create what is missing, as `sessionkit serve` does) upgrades a version 1 table in
+//! place, under the schema lock, keeping its rows. MySQL's DDL is not transactional, so
+//! the columns are added only when `information_schema` does not list them yet, in one
+//! statement, before the version is recorded (an interrupted upgrade is finished by the
+//! next one):
+//!
+//! ```sql
+//! ALTER TABLE `sessionkit_session`
+//!     ADD COLUMN client_ip varchar(45) CHARACTER SET ascii COLLATE ascii_bin NULL,
+//!     ADD COLUMN user_agent varchar(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+//!     ADD COLUMN device varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL;
+//! UPDATE sessionkit_schema SET version = 2 WHERE tbl = 'sessionkit_session' AND version = 1;
 //! ```
 //!
 //! Keys compare byte for byte (`ascii_bin`): `abc` and `ABC` are two keys, and listing
@@ -33,13 +51,13 @@ use mysql_async::{Conn, Row, Value};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::my_error;
-use crate::shared::{NativeSql, check_layout_version, table_not_found};
+use crate::shared::{CLIENT_COLUMNS_VERSION, NativeSql, check_layout_version, table_not_found};
 
 /// The default session table.
 pub const DEFAULT_TABLE: &str = "sessionkit_session";
 
 /// The layout version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = crate::shared::NATIVE_SCHEMA_VERSION;
 
 pub use crate::shared::CLEAR_BATCH;
 
@@ -48,7 +66,8 @@ pub(crate) fn lease_table(table: &str) -> String {
     format!("{table}_lease")
 }
 
-/// Creates the tables if missing and checks the layout version. DDL is not transactional
+/// Creates the tables if missing, upgrades a version 1 table to version 2 and checks the
+/// layout version. DDL is not transactional
 /// in MySQL, so setup runs under a named lock (`GET_LOCK`) per database: two processes
 /// starting at once take turns.
 pub(crate) async fn migrate(conn: &mut Conn, table: &str) -> Result<(), StoreError> {
@@ -93,6 +112,7 @@ async fn migrate_locked(conn: &mut Conn, table: &str) -> Result<(), StoreError> 
                     last_seen datetime(6) NOT NULL,
                     user_id varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
                     retired tinyint(1) NOT NULL DEFAULT 0,
+                    {CLIENT_COLUMNS},
                     KEY `{table}_expires_at` (expires_at),
                     KEY `{table}_user_id` (user_id)
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -118,6 +138,10 @@ async fn migrate_locked(conn: &mut Conn, table: &str) -> Result<(), StoreError> 
         .map_err(|e| my_error("schema setup", e))?;
         version = schema_version(conn, table).await?;
     }
+    if version == Some(1) {
+        upgrade(conn, table).await?;
+        version = schema_version(conn, table).await?;
+    }
     match version {
         Some(v) => check_layout_version(table, v, SCHEMA_VERSION),
         None => Err(StoreError::new(
@@ -125,6 +149,41 @@ async fn migrate_locked(conn: &mut Conn, table: &str) -> Result<(), StoreError> 
             format!("no layout version recorded for table {table} after creating it"),
         )),
     }
+}
+
+/// The device-metadata columns of layout version 2, as `CREATE TABLE` and the upgrade
+/// spell them.
+const CLIENT_COLUMNS: &str = "client_ip varchar(45) CHARACTER SET ascii COLLATE ascii_bin NULL,
+                    user_agent varchar(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+                    device varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL";
+
+/// Under the schema lock: adds the device-metadata columns to a version 1 table (unless an
+/// interrupted upgrade already did) and records version 2.
+async fn upgrade(conn: &mut Conn, table: &str) -> Result<(), StoreError> {
+    let has: Option<Row> = conn
+        .exec_first(
+            "SELECT 1 FROM information_schema.columns
+             WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'client_ip'",
+            (table,),
+        )
+        .await
+        .map_err(|e| my_error("schema upgrade", e))?;
+    if has.is_none() {
+        let add = CLIENT_COLUMNS
+            .split(",\n")
+            .map(|c| format!("ADD COLUMN {}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        conn.query_drop(format!("ALTER TABLE `{table}` {add}"))
+            .await
+            .map_err(|e| my_error("schema upgrade", e))?;
+    }
+    conn.exec_drop(
+        "UPDATE sessionkit_schema SET version = ? WHERE tbl = ? AND version = 1",
+        (CLIENT_COLUMNS_VERSION, table),
+    )
+    .await
+    .map_err(|e| my_error("schema upgrade", e))
 }
 
 /// Checks, creating and writing nothing, that `table` exists in the connection's database
@@ -193,7 +252,8 @@ impl Sql {
         Sql {
             native: NativeSql {
                 load: format!(
-                    "SELECT data, version, expires_at, created_at, last_seen, user_id, retired
+                    "SELECT data, version, expires_at, created_at, last_seen, user_id, retired,
+                         client_ip, user_agent, device
                      FROM `{t}` WHERE session_key = ? AND expires_at > ?"
                 ),
                 // Insert if absent; an expired row does not own its key. Affected rows (the
@@ -201,8 +261,9 @@ impl Sql {
                 // (its version goes on counting and is reported through LAST_INSERT_ID), 0 a
                 // live row kept every value — a collision.
                 create: format!(
-                    "INSERT INTO `{t}` (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
-                     VALUES (?, ?, 1, ?, ?, ?, ?, 0)
+                    "INSERT INTO `{t}` (session_key, data, version, expires_at, created_at, last_seen, user_id, retired,
+                                       client_ip, user_agent, device)
+                     VALUES (?, ?, 1, ?, ?, ?, ?, 0, ?, ?, ?)
                      ON DUPLICATE KEY UPDATE
                          data = IF({expired}, VALUES(data), data),
                          version = IF({expired}, LAST_INSERT_ID(version + 1), version),
@@ -210,12 +271,16 @@ impl Sql {
                          last_seen = IF({expired}, VALUES(last_seen), last_seen),
                          user_id = IF({expired}, VALUES(user_id), user_id),
                          retired = IF({expired}, 0, retired),
+                         client_ip = IF({expired}, VALUES(client_ip), client_ip),
+                         user_agent = IF({expired}, VALUES(user_agent), user_agent),
+                         device = IF({expired}, VALUES(device), device),
                          expires_at = IF({expired}, VALUES(expires_at), expires_at)"
                 ),
                 // Compare-and-set; never inserts. The version always changes, so one
                 // affected row means saved whatever CLIENT_FOUND_ROWS says.
                 save: format!(
-                    "UPDATE `{t}` SET data = ?, version = version + 1, expires_at = ?, last_seen = ?, user_id = ?
+                    "UPDATE `{t}` SET data = ?, version = version + 1, expires_at = ?, last_seen = ?, user_id = ?,
+                         client_ip = ?, user_agent = ?, device = ?
                      WHERE session_key = ? AND version = ? AND retired = 0 AND expires_at > ?"
                 ),
                 delete: format!("DELETE FROM `{t}` WHERE session_key = ?"),
@@ -228,23 +293,24 @@ impl Sql {
                      VALUES (?, '', 1, ?, '1970-01-01 00:00:00', '1970-01-01 00:00:00', NULL, 1)
                      ON DUPLICATE KEY UPDATE
                          data = '', version = version + 1, user_id = NULL, retired = 1,
+                         client_ip = NULL, user_agent = NULL, device = NULL,
                          expires_at = VALUES(expires_at)"
                 ),
                 clear: format!(
                     "DELETE FROM `{t}` WHERE expires_at <= ? ORDER BY expires_at LIMIT {CLEAR_BATCH}"
                 ),
                 list: format!(
-                    "SELECT session_key, expires_at, created_at, last_seen, user_id FROM `{t}`
+                    "SELECT session_key, expires_at, created_at, last_seen, user_id, client_ip, user_agent, device FROM `{t}`
                      WHERE retired = 0 AND expires_at > ? AND session_key > ?
                      ORDER BY session_key LIMIT ?"
                 ),
                 list_all: format!(
-                    "SELECT session_key, expires_at, created_at, last_seen, user_id FROM `{t}`
+                    "SELECT session_key, expires_at, created_at, last_seen, user_id, client_ip, user_agent, device FROM `{t}`
                      WHERE retired = 0 AND expires_at > ?
                      ORDER BY session_key LIMIT ?"
                 ),
                 of_user: format!(
-                    "SELECT session_key, expires_at, created_at, last_seen, user_id FROM `{t}`
+                    "SELECT session_key, expires_at, created_at, last_seen, user_id, client_ip, user_agent, device FROM `{t}`
                      WHERE user_id = ? AND retired = 0 AND expires_at > ?
                      ORDER BY session_key"
                 ),

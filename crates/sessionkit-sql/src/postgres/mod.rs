@@ -2,11 +2,12 @@
 //!
 //! # Layout
 //!
-//! One session table (native layout, schema version 1; see [`schema`]): the key, the data
+//! One session table (native layout, schema version 2; see [`schema`]): the key, the data
 //! as plain JSON, a version number for compare-and-set, the expiry (`timestamptz`,
-//! indexed), created-at, last-seen, the user id (partial index) and a rotation-marker
-//! flag; beside it a lease table for lock mode. [`PostgresStore::connect`] creates what is
-//! missing and refuses a table of another layout version;
+//! indexed), created-at, last-seen, the user id (partial index), a rotation-marker flag
+//! and the client (IP, user agent, device label); beside it a lease table for lock mode.
+//! [`PostgresStore::connect`] creates what is missing, upgrades a version 1 table in place
+//! and refuses a table of another layout version;
 //! [`PostgresBuilder::with_create`]`(Create::Never)` creates nothing.
 //!
 //! # Round trips

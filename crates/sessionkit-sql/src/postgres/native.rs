@@ -16,7 +16,8 @@ use tokio_postgres::types::ToSql;
 use super::{CLEAR_BATCH, Db, lease_end, pg_error, schema, ts};
 use crate::builder::Builder;
 use crate::shared::{
-    NativeRow, check_table_name, native_info, native_meta, save_outcome, token_version,
+    ClientColumns, NativeRow, check_table_name, native_info, native_meta, save_outcome,
+    token_version,
 };
 
 /// Sessions in a PostgreSQL database. Clones share the connection pool.
@@ -155,13 +156,26 @@ impl PostgresStore {
     }
 }
 
+/// The device-metadata columns (`client_ip`, `user_agent`, `device`) from `first` on.
+fn client(
+    r: &Row,
+    first: usize,
+) -> Result<Option<sessionkit_core::ClientInfo>, tokio_postgres::Error> {
+    Ok(ClientColumns {
+        ip: r.try_get(first)?,
+        user_agent: r.try_get(first + 1)?,
+        device: r.try_get(first + 2)?,
+    }
+    .into_client())
+}
+
 /// A listing row, or `None` (logged) when it cannot be read.
 fn info(r: &Row) -> Option<SessionInfo> {
     let read = || -> Result<_, tokio_postgres::Error> {
         Ok((
             r.try_get::<_, &str>(0)?,
             r.try_get::<_, OffsetDateTime>(1)?,
-            native_meta(r.try_get(2)?, r.try_get(3)?, r.try_get(4)?),
+            native_meta(r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, client(r, 5)?),
         ))
     };
     match read() {
@@ -180,7 +194,7 @@ fn lookup(key: &SessionKey, r: &Row) -> Lookup {
             json: r.try_get::<_, String>(0)?.into_bytes(),
             version: r.try_get(1)?,
             expires_at: r.try_get(2)?,
-            meta: native_meta(r.try_get(3)?, r.try_get(4)?, r.try_get(5)?),
+            meta: native_meta(r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, client(r, 7)?),
             retired: r.try_get(6)?,
         })
     };
@@ -210,6 +224,7 @@ impl SessionStore for PostgresStore {
         now: OffsetDateTime,
     ) -> Result<CreateOutcome, StoreError> {
         let data = record.data.to_json();
+        let client = ClientColumns::of(&record.meta);
         let row = self
             .inner
             .db
@@ -224,6 +239,9 @@ impl SessionStore for PostgresStore {
                     &ts(record.meta.last_seen.unwrap_or(now)),
                     &record.meta.user_id,
                     &ts(now),
+                    &client.ip,
+                    &client.user_agent,
+                    &client.device,
                 ],
             )
             .await?;
@@ -247,6 +265,7 @@ impl SessionStore for PostgresStore {
         // statement still tells Conflict from Missing.
         let version = token_version(token);
         let data = record.data.to_json();
+        let client = ClientColumns::of(&record.meta);
         let row = self
             .inner
             .db
@@ -261,6 +280,9 @@ impl SessionStore for PostgresStore {
                     &record.meta.user_id,
                     &version,
                     &ts(now),
+                    &client.ip,
+                    &client.user_agent,
+                    &client.device,
                 ],
             )
             .await?;

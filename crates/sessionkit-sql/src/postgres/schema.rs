@@ -3,7 +3,7 @@
 //! ```sql
 //! CREATE TABLE sessionkit_schema (
 //!     tbl     text PRIMARY KEY,         -- the session table this row describes
-//!     version integer NOT NULL          -- its layout version (1)
+//!     version integer NOT NULL          -- its layout version (2)
 //! );
 //! CREATE TABLE "sessionkit_session" (
 //!     session_key text COLLATE "C" PRIMARY KEY,  -- byte order, for listing pages
@@ -13,7 +13,10 @@
 //!     created_at  timestamptz NOT NULL,
 //!     last_seen   timestamptz NOT NULL,
 //!     user_id     text NULL,                     -- Django's _auth_user_id
-//!     retired     boolean NOT NULL DEFAULT false -- true: a rotation marker, no data
+//!     retired     boolean NOT NULL DEFAULT false, -- true: a rotation marker, no data
+//!     client_ip   text NULL,                     -- device metadata (version 2): client IP,
+//!     user_agent  text NULL,                     -- its user agent
+//!     device      text NULL                      -- and the device label
 //! );
 //! CREATE INDEX "sessionkit_session_expires_at" ON "sessionkit_session" (expires_at);
 //! CREATE INDEX "sessionkit_session_user_id" ON "sessionkit_session" (user_id)
@@ -25,6 +28,16 @@
 //! );
 //! ```
 //!
+//! Version 1 had no device-metadata columns; `migrate` (run when a store connects to
+//! create what is missing, as `sessionkit serve` does) upgrades a version 1 table in
+//! place, in its locked transaction, keeping its rows:
+//!
+//! ```sql
+//! ALTER TABLE "sessionkit_session" ADD COLUMN IF NOT EXISTS client_ip text NULL,
+//!     ADD COLUMN IF NOT EXISTS user_agent text NULL, ADD COLUMN IF NOT EXISTS device text NULL;
+//! UPDATE sessionkit_schema SET version = 2 WHERE tbl = 'sessionkit_session' AND version = 1;
+//! ```
+//!
 //! Table names are lower-cased (PostgreSQL folds unquoted names, so `Sessions` and
 //! `sessions` would otherwise be two names for one table) and always quoted in statements.
 //! The tables live in the connection's current schema (the first of `search_path`).
@@ -33,13 +46,13 @@ use deadpool_postgres::{Client, GenericClient};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::{locked_transaction, pg_error};
-use crate::shared::{NativeSql, check_layout_version, table_not_found};
+use crate::shared::{CLIENT_COLUMNS_VERSION, NativeSql, check_layout_version, table_not_found};
 
 /// The default session table.
 pub const DEFAULT_TABLE: &str = "sessionkit_session";
 
 /// The layout version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = crate::shared::NATIVE_SCHEMA_VERSION as i32;
 
 /// Serializes schema setup between processes starting at once (an arbitrary constant:
 /// "sessionk" in ASCII).
@@ -51,8 +64,8 @@ pub(crate) fn lease_table(table: &str) -> String {
 }
 
 /// Creates the tables if missing (in one transaction, under an advisory lock so that two
-/// processes starting at once do not race on `CREATE TABLE IF NOT EXISTS`) and checks the
-/// layout version.
+/// processes starting at once do not race on `CREATE TABLE IF NOT EXISTS`), upgrades a
+/// version 1 table to version 2 and checks the layout version.
 pub(crate) async fn migrate(client: &mut Client, table: &str) -> Result<(), StoreError> {
     let lease = lease_table(table);
     let tx = locked_transaction(client, SCHEMA_LOCK).await?;
@@ -68,7 +81,10 @@ pub(crate) async fn migrate(client: &mut Client, table: &str) -> Result<(), Stor
                 created_at timestamptz NOT NULL,
                 last_seen timestamptz NOT NULL,
                 user_id text NULL,
-                retired boolean NOT NULL DEFAULT false
+                retired boolean NOT NULL DEFAULT false,
+                client_ip text NULL,
+                user_agent text NULL,
+                device text NULL
             );
             CREATE INDEX IF NOT EXISTS "{table}_expires_at" ON "{table}" (expires_at);
             CREATE INDEX IF NOT EXISTS "{table}_user_id" ON "{table}" (user_id) WHERE user_id IS NOT NULL;
@@ -84,6 +100,17 @@ pub(crate) async fn migrate(client: &mut Client, table: &str) -> Result<(), Stor
         .map_err(|e| pg_error("schema setup", e))?;
     }
     let version = match found {
+        Some(1) => {
+            tx.batch_execute(&format!(
+                r#"ALTER TABLE "{table}" ADD COLUMN IF NOT EXISTS client_ip text NULL,
+                    ADD COLUMN IF NOT EXISTS user_agent text NULL,
+                    ADD COLUMN IF NOT EXISTS device text NULL;
+                UPDATE sessionkit_schema SET version = {CLIENT_COLUMNS_VERSION} WHERE tbl = '{table}' AND version = 1;"#
+            ))
+            .await
+            .map_err(|e| pg_error("schema upgrade", e))?;
+            CLIENT_COLUMNS_VERSION as i32
+        }
         Some(v) => v,
         None => schema_version(&tx, table).await?.ok_or_else(|| {
             StoreError::new(
@@ -156,18 +183,21 @@ impl Sql {
         Sql {
             native: NativeSql {
                 load: format!(
-                    r#"SELECT data, version, expires_at, created_at, last_seen, user_id, retired
+                    r#"SELECT data, version, expires_at, created_at, last_seen, user_id, retired,
+                         client_ip, user_agent, device
                      FROM "{t}" WHERE session_key = $1 AND expires_at > $2"#
                 ),
                 // Insert if absent; an expired row does not own its key (its version goes on
                 // counting, so a token of the old session can never match the new one).
                 create: format!(
-                    r#"INSERT INTO "{t}" AS s (session_key, data, version, expires_at, created_at, last_seen, user_id, retired)
-                     VALUES ($1, $2, 1, $3, $4, $5, $6, false)
+                    r#"INSERT INTO "{t}" AS s (session_key, data, version, expires_at, created_at, last_seen, user_id, retired,
+                                          client_ip, user_agent, device)
+                     VALUES ($1, $2, 1, $3, $4, $5, $6, false, $8, $9, $10)
                      ON CONFLICT (session_key) DO UPDATE SET
                          data = EXCLUDED.data, version = s.version + 1, expires_at = EXCLUDED.expires_at,
                          created_at = EXCLUDED.created_at, last_seen = EXCLUDED.last_seen,
-                         user_id = EXCLUDED.user_id, retired = false
+                         user_id = EXCLUDED.user_id, retired = false, client_ip = EXCLUDED.client_ip,
+                         user_agent = EXCLUDED.user_agent, device = EXCLUDED.device
                      WHERE s.expires_at <= $7
                      RETURNING version"#
                 ),
@@ -178,7 +208,8 @@ impl Sql {
                 // engine's reload then finds it missing.
                 save: format!(
                     r#"WITH upd AS (
-                         UPDATE "{t}" SET data = $2, version = version + 1, expires_at = $3, last_seen = $4, user_id = $5
+                         UPDATE "{t}" SET data = $2, version = version + 1, expires_at = $3, last_seen = $4, user_id = $5,
+                             client_ip = $8, user_agent = $9, device = $10
                          WHERE session_key = $1 AND version = $6 AND NOT retired AND expires_at > $7
                          RETURNING version
                      )
@@ -195,7 +226,7 @@ impl Sql {
                      VALUES ($1, '', 1, $2, to_timestamp(0), to_timestamp(0), NULL, true)
                      ON CONFLICT (session_key) DO UPDATE SET
                          data = '', version = s.version + 1, expires_at = EXCLUDED.expires_at,
-                         user_id = NULL, retired = true"#
+                         user_id = NULL, retired = true, client_ip = NULL, user_agent = NULL, device = NULL"#
                 ),
                 // One batch: the oldest expired rows nobody else is deleting right now, found
                 // through the expiry index, then deleted through the primary key (an array,
@@ -208,17 +239,17 @@ impl Sql {
                      ))"#
                 ),
                 list: format!(
-                    r#"SELECT session_key, expires_at, created_at, last_seen, user_id FROM "{t}"
+                    r#"SELECT session_key, expires_at, created_at, last_seen, user_id, client_ip, user_agent, device FROM "{t}"
                      WHERE NOT retired AND expires_at > $1 AND session_key > $2
                      ORDER BY session_key LIMIT $3"#
                 ),
                 list_all: format!(
-                    r#"SELECT session_key, expires_at, created_at, last_seen, user_id FROM "{t}"
+                    r#"SELECT session_key, expires_at, created_at, last_seen, user_id, client_ip, user_agent, device FROM "{t}"
                      WHERE NOT retired AND expires_at > $1
                      ORDER BY session_key LIMIT $2"#
                 ),
                 of_user: format!(
-                    r#"SELECT session_key, expires_at, created_at, last_seen, user_id FROM "{t}"
+                    r#"SELECT session_key, expires_at, created_at, last_seen, user_id, client_ip, user_agent, device FROM "{t}"
                      WHERE user_id = $1 AND NOT retired AND expires_at > $2
                      ORDER BY session_key"#
                 ),

@@ -14,7 +14,8 @@ pub(crate) mod tz;
 use std::future::Future;
 
 use sessionkit_core::{
-    Data, Lookup, Metadata, Record, SessionInfo, SessionKey, StoreError, StoreErrorKind, Token,
+    ClientInfo, Data, Lookup, Metadata, Record, SessionInfo, SessionKey, StoreError,
+    StoreErrorKind, Token,
 };
 use time::OffsetDateTime;
 
@@ -71,12 +72,23 @@ pub(crate) fn table_not_found(table: &str, place: &str) -> StoreError {
     )
 }
 
+/// The native layout version that added the device-metadata columns (`client_ip`,
+/// `user_agent`, `device`); [`NATIVE_SCHEMA_VERSION`] is the current one.
+pub(crate) const CLIENT_COLUMNS_VERSION: i64 = 2;
+
+/// The layout version of the native tables this build writes and reads, in every driver:
+/// 1 was the first; 2 added the nullable device-metadata columns, which opening with
+/// [`Create::IfMissing`](sessionkit_core::store::Create::IfMissing) (as `sessionkit serve`
+/// does) adds to a version 1 table, keeping its rows.
+pub(crate) const NATIVE_SCHEMA_VERSION: i64 = CLIENT_COLUMNS_VERSION;
+
 /// Checks a session table's recorded layout version against the one this build reads
-/// (`current`). The native layouts record it per table in `sessionkit_schema`; version 1
-/// is the first and, so far, the only one, so there is no upgrade to run: opening never
-/// migrates (a store opened with [`Create::Never`](sessionkit_core::store::Create::Never)
-/// only reads the version), and a version other than `current` is an error that says
-/// which side is out of date.
+/// (`current`). The native layouts record it per table in `sessionkit_schema`. A table
+/// of an older version from 1 on is upgraded by the driver's `migrate` (which runs when a
+/// store is opened to create what is missing) before this check; a store opened with
+/// [`Create::Never`](sessionkit_core::store::Create::Never) writes nothing, so it reports
+/// such a table as needing that upgrade. A newer version is an error that says which side
+/// is out of date.
 pub(crate) fn check_layout_version(
     table: &str,
     found: i64,
@@ -86,6 +98,9 @@ pub(crate) fn check_layout_version(
         std::cmp::Ordering::Equal => return Ok(()),
         std::cmp::Ordering::Greater => format!(
             "table {table} has layout version {found}, written by a newer sessionkit than this build (which reads version {current}): use that newer sessionkit"
+        ),
+        std::cmp::Ordering::Less if found >= 1 => format!(
+            "table {table} has layout version {found}, older than version {current} that this build reads: upgrade it by opening the store with Create::IfMissing once (`sessionkit serve` does), which adds the new columns and keeps the sessions"
         ),
         std::cmp::Ordering::Less => format!(
             "table {table} has layout version {found}, older than version {current} that this build reads, and no sessionkit release wrote a version before 1, so there is no upgrade for it: check the table name"
@@ -293,12 +308,51 @@ pub(crate) fn native_meta(
     created_at: OffsetDateTime,
     last_seen: OffsetDateTime,
     user_id: Option<String>,
+    client: Option<ClientInfo>,
 ) -> Metadata {
     Metadata {
         created_at: Some(created_at),
         last_seen: Some(last_seen),
         user_id,
-        client: None,
+        client,
+    }
+}
+
+/// The device-metadata columns of the native layout (version 2): the client IP as text,
+/// the user agent and the device label, each `NULL` when unknown; all three `NULL` for a
+/// session without client info (recording switched off, or a row from version 1).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ClientColumns {
+    pub(crate) ip: Option<String>,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) device: Option<String>,
+}
+
+impl ClientColumns {
+    /// The columns a record's metadata writes.
+    pub(crate) fn of(meta: &Metadata) -> ClientColumns {
+        match &meta.client {
+            None => ClientColumns::default(),
+            Some(c) => ClientColumns {
+                ip: c.ip().map(|ip| ip.to_string()),
+                user_agent: c.user_agent().map(str::to_owned),
+                device: Some(c.device().to_owned()),
+            },
+        }
+    }
+
+    /// The client info the columns hold: `None` when all three are `NULL`; an IP that does
+    /// not parse is dropped ([`ClientInfo::from_stored`] bounds the rest).
+    pub(crate) fn into_client(self) -> Option<ClientInfo> {
+        if self.ip.is_none() && self.user_agent.is_none() && self.device.is_none() {
+            return None;
+        }
+        let ip = self.ip.and_then(|ip| ip.trim().parse().ok());
+        Some(ClientInfo::from_stored(
+            ip,
+            self.user_agent.as_deref(),
+            self.device.as_deref(),
+        ))
     }
 }
 
@@ -329,6 +383,34 @@ mod tests {
         let older = check_layout_version("t", 0, 1).unwrap_err();
         assert!(older.message().contains("older than version 1"), "{older}");
         assert!(older.message().contains("no upgrade"), "{older}");
+        let v1 = check_layout_version("t", 1, 2).unwrap_err();
+        assert!(v1.message().contains("Create::IfMissing"), "{v1}");
+    }
+
+    #[test]
+    fn client_columns_round_trip() {
+        let meta = Metadata {
+            client: Some(ClientInfo::new(
+                Some("127.0.0.1".parse().unwrap()),
+                Some("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"),
+            )),
+            ..Metadata::default()
+        };
+        let cols = ClientColumns::of(&meta);
+        assert_eq!(cols.ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(cols.into_client(), meta.client);
+        assert_eq!(
+            ClientColumns::of(&Metadata::default()),
+            ClientColumns::default()
+        );
+        assert_eq!(ClientColumns::default().into_client(), None);
+        let odd = ClientColumns {
+            ip: Some("not an ip".into()),
+            user_agent: None,
+            device: Some("Old label".into()),
+        };
+        let client = odd.into_client().unwrap();
+        assert_eq!((client.ip(), client.device()), (None, "Old label"));
     }
 
     #[test]

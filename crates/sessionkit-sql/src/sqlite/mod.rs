@@ -2,10 +2,11 @@
 //!
 //! # Layout
 //!
-//! One table (native layout, schema version 1; see [`schema`]): the key, the data as
+//! One table (native layout, schema version 2; see [`schema`]): the key, the data as
 //! plain JSON, a version number for compare-and-set, the expiry (indexed), created-at,
-//! last-seen, the user id (indexed) and a rotation-marker flag. Times are Unix
-//! microseconds, so expiry comparisons are integer comparisons.
+//! last-seen, the user id (indexed), a rotation-marker flag and the client (IP, user
+//! agent, device label). Times are Unix microseconds, so expiry comparisons are integer
+//! comparisons. Opening with `Create::IfMissing` upgrades a version 1 table in place.
 //!
 //! # Concurrency
 //!

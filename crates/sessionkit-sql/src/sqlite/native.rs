@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::writer::{self, Write, WriteStats, Writer};
 use super::{CLEAR_BATCH, Idle, blocking, open_file, open_read_only, schema, sql_error};
 use crate::builder::Builder;
-use crate::shared::{NativeRow, clear_in_batches, native_info, native_meta};
+use crate::shared::{ClientColumns, NativeRow, clear_in_batches, native_info, native_meta};
 
 /// How many idle read connections the store keeps.
 const READERS: usize = 16;
@@ -60,6 +60,19 @@ pub(crate) fn micros(t: OffsetDateTime) -> i64 {
 pub(crate) fn from_micros(m: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The device-metadata columns (`client_ip`, `user_agent`, `device`) from `first` on.
+fn client_columns(
+    r: &rusqlite::Row<'_>,
+    first: usize,
+) -> rusqlite::Result<Option<sessionkit_core::ClientInfo>> {
+    Ok(ClientColumns {
+        ip: r.get(first)?,
+        user_agent: r.get(first + 1)?,
+        device: r.get(first + 2)?,
+    }
+    .into_client())
 }
 
 /// Options for opening a [`SqliteStore`]; from [`SqliteStore::builder`]. The setters are
@@ -190,7 +203,12 @@ impl SqliteStore {
                     Ok((
                         r.get::<_, String>(0)?,
                         from_micros(r.get(1)?),
-                        native_meta(from_micros(r.get(2)?), from_micros(r.get(3)?), r.get(4)?),
+                        native_meta(
+                            from_micros(r.get(2)?),
+                            from_micros(r.get(3)?),
+                            r.get(4)?,
+                            client_columns(r, 5)?,
+                        ),
                     ))
                 })
                 .map_err(|e| sql_error(self.location(), "list", e))?;
@@ -216,7 +234,12 @@ impl SqliteStore {
                     json: r.get::<_, String>(0)?.into_bytes(),
                     version: r.get(1)?,
                     expires_at: from_micros(r.get(2)?),
-                    meta: native_meta(from_micros(r.get(3)?), from_micros(r.get(4)?), r.get(5)?),
+                    meta: native_meta(
+                        from_micros(r.get(3)?),
+                        from_micros(r.get(4)?),
+                        r.get(5)?,
+                        client_columns(r, 7)?,
+                    ),
                     retired: r.get(6)?,
                 })
             })

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use super::native::micros;
 use super::schema::Sql;
 use super::sql_error;
+use crate::shared::ClientColumns;
 
 /// At most this many writes share one transaction.
 const MAX_BATCH: usize = 512;
@@ -24,6 +25,7 @@ pub(crate) struct Row {
     created_at: i64,
     last_seen: i64,
     user_id: Option<String>,
+    client: ClientColumns,
 }
 
 impl Row {
@@ -34,6 +36,7 @@ impl Row {
             created_at: micros(r.meta.created_at.unwrap_or(now)),
             last_seen: micros(r.meta.last_seen.unwrap_or(now)),
             user_id: r.meta.user_id.clone(),
+            client: ClientColumns::of(&r.meta),
         }
     }
 }
@@ -236,7 +239,10 @@ fn apply(conn: &Connection, sql: &Sql, w: &Write, path: &Path) -> Result<Reply, 
                     row.created_at,
                     row.last_seen,
                     row.user_id,
-                    now
+                    now,
+                    row.client.ip,
+                    row.client.user_agent,
+                    row.client.device
                 ],
             )
             .map_err(e("create"))?;
@@ -258,7 +264,10 @@ fn apply(conn: &Connection, sql: &Sql, w: &Write, path: &Path) -> Result<Reply, 
                     row.last_seen,
                     row.user_id,
                     version,
-                    now
+                    now,
+                    row.client.ip,
+                    row.client.user_agent,
+                    row.client.device
                 ],
             )
             .map_err(e("save"))?;

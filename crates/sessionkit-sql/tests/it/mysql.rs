@@ -109,6 +109,51 @@ async fn exec(sql: &str, params: mysql_async::Params) {
     let _ = conn.disconnect().await;
 }
 
+/// The tables of layout version 1, with version 1's DDL, and one row under `key`.
+async fn create_v1_table(table: &str, key: &SessionKey) {
+    let data = server::V1_DATA;
+    raw_exec(
+        "CREATE TABLE IF NOT EXISTS sessionkit_schema (
+            tbl varchar(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+            version int NOT NULL
+        ) ENGINE=InnoDB",
+    )
+    .await;
+    raw_exec(&format!(
+        "CREATE TABLE `{table}` (
+            session_key varchar(40) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+            data longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+            version bigint NOT NULL,
+            expires_at datetime(6) NOT NULL,
+            created_at datetime(6) NOT NULL,
+            last_seen datetime(6) NOT NULL,
+            user_id varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+            retired tinyint(1) NOT NULL DEFAULT 0,
+            KEY `{table}_expires_at` (expires_at),
+            KEY `{table}_user_id` (user_id)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    ))
+    .await;
+    raw_exec(&format!(
+        "CREATE TABLE `{table}_lease` (
+            session_key varchar(40) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+            owner varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+            expires_at datetime(6) NOT NULL
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    ))
+    .await;
+    raw_exec(&format!(
+        "INSERT INTO sessionkit_schema (tbl, version) VALUES ('{table}', 1)"
+    ))
+    .await;
+    raw_exec(&format!(
+        "INSERT INTO `{table}` VALUES ('{key}', '{data}', 1, '2026-01-01 01:00:00',
+            '2026-01-01 00:00:00', '2026-01-01 00:00:00', 'u1', 0)",
+        key = key.as_str()
+    ))
+    .await;
+}
+
 async fn set_layout_version(table: &str, version: i32) {
     let sql = format!("UPDATE sessionkit_schema SET version = {version} WHERE tbl = ?");
     exec(&sql, (table,).into()).await;

@@ -107,6 +107,36 @@ async fn exec(sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) 
     client.execute(sql, params).await.expect(sql)
 }
 
+/// The tables of layout version 1, with version 1's DDL, and one row under `key`.
+async fn create_v1_table(table: &str, key: &SessionKey) {
+    let data = server::V1_DATA;
+    raw_exec(&format!(
+        r#"CREATE TABLE IF NOT EXISTS sessionkit_schema (tbl text PRIMARY KEY, version integer NOT NULL);
+        CREATE TABLE "{table}" (
+            session_key text COLLATE "C" PRIMARY KEY,
+            data text NOT NULL,
+            version bigint NOT NULL,
+            expires_at timestamptz NOT NULL,
+            created_at timestamptz NOT NULL,
+            last_seen timestamptz NOT NULL,
+            user_id text NULL,
+            retired boolean NOT NULL DEFAULT false
+        );
+        CREATE INDEX "{table}_expires_at" ON "{table}" (expires_at);
+        CREATE INDEX "{table}_user_id" ON "{table}" (user_id) WHERE user_id IS NOT NULL;
+        CREATE TABLE "{table}_lease" (
+            session_key text COLLATE "C" PRIMARY KEY,
+            owner text NOT NULL,
+            expires_at timestamptz NOT NULL
+        );
+        INSERT INTO sessionkit_schema (tbl, version) VALUES ('{table}', 1);
+        INSERT INTO "{table}" VALUES ('{key}', '{data}', 1, '2026-01-01 01:00:00+00',
+            '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00', 'u1', false);"#,
+        key = key.as_str()
+    ))
+    .await;
+}
+
 async fn set_layout_version(table: &str, version: i32) {
     let sql = format!("UPDATE sessionkit_schema SET version = {version} WHERE tbl = $1");
     exec(&sql, &[&table]).await;

@@ -129,6 +129,82 @@ pub(crate) fn record(json: &str, expires_in: i64) -> Record {
     }
 }
 
+/// A desktop Firefox user agent.
+pub(crate) const FIREFOX_UA: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+
+/// The data of the row a version 1 table is created with, by the tests of the upgrade.
+pub(crate) const V1_DATA: &str = r#"{"kept":"from version 1"}"#;
+
+/// Issue 19, device metadata (layout version 2): create and save write the client IP, the
+/// user agent and the device label; load, `list` and `sessions_of` return them; a save
+/// without client info clears them.
+pub(crate) async fn device_round_trip<S>(store: &S)
+where
+    S: SessionStore + SessionListing + UserIndex,
+{
+    use sessionkit_core::ClientInfo;
+    let key = SessionKey::generate();
+    let mut rec = record(r#"{"n":1}"#, 3600);
+    rec.meta.user_id = Some("device-user".into());
+    rec.meta.client = Some(ClientInfo::new(
+        Some("203.0.113.7".parse().unwrap()),
+        Some(FIREFOX_UA),
+    ));
+    let CreateOutcome::Created(token) = store.create(&key, &rec, T0).await.unwrap() else {
+        panic!("create collided");
+    };
+    let loaded = |l: Lookup| match l {
+        Lookup::Found { record, .. } => record.meta.client,
+        other => panic!("not found: {other:?}"),
+    };
+    let client = loaded(store.load(&key, T0).await.unwrap());
+    assert_eq!(client, rec.meta.client);
+    let client = client.unwrap();
+    assert_eq!(client.device(), "Firefox on Linux");
+    assert_eq!(client.ip(), Some("203.0.113.7".parse().unwrap()));
+    let listed = store.list(T0, None, 1000).await.unwrap();
+    let info = listed.iter().find(|i| i.key == key).expect("listed");
+    assert_eq!(info.meta.client, rec.meta.client);
+    let of = store.sessions_of("device-user", T0).await.unwrap();
+    assert_eq!(of.len(), 1);
+    assert_eq!(of[0].meta.client, rec.meta.client);
+
+    rec.meta.client = Some(ClientInfo::new(
+        Some("2001:db8::1".parse().unwrap()),
+        Some("curl/8.5.0"),
+    ));
+    let SaveOutcome::Saved(token) = store.save(&key, &rec, &token, at(1)).await.unwrap() else {
+        panic!("save failed");
+    };
+    assert_eq!(
+        loaded(store.load(&key, at(1)).await.unwrap()),
+        rec.meta.client
+    );
+
+    rec.meta.client = None;
+    let SaveOutcome::Saved(_) = store.save(&key, &rec, &token, at(2)).await.unwrap() else {
+        panic!("save failed");
+    };
+    assert_eq!(loaded(store.load(&key, at(2)).await.unwrap()), None);
+}
+
+/// A version 1 table was upgraded in place: its row (`key`, data [`V1_DATA`], user `u1`,
+/// expiring an hour after [`T0`]) loads, with no client info.
+pub(crate) async fn v1_row_kept<S: SessionStore>(store: &S, key: &SessionKey) {
+    match store.load(key, T0).await.unwrap() {
+        Lookup::Found { record, .. } => {
+            assert_eq!(
+                record.data.to_json(),
+                Data::from_json(V1_DATA.into()).unwrap().to_json()
+            );
+            assert_eq!(record.meta.user_id.as_deref(), Some("u1"));
+            assert_eq!(record.meta.client, None);
+        }
+        other => panic!("the version 1 row is gone: {other:?}"),
+    }
+}
+
 /// Creates `n` sessions expiring `expires_in` seconds after [`T0`], from 8 tasks at once.
 pub(crate) async fn fill<S: SessionStore + Clone>(store: &S, n: usize, expires_in: i64) {
     let tasks: Vec<_> = (0..8)
@@ -314,7 +390,9 @@ pub(crate) async fn clears_in_batches_of_1000<S: SessionStore>(store: &S, later:
 /// a raw connection: `server_up()`, `set_layout_version(table, v)`,
 /// `corrupt_data(table, key)` (sets `data` to `not json {`), `stored_data(table, key)`,
 /// `tables_absent(table)` (neither the tables nor a schema row), `analyze(table)`,
-/// `assert_uses_expiry_index(plan, table)` and `close(&store)` (lets go of the pool).
+/// `assert_uses_expiry_index(plan, table)`, `close(&store)` (lets go of the pool) and
+/// `create_v1_table(table, key)` (the tables of layout version 1, made with its DDL, with
+/// one row: see [`v1_row_kept`]).
 /// `$dead` is a URL to port 1 with the password `pw`, shown as `$shown`, `$silent` the URL
 /// format for a port that never answers, `$bad` a URL that does not parse.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -460,6 +538,58 @@ macro_rules! native_server_tests {
                 .await
                 .expect_err("missing database");
             assert_eq!(err.kind(), StoreErrorKind::Config, "{}", err.report());
+        }
+
+        /// Issue 19: a version 1 table made with the old DDL is upgraded to version 2 by
+        /// connecting with `Create::IfMissing` (not by `Create::Never`, which refuses it
+        /// and names the way), keeping its rows; connecting again changes nothing; the
+        /// device-metadata columns are then written and read.
+        #[tokio::test]
+        async fn a_version_1_table_is_upgraded_keeping_its_rows() {
+            sweep_stale().await;
+            let table = table_name();
+            let _guard = dropping(&table);
+            let key = SessionKey::generate();
+            create_v1_table(&table, &key).await;
+            let err = $store::builder(&url())
+                .with_table(&table)
+                .with_create(sessionkit_core::store::Create::Never)
+                .connect()
+                .await
+                .expect_err("a version 1 table under Create::Never");
+            assert!(
+                err.report().contains("Create::IfMissing"),
+                "{}",
+                err.report()
+            );
+            let Some(store) = open(&table).await else {
+                return;
+            };
+            server::v1_row_kept(&store, &key).await;
+            close(&store).await;
+            drop(store);
+            let store = open(&table).await.expect("second connect");
+            server::v1_row_kept(&store, &key).await;
+            server::device_round_trip(&store).await;
+            close(&store).await;
+            drop(store);
+            set_layout_version(&table, 3).await;
+            let err = $store::builder(&url())
+                .with_table(&table)
+                .connect()
+                .await
+                .expect_err("a newer layout");
+            assert!(
+                err.report().contains("layout version 3"),
+                "{}",
+                err.report()
+            );
+        }
+
+        #[tokio::test]
+        async fn device_metadata_round_trip() {
+            let Some(store) = fresh().await else { return };
+            server::device_round_trip(&*store).await;
         }
 
         #[tokio::test]

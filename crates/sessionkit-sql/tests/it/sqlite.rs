@@ -194,11 +194,7 @@ async fn older_layout_version_is_refused_not_migrated() {
             .open()
             .await
             .unwrap_err();
-        assert!(
-            err.report().contains("older than version 1"),
-            "{}",
-            err.report()
-        );
+        assert!(err.report().contains("no upgrade"), "{}", err.report());
     }
     let v: i64 = rusqlite_conn(&path)
         .query_row("SELECT version FROM sessionkit_schema", [], |r| r.get(0))
@@ -215,4 +211,72 @@ pub(crate) fn junk_database(dir: &std::path::Path) -> std::path::PathBuf {
     )
     .unwrap();
     junk
+}
+
+/// Issue 19: a version 1 table made with the old DDL is upgraded to version 2 by opening
+/// with `Create::IfMissing` (not by `Create::Never`, which refuses it and names the way),
+/// keeping its rows; opening again changes nothing; the device-metadata columns are then
+/// written and read; a newer version is still refused. (The shared checks live in
+/// `server`, compiled with the `django` feature.)
+#[cfg(feature = "django")]
+#[tokio::test]
+async fn a_version_1_table_is_upgraded_keeping_its_rows() {
+    use sessionkit_core::SessionKey;
+    use sessionkit_core::store::Create;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    let key = SessionKey::generate();
+    rusqlite_conn(&path)
+        .execute_batch(&format!(
+            "CREATE TABLE sessionkit_schema (tbl TEXT PRIMARY KEY, version INTEGER NOT NULL);
+             CREATE TABLE sessionkit_session (
+                 session_key TEXT PRIMARY KEY,
+                 data TEXT NOT NULL,
+                 version INTEGER NOT NULL,
+                 expires_at INTEGER NOT NULL,
+                 created_at INTEGER NOT NULL,
+                 last_seen INTEGER NOT NULL,
+                 user_id TEXT,
+                 retired INTEGER NOT NULL DEFAULT 0
+             ) WITHOUT ROWID;
+             CREATE INDEX sessionkit_session_expires_at ON sessionkit_session (expires_at);
+             CREATE INDEX sessionkit_session_user_id ON sessionkit_session (user_id) WHERE user_id IS NOT NULL;
+             INSERT INTO sessionkit_schema (tbl, version) VALUES ('sessionkit_session', 1);
+             INSERT INTO sessionkit_session VALUES ('{key}', '{data}', 1, {exp}, {t0}, {t0}, 'u1', 0);",
+            key = key.as_str(),
+            data = crate::server::V1_DATA,
+            t0 = crate::server::T0.unix_timestamp() * 1_000_000,
+            exp = (crate::server::T0.unix_timestamp() + 3600) * 1_000_000,
+        ))
+        .unwrap();
+    let err = SqliteStore::builder(&path)
+        .with_create(Create::Never)
+        .open()
+        .await
+        .unwrap_err();
+    assert!(
+        err.report().contains("Create::IfMissing"),
+        "{}",
+        err.report()
+    );
+    let store = SqliteStore::open(&path).await.unwrap();
+    crate::server::v1_row_kept(&store, &key).await;
+    drop(store);
+    let store = SqliteStore::open(&path).await.unwrap();
+    crate::server::v1_row_kept(&store, &key).await;
+    crate::server::device_round_trip(&store).await;
+    drop(store);
+    let version: i64 = rusqlite_conn(&path)
+        .query_row("SELECT version FROM sessionkit_schema", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    rusqlite_conn(&path)
+        .execute("UPDATE sessionkit_schema SET version = 3", [])
+        .unwrap();
+    let err = SqliteStore::open(&path).await.unwrap_err();
+    assert!(
+        err.report().contains("layout version 3"),
+        "{}",
+        err.report()
+    );
 }

@@ -23,6 +23,11 @@ struct EventRow {
 struct SessionRow {
     fp: String,
     current: bool,
+    /// The device label, or "unknown" (no client info: recording off, or a store
+    /// without room for it).
+    device: String,
+    /// The client IP, or "unknown".
+    ip: String,
     created: String,
     last_seen: String,
     expires: String,
@@ -111,6 +116,17 @@ pub(in crate::serve) async fn account(
                     .map(|i| SessionRow {
                         fp: i.key.fingerprint().to_string(),
                         current: Some(i.key) == current,
+                        device: i
+                            .meta
+                            .client
+                            .as_ref()
+                            .map_or_else(|| "unknown".to_owned(), |c| c.device().to_owned()),
+                        ip: i
+                            .meta
+                            .client
+                            .as_ref()
+                            .and_then(|c| c.ip())
+                            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
                         created: optional(i.meta.created_at),
                         last_seen: optional(i.meta.last_seen),
                         expires: when(i.expires_at),
