@@ -129,65 +129,8 @@ pub(crate) fn record(json: &str, expires_in: i64) -> Record {
     }
 }
 
-/// A desktop Firefox user agent.
-pub(crate) const FIREFOX_UA: &str =
-    "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
-
 /// The data of the row a version 1 table is created with, by the tests of the upgrade.
 pub(crate) const V1_DATA: &str = r#"{"kept":"from version 1"}"#;
-
-/// Issue 19, device metadata (layout version 2): create and save write the client IP, the
-/// user agent and the device label; load, `list` and `sessions_of` return them; a save
-/// without client info clears them.
-pub(crate) async fn device_round_trip<S>(store: &S)
-where
-    S: SessionStore + SessionListing + UserIndex,
-{
-    use sessionkit_core::ClientInfo;
-    let key = SessionKey::generate();
-    let mut rec = record(r#"{"n":1}"#, 3600);
-    rec.meta.user_id = Some("device-user".into());
-    rec.meta.client = Some(ClientInfo::new(
-        Some("203.0.113.7".parse().unwrap()),
-        Some(FIREFOX_UA),
-    ));
-    let CreateOutcome::Created(token) = store.create(&key, &rec, T0).await.unwrap() else {
-        panic!("create collided");
-    };
-    let loaded = |l: Lookup| match l {
-        Lookup::Found { record, .. } => record.meta.client,
-        other => panic!("not found: {other:?}"),
-    };
-    let client = loaded(store.load(&key, T0).await.unwrap());
-    assert_eq!(client, rec.meta.client);
-    let client = client.unwrap();
-    assert_eq!(client.device(), "Firefox on Linux");
-    assert_eq!(client.ip(), Some("203.0.113.7".parse().unwrap()));
-    let listed = store.list(T0, None, 1000).await.unwrap();
-    let info = listed.iter().find(|i| i.key == key).expect("listed");
-    assert_eq!(info.meta.client, rec.meta.client);
-    let of = store.sessions_of("device-user", T0).await.unwrap();
-    assert_eq!(of.len(), 1);
-    assert_eq!(of[0].meta.client, rec.meta.client);
-
-    rec.meta.client = Some(ClientInfo::new(
-        Some("2001:db8::1".parse().unwrap()),
-        Some("curl/8.5.0"),
-    ));
-    let SaveOutcome::Saved(token) = store.save(&key, &rec, &token, at(1)).await.unwrap() else {
-        panic!("save failed");
-    };
-    assert_eq!(
-        loaded(store.load(&key, at(1)).await.unwrap()),
-        rec.meta.client
-    );
-
-    rec.meta.client = None;
-    let SaveOutcome::Saved(_) = store.save(&key, &rec, &token, at(2)).await.unwrap() else {
-        panic!("save failed");
-    };
-    assert_eq!(loaded(store.load(&key, at(2)).await.unwrap()), None);
-}
 
 /// A version 1 table was upgraded in place: its row (`key`, data [`V1_DATA`], user `u1`,
 /// expiring an hour after [`T0`]) loads, with no client info.
@@ -570,7 +513,7 @@ macro_rules! native_server_tests {
             drop(store);
             let store = open(&table).await.expect("second connect");
             server::v1_row_kept(&store, &key).await;
-            server::device_round_trip(&store).await;
+            sessionkit_testkit::suite::client_info_round_trips(&store, &Profile::full()).await;
             close(&store).await;
             drop(store);
             set_layout_version(&table, 3).await;
@@ -584,12 +527,6 @@ macro_rules! native_server_tests {
                 "{}",
                 err.report()
             );
-        }
-
-        #[tokio::test]
-        async fn device_metadata_round_trip() {
-            let Some(store) = fresh().await else { return };
-            server::device_round_trip(&*store).await;
         }
 
         #[tokio::test]

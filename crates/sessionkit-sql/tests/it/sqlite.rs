@@ -264,7 +264,7 @@ async fn a_version_1_table_is_upgraded_keeping_its_rows() {
     drop(store);
     let store = SqliteStore::open(&path).await.unwrap();
     crate::server::v1_row_kept(&store, &key).await;
-    crate::server::device_round_trip(&store).await;
+    sessionkit_testkit::suite::client_info_round_trips(&store, &Profile::full()).await;
     drop(store);
     let version: i64 = rusqlite_conn(&path)
         .query_row("SELECT version FROM sessionkit_schema", [], |r| r.get(0))
