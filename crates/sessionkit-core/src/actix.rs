@@ -18,42 +18,7 @@ use crate::cookie::{join_header_bytes, merge_vary};
 use crate::engine::{Engine, Failure, LoadError, Outcome, RequestSession};
 use crate::session::{Session, SessionError};
 
-/// Starts a request on `engine` from its headers: the `Cookie` header(s) and, when the
-/// configuration has one, the session header; for device metadata, the `User-Agent` (the
-/// client's IP is unknown: see [`begin_with_peer`]).
-pub fn begin(engine: &Engine, headers: &HeaderMap) -> RequestSession {
-    begin_with_peer(engine, headers, None)
-}
-
-/// [`begin`], with the connection's peer address: the session records the client's IP
-/// (the peer, or — when the peer is a trusted proxy — what `X-Forwarded-For` says; see
-/// [`crate::device`]) and user agent, unless
-/// [`record_client_info`](crate::Config::record_client_info) is off.
-pub fn begin_with_peer(
-    engine: &Engine,
-    headers: &HeaderMap,
-    peer: Option<std::net::IpAddr>,
-) -> RequestSession {
-    let cookie = cookie_header(headers);
-    engine.begin_from_headers_with_client(
-        cookie.as_deref(),
-        |name| headers.get(name)?.to_str().ok(),
-        peer,
-        || {
-            headers
-                .get_all(X_FORWARDED_FOR)
-                .filter_map(|v| v.to_str().ok())
-        },
-    )
-}
-
-/// The `X-Forwarded-For` header.
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
-
-/// Every `Cookie` header of a request, joined, for [`Engine::begin`](crate::Engine::begin).
-pub fn cookie_header(headers: &HeaderMap) -> Option<Cow<'_, str>> {
-    join_header_bytes(headers.get_all(header::COOKIE).map(HeaderValue::as_bytes))
-}
+crate::header_entry_points!(get_all: [], cookie: header::COOKIE);
 
 /// The response for a [`Failure`]: its status, a plain-text body, `Retry-After` when set,
 /// and `Vary` naming `vary` (the request headers the session came from, when the session

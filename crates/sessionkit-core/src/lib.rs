@@ -72,6 +72,54 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// Writes an adapter module's `begin`, `begin_with_peer` and `cookie_header` over its
+/// framework's `HeaderMap` — `http` 1 for the tower side (module `http`), actix-web's own
+/// (module `actix`): one text for two header-map types that share no trait. `get_all`
+/// turns `headers.get_all(name)` into an iterator (`.iter()` on `http` 1; nothing on
+/// actix-web), `cookie` names the `Cookie` header constant in scope.
+#[cfg(any(feature = "http", feature = "actix"))]
+macro_rules! header_entry_points {
+    (get_all: [$($iter:tt)*], cookie: $cookie:path) => {
+        /// Starts a request on `engine` from its headers: the `Cookie` header(s) and, when
+        /// the configuration has one, the session header; for device metadata, the
+        /// `User-Agent` (the client's IP is unknown: see [`begin_with_peer`]).
+        pub fn begin(engine: &Engine, headers: &HeaderMap) -> RequestSession {
+            begin_with_peer(engine, headers, None)
+        }
+
+        /// [`begin`], with the connection's peer address: the session records the client's
+        /// IP (the peer, or — when the peer is a trusted proxy — what `X-Forwarded-For`
+        /// says; see [`crate::device`]) and user agent, unless
+        /// [`record_client_info`](crate::Config::record_client_info) is off.
+        pub fn begin_with_peer(
+            engine: &Engine,
+            headers: &HeaderMap,
+            peer: Option<std::net::IpAddr>,
+        ) -> RequestSession {
+            let cookie = cookie_header(headers);
+            engine.begin_from_headers_with_client(
+                cookie.as_deref(),
+                |name| headers.get(name)?.to_str().ok(),
+                peer,
+                || {
+                    headers
+                        .get_all("x-forwarded-for")
+                        $($iter)*
+                        .filter_map(|v| v.to_str().ok())
+                },
+            )
+        }
+
+        /// Every `Cookie` header of a request, joined (HTTP/2 sends one per cookie), for
+        /// [`Engine::begin`](crate::Engine::begin).
+        pub fn cookie_header(headers: &HeaderMap) -> Option<Cow<'_, str>> {
+            join_header_bytes(headers.get_all($cookie)$($iter)*.map(HeaderValue::as_bytes))
+        }
+    };
+}
+#[cfg(any(feature = "http", feature = "actix"))]
+pub(crate) use header_entry_points;
+
 #[cfg(feature = "actix")]
 pub mod actix;
 mod clock;

@@ -17,15 +17,9 @@ pub(crate) const RECORD_FIELDS: [&str; 8] = [
     "client",
 ];
 
-/// The fields listings read (no data), in this order.
-pub(crate) const INFO_FIELDS: [&str; 6] = [
-    "expires_at",
-    "created_at",
-    "last_seen",
-    "user_id",
-    "retired",
-    "client",
-];
+/// The fields listings read, in this order: [`RECORD_FIELDS`] without the data and the
+/// version.
+pub(crate) const INFO_FIELDS: &[&str] = RECORD_FIELDS.split_at(2).1;
 
 /// Unix microseconds (saturating far outside the supported range).
 pub(crate) fn micros(t: OffsetDateTime) -> i64 {

@@ -60,12 +60,12 @@ impl UserIndex for RedisStore {
     ) -> Result<Vec<SessionInfo>, StoreError> {
         let (mut keys, junk) = self.members(user_id).await?;
         keys.sort_unstable();
-        let fields = read_fields(self, &keys, &INFO_FIELDS).await?;
+        let fields = read_fields(self, &keys, INFO_FIELDS).await?;
         let now = micros(now);
         let mut live = Vec::new();
         let mut stale = junk;
         for (key, f) in keys.iter().zip(fields) {
-            // INFO_FIELDS: expires_at, created_at, last_seen, user_id, retired.
+            // INFO_FIELDS: expires_at, created_at, last_seen, user_id, retired, client.
             let owner = f[3].as_deref();
             let present = f[0].is_some() && f[4].is_none();
             if !present || owner != Some(user_id.as_bytes()) {

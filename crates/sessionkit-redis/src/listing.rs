@@ -79,7 +79,7 @@ impl SessionListing for RedisStore {
             if out.len() >= limit {
                 break;
             }
-            let fields = read_fields(self, chunk, &INFO_FIELDS).await?;
+            let fields = read_fields(self, chunk, INFO_FIELDS).await?;
             for (key, f) in chunk.iter().zip(fields) {
                 if out.len() < limit {
                     out.extend(decode_info(*key, &f, now));

@@ -6,7 +6,7 @@
 
 use sessionkit_core::{ClientInfo, Config, ConfigBuilder, Engine, MemoryStore, SessionStore};
 
-use super::Adapter;
+use super::{Adapter, Server};
 use crate::http::{Response, send};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
@@ -36,6 +36,19 @@ async fn recorded(store: &MemoryStore) -> Option<ClientInfo> {
     stored_client(store, time::OffsetDateTime::now_utc()).await
 }
 
+/// A server of `a` over a fresh memory store with `config`, and its first `/s/visit`
+/// with `headers`.
+async fn first_visit(
+    a: &impl Adapter,
+    config: ConfigBuilder,
+    headers: &[(&str, &str)],
+) -> (MemoryStore, Server, Response) {
+    let store = MemoryStore::new();
+    let server = a.serve(engine(&store, config)).await;
+    let res = send(&server.addr, "/s/visit", headers).await;
+    (store, server, res)
+}
+
 /// The session cookie a response set.
 fn cookie(res: &Response) -> String {
     let set = res.set_cookies();
@@ -46,15 +59,9 @@ fn cookie(res: &Response) -> String {
 /// The peer's IP, the user agent and its label are recorded; a spoofed `X-Forwarded-For`
 /// from an untrusted peer is ignored; a later write records the later client.
 pub async fn ip_user_agent_and_label_are_recorded(a: &impl Adapter) {
-    let store = MemoryStore::new();
-    let server = a.serve(engine(&store, Config::builder())).await;
     // A spoofed X-Forwarded-For from a peer that is not a trusted proxy is ignored.
-    let res = send(
-        &server.addr,
-        "/s/visit",
-        &[("User-Agent", FIREFOX), ("X-Forwarded-For", "203.0.113.9")],
-    )
-    .await;
+    let spoofed = [("User-Agent", FIREFOX), ("X-Forwarded-For", "203.0.113.9")];
+    let (store, server, res) = first_visit(a, Config::builder(), &spoofed).await;
     assert_eq!(res.status, 200);
     let c = recorded(&store).await.unwrap();
     assert_eq!(c.ip(), Some("127.0.0.1".parse().unwrap()));
@@ -76,18 +83,12 @@ pub async fn ip_user_agent_and_label_are_recorded(a: &impl Adapter) {
 /// Behind a trusted proxy, the rightmost `X-Forwarded-For` entry that is not itself a
 /// trusted proxy is recorded.
 pub async fn behind_a_trusted_proxy_the_forwarded_client_is_recorded(a: &impl Adapter) {
-    let store = MemoryStore::new();
     let config = Config::builder().trusted_proxies(["127.0.0.0/8"]);
-    let server = a.serve(engine(&store, config)).await;
-    send(
-        &server.addr,
-        "/s/visit",
-        &[
-            ("User-Agent", SAFARI_IOS),
-            ("X-Forwarded-For", "198.51.100.1, 2001:db8::7, 127.0.0.5"),
-        ],
-    )
-    .await;
+    let forwarded = [
+        ("User-Agent", SAFARI_IOS),
+        ("X-Forwarded-For", "198.51.100.1, 2001:db8::7, 127.0.0.5"),
+    ];
+    let (store, _server, _) = first_visit(a, config, &forwarded).await;
     let c = recorded(&store).await.unwrap();
     assert_eq!(c.ip(), Some("2001:db8::7".parse().unwrap()));
     assert_eq!(c.device(), "Safari on iOS");
@@ -95,17 +96,11 @@ pub async fn behind_a_trusted_proxy_the_forwarded_client_is_recorded(a: &impl Ad
 
 /// With `record_client_info(false)` nothing is recorded, headers or not.
 pub async fn the_switch_off_records_nothing(a: &impl Adapter) {
-    let store = MemoryStore::new();
     let config = Config::builder()
         .record_client_info(false)
         .trusted_proxies(["127.0.0.1"]);
-    let server = a.serve(engine(&store, config)).await;
-    let res = send(
-        &server.addr,
-        "/s/visit",
-        &[("User-Agent", FIREFOX), ("X-Forwarded-For", "203.0.113.9")],
-    )
-    .await;
+    let headers = [("User-Agent", FIREFOX), ("X-Forwarded-For", "203.0.113.9")];
+    let (store, _server, res) = first_visit(a, config, &headers).await;
     assert_eq!(res.status, 200);
     assert_eq!(recorded(&store).await, None);
 }
@@ -113,11 +108,8 @@ pub async fn the_switch_off_records_nothing(a: &impl Adapter) {
 /// With `bind_user_agent(true)`, the cookie presented by another user agent gets a new,
 /// empty session and the old one is deleted.
 pub async fn user_agent_binding_flushes_the_session(a: &impl Adapter) {
-    let store = MemoryStore::new();
-    let server = a
-        .serve(engine(&store, Config::builder().bind_user_agent(true)))
-        .await;
-    let res = send(&server.addr, "/s/visit", &[("User-Agent", FIREFOX)]).await;
+    let config = Config::builder().bind_user_agent(true);
+    let (store, server, res) = first_visit(a, config, &[("User-Agent", FIREFOX)]).await;
     let cookie = cookie(&res);
     // The same browser: its session.
     let res = send(
