@@ -23,6 +23,7 @@ pub mod serve;
 pub mod store_url;
 pub mod units;
 
+use sessionkit_core::store::Page;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -541,7 +542,11 @@ async fn list(args: &StoreArgs, user: Option<&str>, limit: usize) -> anyhow::Res
             let mut after: Option<SessionKey> = None;
             while all.len() < limit {
                 let page = listing
-                    .list_boxed(now, after.as_ref(), (limit - all.len()).min(500))
+                    .list_boxed(Page {
+                        now,
+                        after: after.as_ref(),
+                        limit: (limit - all.len()).min(500),
+                    })
                     .await
                     .map_err(report)?;
                 let Some(last) = page.last().map(|i| i.key) else {

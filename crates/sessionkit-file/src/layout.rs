@@ -177,11 +177,10 @@ macro_rules! listing_and_user_index {
         impl ::sessionkit_core::store::SessionListing for $store {
             async fn list(
                 &self,
-                now: ::time::OffsetDateTime,
-                after: Option<&::sessionkit_core::SessionKey>,
-                limit: usize,
+                page: ::sessionkit_core::store::Page<'_>,
             ) -> Result<Vec<::sessionkit_core::store::SessionInfo>, ::sessionkit_core::StoreError>
             {
+                let ::sessionkit_core::store::Page { now, after, limit } = page;
                 $crate::layout::list(&self.inner, now, after, limit).await
             }
         }

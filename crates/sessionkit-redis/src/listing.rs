@@ -1,5 +1,6 @@
 //! Whole-namespace work: listing and `clear_expired`, both by `SCAN` on every primary.
 
+use sessionkit_core::store::Page;
 use std::collections::BTreeMap;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -59,12 +60,8 @@ pub(crate) async fn read_fields(
 /// Only metadata is read, so a session whose data is unreadable (which `load` reports as
 /// missing) is still listed — the place to find it for inspection.
 impl SessionListing for RedisStore {
-    async fn list(
-        &self,
-        now: OffsetDateTime,
-        after: Option<&SessionKey>,
-        limit: usize,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
+    async fn list(&self, page: Page<'_>) -> Result<Vec<SessionInfo>, StoreError> {
+        let Page { now, after, limit } = page;
         let mut scanner =
             Scanner::new(&self.inner.conn, self.inner.layout.session_pattern()).await?;
         let mut keys = Vec::new();

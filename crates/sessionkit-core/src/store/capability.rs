@@ -31,6 +31,39 @@ pub struct SessionInfo {
     pub meta: Metadata,
 }
 
+/// One page of a [`SessionListing`]: the sessions live at `now` whose keys come after
+/// `after` (keyset pagination: pass the last key of a page to get the next), at most
+/// `limit` of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page<'a> {
+    /// The instant that decides which sessions are live.
+    pub now: OffsetDateTime,
+    /// List only keys greater than this one; `None`: from the first key.
+    pub after: Option<&'a SessionKey>,
+    /// At most this many sessions.
+    pub limit: usize,
+}
+
+impl<'a> Page<'a> {
+    /// The first `limit` sessions live at `now`.
+    pub fn first(now: OffsetDateTime, limit: usize) -> Page<'a> {
+        Page {
+            now,
+            after: None,
+            limit,
+        }
+    }
+
+    /// The next `limit` sessions live at `now` after the key `after`.
+    pub fn after(now: OffsetDateTime, after: &'a SessionKey, limit: usize) -> Page<'a> {
+        Page {
+            now,
+            after: Some(after),
+            limit,
+        }
+    }
+}
+
 store_contract! {
     /// Optional capability: enumerate live sessions, in key order, a page at a time (for the
     /// CLI's `list` and admin pages).
@@ -38,14 +71,10 @@ store_contract! {
         /// [`SessionStore::listing`](super::SessionStore::listing) returns it.
         dyn DynSessionListing;
 
-        /// Up to `limit` live sessions with keys greater than `after` (all keys when
-        /// `None`), in ascending key order. Rotation markers are not listed.
-        async fn list / list_boxed <'a>(
-            &'a self,
-            now: OffsetDateTime,
-            after: Option<&'a SessionKey>,
-            limit: usize,
-        ) -> Vec<SessionInfo>;
+        /// The [`Page`]: up to `page.limit` sessions live at `page.now` with keys greater
+        /// than `page.after` (all keys when `None`), in ascending key order. Rotation
+        /// markers are not listed.
+        async fn list / list_boxed <'a>(&'a self, page: Page<'a>) -> Vec<SessionInfo>;
     }
 
     /// Optional capability: the per-user index, maintained by the store on every write

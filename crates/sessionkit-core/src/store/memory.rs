@@ -1,5 +1,6 @@
 //! [`MemoryStore`]: sessions in a sharded in-process map.
 
+use crate::store::Page;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -526,12 +527,8 @@ impl SessionStore for MemoryStore {
 
 /// Listing scans every shard: fine for an admin page or the CLI, not for a request path.
 impl SessionListing for MemoryStore {
-    async fn list(
-        &self,
-        now: OffsetDateTime,
-        after: Option<&SessionKey>,
-        limit: usize,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
+    async fn list(&self, page: Page<'_>) -> Result<Vec<SessionInfo>, StoreError> {
+        let Page { now, after, limit } = page;
         let mut all = self.scan(micros(now), |k, _| after.is_none_or(|a| k > a));
         all.truncate(limit);
         Ok(all)

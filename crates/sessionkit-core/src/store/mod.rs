@@ -49,7 +49,7 @@ use crate::device::ClientInfo;
 
 pub use cached::{CachedStore, LocalCache, SessionCache};
 pub use capability::{
-    DynLeaseStore, DynSessionListing, DynUserIndex, LeaseStore, SessionInfo, SessionListing,
+    DynLeaseStore, DynSessionListing, DynUserIndex, LeaseStore, Page, SessionInfo, SessionListing,
     UserIndex,
 };
 pub use client::{ClientStore, CookieContents, MAX_COOKIE_SIZE, check_cookie_size};

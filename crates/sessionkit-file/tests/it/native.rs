@@ -1,5 +1,6 @@
 //! sessionkit's own file layout: the conformance suite and the files on disk.
 
+use sessionkit_core::store::Page;
 use sessionkit_file::FileStore;
 use sessionkit_testkit::Profile;
 
@@ -32,7 +33,7 @@ async fn create_never_makes_the_lock_directory_only_on_a_write() {
     store
         .listing()
         .unwrap()
-        .list_boxed(now, None, 10)
+        .list_boxed(Page::first(now, 10))
         .await
         .unwrap();
     store
@@ -163,7 +164,7 @@ async fn client_info_compatibility() {
     let listed = store
         .listing()
         .unwrap()
-        .list_boxed(now, None, 10)
+        .list_boxed(Page::first(now, 10))
         .await
         .unwrap();
     assert_eq!(listed.len(), 4);

@@ -1,5 +1,6 @@
 //! [`DjangoCacheStore`]: Django's `cache` engine, where Redis is the only store.
 
+use sessionkit_core::store::Page;
 use std::fmt;
 use std::sync::Arc;
 
@@ -438,12 +439,8 @@ impl SessionStore for DjangoCacheStore {
 /// Scans every key of the namespace, sorts them, then reads and decodes values in key
 /// order until `limit` live sessions are found: the whole keyspace is scanned per page.
 impl SessionListing for DjangoCacheStore {
-    async fn list(
-        &self,
-        now: OffsetDateTime,
-        after: Option<&SessionKey>,
-        limit: usize,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
+    async fn list(&self, page: Page<'_>) -> Result<Vec<SessionInfo>, StoreError> {
+        let Page { now, after, limit } = page;
         let mut keys = self.side().all_keys().await?;
         keys.retain(|k| after.is_none_or(|a| k > a));
         let mut out = Vec::with_capacity(limit.min(keys.len()));

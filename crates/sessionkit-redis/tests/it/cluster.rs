@@ -4,6 +4,7 @@
 //! The failover test is named `failover_*` so that a runner can put it in a serial group;
 //! it also takes the exclusive cluster lock (see `common::cluster_lock`).
 
+use sessionkit_core::store::Page;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -157,7 +158,7 @@ async fn listing_and_cleanup_cover_every_primary() {
     let listed = store
         .listing()
         .unwrap()
-        .list_boxed(NOW + secs(10), None, 1000)
+        .list_boxed(Page::first(NOW + secs(10), 1000))
         .await
         .unwrap();
     let listed: BTreeSet<SessionKey> = listed.into_iter().map(|i| i.key).collect();

@@ -4,6 +4,7 @@
 //! data or the TTL, unreadable values, touches.
 
 use sessionkit_core::EXPIRY_KEY;
+use sessionkit_core::store::Page;
 use sessionkit_core::{
     Config, CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
     Token, Value, pytime,
@@ -412,7 +413,7 @@ async fn unreadable_values_are_missing_and_left_alone() {
         store
             .listing()
             .unwrap()
-            .list_boxed(NOW, None, 10)
+            .list_boxed(Page::first(NOW, 10))
             .await
             .unwrap()
             .is_empty()
@@ -442,7 +443,7 @@ async fn cached_db_keys_are_not_the_cache_engines() {
         store
             .listing()
             .unwrap()
-            .list_boxed(NOW - secs(10), None, 10)
+            .list_boxed(Page::first(NOW - secs(10), 10))
             .await
             .unwrap()
             .is_empty()

@@ -1,5 +1,6 @@
 //! A standalone server: the conformance suite and what is specific to Redis.
 
+use sessionkit_core::store::Page;
 use std::time::{Duration, Instant};
 
 use sessionkit_core::{
@@ -244,7 +245,7 @@ async fn unreadable_records_are_missing_and_left_alone() {
     let listed = store
         .listing()
         .unwrap()
-        .list_boxed(NOW, None, 10)
+        .list_boxed(Page::first(NOW, 10))
         .await
         .unwrap();
     assert_eq!(listed.len(), 1, "{listed:?}");
@@ -528,7 +529,7 @@ async fn client_info_compatibility() {
     let listed = store
         .listing()
         .unwrap()
-        .list_boxed(NOW, None, 10)
+        .list_boxed(Page::first(NOW, 10))
         .await
         .unwrap();
     assert_eq!(listed.len(), 2);

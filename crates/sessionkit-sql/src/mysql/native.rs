@@ -1,5 +1,6 @@
 //! [`MySqlStore`]: the native layout in MySQL or MariaDB (see the [driver docs](super)).
 
+use sessionkit_core::store::Page;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -451,12 +452,8 @@ impl SessionStore for MySqlStore {
 }
 
 impl SessionListing for MySqlStore {
-    async fn list(
-        &self,
-        now: OffsetDateTime,
-        after: Option<&SessionKey>,
-        limit: usize,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
+    async fn list(&self, page: Page<'_>) -> Result<Vec<SessionInfo>, StoreError> {
+        let Page { now, after, limit } = page;
         let limit = Value::UInt(u64::try_from(limit).unwrap_or(u64::MAX));
         match after {
             Some(a) => {

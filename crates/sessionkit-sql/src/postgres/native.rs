@@ -1,5 +1,6 @@
 //! [`PostgresStore`]: the native layout in PostgreSQL (see the [driver docs](super)).
 
+use sessionkit_core::store::Page;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -346,12 +347,8 @@ impl SessionStore for PostgresStore {
 }
 
 impl SessionListing for PostgresStore {
-    async fn list(
-        &self,
-        now: OffsetDateTime,
-        after: Option<&SessionKey>,
-        limit: usize,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
+    async fn list(&self, page: Page<'_>) -> Result<Vec<SessionInfo>, StoreError> {
+        let Page { now, after, limit } = page;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let now = ts(now);
         match after {

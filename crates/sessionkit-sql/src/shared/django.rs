@@ -276,10 +276,9 @@ macro_rules! django_store_common {
         impl ::sessionkit_core::SessionListing for $store {
             async fn list(
                 &self,
-                now: ::time::OffsetDateTime,
-                after: Option<&::sessionkit_core::SessionKey>,
-                limit: usize,
+                page: ::sessionkit_core::store::Page<'_>,
             ) -> Result<Vec<::sessionkit_core::SessionInfo>, ::sessionkit_core::StoreError> {
+                let ::sessionkit_core::store::Page { now, after, limit } = page;
                 $crate::shared::django::list(self, now, after, limit).await
             }
         }

@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: the native layout in SQLite (see the [driver docs](super)).
 
+use sessionkit_core::store::Page;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -377,12 +378,8 @@ impl SessionStore for SqliteStore {
 }
 
 impl SessionListing for SqliteStore {
-    async fn list(
-        &self,
-        now: OffsetDateTime,
-        after: Option<&SessionKey>,
-        limit: usize,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
+    async fn list(&self, page: Page<'_>) -> Result<Vec<SessionInfo>, StoreError> {
+        let Page { now, after, limit } = page;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         match after {
             Some(a) => self.query_infos(&self.inner.sql.list, &[&micros(now), &a.as_str(), &limit]),

@@ -2,6 +2,7 @@
 //! vectors, produced by running Django) are read, what the stores write is what Django
 //! writes, unreadable rows are left alone, tokens compare byte for byte.
 
+use sessionkit_core::store::Page;
 use sessionkit_core::{
     CreateOutcome, Data, Lookup, Metadata, Record, SaveOutcome, SessionKey, SessionStore,
     StoreError, StoreErrorKind, Token, Value, json, pytime,
@@ -211,7 +212,7 @@ pub(crate) async fn unreadable_rows_are_missing_and_left<S: SessionStore>(store:
     let listing = other.listing().expect("listing");
     assert!(
         !listing
-            .list_boxed(now, None, 100)
+            .list_boxed(Page::first(now, 100))
             .await
             .expect("list")
             .iter()
@@ -622,7 +623,7 @@ pub(crate) async fn local_times<S: SessionStore>(
     // Listing reads local times too.
     let listing = store.listing().expect("the Django layout lists");
     let listed = listing
-        .list_boxed(datetime!(2026-07-15 14:30 UTC), None, 10)
+        .list_boxed(Page::first(datetime!(2026-07-15 14:30 UTC), 10))
         .await
         .expect("list");
     assert_eq!(listed.len(), 1);

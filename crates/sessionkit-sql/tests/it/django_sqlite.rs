@@ -1,6 +1,7 @@
 //! The Django-layout SQLite store: the conformance suite's Django profile on a temp file,
 //! plus Django's formats, the journal mode and the missing-table rule.
 
+use sessionkit_core::store::Page;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
@@ -262,7 +263,7 @@ async fn two_stores_on_one_file_clean_each_row_once() {
     let listed = b
         .listing()
         .unwrap()
-        .list_boxed(later, None, 100)
+        .list_boxed(Page::first(later, 100))
         .await
         .unwrap();
     assert_eq!(listed.len(), 5);

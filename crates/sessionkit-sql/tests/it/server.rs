@@ -3,6 +3,7 @@
 //! Tables that outlive their test (a killed process) are swept by the next run once they
 //! are [`STALE_AFTER`] old, so a sweep never touches a table a running test still uses.
 
+use sessionkit_core::store::Page;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -178,7 +179,11 @@ pub(crate) async fn live_count<S: SessionStore>(store: &S, now: OffsetDateTime) 
     let mut after = None;
     loop {
         let page = listing
-            .list_boxed(now, after.as_ref(), 500)
+            .list_boxed(Page {
+                now,
+                after: after.as_ref(),
+                limit: 500,
+            })
             .await
             .expect("list");
         let Some(last) = page.last() else {

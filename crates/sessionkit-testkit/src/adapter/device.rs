@@ -4,6 +4,7 @@
 //! [`adapter_device_tests!`](crate::adapter_device_tests); the adapter's server must hand
 //! the engine the socket's peer address (axum: `into_make_service_with_connect_info`).
 
+use sessionkit_core::store::Page;
 use sessionkit_core::{ClientInfo, Config, ConfigBuilder, Engine, MemoryStore, SessionStore};
 
 use super::{Adapter, Server};
@@ -24,7 +25,7 @@ pub async fn stored_client(store: &MemoryStore, now: time::OffsetDateTime) -> Op
     let list = store
         .listing()
         .unwrap()
-        .list_boxed(now, None, 10)
+        .list_boxed(Page::first(now, 10))
         .await
         .unwrap();
     assert_eq!(list.len(), 1, "{list:?}");

@@ -2,6 +2,7 @@
 //! listing, the per-user index, the client info and leases.
 
 use super::*;
+use sessionkit_core::store::Page;
 
 /// Listing pages through live sessions in key order, skipping expired ones and markers.
 pub async fn listing_pages_through_live_sessions<S: SessionStore>(store: &S, p: &Profile) {
@@ -27,7 +28,11 @@ pub async fn listing_pages_through_live_sessions<S: SessionStore>(store: &S, p: 
     let mut after: Option<SessionKey> = None;
     loop {
         let page = listing
-            .list_boxed(at(10), after.as_ref(), 3)
+            .list_boxed(Page {
+                now: at(10),
+                after: after.as_ref(),
+                limit: 3,
+            })
             .await
             .expect("list");
         assert!(page.len() <= 3);
@@ -162,7 +167,11 @@ pub async fn client_info_round_trips<S: SessionStore>(store: &S, p: &Profile) {
         let mut after: Option<SessionKey> = None;
         loop {
             let page = listing
-                .list_boxed(NOW, after.as_ref(), 50)
+                .list_boxed(Page {
+                    now: NOW,
+                    after: after.as_ref(),
+                    limit: 50,
+                })
                 .await
                 .expect("list");
             let Some(last) = page.last() else { break };

@@ -1,5 +1,6 @@
 //! Values kept byte for byte, client-side stores, keys hashed at rest.
 
+use sessionkit_core::store::Page;
 use std::time::Duration;
 
 use sessionkit_core::*;
@@ -93,7 +94,7 @@ async fn keys_hashed_at_rest_never_reach_the_store() {
         .store
         .listing()
         .unwrap()
-        .list_boxed(T1, None, 10)
+        .list_boxed(Page::first(T1, 10))
         .await
         .unwrap();
     assert!(listed.iter().all(|i| i.key != key));

@@ -2,6 +2,7 @@
 //! device label), when (creation and the writes it already makes, never a touch), the
 //! recording switch, and the optional user-agent binding.
 
+use sessionkit_core::store::Page;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -287,7 +288,7 @@ async fn the_memory_store_keeps_client_info_beside_users() {
         let listed = store
             .listing()
             .unwrap()
-            .list_boxed(T1, None, 5)
+            .list_boxed(Page::first(T1, 5))
             .await
             .unwrap();
         assert_eq!(listed[0].meta, got.meta);
