@@ -510,13 +510,9 @@ async fn unreadable_records_mysql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreadable_records_redis() {
     let url = redis_url();
-    let Some(store) = sessionkit_testkit::require_store(
-        "Redis",
-        sessionkit_redis::RedisStore::connect(&url).await,
-    ) else {
+    let Some((store, app)) = redis_app(sessionkit_redis::RedisStore::connect(&url).await) else {
         return;
     };
-    let app = App::new(Engine::new(store.clone(), Config::default()));
     unreadable_records("redis", &app, &Raw::Redis(url, store)).await;
 }
 
@@ -560,25 +556,49 @@ fn redis_cli_bytes(url: &str, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
     out.stdout
 }
 
+/// The app over a store `connect` opened on Redis, and the store (None: SKIP, no Redis).
+fn redis_app<S: sessionkit_core::SessionStore + Clone>(
+    opened: Result<S, sessionkit_core::StoreError>,
+) -> Option<(S, App)> {
+    let store = sessionkit_testkit::require_store("Redis", opened)?;
+    let app = App::new(Engine::new(store.clone(), Config::default()));
+    Some((store, app))
+}
+
+/// Stores `pickle` as a session under a new key in Django's cache layout on Redis
+/// (expiring in 600 s). Returns the key, its Redis name and the cookie pair.
+fn plant_pickle(
+    url: &str,
+    store: &sessionkit_redis::DjangoCacheStore,
+    pickle: &[u8],
+) -> (SessionKey, String, String) {
+    let key = SessionKey::generate();
+    let name = store.redis_key(&key);
+    redis_cli_bytes(url, &["-x", "SET", &name], Some(pickle));
+    redis_cli_bytes(url, &["EXPIRE", &name, "600"], None);
+    let pair = format!("sessionid={}", key.as_str());
+    (key, name, pair)
+}
+
+/// The bytes stored under the Redis name `name` (`redis-cli` adds a newline: checked, cut).
+fn stored_pickle(url: &str, name: &str) -> Vec<u8> {
+    let mut stored = redis_cli_bytes(url, &["GET", name], None);
+    assert_eq!(stored.pop(), Some(b'\n'));
+    stored
+}
+
 /// Django's cache layout on Redis (pickled dicts): each evil pickle is "no session" plus a
 /// warning, nothing is constructed or run, and the value is left byte for byte; a write
 /// starts a new session under a new key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evil_pickles_in_djangos_cache_layout_are_no_session() {
     let url = redis_url();
-    let Some(store) = sessionkit_testkit::require_store(
-        "Redis",
-        sessionkit_redis::DjangoCacheStore::connect(&url).await,
-    ) else {
+    let Some((store, app)) = redis_app(sessionkit_redis::DjangoCacheStore::connect(&url).await)
+    else {
         return;
     };
-    let app = App::new(Engine::new(store.clone(), Config::default()));
     for (pickle, what, why) in EVIL_PICKLES {
-        let key = SessionKey::generate();
-        let name = store.redis_key(&key);
-        redis_cli_bytes(&url, &["-x", "SET", &name], Some(pickle));
-        redis_cli_bytes(&url, &["EXPIRE", &name, "600"], None);
-        let pair = format!("sessionid={}", key.as_str());
+        let (key, name, pair) = plant_pickle(&url, &store, pickle);
         let logs = Logs::mark();
         let r = app.get("/color/get", Some(&pair)).await;
         assert_eq!(
@@ -596,8 +616,7 @@ async fn evil_pickles_in_djangos_cache_layout_are_no_session() {
         let r = app.get("/", Some(&pair)).await;
         assert_eq!(r.body, "Visit count: 1", "{what}");
         assert_ne!(r.cookie().unwrap(), pair, "{what}: a new key");
-        let mut stored = redis_cli_bytes(&url, &["GET", &name], None);
-        assert_eq!(stored.pop(), Some(b'\n'));
+        let stored = stored_pickle(&url, &name);
         assert_eq!(stored, *pickle, "{what}: left as it was");
         redis_cli_bytes(&url, &["DEL", &name], None);
     }
@@ -609,24 +628,16 @@ async fn evil_pickles_in_djangos_cache_layout_are_no_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_16_objects_in_djangos_cache_layout_are_kept_not_run() {
     let url = redis_url();
-    let Some(store) = sessionkit_testkit::require_store(
-        "Redis",
-        sessionkit_redis::DjangoCacheStore::connect(&url).await,
-    ) else {
+    let Some((store, app)) = redis_app(sessionkit_redis::DjangoCacheStore::connect(&url).await)
+    else {
         return;
     };
-    let app = App::new(Engine::new(store.clone(), Config::default()));
     let pickle: &[u8] = b"\x80\x04\x95$\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01x\x94\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94s.";
-    let key = SessionKey::generate();
-    let name = store.redis_key(&key);
-    redis_cli_bytes(&url, &["-x", "SET", &name], Some(pickle));
-    redis_cli_bytes(&url, &["EXPIRE", &name, "600"], None);
-    let pair = format!("sessionid={}", key.as_str());
+    let (_, name, pair) = plant_pickle(&url, &store, pickle);
     let r = app.get("/", Some(&pair)).await;
     assert_eq!(r.body, "Visit count: 1");
     assert!(r.cookie().is_none_or(|c| c == pair), "the same session");
-    let mut stored = redis_cli_bytes(&url, &["GET", &name], None);
-    assert_eq!(stored.pop(), Some(b'\n'));
+    let stored = stored_pickle(&url, &name);
     let map = sessionkit_django::pickle::loads_session(&stored).unwrap();
     let original = sessionkit_django::pickle::loads_session(pickle).unwrap();
     assert_eq!(map["x"], original["x"], "the object, as it came");

@@ -5,10 +5,10 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use sessionkit_cli::serve::app;
 use sessionkit_core::{Config, Engine, MemoryStore};
-use tower::ServiceExt;
+
+use crate::support::send_with_cookie;
 
 struct Res {
     status: StatusCode,
@@ -47,30 +47,12 @@ impl Client {
     }
 
     async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Res {
-        let req = match &self.cookie {
-            Some(c) => req.header(header::COOKIE, c),
-            None => req,
-        };
-        let res = self
-            .app
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
-        for c in res.headers().get_all(header::SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            self.cookie = if c.contains("Max-Age=0") {
-                None
-            } else {
-                c.split(';').next().map(str::to_owned)
-            };
-        }
-        let (status, headers) = (res.status(), res.headers().clone());
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let (status, headers, body) =
+            send_with_cookie(&self.app, &mut self.cookie, req, body).await;
         Res {
             status,
             headers,
-            body: String::from_utf8(bytes.to_vec()).unwrap(),
+            body,
         }
     }
 
@@ -89,6 +71,26 @@ impl Client {
             .header(header::HOST, "127.0.0.1:8000")
             .header(header::ORIGIN, "http://127.0.0.1:8000");
         self.send(req, Body::from(form.to_owned())).await
+    }
+
+    /// [`Client::post`] of `fields` (may be empty) with the CSRF `token`.
+    async fn submit(&mut self, path: &str, fields: &str, token: &str) -> Res {
+        let form = match fields {
+            "" => format!("csrfmiddlewaretoken={token}"),
+            _ => format!("{fields}&csrfmiddlewaretoken={token}"),
+        };
+        self.post(path, &form).await
+    }
+
+    /// Sets `color` on both routes: `GET /color/set`, then the form on `/color` with a
+    /// fresh token. Returns both answers.
+    async fn set_color_both_ways(&mut self, color: &str) -> (Res, Res) {
+        let got = self.text(&format!("/color/set?color={color}")).await;
+        let token = self.page("/color").await.token();
+        let posted = self
+            .submit("/color", &format!("color={color}"), &token)
+            .await;
+        (got, posted)
     }
 }
 
@@ -129,12 +131,7 @@ async fn forms_refuse_missing_wrong_and_cross_site_tokens() {
     // Another visitor's valid token is no good either.
     let mut other = Client::new();
     let theirs = other.page("/color").await.token();
-    let res = c
-        .post(
-            "/color",
-            &format!("color=teal&csrfmiddlewaretoken={theirs}"),
-        )
-        .await;
+    let res = c.submit("/color", "color=teal", &theirs).await;
     assert_eq!(res.status, 403);
 
     let cross = Request::post("/color")
@@ -155,7 +152,6 @@ async fn forms_refuse_missing_wrong_and_cross_site_tokens() {
 async fn bad_form_values_are_400() {
     let mut c = Client::new();
     let token = c.page("/account").await.token();
-    let with = |fields: &str| format!("{fields}&csrfmiddlewaretoken={token}");
     for (path, fields) in [
         ("/color", "color="),
         ("/color", "nothing=here"),
@@ -163,7 +159,7 @@ async fn bad_form_values_are_400() {
         ("/account/login", "user="),
         ("/account/revoke", "session=0a1b2c3d"),
     ] {
-        let res = c.post(path, &with(fields)).await;
+        let res = c.submit(path, fields, &token).await;
         assert_eq!(res.status, 400, "{path} {fields}: {}", res.body);
     }
     // Not a form: the CSRF layer finds no field, so the token rides in the header (as
@@ -178,16 +174,13 @@ async fn bad_form_values_are_400() {
     assert_eq!(res.status, 400);
     // Signed in, a malformed fingerprint is refused too.
     assert_eq!(
-        c.post("/account/login", &with("user=alice")).await.status,
+        c.submit("/account/login", "user=alice", &token)
+            .await
+            .status,
         303
     );
     let token = c.page("/account").await.token();
-    let res = c
-        .post(
-            "/account/revoke",
-            &format!("session=nope&csrfmiddlewaretoken={token}"),
-        )
-        .await;
+    let res = c.submit("/account/revoke", "session=nope", &token).await;
     assert_eq!(res.status, 400);
 }
 
@@ -201,12 +194,7 @@ async fn pages_without_forms_start_no_session_and_logout_removes_the_cookie() {
 
     let token = c.page("/account").await.token();
     assert!(c.cookie.is_some(), "a form page stores its CSRF token");
-    let res = c
-        .post(
-            "/account/login",
-            &format!("user=alice&csrfmiddlewaretoken={token}"),
-        )
-        .await;
+    let res = c.submit("/account/login", "user=alice", &token).await;
     assert_eq!(res.status, 303);
     let res = c.page("/account").await;
     assert!(res.body.contains("Signed in as alice"));
@@ -214,12 +202,7 @@ async fn pages_without_forms_start_no_session_and_logout_removes_the_cookie() {
     let new_token = res.token();
     assert_ne!(new_token, token, "login rotates the CSRF token");
 
-    let res = c
-        .post(
-            "/account/logout",
-            &format!("csrfmiddlewaretoken={new_token}"),
-        )
-        .await;
+    let res = c.submit("/account/logout", "", &new_token).await;
     assert_eq!(res.status, 303);
     assert!(
         res.header(header::LOCATION)
@@ -254,47 +237,31 @@ async fn issue_15_one_color_rule_on_every_route() {
         "a%0Ab",
     ];
     for color in accepted {
-        let plain = Request::get(format!("/color/set?color={color}"));
-        let res = c.send(plain, Body::empty()).await;
-        assert_eq!(res.status, 200, "GET {color}: {}", res.body);
-        let token = c.page("/color").await.token();
-        let res = c
-            .post(
-                "/color",
-                &format!("color={color}&csrfmiddlewaretoken={token}"),
-            )
-            .await;
-        assert_eq!(res.status, 303, "POST {color}: {}", res.body);
+        let (got, posted) = c.set_color_both_ways(color).await;
+        assert_eq!(got.status, 200, "GET {color}: {}", got.body);
+        assert_eq!(posted.status, 303, "POST {color}: {}", posted.body);
     }
     // Stored trimmed, the same on both routes.
-    let res = c.send(Request::get("/color/get"), Body::empty()).await;
+    let res = c.text("/color/get").await;
     assert_eq!(res.body, "Favorite color: été");
     for color in refused {
-        let plain = Request::get(format!("/color/set?color={color}"));
-        let res = c.send(plain, Body::empty()).await;
-        assert_eq!(res.status, 400, "GET {}", &color[..color.len().min(50)]);
+        let (got, posted) = c.set_color_both_ways(color).await;
+        assert_eq!(got.status, 400, "GET {}", &color[..color.len().min(50)]);
         assert_eq!(
-            res.body,
+            got.body,
             "Invalid color: 1 to 40 characters, no control characters (e.g. /color/set?color=blue)"
         );
-        let token = c.page("/color").await.token();
-        let res = c
-            .post(
-                "/color",
-                &format!("color={color}&csrfmiddlewaretoken={token}"),
-            )
-            .await;
-        assert_eq!(res.status, 400, "POST {}", &color[..color.len().min(50)]);
+        assert_eq!(posted.status, 400, "POST {}", &color[..color.len().min(50)]);
         assert!(
-            res.body.contains("Enter a color of 1 to 40 characters"),
+            posted.body.contains("Enter a color of 1 to 40 characters"),
             "{}",
-            res.body
+            posted.body
         );
     }
     // Nothing refused was stored.
-    let res = c.send(Request::get("/color/get"), Body::empty()).await;
+    let res = c.text("/color/get").await;
     assert_eq!(res.body, "Favorite color: été");
-    let res = c.send(Request::get("/color/set"), Body::empty()).await;
+    let res = c.text("/color/set").await;
     assert_eq!(
         (res.status.as_u16(), res.body.as_str()),
         (400, "Missing color: use /color/set?color=blue")

@@ -173,16 +173,32 @@ fn issue_15_an_sqlite_file_without_the_table() {
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "the file changed");
 }
 
+/// Asserts that the command `args` failed (exit code 1) with an error naming each of `wants`.
+#[track_caller]
+fn assert_refused(args: &[&str], code: i32, err: &str, wants: &[&str]) {
+    assert_eq!(code, 1, "{args:?}: {err}");
+    for want in wants {
+        assert!(err.contains(want), "{args:?}: wanted {want:?} in: {err}");
+    }
+}
+
+/// Runs `sessionkit serve` on `store` in `dir` (which creates the store), signs alice in
+/// when given a `jar`, and stops the server again.
+fn serve_once(dir: &Path, store: &str, jar: Option<&mut Jar>) {
+    let port = free_port();
+    let _server = serve(dir, port, Some(store));
+    if let Some(jar) = jar {
+        jar.get(&format!("127.0.0.1:{port}"), "/login?user=alice");
+    }
+}
+
 /// A table whose recorded layout version is not this build's: refused with the reason,
 /// never migrated (the version row and the file stay as they were).
 #[test]
 fn issue_15_another_layout_version_is_refused_not_migrated() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    {
-        // A real store, made by `serve`.
-        let _server = serve(dir.path(), port, Some("sqlite://s.sqlite3"));
-    }
+    // A real store, made by `serve`.
+    serve_once(dir.path(), "sqlite://s.sqlite3", None);
     let path = dir.path().join("s.sqlite3");
     // Version 1 (before issue 19's device-metadata columns) is upgraded only by `serve`:
     // the store commands refuse it, say how, and leave it alone.
@@ -200,10 +216,7 @@ fn issue_15_another_layout_version_is_refused_not_migrated() {
         drop(conn);
         for args in commands("sqlite://s.sqlite3", &[]) {
             let (code, _, err) = run(&args, dir.path());
-            assert_eq!(code, 1, "{args:?}: {err}");
-            for want in wants {
-                assert!(err.contains(want), "{args:?}: {err}");
-            }
+            assert_refused(&args, code, &err, &wants);
         }
         let conn = rusqlite::Connection::open(&path).unwrap();
         let found: i64 = conn
@@ -238,18 +251,27 @@ fn issue_15_serve_still_creates() {
     std::fs::create_dir(&sessions).unwrap();
     let file_url = format!("file://{}", sessions.display());
     for store in ["sqlite://new.sqlite3", file_url.as_str()] {
-        let port = free_port();
-        let mut jar = Jar::default();
-        {
-            let _server = serve(dir.path(), port, Some(store));
-            jar.get(&format!("127.0.0.1:{port}"), "/login?user=alice");
-        }
+        serve_once(dir.path(), store, Some(&mut Jar::default()));
         let (code, out, err) = run(&["list", "--store", store], dir.path());
         assert_eq!(code, 0, "{store}: {err}");
         assert_eq!(out.lines().count(), 1, "{store}: {out}");
     }
     assert!(dir.path().join("new.sqlite3").is_file());
     assert!(sessions.join(".locks").is_dir());
+}
+
+/// A server database without sessionkit's tables (`scheme`: how the error names the server):
+/// every store command names the missing table and creates nothing.
+fn refused_without_the_table(url: &str, scheme: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = format!("table sessionkit_session not found in {scheme}://");
+    refused_everywhere(
+        dir.path(),
+        url,
+        &[],
+        &[],
+        &[&missing, "nothing was created"],
+    );
 }
 
 /// PostgreSQL: a schema of its own (on the search path) without sessionkit's tables.
@@ -280,17 +302,7 @@ fn issue_15_a_missing_postgres_table_is_named_and_not_created() {
         '?'
     };
     let url = format!("{}{sep}options=-csearch_path%3D{schema}", postgres_url());
-    let dir = tempfile::tempdir().unwrap();
-    refused_everywhere(
-        dir.path(),
-        &url,
-        &[],
-        &[],
-        &[
-            "table sessionkit_session not found in postgres://",
-            "nothing was created",
-        ],
-    );
+    refused_without_the_table(&url, "postgres");
     let tables: i64 = rt
         .block_on(client.query_one(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
@@ -323,17 +335,7 @@ fn issue_15_a_missing_mysql_table_is_named_and_not_created() {
     rt.block_on(conn.query_drop(format!("CREATE DATABASE {db}")))
         .unwrap();
     let url = format!("{}/{db}", base.rsplit_once('/').unwrap().0);
-    let dir = tempfile::tempdir().unwrap();
-    refused_everywhere(
-        dir.path(),
-        &url,
-        &[],
-        &[],
-        &[
-            "table sessionkit_session not found in mysql://",
-            "nothing was created",
-        ],
-    );
+    refused_without_the_table(&url, "mysql");
     let tables: Option<i64> = rt
         .block_on(conn.exec_first(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ?",
@@ -355,12 +357,12 @@ fn issue_15_a_file_that_is_not_sqlite() {
     std::fs::write(dir.path().join("notes.txt"), "x".repeat(4096)).unwrap();
     for args in commands("sqlite://notes.txt", &[]) {
         let (code, _, err) = run(&args, dir.path());
-        assert_eq!(code, 1, "{args:?}: {err}");
-        assert!(
-            err.contains("notes.txt is not an SQLite database"),
-            "{args:?}: {err}"
+        assert_refused(
+            &args,
+            code,
+            &err,
+            &["notes.txt is not an SQLite database", "check the path"],
         );
-        assert!(err.contains("check the path"), "{args:?}: {err}");
     }
 }
 
@@ -369,26 +371,24 @@ fn issue_15_a_file_that_is_not_sqlite() {
 #[test]
 fn issue_15_a_database_locked_by_another_process() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    {
-        let _server = serve(dir.path(), port, Some("sqlite://s.sqlite3"));
-    }
+    serve_once(dir.path(), "sqlite://s.sqlite3", None);
     let holder = rusqlite::Connection::open(dir.path().join("s.sqlite3")).unwrap();
     holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
     holder
         .execute_batch("DELETE FROM sessionkit_session")
         .unwrap();
-    let (code, _, err) = run(
-        &["revoke", "--store", "sqlite://s.sqlite3", "--key", KEY],
-        dir.path(),
-    );
+    let args = ["revoke", "--store", "sqlite://s.sqlite3", "--key", KEY];
+    let (code, _, err) = run(&args, dir.path());
     holder.execute_batch("ROLLBACK").unwrap();
-    assert_eq!(code, 1, "{err}");
-    assert!(
-        err.contains("SQLite database s.sqlite3 is locked by another process"),
-        "{err}"
+    assert_refused(
+        &args,
+        code,
+        &err,
+        &[
+            "SQLite database s.sqlite3 is locked by another process",
+            "retry",
+        ],
     );
-    assert!(err.contains("retry"), "{err}");
 }
 
 /// Permission denied, for real: as root (which ignores file permissions) the command runs
@@ -396,12 +396,7 @@ fn issue_15_a_database_locked_by_another_process() {
 #[test]
 fn issue_15_permission_denied_names_the_file_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut jar = Jar::default();
-    {
-        let _server = serve(dir.path(), port, Some("sqlite://s.sqlite3"));
-        jar.get(&format!("127.0.0.1:{port}"), "/login?user=alice");
-    }
+    serve_once(dir.path(), "sqlite://s.sqlite3", Some(&mut Jar::default()));
     let db = dir.path().join("s.sqlite3");
     let is_root = std::fs::metadata("/proc/self").is_ok_and(|m| {
         use std::os::unix::fs::MetadataExt;

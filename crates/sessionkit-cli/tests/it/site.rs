@@ -4,13 +4,13 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use sessionkit_cli::serve::{Site, app, app_for};
 use sessionkit_core::{Config, Engine, MemoryStore};
 use sessionkit_django::Secrets;
 use sessionkit_django::auth::hashers::make_pbkdf2_sha256;
 use sessionkit_django::auth::{DjangoAuth, SqliteUserLoader, UserTable};
-use tower::ServiceExt;
+
+use crate::support::send_with_cookie;
 
 /// One client of one app: its session cookie and the `messages` cookie.
 struct Client {
@@ -44,30 +44,16 @@ impl Client {
 
     async fn send(
         &mut self,
-        mut req: axum::http::request::Builder,
+        req: axum::http::request::Builder,
         body: Body,
     ) -> (StatusCode, String) {
-        if let Some(c) = &self.cookie {
-            req = req.header(header::COOKIE, c);
-        }
-        let res = self
-            .app
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
-        for c in res.headers().get_all(header::SET_COOKIE) {
+        let (status, headers, body) =
+            send_with_cookie(&self.app, &mut self.cookie, req, body).await;
+        for c in headers.get_all(header::SET_COOKIE) {
             let c = c.to_str().unwrap();
             assert!(c.starts_with("sessionid="), "only the session cookie: {c}");
-            self.cookie = if c.contains("Max-Age=0") {
-                None
-            } else {
-                c.split(';').next().map(str::to_owned)
-            };
         }
-        let status = res.status();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8(bytes.to_vec()).unwrap())
+        (status, body)
     }
 }
 
@@ -76,6 +62,11 @@ fn engine() -> Engine {
 }
 
 const SECRET: &str = "django-insecure-demo-secret";
+
+/// The Django layout's app over `engine`, its users from `auth` (none: no users).
+fn django_app(engine: Engine, secrets: &Secrets, auth: Option<DjangoAuth>) -> Router {
+    app_for(engine, Site::django(secrets, auth), 16 * 1024)
+}
 
 #[tokio::test]
 async fn native_whoami_follows_the_name_only_login() {
@@ -130,8 +121,7 @@ async fn native_flash_messages_are_shown_once() {
 
 #[tokio::test]
 async fn django_flash_messages_are_shown_once() {
-    let site = Site::django(&Secrets::new(SECRET), None);
-    messages_flow(app_for(engine(), site, 16 * 1024)).await;
+    messages_flow(django_app(engine(), &Secrets::new(SECRET), None)).await;
 }
 
 #[tokio::test]
@@ -153,11 +143,7 @@ async fn bad_flash_messages_are_refused() {
 
 #[tokio::test]
 async fn django_layout_without_users_is_anonymous_and_refuses_name_only_login() {
-    let mut c = Client::new(app_for(
-        engine(),
-        Site::django(&Secrets::new(SECRET), None),
-        16 * 1024,
-    ));
+    let mut c = Client::new(django_app(engine(), &Secrets::new(SECRET), None));
     let (status, body) = c.get("/login?user=alice").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("Django username and password"), "{body}");
@@ -167,11 +153,7 @@ async fn django_layout_without_users_is_anonymous_and_refuses_name_only_login() 
 #[tokio::test]
 async fn django_layout_without_users_is_anonymous_even_for_a_django_login() {
     let engine = engine();
-    let mut c = Client::new(app_for(
-        engine.clone(),
-        Site::django(&Secrets::new(SECRET), None),
-        16 * 1024,
-    ));
+    let mut c = Client::new(django_app(engine.clone(), &Secrets::new(SECRET), None));
     // A session as Django's login leaves it: nothing here can check its hash.
     let rs = engine.begin(None);
     let session = rs.load().await.unwrap();
@@ -319,21 +301,24 @@ fn auth_db(dir: &std::path::Path, password: &str) -> std::path::PathBuf {
     path
 }
 
-#[tokio::test]
-async fn django_layout_whoami_checks_the_users_hash() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = auth_db(dir.path(), "s3cret");
+/// Django's users from an [`auth_db`] in `dir` (alice, password `s3cret`), under [`SECRET`]:
+/// the database's path, the secrets and the users.
+fn alice_auth(dir: &std::path::Path) -> (std::path::PathBuf, Secrets, DjangoAuth) {
+    let db = auth_db(dir, "s3cret");
     let secrets = Secrets::new(SECRET);
     let auth = DjangoAuth::new(
         &secrets,
         SqliteUserLoader::open(&db, UserTable::django()).unwrap(),
     );
+    (db, secrets, auth)
+}
+
+#[tokio::test]
+async fn django_layout_whoami_checks_the_users_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, secrets, auth) = alice_auth(dir.path());
     let engine = engine();
-    let mut c = Client::new(app_for(
-        engine.clone(),
-        Site::django(&secrets, Some(auth.clone())),
-        16 * 1024,
-    ));
+    let mut c = Client::new(django_app(engine.clone(), &secrets, Some(auth.clone())));
     assert_eq!(c.get("/whoami").await.1, "Anonymous");
     assert_eq!(c.get("/login?user=alice").await.0, StatusCode::BAD_REQUEST);
 
@@ -374,17 +359,8 @@ fn token(page: &str) -> String {
 #[tokio::test]
 async fn django_sign_in_form_is_djangos_authenticate_and_login() {
     let dir = tempfile::tempdir().unwrap();
-    let db = auth_db(dir.path(), "s3cret");
-    let secrets = Secrets::new(SECRET);
-    let auth = DjangoAuth::new(
-        &secrets,
-        SqliteUserLoader::open(&db, UserTable::django()).unwrap(),
-    );
-    let mut c = Client::new(app_for(
-        engine(),
-        Site::django(&secrets, Some(auth)),
-        16 * 1024,
-    ));
+    let (_, secrets, auth) = alice_auth(dir.path());
+    let mut c = Client::new(django_app(engine(), &secrets, Some(auth)));
     let (status, page) = c.page("/account").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(r#"name="password""#), "{page}");
@@ -430,11 +406,7 @@ async fn django_sign_in_form_is_djangos_authenticate_and_login() {
 
 #[tokio::test]
 async fn django_layout_without_users_has_no_sign_in_form() {
-    let mut c = Client::new(app_for(
-        engine(),
-        Site::django(&Secrets::new(SECRET), None),
-        16 * 1024,
-    ));
+    let mut c = Client::new(django_app(engine(), &Secrets::new(SECRET), None));
     let (status, page) = c.page("/account").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Sign in on the Django site"), "{page}");

@@ -151,6 +151,32 @@ impl App {
     }
 }
 
+/// Sends `req` with `body` to `app` as a browser with one session cookie would: with the
+/// `cookie` it holds, which each `Set-Cookie` then replaces (or removes, on `Max-Age=0`).
+/// Returns the status, the headers and the body as text.
+pub(crate) async fn send_with_cookie(
+    app: &Router,
+    cookie: &mut Option<String>,
+    mut req: axum::http::request::Builder,
+    body: Body,
+) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
+    if let Some(c) = cookie.as_deref() {
+        req = req.header(header::COOKIE, c);
+    }
+    let res = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+    for c in res.headers().get_all(header::SET_COOKIE) {
+        let c = c.to_str().unwrap();
+        *cookie = if c.contains("Max-Age=0") {
+            None
+        } else {
+            c.split(';').next().map(str::to_owned)
+        };
+    }
+    let (status, headers) = (res.status(), res.headers().clone());
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
 // ---------------------------------------------------------------------------------------
 // A TCP proxy between the app and a server
 
