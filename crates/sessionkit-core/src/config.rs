@@ -486,12 +486,25 @@ impl ConfigBuilder {
         c.session_header = match &c.transport {
             Transport::Cookie => None,
             Transport::Header(name) | Transport::Both(name) => {
-                let reserved = ["cookie", "set-cookie", "vary", "content-length", "host"];
+                // Also the headers a cross-site page may set without a CORS preflight
+                // (Accept, Accept-Language, Content-Language, Content-Type): a session id
+                // in one of them could be planted by another site.
+                let reserved = [
+                    "cookie",
+                    "set-cookie",
+                    "vary",
+                    "content-length",
+                    "host",
+                    "accept",
+                    "accept-language",
+                    "content-language",
+                    "content-type",
+                ];
                 if !token(name) || reserved.iter().any(|r| name.eq_ignore_ascii_case(r)) {
                     return Err(ConfigError::new(
                         "transport",
                         format!(
-                            "{name:?} cannot carry the session id: a header name is letters, digits and !#$%&'*+-.^_`|~, and not one of Cookie, Set-Cookie, Vary, Content-Length, Host"
+                            "{name:?} cannot carry the session id: a header name is letters, digits and !#$%&'*+-.^_`|~, and not one of Cookie, Set-Cookie, Vary, Content-Length, Host, Accept, Accept-Language, Content-Language, Content-Type (a cross-site page may set those)"
                         ),
                     ));
                 }

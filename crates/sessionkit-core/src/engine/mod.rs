@@ -222,8 +222,9 @@ impl Engine {
 
     /// Starts a request from a framework's headers: `cookie` is every `Cookie` header
     /// joined, and `header` looks a request header up by name; it is asked for the session
-    /// header only when the configuration names one. The `http` and `actix` modules'
-    /// `begin` are this with their header maps.
+    /// header only when the configuration names one. Reports no client: a write keeps
+    /// the session's stored client info. The `http` and `actix` modules' `begin` use
+    /// [`begin_from_headers_with_client`](Self::begin_from_headers_with_client) instead.
     pub fn begin_from_headers<'h>(
         &self,
         cookie: Option<&str>,

@@ -51,7 +51,10 @@ use mysql_async::{Conn, Row, Value};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::my_error;
-use crate::shared::{CLIENT_COLUMNS_VERSION, NativeSql, check_layout_version, table_not_found};
+use crate::shared::{
+    CLIENT_COLUMNS_VERSION, NativeSql, UPGRADE_LOCK_WAIT_SECS, check_layout_version,
+    table_not_found,
+};
 
 /// The default session table.
 pub const DEFAULT_TABLE: &str = "sessionkit_session";
@@ -174,9 +177,22 @@ async fn upgrade(conn: &mut Conn, table: &str) -> Result<(), StoreError> {
             .map(|c| format!("ADD COLUMN {}", c.trim()))
             .collect::<Vec<_>>()
             .join(", ");
-        conn.query_drop(format!("ALTER TABLE `{table}` {add}"))
+        // The ALTER waits for the table's metadata lock at most UPGRADE_LOCK_WAIT_SECS
+        // (MySQL's default is a year); the session setting is put back on the pooled
+        // connection whatever the ALTER did.
+        conn.query_drop(format!(
+            "SET SESSION lock_wait_timeout = {UPGRADE_LOCK_WAIT_SECS}"
+        ))
+        .await
+        .map_err(|e| my_error("schema upgrade", e))?;
+        let altered = conn
+            .query_drop(format!("ALTER TABLE `{table}` {add}"))
+            .await
+            .map_err(|e| my_error("schema upgrade", e));
+        conn.query_drop("SET SESSION lock_wait_timeout = DEFAULT")
             .await
             .map_err(|e| my_error("schema upgrade", e))?;
+        altered?;
     }
     conn.exec_drop(
         "UPDATE sessionkit_schema SET version = ? WHERE tbl = ? AND version = 1",

@@ -46,7 +46,10 @@ use deadpool_postgres::{Client, GenericClient};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use super::{locked_transaction, pg_error};
-use crate::shared::{CLIENT_COLUMNS_VERSION, NativeSql, check_layout_version, table_not_found};
+use crate::shared::{
+    CLIENT_COLUMNS_VERSION, NativeSql, UPGRADE_LOCK_WAIT_SECS, check_layout_version,
+    table_not_found,
+};
 
 /// The default session table.
 pub const DEFAULT_TABLE: &str = "sessionkit_session";
@@ -102,7 +105,8 @@ pub(crate) async fn migrate(client: &mut Client, table: &str) -> Result<(), Stor
     let version = match found {
         Some(1) => {
             tx.batch_execute(&format!(
-                r#"ALTER TABLE "{table}" ADD COLUMN IF NOT EXISTS client_ip text NULL,
+                r#"SET LOCAL lock_timeout = '{UPGRADE_LOCK_WAIT_SECS}s';
+                ALTER TABLE "{table}" ADD COLUMN IF NOT EXISTS client_ip text NULL,
                     ADD COLUMN IF NOT EXISTS user_agent text NULL,
                     ADD COLUMN IF NOT EXISTS device text NULL;
                 UPDATE sessionkit_schema SET version = {CLIENT_COLUMNS_VERSION} WHERE tbl = '{table}' AND version = 1;"#

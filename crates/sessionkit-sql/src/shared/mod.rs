@@ -76,6 +76,13 @@ pub(crate) fn table_not_found(table: &str, place: &str) -> StoreError {
 /// `user_agent`, `device`); [`NATIVE_SCHEMA_VERSION`] is the current one.
 pub(crate) const CLIENT_COLUMNS_VERSION: i64 = 2;
 
+/// How long the upgrade to [`CLIENT_COLUMNS_VERSION`] waits for the table's lock (the
+/// `ALTER TABLE` needs it exclusively, behind every open transaction on the table, and
+/// every later statement queues behind the waiting `ALTER`): past it the upgrade fails and
+/// `serve` exits with the database's lock-timeout error, rather than stalling the table
+/// while older processes hold it. Starting again upgrades once they are idle.
+pub(crate) const UPGRADE_LOCK_WAIT_SECS: u64 = 10;
+
 /// The layout version of the native tables this build writes and reads, in every driver:
 /// 1 was the first; 2 added the nullable device-metadata columns, which opening with
 /// [`Create::IfMissing`](sessionkit_core::store::Create::IfMissing) (as `sessionkit serve`
@@ -342,12 +349,18 @@ impl ClientColumns {
     }
 
     /// The client info the columns hold: `None` when all three are `NULL`; an IP that does
-    /// not parse is dropped ([`ClientInfo::from_stored`] bounds the rest).
+    /// not parse is dropped with a warning ([`ClientInfo::from_stored`] bounds the rest).
     pub(crate) fn into_client(self) -> Option<ClientInfo> {
         if self.ip.is_none() && self.user_agent.is_none() && self.device.is_none() {
             return None;
         }
-        let ip = self.ip.and_then(|ip| ip.trim().parse().ok());
+        let ip = self.ip.and_then(|ip| {
+            let parsed = ip.trim().parse().ok();
+            if parsed.is_none() {
+                tracing::warn!("unreadable client IP in the session row; dropped");
+            }
+            parsed
+        });
         Some(ClientInfo::from_stored(
             ip,
             self.user_agent.as_deref(),

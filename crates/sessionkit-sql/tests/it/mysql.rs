@@ -210,6 +210,22 @@ fn assert_uses_expiry_index(plan: &str, table: &str) {
 }
 
 /// Closes the store's pool, so that nothing holds the table.
+/// A connection inside a transaction that has read `table` (holding its metadata lock,
+/// which an `ALTER TABLE` must wait for) until [`end_reader`].
+async fn begin_reader(table: &str) -> Option<Conn> {
+    let mut conn = raw().await?;
+    conn.query_drop("START TRANSACTION").await.expect("begin");
+    conn.query_drop(format!("SELECT COUNT(*) FROM `{table}`"))
+        .await
+        .expect("a reading transaction");
+    Some(conn)
+}
+
+async fn end_reader(mut conn: Conn) {
+    conn.query_drop("ROLLBACK").await.expect("rollback");
+    let _ = conn.disconnect().await;
+}
+
 async fn close(store: &MySqlStore) {
     store.disconnect().await.expect("disconnect");
 }

@@ -189,6 +189,21 @@ fn assert_uses_expiry_index(plan: &str, table: &str) {
 /// Nothing to close: the pool goes with the store.
 async fn close(_store: &PostgresStore) {}
 
+/// A connection inside a transaction that has read `table` (holding its ACCESS SHARE lock,
+/// which an `ALTER TABLE` must wait for) until [`end_reader`].
+async fn begin_reader(table: &str) -> Option<tokio_postgres::Client> {
+    let client = raw().await?;
+    client
+        .batch_execute(&format!(r#"BEGIN; SELECT count(*) FROM "{table}";"#))
+        .await
+        .expect("a reading transaction");
+    Some(client)
+}
+
+async fn end_reader(client: tokio_postgres::Client) {
+    client.batch_execute("ROLLBACK").await.expect("rollback");
+}
+
 #[tokio::test]
 async fn describe_shows_no_password() {
     let url = url();

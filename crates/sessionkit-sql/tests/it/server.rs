@@ -492,6 +492,37 @@ macro_rules! native_server_tests {
         /// connecting with `Create::IfMissing` (not by `Create::Never`, which refuses it
         /// and names the way), keeping its rows; connecting again changes nothing; the
         /// device-metadata columns are then written and read.
+        /// The upgrade's `ALTER TABLE` waits for the table's lock at most
+        /// `UPGRADE_LOCK_WAIT_SECS` (10 s): behind an older process's open transaction the
+        /// connect fails (a generous margin: a stall is what this catches) instead of
+        /// stalling the table; once the transaction ends, connecting upgrades.
+        #[tokio::test]
+        async fn the_upgrade_waits_for_the_tables_lock_only_so_long() {
+            sweep_stale().await;
+            let table = table_name();
+            let _guard = dropping(&table);
+            let key = SessionKey::generate();
+            create_v1_table(&table, &key).await;
+            let Some(reader) = begin_reader(&table).await else {
+                return;
+            };
+            let started = std::time::Instant::now();
+            let err = $store::builder(&url())
+                .with_table(&table)
+                .connect()
+                .await
+                .expect_err("the table is locked by a reader");
+            let took = started.elapsed();
+            assert!(took < std::time::Duration::from_secs(60), "took {took:?}");
+            assert!(err.report().contains("schema upgrade"), "{}", err.report());
+            end_reader(reader).await;
+            let Some(store) = open(&table).await else {
+                return;
+            };
+            server::v1_row_kept(&store, &key).await;
+            close(&store).await;
+        }
+
         #[tokio::test]
         async fn a_version_1_table_is_upgraded_keeping_its_rows() {
             sweep_stale().await;
