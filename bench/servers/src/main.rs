@@ -302,6 +302,7 @@ async fn prepopulate(store: BoxStore, n: u64) -> anyhow::Result<()> {
             created_at: Some(now),
             last_seen: Some(now),
             user_id: None,
+            client: None,
         },
     };
     let mut done = 0u64;

@@ -52,6 +52,7 @@ fn main() -> anyhow::Result<()> {
             created_at: Some(now),
             last_seen: Some(now),
             user_id: None,
+            client: None,
         },
     };
     let before = rss_bytes()?;
