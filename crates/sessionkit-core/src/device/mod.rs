@@ -180,6 +180,19 @@ pub fn sanitize_user_agent(raw: &str) -> Option<Box<str>> {
 
 /// Drops control characters, trims, cuts to `max` bytes at a character boundary.
 fn sanitize(raw: &str, max: usize) -> Option<Box<str>> {
+    // Fast path, taken by nearly every real user agent: printable ASCII that fits is kept
+    // as it is (one copy; no per-character work). Every adapter request with recording on
+    // passes here, whether or not it writes its session.
+    let trimmed = raw.trim();
+    if trimmed.len() <= max && trimmed.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return (!trimmed.is_empty()).then(|| Box::from(trimmed));
+    }
+    sanitize_chars(raw, max)
+}
+
+/// [`sanitize`] character by character: the rule itself, which the fast path must agree
+/// with (tested).
+fn sanitize_chars(raw: &str, max: usize) -> Option<Box<str>> {
     let mut out = String::with_capacity(raw.len().min(max));
     for c in raw.trim().chars().filter(|c| !c.is_control()) {
         if out.len() + c.len_utf8() > max {

@@ -254,6 +254,37 @@ fn user_agents_are_bounded_and_cleaned() {
     assert_eq!(info.device().len(), MAX_DEVICE_LABEL_LEN);
 }
 
+/// The printable-ASCII fast path gives what the character-by-character rule gives, at and
+/// around every boundary (length, printable range, surrounding spaces).
+#[test]
+fn the_ascii_fast_path_agrees_with_the_rule() {
+    let max = MAX_USER_AGENT_LEN;
+    let mut inputs: Vec<String> = vec![
+        String::new(),
+        " ".into(),
+        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0".into(),
+        "  curl/8.5.0  ".into(),
+        "a\tb".into(),
+        "a\u{7f}b".into(),
+        "a\u{1f}b".into(),
+        "~ !".into(),
+        "caf\u{e9}".into(),
+        "a\u{85}b".into(),
+    ];
+    for n in [max - 1, max, max + 1] {
+        inputs.push("x".repeat(n));
+        inputs.push(format!(" {} ", "x".repeat(n)));
+        inputs.push(format!("{} y", "x".repeat(n.saturating_sub(2))));
+    }
+    for raw in &inputs {
+        assert_eq!(
+            super::sanitize(raw, max),
+            super::sanitize_chars(raw, max),
+            "{raw:?}"
+        );
+    }
+}
+
 #[test]
 fn device_labels() {
     let cases = [
