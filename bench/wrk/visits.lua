@@ -5,6 +5,10 @@
 -- cookie. `done` prints one JSON line the runner parses (times in microseconds).
 
 local cookies = {}
+-- The same desktop browser's User-Agent as loadgen's (`wire::USER_AGENT`): real visits
+-- carry one, and servers that record client info read it.
+local UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+wrk.headers["User-Agent"] = UA
 local next_slot = 0
 
 function init(args)
@@ -23,7 +27,7 @@ function request()
     return wrk.format("GET", "/")
   end
   next_slot = next_slot % #cookies + 1
-  return wrk.format("GET", "/", { ["Cookie"] = cookies[next_slot] })
+  return wrk.format("GET", "/", { ["Cookie"] = cookies[next_slot], ["User-Agent"] = UA })
 end
 
 function done(summary, latency, requests)

@@ -12,13 +12,23 @@ use std::ops::Range;
 /// Most response headers a benchmark server sends; more is malformed.
 const MAX_HEADERS: usize = 32;
 
-/// Writes `GET path HTTP/1.1` with `Host` and, if given, `Cookie` into `out` (cleared
-/// first).
+/// The `User-Agent` every request sends: a desktop browser's, as real visits carry one
+/// (servers that record client info read it; `bench/wrk/visits.lua` sends the same).
+pub const USER_AGENT: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
+/// Writes `GET path HTTP/1.1` with `Host`, [`USER_AGENT`] and, if given, `Cookie` into
+/// `out` (cleared first).
 ///
 /// ```
+/// use sessionkit_loadgen::wire::{USER_AGENT, request};
+///
 /// let mut out = Vec::new();
-/// sessionkit_loadgen::wire::request(&mut out, "/", "127.0.0.1:8000", Some("a=1"));
-/// assert_eq!(out, b"GET / HTTP/1.1\r\nhost: 127.0.0.1:8000\r\ncookie: a=1\r\n\r\n");
+/// request(&mut out, "/", "127.0.0.1:8000", Some("a=1"));
+/// let expected = format!(
+///     "GET / HTTP/1.1\r\nhost: 127.0.0.1:8000\r\nuser-agent: {USER_AGENT}\r\ncookie: a=1\r\n\r\n"
+/// );
+/// assert_eq!(out, expected.as_bytes());
 /// ```
 pub fn request(out: &mut Vec<u8>, path: &str, host: &str, cookie: Option<&str>) {
     out.clear();
@@ -26,6 +36,8 @@ pub fn request(out: &mut Vec<u8>, path: &str, host: &str, cookie: Option<&str>) 
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     out.extend_from_slice(host.as_bytes());
+    out.extend_from_slice(b"\r\nuser-agent: ");
+    out.extend_from_slice(USER_AGENT.as_bytes());
     out.extend_from_slice(b"\r\n");
     if let Some(c) = cookie {
         out.extend_from_slice(b"cookie: ");
@@ -218,7 +230,9 @@ mod tests {
     fn request_without_cookie() {
         let mut out = b"left over".to_vec();
         request(&mut out, "/x?y=1", "h:1", None);
-        assert_eq!(out, b"GET /x?y=1 HTTP/1.1\r\nhost: h:1\r\n\r\n");
+        let expected =
+            format!("GET /x?y=1 HTTP/1.1\r\nhost: h:1\r\nuser-agent: {USER_AGENT}\r\n\r\n");
+        assert_eq!(out, expected.as_bytes());
     }
 
     #[test]

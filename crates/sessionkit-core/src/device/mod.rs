@@ -92,11 +92,39 @@ impl ClientInfo {
         user_agent: Option<&str>,
         device: Option<&str>,
     ) -> ClientInfo {
-        let mut info = ClientInfo::new(ip, user_agent);
-        if let Some(label) = device.and_then(|d| sanitize(d, MAX_DEVICE_LABEL_LEN)) {
-            info.device = label;
+        let user_agent = user_agent.and_then(sanitize_user_agent);
+        // The table is read only when no label was stored: it is the costly part (a
+        // browser's user agent is searched for a few dozen markers), and every load of a
+        // stored session passes here.
+        let device = match device.and_then(|d| sanitize(d, MAX_DEVICE_LABEL_LEN)) {
+            Some(label) => label,
+            None => device_label(user_agent.as_deref()).into_boxed_str(),
+        };
+        ClientInfo {
+            ip: ip.map(|ip| ip.to_canonical()),
+            user_agent,
+            device,
         }
-        info
+    }
+
+    /// The client info of a request whose user agent, already sanitized, is `user_agent`:
+    /// the label is `known`'s when `known` (what the session recorded before) has the same
+    /// user agent — the label is a function of it —, else it is derived from the table.
+    /// Every write records client info, and a session's user agent rarely changes.
+    pub(crate) fn of_request(
+        ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+        known: Option<&ClientInfo>,
+    ) -> ClientInfo {
+        let device = match known.filter(|k| k.user_agent() == user_agent) {
+            Some(k) => k.device.clone(),
+            None => device_label(user_agent).into_boxed_str(),
+        };
+        ClientInfo {
+            ip: ip.map(|ip| ip.to_canonical()),
+            user_agent: user_agent.map(Box::from),
+            device,
+        }
     }
 
     /// The client info as one line of text, for stores that keep it in a single field:

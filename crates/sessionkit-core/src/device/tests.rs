@@ -285,6 +285,25 @@ fn the_ascii_fast_path_agrees_with_the_rule() {
     }
 }
 
+/// A write keeps the label its session recorded while the user agent stays the same (no
+/// table reading), and derives it again when the user agent changed.
+#[test]
+fn a_request_reuses_the_label_of_the_same_user_agent() {
+    let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let known = ClientInfo::from_stored(Some(ip("203.0.113.7")), Some(ua), Some("My laptop"));
+    let again = ClientInfo::of_request(Some(ip("198.51.100.1")), Some(ua), Some(&known));
+    assert_eq!(again.device(), "My laptop");
+    assert_eq!(again.ip(), Some(ip("198.51.100.1")));
+    assert_eq!(again.user_agent(), Some(ua));
+    let other = ClientInfo::of_request(None, Some("curl/8.5.0"), Some(&known));
+    assert_eq!(other.device(), "curl");
+    let none = ClientInfo::of_request(None, None, Some(&known));
+    assert_eq!(none.device(), UNKNOWN_DEVICE);
+    assert_eq!(none.user_agent(), None);
+    let first = ClientInfo::of_request(None, Some(ua), None);
+    assert_eq!(first, ClientInfo::new(None, Some(ua)));
+}
+
 #[test]
 fn device_labels() {
     let cases = [

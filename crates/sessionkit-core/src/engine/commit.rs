@@ -195,12 +195,18 @@ impl RequestSession {
         if !self.engine().config().record_client_info() {
             return None;
         }
+        let stored = match self.inner.loaded.get().map(|l| &l.origin) {
+            Some(Origin::Stored { meta, .. }) => meta.client.as_ref(),
+            _ => None,
+        };
         match &self.inner.client {
-            Some(c) => Some(ClientInfo::new(c.ip, c.user_agent.as_deref())),
-            None if inherit => match self.inner.loaded.get().map(|l| &l.origin) {
-                Some(Origin::Stored { meta, .. }) => meta.client.clone(),
-                _ => None,
-            },
+            // The request's user agent was sanitized by `begin`.
+            Some(c) => Some(ClientInfo::of_request(
+                c.ip,
+                c.user_agent.as_deref(),
+                stored,
+            )),
+            None if inherit => stored.cloned(),
             None => None,
         }
     }
