@@ -6,21 +6,47 @@
 //! ```sh
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/engine-visits 20000
 //! ```
+//!
+//! With `--client` as the second argument, each visit starts as an adapter starts it: with
+//! a peer address and a desktop browser's `User-Agent`, so the device metadata (recorded by
+//! default) is in the count.
 
-use sessionkit_core::{Config, Engine, MemoryStore};
+use std::net::{IpAddr, Ipv4Addr};
+
+use sessionkit_core::{Config, Engine, MemoryStore, RequestSession};
+
+const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
+
+fn begin(engine: &Engine, cookie: Option<&str>, client: bool) -> RequestSession {
+    if client {
+        engine.begin_from_headers_with_client(
+            cookie,
+            |name| {
+                name.eq_ignore_ascii_case("user-agent")
+                    .then_some(USER_AGENT)
+            },
+            Some(PEER),
+            || None::<&str>,
+        )
+    } else {
+        engine.begin(cookie)
+    }
+}
 
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
+    let client = std::env::args().nth(2).as_deref() == Some("--client");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     let engine = Engine::new(MemoryStore::new(), Config::default());
     runtime.block_on(async {
-        let req = engine.begin(None);
+        let req = begin(&engine, None, client);
         let session = req.load().await.unwrap_or_else(|e| panic!("load: {e}"));
         session
             .insert("count", 1u64)
@@ -32,7 +58,7 @@ fn main() {
             .unwrap_or_default()
             .to_owned();
         for _ in 0..n {
-            let req = engine.begin(Some(std::hint::black_box(&cookie)));
+            let req = begin(&engine, Some(std::hint::black_box(&cookie)), client);
             let session = req.load().await.unwrap_or_else(|e| panic!("load: {e}"));
             let c: u64 = session.get("count").ok().flatten().unwrap_or(0) + 1;
             session

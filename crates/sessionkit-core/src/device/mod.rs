@@ -107,6 +107,21 @@ impl ClientInfo {
         }
     }
 
+    /// Client info from parts a [`ClientInfo`] gave out (its user agent and label, as the
+    /// in-process store keeps them): no sanitizing, no table. Text from anywhere else goes
+    /// through [`ClientInfo::from_stored`].
+    pub(crate) fn from_clean_parts(
+        ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+        device: &str,
+    ) -> ClientInfo {
+        ClientInfo {
+            ip,
+            user_agent: user_agent.map(Box::from),
+            device: Box::from(device),
+        }
+    }
+
     /// The client info of a request whose user agent, already sanitized, is `user_agent`:
     /// the label is `known`'s when `known` (what the session recorded before) has the same
     /// user agent — the label is a function of it —, else it is derived from the table.

@@ -110,13 +110,14 @@ impl Entry {
             s.push_str(u);
             if let Some(c) = client {
                 use std::fmt::Write as _;
-                let _ = write!(
-                    s,
-                    "\0{}\0{}\0{}",
-                    c.ip().map(|ip| ip.to_string()).unwrap_or_default(),
-                    c.user_agent().unwrap_or(""),
-                    c.device()
-                );
+                s.push('\0');
+                if let Some(ip) = c.ip() {
+                    let _ = write!(s, "{ip}");
+                }
+                s.push('\0');
+                s.push_str(c.user_agent().unwrap_or(""));
+                s.push('\0');
+                s.push_str(c.device());
             }
             s.into()
         };
@@ -158,10 +159,11 @@ impl Entry {
         let label = fields.next()?;
         let user_agent = fields.next()?;
         let ip = fields.next()?;
-        Some(ClientInfo::from_stored(
+        // This store wrote the three fields from a `ClientInfo`: they are clean already.
+        Some(ClientInfo::from_clean_parts(
             ip.parse().ok(),
             Some(user_agent).filter(|u| !u.is_empty()),
-            Some(label),
+            label,
         ))
     }
 
