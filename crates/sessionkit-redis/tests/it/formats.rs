@@ -576,3 +576,102 @@ async fn garbage_values_are_no_session_and_left_alone() {
     store.delete(&key).await.unwrap();
     assert_eq!(exists(&mut raw, &name).await, 0);
 }
+
+/// `INFO commandstats` as `command -> (calls, usec_per_call)`.
+async fn command_stats(
+    raw: &mut MultiplexedConnection,
+) -> std::collections::BTreeMap<String, (u64, f64)> {
+    let info: String = exec(raw, &["INFO", "commandstats"]).await;
+    info.lines()
+        .filter_map(|l| {
+            let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+            let field = |f: &str| {
+                rest.split(',')
+                    .find_map(|kv| kv.strip_prefix(f)?.strip_prefix('='))
+                    .and_then(|v| v.parse::<f64>().ok())
+            };
+            Some((
+                name.to_owned(),
+                (field("calls")? as u64, field("usec_per_call")?),
+            ))
+        })
+        .collect()
+}
+
+/// What a returning visit (a `load`, then a `save`) costs the server, on a private server:
+/// on a packed record one `GET` and one script, whose own calls are one `GET` and one `SET`
+/// (plus the index's `SADD` and `PTTL`, `PEXPIRE` for a logged-in user) — no hash command;
+/// on a hash of an earlier build, the `GET` that finds it is not a string, an `HMGET`, and
+/// the script that rewrites it packed. Prints the server's time per call
+/// (`--no-capture` shows it).
+#[tokio::test]
+async fn a_returning_visit_is_one_get_and_one_script() {
+    use crate::common::{Server, raw, unique_prefix, unused_port};
+    let Some(server) = require("redis-server", Server::start(unused_port()).await) else {
+        return;
+    };
+    let store = RedisStore::builder(&server.url())
+        .with_prefix(unique_prefix())
+        .connect()
+        .await
+        .unwrap();
+    let mut raw = raw(&server.url()).await;
+    let json = format!(
+        r#"{{"_auth_user_id":"42","_auth_user_backend":"django.contrib.auth.backends.ModelBackend","_auth_user_hash":"{}","count":0}}"#,
+        "ab".repeat(32)
+    );
+    let mut r = record(&json, NOW + secs(3600), Some("42"));
+    r.meta.client = Some(ClientInfo::new(
+        Some("192.0.2.1".parse().unwrap()),
+        Some("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"),
+    ));
+    let visits = 2000u64;
+    let visit = async |key: &SessionKey, i: u64| {
+        let (mut got, token) = found(&store, key, NOW).await;
+        got.data.insert("count", Value::Int(i as i64));
+        let out = store.save(key, &got, &token, NOW).await.unwrap();
+        assert!(matches!(out, SaveOutcome::Saved(_)), "{out:?}");
+    };
+    let key = SessionKey::generate();
+    created(&store, &key, &r, NOW).await;
+    let _: () = exec(&mut raw, &["CONFIG", "RESETSTAT"]).await;
+    for i in 0..visits {
+        visit(&key, i).await;
+    }
+    let packed = command_stats(&mut raw).await;
+    let calls =
+        |s: &std::collections::BTreeMap<String, (u64, f64)>, c: &str| s.get(c).map_or(0, |v| v.0);
+    assert_eq!(calls(&packed, "get"), 2 * visits, "{packed:?}");
+    assert_eq!(calls(&packed, "evalsha"), visits);
+    assert_eq!(calls(&packed, "set"), visits);
+    assert_eq!(calls(&packed, "hmget") + calls(&packed, "hset"), 0);
+
+    // The same visits on hashes of the previous build, each migrated by its save.
+    let old: Vec<SessionKey> = (0..visits).map(|_| SessionKey::generate()).collect();
+    for k in &old {
+        put_old_hash(&mut raw, &store, k, "1", Some("42")).await;
+    }
+    let _: () = exec(&mut raw, &["CONFIG", "RESETSTAT"]).await;
+    for (i, k) in old.iter().enumerate() {
+        visit(k, i as u64).await;
+    }
+    let migrating = command_stats(&mut raw).await;
+    assert_eq!(calls(&migrating, "hmget"), 2 * visits, "{migrating:?}");
+    assert_eq!(calls(&migrating, "set"), visits);
+    let per =
+        |s: &std::collections::BTreeMap<String, (u64, f64)>, c: &str| s.get(c).map_or(0.0, |v| v.1);
+    eprintln!(
+        "server µs per call, packed record: load GET {:.2}, save EVALSHA {:.2} \
+         (its GET {:.2}, SET {:.2}, SADD {:.2}, PTTL {:.2}, PEXPIRE {:.2}); \
+         migrating an old hash: HMGET {:.2}, EVALSHA {:.2}",
+        per(&packed, "get"),
+        per(&packed, "evalsha"),
+        per(&packed, "get"),
+        per(&packed, "set"),
+        per(&packed, "sadd"),
+        per(&packed, "pttl"),
+        per(&packed, "pexpire"),
+        per(&migrating, "hmget"),
+        per(&migrating, "evalsha"),
+    );
+}
