@@ -152,7 +152,8 @@ impl Header<'_> {
         });
         for t in [self.created_at, self.last_seen] {
             out.push(' ');
-            match t {
+            // A time before 1970 has no place in the format (digits only): none.
+            match t.filter(|t| *t >= 0) {
                 Some(t) => out.push_str(Digits::int(t).as_str()),
                 None => out.push('-'),
             }
@@ -483,6 +484,12 @@ mod tests {
         h.last_seen = None;
         let v = h.pack(Some(&Data::new()));
         assert_eq!(v, "sk2 3 0 100 0: w1 - - 0:\n{}");
+        h.created_at = Some(-5);
+        assert_eq!(
+            h.pack(None),
+            "sk2 3 0 100 0: w1 - - 0:\n",
+            "no negative times"
+        );
         match decode_record(&packed(v.as_bytes()), &key, 50) {
             Stored::Live { record, .. } => {
                 assert_eq!(record.meta, Metadata::default());

@@ -217,7 +217,10 @@ if HASH and not r.v then
   redis.call('HSET', k, 'expires_at', ARGV[5], 'last_seen', ARGV[4])
   redis.call('PEXPIRE', k, ARGV[6])
 else
-  put(k, repack(r, ARGV[5], ARGV[4]), ARGV[6], r)
+  -- A time before 1970 has no place in the packed format (digits only): none.
+  local seen = ARGV[4]
+  if not string.match(seen, '^%d+$') then seen = '-' end
+  put(k, repack(r, ARGV[5], seen), ARGV[6], r)
 end
 index_add(r.user, ttl)
 return {1, r.user}
