@@ -103,6 +103,13 @@ local function put(k, v, ttl, r)
   end
   redis.call('PEXPIRE', k, ttl)
 end
+-- A write's reply: 1, or in Cluster (no IDX) {1, user} when the client has a user's set
+-- to update (user is not '' nor the record's new user, unless): a table reply costs the
+-- server about 0.4 µs more than a number.
+local function done(user, unless)
+  if IDX ~= '' or user == '' or user == unless then return 1 end
+  return {1, user}
+end
 local function index_add(uid, ttl)
   if IDX == '' or uid == '' then return end
   local set = IDX .. '{' .. uid .. '}'
@@ -118,7 +125,8 @@ end
 /// `create`: insert if absent, or if the stored record expired at `now`.
 ///
 /// ARGV: 4 now, 5 ttl_ms, 6 the packed record (version 1), 7 its write id, 8 its user id
-/// ('' = none). Returns `{1, previous_user}` when created, `{0}` on a collision.
+/// ('' = none). Returns 1 (or `{1, previous_user}`, see `done`) when created, 0 on a
+/// collision.
 ///
 /// The write id (random per call, kept in the record) makes a re-sent script harmless:
 /// the cluster client re-sends a request whose connection dropped, even if the server had
@@ -127,12 +135,12 @@ const CREATE: &str = r#"
 local k, now = KEYS[1], tonumber(ARGV[4])
 local r = read(k)
 local prev = ''
-if r == false then return {0} end
+if r == false then return 0 end
 if r then
   -- A live record or rotation marker owns the key.
   if r.exp > now then
-    if r.w == ARGV[7] then return {1, ''} end
-    return {0}
+    if r.w == ARGV[7] then return 1 end
+    return 0
   end
   if not r.ret then prev = r.user end
 end
@@ -141,20 +149,21 @@ if ttl > 0 then
   put(k, ARGV[6], ARGV[5], r)
   if prev ~= ARGV[8] then index_remove(prev) end
   index_add(ARGV[8], ttl)
+  return done(prev, ARGV[8])
 elseif r then
   redis.call('DEL', k)
   index_remove(prev)
 end
-return {1, prev}
+return done(prev)
 "#;
 
 /// `save`: compare-and-set on the version; never creates.
 ///
 /// ARGV: 4 now, 5 token (the version the request loaded), 6 ttl_ms, 7 the packed record
 /// (version `token + 1`), 8 its write id, 9 its user id, 10 `1` when the record has no
-/// created_at (the stored one is kept). Returns `{1, previous_user}` when saved, `{0}` on
-/// a conflict, `{-1}` when the record is absent, retired, expired at `now` or unreadable.
-/// A re-sent save that finds its own write id answers `{1, ''}` again (see `CREATE`)
+/// created_at (the stored one is kept). Returns 1 (or `{1, previous_user}`) when saved, 0
+/// on a conflict, -1 when the record is absent, retired, expired at `now` or unreadable.
+/// A re-sent save that finds its own write id answers 1 again (see `CREATE`)
 /// instead of a conflict, which would make the engine replay the request's changes a
 /// second time.
 const SAVE: &str = r#"
@@ -166,19 +175,19 @@ local prev
 local P = 'sk2 ' .. ARGV[5] .. ' 0 '
 if ARGV[10] ~= '1' and type(v) == 'string' and string.sub(v, 1, #P) == P then
   local e = string.find(v, ' ', #P + 1, true)
-  if not e or e - #P > 19 then return {-1} end
+  if not e or e - #P > 19 then return -1 end
   local exp = tonumber(string.sub(v, #P + 1, e - 1))
   local c = exp and string.find(v, ':', e + 1, true)
   local ulen = c and tonumber(string.sub(v, e + 1, c - 1))
-  if not ulen or c + ulen >= #v then return {-1} end
-  if exp <= now then return {-1} end
+  if not ulen or c + ulen >= #v then return -1 end
+  if exp <= now then return -1 end
   prev = string.sub(v, c + 1, c + ulen)
 else
   local r = parse(k, v)
-  if not r or r.ret or r.exp <= now then return {-1} end
+  if not r or r.ret or r.exp <= now then return -1 end
   if r.ver ~= ARGV[5] then
-    if r.w == ARGV[8] then return {1, ''} end
-    return {0}
+    if r.w == ARGV[8] then return 1 end
+    return 0
   end
   prev = r.user
   if ARGV[10] == '1' and r.c ~= '-' then
@@ -191,27 +200,27 @@ local ttl = tonumber(ARGV[6])
 if ttl <= 0 then
   redis.call('DEL', k)
   index_remove(prev)
-  return {1, prev}
+  return done(prev)
 end
 put(k, new, ARGV[6], true)
 if prev ~= ARGV[9] then index_remove(prev) end
 index_add(ARGV[9], ttl)
-return {1, prev}
+return done(prev, ARGV[9])
 "#;
 
 /// `touch`: move a live record's expiry and last-seen; data and version stay.
 ///
-/// ARGV: 4 now, 5 expires_at, 6 ttl_ms. Returns `{1, user}` when touched, `{0, ''}` when
-/// there is no live record.
+/// ARGV: 4 now, 5 expires_at, 6 ttl_ms. Returns 1 (in Cluster `{1, user}`) when touched,
+/// 0 when there is no live record.
 const TOUCH: &str = r#"
 local k, now = KEYS[1], tonumber(ARGV[4])
 local r = read(k)
-if not r or r.ret or r.exp <= now then return {0, ''} end
+if not r or r.ret or r.exp <= now then return 0 end
 local ttl = tonumber(ARGV[6])
 if ttl <= 0 then
   redis.call('DEL', k)
   index_remove(r.user)
-  return {1, r.user}
+  return done(r.user)
 end
 if HASH and not r.v then
   redis.call('HSET', k, 'expires_at', ARGV[5], 'last_seen', ARGV[4])
@@ -223,10 +232,10 @@ else
   put(k, repack(r, ARGV[5], seen), ARGV[6], r)
 end
 index_add(r.user, ttl)
-return {1, r.user}
+return done(r.user)
 "#;
 
-/// `delete`: remove whatever is under the key. Returns `{1, previous_user}`.
+/// `delete`: remove whatever is under the key. Returns 1 (in Cluster `{1, previous_user}`).
 const DELETE: &str = r#"
 local k = KEYS[1]
 local user = ''
@@ -234,12 +243,13 @@ local r = read(k)
 if r and not r.ret then user = r.user end
 redis.call('DEL', k)
 index_remove(user)
-return {1, user}
+return done(user)
 "#;
 
 /// `retire`: replace the record by a rotation marker until `until`.
 ///
-/// ARGV: 4 until, 5 fallback now, 6 the packed marker. Returns `{1, previous_user}`.
+/// ARGV: 4 until, 5 fallback now, 6 the packed marker. Returns 1 (in Cluster
+/// `{1, previous_user}`).
 ///
 /// The store contract gives `retire` no `now`, yet the marker's TTL is `until - now` on
 /// the engine's clock. The replaced record knows that clock: its `expires_at` minus its
@@ -263,22 +273,22 @@ elseif r ~= nil then
   redis.call('DEL', k)
 end
 index_remove(user)
-return {1, user}
+return done(user)
 "#;
 
 /// `clear_expired`, per key: delete the record if it expired at `now`.
 ///
-/// ARGV: 4 now. Returns `{1, previous_user}` when this call deleted it, `{0, ''}`
+/// ARGV: 4 now. Returns 1 (in Cluster `{1, previous_user}`) when this call deleted it, 0
 /// otherwise — so concurrent cleaners count each record once.
 const CLEAR: &str = r#"
 local k, now = KEYS[1], tonumber(ARGV[4])
 local r = read(k)
-if not r or r.exp > now then return {0, ''} end
+if not r or r.exp > now then return 0 end
 redis.call('DEL', k)
 local user = ''
 if not r.ret then user = r.user end
 index_remove(user)
-return {1, user}
+return done(user)
 "#;
 
 /// `revoke_user`, per key: delete the session only if it (still) belongs to the user.
