@@ -6,7 +6,7 @@ use std::time::Duration;
 use sessionkit_core::StoreError;
 
 use crate::conn::{self, MAX_REPLICA_WAIT, ReplicaWait};
-use crate::keys::KeyLayout;
+use crate::keys::{KeyLayout, RecordFormat};
 use crate::scripts::SCRIPTS;
 use crate::{Inner, RedisStore};
 
@@ -33,6 +33,7 @@ pub struct RedisBuilder {
     pub(crate) target: conn::Target,
     pub(crate) layout: KeyLayout,
     pub(crate) replica_wait: Option<ReplicaWait>,
+    pub(crate) format: RecordFormat,
 }
 
 impl RedisBuilder {
@@ -54,6 +55,29 @@ impl RedisBuilder {
         self
     }
 
+    /// Writes session records in `format` (default [`RecordFormat::Packed`]); records of
+    /// either format are read whatever this says. [`RecordFormat::Hash`] is for the first
+    /// step of an upgrade from a build that wrote hashes (it keeps writing what such
+    /// processes can read), or for going back to one: see [`RecordFormat`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sessionkit_core::StoreError> {
+    /// use sessionkit_redis::{RecordFormat, RedisStore};
+    ///
+    /// // Step 1 of the upgrade, while processes of the earlier build still run:
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379")
+    ///     .with_record_format(RecordFormat::Hash)
+    ///     .connect()
+    ///     .await?;
+    /// assert_eq!(store.record_format(), RecordFormat::Hash);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_record_format(mut self, format: RecordFormat) -> RedisBuilder {
+        self.format = format;
+        self
+    }
+
     /// Connects and loads the session scripts. Fails with [`StoreErrorKind::Config`](sessionkit_core::StoreErrorKind::Config) for a
     /// bad URL or no seed, and [`StoreErrorKind::Unavailable`](sessionkit_core::StoreErrorKind::Unavailable) within a few seconds when
     /// the server does not answer.
@@ -66,6 +90,7 @@ impl RedisBuilder {
                 layout: self.layout,
                 description,
                 replica_wait: self.replica_wait,
+                format: self.format,
             }),
         })
     }

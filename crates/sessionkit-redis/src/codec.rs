@@ -1,11 +1,15 @@
-//! Encoding times and decoding the stored hash (see [`keys`](crate::keys) for the fields).
+//! Encoding and decoding a stored session, in either record format (see
+//! [`keys`](crate::keys) for both): the packed string this build writes by default, and the
+//! hash of earlier builds (still read, and written under [`RecordFormat::Hash`]).
+//!
+//! [`RecordFormat::Hash`]: crate::RecordFormat::Hash
 
 use std::sync::Arc;
 
 use sessionkit_core::{ClientInfo, Data, Metadata, Record, SessionInfo, SessionKey};
 use time::OffsetDateTime;
 
-/// The fields `load` reads, in this order.
+/// The fields a hash record is read by (`load`, listings), in this order.
 pub(crate) const RECORD_FIELDS: [&str; 8] = [
     "data",
     "version",
@@ -17,9 +21,8 @@ pub(crate) const RECORD_FIELDS: [&str; 8] = [
     "client",
 ];
 
-/// The fields listings read, in this order: [`RECORD_FIELDS`] without the data and the
-/// version.
-pub(crate) const INFO_FIELDS: &[&str] = RECORD_FIELDS.split_at(2).1;
+/// The first bytes of a packed record: the format's name and version.
+pub(crate) const PACKED_MAGIC: &[u8] = b"sk2 ";
 
 /// Unix microseconds (saturating far outside the supported range).
 pub(crate) fn micros(t: OffsetDateTime) -> i64 {
@@ -46,38 +49,287 @@ pub(crate) fn ttl_ms(expires_at: OffsetDateTime, now: OffsetDateTime) -> i64 {
     i64::try_from((d + 999) / 1000).unwrap_or(i64::MAX)
 }
 
-fn int(field: Option<&Vec<u8>>) -> Option<i64> {
-    std::str::from_utf8(field?).ok()?.parse().ok()
+/// The decimal text of an integer in a stack buffer: script arguments and packed headers
+/// without a `String` per number.
+#[derive(Clone, Copy)]
+pub(crate) struct Digits {
+    buf: [u8; 20],
+    start: usize,
 }
 
-fn text(field: Option<&Vec<u8>>) -> Option<String> {
-    String::from_utf8(field?.clone()).ok()
+impl Digits {
+    /// `n` in decimal, with a `-` when negative.
+    pub(crate) fn int(n: i64) -> Digits {
+        let mut d = Digits::uint(n.unsigned_abs());
+        if n < 0 {
+            // 19 digits at most for |i64::MIN|, so there is room for the sign.
+            d.start -= 1;
+            d.buf[d.start] = b'-';
+        }
+        d
+    }
+
+    /// `n` in decimal.
+    pub(crate) fn uint(mut n: u64) -> Digits {
+        let mut d = Digits {
+            buf: [0; 20],
+            start: 20,
+        };
+        loop {
+            d.start -= 1;
+            d.buf[d.start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                return d;
+            }
+        }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII digits and `-` are ever written.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
 }
 
-/// The `client` field as a script argument: [`ClientInfo::to_stored_text`], or the empty
-/// string for none (the scripts always write the field, so a save without client info
-/// erases the old one in the same `HSET`).
+/// The header of a packed record (see [`keys`](crate::keys)), to write.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Header<'a> {
+    pub(crate) version: u64,
+    pub(crate) expires_at: i64,
+    /// The write id; never empty nor with spaces (generated ids are alphanumeric).
+    pub(crate) write: &'a str,
+    pub(crate) retired: bool,
+    pub(crate) created_at: Option<i64>,
+    pub(crate) last_seen: Option<i64>,
+    /// `""` for none.
+    pub(crate) user: &'a str,
+    /// [`client_arg`]: `""` for none.
+    pub(crate) client: &'a str,
+}
+
+impl Header<'_> {
+    /// A rotation marker until `until`: retired, no write id (`-`), metadata or data.
+    pub(crate) fn marker(until: i64) -> Header<'static> {
+        Header {
+            version: 0,
+            expires_at: until,
+            write: "-",
+            retired: true,
+            created_at: None,
+            last_seen: None,
+            user: "",
+            client: "",
+        }
+    }
+
+    /// The whole packed value: this header, then `data` as JSON (nothing for a marker),
+    /// built in one buffer sized up front.
+    pub(crate) fn pack(&self, data: Option<&Data>) -> String {
+        let guess = data.map_or(0, |d| {
+            d.keys()
+                .map(|k| k.len() + d.raw(k).map_or(24, str::len) + 4)
+                .sum::<usize>()
+                + 2
+        });
+        let mut out = String::with_capacity(
+            96 + self.write.len() + self.user.len() + self.client.len() + guess,
+        );
+        out.push_str("sk2 ");
+        out.push_str(Digits::uint(self.version).as_str());
+        out.push_str(if self.retired { " 1 " } else { " 0 " });
+        out.push_str(Digits::int(self.expires_at).as_str());
+        out.push(' ');
+        push_text(&mut out, self.user);
+        out.push(' ');
+        out.push_str(if self.write.is_empty() {
+            "-"
+        } else {
+            self.write
+        });
+        for t in [self.created_at, self.last_seen] {
+            out.push(' ');
+            // A time before 1970 has no place in the format (digits only): none.
+            match t.filter(|t| *t >= 0) {
+                Some(t) => out.push_str(Digits::int(t).as_str()),
+                None => out.push('-'),
+            }
+        }
+        out.push(' ');
+        push_text(&mut out, self.client);
+        out.push('\n');
+        if let Some(d) = data {
+            d.write_json(&mut out);
+        }
+        out
+    }
+}
+
+/// `<byte length>:<text>`.
+fn push_text(out: &mut String, text: &str) {
+    out.push_str(Digits::uint(text.len() as u64).as_str());
+    out.push(':');
+    out.push_str(text);
+}
+
+/// The `client` text of a record ([`ClientInfo::to_stored_text`]), or the empty string for
+/// none (written as such, so a save without client info erases the old one).
 pub(crate) fn client_arg(client: Option<&ClientInfo>) -> String {
     client.map(ClientInfo::to_stored_text).unwrap_or_default()
 }
 
-/// Reads the `client` field: absent (a record of an earlier version) or empty is `None`;
-/// so is one that does not parse, with a warning — the session itself stays readable.
+/// Reads client info: absent (a record of an earlier version) or empty is `None`; so is
+/// text that does not parse, with a warning — the session itself stays readable.
 pub(crate) fn client(field: Option<&[u8]>, key: &SessionKey) -> Option<ClientInfo> {
     let raw = field.filter(|f| !f.is_empty())?;
     let parsed = std::str::from_utf8(raw)
         .ok()
         .and_then(ClientInfo::from_stored_text);
     if parsed.is_none() {
-        tracing::warn!(key = %key.fingerprint(), "unreadable client info in the session hash; ignoring it");
+        tracing::warn!(key = %key.fingerprint(), "unreadable client info in the session record; ignoring it");
     }
     parsed
 }
 
-/// What a stored hash holds, as seen at some `now`.
+/// What a session key holds, as read: nothing, a packed value (`GET`), or a hash's
+/// [`RECORD_FIELDS`] (`HMGET`, for records of earlier builds or [`RecordFormat::Hash`]).
+///
+/// [`RecordFormat::Hash`]: crate::RecordFormat::Hash
+#[derive(Debug)]
+pub(crate) enum Raw {
+    Absent,
+    Packed(Vec<u8>),
+    Hash(Vec<Option<Vec<u8>>>),
+}
+
+impl Raw {
+    /// The record's fields, borrowed: `Ok(None)` for no record, `Err` for a packed value
+    /// whose header does not parse.
+    pub(crate) fn fields(&self) -> Result<Option<Fields<'_>>, &'static str> {
+        match self {
+            Raw::Absent => Ok(None),
+            Raw::Packed(v) => Fields::packed(v).map(Some),
+            Raw::Hash(f) if f.iter().all(Option::is_none) => Ok(None),
+            Raw::Hash(f) => Ok(Some(Fields::hash(f))),
+        }
+    }
+}
+
+/// One stored record's fields, of either format, as unparsed text. Numbers are checked by
+/// [`decode_record`] and [`decode_info`].
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Fields<'a> {
+    pub(crate) data: Option<&'a [u8]>,
+    pub(crate) version: Option<&'a [u8]>,
+    pub(crate) expires_at: Option<&'a [u8]>,
+    pub(crate) created_at: Option<&'a [u8]>,
+    pub(crate) last_seen: Option<&'a [u8]>,
+    /// `None` when anonymous.
+    pub(crate) user_id: Option<&'a [u8]>,
+    pub(crate) retired: bool,
+    pub(crate) client: Option<&'a [u8]>,
+}
+
+/// `text` if it is a non-empty run of ASCII digits.
+fn digits(text: &[u8]) -> Option<&[u8]> {
+    (!text.is_empty() && text.iter().all(u8::is_ascii_digit)).then_some(text)
+}
+
+impl<'a> Fields<'a> {
+    /// A hash's [`RECORD_FIELDS`], in that order.
+    fn hash(f: &'a [Option<Vec<u8>>]) -> Fields<'a> {
+        let get = |i: usize| f.get(i).and_then(Option::as_deref);
+        Fields {
+            data: get(0),
+            version: get(1),
+            expires_at: get(2),
+            created_at: get(3),
+            last_seen: get(4),
+            user_id: get(5),
+            retired: get(6).is_some(),
+            client: get(7),
+        }
+    }
+
+    /// Parses a packed value's header (see [`keys`](crate::keys)); the data is what
+    /// follows its newline. Numbers must be plain digits: no sign, no spaces.
+    pub(crate) fn packed(v: &'a [u8]) -> Result<Fields<'a>, &'static str> {
+        let rest = v
+            .strip_prefix(PACKED_MAGIC)
+            .ok_or("not a packed session record")?;
+        let (version, rest) = word(rest).ok_or("a truncated header")?;
+        let (retired, rest) = word(rest).ok_or("a truncated header")?;
+        let (expires_at, rest) = word(rest).ok_or("a truncated header")?;
+        let (user, rest) = length_prefixed(rest).ok_or("a bad user id length")?;
+        let rest = rest
+            .strip_prefix(b" ")
+            .ok_or("no space after the user id")?;
+        let (write, rest) = word(rest).ok_or("a truncated header")?;
+        let (created_at, rest) = word(rest).ok_or("a truncated header")?;
+        let (last_seen, rest) = word(rest).ok_or("a truncated header")?;
+        let (client, rest) = length_prefixed(rest).ok_or("a bad client info length")?;
+        let data = rest
+            .strip_prefix(b"\n")
+            .ok_or("no newline after the header")?;
+        let version = digits(version).ok_or("no readable version")?;
+        let expires_at = digits(expires_at).ok_or("no readable expires_at")?;
+        if write.is_empty() {
+            return Err("no write id");
+        }
+        let retired = match retired {
+            b"0" => false,
+            b"1" => true,
+            _ => return Err("no readable retired flag"),
+        };
+        let time = |t: &'a [u8]| match t {
+            b"-" => Ok(None),
+            t => digits(t).map(Some).ok_or("an unreadable time"),
+        };
+        Ok(Fields {
+            data: Some(data),
+            version: Some(version),
+            expires_at: Some(expires_at),
+            created_at: time(created_at)?,
+            last_seen: time(last_seen)?,
+            user_id: (!user.is_empty()).then_some(user),
+            retired,
+            client: Some(client),
+        })
+    }
+}
+
+/// The bytes up to the next space, and what follows it.
+fn word(v: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = v.iter().position(|&b| b == b' ')?;
+    Some((&v[..end], &v[end + 1..]))
+}
+
+/// `<len>:<len bytes>` at the start of `v`: the bytes and what follows.
+fn length_prefixed(v: &[u8]) -> Option<(&[u8], &[u8])> {
+    let colon = v.iter().take(21).position(|&b| b == b':')?;
+    let len: usize = std::str::from_utf8(digits(&v[..colon])?)
+        .ok()?
+        .parse()
+        .ok()?;
+    let body = &v[colon + 1..];
+    (len <= body.len()).then(|| body.split_at(len))
+}
+
+fn int(field: Option<&[u8]>) -> Option<i64> {
+    std::str::from_utf8(field?).ok()?.parse().ok()
+}
+
+fn text(field: Option<&[u8]>) -> Option<String> {
+    std::str::from_utf8(field?).ok().map(str::to_owned)
+}
+
+/// What a stored record holds, as seen at some `now`.
 #[derive(Debug)]
 pub(crate) enum Stored {
-    /// No hash under the key, or one that expired.
+    /// No record under the key, or one that expired.
     Gone,
     /// A rotation marker still in its grace window.
     Retired { until: OffsetDateTime },
@@ -87,27 +339,28 @@ pub(crate) enum Stored {
     Unreadable(&'static str),
 }
 
-/// Decodes the [`RECORD_FIELDS`] of a hash (all `None`: no hash).
-pub(crate) fn decode_record(fields: &[Option<Vec<u8>>], key: &SessionKey, now: i64) -> Stored {
-    if fields.iter().all(Option::is_none) {
-        return Stored::Gone;
-    }
-    let get = |i: usize| fields.get(i).and_then(Option::as_ref);
-    let Some(expires_at) = int(get(2)) else {
+/// Decodes a record read under `key`. The data is copied once, into the record's JSON.
+pub(crate) fn decode_record(raw: &Raw, key: &SessionKey, now: i64) -> Stored {
+    let f = match raw.fields() {
+        Ok(Some(f)) => f,
+        Ok(None) => return Stored::Gone,
+        Err(why) => return Stored::Unreadable(why),
+    };
+    let Some(expires_at) = int(f.expires_at) else {
         return Stored::Unreadable("no readable expires_at");
     };
     if expires_at <= now {
         return Stored::Gone;
     }
-    if get(6).is_some() {
+    if f.retired {
         return Stored::Retired {
             until: from_micros(expires_at),
         };
     }
-    let Some(version) = int(get(1)).and_then(|v| u64::try_from(v).ok()) else {
+    let Some(version) = int(f.version).and_then(|v| u64::try_from(v).ok()) else {
         return Stored::Unreadable("no readable version");
     };
-    let Some(json) = get(0).and_then(|d| std::str::from_utf8(d).ok()) else {
+    let Some(json) = f.data.and_then(|d| std::str::from_utf8(d).ok()) else {
         return Stored::Unreadable("data is missing or not UTF-8");
     };
     let Ok(data) = Data::from_json(Arc::from(json)) else {
@@ -117,37 +370,32 @@ pub(crate) fn decode_record(fields: &[Option<Vec<u8>>], key: &SessionKey, now: i
         record: Record {
             data,
             expires_at: from_micros(expires_at),
-            meta: Metadata {
-                created_at: int(get(3)).map(from_micros),
-                last_seen: int(get(4)).map(from_micros),
-                user_id: text(get(5)),
-                client: client(get(7).map(Vec::as_slice), key),
-            },
+            meta: meta(&f, key),
         },
         version,
     }
 }
 
-/// Decodes the [`INFO_FIELDS`] of a hash: `Some` for a live session at `now`.
-pub(crate) fn decode_info(
-    key: SessionKey,
-    fields: &[Option<Vec<u8>>],
-    now: i64,
-) -> Option<SessionInfo> {
-    let get = |i: usize| fields.get(i).and_then(Option::as_ref);
-    let expires_at = int(get(0))?;
-    if expires_at <= now || get(4).is_some() {
+fn meta(f: &Fields<'_>, key: &SessionKey) -> Metadata {
+    Metadata {
+        created_at: int(f.created_at).map(from_micros),
+        last_seen: int(f.last_seen).map(from_micros),
+        user_id: text(f.user_id),
+        client: client(f.client, key),
+    }
+}
+
+/// A listing's view of a record: `Some` for a live session at `now`. Only the metadata is
+/// read, so a session with unreadable data is listed (for inspection).
+pub(crate) fn decode_info(key: SessionKey, f: &Fields<'_>, now: i64) -> Option<SessionInfo> {
+    let expires_at = int(f.expires_at)?;
+    if expires_at <= now || f.retired {
         return None;
     }
     Some(SessionInfo {
         key,
         expires_at: from_micros(expires_at),
-        meta: Metadata {
-            created_at: int(get(1)).map(from_micros),
-            last_seen: int(get(2)).map(from_micros),
-            user_id: text(get(3)),
-            client: client(get(5).map(Vec::as_slice), &key),
-        },
+        meta: meta(f, &key),
     })
 }
 
@@ -157,6 +405,23 @@ mod tests {
 
     fn b(s: &str) -> Option<Vec<u8>> {
         Some(s.as_bytes().to_vec())
+    }
+
+    fn packed(v: &[u8]) -> Raw {
+        Raw::Packed(v.to_vec())
+    }
+
+    fn header<'a>(user: &'a str, client: &'a str) -> Header<'a> {
+        Header {
+            version: 3,
+            expires_at: 100,
+            write: "w1",
+            retired: false,
+            created_at: Some(10),
+            last_seen: Some(20),
+            user,
+            client,
+        }
     }
 
     #[test]
@@ -176,8 +441,153 @@ mod tests {
     }
 
     #[test]
-    fn records_decode_and_garbage_is_unreadable() {
-        let live = [
+    fn digits_are_decimal_text() {
+        for n in [0, 7, -7, 10, 1_767_225_600_123_456, i64::MAX, i64::MIN] {
+            assert_eq!(Digits::int(n).as_str(), n.to_string());
+        }
+        for n in [0, 9, 10, u64::MAX] {
+            assert_eq!(Digits::uint(n).as_bytes(), n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn packed_records_round_trip() {
+        let key = SessionKey::generate();
+        let data = Data::from_json(r#"{"a":1,"s":"x y\nz"}"#.into()).unwrap();
+        let user = "user with spaces\tand a tab\n";
+        let info = ClientInfo::new(Some("203.0.113.7".parse().unwrap()), Some("curl/8.5.0"));
+        let client = client_arg(Some(&info));
+        let v = header(user, &client).pack(Some(&data));
+        assert!(
+            v.starts_with("sk2 3 0 100 27:user with spaces\tand a tab\n w1 10 20 27:203.0.113.7\t"),
+            "{v}"
+        );
+        match decode_record(&packed(v.as_bytes()), &key, 50) {
+            Stored::Live { record, version } => {
+                assert_eq!(version, 3);
+                assert_eq!(record.data, data);
+                assert_eq!(record.expires_at, from_micros(100));
+                assert_eq!(record.meta.user_id.as_deref(), Some(user));
+                assert_eq!(record.meta.created_at, Some(from_micros(10)));
+                assert_eq!(record.meta.last_seen, Some(from_micros(20)));
+                assert_eq!(record.meta.client, Some(info));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            decode_record(&packed(v.as_bytes()), &key, 100),
+            Stored::Gone
+        ));
+        // Anonymous, no client info, no times.
+        let mut h = header("", "");
+        h.created_at = None;
+        h.last_seen = None;
+        let v = h.pack(Some(&Data::new()));
+        assert_eq!(v, "sk2 3 0 100 0: w1 - - 0:\n{}");
+        h.created_at = Some(-5);
+        assert_eq!(
+            h.pack(None),
+            "sk2 3 0 100 0: w1 - - 0:\n",
+            "no negative times"
+        );
+        match decode_record(&packed(v.as_bytes()), &key, 50) {
+            Stored::Live { record, .. } => {
+                assert_eq!(record.meta, Metadata::default());
+                assert!(record.data.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let listed = decode_info(
+            key,
+            &Raw::Packed(v.into_bytes()).fields().unwrap().unwrap(),
+            50,
+        );
+        assert_eq!(listed.unwrap().meta, Metadata::default());
+    }
+
+    #[test]
+    fn markers_are_retired_until_they_expire() {
+        let key = SessionKey::generate();
+        let v = Header::marker(100).pack(None);
+        assert_eq!(v, "sk2 0 1 100 0: - - - 0:\n");
+        assert!(matches!(
+            decode_record(&packed(v.as_bytes()), &key, 99),
+            Stored::Retired { until } if until == from_micros(100)
+        ));
+        assert!(matches!(
+            decode_record(&packed(v.as_bytes()), &key, 100),
+            Stored::Gone
+        ));
+        let f = Fields::packed(v.as_bytes()).unwrap();
+        assert!(decode_info(key, &f, 1).is_none(), "markers are not listed");
+        assert!(matches!(decode_record(&Raw::Absent, &key, 0), Stored::Gone));
+    }
+
+    /// Whatever is under the key, decoding never panics: garbage is unreadable.
+    #[test]
+    fn garbage_packed_values_are_unreadable() {
+        let key = SessionKey::generate();
+        let garbage: &[&[u8]] = &[
+            b"",
+            b"junk",
+            b"sk2",
+            b"sk2 ",
+            b"sk1 3 0 100 0: w1 10 20 0:\n{}",
+            b"SK2 3 0 100 0: w1 10 20 0:\n{}",
+            b"sk2 3 0 100 0: w1 10 20 0:{}",
+            b"sk2 3 0 100 0: w1 10 20 0:",
+            b"sk2 3 0 100 0: w1 10 20 \n{}",
+            b"sk2 3 0 100 0: w1 10 20\n{}",
+            b"sk2 3 0 100 0: w1 10 0:\n{}",
+            b"sk2 3 0 100 0:w1 10 20 0:\n{}",
+            b"sk2 3 0 100 0:  10 20 0:\n{}",
+            b"sk2 3 2 100 0: w1 10 20 0:\n{}",
+            b"sk2 3 100 0: w1 10 20 0:\n{}",
+            b"sk2 -3 0 100 0: w1 10 20 0:\n{}",
+            b"sk2 +3 0 100 0: w1 10 20 0:\n{}",
+            b"sk2 3 0 -100 0: w1 10 20 0:\n{}",
+            b"sk2 3 0 1e9 0: w1 10 20 0:\n{}",
+            b"sk2 3 0 0x64 0: w1 10 20 0:\n{}",
+            b"sk2  3 0 100 0: w1 10 20 0:\n{}",
+            b"sk2 3 0 100 0: w1 -10 20 0:\n{}",
+            b"sk2 3 0 100 0: w1 10 x 0:\n{}",
+            b"sk2 99999999999999999999 0 100 0: w1 10 20 0:\n{}",
+            b"sk2 3 0 99999999999999999999 0: w1 10 20 0:\n{}",
+            b"sk2 3 0 100 99999999999999999999999:ab w1 10 20 0:\n{}",
+            b"sk2 3 0 100 5:ab w1 10 20 0:\n{}",
+            b"sk2 3 0 100 99:ab w1 10 20 0:\n{}",
+            b"sk2 3 0 100 2:ab w1 10 20 9:x\n{}",
+            b"sk2 3 0 100 -1: w1 10 20 0:\n{}",
+            b"sk2 3 0 100 2:ab w1 10 20 0:\n{not json",
+            b"sk2 3 0 100 2:ab w1 10 20 0:\n\xff\xfe",
+            b"sk2 3 0 100 2:ab w1 10 20 0:\n[1]",
+            b"\xff\xfe\xfd",
+        ];
+        for v in garbage {
+            let got = decode_record(&packed(v), &key, 1);
+            assert!(
+                matches!(got, Stored::Unreadable(_)),
+                "{:?}: {got:?}",
+                String::from_utf8_lossy(v)
+            );
+        }
+        // A number beyond i64 (Lua reads it as a double) is unreadable, not "forever".
+        let huge = b"sk2 3 0 9223372036854775808 0: w1 10 20 0:\n{}";
+        assert!(matches!(
+            decode_record(&packed(huge), &key, 1),
+            Stored::Unreadable(_)
+        ));
+        // Client info that does not parse loses the client info, not the session.
+        let v = b"sk2 3 0 100 0: w1 10 20 12:999.1.1.1\t\tx\n{}";
+        assert!(matches!(
+            decode_record(&packed(v), &key, 1),
+            Stored::Live { record, .. } if record.meta.client.is_none()
+        ));
+    }
+
+    #[test]
+    fn hash_records_decode_and_garbage_is_unreadable() {
+        let live = vec![
             b(r#"{"a":1}"#),
             b("3"),
             b("100"),
@@ -188,7 +598,7 @@ mod tests {
             None,
         ];
         let key = SessionKey::generate();
-        match decode_record(&live, &key, 50) {
+        match decode_record(&Raw::Hash(live.clone()), &key, 50) {
             Stored::Live { record, version } => {
                 assert_eq!(version, 3);
                 assert_eq!(record.meta.user_id.as_deref(), Some("u"));
@@ -196,56 +606,50 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(decode_record(&live, &key, 100), Stored::Gone));
         assert!(matches!(
-            decode_record(&[const { None }; 8], &key, 0),
+            decode_record(&Raw::Hash(live.clone()), &key, 100),
             Stored::Gone
         ));
-        let marker = [None, None, b("100"), None, None, None, b("1"), None];
         assert!(matches!(
-            decode_record(&marker, &key, 1),
+            decode_record(&Raw::Hash(vec![None; 8]), &key, 0),
+            Stored::Gone
+        ));
+        let marker = vec![None, None, b("100"), None, None, None, b("1"), None];
+        assert!(matches!(
+            decode_record(&Raw::Hash(marker), &key, 1),
             Stored::Retired { .. }
         ));
-        let mut bad = live.clone();
-        bad[0] = b("{not json");
+        let bad = |i: usize, v: Option<Vec<u8>>| {
+            let mut f = live.clone();
+            f[i] = v;
+            decode_record(&Raw::Hash(f), &key, 1)
+        };
+        assert!(matches!(bad(0, b("{not json")), Stored::Unreadable(_)));
         assert!(matches!(
-            decode_record(&bad, &key, 1),
+            bad(0, Some(vec![0xff, 0xfe])),
             Stored::Unreadable(_)
         ));
-        bad[0] = Some(vec![0xff, 0xfe]);
-        assert!(matches!(
-            decode_record(&bad, &key, 1),
-            Stored::Unreadable(_)
-        ));
-        let mut bad = live.clone();
-        bad[2] = b("soon");
-        assert!(matches!(
-            decode_record(&bad, &key, 1),
-            Stored::Unreadable(_)
-        ));
-        let mut bad = live.clone();
-        bad[1] = b("-1");
-        assert!(matches!(
-            decode_record(&bad, &key, 1),
-            Stored::Unreadable(_)
-        ));
+        assert!(matches!(bad(2, b("soon")), Stored::Unreadable(_)));
+        assert!(matches!(bad(1, b("-1")), Stored::Unreadable(_)));
     }
 
-    /// A record of the previous version has no `client` field; one with an empty field or
-    /// garbage in it loads too, without client info.
+    /// A hash of the build before issue 19 has no `client` field; one with an empty field
+    /// or garbage in it loads too, without client info.
     #[test]
     fn client_info_is_optional_and_garbage_is_ignored() {
         let key = SessionKey::generate();
         let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
         let info = ClientInfo::new(Some("203.0.113.7".parse().unwrap()), Some(ua));
-        let old = [b("{}"), b("1"), b("100"), b("10"), b("20"), None, None];
-        let client_of = |fields: &[Option<Vec<u8>>]| match decode_record(fields, &key, 50) {
-            Stored::Live { record, .. } => record.meta.client,
-            other => panic!("{other:?}"),
-        };
-        // The previous build's HMGET answer (7 fields) and the same hash read now.
+        let old = vec![b("{}"), b("1"), b("100"), b("10"), b("20"), None, None];
+        let client_of =
+            |fields: &[Option<Vec<u8>>]| match decode_record(&Raw::Hash(fields.to_vec()), &key, 50)
+            {
+                Stored::Live { record, .. } => record.meta.client,
+                other => panic!("{other:?}"),
+            };
+        // The 7 fields of the previous build's HMGET, and the same hash read now.
         assert_eq!(client_of(&old), None);
-        let mut now = old.to_vec();
+        let mut now = old.clone();
         now.push(None);
         assert_eq!(client_of(&now), None);
         now[7] = b("");
@@ -261,25 +665,17 @@ mod tests {
             now[7] = Some(garbage.to_vec());
             assert_eq!(client_of(&now), None, "{garbage:?}");
         }
-        let listed = decode_info(
-            key,
-            &[
-                b("100"),
-                None,
-                None,
-                None,
-                None,
-                b(&client_arg(Some(&info))),
-            ],
-            50,
-        );
-        assert_eq!(listed.unwrap().meta.client, Some(info));
-        assert_eq!(
-            decode_info(key, &[b("100"), None, None, None, None], 50)
-                .unwrap()
-                .meta
-                .client,
-            None
-        );
+        let listed = Raw::Hash(vec![
+            None,
+            None,
+            b("100"),
+            None,
+            None,
+            None,
+            None,
+            b(&client_arg(Some(&info))),
+        ]);
+        let f = listed.fields().unwrap().unwrap();
+        assert_eq!(decode_info(key, &f, 50).unwrap().meta.client, Some(info));
     }
 }

@@ -390,15 +390,6 @@ pub(crate) fn reply_str(items: &[Value], i: usize) -> Option<String> {
     }
 }
 
-/// An integer item of a script reply.
-pub(crate) fn reply_int(items: &[Value], i: usize) -> Option<i64> {
-    match items.get(i) {
-        Some(Value::Int(n)) => Some(*n),
-        Some(Value::BulkString(b)) => std::str::from_utf8(b).ok()?.parse().ok(),
-        _ => None,
-    }
-}
-
 /// A URL without its credentials (and without a query, which may carry them too).
 /// A seed as given (`host:port`), or its URL without credentials.
 fn redact_seed(seed: &str) -> String {
@@ -449,7 +440,6 @@ mod tests {
         ]);
         let (status, items) = script_reply(v, "t").unwrap();
         assert_eq!(status, 1);
-        assert_eq!(reply_int(&items, 0), Some(7));
         assert_eq!(reply_str(&items, 1).as_deref(), Some("42"));
         assert_eq!(reply_str(&items, 2), None);
         assert!(script_reply(Value::Nil, "t").is_err());

@@ -7,9 +7,9 @@ use sessionkit_core::{SessionInfo, SessionKey, StoreError, UserIndex};
 use time::OffsetDateTime;
 
 use crate::RedisStore;
-use crate::codec::{INFO_FIELDS, decode_info, micros};
+use crate::codec::{decode_info, micros};
 use crate::conn::store_error;
-use crate::listing::{CONCURRENCY, read_fields};
+use crate::listing::{CONCURRENCY, read_records};
 use crate::scripts::SCRIPTS;
 
 impl RedisStore {
@@ -49,7 +49,7 @@ impl RedisStore {
 }
 
 impl UserIndex for RedisStore {
-    /// Reads the set and every member's hash; lists the live sessions that still belong to
+    /// Reads the set and every member's record (either format); lists the live sessions that still belong to
     /// the user, in key order, and prunes members whose session is gone, retired or now
     /// another user's. (A member whose session exists but is expired at `now` is left:
     /// its TTL removes it, and another caller's `now` may differ.)
@@ -60,18 +60,21 @@ impl UserIndex for RedisStore {
     ) -> Result<Vec<SessionInfo>, StoreError> {
         let (mut keys, junk) = self.members(user_id).await?;
         keys.sort_unstable();
-        let fields = read_fields(self, &keys, INFO_FIELDS).await?;
+        let records = read_records(self, &keys).await?;
         let now = micros(now);
         let mut live = Vec::new();
         let mut stale = junk;
-        for (key, f) in keys.iter().zip(fields) {
-            // INFO_FIELDS: expires_at, created_at, last_seen, user_id, retired, client.
-            let owner = f[3].as_deref();
-            let present = f[0].is_some() && f[4].is_none();
-            if !present || owner != Some(user_id.as_bytes()) {
-                stale.push(key.as_str().as_bytes().to_vec());
-            } else if let Some(info) = decode_info(*key, &f, now) {
-                live.push(info);
+        for (key, raw) in keys.iter().zip(&records) {
+            // Absent, retired, another user's, or a packed value that does not parse.
+            let owned = match raw.fields() {
+                Ok(Some(f)) if f.expires_at.is_some() && !f.retired => {
+                    (f.user_id == Some(user_id.as_bytes())).then_some(f)
+                }
+                _ => None,
+            };
+            match owned {
+                None => stale.push(key.as_str().as_bytes().to_vec()),
+                Some(f) => live.extend(decode_info(*key, &f, now)),
             }
         }
         self.forget(user_id, stale).await;

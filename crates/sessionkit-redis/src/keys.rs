@@ -1,26 +1,62 @@
-//! The key layout (native layout, version 1), in one place.
+//! The key layout (native layout, version 1) and the two record formats, in one place.
 //!
 //! | key | type | holds | TTL |
 //! | --- | --- | --- | --- |
-//! | `{prefix}s:{<session key>}` | hash | one session: the fields below | the session's expiry |
+//! | `{prefix}s:{<session key>}` | string (or hash) | one session: a packed record, or a hash (see [`RecordFormat`]) | the session's expiry |
 //! | `{prefix}u:{<user id>}` | set | the session keys of one user (the per-user index) | the longest TTL of its sessions |
 //! | `{prefix}l:{<session key>}` | string | a lease for lock mode: the owner's token | the lease's TTL |
 //!
-//! Session hash fields:
+//! # The packed record (the default)
+//!
+//! One string: a header line, then the session dictionary as JSON text (the store is
+//! trusted, so no signing):
+//!
+//! ```text
+//! sk2 <version> <retired> <expires_at> <n>:<user id> <write> <created_at> <last_seen> <m>:<client>\n<data>
+//! ```
 //!
 //! | field | value |
 //! | --- | --- |
-//! | `data` | the session dictionary as JSON text (the store is trusted, so no signing) |
-//! | `version` | the compare-and-set token, `1` on create, incremented by every save |
+//! | `sk2` | the format's name and version |
+//! | `version` | the compare-and-set token, `1` on create, incremented by every save (the client writes `token + 1`; the script checks the stored one is `token`) |
+//! | `retired` | `1` on a rotation marker (expiring at `expires_at`, the end of the grace window; no data), else `0` |
 //! | `expires_at` | the expiry, Unix microseconds; compared against the engine's `now` |
-//! | `created_at`, `last_seen` | Unix microseconds |
+//! | `user id` | the logged-in user, `0:` when anonymous |
+//! | `write` | a random id of the create or save that wrote the record last (`-` on a marker): a re-sent script recognises its own write |
+//! | `created_at`, `last_seen` | Unix microseconds, `-` for none |
+//! | `client` | the client info of the last write (`IP<TAB>user agent<TAB>device label`, see `ClientInfo::to_stored_text`), `0:` when none; unreadable text is read as none with a warning |
+//!
+//! Numbers are plain decimal digits (no sign); the user id and the client text are
+//! length-prefixed (byte counts), as they may hold spaces, tabs or newlines. The order
+//! serves the `save` script, the hot path: it compares the start of the value with
+//! `sk2 <token> 0 ` (right version, not retired) and then reads only the expiry and the
+//! user id (for the index) — Lua's pattern matching costs about 5 ns per byte scanned, so
+//! the write id and the times, which it does not need, come after. The client builds the
+//! whole value, so a `save` is `GET` plus `SET key value PX ttl` on the server, with no
+//! string building in Lua. A rotation marker is `sk2 0 1 <until> 0: - - - 0:` and a newline. A value that does
+//! not parse (garbage, wrong lengths, negative or out-of-range numbers, non-UTF-8 text where
+//! text is needed) is no session: `load` reports it missing with a warning, and no script
+//! overwrites it (`create` collides, `save` and `touch` find nothing); `delete` removes it.
+//!
+//! # The hash record (earlier builds, and [`RecordFormat::Hash`])
+//!
+//! | field | value |
+//! | --- | --- |
+//! | `data` | the session dictionary as JSON text |
+//! | `version`, `expires_at`, `created_at`, `last_seen`, `write` | as in the packed record; `created_at`, `last_seen` absent for none |
 //! | `user_id` | the logged-in user, absent when anonymous |
-//! | `client` | the client info of the last write (`IP<TAB>user agent<TAB>device label`, see `ClientInfo::to_stored_text`), empty when none; absent in records of versions before it (read as none), and unreadable text is read as none with a warning |
-//! | `write` | a random id of the create or save that wrote the record last: a re-sent script recognises its own write |
-//! | `retired` | `1` on a rotation marker, which has only `expires_at` (the end of the grace window) besides |
+//! | `client` | as in the packed record; empty when none, absent in records of versions before it (read as none) |
+//! | `retired` | `1` on a rotation marker, which has only `expires_at` besides |
+//!
+//! Every read and every script reads both formats (a `GET` whose `WRONGTYPE` error means
+//! "a hash": one extra command, for old records only). Every write produces the store's
+//! [`RecordFormat`]: a save or touch of a hash record under the default format rewrites it
+//! packed, with the same compare-and-set.
+//!
+//! # Hash tags and the prefix
 //!
 //! The `{...}` part of a key is its Redis Cluster **hash tag**: only it decides the slot,
-//! so a session's hash and its lease live in one slot (the scripts that touch them run on
+//! so a session's record and its lease live in one slot (the scripts that touch them run on
 //! one node), while the sessions themselves spread over the cluster. A user's set
 //! generally lives in another slot than the user's sessions.
 //!
@@ -31,6 +67,31 @@
 //! during a migration.
 
 use sessionkit_core::SessionKey;
+
+/// How a [`RedisStore`](crate::RedisStore) writes session records (it reads both): see
+/// [`RedisBuilder::with_record_format`](crate::RedisBuilder::with_record_format).
+///
+/// Upgrading from a build that wrote hashes (before issue 21) takes two deploys, because
+/// such builds read only hashes — a packed record is "no session" to them, which logs the
+/// user out:
+///
+/// 1. deploy this build with [`RecordFormat::Hash`] everywhere: it keeps writing hashes
+///    while reading both, so old and new processes can serve side by side;
+/// 2. once no process of the earlier build is left, deploy with the default
+///    ([`RecordFormat::Packed`]). Hashes become packed records as they are saved or
+///    touched; the rest expire as hashes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RecordFormat {
+    /// One string per session: a header line and the JSON data (see the [module
+    /// docs](self#the-packed-record-the-default)). A `load` is one `GET` instead of an
+    /// `HMGET`, and a `save` script makes two calls (`GET`, `SET`) instead of three.
+    #[default]
+    Packed,
+    /// One hash per session, as builds before issue 21 wrote: for the first step of a
+    /// rolling upgrade (see above), or to go back to such a build.
+    Hash,
+}
 
 /// The prefix used unless [`RedisBuilder::with_prefix`](crate::RedisBuilder::with_prefix) sets
 /// another.
@@ -71,7 +132,7 @@ impl KeyLayout {
         &self.prefix
     }
 
-    /// The hash holding a session (or its rotation marker).
+    /// The key holding a session (or its rotation marker).
     pub fn session(&self, key: &SessionKey) -> String {
         format!("{}s:{{{}}}", self.prefix, key.as_str())
     }
@@ -92,7 +153,7 @@ impl KeyLayout {
         &self.user_prefix
     }
 
-    /// The SCAN `MATCH` pattern of every session hash in the namespace.
+    /// The SCAN `MATCH` pattern of every session record in the namespace.
     pub fn session_pattern(&self) -> String {
         // Redis glob metacharacters in the prefix match themselves only when escaped.
         let mut p = crate::scan::glob_escape(&self.prefix);
@@ -100,7 +161,7 @@ impl KeyLayout {
         p
     }
 
-    /// The session key in a session hash's name (from SCAN), if it is one of ours.
+    /// The session key in a session record's name (from SCAN), if it is one of ours.
     pub fn session_key_of(&self, redis_key: &[u8]) -> Option<SessionKey> {
         let rest = redis_key.strip_prefix(self.prefix.as_bytes())?;
         let inner = rest.strip_prefix(b"s:{")?.strip_suffix(b"}")?;

@@ -28,25 +28,34 @@
 //!
 //! # Layout
 //!
-//! The native layout: one hash per session under `{prefix}s:{<session key>}`, with the
-//! data as JSON text beside a version, the expiry, created-at, last-seen and the user id;
-//! a set per user; a string per lease. The [`keys`] module spells it out. The braces are
-//! the Redis Cluster hash tag: everything about one session lives in one slot.
+//! The native layout: one string per session under `{prefix}s:{<session key>}` — a
+//! header line with the version, the expiry, created-at, last-seen, the user id and the
+//! client info, then the data as JSON text; a set per user; a string per lease. The
+//! [`keys`] module spells it out. The braces are the Redis Cluster hash tag: everything
+//! about one session lives in one slot.
+//!
+//! Builds before issue 21 kept each session in a hash. This one reads both formats, and
+//! rewrites a hash in the packed format when it saves or touches it. Upgrading a running
+//! deployment takes two deploys — first with [`RecordFormat::Hash`] (keep writing hashes,
+//! which the earlier build's processes still read), then with the default: see
+//! [`RecordFormat`].
 //!
 //! # One round trip per operation
 //!
-//! `load` is one `HMGET`. Every write is one Lua script (see the `scripts` module) sent as
+//! `load` is one `GET` (plus an `HMGET` for a record still in the old hash format).
+//! Every write is one Lua script (see the `scripts` module) sent as
 //! `EVALSHA` — scripts are loaded when the store connects, and a node that lost them
-//! (restart, failover) gets the body once with `EVAL`. The scripts make each operation
-//! atomic on the session's node:
+//! (restart, failover) gets the body once with `EVAL`. The client builds the record's
+//! whole new value, so a `save` on the server is a `GET`, a check of the header and one
+//! `SET key value PX ttl`. The scripts make each operation atomic on the session's node:
 //!
 //! | operation | script |
 //! | --- | --- |
 //! | `create` | insert if the key is free **or its record expired at `now`**; otherwise a collision |
 //! | `save` | compare-and-set on the version; `Missing` when the record is absent, retired or expired at `now`; never creates |
 //! | `touch` | new expiry and last-seen on a live record; data and version unchanged |
-//! | `delete` | removes the hash |
-//! | `retire` | replaces the record by a marker hash (`retired`, `expires_at = until`) that expires at `until` |
+//! | `delete` | removes the record |
+//! | `retire` | replaces the record by a rotation marker (retired, `expires_at = until`) that expires at `until` |
 //! | `clear_expired` | per key: delete if expired at `now`, and say so — so concurrent cleaners count each record once |
 //!
 //! The cluster client re-sends a request whose connection dropped, even if the server had
@@ -58,7 +67,7 @@
 //! # Time: the engine's `now` decides, TTLs only evict
 //!
 //! Every script compares the stored `expires_at` (Unix microseconds) with the `now` the
-//! engine passes in, never with the server's clock. Each write also sets the hash's TTL to
+//! engine passes in, never with the server's clock. Each write also sets the record's TTL to
 //! `expires_at - now` (rounded up to the millisecond) so that Redis evicts the record once
 //! it is dead; a record whose TTL would be `<= 0` is not stored at all. `clear_expired` is
 //! therefore rarely needed: it removes records that the engine's clock considers expired
@@ -90,14 +99,14 @@
 //!     Such a session is invisible to `sessions_of`/`revoke_user` until its next save or
 //!     touch, which adds it again.
 //!
-//! `sessions_of` reads the set and each member's hash (concurrently, pipelined per node);
+//! `sessions_of` reads the set and each member's record (concurrently, pipelined per node);
 //! `revoke_user(user, keep)` deletes every member still owned by the user except `keep`.
 //!
 //! # Listing and cleanup cost
 //!
 //! [`SessionListing::list`] and `clear_expired` `SCAN` the namespace's session keys on
 //! every primary (`MATCH {prefix}s:{*}`, `COUNT 1000`): O(number of keys in the database)
-//! per call — a page of a listing scans them all, then reads only the hashes it needs.
+//! per call — a page of a listing scans them all, then reads only the records it needs.
 //! Fine for an admin tool or a periodic job; not for a request path.
 //!
 //! # Durability and failover
@@ -170,11 +179,13 @@ use time::OffsetDateTime;
 
 pub use crate::builder::RedisBuilder;
 pub use crate::cache::RedisCache;
-use crate::codec::{RECORD_FIELDS, Stored, client_arg, decode_record, micros, ttl_ms};
-use crate::conn::{Conn, ReplicaWait, reply_int, reply_str, script_reply, store_error};
+use crate::codec::{
+    Digits, Header, RECORD_FIELDS, Raw, Stored, client_arg, decode_record, micros, ttl_ms,
+};
+use crate::conn::{Conn, ReplicaWait, reply_str, script_reply, store_error};
 #[cfg(feature = "django")]
 pub use crate::django::{DjangoCacheBuilder, DjangoCacheStore, DjangoCachedDbStore};
-pub use crate::keys::{DEFAULT_PREFIX, KeyLayout};
+pub use crate::keys::{DEFAULT_PREFIX, KeyLayout, RecordFormat};
 use crate::scripts::{Lua, SCRIPTS};
 
 /// Sessions in Redis or Redis Cluster (native layout). Clones share the connection.
@@ -194,6 +205,7 @@ struct Inner {
     layout: KeyLayout,
     description: String,
     replica_wait: Option<ReplicaWait>,
+    format: RecordFormat,
 }
 
 impl fmt::Debug for RedisStore {
@@ -202,6 +214,7 @@ impl fmt::Debug for RedisStore {
             .field("url", &self.inner.description)
             .field("prefix", &self.inner.layout.prefix())
             .field("replica_wait", &self.inner.replica_wait)
+            .field("format", &self.inner.format)
             .finish()
     }
 }
@@ -226,6 +239,7 @@ impl RedisStore {
             target,
             layout: KeyLayout::default(),
             replica_wait: None,
+            format: RecordFormat::default(),
         }
     }
 
@@ -257,6 +271,11 @@ impl RedisStore {
         &self.inner.layout
     }
 
+    /// The format this store writes session records in (it reads both).
+    pub fn record_format(&self) -> RecordFormat {
+        self.inner.format
+    }
+
     /// Whether this store talks to a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
         self.inner.conn.is_cluster()
@@ -281,7 +300,7 @@ impl RedisStore {
         }
     }
 
-    /// Runs a session script on `key`'s hash; `write` adds the replica wait.
+    /// Runs a session script on `key`'s record; `write` adds the replica wait.
     async fn run(
         &self,
         lua: &Lua,
@@ -290,9 +309,13 @@ impl RedisStore {
         write: bool,
     ) -> Result<(i64, Vec<Value>), StoreError> {
         let redis_key = self.inner.layout.session(key);
-        let mut argv: Vec<&[u8]> = Vec::with_capacity(args.len() + 2);
+        let mut argv: Vec<&[u8]> = Vec::with_capacity(args.len() + 3);
         argv.push(self.index_prefix());
         argv.push(key.as_str().as_bytes());
+        argv.push(match self.inner.format {
+            RecordFormat::Hash => b"h",
+            RecordFormat::Packed => b"",
+        });
         argv.extend_from_slice(args);
         let wait = if write { self.inner.replica_wait } else { None };
         let reply = self
@@ -314,36 +337,33 @@ impl RedisStore {
         let now_us = micros(now);
         let ttl = ttl_ms(record.expires_at, now);
         let user = record.meta.user_id.as_deref().unwrap_or("");
-        let (now_s, expires_s, ttl_s) = (
-            now_us.to_string(),
-            micros(record.expires_at).to_string(),
-            ttl.to_string(),
-        );
-        let created_s = record.meta.created_at.map_or(now_us, micros).to_string();
-        let seen_s = record.meta.last_seen.map_or(now_us, micros).to_string();
-        let json = record.data.to_json();
         let client = client_arg(record.meta.client.as_ref());
-        let args: [&[u8]; 9] = [
+        let value = Header {
+            version: 1,
+            expires_at: micros(record.expires_at),
+            write,
+            retired: false,
+            created_at: Some(record.meta.created_at.map_or(now_us, micros)),
+            last_seen: Some(record.meta.last_seen.map_or(now_us, micros)),
+            user,
+            client: &client,
+        }
+        .pack(Some(&record.data));
+        let (now_s, ttl_s) = (Digits::int(now_us), Digits::int(ttl));
+        let args: [&[u8]; 5] = [
             now_s.as_bytes(),
-            expires_s.as_bytes(),
             ttl_s.as_bytes(),
-            json.as_bytes(),
-            created_s.as_bytes(),
-            seen_s.as_bytes(),
-            user.as_bytes(),
+            value.as_bytes(),
             write.as_bytes(),
-            client.as_bytes(),
+            user.as_bytes(),
         ];
         let (status, items) = self.run(&SCRIPTS.create, key, &args, true).await?;
         if status != 1 {
             return Ok(CreateOutcome::Collision);
         }
-        let previous = reply_str(&items, 1);
-        self.update_index(key, previous, Some(user), ttl).await?;
-        let version = reply_int(&items, 0)
-            .and_then(|v| u64::try_from(v).ok())
-            .ok_or_else(|| conn::bad_reply("create"))?;
-        Ok(CreateOutcome::Created(Token::version(version)))
+        self.update_index(key, reply_str(&items, 0), Some(user), ttl)
+            .await?;
+        Ok(CreateOutcome::Created(Token::version(1)))
     }
 
     /// `save` with a given write id (a re-sent call reuses it).
@@ -355,45 +375,86 @@ impl RedisStore {
         now: OffsetDateTime,
         write: &str,
     ) -> Result<SaveOutcome, StoreError> {
-        let Some(version) = token.as_version() else {
-            // A token this store never handed out cannot match.
+        // A token this store never handed out cannot match; nor can a version that no
+        // record could follow.
+        let Some((version, next)) = token
+            .as_version()
+            .and_then(|v| Some((v, v.checked_add(1)?)))
+        else {
             return Ok(SaveOutcome::Conflict);
         };
         let now_us = micros(now);
         let ttl = ttl_ms(record.expires_at, now);
         let user = record.meta.user_id.as_deref().unwrap_or("");
-        let (now_s, version_s, expires_s, ttl_s) = (
-            now_us.to_string(),
-            version.to_string(),
-            micros(record.expires_at).to_string(),
-            ttl.to_string(),
-        );
-        let seen_s = record.meta.last_seen.map_or(now_us, micros).to_string();
-        let json = record.data.to_json();
         let client = client_arg(record.meta.client.as_ref());
-        let args: [&[u8]; 9] = [
+        let value = Header {
+            version: next,
+            expires_at: micros(record.expires_at),
+            write,
+            retired: false,
+            created_at: record.meta.created_at.map(micros),
+            last_seen: Some(record.meta.last_seen.map_or(now_us, micros)),
+            user,
+            client: &client,
+        }
+        .pack(Some(&record.data));
+        let (now_s, version_s, ttl_s) =
+            (Digits::int(now_us), Digits::uint(version), Digits::int(ttl));
+        // Without a created_at of its own the record keeps the stored one.
+        let keep_created: &[u8] = if record.meta.created_at.is_none() {
+            b"1"
+        } else {
+            b""
+        };
+        let args: [&[u8]; 7] = [
             now_s.as_bytes(),
             version_s.as_bytes(),
-            expires_s.as_bytes(),
             ttl_s.as_bytes(),
-            json.as_bytes(),
-            seen_s.as_bytes(),
-            user.as_bytes(),
+            value.as_bytes(),
             write.as_bytes(),
-            client.as_bytes(),
+            user.as_bytes(),
+            keep_created,
         ];
         let (status, items) = self.run(&SCRIPTS.save, key, &args, true).await?;
         match status {
             1 => {
-                let new_version = reply_int(&items, 0)
-                    .and_then(|v| u64::try_from(v).ok())
-                    .ok_or_else(|| conn::bad_reply("save"))?;
-                self.update_index(key, reply_str(&items, 1), Some(user), ttl)
+                self.update_index(key, reply_str(&items, 0), Some(user), ttl)
                     .await?;
-                Ok(SaveOutcome::Saved(Token::version(new_version)))
+                Ok(SaveOutcome::Saved(Token::version(next)))
             }
             0 => Ok(SaveOutcome::Conflict),
             _ => Ok(SaveOutcome::Missing),
+        }
+    }
+
+    /// What the key of a session holds: one `GET`, and for a hash (a record of an earlier
+    /// build, or of [`RecordFormat::Hash`]) an `HMGET` of its [`RECORD_FIELDS`]. A key
+    /// holding another type reads as absent, with a warning.
+    pub(crate) async fn read_raw(&self, key: &SessionKey) -> Result<Raw, StoreError> {
+        let name = self.inner.layout.session(key);
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(&name);
+        let wrong_type = match self.inner.conn.query::<Option<Vec<u8>>>(&cmd).await {
+            Ok(Some(v)) => return Ok(Raw::Packed(v)),
+            Ok(None) => return Ok(Raw::Absent),
+            Err(e) if e.code() == Some("WRONGTYPE") => e,
+            Err(e) => return Err(store_error("GET", e)),
+        };
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(&name).arg(&RECORD_FIELDS[..]);
+        match self.inner.conn.query(&cmd).await {
+            Ok(fields) => Ok(Raw::Hash(fields)),
+            Err(e) if e.code() == Some("WRONGTYPE") => {
+                tracing::warn!(key = %key.fingerprint(), error = %wrong_type, "the session key holds neither a string nor a hash; treating as no session");
+                Ok(Raw::Absent)
+            }
+            Err(e)
+                if e.kind() == ErrorKind::UnexpectedReturnType || e.kind() == ErrorKind::Parse =>
+            {
+                tracing::warn!(key = %key.fingerprint(), error = %e, "unreadable session hash; treating as no session");
+                Ok(Raw::Absent)
+            }
+            Err(e) => Err(store_error("HMGET", e)),
         }
     }
 
@@ -480,24 +541,8 @@ fn write_id() -> String {
 
 impl SessionStore for RedisStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.inner.layout.session(key))
-            .arg(&RECORD_FIELDS[..]);
-        let fields: Vec<Option<Vec<u8>>> = match self.inner.conn.query(&cmd).await {
-            Ok(fields) => fields,
-            Err(e) if e.code() == Some("WRONGTYPE") => {
-                tracing::warn!(key = %key.fingerprint(), "the session key holds something else than a hash; treating as no session");
-                return Ok(Lookup::Missing);
-            }
-            Err(e)
-                if e.kind() == ErrorKind::UnexpectedReturnType || e.kind() == ErrorKind::Parse =>
-            {
-                tracing::warn!(key = %key.fingerprint(), error = %e, "unreadable session hash; treating as no session");
-                return Ok(Lookup::Missing);
-            }
-            Err(e) => return Err(store_error("load", e)),
-        };
-        Ok(match decode_record(&fields, key, micros(now)) {
+        let raw = self.read_raw(key).await?;
+        Ok(match decode_record(&raw, key, micros(now)) {
             Stored::Gone => Lookup::Missing,
             Stored::Retired { until } => Lookup::Retired { until },
             Stored::Live { record, version } => Lookup::Found {
@@ -543,9 +588,9 @@ impl SessionStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let ttl = ttl_ms(expires_at, now);
         let (now_s, expires_s, ttl_s) = (
-            micros(now).to_string(),
-            micros(expires_at).to_string(),
-            ttl.to_string(),
+            Digits::int(micros(now)),
+            Digits::int(micros(expires_at)),
+            Digits::int(ttl),
         );
         let args: [&[u8]; 3] = [now_s.as_bytes(), expires_s.as_bytes(), ttl_s.as_bytes()];
         let (status, items) = self.run(&SCRIPTS.touch, key, &args, true).await?;
@@ -571,10 +616,16 @@ impl SessionStore for RedisStore {
     }
 
     async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
-        let until_s = micros(until).to_string();
+        let until_us = micros(until);
+        let until_s = Digits::int(until_us);
         // Used only when no record is left to tell the engine's clock (see the script).
-        let fallback_now = micros(OffsetDateTime::now_utc()).to_string();
-        let args: [&[u8]; 2] = [until_s.as_bytes(), fallback_now.as_bytes()];
+        let fallback_now = Digits::int(micros(OffsetDateTime::now_utc()));
+        let marker = Header::marker(until_us).pack(None);
+        let args: [&[u8]; 3] = [
+            until_s.as_bytes(),
+            fallback_now.as_bytes(),
+            marker.as_bytes(),
+        ];
         let (_, items) = self.run(&SCRIPTS.retire, key, &args, true).await?;
         self.update_index(key, reply_str(&items, 0), None, 0).await
     }
@@ -591,13 +642,14 @@ mod tests {
     use super::*;
     use sessionkit_core::{Data, Metadata, Value};
 
-    async fn store() -> Option<RedisStore> {
+    async fn store(format: RecordFormat) -> Option<RedisStore> {
         let url =
             sessionkit_testkit::service_url("SESSIONKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379");
         sessionkit_testkit::require(
             "Redis",
             RedisStore::builder(&url)
                 .with_prefix(format!("sktest:{}:", SessionKey::generate().as_str()))
+                .with_record_format(format)
                 .connect()
                 .await
                 .map_err(|e| e.report()),
@@ -606,12 +658,28 @@ mod tests {
 
     /// The cluster client re-sends a request whose connection dropped, even when the
     /// server ran it: the second run must answer as the first, not report a conflict
-    /// (the engine would replay the request's changes twice) or a collision.
+    /// (the engine would replay the request's changes twice) or a collision. In both
+    /// record formats, and across them (a save of the other format's record).
     #[tokio::test]
     async fn a_resent_write_reports_its_first_outcome() {
-        let Some(store) = store().await else {
-            return;
-        };
+        for (format, other) in [
+            (RecordFormat::Packed, RecordFormat::Hash),
+            (RecordFormat::Hash, RecordFormat::Packed),
+        ] {
+            let Some(store) = store(format).await else {
+                return;
+            };
+            let other = RedisStore {
+                inner: Arc::new(Inner {
+                    format: other,
+                    ..(*store.inner).clone()
+                }),
+            };
+            resent_writes(&store, &other).await;
+        }
+    }
+
+    async fn resent_writes(store: &RedisStore, other: &RedisStore) {
         let now = OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
         let record = |n: i32| Record {
             data: Data::from_json(format!(r#"{{"n":{n}}}"#).into()).unwrap(),
@@ -623,8 +691,8 @@ mod tests {
         assert_eq!(created, CreateOutcome::Created(Token::version(1)));
         let again = store.create_as(&key, &record(1), now, "w1").await.unwrap();
         assert_eq!(again, created, "the same create, re-sent");
-        let other = store.create_as(&key, &record(3), now, "w2").await.unwrap();
-        assert_eq!(other, CreateOutcome::Collision, "another create");
+        let other_create = store.create_as(&key, &record(3), now, "w2").await.unwrap();
+        assert_eq!(other_create, CreateOutcome::Collision, "another create");
 
         let v1 = Token::version(1);
         let saved = store
@@ -647,11 +715,24 @@ mod tests {
             "another save with the old token"
         );
 
+        // A save that rewrote the record in the other format, re-sent.
+        let v2 = Token::version(2);
+        let saved = other
+            .save_as(&key, &record(6), &v2, now, "w5")
+            .await
+            .unwrap();
+        assert_eq!(saved, SaveOutcome::Saved(Token::version(3)));
+        let again = store
+            .save_as(&key, &record(6), &v2, now, "w5")
+            .await
+            .unwrap();
+        assert_eq!(again, saved, "re-sent, found in the other format");
+
         let Lookup::Found { record, token } = store.load(&key, now).await.unwrap() else {
             panic!("the record exists")
         };
-        assert_eq!(token, Token::version(2));
-        assert_eq!(record.data.get("n"), Some(Value::Int(4)));
+        assert_eq!(token, Token::version(3));
+        assert_eq!(record.data.get("n"), Some(Value::Int(6)));
         store.delete(&key).await.unwrap();
     }
 }

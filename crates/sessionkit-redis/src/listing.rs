@@ -9,8 +9,8 @@ use sessionkit_core::{SessionInfo, SessionKey, SessionListing, StoreError};
 use time::OffsetDateTime;
 
 use crate::RedisStore;
-use crate::codec::{INFO_FIELDS, decode_info, micros};
-use crate::conn::{reply_str, store_error};
+use crate::codec::{Raw, decode_info, micros};
+use crate::conn::reply_str;
 use crate::scan::Scanner;
 use crate::scripts::SCRIPTS;
 
@@ -32,33 +32,24 @@ async fn session_page(
     }))
 }
 
-/// Reads `fields` of each session hash, concurrently, in the order of `keys`. A key that
-/// holds something else than a hash reads as absent.
-pub(crate) async fn read_fields(
+/// Reads each session's record ([`RedisStore::read_raw`]: either format), concurrently,
+/// in the order of `keys`.
+pub(crate) async fn read_records(
     store: &RedisStore,
     keys: &[SessionKey],
-    fields: &'static [&'static str],
-) -> Result<Vec<Vec<Option<Vec<u8>>>>, StoreError> {
-    let conn = &store.inner.conn;
+) -> Result<Vec<Raw>, StoreError> {
     stream::iter(keys.iter().copied())
-        .map(|key| async move {
-            let mut cmd = redis::cmd("HMGET");
-            cmd.arg(store.inner.layout.session(&key)).arg(fields);
-            match conn.query::<Vec<Option<Vec<u8>>>>(&cmd).await {
-                Ok(v) => Ok(v),
-                Err(e) if e.code() == Some("WRONGTYPE") => Ok(vec![None; fields.len()]),
-                Err(e) => Err(store_error("HMGET", e)),
-            }
-        })
+        .map(|key| async move { store.read_raw(&key).await })
         .buffered(CONCURRENCY)
         .try_collect()
         .await
 }
 
-/// Scans every key, keeps those after `after`, sorts them, then reads hashes in key order
-/// until `limit` live sessions are found: the whole keyspace is scanned for every page.
-/// Only metadata is read, so a session whose data is unreadable (which `load` reports as
-/// missing) is still listed — the place to find it for inspection.
+/// Scans every key, keeps those after `after`, sorts them, then reads records in key
+/// order until `limit` live sessions are found: the whole keyspace is scanned for every
+/// page. Only metadata is decoded, so a session whose data is unreadable (which `load`
+/// reports as missing) is still listed — the place to find it for inspection; a record
+/// whose header or expiry does not parse is not.
 impl SessionListing for RedisStore {
     async fn list(&self, page: Page<'_>) -> Result<Vec<SessionInfo>, StoreError> {
         let Page { now, after, limit } = page;
@@ -76,9 +67,11 @@ impl SessionListing for RedisStore {
             if out.len() >= limit {
                 break;
             }
-            let fields = read_fields(self, chunk, INFO_FIELDS).await?;
-            for (key, f) in chunk.iter().zip(fields) {
-                if out.len() < limit {
+            let records = read_records(self, chunk).await?;
+            for (key, raw) in chunk.iter().zip(&records) {
+                if out.len() < limit
+                    && let Ok(Some(f)) = raw.fields()
+                {
                     out.extend(decode_info(*key, &f, now));
                 }
             }
@@ -95,7 +88,7 @@ pub(crate) async fn clear_expired(
     now: OffsetDateTime,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, StoreError> {
-    let now = micros(now).to_string();
+    let now = crate::codec::Digits::int(micros(now));
     let mut scanner = Scanner::new(&store.inner.conn, store.inner.layout.session_pattern()).await?;
     let mut total = 0u64;
     while let Some(keys) = session_page(store, &mut scanner).await? {

@@ -8,47 +8,115 @@
 //!
 //! Conventions shared by the session scripts:
 //!
-//! * `KEYS[1]` is the session hash; `ARGV[1]` the **index prefix** and `ARGV[2]` the
-//!   session key (the member stored in user sets). On a standalone server the index
-//!   prefix is `{prefix}u:` and the script maintains the user sets itself, in the same
-//!   atomic step (it builds their names from the prefix, which a single server allows).
-//!   In Cluster a user's set lives in another slot, so the prefix is empty, the script
-//!   leaves the sets alone and returns the previous user instead; the client then
-//!   updates the sets with separate commands.
+//! * `KEYS[1]` is the session record; `ARGV[1]` the **index prefix**, `ARGV[2]` the
+//!   session key (the member stored in user sets) and `ARGV[3]` the **format**: `h` to
+//!   write hashes ([`RecordFormat::Hash`](crate::RecordFormat::Hash)), empty to write
+//!   packed records. On a standalone server the index prefix is `{prefix}u:` and the
+//!   script maintains the user sets itself, in the same atomic step (it builds their names
+//!   from the prefix, which a single server allows). In Cluster a user's set lives in
+//!   another slot, so the prefix is empty, the script leaves the sets alone and returns
+//!   the previous user instead; the client then updates the sets with separate commands.
+//! * Every script reads the record in either format (`read` in the prelude): a protected
+//!   `GET`, whose error reply means "not a string", then for hashes only an `HMGET`.
+//! * The client builds every packed value itself (the new version, the write id, the
+//!   metadata and the data), so a write of the default format is one
+//!   `SET key value PX ttl`: no string building in Lua except for `touch`, which must keep
+//!   the data. Under the hash format the script unpacks the same value into fields
+//!   (`put`); speed matters only for the default.
 //! * Times are Unix microseconds, compared as numbers (exact in Lua's doubles until the
 //!   year 2255). A record is live while `expires_at > now`, with `now` from the engine.
 //! * TTLs are milliseconds computed by the client as `expires_at - now`, rounded up;
 //!   `<= 0` means the written record would already be expired, so it is deleted instead.
-//! * A key that holds something else than a hash, or a hash whose `expires_at` does not
-//!   parse, is never overwritten by `create` (a collision) nor by `save` (missing): it
-//!   is left for inspection. `delete` removes it.
+//! * A key that holds neither a readable packed record nor a hash with a readable
+//!   `expires_at` is never overwritten by `create` (a collision) nor by `save` or `touch`
+//!   (missing): it is left for inspection. `delete` and `retire` replace it.
 //! * Every `redis.call` costs the server a few microseconds on top of the script's own
-//!   start, so the scripts make few: a type check rides on a protected `HMGET` (an error
-//!   reply means "not a hash"), the version is computed in the script and written by the
-//!   same `HSET` as the data, and `HDEL user_id` only runs when there was a user. A
-//!   `save` is `HMGET` + `HSET` + `PEXPIRE` (it was six calls, and the server's share of
-//!   a returning visit fell by about half; docs/BENCHMARKS.md).
+//!   start, so the scripts make few: a packed `save` is `GET` + `SET` (it was `HMGET` +
+//!   `HSET` + `PEXPIRE` on a hash), plus the index commands on a standalone server when
+//!   there is a user.
 
 use std::sync::LazyLock;
 
 /// Helpers prepended to every session script.
 const PRELUDE: &str = r#"
-local IDX = ARGV[1]
-local function kind(k) return redis.call('TYPE', k)['ok'] end
--- HMGET that answers nil for a key holding another type (one call instead of TYPE + HMGET;
--- an absent key answers all-false, which every caller reads as "no live record").
-local function fields(k, ...)
-  local f = redis.pcall('HMGET', k, ...)
-  if f['err'] then return nil end
-  return f
+local IDX, member, HASH = ARGV[1], ARGV[2], ARGV[3] == 'h'
+-- The record under k, in either format, from v (what a protected GET answered): nil when
+-- there is none; false when it cannot be read (another type, a header or an expires_at
+-- that does not parse); else a table: ver (text), exp (number), ret (retired), user
+-- ('' = none), w (write id), c and s (created_at and last_seen text, '-' = none), and v
+-- (the packed value) with q (where its client text's length starts), or cl and d (a
+-- hash's client text and data).
+local function parse(k, v)
+  if not v then return nil end
+  if type(v) == 'table' then
+    local f = redis.pcall('HMGET', k, 'version', 'expires_at', 'retired', 'user_id', 'write',
+      'created_at', 'last_seen', 'client', 'data')
+    if f['err'] then return false end
+    local exp = tonumber(f[2])
+    if exp == nil then return false end
+    local w, c, s = f[5] or '', f[6] or '-', f[7] or '-'
+    if not string.match(w, '^%S+$') then w = '-' end
+    if not string.match(c, '^%d+$') then c = '-' end
+    if not string.match(s, '^%d+$') then s = '-' end
+    return {ver = f[1] or '', exp = exp, ret = f[3] ~= false, user = f[4] or '', w = w,
+      c = c, s = s, cl = f[8] or '', d = f[9] or ''}
+  end
+  local ver, ret, exp, ulen, p = string.match(v, '^sk2 (%d+) ([01]) (%d+) (%d+):()')
+  -- Beyond 18 digits an expiry is not an i64 the client could read (Lua would take it
+  -- for a far future).
+  if not ver or #exp > 18 then return false end
+  ulen = tonumber(ulen)
+  local w, c, s, q = string.match(v, '^ (%S+) (%S+) (%S+) ()', p + ulen)
+  if not w then return false end
+  return {ver = ver, exp = tonumber(exp), ret = ret == '1', user = string.sub(v, p, p + ulen - 1),
+    w = w, c = c, s = s, v = v, q = q}
 end
-local function index_add(uid, member, ttl)
+local function read(k) return parse(k, redis.pcall('GET', k)) end
+-- The packed value of r with a new expiry and last-seen (touch; a hash is migrated).
+local function repack(r, exp, seen)
+  local head = 'sk2 ' .. r.ver .. ' 0 ' .. exp .. ' ' .. #r.user .. ':' .. r.user .. ' ' ..
+    r.w .. ' ' .. r.c .. ' ' .. seen .. ' '
+  if r.v then return head .. string.sub(r.v, r.q) end
+  return head .. #r.cl .. ':' .. r.cl .. '\n' .. r.d
+end
+-- Stores the packed value v (built by the client, or by repack) with a TTL of ttl ms
+-- (> 0) over r (what read found): as it is, or under the hash format as fields.
+local function put(k, v, ttl, r)
+  if not HASH then
+    redis.call('SET', k, v, 'PX', ttl)
+    return
+  end
+  local ver, ret, exp, ulen, p = string.match(v, '^sk2 (%d+) ([01]) (%d+) (%d+):()')
+  local ue = p + tonumber(ulen)
+  local w, c, s, clen, q = string.match(v, '^ (%S+) (%S+) (%S+) (%d+):()', ue)
+  if r ~= nil then redis.call('DEL', k) end
+  if ret == '1' then
+    redis.call('HSET', k, 'retired', '1', 'expires_at', exp)
+  else
+    local ce = q + tonumber(clen)
+    local f = {'data', string.sub(v, ce + 1), 'version', ver, 'expires_at', exp, 'write', w,
+      'client', string.sub(v, q, ce - 1)}
+    if c ~= '-' then f[#f + 1] = 'created_at'; f[#f + 1] = c end
+    if s ~= '-' then f[#f + 1] = 'last_seen'; f[#f + 1] = s end
+    if ue > p then f[#f + 1] = 'user_id'; f[#f + 1] = string.sub(v, p, ue - 1) end
+    redis.call('HSET', k, unpack(f))
+  end
+  redis.call('PEXPIRE', k, ttl)
+end
+-- A write's reply: 1, or in Cluster (no IDX) {1, user} when the client has a user's set
+-- to update (user is not '' nor the record's new user, unless): a table reply costs the
+-- server about 0.4 µs more than a number.
+local function done(user, unless)
+  if IDX ~= '' or user == '' or user == unless then return 1 end
+  return {1, user}
+end
+local function index_add(uid, ttl)
   if IDX == '' or uid == '' then return end
   local set = IDX .. '{' .. uid .. '}'
   redis.call('SADD', set, member)
   if redis.call('PTTL', set) < ttl then redis.call('PEXPIRE', set, ttl) end
 end
-local function index_remove(uid, member)
+local function index_remove(uid)
   if IDX == '' or uid == '' then return end
   redis.call('SREM', IDX .. '{' .. uid .. '}', member)
 end
@@ -56,175 +124,182 @@ end
 
 /// `create`: insert if absent, or if the stored record expired at `now`.
 ///
-/// ARGV: 3 now, 4 expires_at, 5 ttl_ms, 6 data, 7 created_at, 8 last_seen, 9 user_id ('' = none),
-/// 10 write id, 11 client info ('' = none; always written, in the same `HSET`). Returns `{1, version, previous_user}` when created, `{0}` on a collision.
+/// ARGV: 4 now, 5 ttl_ms, 6 the packed record (version 1), 7 its write id, 8 its user id
+/// ('' = none). Returns 1 (or `{1, previous_user}`, see `done`) when created, 0 on a
+/// collision.
 ///
-/// The write id (random per call, kept in the `write` field) makes a re-sent script
-/// harmless: the cluster client re-sends a request whose connection dropped, even if the
-/// server had run it. The second run finds its own write and answers as the first did.
+/// The write id (random per call, kept in the record) makes a re-sent script harmless:
+/// the cluster client re-sends a request whose connection dropped, even if the server had
+/// run it. The second run finds its own write and answers as the first did.
 const CREATE: &str = r#"
-local k, member, now = KEYS[1], ARGV[2], tonumber(ARGV[3])
+local k, now = KEYS[1], tonumber(ARGV[4])
+local r = read(k)
 local prev = ''
-local t = kind(k)
-if t ~= 'none' then
-  if t ~= 'hash' then return {0} end
-  local f = redis.call('HMGET', k, 'expires_at', 'user_id', 'retired', 'write', 'version')
-  local exp = tonumber(f[1])
-  -- A live record or rotation marker owns the key; so does one we cannot read.
-  if exp == nil or exp > now then
-    if f[4] == ARGV[10] then return {1, tonumber(f[5]) or 1, ''} end
-    return {0}
+if r == false then return 0 end
+if r then
+  -- A live record or rotation marker owns the key.
+  if r.exp > now then
+    if r.w == ARGV[7] then return 1 end
+    return 0
   end
-  if not f[3] then prev = f[2] or '' end
-  redis.call('DEL', k)
-  index_remove(prev, member)
+  if not r.ret then prev = r.user end
 end
 local ttl = tonumber(ARGV[5])
 if ttl > 0 then
-  if ARGV[9] == '' then
-    redis.call('HSET', k, 'data', ARGV[6], 'version', '1', 'expires_at', ARGV[4],
-      'created_at', ARGV[7], 'last_seen', ARGV[8], 'write', ARGV[10], 'client', ARGV[11])
-  else
-    redis.call('HSET', k, 'data', ARGV[6], 'version', '1', 'expires_at', ARGV[4],
-      'created_at', ARGV[7], 'last_seen', ARGV[8], 'write', ARGV[10], 'client', ARGV[11],
-      'user_id', ARGV[9])
-  end
-  redis.call('PEXPIRE', k, ARGV[5])
-  index_add(ARGV[9], member, ttl)
+  put(k, ARGV[6], ARGV[5], r)
+  if prev ~= ARGV[8] then index_remove(prev) end
+  index_add(ARGV[8], ttl)
+  return done(prev, ARGV[8])
+elseif r then
+  redis.call('DEL', k)
+  index_remove(prev)
 end
-return {1, 1, prev}
+return done(prev)
 "#;
 
-/// `save`: compare-and-set on `version`; never creates.
+/// `save`: compare-and-set on the version; never creates.
 ///
-/// ARGV: 3 now, 4 token, 5 expires_at, 6 ttl_ms, 7 data, 8 last_seen, 9 user_id, 10 write id,
-/// 11 client info ('' = none: written as the empty string, so no extra `HDEL`).
-/// Returns `{1, new_version, previous_user}` when saved, `{0}` on a conflict, `{-1}` when
-/// the record is absent, retired or expired at `now`. A re-sent save that finds its own
-/// write id answers `{1, version, ''}` again (see `CREATE`) instead of a conflict, which
-/// would make the engine replay the request's changes a second time.
+/// ARGV: 4 now, 5 token (the version the request loaded), 6 ttl_ms, 7 the packed record
+/// (version `token + 1`), 8 its write id, 9 its user id, 10 `1` when the record has no
+/// created_at (the stored one is kept). Returns 1 (or `{1, previous_user}`) when saved, 0
+/// on a conflict, -1 when the record is absent, retired, expired at `now` or unreadable.
+/// A re-sent save that finds its own write id answers 1 again (see `CREATE`)
+/// instead of a conflict, which would make the engine replay the request's changes a
+/// second time.
 const SAVE: &str = r#"
-local k, member, now = KEYS[1], ARGV[2], tonumber(ARGV[3])
-local f = fields(k, 'version', 'expires_at', 'retired', 'user_id', 'write')
-if not f then return {-1} end
-local exp = tonumber(f[2])
-if f[3] or exp == nil or exp <= now then return {-1} end
-if f[1] ~= ARGV[4] then
-  if f[5] == ARGV[10] then return {1, tonumber(f[1]), ''} end
-  return {0}
+local k, now, new = KEYS[1], tonumber(ARGV[4]), ARGV[7]
+local v = redis.pcall('GET', k)
+local prev
+-- The common case, checked without parsing the header: a packed record of the token's
+-- version, not retired ('sk2 <token> 0 '); then only its expiry and user are read.
+local P = 'sk2 ' .. ARGV[5] .. ' 0 '
+if ARGV[10] ~= '1' and type(v) == 'string' and string.sub(v, 1, #P) == P then
+  local e = string.find(v, ' ', #P + 1, true)
+  if not e or e - #P > 19 then return -1 end
+  local exp = tonumber(string.sub(v, #P + 1, e - 1))
+  local c = exp and string.find(v, ':', e + 1, true)
+  local ulen = c and tonumber(string.sub(v, e + 1, c - 1))
+  if not ulen or c + ulen >= #v then return -1 end
+  if exp <= now then return -1 end
+  prev = string.sub(v, c + 1, c + ulen)
+else
+  local r = parse(k, v)
+  if not r or r.ret or r.exp <= now then return -1 end
+  if r.ver ~= ARGV[5] then
+    if r.w == ARGV[8] then return 1 end
+    return 0
+  end
+  prev = r.user
+  if ARGV[10] == '1' and r.c ~= '-' then
+    local ulen, p = string.match(new, '^sk2 %d+ [01] %d+ (%d+):()')
+    local a, b = string.match(new, '^ %S+ ()%-() ', p + tonumber(ulen))
+    if a then new = string.sub(new, 1, a - 1) .. r.c .. string.sub(new, b) end
+  end
 end
-local prev = f[4] or ''
-local v = (tonumber(f[1]) or 0) + 1
 local ttl = tonumber(ARGV[6])
 if ttl <= 0 then
   redis.call('DEL', k)
-  index_remove(prev, member)
-  return {1, v, prev}
+  index_remove(prev)
+  return done(prev)
 end
-local vs = string.format('%d', v)
-if ARGV[9] == '' then
-  redis.call('HSET', k, 'version', vs, 'data', ARGV[7], 'expires_at', ARGV[5], 'last_seen', ARGV[8],
-    'write', ARGV[10], 'client', ARGV[11])
-  if prev ~= '' then redis.call('HDEL', k, 'user_id') end
-else
-  redis.call('HSET', k, 'version', vs, 'data', ARGV[7], 'expires_at', ARGV[5], 'last_seen', ARGV[8],
-    'write', ARGV[10], 'client', ARGV[11], 'user_id', ARGV[9])
-end
-redis.call('PEXPIRE', k, ARGV[6])
-if prev ~= ARGV[9] then index_remove(prev, member) end
-index_add(ARGV[9], member, ttl)
-return {1, v, prev}
+put(k, new, ARGV[6], true)
+if prev ~= ARGV[9] then index_remove(prev) end
+index_add(ARGV[9], ttl)
+return done(prev, ARGV[9])
 "#;
 
 /// `touch`: move a live record's expiry and last-seen; data and version stay.
 ///
-/// ARGV: 3 now, 4 expires_at, 5 ttl_ms. Returns `{1, user}` when touched, `{0, ''}` when
-/// there is no live record.
+/// ARGV: 4 now, 5 expires_at, 6 ttl_ms. Returns 1 (in Cluster `{1, user}`) when touched,
+/// 0 when there is no live record.
 const TOUCH: &str = r#"
-local k, member, now = KEYS[1], ARGV[2], tonumber(ARGV[3])
-local f = fields(k, 'expires_at', 'retired', 'user_id')
-if not f then return {0, ''} end
-local exp = tonumber(f[1])
-if f[2] or exp == nil or exp <= now then return {0, ''} end
-local user = f[3] or ''
-local ttl = tonumber(ARGV[5])
+local k, now = KEYS[1], tonumber(ARGV[4])
+local r = read(k)
+if not r or r.ret or r.exp <= now then return 0 end
+local ttl = tonumber(ARGV[6])
 if ttl <= 0 then
   redis.call('DEL', k)
-  index_remove(user, member)
-  return {1, user}
+  index_remove(r.user)
+  return done(r.user)
 end
-redis.call('HSET', k, 'expires_at', ARGV[4], 'last_seen', ARGV[3])
-redis.call('PEXPIRE', k, ARGV[5])
-index_add(user, member, ttl)
-return {1, user}
+if HASH and not r.v then
+  redis.call('HSET', k, 'expires_at', ARGV[5], 'last_seen', ARGV[4])
+  redis.call('PEXPIRE', k, ARGV[6])
+else
+  -- A time before 1970 has no place in the packed format (digits only): none.
+  local seen = ARGV[4]
+  if not string.match(seen, '^%d+$') then seen = '-' end
+  put(k, repack(r, ARGV[5], seen), ARGV[6], r)
+end
+index_add(r.user, ttl)
+return done(r.user)
 "#;
 
-/// `delete`: remove whatever is under the key. Returns `{1, previous_user}`.
+/// `delete`: remove whatever is under the key. Returns 1 (in Cluster `{1, previous_user}`).
 const DELETE: &str = r#"
-local k, member = KEYS[1], ARGV[2]
+local k = KEYS[1]
 local user = ''
-local f = fields(k, 'user_id', 'retired')
-if f and not f[2] then user = f[1] or '' end
+local r = read(k)
+if r and not r.ret then user = r.user end
 redis.call('DEL', k)
-index_remove(user, member)
-return {1, user}
+index_remove(user)
+return done(user)
 "#;
 
 /// `retire`: replace the record by a rotation marker until `until`.
 ///
-/// ARGV: 3 until, 4 fallback now. Returns `{1, previous_user}`.
+/// ARGV: 4 until, 5 fallback now, 6 the packed marker. Returns 1 (in Cluster
+/// `{1, previous_user}`).
 ///
 /// The store contract gives `retire` no `now`, yet the marker's TTL is `until - now` on
 /// the engine's clock. The replaced record knows that clock: its `expires_at` minus its
 /// remaining PTTL is the engine's `now` of its last write plus the real time elapsed
 /// since, i.e. the engine's clock now (exactly so for the system clock). Only without a
-/// record does the client's system clock (ARGV[4]) stand in.
+/// record does the client's system clock (ARGV[5]) stand in.
 const RETIRE: &str = r#"
-local k, member = KEYS[1], ARGV[2]
-local now = tonumber(ARGV[4])
+local k = KEYS[1]
+local now = tonumber(ARGV[5])
 local user = ''
-local f = fields(k, 'expires_at', 'user_id', 'retired')
-if f then
-  if not f[3] then user = f[2] or '' end
-  local exp, pttl = tonumber(f[1]), redis.call('PTTL', k)
-  if exp and pttl > 0 then now = exp - pttl * 1000 end
+local r = read(k)
+if r then
+  if not r.ret then user = r.user end
+  local pttl = redis.call('PTTL', k)
+  if pttl > 0 then now = r.exp - pttl * 1000 end
 end
-redis.call('DEL', k)
-local ttl = math.ceil((tonumber(ARGV[3]) - now) / 1000)
+local ttl = math.ceil((tonumber(ARGV[4]) - now) / 1000)
 if ttl > 0 then
-  redis.call('HSET', k, 'retired', '1', 'expires_at', ARGV[3])
-  redis.call('PEXPIRE', k, string.format('%d', ttl))
+  put(k, ARGV[6], string.format('%d', ttl), r)
+elseif r ~= nil then
+  redis.call('DEL', k)
 end
-index_remove(user, member)
-return {1, user}
+index_remove(user)
+return done(user)
 "#;
 
 /// `clear_expired`, per key: delete the record if it expired at `now`.
 ///
-/// ARGV: 3 now. Returns `{1, previous_user}` when this call deleted it, `{0, ''}`
+/// ARGV: 4 now. Returns 1 (in Cluster `{1, previous_user}`) when this call deleted it, 0
 /// otherwise — so concurrent cleaners count each record once.
 const CLEAR: &str = r#"
-local k, member, now = KEYS[1], ARGV[2], tonumber(ARGV[3])
-local f = fields(k, 'expires_at', 'user_id', 'retired')
-if not f then return {0, ''} end
-local exp = tonumber(f[1])
-if exp == nil or exp > now then return {0, ''} end
+local k, now = KEYS[1], tonumber(ARGV[4])
+local r = read(k)
+if not r or r.exp > now then return 0 end
 redis.call('DEL', k)
 local user = ''
-if not f[3] then user = f[2] or '' end
-index_remove(user, member)
-return {1, user}
+if not r.ret then user = r.user end
+index_remove(user)
+return done(user)
 "#;
 
 /// `revoke_user`, per key: delete the session only if it (still) belongs to the user.
 ///
-/// ARGV: 3 user_id. Returns 1 when deleted, 0 otherwise.
+/// ARGV: 4 user_id. Returns 1 when deleted, 0 otherwise.
 const REVOKE: &str = r#"
-local k, member = KEYS[1], ARGV[2]
-local f = fields(k, 'user_id', 'retired')
-if not f or f[2] or f[1] ~= ARGV[3] then return 0 end
+local k = KEYS[1]
+local r = read(k)
+if not r or r.ret or r.user ~= ARGV[4] then return 0 end
 redis.call('DEL', k)
-index_remove(ARGV[3], member)
+index_remove(ARGV[4])
 return 1
 "#;
 

@@ -25,6 +25,30 @@ mod conformance {
     sessionkit_testkit::conformance_tests!(Profile::full().with_leases(), cluster());
 }
 
+/// The contract again with `RecordFormat::Hash`, whose index updates take the same
+/// client-side path.
+mod conformance_hash_format {
+    use super::*;
+    sessionkit_testkit::conformance_tests!(Profile::full().with_leases(), cluster_hash());
+}
+
+/// A cluster store writing hashes, holding the shared cluster lock, or `None` (SKIP).
+async fn cluster_hash() -> Option<crate::common::Locked> {
+    let seeds = require("Redis Cluster", cluster_seeds())?;
+    let lock = cluster_lock(false).await;
+    let refs: Vec<&str> = seeds.iter().map(String::as_str).collect();
+    let store = RedisStore::cluster_builder(&refs)
+        .with_prefix(crate::common::unique_prefix())
+        .with_record_format(sessionkit_redis::RecordFormat::Hash)
+        .connect()
+        .await
+        .map_err(|e| e.report());
+    Some(crate::common::Guarded::new(
+        require("Redis Cluster", store)?,
+        lock,
+    ))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_cleaners_share_many_records() {
     if let Some(store) = cluster().await {

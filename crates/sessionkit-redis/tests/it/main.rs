@@ -22,4 +22,5 @@ mod django_cache;
 mod django_cached_db;
 #[cfg(feature = "django")]
 mod django_common;
+mod formats;
 mod standalone;

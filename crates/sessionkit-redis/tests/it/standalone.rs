@@ -221,7 +221,7 @@ async fn unreadable_records_are_missing_and_left_alone() {
     assert_eq!(store.clear_expired(NOW + secs(10_000)).await.unwrap(), 0);
     assert_eq!(exists(&mut raw, &name).await, 1);
 
-    // Something that is not a hash at all.
+    // A string that is not a packed record.
     let key = SessionKey::generate();
     let name = store.layout().session(&key);
     let _: () = exec(&mut raw, &["SET", &name, "junk", "PX", "60000"]).await;
@@ -471,7 +471,7 @@ async fn serves_the_engine() {
 
 /// Issue 19: a hash written by the previous build (no `client` field) loads and lists
 /// without client info; garbage in the field loads too, without it, and a warning says
-/// so; a save by this build adds the field in the same script.
+/// so; a save by this build adds the client info in the same script.
 #[tokio::test]
 async fn client_info_compatibility() {
     use sessionkit_core::ClientInfo;
@@ -541,9 +541,14 @@ async fn client_info_compatibility() {
         SaveOutcome::Saved(_)
     ));
     assert_eq!(load(&old).await.0.meta.client, Some(info));
+    // The save rewrote the hash as a packed record, the client text length-prefixed.
     let name = store.layout().session(&old);
-    let field: String = exec(&mut raw, &["HGET", &name, "client"]).await;
-    assert_eq!(field, "192.0.2.1\tcurl/8.5.0\tcurl");
+    let value: String = exec(&mut raw, &["GET", &name]).await;
+    assert!(value.starts_with("sk2 4 0 "), "{value:?}");
+    assert!(
+        value.contains(" 25:192.0.2.1\tcurl/8.5.0\tcurl\n{"),
+        "{value:?}"
+    );
 }
 
 /// A functional deadline (generous: a hang is what it catches): `started` is under `secs`
