@@ -324,8 +324,11 @@ impl Raw {
                 ),
             ),
             Raw::Redis(url, store) => {
+                // A packed record: keep its header line, replace the JSON after it.
                 let name = store.layout().session(&SessionKey::parse(key).unwrap());
-                redis_cli(url, &["HSET", &name, "data", data]);
+                let value = redis_cli(url, &["GET", &name]);
+                let (header, _) = value.split_once('\n').unwrap();
+                redis_cli(url, &["SET", &name, &format!("{header}\n{data}"), "KEEPTTL"]);
             }
         }
     }
@@ -353,7 +356,8 @@ impl Raw {
             ),
             Raw::Redis(url, store) => {
                 let name = store.layout().session(&SessionKey::parse(key).unwrap());
-                redis_cli(url, &["HGET", &name, "data"])
+                let value = redis_cli(url, &["GET", &name]);
+                value.split_once('\n').unwrap().1.to_owned()
             }
         }
     }
