@@ -328,7 +328,10 @@ impl Raw {
                 let name = store.layout().session(&SessionKey::parse(key).unwrap());
                 let value = redis_cli(url, &["GET", &name]);
                 let (header, _) = value.split_once('\n').unwrap();
-                redis_cli(url, &["SET", &name, &format!("{header}\n{data}"), "KEEPTTL"]);
+                redis_cli(
+                    url,
+                    &["SET", &name, &format!("{header}\n{data}"), "KEEPTTL"],
+                );
             }
         }
     }
