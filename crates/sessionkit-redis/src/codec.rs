@@ -33,17 +33,26 @@ pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     })
 }
 
+/// The time of Unix microseconds `m`, saturating at the first or last representable
+/// instant (year -9999 or 9999): a far-future expiry stays far in the future.
 pub(crate) fn from_micros(m: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000).unwrap_or(if m < 0 {
+        time::PrimitiveDateTime::MIN.assume_utc()
+    } else {
+        time::PrimitiveDateTime::MAX.assume_utc()
+    })
 }
 
 /// The Redis TTL of a record expiring at `expires_at`, seen at `now`: milliseconds, rounded
 /// up so that Redis never evicts a record the engine still considers live. `<= 0` means
 /// the record is already gone.
+///
+/// A record expiring before 1970 is not stored either (0), whatever `now` says: the
+/// packed format's numbers have no sign, so such a record could not be read back.
 pub(crate) fn ttl_ms(expires_at: OffsetDateTime, now: OffsetDateTime) -> i64 {
-    let d = i128::from(micros(expires_at)) - i128::from(micros(now));
-    if d <= 0 {
+    let expires = micros(expires_at);
+    let d = i128::from(expires) - i128::from(micros(now));
+    if d <= 0 || expires < 0 {
         return 0;
     }
     i64::try_from((d + 999) / 1000).unwrap_or(i64::MAX)
@@ -275,8 +284,13 @@ impl<'a> Fields<'a> {
             .strip_prefix(b"\n")
             .ok_or("no newline after the header")?;
         let version = digits(version).ok_or("no readable version")?;
-        let expires_at = digits(expires_at).ok_or("no readable expires_at")?;
-        if write.is_empty() {
+        // At most 18 digits, as the scripts read it (every i64 of 18 digits is one; the
+        // year 9999 is 18 digits of microseconds).
+        let expires_at = digits(expires_at)
+            .filter(|e| e.len() <= 18)
+            .ok_or("no readable expires_at")?;
+        // The scripts read the write id as one run of non-space characters.
+        if write.is_empty() || write.iter().any(u8::is_ascii_whitespace) {
             return Err("no write id");
         }
         let retired = match retired {
@@ -432,6 +446,21 @@ mod tests {
         assert_eq!(ttl_ms(now + time::Duration::microseconds(1001), now), 2);
         assert_eq!(ttl_ms(now, now), 0);
         assert_eq!(ttl_ms(now - time::Duration::seconds(5), now), 0);
+        // Before 1970: never stored, even for a clock further back still.
+        let before = OffsetDateTime::UNIX_EPOCH - time::Duration::days(1);
+        assert_eq!(ttl_ms(before, before - time::Duration::days(1)), 0);
+    }
+
+    /// Out-of-range microseconds saturate instead of falling back to 1970 (which would
+    /// read a far-future expiry as long past).
+    #[test]
+    fn from_micros_saturates() {
+        let max = time::PrimitiveDateTime::MAX.assume_utc();
+        let min = time::PrimitiveDateTime::MIN.assume_utc();
+        assert_eq!(from_micros(i64::MAX), max);
+        assert_eq!(from_micros(999_999_999_999_999_999), max);
+        assert_eq!(from_micros(i64::MIN), min);
+        assert_eq!(from_micros(0), OffsetDateTime::UNIX_EPOCH);
     }
 
     #[test]
@@ -553,6 +582,10 @@ mod tests {
             b"sk2 3 0 100 0: w1 10 x 0:\n{}",
             b"sk2 99999999999999999999 0 100 0: w1 10 20 0:\n{}",
             b"sk2 3 0 99999999999999999999 0: w1 10 20 0:\n{}",
+            // 19 digits: an i64, but more than the scripts read as an expiry.
+            b"sk2 3 0 9223372036854775807 0: w1 10 20 0:\n{}",
+            b"sk2 3 0 100 0: w\t1 10 20 0:\n{}",
+            b"sk2 3 0 100 0: w\n1 10 20 0:\n{}",
             b"sk2 3 0 100 99999999999999999999999:ab w1 10 20 0:\n{}",
             b"sk2 3 0 100 5:ab w1 10 20 0:\n{}",
             b"sk2 3 0 100 99:ab w1 10 20 0:\n{}",

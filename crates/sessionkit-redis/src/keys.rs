@@ -35,8 +35,12 @@
 //! whole value, so a `save` is `GET` plus `SET key value PX ttl` on the server, with no
 //! string building in Lua. A rotation marker is `sk2 0 1 <until> 0: - - - 0:` and a newline. A value that does
 //! not parse (garbage, wrong lengths, negative or out-of-range numbers, non-UTF-8 text where
-//! text is needed) is no session: `load` reports it missing with a warning, and no script
-//! overwrites it (`create` collides, `save` and `touch` find nothing); `delete` removes it.
+//! text is needed) is no session: `load` reports it missing with a warning. The scripts read
+//! only the header: one whose header does not parse is never overwritten (`create`
+//! collides, `save` and `touch` find nothing), `delete` and `retire` replace it; one whose
+//! header parses but whose data or client text does not is a record to them (the engine
+//! never saves over a session it could not load, so only another writer's `save` with its
+//! version, or a `touch`, rewrites it).
 //!
 //! # The hash record (earlier builds, and [`RecordFormat::Hash`])
 //!
@@ -48,8 +52,10 @@
 //! | `client` | as in the packed record; empty when none, absent in records of versions before it (read as none) |
 //! | `retired` | `1` on a rotation marker, which has only `expires_at` besides |
 //!
-//! Every read and every script reads both formats (a `GET` whose `WRONGTYPE` error means
-//! "a hash": one extra command, for old records only). Every write produces the store's
+//! Every read and every script reads both formats. A read sends first the command of the
+//! format the store writes (`GET` by default, `HMGET` under [`RecordFormat::Hash`]); a
+//! `WRONGTYPE` error sends it to the other one — one extra round trip, for records in the
+//! other format only — and a record rewritten in between is read again. Every write produces the store's
 //! [`RecordFormat`]: a save or touch of a hash record under the default format rewrites it
 //! packed, with the same compare-and-set.
 //!
@@ -89,7 +95,9 @@ pub enum RecordFormat {
     #[default]
     Packed,
     /// One hash per session, as builds before issue 21 wrote: for the first step of a
-    /// rolling upgrade (see above), or to go back to such a build.
+    /// rolling upgrade (see above), or to go back to such a build. To go back, run this
+    /// format for at least the longest session lifetime first: a packed record that no
+    /// save or touch rewrote in the meantime is "no session" to the earlier build.
     Hash,
 }
 

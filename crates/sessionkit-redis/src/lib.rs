@@ -42,7 +42,8 @@
 //!
 //! # One round trip per operation
 //!
-//! `load` is one `GET` (plus an `HMGET` for a record still in the old hash format).
+//! `load` is one `GET` (plus an `HMGET` for a record still in the old hash format; under
+//! [`RecordFormat::Hash`], `HMGET` first).
 //! Every write is one Lua script (see the `scripts` module) sent as
 //! `EVALSHA` — scripts are loaded when the store connects, and a node that lost them
 //! (restart, failover) gets the body once with `EVAL`. The client builds the record's
@@ -62,7 +63,9 @@
 //! already run it. Deletes, touches and retirements are idempotent; creates and saves carry
 //! a random write id, stored with the record, so that a re-run finds its own write and
 //! answers as the first run did — not with a conflict, which would make the engine replay
-//! the request's changes a second time.
+//! the request's changes a second time. (The re-run no longer knows the user the record
+//! had before the first run, so in Cluster a user change in a re-sent save leaves the
+//! session in its former user's set: a stale member, which readers skip and prune.)
 //!
 //! # Time: the engine's `now` decides, TTLs only evict
 //!
@@ -432,30 +435,46 @@ impl RedisStore {
     /// holding another type reads as absent, with a warning.
     pub(crate) async fn read_raw(&self, key: &SessionKey) -> Result<Raw, StoreError> {
         let name = self.inner.layout.session(key);
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(&name);
-        let wrong_type = match self.inner.conn.query::<Option<Vec<u8>>>(&cmd).await {
-            Ok(Some(v)) => return Ok(Raw::Packed(v)),
-            Ok(None) => return Ok(Raw::Absent),
-            Err(e) if e.code() == Some("WRONGTYPE") => e,
-            Err(e) => return Err(store_error("GET", e)),
-        };
-        let mut cmd = redis::cmd("HMGET");
-        cmd.arg(&name).arg(&RECORD_FIELDS[..]);
-        match self.inner.conn.query(&cmd).await {
-            Ok(fields) => Ok(Raw::Hash(fields)),
-            Err(e) if e.code() == Some("WRONGTYPE") => {
-                tracing::warn!(key = %key.fingerprint(), error = %wrong_type, "the session key holds neither a string nor a hash; treating as no session");
-                Ok(Raw::Absent)
+        // The command of the format this store writes first: a hash-writing store reads
+        // mostly hashes. `WRONGTYPE` sends the read to the other format. The two reads are
+        // separate commands, so a save between them may have just rewritten the record in
+        // the first format (a migration, or a process writing the other format during an
+        // upgrade): the loop reads again rather than take the record for garbage.
+        let mut hash = self.inner.format == RecordFormat::Hash;
+        let mut wrong = 0;
+        while wrong < 4 {
+            let read = if hash {
+                let mut cmd = redis::cmd("HMGET");
+                cmd.arg(&name).arg(&RECORD_FIELDS[..]);
+                self.inner.conn.query(&cmd).await.map(Raw::Hash)
+            } else {
+                let mut cmd = redis::cmd("GET");
+                cmd.arg(&name);
+                self.inner
+                    .conn
+                    .query::<Option<Vec<u8>>>(&cmd)
+                    .await
+                    .map(|v| v.map_or(Raw::Absent, Raw::Packed))
+            };
+            match read {
+                Ok(raw) => return Ok(raw),
+                Err(e) if e.code() == Some("WRONGTYPE") => {
+                    wrong += 1;
+                    hash = !hash;
+                }
+                Err(e)
+                    if hash
+                        && (e.kind() == ErrorKind::UnexpectedReturnType
+                            || e.kind() == ErrorKind::Parse) =>
+                {
+                    tracing::warn!(key = %key.fingerprint(), error = %e, "unreadable session hash; treating as no session");
+                    return Ok(Raw::Absent);
+                }
+                Err(e) => return Err(store_error(if hash { "HMGET" } else { "GET" }, e)),
             }
-            Err(e)
-                if e.kind() == ErrorKind::UnexpectedReturnType || e.kind() == ErrorKind::Parse =>
-            {
-                tracing::warn!(key = %key.fingerprint(), error = %e, "unreadable session hash; treating as no session");
-                Ok(Raw::Absent)
-            }
-            Err(e) => Err(store_error("HMGET", e)),
         }
+        tracing::warn!(key = %key.fingerprint(), "the session key holds neither a string nor a hash; treating as no session");
+        Ok(Raw::Absent)
     }
 
     /// Cluster only: brings the user sets in line with a session write that replaced

@@ -27,9 +27,14 @@
 //!   year 2255). A record is live while `expires_at > now`, with `now` from the engine.
 //! * TTLs are milliseconds computed by the client as `expires_at - now`, rounded up;
 //!   `<= 0` means the written record would already be expired, so it is deleted instead.
-//! * A key that holds neither a readable packed record nor a hash with a readable
-//!   `expires_at` is never overwritten by `create` (a collision) nor by `save` or `touch`
-//!   (missing): it is left for inspection. `delete` and `retire` replace it.
+//! * A key that holds neither a packed record with a readable header nor a hash with a
+//!   readable `expires_at` is never overwritten by `create` (a collision) nor by `save` or
+//!   `touch` (missing): it is left for inspection. `delete` and `retire` replace it. The
+//!   scripts check only the header: a record whose data (or client text) is unreadable
+//!   but whose header is sound is a record to them, so a `save` with its version or a
+//!   `touch` rewrites it (the engine never saves over a session it could not load).
+//! * `parse` accepts what the client's decoder accepts (`codec::Fields::packed`): the same
+//!   digits-only numbers (an expiry of at most 18 digits), lengths and newline.
 //! * Every `redis.call` costs the server a few microseconds on top of the script's own
 //!   start, so the scripts make few: a packed `save` is `GET` + `SET` (it was `HMGET` +
 //!   `HSET` + `PEXPIRE` on a hash), plus the index commands on a standalone server when
@@ -52,8 +57,10 @@ local function parse(k, v)
     local f = redis.pcall('HMGET', k, 'version', 'expires_at', 'retired', 'user_id', 'write',
       'created_at', 'last_seen', 'client', 'data')
     if f['err'] then return false end
+    -- Digits only (a record of an earlier build may hold a negative time): tonumber alone
+    -- would take '0x1F', '1e5', 'inf' or 'nan'.
+    if not f[2] or #f[2] > 19 or not string.match(f[2], '^%-?%d+$') then return false end
     local exp = tonumber(f[2])
-    if exp == nil then return false end
     local w, c, s = f[5] or '', f[6] or '-', f[7] or '-'
     if not string.match(w, '^%S+$') then w = '-' end
     if not string.match(c, '^%d+$') then c = '-' end
@@ -68,6 +75,15 @@ local function parse(k, v)
   ulen = tonumber(ulen)
   local w, c, s, q = string.match(v, '^ (%S+) (%S+) (%S+) ()', p + ulen)
   if not w then return false end
+  -- The rest of the header as the client's decoder checks it: times of digits or '-', the
+  -- client text's length, then the newline.
+  if not (c == '-' or string.match(c, '^%d+$')) or not (s == '-' or string.match(s, '^%d+$')) then
+    return false
+  end
+  local clen, d = string.match(v, '^(%d+):()', q)
+  if not clen or string.sub(v, d + tonumber(clen), d + tonumber(clen)) ~= '\n' then
+    return false
+  end
   return {ver = ver, exp = tonumber(exp), ret = ret == '1', user = string.sub(v, p, p + ulen - 1),
     w = w, c = c, s = s, v = v, q = q}
 end
@@ -87,8 +103,12 @@ local function put(k, v, ttl, r)
     return
   end
   local ver, ret, exp, ulen, p = string.match(v, '^sk2 (%d+) ([01]) (%d+) (%d+):()')
+  -- The client built v (or repack did from a record parse accepted): it always matches.
+  -- Should it not, fail the write with an error reply rather than store half of it.
+  if not ver then error('sessionkit: a record value that does not unpack') end
   local ue = p + tonumber(ulen)
   local w, c, s, clen, q = string.match(v, '^ (%S+) (%S+) (%S+) (%d+):()', ue)
+  if not w then error('sessionkit: a record value that does not unpack') end
   if r ~= nil then redis.call('DEL', k) end
   if ret == '1' then
     redis.call('HSET', k, 'retired', '1', 'expires_at', exp)
@@ -104,8 +124,8 @@ local function put(k, v, ttl, r)
   redis.call('PEXPIRE', k, ttl)
 end
 -- A write's reply: 1, or in Cluster (no IDX) {1, user} when the client has a user's set
--- to update (user is not '' nor the record's new user, unless): a table reply costs the
--- server about 0.4 µs more than a number.
+-- to update: the previous user `user` is not '' and not the record's new user `unless`.
+-- A table reply costs the server about 0.4 µs more than a number.
 local function done(user, unless)
   if IDX ~= '' or user == '' or user == unless then return 1 end
   return {1, user}
@@ -176,7 +196,9 @@ local P = 'sk2 ' .. ARGV[5] .. ' 0 '
 if ARGV[10] ~= '1' and type(v) == 'string' and string.sub(v, 1, #P) == P then
   local e = string.find(v, ' ', #P + 1, true)
   if not e or e - #P > 19 then return -1 end
-  local exp = tonumber(string.sub(v, #P + 1, e - 1))
+  local es = string.sub(v, #P + 1, e - 1)
+  -- Digits only, as parse reads it: tonumber alone would take '0x1F', '1e5' or 'nan'.
+  local exp = string.match(es, '^%d+$') and tonumber(es)
   local c = exp and string.find(v, ':', e + 1, true)
   local ulen = c and tonumber(string.sub(v, e + 1, c - 1))
   if not ulen or c + ulen >= #v then return -1 end

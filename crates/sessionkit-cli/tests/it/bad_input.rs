@@ -324,7 +324,8 @@ impl Raw {
                 ),
             ),
             Raw::Redis(url, store) => {
-                // A packed record: keep its header line, replace the JSON after it.
+                // A packed record: keep its header line, replace the JSON after it (these
+                // sessions are anonymous, so the header's first newline is its end).
                 let name = store.layout().session(&SessionKey::parse(key).unwrap());
                 let value = redis_cli(url, &["GET", &name]);
                 let (header, _) = value.split_once('\n').unwrap();

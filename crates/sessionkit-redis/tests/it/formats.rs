@@ -472,8 +472,9 @@ async fn garbage_values_are_no_session_and_left_alone() {
         return;
     };
     let far = micros(NOW + secs(3600));
-    // Each value, and whether its header is enough for the scripts (which check only
-    // what they need: such a record takes a touch, or a save with its version).
+    // Each value, and whether its header is enough for the scripts (which check the
+    // header as the decoder does, but not the data: such a record takes a touch, or a
+    // save with its version).
     let garbage: Vec<(Vec<u8>, bool)> = [
         ("junk".to_owned(), false),
         (String::new(), false),
@@ -486,7 +487,10 @@ async fn garbage_values_are_no_session_and_left_alone() {
         (format!("sk2 1 0 x{far} 0: w - - 0:\n{{}}"), false),
         (format!("sk2 1 0 {far} 5:ab\n"), false),
         (format!("sk2 1 0 {far}999999 0: w - - 0:\n{{}}"), false),
-        (format!("sk2 5 0 {far} 0: w - - 0:"), true),
+        // No newline after the header: the scripts' parse checks it, as the decoder does.
+        (format!("sk2 5 0 {far} 0: w - - 0:"), false),
+        (format!("sk2 5 0 {far} 0: w x - 0:\n{{}}"), false),
+        (format!("sk2 5 0 {far} 0: w - - 3:ab\n{{}}"), false),
         (format!("sk2 5 0 {far} 0: w - - 0:\n{{not json"), true),
     ]
     .into_iter()
