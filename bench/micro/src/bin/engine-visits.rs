@@ -7,13 +7,16 @@
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/engine-visits 20000
 //! ```
 //!
-//! With `--client` as the second argument, each visit starts as an adapter starts it: with
-//! a peer address and a desktop browser's `User-Agent`, so the device metadata (recorded by
-//! default) is in the count.
+//! With `--client` among the arguments, each visit starts as an adapter starts it: with a
+//! peer address and a desktop browser's `User-Agent`, so the device metadata (recorded by
+//! default) is in the count. With `--redis URL`, the store is a `RedisStore` on that server
+//! (a fresh key prefix per run): the count is then this process's side of a Redis visit —
+//! the engine, the command encoding and the reply parsing —, not the Redis server's.
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use sessionkit_core::{Config, Engine, MemoryStore, RequestSession};
+use sessionkit_redis::RedisStore;
 
 const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
@@ -39,12 +42,26 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
-    let client = std::env::args().nth(2).as_deref() == Some("--client");
+    let args: Vec<String> = std::env::args().collect();
+    let client = args.iter().any(|a| a == "--client");
+    let redis = args
+        .iter()
+        .position(|a| a == "--redis")
+        .and_then(|i| args.get(i + 1).cloned());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let engine = Engine::new(MemoryStore::new(), Config::default());
+    let engine = match redis {
+        None => Engine::new(MemoryStore::new(), Config::default()),
+        Some(url) => {
+            let prefix = format!("engine-visits:{}:", std::process::id());
+            let store = runtime
+                .block_on(RedisStore::builder(&url).with_prefix(prefix).connect())
+                .unwrap_or_else(|e| panic!("redis: {e}"));
+            Engine::new(store, Config::default())
+        }
+    };
     runtime.block_on(async {
         let req = begin(&engine, None, client);
         let session = req.load().await.unwrap_or_else(|e| panic!("load: {e}"));
