@@ -3,7 +3,8 @@
 //! ```text
 //! sessionkit serve         [--listen 127.0.0.1:8000] [--store sqlite://sessions.sqlite3] [--layout native|django] [--lock]
 //!                          [--trusted-proxy ADDR_OR_CIDR]... [--no-record-client-info] [--bind-user-agent]
-//!                          [--cache-store URL] [--header-timeout 10s] [--keep-alive-timeout 5s]
+//!                          [--cache-store URL] [--redis-record-format packed|hash]
+//!                          [--header-timeout 10s] [--keep-alive-timeout 5s]
 //!                          [--max-header-bytes 16KiB] [--max-body-bytes 16KiB] [--shutdown-timeout 30s]
 //! sessionkit clear-expired --store URL [--progress-interval 5s]
 //! sessionkit inspect       --store URL KEY
@@ -14,9 +15,12 @@
 //! Every store command takes `--layout`, `--secret-key-file` (or `SESSIONKIT_SECRET_KEY`,
 //! with fallbacks in `SESSIONKIT_SECRET_KEY_FALLBACKS`), `--cookie-key-file` (or
 //! `SESSIONKIT_COOKIE_KEYS`, for `encrypted-cookie://`), `--cookie-name` and `--cookie-age`;
-//! `--cache-store` only where a cache has an effect (`serve`, `revoke`). `main` parses the
-//! arguments, runs the command and turns any error into a one-line message on stderr and
-//! a non-zero exit code; nothing here panics on bad input.
+//! `--cache-store` only where a cache has an effect (`serve`, `revoke`). `serve` refuses at
+//! startup the options its store cannot honour: `--lock` on Django's layouts on shared
+//! servers (no leases), `--redis-record-format` without the native layout's Redis store,
+//! `--bind-user-agent` on a store that records no client info (Django's layouts, the
+//! cookie stores). `main` parses the arguments, runs the command and turns any error into a
+//! one-line message on stderr and a non-zero exit code; nothing here panics on bad input.
 
 pub mod secrets;
 pub mod serve;
@@ -35,6 +39,7 @@ use sessionkit_core::events::RevokeCause;
 use sessionkit_core::store::Create;
 use sessionkit_core::value::Map;
 use sessionkit_core::{Lookup, SessionInfo, SessionKey, StoreErrorKind, Value, json, pytime};
+use sessionkit_redis::RecordFormat;
 use sessionkit_sql::django::DjangoTime;
 use time::OffsetDateTime;
 
@@ -162,11 +167,30 @@ impl StoreArgs {
         Ok(time)
     }
 
+    /// [`open_cached`](StoreArgs::open_cached), the native layout's Redis store writing its
+    /// session records in `redis_record_format`: what `serve` does.
+    pub async fn open_serving(
+        &self,
+        cache: &CacheArgs,
+        redis_record_format: RecordFormat,
+    ) -> anyhow::Result<Opened> {
+        let opts = OpenOptions {
+            redis_record_format,
+            ..self.options(cache, Create::IfMissing)?
+        };
+        store_url::open(&self.store, &opts).await
+    }
+
     async fn open_with(&self, cache: &CacheArgs, create: Create) -> anyhow::Result<Opened> {
+        store_url::open(&self.store, &self.options(cache, create)?).await
+    }
+
+    /// What opening the store needs besides its URL, from these options.
+    fn options(&self, cache: &CacheArgs, create: Create) -> anyhow::Result<OpenOptions> {
         let django_time = self.django_time()?;
         let secrets = secrets::load(self.secret_key_file.as_deref())?;
         let cookie_keys = secrets::load_cookie_keys(self.cookie_key_file.as_deref())?;
-        let opts = OpenOptions {
+        Ok(OpenOptions {
             django_time,
             layout: self.layout,
             secrets,
@@ -174,8 +198,8 @@ impl StoreArgs {
             config: self.config()?,
             cache_store: cache.cache_store.clone(),
             create,
-        };
-        store_url::open(&self.store, &opts).await
+            redis_record_format: RecordFormat::default(),
+        })
     }
 }
 

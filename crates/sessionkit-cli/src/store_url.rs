@@ -35,11 +35,17 @@ use sessionkit_django::{Secrets, SignedCookieStore};
 use sessionkit_encrypted_cookie::{EncryptedCookieStore, KeyRing};
 use sessionkit_file::{DjangoFileStore, FileStore};
 use sessionkit_memcached::{DjangoMemcachedCachedDbStore, DjangoMemcachedStore, MemcachedStore};
-use sessionkit_redis::{DjangoCacheStore, DjangoCachedDbStore, RedisCache, RedisStore};
+use sessionkit_redis::{
+    DjangoCacheStore, DjangoCachedDbStore, RecordFormat, RedisCache, RedisStore,
+};
 use sessionkit_sql::django::{
     DjangoMySqlStore, DjangoPostgresStore, DjangoSqliteStore, DjangoTime,
 };
 use sessionkit_sql::{MySqlStore, PostgresStore, SqliteStore};
+
+mod checks;
+
+pub use checks::{check_bind_user_agent, check_lock, check_redis_record_format};
 
 /// A parsed store URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +90,28 @@ impl fmt::Display for Layout {
             Layout::Native => "native",
             Layout::Django => "django",
         })
+    }
+}
+
+/// How the native layout's Redis store writes session records (`serve
+/// --redis-record-format`; it reads both): [`RecordFormat`] on the command line. The
+/// variants' docs are the help text of the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RedisRecordFormat {
+    /// One string per session (the default).
+    #[default]
+    Packed,
+    /// One hash per session, as builds before issue 21 wrote: the first step of a rolling
+    /// upgrade from such a build, or a way back to one.
+    Hash,
+}
+
+impl From<RedisRecordFormat> for RecordFormat {
+    fn from(format: RedisRecordFormat) -> RecordFormat {
+        match format {
+            RedisRecordFormat::Packed => RecordFormat::Packed,
+            RedisRecordFormat::Hash => RecordFormat::Hash,
+        }
     }
 }
 
@@ -223,6 +251,34 @@ impl StoreUrl {
             StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) | StoreUrl::Memcached(_) => false,
         }
     }
+
+    /// Whether the store keeps each session's client info (IP address, user agent, device
+    /// label) and returns it on load: the native layouts of the server-side stores do;
+    /// Django's layouts have no room for it, and the cookie stores carry none.
+    pub fn records_client_info(&self, layout: Layout) -> bool {
+        match self {
+            StoreUrl::Cookie | StoreUrl::EncryptedCookie => false,
+            StoreUrl::Cached(inner) => inner.records_client_info(layout),
+            StoreUrl::Memory
+            | StoreUrl::Sqlite(_)
+            | StoreUrl::Postgres(_)
+            | StoreUrl::Mysql(_)
+            | StoreUrl::Redis(_)
+            | StoreUrl::RedisCluster(_)
+            | StoreUrl::Memcached(_)
+            | StoreUrl::File(_) => layout == Layout::Native,
+        }
+    }
+
+    /// Whether the native layout opens a [`RedisStore`] for this URL (`redis://`,
+    /// `redis+cluster://`, or either behind `cached+`).
+    fn is_redis(&self) -> bool {
+        match self {
+            StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) => true,
+            StoreUrl::Cached(inner) => inner.is_redis(),
+            _ => false,
+        }
+    }
 }
 
 /// An opened store: server-side, or client-side (the signed cookie).
@@ -298,6 +354,10 @@ pub struct OpenOptions {
     pub create: Create,
     /// Django's `USE_TZ` and `TIME_ZONE`, for the Django layout's SQL tables.
     pub django_time: DjangoTime,
+    /// How the native layout's Redis store writes session records (`serve
+    /// --redis-record-format`; default packed). The shared Redis cache's entries have a
+    /// format of their own, which this does not change.
+    pub redis_record_format: RecordFormat,
 }
 
 fn report(e: sessionkit_core::StoreError) -> anyhow::Error {
@@ -363,10 +423,8 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
         return Ok(Opened::Server(cached));
     }
     let cache = match parse(cache_url)? {
-        StoreUrl::Redis(u) => RedisStore::connect(&u).await,
-        StoreUrl::RedisCluster(seeds) => {
-            let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
-            RedisStore::connect_cluster(&seeds).await
+        redis @ (StoreUrl::Redis(_) | StoreUrl::RedisCluster(_)) => {
+            connect_redis(&redis, opts).await
         }
         StoreUrl::Memcached(_) => bail!(
             "--cache-store memcached://... is Django's cached_db engine, with --layout django; the native layout's shared cache is Redis (redis:// or redis+cluster://)"
@@ -376,44 +434,31 @@ pub async fn open(url: &str, opts: &OpenOptions) -> anyhow::Result<Opened> {
             redact(cache_url)
         ),
     }
-    .map_err(|e| naming(report(e), "the cache", &redact(cache_url)))?;
+    .map_err(|e| naming(e, "the cache", &redact(cache_url)))?;
     Ok(Opened::Server(Arc::new(CachedStore::new(
         RedisCache::from_store(&cache),
         BoxStore::from_arc(store),
     ))))
 }
 
-/// Refuses lock mode (`serve --lock`) on a store that cannot take part in it across
-/// nodes. Lock mode takes each node's own lock, then the store's lease (the cross-node
-/// lock); Django's layouts on the shared servers have no lease store: the cache layout on
-/// memcached or Redis keeps only Django's items, and the db layout on PostgreSQL or MySQL
-/// only Django's `django_session` (a `cached_db` setup takes its leases from that db, so
-/// none either). There a lock held on one node only would serialize nothing between the
-/// nodes sharing the servers, so it is refused rather than silently weakened. The local
-/// Django layouts (SQLite, file) are served by one host's processes, as their native
-/// layouts, which have no leases either.
-pub fn check_lock(url: &str, layout: Layout) -> anyhow::Result<()> {
-    if layout != Layout::Django {
-        return Ok(());
-    }
-    let Ok(parsed) = parse(url) else {
-        return Ok(()); // reported when the store is opened
+/// Connects the native layout's [`RedisStore`] on `url` (`redis://` or
+/// `redis+cluster://`), the store itself or the connection of the shared cache in front of
+/// another (`--cache-store`), with the options that apply to it (the record format, which
+/// the cache's own entries do not use): the one place that connects one.
+async fn connect_redis(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<RedisStore> {
+    let builder = match url {
+        StoreUrl::Redis(u) => RedisStore::builder(u),
+        StoreUrl::RedisCluster(seeds) => {
+            let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+            RedisStore::cluster_builder(&seeds)
+        }
+        _ => bail!("not a Redis URL"),
     };
-    let parsed = match parsed {
-        StoreUrl::Cached(inner) => *inner,
-        other => other,
-    };
-    let what = match parsed {
-        StoreUrl::Memcached(_) => "Django's cache layout on memcached",
-        StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) => "Django's cache layout on Redis",
-        StoreUrl::Postgres(_) => "Django's db layout on PostgreSQL",
-        StoreUrl::Mysql(_) => "Django's db layout on MySQL",
-        _ => return Ok(()),
-    };
-    bail!(
-        "--lock needs leases in the store, and {what} ({}) has none: serve it without --lock (compare-and-set, the default, loses no writes), or use --layout native (whose store has leases)",
-        redact(url)
-    );
+    builder
+        .with_record_format(opts.redis_record_format)
+        .connect()
+        .await
+        .map_err(report)
 }
 
 async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opened> {
@@ -472,14 +517,8 @@ async fn open_parsed(url: &StoreUrl, opts: &OpenOptions) -> anyhow::Result<Opene
                 .await
                 .map_err(report)?,
         )),
-        (StoreUrl::Redis(url), Layout::Native) => {
-            Opened::Server(Arc::new(RedisStore::connect(url).await.map_err(report)?))
-        }
-        (StoreUrl::RedisCluster(seeds), Layout::Native) => {
-            let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
-            Opened::Server(Arc::new(
-                RedisStore::connect_cluster(&seeds).await.map_err(report)?,
-            ))
+        (StoreUrl::Redis(_) | StoreUrl::RedisCluster(_), Layout::Native) => {
+            Opened::Server(Arc::new(connect_redis(url, opts).await?))
         }
         (StoreUrl::Redis(url), Layout::Django) => Opened::Server(Arc::new(
             DjangoCacheStore::builder(url)

@@ -47,7 +47,7 @@ use serde::Deserialize;
 use sessionkit_core::{Concurrency, Engine, RequestSession, Session, SessionError, Transport};
 use sessionkit_tower::{MessagesLayer, SessionLayer};
 
-use crate::store_url::{Layout, Opened};
+use crate::store_url::{Layout, Opened, RedisRecordFormat};
 use crate::{CacheArgs, StoreArgs};
 
 mod form_guard;
@@ -101,8 +101,18 @@ pub struct ServeArgs {
     pub no_record_client_info: bool,
     /// Bind each session to its user agent: a request whose user agent differs from the
     /// one recorded gets the session flushed (a new, empty one) and a log line says why.
+    /// Refused at startup on stores that record no client info (Django's layouts,
+    /// cookie:// and encrypted-cookie://).
     #[arg(long, conflicts_with = "no_record_client_info")]
     pub bind_user_agent: bool,
+    /// How the native layout's Redis store (a redis:// or redis+cluster:// --store, also
+    /// behind cached+) writes session records: packed (one string per session, the
+    /// default) or hash (as builds before issue 21 wrote). Both are read either way; hash
+    /// is the first step of a rolling upgrade from a build that reads only hashes.
+    /// Refused at startup without such a store (Django's layout, a Redis --cache-store
+    /// alone: its entries keep their own format).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub redis_record_format: Option<RedisRecordFormat>,
     /// Lifecycle events to a file.
     #[command(flatten)]
     pub events: crate::EventsArgs,
@@ -393,7 +403,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.lock {
         crate::store_url::check_lock(&args.store.store, args.store.layout)?;
     }
-    let opened = args.store.open_cached(&args.cache).await?;
+    if args.bind_user_agent {
+        crate::store_url::check_bind_user_agent(&args.store.store, args.store.layout)?;
+    }
+    if args.redis_record_format.is_some() {
+        crate::store_url::check_redis_record_format(
+            &args.store.store,
+            args.cache.cache_store.as_deref(),
+            args.store.layout,
+        )?;
+    }
+    let redis_record_format = args.redis_record_format.unwrap_or_default().into();
+    let opened = args
+        .store
+        .open_serving(&args.cache, redis_record_format)
+        .await?;
     let site = site(&args)?;
     let mut config = args.store.config_builder();
     if args.lock {

@@ -368,6 +368,55 @@ fn issue_15_revoke_by_key_drops_the_cache_entry() {
     assert_ne!(key_of(&jar), key);
 }
 
+/// Issue 21: `serve --redis-record-format hash` keeps writing the hash records of the
+/// builds before issue 21 (the first step of a rolling upgrade), also behind `cached+`;
+/// the default and `packed` write one string per session. A session written as a hash is
+/// read by a default server, which continues it and saves it packed.
+#[test]
+fn issue_21_serve_writes_the_redis_record_format_asked_for() {
+    let redis = crate::support::redis_url();
+    if sessionkit_testkit::require(
+        sessionkit_testkit::services::REDIS,
+        std::net::TcpStream::connect(crate::support::host_port(&redis)).map_err(|e| e.to_string()),
+    )
+    .is_none()
+    {
+        return;
+    }
+    let cached = format!("cached+{redis}");
+    let record_type = |jar: &Jar| {
+        let name = format!("sessionkit:s:{{{}}}", key_of(jar));
+        crate::support::redis_cli(&redis, &["TYPE", &name])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    for (store, args, want) in [
+        (&redis, &["--redis-record-format", "hash"][..], "hash"),
+        (&cached, &["--redis-record-format", "hash"][..], "hash"),
+        (&redis, &["--redis-record-format", "packed"][..], "string"),
+        (&redis, &[][..], "string"),
+    ] {
+        let _server = serve_with(dir.path(), port, Some(store.as_str()), args, &[]);
+        let mut jar = Jar::default();
+        assert_eq!(jar.get(&addr, "/").body, "Visit count: 1");
+        assert_eq!(record_type(&jar), want, "{store} {args:?}, created");
+        assert_eq!(jar.get(&addr, "/").body, "Visit count: 2");
+        assert_eq!(record_type(&jar), want, "{store} {args:?}, saved");
+    }
+    // Written as a hash, continued by a default server: saved packed.
+    let mut jar = Jar::default();
+    {
+        let hash = ["--redis-record-format", "hash"];
+        let _server = serve_with(dir.path(), port, Some(redis.as_str()), &hash, &[]);
+        assert_eq!(jar.get(&addr, "/").body, "Visit count: 1");
+    }
+    assert_eq!(record_type(&jar), "hash");
+    let _server = serve_with(dir.path(), port, Some(redis.as_str()), &[], &[]);
+    assert_eq!(jar.get(&addr, "/").body, "Visit count: 2");
+    assert_eq!(record_type(&jar), "string");
+}
+
 /// Issue 15 (item 10): revoking a signed cookie is refused with the reason and what to do
 /// instead; the options of `revoke` exclude each other as documented.
 #[test]

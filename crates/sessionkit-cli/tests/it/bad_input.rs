@@ -15,7 +15,7 @@ use sessionkit_core::{Config, Engine, SessionKey};
 use sessionkit_testkit::fakes::{Counting, Counts};
 
 use crate::serve::{free_port, run, serve};
-use crate::support::{App, Logs, mysql_url, open, postgres_url, redis_url};
+use crate::support::{App, Logs, mysql_url, open, postgres_url, redis_cli, redis_url};
 
 fn counting_app() -> (App, Arc<Counts>) {
     let store = Counting::default();
@@ -418,19 +418,6 @@ fn sql_out(tool: &str, url: &str, sql: &str) -> String {
 
 fn sql_cli(tool: &str, url: &str, sql: &str) {
     sql_out(tool, url, sql);
-}
-
-fn redis_cli(url: &str, args: &[&str]) -> String {
-    let hostport = crate::support::host_port(url);
-    let (host, port) = hostport.split_once(':').unwrap();
-    let out = Command::new("redis-cli")
-        .args(["-h", host, "-p", port, "--raw"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.strip_suffix('\n').unwrap_or(&text).to_owned()
 }
 
 /// For each kind of garbage: the request gets no session (a new visitor, as Django's
@@ -934,4 +921,195 @@ fn issue_18_lock_is_refused_on_djangos_shared_layouts() {
         }
         assert!(!err.contains("panicked"), "{err}");
     }
+}
+
+/// Issue 21: `--redis-record-format` chooses how the native layout's Redis store writes
+/// its records, so it is refused at startup, before anything is opened or created, where
+/// it would change nothing: no Redis at all, Redis only as the shared cache (whose entries
+/// keep their own format), and Django's layout on Redis (Django's pickled entries). With
+/// a native Redis store (also behind `cached+`, or with a cache) it is accepted: those
+/// runs get as far as connecting (nothing listens on port 1). A value other than `packed`
+/// or `hash` is a usage error naming both.
+#[test]
+fn issue_21_redis_record_format_is_refused_where_it_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = "redis://127.0.0.1:1";
+    for (args, wants) in [
+        (
+            &["--store", "sqlite://s.sqlite3"][..],
+            &[
+                "sqlite://s.sqlite3 involves no Redis",
+                "redis:// or redis+cluster:// --store",
+            ][..],
+        ),
+        (
+            &["--store", "memory://", "--redis-record-format=packed"][..],
+            &["memory:// involves no Redis"][..],
+        ),
+        (
+            &["--store", "sqlite://s.sqlite3", "--cache-store", redis][..],
+            &["only the shared cache", redis, "a format of their own"][..],
+        ),
+        (
+            &["--layout", "django", "--store", redis][..],
+            &[
+                "--layout django",
+                "Django's cache entries",
+                "--layout native",
+            ][..],
+        ),
+        (
+            &[
+                "--layout",
+                "django",
+                "--store",
+                "redis+cluster://127.0.0.1:1",
+            ][..],
+            &["--layout django", "Django's cache entries"][..],
+        ),
+        (
+            &[
+                "--layout",
+                "django",
+                "--store",
+                "sqlite://s.sqlite3",
+                "--cache-store",
+                redis,
+            ][..],
+            &["--layout django", "Django's cache entries"][..],
+        ),
+    ] {
+        let mut argv = vec!["serve"];
+        argv.extend_from_slice(args);
+        if !args.contains(&"--redis-record-format=packed") {
+            argv.extend(["--redis-record-format", "hash"]);
+        }
+        let (code, _, err) = run(&argv, dir.path());
+        assert_eq!(code, 1, "{argv:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{argv:?}: one line: {err}");
+        assert!(
+            err.contains("--redis-record-format chooses how the native layout's Redis store"),
+            "{argv:?}: {err}"
+        );
+        for want in wants {
+            assert!(err.contains(want), "{argv:?} lacks {want:?}: {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(
+        !dir.path().join("s.sqlite3").exists(),
+        "a refused serve created its store"
+    );
+    for store in [
+        redis,
+        "redis+cluster://127.0.0.1:1",
+        "cached+redis://127.0.0.1:1",
+    ] {
+        let argv = ["serve", "--redis-record-format", "hash", "--store", store];
+        let (code, _, err) = run(&argv, dir.path());
+        assert_eq!(code, 1, "{argv:?}: {err}");
+        assert!(err.contains("Connection refused"), "{argv:?}: {err}");
+        assert!(!err.contains("--redis-record-format"), "{argv:?}: {err}");
+    }
+    let (code, _, err) = run(&["serve", "--redis-record-format", "json"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    for want in ["'json'", "--redis-record-format", "packed", "hash"] {
+        assert!(err.contains(want), "lacks {want:?}: {err}");
+    }
+    let (code, out, _) = run(&["serve", "--help"], dir.path());
+    assert_eq!(code, 0);
+    for want in [
+        "--redis-record-format <FORMAT>",
+        "- packed: One string per session (the default)",
+        "- hash:",
+        "One hash per session, as builds before issue 21 wrote",
+    ] {
+        assert!(out.contains(want), "--help lacks {want:?}: {out}");
+    }
+}
+
+/// `--bind-user-agent` compares a request's user agent with the one recorded with the
+/// session, so it is refused at startup, before anything is opened or created, on the
+/// stores that record no client info: Django's layouts (local and shared, `cached_db`
+/// too) and the cookie stores. It also excludes `--no-record-client-info` (a usage error
+/// naming both). The native layouts keep it (see `device.rs`).
+#[test]
+fn bind_user_agent_is_refused_where_no_client_info_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = dir.path().join("sessions");
+    let file_url = format!("file://{}", sessions.display());
+    let env = [
+        ("SESSIONKIT_SECRET_KEY", "bind-user-agent-test-secret"),
+        (
+            "SESSIONKIT_COOKIE_KEYS",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ),
+    ];
+    for (args, what) in [
+        (
+            &["--layout", "django", "--store", "sqlite://s.sqlite3"][..],
+            "Django's layout (sqlite://s.sqlite3)",
+        ),
+        (
+            &["--layout", "django", "--store", file_url.as_str()][..],
+            "Django's layout (file://",
+        ),
+        (
+            &["--layout", "django", "--store", "redis://127.0.0.1:1"][..],
+            "Django's layout (redis://127.0.0.1:1)",
+        ),
+        (
+            &["--layout", "django", "--store", "memcached://127.0.0.1:1"][..],
+            "Django's layout (memcached://127.0.0.1:1)",
+        ),
+        (
+            &[
+                "--layout",
+                "django",
+                "--store",
+                "postgres://postgres@127.0.0.1:1/test",
+                "--cache-store",
+                "redis://127.0.0.1:1",
+            ][..],
+            "Django's layout (postgres://postgres@127.0.0.1:1/test)",
+        ),
+        (
+            &["--store", "cookie://"][..],
+            "the signed cookie store (cookie://)",
+        ),
+        (
+            &["--store", "encrypted-cookie://"][..],
+            "the encrypted cookie store (encrypted-cookie://)",
+        ),
+    ] {
+        let mut argv = vec!["serve", "--bind-user-agent"];
+        argv.extend_from_slice(args);
+        let (code, _, err) = crate::serve::run_with(&argv, dir.path(), &env);
+        assert_eq!(code, 1, "{argv:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{argv:?}: one line: {err}");
+        for want in [
+            "--bind-user-agent compares",
+            what,
+            "records no client info",
+            "without --bind-user-agent",
+            "--layout native",
+        ] {
+            assert!(err.contains(want), "{argv:?} lacks {want:?}: {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(
+        !dir.path().join("s.sqlite3").exists(),
+        "a refused serve created its store"
+    );
+    assert!(!sessions.exists(), "a refused serve created its directory");
+    let (code, _, err) = run(
+        &["serve", "--no-record-client-info", "--bind-user-agent"],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--no-record-client-info") && err.contains("--bind-user-agent"),
+        "{err}"
+    );
 }

@@ -42,6 +42,23 @@ pub(crate) fn redis_url() -> String {
     sessionkit_testkit::service_url("SESSIONKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 }
 
+/// `redis-cli --raw ARGS` on the server (and database) `url` names: its output without the
+/// final newline.
+pub(crate) fn redis_cli(url: &str, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-u", url, "--raw"])
+        .args(args)
+        .output()
+        .expect("run redis-cli");
+    assert!(
+        out.status.success(),
+        "redis-cli {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("redis-cli output is UTF-8");
+    text.strip_suffix('\n').unwrap_or(&text).to_owned()
+}
+
 /// The `host:port` of a URL (`scheme://[user@]host:port[/...]`).
 pub(crate) fn host_port(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
