@@ -46,6 +46,9 @@ fn serve_logs_login_rotation_and_logout_without_keys() {
     keys.push(jar.0.clone().unwrap());
     jar.get(&addr, "/login?user=alice");
     keys.push(jar.0.clone().unwrap());
+    // Events reach their listeners on the event thread, after the response: the account
+    // page can show the login once the log (written after the page's record) has it.
+    wait_for(&log, 3);
     let page = jar.get(&addr, "/account").body;
     jar.get(&addr, "/logout");
     let events = wait_for(&log, 4);
