@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 
 use crate::dir::SessionDir;
 use crate::layout::{self, Layout};
+use sessionkit_core::store::{from_unix_micros_saturating, unix_micros};
 
 /// File names of session files start with this.
 const PREFIX: &str = "sk_";
@@ -52,15 +53,6 @@ impl fmt::Debug for FileStore {
             .field("dir", &self.inner.dir.path())
             .finish()
     }
-}
-
-fn micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
-}
-
-fn from_micros(m: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// A session file's header.
@@ -239,12 +231,12 @@ impl Layout for Native {
 
     fn live_info(&self, key: SessionKey, s: &Stored, now: OffsetDateTime) -> Option<SessionInfo> {
         let h = &s.header;
-        live(h, micros(now)).then(|| SessionInfo {
+        live(h, unix_micros(now)).then(|| SessionInfo {
             key,
-            expires_at: from_micros(h.expires_at),
+            expires_at: from_unix_micros_saturating(h.expires_at),
             meta: Metadata {
-                created_at: Some(from_micros(h.created_at)),
-                last_seen: Some(from_micros(h.last_seen)),
+                created_at: Some(from_unix_micros_saturating(h.created_at)),
+                last_seen: Some(from_unix_micros_saturating(h.last_seen)),
                 user_id: h.user_id.clone(),
                 client: h.client.clone(),
             },
@@ -252,7 +244,7 @@ impl Layout for Native {
     }
 
     fn expired(&self, _key: &SessionKey, s: &Stored, now: OffsetDateTime) -> bool {
-        s.header.expires_at <= micros(now)
+        s.header.expires_at <= unix_micros(now)
     }
 
     fn user_id(&self, _key: &SessionKey, s: &Stored) -> Option<String> {
@@ -262,7 +254,7 @@ impl Layout for Native {
 
 impl SessionStore for FileStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
-        let now = micros(now);
+        let now = unix_micros(now);
         let Some(s) = layout::read(&self.inner, key).await? else {
             return Ok(Lookup::Missing);
         };
@@ -271,17 +263,17 @@ impl SessionStore for FileStore {
         }
         if s.header.retired {
             return Ok(Lookup::Retired {
-                until: from_micros(s.header.expires_at),
+                until: from_unix_micros_saturating(s.header.expires_at),
             });
         }
         match Data::from_json(s.data.into()) {
             Ok(data) => Ok(Lookup::Found {
                 record: Record {
                     data,
-                    expires_at: from_micros(s.header.expires_at),
+                    expires_at: from_unix_micros_saturating(s.header.expires_at),
                     meta: Metadata {
-                        created_at: Some(from_micros(s.header.created_at)),
-                        last_seen: Some(from_micros(s.header.last_seen)),
+                        created_at: Some(from_unix_micros_saturating(s.header.created_at)),
+                        last_seen: Some(from_unix_micros_saturating(s.header.last_seen)),
                         user_id: s.header.user_id,
                         client: s.header.client,
                     },
@@ -302,12 +294,12 @@ impl SessionStore for FileStore {
         now: OffsetDateTime,
     ) -> Result<CreateOutcome, StoreError> {
         let data = record.data.to_json();
-        let now_m = micros(now);
+        let now_m = unix_micros(now);
         let mut header = Header {
             version: 1,
-            expires_at: micros(record.expires_at),
-            created_at: micros(record.meta.created_at.unwrap_or(now)),
-            last_seen: micros(record.meta.last_seen.unwrap_or(now)),
+            expires_at: unix_micros(record.expires_at),
+            created_at: unix_micros(record.meta.created_at.unwrap_or(now)),
+            last_seen: unix_micros(record.meta.last_seen.unwrap_or(now)),
             user_id: record.meta.user_id.clone(),
             retired: false,
             client: record.meta.client.clone(),
@@ -336,9 +328,9 @@ impl SessionStore for FileStore {
             return Ok(SaveOutcome::Conflict);
         };
         let data = record.data.to_json();
-        let now_m = micros(now);
-        let expires_at = micros(record.expires_at);
-        let last_seen = micros(record.meta.last_seen.unwrap_or(now));
+        let now_m = unix_micros(now);
+        let expires_at = unix_micros(record.expires_at);
+        let last_seen = unix_micros(record.meta.last_seen.unwrap_or(now));
         let user_id = record.meta.user_id.clone();
         let client = record.meta.client.clone();
         layout::locked(&self.inner, *key, move |this, key| {
@@ -376,7 +368,7 @@ impl SessionStore for FileStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let (expires_at, now) = (micros(expires_at), micros(now));
+        let (expires_at, now) = (unix_micros(expires_at), unix_micros(now));
         layout::locked(&self.inner, *key, move |this, key| {
             let Some(mut old) = this.read(key)? else {
                 return Ok(false);
@@ -401,7 +393,7 @@ impl SessionStore for FileStore {
     }
 
     async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
-        let until = micros(until);
+        let until = unix_micros(until);
         layout::locked(&self.inner, *key, move |this, key| {
             let version = this.read(key)?.map_or(1, |s| s.header.version + 1);
             let header = Header {

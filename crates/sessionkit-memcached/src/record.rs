@@ -21,6 +21,7 @@
 //! to survive a touch. So the token is the version kept in the value, raised by every
 //! save; the CAS value is the lock on the read-modify-write.
 
+use sessionkit_core::store::{from_unix_micros, unix_micros};
 use sessionkit_core::{ClientInfo, Data, Metadata, Record, SessionKey};
 use time::OffsetDateTime;
 
@@ -38,7 +39,7 @@ pub(crate) enum Decoded {
 
 /// A rotation marker's item.
 pub(crate) fn encode_marker(version: u64, until: OffsetDateTime) -> Vec<u8> {
-    format!("sk1r {version} {}", micros(until)).into_bytes()
+    format!("sk1r {version} {}", unix_micros(until)).into_bytes()
 }
 
 /// Reads an item: a record or a marker.
@@ -50,7 +51,7 @@ pub(crate) fn decode_item(bytes: &[u8], key: &SessionKey) -> Result<Decoded, &'s
     let (version, until) = text.split_once(' ').ok_or("short marker")?;
     Ok(Decoded::Retired {
         version: version.parse().map_err(|_| "bad marker version")?,
-        until: from_micros(until.parse().map_err(|_| "bad marker time")?)
+        until: from_unix_micros(until.parse().map_err(|_| "bad marker time")?)
             .ok_or("marker time out of range")?,
     })
 }
@@ -62,21 +63,8 @@ pub(crate) struct Stored {
     pub(crate) record: Record,
 }
 
-/// Unix microseconds (saturating far outside the supported range).
-pub(crate) fn micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(if t.unix_timestamp() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
-}
-
-fn from_micros(m: i64) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000).ok()
-}
-
 fn opt_time(t: Option<OffsetDateTime>) -> String {
-    t.map_or_else(|| "-".to_owned(), |t| micros(t).to_string())
+    t.map_or_else(|| "-".to_owned(), |t| unix_micros(t).to_string())
 }
 
 /// The item for `record` at `version`.
@@ -85,7 +73,7 @@ pub(crate) fn encode(version: u64, record: &Record) -> Vec<u8> {
     let json = record.data.to_json();
     let mut head = format!(
         "sk1 {version} {} {} {} {}",
-        micros(record.expires_at),
+        unix_micros(record.expires_at),
         opt_time(record.meta.created_at),
         opt_time(record.meta.last_seen),
         user.len()
@@ -136,7 +124,7 @@ fn decode(bytes: &[u8], key: &SessionKey) -> Result<Stored, &'static str> {
         version,
         record: Record {
             data,
-            expires_at: from_micros(expires).ok_or("expiry out of range")?,
+            expires_at: from_unix_micros(expires).ok_or("expiry out of range")?,
             meta: Metadata {
                 created_at: created,
                 last_seen: seen,
@@ -152,7 +140,7 @@ fn time_field(s: &str) -> Result<Option<OffsetDateTime>, &'static str> {
         return Ok(None);
     }
     let m: i64 = s.parse().map_err(|_| "bad time")?;
-    Ok(Some(from_micros(m).ok_or("time out of range")?))
+    Ok(Some(from_unix_micros(m).ok_or("time out of range")?))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 use crate::RedisStore;
 use crate::conn::{Conn, store_error};
+use sessionkit_core::store::{from_unix_micros, unix_micros};
 
 /// Redis as a shared cache in front of a durable store, for a
 /// [`CachedStore`](sessionkit_core::store::CachedStore): each entry is a hash
@@ -40,14 +41,6 @@ impl fmt::Debug for RedisCache {
             .field("prefix", &self.prefix)
             .finish()
     }
-}
-
-fn micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
-}
-
-fn from_micros(m: i64) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000).ok()
 }
 
 impl RedisCache {
@@ -102,7 +95,7 @@ impl SessionCache for RedisCache {
             return Ok(None);
         };
         let parsed = (|| {
-            let expires_at = from_micros(int(e)?)?;
+            let expires_at = from_unix_micros(int(e)?)?;
             let data = Data::from_json(std::str::from_utf8(bytes(d)?).ok()?.into()).ok()?;
             let token = Token::from_encoded(bytes(t)?)?;
             Some((
@@ -110,8 +103,8 @@ impl SessionCache for RedisCache {
                     data,
                     expires_at,
                     meta: Metadata {
-                        created_at: int(c).and_then(from_micros),
-                        last_seen: int(s).and_then(from_micros),
+                        created_at: int(c).and_then(from_unix_micros),
+                        last_seen: int(s).and_then(from_unix_micros),
                         user_id: bytes(u).and_then(|b| String::from_utf8(b.to_vec()).ok()),
                         client: crate::codec::client(bytes(k), key),
                     },
@@ -147,14 +140,14 @@ impl SessionCache for RedisCache {
             .arg("d")
             .arg(record.data.to_json())
             .arg("e")
-            .arg(micros(record.expires_at))
+            .arg(unix_micros(record.expires_at))
             .arg("t")
             .arg(token.encode());
         if let Some(c) = record.meta.created_at {
-            pipe.arg("c").arg(micros(c));
+            pipe.arg("c").arg(unix_micros(c));
         }
         if let Some(s) = record.meta.last_seen {
-            pipe.arg("s").arg(micros(s));
+            pipe.arg("s").arg(unix_micros(s));
         }
         if let Some(u) = &record.meta.user_id {
             pipe.arg("u").arg(u);

@@ -7,7 +7,7 @@ use sessionkit_core::{SessionInfo, SessionKey, StoreError, UserIndex};
 use time::OffsetDateTime;
 
 use crate::RedisStore;
-use crate::codec::{decode_info, micros};
+use crate::codec::{decode_info, unix_micros};
 use crate::conn::store_error;
 use crate::listing::{CONCURRENCY, read_records};
 use crate::scripts::SCRIPTS;
@@ -61,7 +61,7 @@ impl UserIndex for RedisStore {
         let (mut keys, junk) = self.members(user_id).await?;
         keys.sort_unstable();
         let records = read_records(self, &keys).await?;
-        let now = micros(now);
+        let now = unix_micros(now);
         let mut live = Vec::new();
         let mut stale = junk;
         for (key, raw) in keys.iter().zip(&records) {

@@ -183,7 +183,7 @@ use time::OffsetDateTime;
 pub use crate::builder::RedisBuilder;
 pub use crate::cache::RedisCache;
 use crate::codec::{
-    Digits, Header, RECORD_FIELDS, Raw, Stored, client_arg, decode_record, micros, ttl_ms,
+    Digits, Header, RECORD_FIELDS, Raw, Stored, client_arg, decode_record, ttl_ms, unix_micros,
 };
 use crate::conn::{Conn, ReplicaWait, reply_str, script_reply, store_error};
 #[cfg(feature = "django")]
@@ -337,17 +337,17 @@ impl RedisStore {
         now: OffsetDateTime,
         write: &str,
     ) -> Result<CreateOutcome, StoreError> {
-        let now_us = micros(now);
+        let now_us = unix_micros(now);
         let ttl = ttl_ms(record.expires_at, now);
         let user = record.meta.user_id.as_deref().unwrap_or("");
         let client = client_arg(record.meta.client.as_ref());
         let value = Header {
             version: 1,
-            expires_at: micros(record.expires_at),
+            expires_at: unix_micros(record.expires_at),
             write,
             retired: false,
-            created_at: Some(record.meta.created_at.map_or(now_us, micros)),
-            last_seen: Some(record.meta.last_seen.map_or(now_us, micros)),
+            created_at: Some(record.meta.created_at.map_or(now_us, unix_micros)),
+            last_seen: Some(record.meta.last_seen.map_or(now_us, unix_micros)),
             user,
             client: &client,
         }
@@ -386,17 +386,17 @@ impl RedisStore {
         else {
             return Ok(SaveOutcome::Conflict);
         };
-        let now_us = micros(now);
+        let now_us = unix_micros(now);
         let ttl = ttl_ms(record.expires_at, now);
         let user = record.meta.user_id.as_deref().unwrap_or("");
         let client = client_arg(record.meta.client.as_ref());
         let value = Header {
             version: next,
-            expires_at: micros(record.expires_at),
+            expires_at: unix_micros(record.expires_at),
             write,
             retired: false,
-            created_at: record.meta.created_at.map(micros),
-            last_seen: Some(record.meta.last_seen.map_or(now_us, micros)),
+            created_at: record.meta.created_at.map(unix_micros),
+            last_seen: Some(record.meta.last_seen.map_or(now_us, unix_micros)),
             user,
             client: &client,
         }
@@ -561,7 +561,7 @@ fn write_id() -> String {
 impl SessionStore for RedisStore {
     async fn load(&self, key: &SessionKey, now: OffsetDateTime) -> Result<Lookup, StoreError> {
         let raw = self.read_raw(key).await?;
-        Ok(match decode_record(&raw, key, micros(now)) {
+        Ok(match decode_record(&raw, key, unix_micros(now)) {
             Stored::Gone => Lookup::Missing,
             Stored::Retired { until } => Lookup::Retired { until },
             Stored::Live { record, version } => Lookup::Found {
@@ -607,8 +607,8 @@ impl SessionStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let ttl = ttl_ms(expires_at, now);
         let (now_s, expires_s, ttl_s) = (
-            Digits::int(micros(now)),
-            Digits::int(micros(expires_at)),
+            Digits::int(unix_micros(now)),
+            Digits::int(unix_micros(expires_at)),
             Digits::int(ttl),
         );
         let args: [&[u8]; 3] = [now_s.as_bytes(), expires_s.as_bytes(), ttl_s.as_bytes()];
@@ -635,10 +635,10 @@ impl SessionStore for RedisStore {
     }
 
     async fn retire(&self, key: &SessionKey, until: OffsetDateTime) -> Result<(), StoreError> {
-        let until_us = micros(until);
+        let until_us = unix_micros(until);
         let until_s = Digits::int(until_us);
         // Used only when no record is left to tell the engine's clock (see the script).
-        let fallback_now = Digits::int(micros(OffsetDateTime::now_utc()));
+        let fallback_now = Digits::int(unix_micros(OffsetDateTime::now_utc()));
         let marker = Header::marker(until_us).pack(None);
         let args: [&[u8]; 3] = [
             until_s.as_bytes(),

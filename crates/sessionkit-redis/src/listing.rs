@@ -9,7 +9,7 @@ use sessionkit_core::{SessionInfo, SessionKey, SessionListing, StoreError};
 use time::OffsetDateTime;
 
 use crate::RedisStore;
-use crate::codec::{Raw, decode_info, micros};
+use crate::codec::{Raw, decode_info, unix_micros};
 use crate::conn::reply_str;
 use crate::scan::Scanner;
 use crate::scripts::SCRIPTS;
@@ -61,7 +61,7 @@ impl SessionListing for RedisStore {
         }
         keys.sort_unstable();
         keys.dedup();
-        let now = micros(now);
+        let now = unix_micros(now);
         let mut out = Vec::with_capacity(limit.min(keys.len()));
         for chunk in keys.chunks(limit.clamp(16, 1000)) {
             if out.len() >= limit {
@@ -88,7 +88,7 @@ pub(crate) async fn clear_expired(
     now: OffsetDateTime,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, StoreError> {
-    let now = crate::codec::Digits::int(micros(now));
+    let now = crate::codec::Digits::int(unix_micros(now));
     let mut scanner = Scanner::new(&store.inner.conn, store.inner.layout.session_pattern()).await?;
     let mut total = 0u64;
     while let Some(keys) = session_page(store, &mut scanner).await? {

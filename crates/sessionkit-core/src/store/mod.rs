@@ -38,6 +38,7 @@ mod client;
 mod contract;
 mod error;
 mod memory;
+mod micros;
 
 use std::fmt;
 use std::sync::Arc;
@@ -56,6 +57,7 @@ pub use client::{ClientStore, CookieContents, MAX_COOKIE_SIZE, check_cookie_size
 pub use contract::{BoxFuture, BoxStore, DynSessionStore, SessionStore};
 pub use error::{StoreError, StoreErrorKind};
 pub use memory::MemoryStore;
+pub use micros::{from_unix_micros, from_unix_micros_saturating, unix_micros};
 
 /// One stored session.
 #[derive(Clone, Debug, PartialEq)]

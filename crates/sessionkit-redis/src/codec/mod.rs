@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+pub(crate) use sessionkit_core::store::{from_unix_micros_saturating, unix_micros};
 use sessionkit_core::{ClientInfo, Data, Metadata, Record, SessionInfo, SessionKey};
 use time::OffsetDateTime;
 
@@ -24,25 +25,6 @@ pub(crate) const RECORD_FIELDS: [&str; 8] = [
 /// The first bytes of a packed record: the format's name and version.
 pub(crate) const PACKED_MAGIC: &[u8] = b"sk2 ";
 
-/// Unix microseconds (saturating far outside the supported range).
-pub(crate) fn micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(if t.unix_timestamp() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
-}
-
-/// The time of Unix microseconds `m`, saturating at the first or last representable
-/// instant (year -9999 or 9999): a far-future expiry stays far in the future.
-pub(crate) fn from_micros(m: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000).unwrap_or(if m < 0 {
-        time::PrimitiveDateTime::MIN.assume_utc()
-    } else {
-        time::PrimitiveDateTime::MAX.assume_utc()
-    })
-}
-
 /// The Redis TTL of a record expiring at `expires_at`, seen at `now`: milliseconds, rounded
 /// up so that Redis never evicts a record the engine still considers live. `<= 0` means
 /// the record is already gone.
@@ -50,8 +32,8 @@ pub(crate) fn from_micros(m: i64) -> OffsetDateTime {
 /// A record expiring before 1970 is not stored either (0), whatever `now` says: the
 /// packed format's numbers have no sign, so such a record could not be read back.
 pub(crate) fn ttl_ms(expires_at: OffsetDateTime, now: OffsetDateTime) -> i64 {
-    let expires = micros(expires_at);
-    let d = i128::from(expires) - i128::from(micros(now));
+    let expires = unix_micros(expires_at);
+    let d = i128::from(expires) - i128::from(unix_micros(now));
     if d <= 0 || expires < 0 {
         return 0;
     }
@@ -368,7 +350,7 @@ pub(crate) fn decode_record(raw: &Raw, key: &SessionKey, now: i64) -> Stored {
     }
     if f.retired {
         return Stored::Retired {
-            until: from_micros(expires_at),
+            until: from_unix_micros_saturating(expires_at),
         };
     }
     let Some(version) = int(f.version).and_then(|v| u64::try_from(v).ok()) else {
@@ -383,7 +365,7 @@ pub(crate) fn decode_record(raw: &Raw, key: &SessionKey, now: i64) -> Stored {
     Stored::Live {
         record: Record {
             data,
-            expires_at: from_micros(expires_at),
+            expires_at: from_unix_micros_saturating(expires_at),
             meta: meta(&f, key),
         },
         version,
@@ -392,8 +374,8 @@ pub(crate) fn decode_record(raw: &Raw, key: &SessionKey, now: i64) -> Stored {
 
 fn meta(f: &Fields<'_>, key: &SessionKey) -> Metadata {
     Metadata {
-        created_at: int(f.created_at).map(from_micros),
-        last_seen: int(f.last_seen).map(from_micros),
+        created_at: int(f.created_at).map(from_unix_micros_saturating),
+        last_seen: int(f.last_seen).map(from_unix_micros_saturating),
         user_id: text(f.user_id),
         client: client(f.client, key),
     }
@@ -408,7 +390,7 @@ pub(crate) fn decode_info(key: SessionKey, f: &Fields<'_>, now: i64) -> Option<S
     }
     Some(SessionInfo {
         key,
-        expires_at: from_micros(expires_at),
+        expires_at: from_unix_micros_saturating(expires_at),
         meta: meta(f, &key),
     })
 }

@@ -43,16 +43,16 @@ fn ttl_rounds_up_and_clamps() {
 fn from_micros_saturates() {
     let max = time::PrimitiveDateTime::MAX.assume_utc();
     let min = time::PrimitiveDateTime::MIN.assume_utc();
-    assert_eq!(from_micros(i64::MAX), max);
-    assert_eq!(from_micros(999_999_999_999_999_999), max);
-    assert_eq!(from_micros(i64::MIN), min);
-    assert_eq!(from_micros(0), OffsetDateTime::UNIX_EPOCH);
+    assert_eq!(from_unix_micros_saturating(i64::MAX), max);
+    assert_eq!(from_unix_micros_saturating(999_999_999_999_999_999), max);
+    assert_eq!(from_unix_micros_saturating(i64::MIN), min);
+    assert_eq!(from_unix_micros_saturating(0), OffsetDateTime::UNIX_EPOCH);
 }
 
 #[test]
 fn micros_round_trip() {
     let t = OffsetDateTime::from_unix_timestamp_nanos(1_767_225_600_123_456_000).unwrap();
-    assert_eq!(from_micros(micros(t)), t);
+    assert_eq!(from_unix_micros_saturating(unix_micros(t)), t);
 }
 
 #[test]
@@ -81,10 +81,13 @@ fn packed_records_round_trip() {
         Stored::Live { record, version } => {
             assert_eq!(version, 3);
             assert_eq!(record.data, data);
-            assert_eq!(record.expires_at, from_micros(100));
+            assert_eq!(record.expires_at, from_unix_micros_saturating(100));
             assert_eq!(record.meta.user_id.as_deref(), Some(user));
-            assert_eq!(record.meta.created_at, Some(from_micros(10)));
-            assert_eq!(record.meta.last_seen, Some(from_micros(20)));
+            assert_eq!(
+                record.meta.created_at,
+                Some(from_unix_micros_saturating(10))
+            );
+            assert_eq!(record.meta.last_seen, Some(from_unix_micros_saturating(20)));
             assert_eq!(record.meta.client, Some(info));
         }
         other => panic!("{other:?}"),
@@ -127,7 +130,7 @@ fn markers_are_retired_until_they_expire() {
     assert_eq!(v, "sk2 0 1 100 0: - - - 0:\n");
     assert!(matches!(
         decode_record(&packed(v.as_bytes()), &key, 99),
-        Stored::Retired { until } if until == from_micros(100)
+        Stored::Retired { until } if until == from_unix_micros_saturating(100)
     ));
     assert!(matches!(
         decode_record(&packed(v.as_bytes()), &key, 100),
@@ -221,7 +224,10 @@ fn hash_records_decode_and_garbage_is_unreadable() {
         Stored::Live { record, version } => {
             assert_eq!(version, 3);
             assert_eq!(record.meta.user_id.as_deref(), Some("u"));
-            assert_eq!(record.meta.created_at, Some(from_micros(10)));
+            assert_eq!(
+                record.meta.created_at,
+                Some(from_unix_micros_saturating(10))
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -17,6 +17,7 @@ use super::writer::{self, Write, WriteStats, Writer};
 use super::{CLEAR_BATCH, Idle, blocking, open_file, open_read_only, schema, sql_error};
 use crate::builder::Builder;
 use crate::shared::{ClientColumns, NativeRow, clear_in_batches, native_info, native_meta};
+pub(crate) use sessionkit_core::store::{from_unix_micros_saturating, unix_micros};
 
 /// How many idle read connections the store keeps.
 const READERS: usize = 16;
@@ -52,15 +53,6 @@ impl fmt::Debug for SqliteStore {
             .field("table", &self.inner.table)
             .finish()
     }
-}
-
-pub(crate) fn micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
-}
-
-pub(crate) fn from_micros(m: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// The device-metadata columns (`client_ip`, `user_agent`, `device`) from `first` on.
@@ -203,10 +195,10 @@ impl SqliteStore {
                 .query_map(params, |r| {
                     Ok((
                         r.get::<_, String>(0)?,
-                        from_micros(r.get(1)?),
+                        from_unix_micros_saturating(r.get(1)?),
                         native_meta(
-                            from_micros(r.get(2)?),
-                            from_micros(r.get(3)?),
+                            from_unix_micros_saturating(r.get(2)?),
+                            from_unix_micros_saturating(r.get(3)?),
                             r.get(4)?,
                             client_columns(r, 5)?,
                         ),
@@ -230,14 +222,14 @@ impl SqliteStore {
             let mut stmt = conn
                 .prepare_cached(&self.inner.sql.load)
                 .map_err(|e| sql_error(self.location(), "load", e))?;
-            stmt.query_row(params![key.as_str(), micros(now)], |r| {
+            stmt.query_row(params![key.as_str(), unix_micros(now)], |r| {
                 Ok(NativeRow {
                     json: r.get::<_, String>(0)?.into_bytes(),
                     version: r.get(1)?,
-                    expires_at: from_micros(r.get(2)?),
+                    expires_at: from_unix_micros_saturating(r.get(2)?),
                     meta: native_meta(
-                        from_micros(r.get(3)?),
-                        from_micros(r.get(4)?),
+                        from_unix_micros_saturating(r.get(3)?),
+                        from_unix_micros_saturating(r.get(4)?),
                         r.get(5)?,
                         client_columns(r, 7)?,
                     ),
@@ -273,7 +265,7 @@ impl SessionStore for SqliteStore {
             .send(Write::Create {
                 key: *key,
                 row: writer::Row::from_record(record, now),
-                now: micros(now),
+                now: unix_micros(now),
             })
             .await
             .map(|r| match r {
@@ -298,7 +290,7 @@ impl SessionStore for SqliteStore {
                 key: *key,
                 row: writer::Row::from_record(record, now),
                 version: version as i64,
-                now: micros(now),
+                now: unix_micros(now),
             })
             .await
             .map(|r| match r {
@@ -326,8 +318,8 @@ impl SessionStore for SqliteStore {
             .writer
             .send(Write::Touch {
                 key: *key,
-                expires_at: micros(expires_at),
-                now: micros(now),
+                expires_at: unix_micros(expires_at),
+                now: unix_micros(now),
             })
             .await
             .map(|r| matches!(r, writer::Reply::Changed(n) if n > 0))
@@ -341,7 +333,7 @@ impl SessionStore for SqliteStore {
         now: OffsetDateTime,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, StoreError> {
-        let now = micros(now);
+        let now = unix_micros(now);
         clear_in_batches(progress, || async move {
             let r = self
                 .inner
@@ -364,7 +356,7 @@ impl SessionStore for SqliteStore {
             .writer
             .send(Write::Retire {
                 key: *key,
-                until: micros(until),
+                until: unix_micros(until),
             })
             .await
             .map(|_| ())
@@ -382,8 +374,11 @@ impl SessionListing for SqliteStore {
         let Page { now, after, limit } = page;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         match after {
-            Some(a) => self.query_infos(&self.inner.sql.list, &[&micros(now), &a.as_str(), &limit]),
-            None => self.query_infos(&self.inner.sql.list_all, &[&micros(now), &limit]),
+            Some(a) => self.query_infos(
+                &self.inner.sql.list,
+                &[&unix_micros(now), &a.as_str(), &limit],
+            ),
+            None => self.query_infos(&self.inner.sql.list_all, &[&unix_micros(now), &limit]),
         }
     }
 }
@@ -394,7 +389,7 @@ impl UserIndex for SqliteStore {
         user_id: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, StoreError> {
-        self.query_infos(&self.inner.sql.of_user, &[&user_id, &micros(now)])
+        self.query_infos(&self.inner.sql.of_user, &[&user_id, &unix_micros(now)])
     }
 
     async fn revoke_user(

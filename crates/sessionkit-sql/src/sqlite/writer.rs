@@ -10,7 +10,7 @@ use sessionkit_core::{Record, SessionKey, StoreError, StoreErrorKind};
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
-use super::native::micros;
+use super::native::unix_micros;
 use super::schema::Sql;
 use super::sql_error;
 use crate::shared::ClientColumns;
@@ -32,9 +32,9 @@ impl Row {
     pub(crate) fn from_record(r: &Record, now: OffsetDateTime) -> Row {
         Row {
             data: r.data.to_json(),
-            expires_at: micros(r.expires_at),
-            created_at: micros(r.meta.created_at.unwrap_or(now)),
-            last_seen: micros(r.meta.last_seen.unwrap_or(now)),
+            expires_at: unix_micros(r.expires_at),
+            created_at: unix_micros(r.meta.created_at.unwrap_or(now)),
+            last_seen: unix_micros(r.meta.last_seen.unwrap_or(now)),
             user_id: r.meta.user_id.clone(),
             client: ClientColumns::of(&r.meta),
         }
