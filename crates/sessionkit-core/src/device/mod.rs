@@ -37,6 +37,7 @@ mod label;
 mod proxy;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 pub use label::{UNKNOWN_DEVICE, device_label};
 pub use proxy::{ProxyRange, TrustedProxies};
@@ -63,11 +64,15 @@ pub const MAX_DEVICE_LABEL_LEN: usize = 64;
 /// assert_eq!(odd.user_agent(), Some("evilX-Header: 1"));
 /// assert_eq!(ClientInfo::new(None, None).device(), "Unknown device");
 /// ```
+///
+/// The two texts are shared, not copied, between clones: the engine hands a session's
+/// client info from the load to the next write, where an unchanged user agent keeps the
+/// texts it had (no allocation on a returning visit's write).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientInfo {
     ip: Option<IpAddr>,
-    user_agent: Option<Box<str>>,
-    device: Box<str>,
+    user_agent: Option<Arc<str>>,
+    device: Arc<str>,
 }
 
 impl ClientInfo {
@@ -75,8 +80,8 @@ impl ClientInfo {
     /// [`TrustedProxies::client_ip`]) and its `User-Agent` header, sanitized
     /// ([`sanitize_user_agent`]); the label is derived from it ([`device_label`]).
     pub fn new(ip: Option<IpAddr>, user_agent: Option<&str>) -> ClientInfo {
-        let user_agent = user_agent.and_then(sanitize_user_agent);
-        let device = device_label(user_agent.as_deref()).into_boxed_str();
+        let user_agent: Option<Arc<str>> = user_agent.and_then(|u| sanitize(u, MAX_USER_AGENT_LEN));
+        let device = device_label(user_agent.as_deref()).into();
         ClientInfo {
             ip: ip.map(|ip| ip.to_canonical()),
             user_agent,
@@ -92,13 +97,13 @@ impl ClientInfo {
         user_agent: Option<&str>,
         device: Option<&str>,
     ) -> ClientInfo {
-        let user_agent = user_agent.and_then(sanitize_user_agent);
+        let user_agent: Option<Arc<str>> = user_agent.and_then(|u| sanitize(u, MAX_USER_AGENT_LEN));
         // The table is read only when no label was stored: it is the costly part (a
         // browser's user agent is searched for a few dozen markers), and every load of a
         // stored session passes here.
         let device = match device.and_then(|d| sanitize(d, MAX_DEVICE_LABEL_LEN)) {
             Some(label) => label,
-            None => device_label(user_agent.as_deref()).into_boxed_str(),
+            None => device_label(user_agent.as_deref()).into(),
         };
         ClientInfo {
             ip: ip.map(|ip| ip.to_canonical()),
@@ -117,8 +122,8 @@ impl ClientInfo {
     ) -> ClientInfo {
         ClientInfo {
             ip,
-            user_agent: user_agent.map(Box::from),
-            device: Box::from(device),
+            user_agent: user_agent.map(Arc::from),
+            device: Arc::from(device),
         }
     }
 
@@ -131,14 +136,19 @@ impl ClientInfo {
         user_agent: Option<&str>,
         known: Option<&ClientInfo>,
     ) -> ClientInfo {
-        let device = match known.filter(|k| k.user_agent() == user_agent) {
-            Some(k) => k.device.clone(),
-            None => device_label(user_agent).into_boxed_str(),
-        };
-        ClientInfo {
-            ip: ip.map(|ip| ip.to_canonical()),
-            user_agent: user_agent.map(Box::from),
-            device,
+        let ip = ip.map(|ip| ip.to_canonical());
+        match known.filter(|k| k.user_agent() == user_agent) {
+            // The same user agent: the same texts, shared.
+            Some(k) => ClientInfo {
+                ip,
+                user_agent: k.user_agent.clone(),
+                device: k.device.clone(),
+            },
+            None => ClientInfo {
+                ip,
+                user_agent: user_agent.map(Arc::from),
+                device: device_label(user_agent).into(),
+            },
         }
     }
 
@@ -159,7 +169,7 @@ impl ClientInfo {
         let ua = self.user_agent.as_deref().unwrap_or("");
         let mut out = String::with_capacity(48 + ua.len() + self.device.len());
         if let Some(ip) = self.ip {
-            out.push_str(&ip.to_string());
+            push_ip(&mut out, ip);
         }
         out.push('\t');
         out.push_str(ua);
@@ -206,6 +216,32 @@ impl ClientInfo {
     }
 }
 
+/// Appends `ip` as `Display` writes it. An IPv4 address (nearly every client) is written
+/// digit by digit: `Display` pads and buffers, which cost more than the rest of a
+/// session's client text.
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        IpAddr::V6(_) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{ip}");
+        }
+    }
+}
+
 /// A `User-Agent` value as it is recorded and compared: control characters dropped,
 /// surrounding spaces trimmed, cut to [`MAX_USER_AGENT_LEN`] bytes at a character
 /// boundary; `None` when nothing is left.
@@ -221,16 +257,18 @@ pub fn sanitize_user_agent(raw: &str) -> Option<Box<str>> {
     sanitize(raw, MAX_USER_AGENT_LEN)
 }
 
-/// Drops control characters, trims, cuts to `max` bytes at a character boundary.
-fn sanitize(raw: &str, max: usize) -> Option<Box<str>> {
+/// Drops control characters, trims, cuts to `max` bytes at a character boundary; the
+/// result in the text type the caller keeps (`Box<str>`, `Arc<str>`), built in one
+/// allocation on the fast path.
+fn sanitize<T: for<'a> From<&'a str>>(raw: &str, max: usize) -> Option<T> {
     // Fast path, taken by nearly every real user agent: printable ASCII that fits is kept
     // as it is (one copy; no per-character work). Every adapter request with recording on
     // passes here, whether or not it writes its session.
     let trimmed = raw.trim();
     if trimmed.len() <= max && trimmed.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return (!trimmed.is_empty()).then(|| Box::from(trimmed));
+        return (!trimmed.is_empty()).then(|| T::from(trimmed));
     }
-    sanitize_chars(raw, max)
+    sanitize_chars(raw, max).map(|s| T::from(&s))
 }
 
 /// [`sanitize`] character by character: the rule itself, which the fast path must agree

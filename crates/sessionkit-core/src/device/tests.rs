@@ -368,3 +368,25 @@ fn device_labels() {
     }
     assert_eq!(device_label(None), UNKNOWN_DEVICE);
 }
+
+#[test]
+fn ip_text_is_what_display_writes() {
+    let mut cases: Vec<IpAddr> = [
+        "0.0.0.0",
+        "255.255.255.255",
+        "10.0.0.1",
+        "192.168.100.9",
+        "1.20.199.250",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
+    cases.extend((0..=255u8).map(|o| IpAddr::from([o, 255 - o, o / 3, o.wrapping_mul(7)])));
+    cases.push("2001:db8::1".parse().unwrap());
+    cases.push("::ffff:203.0.113.7".parse().unwrap());
+    for ip in cases {
+        let mut out = String::new();
+        super::push_ip(&mut out, ip);
+        assert_eq!(out, ip.to_string());
+    }
+}

@@ -111,16 +111,12 @@ impl Entry {
             let u = user.unwrap_or("");
             let (agent, label) =
                 client.map_or(("", ""), |c| (c.user_agent().unwrap_or(""), c.device()));
-            let mut s = String::with_capacity(data.len() + u.len() + agent.len() + label.len() + 2);
-            s.push_str(data);
-            s.push_str(u);
-            if client.is_some() {
-                s.push('\0');
-                s.push_str(agent);
-                s.push('\0');
-                s.push_str(label);
-            }
-            s.into()
+            let parts: &[&str] = if client.is_some() {
+                &[data, u, "\0", agent, "\0", label]
+            } else {
+                &[data, u]
+            };
+            concat(parts)
         };
         Entry {
             text,
@@ -176,6 +172,29 @@ impl Entry {
             client: self.client(),
         }
     }
+}
+
+/// The parts as one shared text, in one allocation: joined in a per-thread buffer first
+/// (`Arc<str>` cannot grow in place; joining in a `String` and converting it would
+/// allocate twice).
+fn concat(parts: &[&str]) -> Arc<str> {
+    thread_local! {
+        static BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    /// What the buffer may keep between calls; a larger session's buffer is given back.
+    const KEEP: usize = 16 * 1024;
+    BUF.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            parts.iter().for_each(|p| buf.push_str(p));
+            let text = Arc::from(buf.as_str());
+            if buf.capacity() > KEEP {
+                *buf = String::new();
+            }
+            text
+        }
+        Err(_) => Arc::from(parts.concat()),
+    })
 }
 
 /// A key type of one of the maps.

@@ -314,8 +314,29 @@ fn length_prefixed(v: &[u8]) -> Option<(&[u8], &[u8])> {
     (len <= body.len()).then(|| body.split_at(len))
 }
 
-fn int(field: Option<&[u8]>) -> Option<i64> {
-    std::str::from_utf8(field?).ok()?.parse().ok()
+/// A field's decimal integer, as `str::parse::<i64>` reads it (an optional sign, then one
+/// or more ASCII digits, in range), straight from the bytes: a load reads four of these,
+/// and checking the text as UTF-8 first cost more than the digits.
+pub(crate) fn int(field: Option<&[u8]>) -> Option<i64> {
+    let field = field?;
+    let (negative, digits) = match field.first()? {
+        b'-' => (true, &field[1..]),
+        b'+' => (false, &field[1..]),
+        _ => (false, field),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0i64, |n, &b| {
+        let d = i64::from(char::from(b).to_digit(10)?);
+        let n = n.checked_mul(10)?;
+        // Accumulated on the sign's side, so that i64::MIN is reachable.
+        if negative {
+            n.checked_sub(d)
+        } else {
+            n.checked_add(d)
+        }
+    })
 }
 
 fn text(field: Option<&[u8]>) -> Option<String> {

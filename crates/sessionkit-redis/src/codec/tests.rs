@@ -302,3 +302,49 @@ fn client_info_is_optional_and_garbage_is_ignored() {
     let f = listed.fields().unwrap().unwrap();
     assert_eq!(decode_info(key, &f, 50).unwrap().meta.client, Some(info));
 }
+
+#[test]
+fn int_reads_what_str_parse_reads() {
+    let mut cases: Vec<String> = [
+        "",
+        "-",
+        "+",
+        "0",
+        "-0",
+        "+0",
+        "7",
+        "-7",
+        "+7",
+        "007",
+        " 1",
+        "1 ",
+        "1a",
+        "a1",
+        "--1",
+        "+-1",
+        "1e5",
+        "0x10",
+        "1.5",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "99999999999999999999",
+        "1796666400123456",
+        "٣",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    cases.extend((0..64).map(|i| (1i64 << i).to_string()));
+    cases.extend((0..64).map(|i| (1i64 << i).wrapping_neg().to_string()));
+    for c in &cases {
+        assert_eq!(
+            super::int(Some(c.as_bytes())),
+            c.parse::<i64>().ok(),
+            "{c:?}"
+        );
+    }
+    assert_eq!(super::int(Some(&[0xff, b'1'])), None);
+    assert_eq!(super::int(None), None);
+}
