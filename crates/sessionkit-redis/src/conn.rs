@@ -307,16 +307,18 @@ impl Conn {
         args: &[&[u8]],
         wait: Option<ReplicaWait>,
     ) -> Result<(Value, Option<i64>), RedisError> {
-        let mut cmd = if by_sha {
-            let mut c = redis::cmd("EVALSHA");
-            c.arg(&lua.sha);
-            c
+        let (name, script): (&str, &[u8]) = if by_sha {
+            ("EVALSHA", lua.sha.as_bytes())
         } else {
-            let mut c = redis::cmd("EVAL");
-            c.arg(&lua.body);
-            c
+            ("EVAL", lua.body.as_bytes())
         };
-        cmd.arg(1).arg(key);
+        // Sized once: a save's arguments carry the whole record, and a command grown
+        // argument by argument reallocated its buffer several times per write.
+        let mut cmd = Cmd::with_capacity(
+            args.len() + 4,
+            name.len() + script.len() + 1 + key.len() + args.iter().map(|a| a.len()).sum::<usize>(),
+        );
+        cmd.arg(name).arg(script).arg(1).arg(key);
         for a in args {
             cmd.arg(*a);
         }

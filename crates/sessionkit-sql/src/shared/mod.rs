@@ -81,6 +81,7 @@ pub(crate) const CLIENT_COLUMNS_VERSION: i64 = 2;
 /// every later statement queues behind the waiting `ALTER`): past it the upgrade fails and
 /// `serve` exits with the database's lock-timeout error, rather than stalling the table
 /// while older processes hold it. Starting again upgrades once they are idle.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) const UPGRADE_LOCK_WAIT_SECS: u64 = 10;
 
 /// The layout version of the native tables this build writes and reads, in every driver:
