@@ -260,7 +260,7 @@ pub fn sanitize_user_agent(raw: &str) -> Option<Box<str>> {
 /// Drops control characters, trims, cuts to `max` bytes at a character boundary; the
 /// result in the text type the caller keeps (`Box<str>`, `Arc<str>`), built in one
 /// allocation on the fast path.
-fn sanitize<T: for<'a> From<&'a str>>(raw: &str, max: usize) -> Option<T> {
+fn sanitize<T: From<String> + for<'a> From<&'a str>>(raw: &str, max: usize) -> Option<T> {
     // Fast path, taken by nearly every real user agent: printable ASCII that fits is kept
     // as it is (one copy; no per-character work). Every adapter request with recording on
     // passes here, whether or not it writes its session.
@@ -268,12 +268,12 @@ fn sanitize<T: for<'a> From<&'a str>>(raw: &str, max: usize) -> Option<T> {
     if trimmed.len() <= max && trimmed.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return (!trimmed.is_empty()).then(|| T::from(trimmed));
     }
-    sanitize_chars(raw, max).map(|s| T::from(&s))
+    sanitize_chars(raw, max).map(T::from)
 }
 
 /// [`sanitize`] character by character: the rule itself, which the fast path must agree
 /// with (tested).
-fn sanitize_chars(raw: &str, max: usize) -> Option<Box<str>> {
+fn sanitize_chars(raw: &str, max: usize) -> Option<String> {
     let mut out = String::with_capacity(raw.len().min(max));
     for c in raw.trim().chars().filter(|c| !c.is_control()) {
         if out.len() + c.len_utf8() > max {
@@ -288,7 +288,7 @@ fn sanitize_chars(raw: &str, max: usize) -> Option<Box<str>> {
     if trimmed.len() != out.len() {
         out.truncate(trimmed.len());
     }
-    Some(out.into_boxed_str())
+    Some(out)
 }
 
 #[cfg(test)]

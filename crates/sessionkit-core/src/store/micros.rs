@@ -11,7 +11,7 @@ const PER_SECOND: i64 = 1_000_000;
 
 /// `t` as Unix microseconds, rounded down to the microsecond (towards the past, before
 /// 1970 too). Saturates at `i64::MIN`/`i64::MAX`, which only dates far beyond the year
-/// 9999 could reach.
+/// 9999 could reach (with `time`'s `large-dates` feature).
 ///
 /// ```
 /// use sessionkit_core::store::{from_unix_micros, unix_micros};
@@ -22,9 +22,11 @@ const PER_SECOND: i64 = 1_000_000;
 /// assert_eq!(from_unix_micros(unix_micros(t)), Some(datetime!(2026-12-07 18:00:00.123_456 UTC)));
 /// ```
 pub fn unix_micros(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp()
-        .saturating_mul(PER_SECOND)
-        .saturating_add(i64::from(t.microsecond()))
+    let seconds = t.unix_timestamp();
+    seconds
+        .checked_mul(PER_SECOND)
+        .and_then(|m| m.checked_add(i64::from(t.microsecond())))
+        .unwrap_or(if seconds < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// The instant `m` Unix microseconds after the epoch, or `None` when it lies outside the
@@ -91,10 +93,18 @@ mod tests {
             Some(last.replace_nanosecond(999_999_000).unwrap())
         );
         assert_eq!(from_unix_micros(unix_micros(first)), Some(first));
-        assert_eq!(from_unix_micros(i64::MAX), None);
-        assert_eq!(from_unix_micros(i64::MIN), None);
-        assert_eq!(from_unix_micros_saturating(i64::MAX), last);
-        assert_eq!(from_unix_micros_saturating(i64::MIN), first);
+        // Beyond the year 9999 either way: no time (with `time`'s `large-dates`, a time
+        // that converts back to the same number).
+        for m in [i64::MAX, i64::MIN] {
+            assert!(
+                from_unix_micros(m).is_none_or(|t| unix_micros(t) == m),
+                "{m}"
+            );
+        }
+        if from_unix_micros(i64::MAX).is_none() {
+            assert_eq!(from_unix_micros_saturating(i64::MAX), last);
+            assert_eq!(from_unix_micros_saturating(i64::MIN), first);
+        }
         assert_eq!(from_unix_micros_saturating(0), OffsetDateTime::UNIX_EPOCH);
     }
 }
