@@ -131,26 +131,34 @@ pub fn join_header_bytes<'a, I: IntoIterator<Item = &'a [u8]>>(values: I) -> Opt
 /// second as Python's `formatdate(usegmt=True)` does.
 pub fn http_date(t: OffsetDateTime) -> String {
     let mut s = String::with_capacity(29);
-    push_http_date(&mut s, t);
+    push_http_date(&mut s, t, 0);
     s
 }
 
-/// Appends [`http_date`]'s form. Responses in the same second share the text: each thread
-/// keeps the last one it formatted.
-fn push_http_date(out: &mut String, t: OffsetDateTime) {
+/// Appends [`http_date`]'s form of `t + seconds` (saturating). Responses in the same second
+/// share the text: each thread keeps the last one it formatted, under the second it names,
+/// so neither the addition nor the formatting is done again within that second.
+fn push_http_date(out: &mut String, t: OffsetDateTime, seconds: i64) {
     thread_local! {
         static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
     }
-    let second = t.unix_timestamp();
-    LAST.with(|last| match last.try_borrow_mut() {
+    // The text depends on the target's whole second only: adding whole seconds keeps the
+    // fraction, and every target past the representable range formats as its end.
+    let second = t.unix_timestamp().saturating_add(seconds);
+    let format = || format_http_date(crate::expiry::add_seconds(t, seconds));
+    let cached = LAST.try_with(|last| match last.try_borrow_mut() {
         Ok(mut last) => {
             if last.0 != second {
-                *last = (second, format_http_date(t));
+                *last = (second, format());
             }
             out.push_str(&last.1);
+            true
         }
-        Err(_) => out.push_str(&format_http_date(t)),
+        Err(_) => false,
     });
+    if cached != Ok(true) {
+        out.push_str(&format());
+    }
 }
 
 fn format_http_date(t: OffsetDateTime) -> String {
@@ -193,13 +201,14 @@ pub fn set_cookie(
     }
     if let Some(age) = max_age {
         s.push_str("; expires=");
-        push_http_date(&mut s, crate::expiry::add_seconds(now, age));
+        push_http_date(&mut s, now, age);
     }
     if config.cookie_httponly() {
         s.push_str("; HttpOnly");
     }
     if let Some(age) = max_age {
-        let _ = write!(s, "; Max-Age={age}");
+        s.push_str("; Max-Age=");
+        crate::json::push_int(&mut s, age);
     }
     if config.cookie_partitioned() {
         s.push_str("; Partitioned");

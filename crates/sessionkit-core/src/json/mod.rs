@@ -21,6 +21,7 @@ mod read;
 mod write;
 
 pub use read::{parse, split_object};
+pub(crate) use write::push_int;
 pub use write::{to_string, write_float, write_str, write_value};
 
 /// The deepest nesting the reader accepts; deeper input is refused rather than risking the

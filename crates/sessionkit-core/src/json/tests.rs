@@ -164,3 +164,28 @@ proptest! {
         let _ = split_object(&s);
     }
 }
+
+#[test]
+fn integers_are_written_as_display_writes_them() {
+    let mut cases = vec![
+        0i64,
+        1,
+        -1,
+        9,
+        10,
+        -10,
+        99,
+        100,
+        i64::MAX,
+        i64::MIN,
+        i64::MIN + 1,
+    ];
+    cases.extend((0..63).map(|i| 1i64 << i));
+    cases.extend((0..63).map(|i| -(1i64 << i)));
+    cases.extend((0..19).map(|i| 10i64.pow(i) - 1));
+    for n in cases {
+        let mut out = String::from("x");
+        super::push_int(&mut out, n);
+        assert_eq!(out, format!("x{n}"));
+    }
+}
