@@ -18,8 +18,9 @@ use crate::value::{Map, Value};
 /// JSON text it was loaded from.
 ///
 /// Cloning is one reference-count increment: the entries are shared until one copy is
-/// changed (copy on write). The engine keeps the data as loaded beside the session's
-/// working copy, so that a request that only reads pays nothing for it.
+/// changed (copy on write). A loaded session's dictionary is not shared with anything
+/// else, so its first change edits it in place: the retry policy needs only the loaded
+/// values of the keys a request changed, which the session keeps as it changes them.
 #[derive(Clone, Default)]
 pub struct Data {
     entries: Arc<IndexMap<String, Slot>>,
@@ -192,17 +193,46 @@ impl Data {
         self.entries.iter().map(|(k, s)| (k.as_str(), s.decode()))
     }
 
-    /// Whether two dictionaries hold the same key with the same value (raw text compared
-    /// by decoded value).
-    pub(crate) fn same_value(&self, other: &Data, key: &str) -> bool {
-        match (self.entries.get(key), other.entries.get(key)) {
-            (None, None) => true,
-            (Some(a), Some(b)) => match (a.raw_text(), b.raw_text()) {
-                (Some(x), Some(y)) if x == y => true,
-                _ => values_equal(&a.decode(), &b.decode()),
-            },
-            _ => false,
+    /// What the dictionary holds under `key` now (a reference-count increment or a value
+    /// clone), to tell later whether other data holds the same ([`Data::holds`]).
+    pub(crate) fn held(&self, key: &str) -> Held {
+        Held(self.entries.get(key).cloned())
+    }
+
+    /// Whether the dictionary holds under `key` what `held` recorded (raw text compared by
+    /// decoded value; both absent counts as the same).
+    pub(crate) fn holds(&self, key: &str, held: &Held) -> bool {
+        same_slot(self.entries.get(key), held.0.as_ref())
+    }
+
+    /// A dictionary of the one entry `held` recorded under `key` (empty if it was absent).
+    pub(crate) fn from_held(key: &str, held: &Held) -> Data {
+        let mut entries = IndexMap::new();
+        if let Some(slot) = &held.0 {
+            entries.insert(key.to_owned(), slot.clone());
         }
+        Data {
+            entries: Arc::new(entries),
+        }
+    }
+}
+
+/// What a dictionary held under one key at some moment ([`Data::held`]): the session keeps
+/// it for each key a request changes, taken before the first change, instead of a copy of
+/// the whole dictionary as loaded.
+#[derive(Clone)]
+pub(crate) struct Held(Option<Slot>);
+
+/// Whether two entries (or absences) hold the same value: raw texts that are equal, else
+/// equal decoded values.
+fn same_slot(a: Option<&Slot>, b: Option<&Slot>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => match (a.raw_text(), b.raw_text()) {
+            (Some(x), Some(y)) if x == y => true,
+            _ => values_equal(&a.decode(), &b.decode()),
+        },
+        _ => false,
     }
 }
 
@@ -237,7 +267,10 @@ impl PartialEq for Data {
                 .keys()
                 .zip(other.entries.keys())
                 .all(|(a, b)| a == b)
-            && self.keys().all(|k| self.same_value(other, k))
+            && self
+                .entries
+                .iter()
+                .all(|(k, a)| same_slot(Some(a), other.entries.get(k)))
     }
 }
 

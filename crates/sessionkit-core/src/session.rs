@@ -110,6 +110,15 @@ fn admit(python_values: bool, key: &str, v: &Value) -> Result<(), SessionError> 
 
 pub(crate) struct State {
     pub(crate) data: Data,
+    /// For a stored session: what the data held as loaded under each key this request
+    /// changed, taken before the key's first change ([`State::change`]). The retry policy
+    /// compares it with a fresh load's to count overwrites, and a flush's event names the
+    /// user the session had. Keeping these few entries instead of the whole dictionary as
+    /// loaded lets the first change edit the dictionary in place rather than copy it.
+    pub(crate) before: Vec<(String, crate::data::Held)>,
+    /// Whether `before` is kept: only for a session loaded from a server-side store (a new
+    /// session has nothing to compare with, and a client-side one is never replayed).
+    track: bool,
     pub(crate) identity: Identity,
     pub(crate) accessed: bool,
     pub(crate) modified: bool,
@@ -124,6 +133,32 @@ pub(crate) struct State {
     pub(crate) auth: Option<AuthChange>,
     /// The response was built; later writes are lost.
     pub(crate) finished: bool,
+}
+
+impl State {
+    /// The data, about to change under `key`: for a tracked session, what it holds there
+    /// is kept first, once per key (see `before`).
+    fn change(&mut self, key: &str) -> &mut Data {
+        if self.track && !self.before.iter().any(|(k, _)| k == key) {
+            let held = self.data.held(key);
+            self.before.push((key.to_owned(), held));
+        }
+        &mut self.data
+    }
+
+    /// The data, about to change under every key (a clear): what each key holds is kept
+    /// first, as by [`State::change`].
+    fn change_all(&mut self) -> &mut Data {
+        if self.track {
+            let State { data, before, .. } = self;
+            for k in data.keys() {
+                if !before.iter().any(|(b, _)| b == k) {
+                    before.push((k.to_owned(), data.held(k)));
+                }
+            }
+        }
+        &mut self.data
+    }
 }
 
 /// A login or a logout, as the lifecycle events report it.
@@ -199,6 +234,8 @@ impl Session {
                 ctx,
                 state: Mutex::new(State {
                     data,
+                    before: Vec::new(),
+                    track: matches!(identity, Identity::Key(_)),
                     identity,
                     accessed: false,
                     modified: false,
@@ -267,9 +304,24 @@ impl Session {
         self.state().auth.take()
     }
 
-    /// The operations recorded so far, for a replay after a conflict.
-    pub(crate) fn take_ops(&self) -> Vec<Op> {
-        std::mem::take(&mut self.state().ops)
+    /// The operations recorded so far, for a replay after a conflict, and what the data
+    /// held as loaded under each key they change.
+    pub(crate) fn take_ops(&self) -> (Vec<Op>, Vec<(String, crate::data::Held)>) {
+        let mut st = self.state();
+        (std::mem::take(&mut st.ops), std::mem::take(&mut st.before))
+    }
+
+    /// The user id of the data as loaded (`None` for a session that was not loaded from a
+    /// server-side store), whatever this request changed since.
+    pub(crate) fn loaded_user_id(&self) -> Option<String> {
+        let st = self.state();
+        if !st.track {
+            return None;
+        }
+        match st.before.iter().find(|(k, _)| k == crate::AUTH_USER_ID_KEY) {
+            Some((k, held)) => Data::from_held(k, held).user_id(),
+            None => st.data.user_id(),
+        }
     }
 
     /// After a save that replayed this request's operations on fresh data: what was
@@ -358,7 +410,7 @@ impl Session {
     /// Stores a value known to be JSON-safe.
     fn put(&self, key: &str, value: Value) {
         let mut st = self.write();
-        st.data.insert(key, value.clone());
+        st.change(key).insert(key, value.clone());
         st.ops.push(Op::Set(key.to_owned(), value));
         st.modified = true;
     }
@@ -367,7 +419,7 @@ impl Session {
     /// `KeyError`) when absent. Marks the session modified only when something was removed.
     pub fn remove(&self, key: &str) -> Option<Value> {
         let mut st = self.write();
-        let old = st.data.remove(key);
+        let old = st.change(key).remove(key);
         if old.is_some() {
             st.ops.push(Op::Remove(key.to_owned()));
             st.modified = true;
@@ -386,7 +438,7 @@ impl Session {
             key: key.to_owned(),
             source,
         })?;
-        st.data.remove(key);
+        st.change(key).remove(key);
         st.ops.push(Op::Remove(key.to_owned()));
         st.modified = true;
         Ok(Some(t))
@@ -416,7 +468,7 @@ impl Session {
             source,
         })?;
         admit(self.inner.ctx.python_values, key, &v)?;
-        st.data.insert(key, v.clone());
+        st.change(key).insert(key, v.clone());
         st.ops.push(Op::Set(key.to_owned(), v));
         st.modified = true;
         Ok(default)
@@ -443,7 +495,7 @@ impl Session {
         }
         let mut st = self.write();
         for (k, v) in pairs {
-            st.data.insert(k.clone(), v.clone());
+            st.change(&k).insert(k.clone(), v.clone());
             st.ops.push(Op::Set(k, v));
         }
         st.modified = true;
@@ -488,7 +540,7 @@ impl Session {
         let apply = Arc::new(apply);
         let mut st = self.write();
         let (result, v) = apply(st.data.get(key))?;
-        st.data.insert(key, v);
+        st.change(key).insert(key, v);
         let replay = Arc::clone(&apply);
         st.ops.push(Op::UpdateWith(
             key.to_owned(),
@@ -535,7 +587,7 @@ impl Session {
     /// `session.clear()`: empties the dictionary (the session keeps its key).
     pub fn clear(&self) {
         let mut st = self.write();
-        st.data.clear();
+        st.change_all().clear();
         st.ops.push(Op::Clear);
         st.modified = true;
     }
@@ -545,7 +597,7 @@ impl Session {
     /// the same request starts a new session with a new key.
     pub fn flush(&self) {
         let mut st = self.write();
-        st.data.clear();
+        st.change_all().clear();
         st.ops.clear();
         st.modified = true;
         st.flushed = true;

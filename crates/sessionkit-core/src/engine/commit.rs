@@ -21,7 +21,7 @@ use super::stats::{Ev, Stats};
 use super::store_client::StoreClient;
 use super::{Backend, RequestSession};
 use crate::cookie;
-use crate::data::Data;
+use crate::data::{Data, Held};
 use crate::device::ClientInfo;
 use crate::events::Event;
 use crate::expiry;
@@ -86,7 +86,7 @@ impl RequestSession {
                 },
                 _ => Event::Flushed {
                     key,
-                    user: self.original().and_then(Data::user_id),
+                    user: self.session().ok().and_then(Session::loaded_user_id),
                 },
             });
         }
@@ -142,14 +142,6 @@ impl RequestSession {
             }
             Ok(None) => outcome,
             Err(failure) => Outcome::failed(failure, vary),
-        }
-    }
-
-    /// The data as loaded from the store, if the session was a stored one.
-    fn original(&self) -> Option<&Data> {
-        match self.inner.loaded.get().map(|l| &l.origin) {
-            Some(Origin::Stored { original, .. }) => Some(original),
-            _ => None,
         }
     }
 
@@ -304,11 +296,7 @@ impl RequestSession {
         let cfg = engine.config();
         let client = self.client()?;
         let session = self.session()?;
-        let original = match self.inner.loaded.get().map(|l| &l.origin) {
-            Some(Origin::Stored { original, .. }) => original.clone(),
-            _ => return Err(Failure::internal()),
-        };
-        let ops = session.take_ops();
+        let (ops, before) = session.take_ops();
         // Queue behind other saves of this session on this node (bounded by the save
         // timeout; past it, go on optimistically).
         let (_queued, waited) = engine.inner.saves.acquire(&key, cfg.save_timeout()).await;
@@ -358,7 +346,7 @@ impl RequestSession {
                             token: t,
                         } => {
                             stats.add(Ev::Replays);
-                            data = replay(fresh.data, &ops, &original, stats);
+                            data = replay(fresh.data, &ops, &before, stats);
                             token = t;
                             created_at = fresh.meta.created_at.or(created_at);
                         }
@@ -425,15 +413,22 @@ impl RequestSession {
     }
 }
 
-/// Re-applies a request's operations to freshly loaded data.
-fn replay(fresh: Data, ops: &[Op], original: &Data, stats: &Stats) -> Data {
+/// Re-applies a request's operations to freshly loaded data; `before` holds what the data
+/// held as loaded under each key the request changed.
+fn replay(fresh: Data, ops: &[Op], before: &[(String, Held)], stats: &Stats) -> Data {
     let mut seen = Vec::new();
     for op in ops {
         if let Op::Set(k, _) = op
             && !seen.contains(&k)
         {
             seen.push(k);
-            if !fresh.same_value(original, k) {
+            // Every changed key's loaded value is kept before its first change; a key
+            // without one would be a bug, and counts as changed (never silent).
+            let unchanged = before
+                .iter()
+                .find(|(b, _)| b == k)
+                .is_some_and(|(_, held)| fresh.holds(k, held));
+            if !unchanged {
                 // Read-then-write by this request, changed meanwhile by another:
                 // last writer wins on this key. Counted, so it is never silent.
                 stats.add(Ev::Overwrites);

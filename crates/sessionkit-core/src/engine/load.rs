@@ -29,8 +29,6 @@ pub(crate) enum Origin {
         key: crate::key::SessionKey,
         token: Token,
         meta: Metadata,
-        /// The data as loaded, to tell which keys other requests changed meanwhile.
-        original: Data,
     },
     /// A key retired by a recent rotation.
     Retired { until: OffsetDateTime },
@@ -69,12 +67,11 @@ impl RequestSession {
                     Lookup::Found { record, token } if live(cfg, &record, now) => {
                         let bound = self.user_agent_changed(&record.meta);
                         let loaded = Loaded {
-                            session: Session::new(ctx, record.data.clone(), Identity::Key(*key)),
+                            session: Session::new(ctx, record.data, Identity::Key(*key)),
                             origin: Origin::Stored {
                                 key: *key,
                                 token,
                                 meta: record.meta,
-                                original: record.data,
                             },
                         };
                         if let Some((recorded, now_seen)) = bound {

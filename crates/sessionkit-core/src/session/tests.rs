@@ -7,6 +7,7 @@ use std::time::Duration;
 use time::macros::datetime;
 
 use super::*;
+use crate::AUTH_USER_ID_KEY;
 use crate::clock::ManualClock;
 use crate::expiry::Expiry;
 
@@ -453,4 +454,35 @@ async fn issue_16_the_engine_passes_the_store_layout() {
             ..
         })
     ));
+}
+
+#[test]
+fn the_loaded_user_survives_changes_and_a_flush() {
+    let loaded: Data = [(AUTH_USER_ID_KEY.to_owned(), Value::String("7".into()))]
+        .into_iter()
+        .collect();
+    let stored = Session::new(
+        Arc::new(Ctx {
+            config: Config::default(),
+            clock: Arc::new(crate::clock::SystemClock),
+            python_values: false,
+        }),
+        loaded,
+        Identity::Key(SessionKey::generate()),
+    );
+    assert_eq!(stored.loaded_user_id().as_deref(), Some("7"));
+    stored.insert(AUTH_USER_ID_KEY, "8").unwrap();
+    stored.insert(AUTH_USER_ID_KEY, "9").unwrap();
+    stored.flush();
+    assert_eq!(stored.loaded_user_id().as_deref(), Some("7"));
+    let (_, before) = stored.take_ops();
+    assert_eq!(
+        before.len(),
+        1,
+        "one entry per key, taken before its first change"
+    );
+    // A session not loaded from a store has no loaded user.
+    let fresh = session();
+    fresh.insert(AUTH_USER_ID_KEY, "1").unwrap();
+    assert_eq!(fresh.loaded_user_id(), None);
 }

@@ -6,7 +6,6 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::*;
-use crate::data::Data;
 use crate::store::Metadata;
 
 const NOW: OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
@@ -25,7 +24,6 @@ fn stored(last_seen: Option<OffsetDateTime>) -> Origin {
             user_id: None,
             client: None,
         },
-        original: Data::new(),
     }
 }
 

@@ -130,3 +130,42 @@ async fn lock_mode_serializes_requests_of_one_session() {
     );
     c.finish(200).await;
 }
+
+/// The retry policy compares a fresh load with what the data held as loaded under each
+/// key the request changed, also when the request cleared the dictionary first.
+#[tokio::test]
+async fn overwrites_are_counted_against_the_loaded_values_after_a_clear() {
+    let h = harness();
+    let cookie = h.new_session().await;
+    let seed = h.engine.begin(Some(&cookie));
+    let s = seed.load().await.unwrap();
+    s.insert("count", 1).unwrap();
+    s.insert("other", 1).unwrap();
+    seed.finish(200).await;
+
+    // A clears and sets `count`; B changes only `other` and saves first: no overwrite.
+    let a = h.engine.begin(Some(&cookie));
+    let b = h.engine.begin(Some(&cookie));
+    let sa = a.load().await.unwrap();
+    sa.clear();
+    sa.insert("count", 5).unwrap();
+    b.load().await.unwrap().insert("other", 2).unwrap();
+    b.finish(200).await;
+    a.finish(200).await;
+    assert_eq!(h.engine.stats().overwrites, 0);
+    assert_eq!(h.read(&cookie).await.get::<u64>("count").unwrap(), Some(5));
+    // The clear is replayed too: B's `other` is gone.
+    assert_eq!(h.read(&cookie).await.get::<u64>("other").unwrap(), None);
+
+    // Now B changes `count` itself: A's write over it is counted.
+    let a = h.engine.begin(Some(&cookie));
+    let b = h.engine.begin(Some(&cookie));
+    let sa = a.load().await.unwrap();
+    sa.clear();
+    sa.insert("count", 7).unwrap();
+    b.load().await.unwrap().insert("count", 6).unwrap();
+    b.finish(200).await;
+    a.finish(200).await;
+    assert_eq!(h.engine.stats().overwrites, 1);
+    assert_eq!(h.read(&cookie).await.get::<u64>("count").unwrap(), Some(7));
+}
