@@ -140,11 +140,22 @@ pub fn http_date(t: OffsetDateTime) -> String {
 /// so neither the addition nor the formatting is done again within that second.
 fn push_http_date(out: &mut String, t: OffsetDateTime, seconds: i64) {
     thread_local! {
-        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+        static LAST: std::cell::RefCell<(Option<i64>, String)> = const { std::cell::RefCell::new((None, String::new())) };
     }
+    // In UTC first: the range is checked in `t`'s own offset, so near its ends the same
+    // target second could saturate in one offset and not in another.
+    let utc = if t.offset().is_utc() {
+        Some(t)
+    } else {
+        t.checked_to_offset(time::UtcOffset::UTC)
+    };
+    let Some(t) = utc else {
+        out.push_str(&format_http_date(crate::expiry::add_seconds(t, seconds)));
+        return;
+    };
     // The text depends on the target's whole second only: adding whole seconds keeps the
     // fraction, and every target past the representable range formats as its end.
-    let second = t.unix_timestamp().saturating_add(seconds);
+    let second = Some(t.unix_timestamp().saturating_add(seconds));
     let format = || format_http_date(crate::expiry::add_seconds(t, seconds));
     let cached = LAST.try_with(|last| match last.try_borrow_mut() {
         Ok(mut last) => {
@@ -166,7 +177,14 @@ fn format_http_date(t: OffsetDateTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let t = t.to_offset(time::UtcOffset::UTC);
+    // An instant that UTC cannot hold lies past one end of the range: that end.
+    let t = t
+        .checked_to_offset(time::UtcOffset::UTC)
+        .unwrap_or(if t.year() > 0 {
+            crate::expiry::LATEST
+        } else {
+            crate::expiry::EARLIEST
+        });
     let mut s = String::with_capacity(29);
     let _ = write!(
         s,
@@ -288,6 +306,47 @@ mod tests {
             http_date(t1() + time::Duration::seconds(1_209_600)),
             "Thu, 15 Jan 2026 00:00:00 GMT"
         );
+    }
+
+    /// The per-thread text cache: keyed by the second the date names, so every pair of
+    /// (now, age) gives the text computed from scratch, at the range's ends and in any
+    /// offset too.
+    #[test]
+    fn cached_dates_are_the_dates_computed_afresh() {
+        let plus14 = time::UtcOffset::from_hms(14, 0, 0).unwrap();
+        let minus12 = time::UtcOffset::from_hms(-12, 0, 0).unwrap();
+        let last = crate::expiry::LATEST;
+        let first = crate::expiry::EARLIEST;
+        let cases = [
+            (OffsetDateTime::UNIX_EPOCH, i64::MIN),
+            (OffsetDateTime::UNIX_EPOCH, i64::MIN + 1),
+            (OffsetDateTime::UNIX_EPOCH, i64::MAX),
+            (t1(), 0),
+            (t1(), 1_209_600),
+            (t1().to_offset(plus14), 1_209_600),
+            (t1(), -1),
+            (last - time::Duration::hours(13), 3600 * 12),
+            (
+                (last - time::Duration::hours(15)).to_offset(plus14),
+                3600 * 12,
+            ),
+            (last - time::Duration::hours(13), 3600 * 14),
+            (
+                (first + time::Duration::hours(13)).to_offset(minus12),
+                -3600 * 12,
+            ),
+            (first + time::Duration::hours(13), -3600 * 14),
+        ];
+        // Twice each, in both orders, so that every case meets a warm cache.
+        for (now, age) in cases.iter().chain(cases.iter().rev()).chain(cases.iter()) {
+            let mut out = String::new();
+            push_http_date(&mut out, *now, *age);
+            let fresh = format_http_date(crate::expiry::add_seconds(
+                now.to_offset(time::UtcOffset::UTC),
+                *age,
+            ));
+            assert_eq!(out, fresh, "{now} + {age}");
+        }
     }
 
     #[test]

@@ -205,6 +205,14 @@ impl Data {
         same_slot(self.entries.get(key), held.0.as_ref())
     }
 
+    /// Empties the dictionary, handing out what it held under each key (moved when this
+    /// copy is the only one, else copied).
+    pub(crate) fn take_all(&mut self) -> impl Iterator<Item = (String, Held)> {
+        Arc::unwrap_or_clone(std::mem::take(&mut self.entries))
+            .into_iter()
+            .map(|(k, slot)| (k, Held(Some(slot))))
+    }
+
     /// A dictionary of the one entry `held` recorded under `key` (empty if it was absent).
     pub(crate) fn from_held(key: &str, held: &Held) -> Data {
         let mut entries = IndexMap::new();

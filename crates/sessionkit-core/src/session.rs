@@ -115,7 +115,7 @@ pub(crate) struct State {
     /// compares it with a fresh load's to count overwrites, and a flush's event names the
     /// user the session had. Keeping these few entries instead of the whole dictionary as
     /// loaded lets the first change edit the dictionary in place rather than copy it.
-    pub(crate) before: Vec<(String, crate::data::Held)>,
+    pub(crate) before: Before,
     /// Whether `before` is kept: only for a session loaded from a server-side store (a new
     /// session has nothing to compare with, and a client-side one is never replayed).
     track: bool,
@@ -135,29 +135,85 @@ pub(crate) struct State {
     pub(crate) finished: bool,
 }
 
+/// What the data held as loaded under each key a request changed (see `State::before`).
+///
+/// A list, searched in order while short — a request changes a key or two, and a hash
+/// map cost more than the copy of the dictionary this record replaces — with an index by
+/// key once it is longer than [`Before::SHORT`], so that a request that changes or clears
+/// thousands of keys stays linear.
+#[derive(Default)]
+pub(crate) struct Before {
+    list: Vec<(String, crate::data::Held)>,
+    /// Positions in `list` by key, once the list is long (none before: even an empty
+    /// map's hasher costs a visit something).
+    index: Option<std::collections::HashMap<String, usize>>,
+}
+
+impl Before {
+    /// The length up to which the list is searched in order.
+    const SHORT: usize = 16;
+
+    /// What the data held under `key` as loaded, if the request changed it.
+    pub(crate) fn get(&self, key: &str) -> Option<&crate::data::Held> {
+        match &self.index {
+            None => self.list.iter().find(|(k, _)| k == key).map(|(_, h)| h),
+            Some(index) => self.list.get(*index.get(key)?).map(|(_, h)| h),
+        }
+    }
+
+    /// Records `held` under `key` unless the key has a record already (the first one is
+    /// the loaded value).
+    fn keep(&mut self, key: &str, held: impl FnOnce() -> crate::data::Held) {
+        if self.get(key).is_some() {
+            return;
+        }
+        self.list.push((key.to_owned(), held()));
+        let last = self.list.len() - 1;
+        match &mut self.index {
+            Some(index) => {
+                index.insert(key.to_owned(), last);
+            }
+            None if self.list.len() > Self::SHORT => {
+                self.index = Some(
+                    self.list
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (k, _))| (k.clone(), i))
+                        .collect(),
+                );
+            }
+            None => {}
+        }
+    }
+
+    /// The number of keys recorded.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+}
+
 impl State {
     /// The data, about to change under `key`: for a tracked session, what it holds there
     /// is kept first, once per key (see `before`).
     fn change(&mut self, key: &str) -> &mut Data {
-        if self.track && !self.before.iter().any(|(k, _)| k == key) {
-            let held = self.data.held(key);
-            self.before.push((key.to_owned(), held));
+        if self.track {
+            let State { data, before, .. } = self;
+            before.keep(key, || data.held(key));
         }
         &mut self.data
     }
 
-    /// The data, about to change under every key (a clear): what each key holds is kept
-    /// first, as by [`State::change`].
-    fn change_all(&mut self) -> &mut Data {
+    /// Empties the data (a clear or a flush). For a tracked session, what each key held is
+    /// kept first, as by [`State::change`]: the entries are moved there, not copied.
+    fn clear_data(&mut self) {
         if self.track {
-            let State { data, before, .. } = self;
-            for k in data.keys() {
-                if !before.iter().any(|(b, _)| b == k) {
-                    before.push((k.to_owned(), data.held(k)));
-                }
+            for (k, held) in self.data.take_all() {
+                self.before.keep(&k, || held);
             }
+        } else {
+            self.data.clear();
         }
-        &mut self.data
     }
 }
 
@@ -234,7 +290,7 @@ impl Session {
                 ctx,
                 state: Mutex::new(State {
                     data,
-                    before: Vec::new(),
+                    before: Before::default(),
                     track: matches!(identity, Identity::Key(_)),
                     identity,
                     accessed: false,
@@ -306,20 +362,21 @@ impl Session {
 
     /// The operations recorded so far, for a replay after a conflict, and what the data
     /// held as loaded under each key they change.
-    pub(crate) fn take_ops(&self) -> (Vec<Op>, Vec<(String, crate::data::Held)>) {
+    pub(crate) fn take_ops(&self) -> (Vec<Op>, Before) {
         let mut st = self.state();
         (std::mem::take(&mut st.ops), std::mem::take(&mut st.before))
     }
 
     /// The user id of the data as loaded (`None` for a session that was not loaded from a
-    /// server-side store), whatever this request changed since.
+    /// server-side store), whatever this request changed since — until a save took the
+    /// record of loaded values ([`Session::take_ops`]); the engine asks before that.
     pub(crate) fn loaded_user_id(&self) -> Option<String> {
         let st = self.state();
         if !st.track {
             return None;
         }
-        match st.before.iter().find(|(k, _)| k == crate::AUTH_USER_ID_KEY) {
-            Some((k, held)) => Data::from_held(k, held).user_id(),
+        match st.before.get(crate::AUTH_USER_ID_KEY) {
+            Some(held) => Data::from_held(crate::AUTH_USER_ID_KEY, held).user_id(),
             None => st.data.user_id(),
         }
     }
@@ -587,7 +644,7 @@ impl Session {
     /// `session.clear()`: empties the dictionary (the session keeps its key).
     pub fn clear(&self) {
         let mut st = self.write();
-        st.change_all().clear();
+        st.clear_data();
         st.ops.push(Op::Clear);
         st.modified = true;
     }
@@ -597,7 +654,7 @@ impl Session {
     /// the same request starts a new session with a new key.
     pub fn flush(&self) {
         let mut st = self.write();
-        st.change_all().clear();
+        st.clear_data();
         st.ops.clear();
         st.modified = true;
         st.flushed = true;

@@ -21,12 +21,12 @@ use super::stats::{Ev, Stats};
 use super::store_client::StoreClient;
 use super::{Backend, RequestSession};
 use crate::cookie;
-use crate::data::{Data, Held};
+use crate::data::Data;
 use crate::device::ClientInfo;
 use crate::events::Event;
 use crate::expiry;
 use crate::key::{Fingerprint, SessionKey};
-use crate::session::{AuthChange, Op, Session};
+use crate::session::{AuthChange, Before, Op, Session};
 use crate::store::{
     CreateOutcome, Lookup, Metadata, Record, SaveOutcome, Token, check_cookie_size,
 };
@@ -415,7 +415,7 @@ impl RequestSession {
 
 /// Re-applies a request's operations to freshly loaded data; `before` holds what the data
 /// held as loaded under each key the request changed.
-fn replay(fresh: Data, ops: &[Op], before: &[(String, Held)], stats: &Stats) -> Data {
+fn replay(fresh: Data, ops: &[Op], before: &Before, stats: &Stats) -> Data {
     let mut seen = Vec::new();
     for op in ops {
         if let Op::Set(k, _) = op
@@ -424,10 +424,7 @@ fn replay(fresh: Data, ops: &[Op], before: &[(String, Held)], stats: &Stats) -> 
             seen.push(k);
             // Every changed key's loaded value is kept before its first change; a key
             // without one would be a bug, and counts as changed (never silent).
-            let unchanged = before
-                .iter()
-                .find(|(b, _)| b == k)
-                .is_some_and(|(_, held)| fresh.holds(k, held));
+            let unchanged = before.get(k).is_some_and(|held| fresh.holds(k, held));
             if !unchanged {
                 // Read-then-write by this request, changed meanwhile by another:
                 // last writer wins on this key. Counted, so it is never silent.

@@ -486,3 +486,31 @@ fn the_loaded_user_survives_changes_and_a_flush() {
     fresh.insert(AUTH_USER_ID_KEY, "1").unwrap();
     assert_eq!(fresh.loaded_user_id(), None);
 }
+
+#[test]
+fn many_changed_keys_keep_their_loaded_values() {
+    let loaded: Data = (0..100).map(|i| (format!("k{i}"), Value::Int(i))).collect();
+    let stored = Session::new(
+        Arc::new(Ctx {
+            config: Config::default(),
+            clock: Arc::new(crate::clock::SystemClock),
+            python_values: false,
+        }),
+        loaded.clone(),
+        Identity::Key(SessionKey::generate()),
+    );
+    // Past the short list's length, then a clear: each key keeps its first record.
+    for i in 0..40 {
+        stored.insert(&format!("k{i}"), -1).unwrap();
+    }
+    stored.clear();
+    stored.insert("new", 1).unwrap();
+    let (_, before) = stored.take_ops();
+    assert_eq!(before.len(), 101);
+    for i in 0..100 {
+        let held = before.get(&format!("k{i}")).unwrap();
+        assert!(loaded.holds(&format!("k{i}"), held), "k{i}");
+    }
+    assert!(Data::new().holds("new", before.get("new").unwrap()));
+    assert!(before.get("absent").is_none());
+}
