@@ -1,6 +1,7 @@
 //! One connection handle over a standalone server or a cluster, the error mapping, and
 //! script execution (EVALSHA → EVAL fallback, optional WAIT).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -11,6 +12,7 @@ use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, ServerErrorKin
 use sessionkit_core::{StoreError, StoreErrorKind};
 
 use crate::scripts::Lua;
+use crate::threads::Standalone;
 
 /// How long to wait for a TCP connection (and each reconnection attempt).
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -19,11 +21,12 @@ pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The longest `WAIT` timeout: it must fit in [`RESPONSE_TIMEOUT`].
 pub(crate) const MAX_REPLICA_WAIT: Duration = Duration::from_secs(2);
 
-/// A shared, multiplexed connection: cloning it is cheap and concurrent commands from
-/// several tasks are pipelined on one socket per node.
+/// A shared handle, cheap to clone, over multiplexed connections: concurrent commands
+/// from several tasks are pipelined on one socket. A standalone server gets one socket per
+/// thread that sends commands (`threads.rs` says why); a cluster one per node.
 #[derive(Clone)]
 pub(crate) enum Conn {
-    Standalone(ConnectionManager),
+    Standalone(Arc<Standalone>),
     Cluster(ClusterConnection),
 }
 
@@ -81,10 +84,12 @@ pub(crate) async fn connect(url: &str) -> Result<(Conn, String), StoreError> {
         .set_number_of_retries(1)
         .set_min_delay(Duration::from_millis(50))
         .set_max_delay(Duration::from_secs(1));
-    let manager = ConnectionManager::new_with_config(client, config)
+    // The first connection now, so that a wrong address or password fails here.
+    let manager = ConnectionManager::new_with_config(client.clone(), config.clone())
         .await
         .map_err(|e| store_error(&format!("connection to {description}"), e))?;
-    Ok((Conn::Standalone(manager), description))
+    let standalone = Standalone::new(client, config, manager);
+    Ok((Conn::Standalone(Arc::new(standalone)), description))
 }
 
 /// Connects to a Redis Cluster through its seeds (see
@@ -164,7 +169,7 @@ impl Conn {
 
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RedisError> {
         match self {
-            Conn::Standalone(c) => cmd.query_async(&mut c.clone()).await,
+            Conn::Standalone(s) => cmd.query_async(&mut s.manager()?).await,
             Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await,
         }
     }
@@ -174,7 +179,7 @@ impl Conn {
         pipe: &Pipeline,
     ) -> Result<T, RedisError> {
         match self {
-            Conn::Standalone(c) => pipe.query_async(&mut c.clone()).await,
+            Conn::Standalone(s) => pipe.query_async(&mut s.manager()?).await,
             Conn::Cluster(c) => pipe.query_async(&mut c.clone()).await,
         }
     }

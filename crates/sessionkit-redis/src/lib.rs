@@ -168,6 +168,7 @@ mod lease;
 mod listing;
 mod scan;
 mod scripts;
+mod threads;
 
 use std::fmt;
 use std::sync::Arc;

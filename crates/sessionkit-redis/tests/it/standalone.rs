@@ -558,3 +558,127 @@ fn assert_prompt(started: Instant, secs: u64) {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(secs), "took {took:?}");
 }
+
+/// `connected_clients` of a private server, less the asking connection.
+async fn clients(raw: &mut redis::aio::MultiplexedConnection) -> i64 {
+    let info: String = exec(raw, &["INFO", "clients"]).await;
+    info.lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .expect("INFO clients")
+        - 1
+}
+
+/// [`clients`] once it is `want`, or after 5 s whatever it is (a closed connection
+/// reaches the server's count asynchronously).
+async fn settled_clients(raw: &mut redis::aio::MultiplexedConnection, want: i64) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let n = clients(raw).await;
+        if n == want || Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One connection per thread that sends commands, each on its thread's runtime: each
+/// thread sees the writes of the threads before it (Redis orders commands across
+/// connections), a thread's connection closes with its runtime, a runtime that shut down
+/// leaves no connection behind that would never answer (the thread's next runtime gets a
+/// new one), and dropping the store closes them all.
+#[test]
+fn one_connection_per_thread_and_runtime() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let main = runtime();
+    let Some(server) =
+        main.block_on(async { require("redis-server", Server::start(unused_port()).await) })
+    else {
+        return;
+    };
+    let url = server.url();
+    let (store, mut raw_main) = main.block_on(async {
+        let store = RedisStore::builder(&url)
+            .with_prefix(unique_prefix())
+            .connect()
+            .await
+            .unwrap();
+        (store, raw(&url).await)
+    });
+    assert_eq!(
+        main.block_on(clients(&mut raw_main)),
+        1,
+        "the connecting thread's"
+    );
+    let key = SessionKey::generate();
+    main.block_on(created(
+        &store,
+        &key,
+        &record(r#"{"n":0}"#, NOW + secs(600), None),
+        NOW,
+    ));
+
+    // Three threads in turn, each on its own runtime, each saving the next version.
+    for n in 1..=3 {
+        let (store, url) = (store.clone(), url.clone());
+        std::thread::spawn(move || {
+            runtime().block_on(async {
+                let Lookup::Found { mut record, token } = store.load(&key, NOW).await.unwrap()
+                else {
+                    panic!("not found on thread {n}");
+                };
+                assert_eq!(
+                    record.data.get("n"),
+                    Some(sessionkit_core::Value::Int(n - 1))
+                );
+                record.data.insert("n", sessionkit_core::Value::Int(n));
+                let out = store.save(&key, &record, &token, NOW).await.unwrap();
+                assert!(matches!(out, SaveOutcome::Saved(_)), "{out:?}");
+                let mut raw = raw(&url).await;
+                assert_eq!(
+                    settled_clients(&mut raw, 3).await,
+                    3,
+                    "the connecting thread's, its raw one and this thread's (the thread \
+                     before's closed with its runtime)"
+                );
+            });
+        })
+        .join()
+        .unwrap();
+    }
+
+    // The connecting thread's runtime goes (closing its connections); a new one on the
+    // same thread is answered promptly, on a new connection.
+    drop(raw_main);
+    drop(main);
+    let next = runtime();
+    let started = Instant::now();
+    next.block_on(async {
+        let found = store.load(&key, NOW).await.unwrap();
+        assert!(matches!(found, Lookup::Found { .. }), "{found:?}");
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a connection of the dropped runtime was used: {:?}",
+        started.elapsed()
+    );
+    next.block_on(async {
+        let mut raw = raw(&url).await;
+        assert_eq!(
+            settled_clients(&mut raw, 1).await,
+            1,
+            "this thread's new one only"
+        );
+        drop(store);
+        assert_eq!(
+            settled_clients(&mut raw, 0).await,
+            0,
+            "dropping the store closes its connections"
+        );
+    });
+}
