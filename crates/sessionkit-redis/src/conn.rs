@@ -11,8 +11,8 @@ use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr
 use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, ServerErrorKind, Value};
 use sessionkit_core::{StoreError, StoreErrorKind};
 
+use crate::runtimes::Standalone;
 use crate::scripts::Lua;
-use crate::threads::Standalone;
 
 /// How long to wait for a TCP connection (and each reconnection attempt).
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -23,7 +23,7 @@ pub(crate) const MAX_REPLICA_WAIT: Duration = Duration::from_secs(2);
 
 /// A shared handle, cheap to clone, over multiplexed connections: concurrent commands
 /// from several tasks are pipelined on one socket. A standalone server gets one socket per
-/// thread that sends commands (`threads.rs` says why); a cluster one per node.
+/// runtime that sends commands (`runtimes.rs` says why); a cluster one per node.
 #[derive(Clone)]
 pub(crate) enum Conn {
     Standalone(Arc<Standalone>),

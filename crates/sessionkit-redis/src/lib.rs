@@ -166,9 +166,9 @@ mod index;
 pub mod keys;
 mod lease;
 mod listing;
+mod runtimes;
 mod scan;
 mod scripts;
-mod threads;
 
 use std::fmt;
 use std::sync::Arc;

@@ -582,13 +582,13 @@ async fn settled_clients(raw: &mut redis::aio::MultiplexedConnection, want: i64)
     }
 }
 
-/// One connection per thread that sends commands, each on its thread's runtime: each
-/// thread sees the writes of the threads before it (Redis orders commands across
-/// connections), a thread's connection closes with its runtime, a runtime that shut down
+/// One connection per runtime that sends commands (here one per thread, as actix-web's
+/// workers have): each sees the writes of the runtimes before it (Redis orders commands
+/// across connections), a runtime's connection closes with it, a runtime that shut down
 /// leaves no connection behind that would never answer (the thread's next runtime gets a
 /// new one), and dropping the store closes them all.
 #[test]
-fn one_connection_per_thread_and_runtime() {
+fn one_connection_per_runtime() {
     let runtime = || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -613,7 +613,7 @@ fn one_connection_per_thread_and_runtime() {
     assert_eq!(
         main.block_on(clients(&mut raw_main)),
         1,
-        "the connecting thread's"
+        "the connecting runtime's"
     );
     let key = SessionKey::generate();
     main.block_on(created(
@@ -643,8 +643,8 @@ fn one_connection_per_thread_and_runtime() {
                 assert_eq!(
                     settled_clients(&mut raw, 3).await,
                     3,
-                    "the connecting thread's, its raw one and this thread's (the thread \
-                     before's closed with its runtime)"
+                    "the connecting runtime's, its raw one and this runtime's (the one \
+                     before closed with its runtime)"
                 );
             });
         })
@@ -672,7 +672,7 @@ fn one_connection_per_thread_and_runtime() {
         assert_eq!(
             settled_clients(&mut raw, 1).await,
             1,
-            "this thread's new one only"
+            "the new runtime's only"
         );
         drop(store);
         assert_eq!(

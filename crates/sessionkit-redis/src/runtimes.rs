@@ -1,0 +1,222 @@
+//! A standalone server's connections: one multiplexed connection per Tokio runtime that
+//! sends commands, made on its first command and driven by a task on that runtime.
+//!
+//! # Why per runtime
+//!
+//! The `redis` crate's multiplexed connection runs a connection task: each command goes to
+//! it through a channel and its reply comes back through another. With one connection for
+//! the process, that task runs on the runtime that connected. actix-web runs each worker
+//! on a runtime of its own, on its own thread, and the store usually connects on the main
+//! thread's: every command then crossed threads twice, and on two busy cores each crossing
+//! is a wake-up and often a context switch. With one connection per runtime, a worker's
+//! requests and its connection task share the worker's thread: `bench/run.sh compare`
+//! measured the actix server's CPU per returning Redis visit at 33 µs against 44 µs with
+//! the single connection (docs/BENCHMARKS.md, issue 21's fourth round). A multi-threaded
+//! runtime (axum's usual) has one connection for all its workers, as before: its scheduler
+//! already runs the connection task on the workers, and one connection per worker
+//! thread measured no faster there (fewer commands per batch). Commands of one runtime
+//! share one socket, so concurrent requests' commands are still written and answered in
+//! batches (a pool of exclusive connections, one command each, measured slower: it loses
+//! that batching).
+//!
+//! # What it keeps
+//!
+//! Redis orders commands across connections as it receives them, so a command sent after
+//! another's reply arrived sees its effect whichever connections carry them: the store's
+//! guarantees (compare-and-set, a read seeing the last acknowledged write) do not depend on
+//! the connection. A script and its `WAIT` go in one pipeline, so on one connection.
+//!
+//! # Lifetimes
+//!
+//! A runtime's connection is replaced once that runtime has shut down (a guard task
+//! spawned on it clears a flag when the runtime drops its tasks: a connection task of a
+//! dead runtime would never answer); the entries of runtimes that shut down are dropped
+//! when the next connection is made, and dropping the store closes every connection. The
+//! connection made by `connect` is the connecting runtime's.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ErrorKind, RedisError};
+use tokio::runtime::Handle;
+
+/// A standalone server's per-runtime connections (see the module docs).
+pub(crate) struct Standalone {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    runtimes: RwLock<Vec<RuntimeConn>>,
+}
+
+/// One runtime's connection.
+struct RuntimeConn {
+    runtime: tokio::runtime::Id,
+    /// Cleared when the runtime drops its tasks (it shut down). Runtime ids may be reused
+    /// once a runtime is gone: a cleared entry never matches.
+    live: Arc<AtomicBool>,
+    manager: ConnectionManager,
+}
+
+/// Clears its flag when dropped: spawned on a runtime, when that runtime shuts down.
+struct RuntimeGuard(Arc<AtomicBool>);
+
+impl Drop for RuntimeGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl Standalone {
+    /// The server behind `client`, with `first` (already connected, on the current
+    /// runtime) as this runtime's connection.
+    pub(crate) fn new(
+        client: redis::Client,
+        config: ConnectionManagerConfig,
+        first: ConnectionManager,
+    ) -> Standalone {
+        let standalone = Standalone {
+            client,
+            config,
+            runtimes: RwLock::new(Vec::new()),
+        };
+        if let Ok(runtime) = Handle::try_current() {
+            standalone.write().push(Standalone::entry(&runtime, first));
+        }
+        standalone
+    }
+
+    /// The current runtime's connection, made now if it has none.
+    pub(crate) fn manager(&self) -> Result<ConnectionManager, RedisError> {
+        let runtime = Handle::try_current().map_err(|_| {
+            RedisError::from((
+                ErrorKind::Io,
+                "a Redis command was sent outside a Tokio runtime",
+            ))
+        })?;
+        let id = runtime.id();
+        let mine = |c: &RuntimeConn| c.runtime == id && c.live.load(Ordering::Acquire);
+        if let Some(c) = self.read().iter().find(|c| mine(c)) {
+            return Ok(c.manager.clone());
+        }
+        let mut runtimes = self.write();
+        if let Some(c) = runtimes.iter().find(|c| mine(c)) {
+            return Ok(c.manager.clone());
+        }
+        // The entries of runtimes that shut down go (their connections close).
+        runtimes.retain(|c| c.live.load(Ordering::Acquire));
+        let manager =
+            ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())?;
+        runtimes.push(Standalone::entry(&runtime, manager.clone()));
+        Ok(manager)
+    }
+
+    /// How many runtimes have a connection (for tests).
+    #[cfg(test)]
+    fn connections(&self) -> usize {
+        self.read().len()
+    }
+
+    fn entry(runtime: &Handle, manager: ConnectionManager) -> RuntimeConn {
+        let live = Arc::new(AtomicBool::new(true));
+        let guard = RuntimeGuard(Arc::clone(&live));
+        runtime.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        });
+        RuntimeConn {
+            runtime: runtime.id(),
+            live,
+            manager,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<RuntimeConn>> {
+        self.runtimes.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<RuntimeConn>> {
+        self.runtimes.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn standalone() -> Standalone {
+        Standalone {
+            // Lazy connections connect on first use: none of these tests sends a command.
+            client: redis::Client::open("redis://127.0.0.1:1/").unwrap(),
+            config: ConnectionManagerConfig::new(),
+            runtimes: RwLock::new(Vec::new()),
+        }
+    }
+
+    fn current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn one_connection_per_runtime_shared_by_its_threads() {
+        let s = Arc::new(standalone());
+        let rt = current_thread();
+        rt.block_on(async {
+            s.manager().unwrap();
+            s.manager().unwrap();
+        });
+        assert_eq!(s.connections(), 1, "the same runtime reuses its connection");
+        let other = Arc::clone(&s);
+        std::thread::spawn(move || current_thread().block_on(async { other.manager().unwrap() }))
+            .join()
+            .unwrap();
+        assert_eq!(s.connections(), 2, "another runtime gets its own");
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let shared = Arc::clone(&s);
+        multi.block_on(async move {
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let s = Arc::clone(&shared);
+                    tokio::spawn(async move { s.manager().unwrap() })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        assert_eq!(
+            s.connections(),
+            2,
+            "the other thread's runtime shut down and its entry went; one for all the \
+             multi-threaded runtime's workers"
+        );
+    }
+
+    #[test]
+    fn a_shut_down_runtime_connection_is_replaced() {
+        let s = standalone();
+        let first = current_thread();
+        first.block_on(async { s.manager().unwrap() });
+        let live = Arc::clone(&s.read()[0].live);
+        drop(first);
+        assert!(
+            !live.load(Ordering::Acquire),
+            "the guard saw the runtime go"
+        );
+        let second = current_thread();
+        second.block_on(async { s.manager().unwrap() });
+        assert_eq!(s.connections(), 1, "replaced, not added");
+        assert!(s.read()[0].live.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn outside_a_runtime_is_an_error_not_a_panic() {
+        assert!(standalone().manager().is_err());
+    }
+}
