@@ -141,8 +141,11 @@
 //!
 //! # Connections and errors
 //!
-//! One multiplexed connection (per node in Cluster) is shared by all clones of the store;
-//! concurrent commands are pipelined on it. Connecting gives up after 2 s per attempt (one
+//! All clones of the store share its connections. A standalone server gets one
+//! multiplexed connection per Tokio runtime that sends commands (under actix-web, one per
+//! worker; under a multi-threaded runtime, one for all its workers), made on the runtime's
+//! first command, so that under actix-web a worker's commands and replies stay on its
+//! thread; a Cluster one per node. Concurrent commands are pipelined on a connection. Connecting gives up after 2 s per attempt (one
 //! retry) and every reply is awaited at most 3 s, so a dead server is a prompt
 //! [`StoreErrorKind::Unavailable`] (or `Timeout`), never a hang; the connection
 //! reconnects by itself. The cluster client follows `MOVED`/`ASK` redirects, refreshes its

@@ -10,8 +10,11 @@
 //! thread's: every command then crossed threads twice, and on two busy cores each crossing
 //! is a wake-up and often a context switch. With one connection per runtime, a worker's
 //! requests and its connection task share the worker's thread: `bench/run.sh compare`
-//! measured the actix server's CPU per returning Redis visit at 33 µs against 44 µs with
-//! the single connection (docs/BENCHMARKS.md, issue 21's fourth round). A multi-threaded
+//! measured the actix server's CPU per returning Redis visit at 36 µs against 47.5 µs with
+//! the single connection (docs/BENCHMARKS.md, issue 21's fourth round). It also means no
+//! runtime's commands wait on another runtime's connection task: before, a store connected
+//! on a `current_thread` runtime that then stopped being driven (between two `block_on`s)
+//! left every other runtime's commands unanswered. A multi-threaded
 //! runtime (axum's usual) has one connection for all its workers, as before: its scheduler
 //! already runs the connection task on the workers, and one connection per worker
 //! thread measured no faster there (fewer commands per batch). Commands of one runtime
@@ -28,11 +31,15 @@
 //!
 //! # Lifetimes
 //!
-//! A runtime's connection is replaced once that runtime has shut down (a guard task
-//! spawned on it clears a flag when the runtime drops its tasks: a connection task of a
-//! dead runtime would never answer); the entries of runtimes that shut down are dropped
-//! when the next connection is made, and dropping the store closes every connection. The
-//! connection made by `connect` is the connecting runtime's.
+//! A runtime's connection closes when that runtime shuts down (its connection task goes
+//! with the runtime's tasks). A guard task spawned beside it then marks the entry dead, so
+//! that a later runtime that happens to get the same id makes a connection of its own
+//! rather than fail its first command on the closed one; dead entries are dropped when the
+//! next connection is made. The guard ends when its entry is dropped, and dropping the
+//! store closes every connection. The connection made by `connect` is the connecting
+//! runtime's, so under actix-web there are as many connections as workers, plus the main
+//! thread's, idle; a program that makes a short-lived runtime per call pays a connection
+//! per runtime.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -55,9 +62,12 @@ struct RuntimeConn {
     /// once a runtime is gone: a cleared entry never matches.
     live: Arc<AtomicBool>,
     manager: ConnectionManager,
+    /// Ends the guard task when the entry goes.
+    _guard: tokio::sync::oneshot::Sender<()>,
 }
 
-/// Clears its flag when dropped: spawned on a runtime, when that runtime shuts down.
+/// Clears its flag when dropped: held by a task on a runtime, when that runtime shuts
+/// down (or the task ends).
 struct RuntimeGuard(Arc<AtomicBool>);
 
 impl Drop for RuntimeGuard {
@@ -89,7 +99,7 @@ impl Standalone {
     pub(crate) fn manager(&self) -> Result<ConnectionManager, RedisError> {
         let runtime = Handle::try_current().map_err(|_| {
             RedisError::from((
-                ErrorKind::Io,
+                ErrorKind::Client,
                 "a Redis command was sent outside a Tokio runtime",
             ))
         })?;
@@ -119,14 +129,17 @@ impl Standalone {
     fn entry(runtime: &Handle, manager: ConnectionManager) -> RuntimeConn {
         let live = Arc::new(AtomicBool::new(true));
         let guard = RuntimeGuard(Arc::clone(&live));
+        let (sender, ended) = tokio::sync::oneshot::channel::<()>();
         runtime.spawn(async move {
             let _guard = guard;
-            std::future::pending::<()>().await;
+            // Until the entry goes (the sender is dropped) or the runtime shuts down.
+            let _ = ended.await;
         });
         RuntimeConn {
             runtime: runtime.id(),
             live,
             manager,
+            _guard: sender,
         }
     }
 
@@ -179,23 +192,53 @@ mod tests {
             .build()
             .unwrap();
         let shared = Arc::clone(&s);
-        multi.block_on(async move {
+        let threads = multi.block_on(async move {
             let tasks: Vec<_> = (0..8)
                 .map(|_| {
                     let s = Arc::clone(&shared);
-                    tokio::spawn(async move { s.manager().unwrap() })
+                    tokio::spawn(async move {
+                        // Blocking a little makes the other worker take tasks too.
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        s.manager().unwrap();
+                        std::thread::current().id()
+                    })
                 })
                 .collect();
+            let mut threads = Vec::new();
             for t in tasks {
-                t.await.unwrap();
+                threads.push(t.await.unwrap());
             }
+            threads.sort_unstable_by_key(|t| format!("{t:?}"));
+            threads.dedup();
+            threads.len()
         });
+        assert!(threads >= 2, "the tasks ran on {threads} worker thread(s)");
         assert_eq!(
             s.connections(),
             2,
             "the other thread's runtime shut down and its entry went; one for all the \
              multi-threaded runtime's workers"
         );
+        // The runtime's guard ends with its entry.
+        drop(s);
+        multi.block_on(async {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks()
+                > 0
+                && std::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            assert_eq!(
+                tokio::runtime::Handle::current()
+                    .metrics()
+                    .num_alive_tasks(),
+                0,
+                "no task left behind by a dropped store"
+            );
+        });
     }
 
     #[test]

@@ -32,7 +32,10 @@
 //!   `touch` (missing): it is left for inspection. `delete` and `retire` replace it. The
 //!   scripts check only the header: a record whose data (or client text) is unreadable
 //!   but whose header is sound is a record to them, so a `save` with its version or a
-//!   `touch` rewrites it (the engine never saves over a session it could not load).
+//!   `touch` rewrites it (the engine never saves over a session it could not load). One
+//!   exception, as before the heads: `save`'s common case checks a record of the token's
+//!   version only up to its user, so such a record with a damaged rest of the header
+//!   (write id, times, client length) is saved over rather than left.
 //! * `parse` accepts what the client's decoder accepts (`codec::Fields::packed`): the same
 //!   digits-only numbers (an expiry of at most 18 digits), lengths and newline.
 //! * Every `redis.call` costs the server a few microseconds on top of the script's own
@@ -200,8 +203,10 @@ local k, now, new = KEYS[1], tonumber(ARGV[4]), ARGV[7]
 local v = redis.pcall('GET', k)
 local prev
 -- The common case, read with one pattern: a packed record of the token's version, not
--- retired; then only its expiry and user matter. (The same checks as parse's: an expiry
--- of digits, at most 18 of them; a user as long as its length says.)
+-- retired; then only its expiry and user matter. The header is checked up to the user, as
+-- parse checks that part (an expiry of digits, at most 18 of them; a user as long as its
+-- length says); the rest of it (write id, times, the client text's length) is not: the
+-- engine saves only over a record it loaded, whose whole header its decoder read.
 if ARGV[10] ~= '1' and type(v) == 'string' then
   local ver, exp, ulen, p = string.match(v, '^sk2 (%d+) 0 (%d+) (%d+):()')
   if ver == ARGV[5] then
