@@ -32,21 +32,22 @@
 //! # Lifetimes
 //!
 //! A runtime's connection closes when that runtime shuts down (its connection task goes
-//! with the runtime's tasks). A guard task spawned beside it then marks the entry dead, so
-//! that a later runtime that happens to get the same id makes a connection of its own
-//! rather than fail its first command on the closed one; dead entries are dropped when the
-//! next connection is made. The guard ends when its entry is dropped, and dropping the
-//! store closes every connection. The connection made by `connect` is the connecting
+//! with the runtime's tasks). A guard task spawned beside it, waiting on a oneshot channel
+//! whose sender the entry holds, goes too: the sender then reads closed, which marks the
+//! entry dead, so that a later runtime that happens to get the same id makes a connection
+//! of its own rather than fail its first command on the closed one. Dead entries are
+//! dropped when the next connection is made; dropping an entry ends its guard task, and
+//! dropping the store closes every connection. The connection made by `connect` is the connecting
 //! runtime's, so under actix-web there are as many connections as workers, plus the main
 //! thread's, idle; a program that makes a short-lived runtime per call pays a connection
 //! per runtime.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError};
 use tokio::runtime::Handle;
+use tokio::sync::oneshot;
 
 /// A standalone server's per-runtime connections (see the module docs).
 pub(crate) struct Standalone {
@@ -58,21 +59,16 @@ pub(crate) struct Standalone {
 /// One runtime's connection.
 struct RuntimeConn {
     runtime: tokio::runtime::Id,
-    /// Cleared when the runtime drops its tasks (it shut down). Runtime ids may be reused
-    /// once a runtime is gone: a cleared entry never matches.
-    live: Arc<AtomicBool>,
     manager: ConnectionManager,
-    /// Ends the guard task when the entry goes.
-    _guard: tokio::sync::oneshot::Sender<()>,
+    /// Paired with a guard task on the runtime that waits for it: closed once the runtime
+    /// dropped that task (it shut down), and dropping it ends the task. Runtime ids may be
+    /// reused once a runtime is gone: a closed entry never matches.
+    guard: oneshot::Sender<()>,
 }
 
-/// Clears its flag when dropped: held by a task on a runtime, when that runtime shuts
-/// down (or the task ends).
-struct RuntimeGuard(Arc<AtomicBool>);
-
-impl Drop for RuntimeGuard {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+impl RuntimeConn {
+    fn live(&self) -> bool {
+        !self.guard.is_closed()
     }
 }
 
@@ -104,7 +100,7 @@ impl Standalone {
             ))
         })?;
         let id = runtime.id();
-        let mine = |c: &RuntimeConn| c.runtime == id && c.live.load(Ordering::Acquire);
+        let mine = |c: &RuntimeConn| c.runtime == id && c.live();
         if let Some(c) = self.read().iter().find(|c| mine(c)) {
             return Ok(c.manager.clone());
         }
@@ -113,7 +109,7 @@ impl Standalone {
             return Ok(c.manager.clone());
         }
         // The entries of runtimes that shut down go (their connections close).
-        runtimes.retain(|c| c.live.load(Ordering::Acquire));
+        runtimes.retain(RuntimeConn::live);
         let manager =
             ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())?;
         runtimes.push(Standalone::entry(&runtime, manager.clone()));
@@ -127,19 +123,15 @@ impl Standalone {
     }
 
     fn entry(runtime: &Handle, manager: ConnectionManager) -> RuntimeConn {
-        let live = Arc::new(AtomicBool::new(true));
-        let guard = RuntimeGuard(Arc::clone(&live));
-        let (sender, ended) = tokio::sync::oneshot::channel::<()>();
+        let (guard, ended) = oneshot::channel::<()>();
+        // Until the entry goes (the sender is dropped) or the runtime shuts down.
         runtime.spawn(async move {
-            let _guard = guard;
-            // Until the entry goes (the sender is dropped) or the runtime shuts down.
             let _ = ended.await;
         });
         RuntimeConn {
             runtime: runtime.id(),
-            live,
             manager,
-            _guard: sender,
+            guard,
         }
     }
 
@@ -155,6 +147,7 @@ impl Standalone {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn standalone() -> Standalone {
         Standalone {
@@ -246,16 +239,12 @@ mod tests {
         let s = standalone();
         let first = current_thread();
         first.block_on(async { s.manager().unwrap() });
-        let live = Arc::clone(&s.read()[0].live);
         drop(first);
-        assert!(
-            !live.load(Ordering::Acquire),
-            "the guard saw the runtime go"
-        );
+        assert!(!s.read()[0].live(), "the guard saw the runtime go");
         let second = current_thread();
         second.block_on(async { s.manager().unwrap() });
         assert_eq!(s.connections(), 1, "replaced, not added");
-        assert!(s.read()[0].live.load(Ordering::Acquire));
+        assert!(s.read()[0].live());
     }
 
     #[test]

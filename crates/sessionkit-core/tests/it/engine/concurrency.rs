@@ -143,29 +143,27 @@ async fn overwrites_are_counted_against_the_loaded_values_after_a_clear() {
     s.insert("other", 1).unwrap();
     seed.finish(200).await;
 
-    // A clears and sets `count`; B changes only `other` and saves first: no overwrite.
-    let a = h.engine.begin(Some(&cookie));
-    let b = h.engine.begin(Some(&cookie));
-    let sa = a.load().await.unwrap();
-    sa.clear();
-    sa.insert("count", 5).unwrap();
-    b.load().await.unwrap().insert("other", 2).unwrap();
-    b.finish(200).await;
-    a.finish(200).await;
+    // A clears the dictionary and sets `count`; B sets `b_key` and saves first.
+    let race = async |count: u64, b_key: &str, b_value: u64| {
+        let a = h.engine.begin(Some(&cookie));
+        let b = h.engine.begin(Some(&cookie));
+        let sa = a.load().await.unwrap();
+        sa.clear();
+        sa.insert("count", count).unwrap();
+        b.load().await.unwrap().insert(b_key, b_value).unwrap();
+        b.finish(200).await;
+        a.finish(200).await;
+    };
+
+    // B changes only `other`: no overwrite.
+    race(5, "other", 2).await;
     assert_eq!(h.engine.stats().overwrites, 0);
     assert_eq!(h.read(&cookie).await.get::<u64>("count").unwrap(), Some(5));
     // The clear is replayed too: B's `other` is gone.
     assert_eq!(h.read(&cookie).await.get::<u64>("other").unwrap(), None);
 
     // Now B changes `count` itself: A's write over it is counted.
-    let a = h.engine.begin(Some(&cookie));
-    let b = h.engine.begin(Some(&cookie));
-    let sa = a.load().await.unwrap();
-    sa.clear();
-    sa.insert("count", 7).unwrap();
-    b.load().await.unwrap().insert("count", 6).unwrap();
-    b.finish(200).await;
-    a.finish(200).await;
+    race(7, "count", 6).await;
     assert_eq!(h.engine.stats().overwrites, 1);
     assert_eq!(h.read(&cookie).await.get::<u64>("count").unwrap(), Some(7));
 }
