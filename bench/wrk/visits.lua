@@ -1,8 +1,10 @@
--- The wrk side of `bench-run loads --generator wrk`: visits with one session cookie per
--- connection slot. wrk keeps no state per connection, so the runner creates one session
--- per connection before the run and lists their cookies in a file (the script's argument);
--- requests replay them round-robin. Without a file (new visitors), requests carry no
--- cookie. `done` prints one JSON line the runner parses (times in microseconds).
+-- The wrk side of `bench-run loads --generator wrk`: returning visits. wrk keeps no state
+-- per connection, so the runner creates eight sessions per connection before the run and
+-- lists their cookies in a file (the script's argument); requests replay them round-robin,
+-- so a session comes round again only after eight times as many requests as there are
+-- connections and is practically never in two requests at once. Without a file (new
+-- visitors), requests carry no cookie. `done` prints one JSON line the runner parses
+-- (times in microseconds).
 
 local cookies = {}
 -- The same desktop browser's User-Agent as loadgen's (`wire::USER_AGENT`): real visits

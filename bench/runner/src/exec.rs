@@ -69,8 +69,8 @@ pub(crate) enum Generator {
     /// This workspace's `loadgen`: a virtual browser per connection with its own cookie
     /// jar, every visit count checked.
     Loadgen,
-    /// Debian's `wrk` (`-t1`) with `bench/wrk/visits.lua`: one session cookie per
-    /// connection slot, replayed round-robin; statuses checked, counts not.
+    /// Debian's `wrk` (`-t1`) with `bench/wrk/visits.lua`: eight session cookies per
+    /// connection, replayed round-robin; statuses checked, counts not.
     Wrk,
 }
 
@@ -258,6 +258,16 @@ impl Env {
 /// The wrk script (`bench/wrk/visits.lua`), written next to the server logs for each run.
 const WRK_SCRIPT: &str = include_str!("../../wrk/visits.lua");
 
+/// Sessions per connection for `wrk`'s returning visitors. wrk cannot tell which
+/// connection a request goes out on, so the script hands the cookies out round-robin; with
+/// one per connection a session was now and then in two requests at once (when a request
+/// was still in flight as its slot came round again), and about 5–7 % of sessionkit's saves
+/// met a conflict and replayed, a cost the peers' blind saves do not pay (they lose the
+/// update instead). With eight per connection, a slot comes round again only after
+/// 8 × connections requests, so the same session is practically never in flight twice,
+/// as with loadgen's one browser per connection.
+const WRK_SESSIONS_PER_CONNECTION: usize = 8;
+
 /// What `visits.lua`'s `done` prints.
 #[derive(Debug, serde::Deserialize)]
 struct WrkSummary {
@@ -330,7 +340,8 @@ impl Env {
 
     /// Loads a running server with `wrk` (`-t1`, `bench/wrk/visits.lua`): a warm-up run,
     /// then the measured run, with the server's, the store's and wrk's CPU sampled around
-    /// it. Returning visitors replay one session per connection, created first.
+    /// it. Returning visitors replay [`WRK_SESSIONS_PER_CONNECTION`] sessions per
+    /// connection, created first.
     pub(crate) fn wrk(&self, running: &Running, load: &Load) -> anyhow::Result<Report> {
         let url = format!("http://127.0.0.1:{}/", running.port);
         let script = self.state_dir.join("visits.lua");
@@ -338,7 +349,7 @@ impl Env {
         let cookies = self.state_dir.join("wrk-cookies.txt");
         let mut jar = String::new();
         if load.mode == "returning" {
-            for _ in 0..load.connections {
+            for _ in 0..load.connections.saturating_mul(WRK_SESSIONS_PER_CONNECTION) {
                 jar.push_str(&first_visit(running.port)?);
                 jar.push('\n');
             }

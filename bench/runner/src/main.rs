@@ -138,7 +138,7 @@ pub(crate) struct LoadsArgs {
     #[arg(long)]
     pub(crate) raw: Option<PathBuf>,
     /// What sends the load: this workspace's `loadgen` (checks every visit count), or
-    /// Debian's `wrk` (`-t1`, a Lua script replaying one session cookie per connection;
+    /// Debian's `wrk` (`-t1`, a Lua script replaying eight session cookies per connection;
     /// checks statuses only), a second, independent view of the same servers.
     #[arg(long, value_enum, default_value_t = exec::Generator::Loadgen)]
     pub(crate) generator: exec::Generator,

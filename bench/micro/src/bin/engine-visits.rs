@@ -11,11 +11,15 @@
 //! peer address and a desktop browser's `User-Agent`, so the device metadata (recorded by
 //! default) is in the count. With `--redis URL`, the store is a `RedisStore` on that server
 //! (a fresh key prefix per run): the count is then this process's side of a Redis visit —
-//! the engine, the command encoding and the reply parsing —, not the Redis server's.
+//! the engine, the command encoding and the reply parsing —, not the Redis server's. With
+//! `--cookie`, the store is Django's signed cookie (`SignedCookieStore`): the count is then
+//! the whole server side of a cookie visit — verifying and decoding the incoming cookie,
+//! encoding and signing the new one.
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use sessionkit_core::{Config, Engine, MemoryStore, RequestSession};
+use sessionkit_django::{Secrets, SignedCookieStore};
 use sessionkit_redis::RedisStore;
 
 const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
@@ -52,7 +56,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let cookie_store = args.iter().any(|a| a == "--cookie");
     let engine = match redis {
+        None if cookie_store => Engine::client_side(
+            SignedCookieStore::new(&Secrets::new("engine-visits secret key, not secret")),
+            Config::default(),
+        ),
         None => Engine::new(MemoryStore::new(), Config::default()),
         Some(url) => {
             let prefix = format!("engine-visits:{}:", std::process::id());
@@ -69,11 +78,7 @@ fn main() {
             .insert("count", 1u64)
             .unwrap_or_else(|e| panic!("insert: {e}"));
         let out = req.finish(200).await;
-        let cookie = out.set_cookie[0]
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let mut cookie = first_pair(&out.set_cookie[0]);
         for _ in 0..n {
             let req = begin(&engine, Some(std::hint::black_box(&cookie)), client);
             let session = req.load().await.unwrap_or_else(|e| panic!("load: {e}"));
@@ -81,7 +86,16 @@ fn main() {
             session
                 .insert("count", c)
                 .unwrap_or_else(|e| panic!("insert: {e}"));
-            std::hint::black_box(req.finish(200).await);
+            let out = std::hint::black_box(req.finish(200).await);
+            // The cookie store sends a new cookie on every change; the others keep theirs.
+            if let Some(set) = out.set_cookie.first() {
+                cookie = first_pair(set);
+            }
         }
     });
+}
+
+/// `name=value` of a `Set-Cookie` header: what the browser sends back.
+fn first_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap_or_default().to_owned()
 }
