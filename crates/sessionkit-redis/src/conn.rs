@@ -288,20 +288,25 @@ impl Conn {
                 Err(e) => return Err(store_error(lua.name, e)),
                 Ok(ok) => ok,
             };
-            if let (Some(wait), Some(acked)) = (wait, acked)
-                && acked < i64::from(wait.replicas)
-            {
-                return Err(StoreError::new(
-                    StoreErrorKind::Unavailable,
-                    format!(
-                        "redis {}: {acked} of {} replicas acknowledged the write within {:?}; \
-                         it happened on the primary but may not survive a failover",
-                        lua.name, wait.replicas, wait.timeout
-                    ),
-                ));
-            }
+            check_acked(lua.name, wait, acked)?;
             return Ok(reply);
         }
+    }
+
+    /// Runs one write command that is not a script (`what` names it in errors), then
+    /// `WAIT` when `wait` asks for replicas, as [`Conn::eval`] does for scripts.
+    pub(crate) async fn write(
+        &self,
+        what: &str,
+        cmd: Cmd,
+        wait: Option<ReplicaWait>,
+    ) -> Result<Value, StoreError> {
+        let (reply, acked) = self
+            .send_waited(cmd, wait)
+            .await
+            .map_err(|e| store_error(what, e))?;
+        check_acked(what, wait, acked)?;
+        Ok(reply)
     }
 
     async fn eval_once(
@@ -327,6 +332,16 @@ impl Conn {
         for a in args {
             cmd.arg(*a);
         }
+        self.send_waited(cmd, wait).await
+    }
+
+    /// `cmd`, followed in the same pipeline by `WAIT` when `wait` is set: the reply and
+    /// how many replicas acknowledged.
+    async fn send_waited(
+        &self,
+        cmd: Cmd,
+        wait: Option<ReplicaWait>,
+    ) -> Result<(Value, Option<i64>), RedisError> {
         let Some(wait) = wait else {
             return Ok((self.query(&cmd).await?, None));
         };
@@ -339,6 +354,25 @@ impl Conn {
         );
         let (reply, acked): (Value, i64) = self.query_pipe(&pipe).await?;
         Ok((reply, Some(acked)))
+    }
+}
+
+/// Refuses a write that fewer replicas acknowledged than `wait` asks for.
+fn check_acked(
+    what: &str,
+    wait: Option<ReplicaWait>,
+    acked: Option<i64>,
+) -> Result<(), StoreError> {
+    match (wait, acked) {
+        (Some(wait), Some(acked)) if acked < i64::from(wait.replicas) => Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            format!(
+                "redis {what}: {acked} of {} replicas acknowledged the write within {:?}; \
+                 it happened on the primary but may not survive a failover",
+                wait.replicas, wait.timeout
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 

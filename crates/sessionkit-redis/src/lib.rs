@@ -169,6 +169,7 @@ mod index;
 pub mod keys;
 mod lease;
 mod listing;
+mod plain;
 mod runtimes;
 mod scan;
 mod scripts;
@@ -356,6 +357,9 @@ impl RedisStore {
             client: &client,
         }
         .pack(Some(&record.data));
+        if self.plain_case(user, ttl) && self.create_plain(key, &value, ttl).await? {
+            return Ok(CreateOutcome::Created(Token::version(1)));
+        }
         let (now_s, ttl_s) = (Digits::int(now_us), Digits::int(ttl));
         let args: [&[u8]; 5] = [
             now_s.as_bytes(),
@@ -407,6 +411,14 @@ impl RedisStore {
         .pack(Some(&record.data));
         let (now_s, version_s, ttl_s) =
             (Digits::int(now_us), Digits::uint(version), Digits::int(ttl));
+        if self.plain_case(user, ttl)
+            && record.meta.created_at.is_some()
+            && let Some(outcome) = self
+                .save_plain(key, [&version_s, &ttl_s, &now_s], &value, next)
+                .await?
+        {
+            return Ok(outcome);
+        }
         // Without a created_at of its own the record keeps the stored one.
         let keep_created: &[u8] = if record.meta.created_at.is_none() {
             b"1"

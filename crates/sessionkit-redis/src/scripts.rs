@@ -33,21 +33,23 @@
 //!   scripts check only the header: a record whose data (or client text) is unreadable
 //!   but whose header is sound is a record to them, so a `save` with its version or a
 //!   `touch` rewrites it (the engine never saves over a session it could not load). One
-//!   exception, as before the heads: `save`'s common case checks a record of the token's
-//!   version only up to its user, so such a record with a damaged rest of the header
-//!   (write id, times, client length) is saved over rather than left.
+//!   exception: `save` checks a record of the token's version only up to its user
+//!   (`save_plain` and `save`'s first pattern), so such a record with a damaged rest of
+//!   the header (write id, times, client length) is saved over rather than left.
 //! * `parse` accepts what the client's decoder accepts (`codec::Fields::packed`): the same
 //!   digits-only numbers (an expiry of at most 18 digits), lengths and newline.
 //! * Every `redis.call` costs the server a few microseconds on top of the script's own
 //!   start, so the scripts make few: a packed `save` is `GET` + `SET` (it was `HMGET` +
 //!   `HSET` + `PEXPIRE` on a hash), plus the index commands on a standalone server when
 //!   there is a user.
-//! * The two hot scripts, `save` and `create`, handle the common case — no user, the
-//!   packed format — in a head that runs before the prelude and returns early: merely
-//!   defining the prelude's helpers (seven closures per call) cost the server 1.4 µs, and
-//!   the whole anonymous `save` cost 6.0–6.3 µs where a bare `GET` + `SET` script costs
-//!   3.7. With the head, `save` costs 5.0 and `create` (one `SET NX`) 5.1 instead of 6.3
-//!   (`INFO commandstats`, Redis 7.0 on this project's 2-core machine; docs/BENCHMARKS.md).
+//! * The common case — no user, the packed format, a TTL — takes the cheapest form the
+//!   server offers. A `create` is a plain `SET NX PX`, no script at all; only a key that
+//!   is taken (a live session, a rotation marker, an expired record, or this call's own
+//!   earlier write re-sent) goes on to the `create` script. A `save` is `save_plain`: no
+//!   prelude (defining its seven closures cost the server 1.4 µs per call) and four
+//!   arguments instead of ten (a script's arguments cost the server about 0.09 µs each to
+//!   parse and hand to Lua); whatever it does not settle goes on to `save`. Each step
+//!   measured with `INFO commandstats` and `redis-benchmark` (docs/BENCHMARKS.md, issue 21).
 
 use std::sync::LazyLock;
 
@@ -151,17 +153,6 @@ local function index_remove(uid)
 end
 "#;
 
-/// `create`, first part: a session without a user, in the packed format, on a free key is
-/// one `SET NX`, before the prelude is defined (see [`SAVE_HEAD`]). A key that is taken —
-/// a live session, a rotation marker, an expired record, or this call's own earlier
-/// write — goes on to [`CREATE`], which reads it.
-const CREATE_HEAD: &str = r#"
-if ARGV[3] ~= 'h' and ARGV[8] == '' and tonumber(ARGV[5]) > 0
-  and redis.call('SET', KEYS[1], ARGV[6], 'PX', ARGV[5], 'NX') then
-  return 1
-end
-"#;
-
 /// `create`: insert if absent, or if the stored record expired at `now`.
 ///
 /// ARGV: 4 now, 5 ttl_ms, 6 the packed record (version 1), 7 its write id, 8 its user id
@@ -197,31 +188,28 @@ end
 return done(prev)
 "#;
 
-/// `save`, first part: the common case, before the prelude (see [`SAVE`]).
-const SAVE_HEAD: &str = r#"
-local k, now, new = KEYS[1], tonumber(ARGV[4]), ARGV[7]
-local v = redis.pcall('GET', k)
-local prev
--- The common case, read with one pattern: a packed record of the token's version, not
--- retired; then only its expiry and user matter. The header is checked up to the user, as
--- parse checks that part (an expiry of digits, at most 18 of them; a user as long as its
--- length says); the rest of it (write id, times, the client text's length) is not: the
--- engine saves only over a record it loaded, whose whole header its decoder read.
-if ARGV[10] ~= '1' and type(v) == 'string' then
-  local ver, exp, ulen, p = string.match(v, '^sk2 (%d+) 0 (%d+) (%d+):()')
-  if ver == ARGV[5] then
-    ulen = tonumber(ulen)
-    if #exp > 18 or p + ulen > #v or tonumber(exp) <= now then return -1 end
-    prev = ulen == 0 and '' or string.sub(v, p, p + ulen - 1)
-    -- No user before or after, the packed format, a TTL: the whole save is this SET
-    -- (what `put` does; the index has nothing to do), done before the prelude's helpers
-    -- are defined, which would cost the server more than this path's own work.
-    if prev == '' and ARGV[9] == '' and ARGV[3] ~= 'h' and tonumber(ARGV[6]) > 0 then
-      redis.call('SET', k, new, 'PX', ARGV[6])
-      return 1
-    end
-  end
-end
+/// `save_plain`: the common save — no user before or after, the packed format, a TTL —
+/// as a script of its own, without the prelude and with four arguments instead of ten
+/// (each argument costs the server parsing and a Lua string; see the module docs).
+///
+/// ARGV: 1 token (the version the request loaded), 2 ttl_ms (> 0), 3 the packed record
+/// (version `token + 1`, no user), 4 now. Returns 1 when saved and -1 when the key is empty
+/// or the record of the token's version expired at `now` (as [`SAVE`] answers); 2 for
+/// everything else — another version (a conflict, or this call's own earlier write
+/// re-sent), a user, a retired or hash record, another type —, which the client sends on
+/// to [`SAVE`] to decide. The header is checked up to the user, as `parse` checks that part
+/// (an expiry of digits, at most 18 of them); the rest of it (write id, times, the client
+/// text's length) is not: the engine saves only over a record it loaded, whose whole
+/// header its decoder read.
+const SAVE_PLAIN: &str = r#"
+local v = redis.pcall('GET', KEYS[1])
+if v == false then return -1 end
+if type(v) ~= 'string' then return 2 end
+local ver, exp, ulen = string.match(v, '^sk2 (%d+) 0 (%d+) (%d+):')
+if ver ~= ARGV[1] or ulen ~= '0' or #exp > 18 then return 2 end
+if tonumber(exp) <= tonumber(ARGV[4]) then return -1 end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+return 1
 "#;
 
 /// `save`: compare-and-set on the version; never creates.
@@ -232,9 +220,21 @@ end
 /// on a conflict, -1 when the record is absent, retired, expired at `now` or unreadable.
 /// A re-sent save that finds its own write id answers 1 again (see `CREATE`)
 /// instead of a conflict, which would make the engine replay the request's changes a
-/// second time. The common case ends in [`SAVE_HEAD`], before the prelude; this is the
-/// rest, with `k`, `now`, `new`, `v` (what `GET` answered) and `prev` from there.
+/// second time. The common case is [`SAVE_PLAIN`]; this is every other save. A packed
+/// record of the token's version is read with one pattern (its user is all this needs
+/// from it), anything else with `parse`.
 const SAVE: &str = r#"
+local k, now, new = KEYS[1], tonumber(ARGV[4]), ARGV[7]
+local v = redis.pcall('GET', k)
+local prev
+if ARGV[10] ~= '1' and type(v) == 'string' then
+  local ver, exp, ulen, p = string.match(v, '^sk2 (%d+) 0 (%d+) (%d+):()')
+  if ver == ARGV[5] then
+    ulen = tonumber(ulen)
+    if #exp > 18 or p + ulen > #v or tonumber(exp) <= now then return -1 end
+    prev = ulen == 0 and '' or string.sub(v, p, p + ulen - 1)
+  end
+end
 if prev == nil then
   local r = parse(k, v)
   if not r or r.ret or r.exp <= now then return -1 end
@@ -384,14 +384,9 @@ impl Lua {
         Lua { name, body, sha }
     }
 
+    /// A session script: the prelude, then `body`.
     fn session(name: &'static str, body: &str) -> Lua {
-        Lua::session_after("", name, body)
-    }
-
-    /// A session script whose `head` runs before the prelude defines its helpers: the
-    /// common case of a hot script, which returns early.
-    fn session_after(head: &str, name: &'static str, body: &str) -> Lua {
-        Lua::new(name, format!("{head}{PRELUDE}{body}"))
+        Lua::new(name, format!("{PRELUDE}{body}"))
     }
 }
 
@@ -399,6 +394,7 @@ impl Lua {
 #[derive(Debug)]
 pub(crate) struct Scripts {
     pub(crate) create: Lua,
+    pub(crate) save_plain: Lua,
     pub(crate) save: Lua,
     pub(crate) touch: Lua,
     pub(crate) delete: Lua,
@@ -410,9 +406,10 @@ pub(crate) struct Scripts {
 }
 
 impl Scripts {
-    pub(crate) fn all(&self) -> [&Lua; 9] {
+    pub(crate) fn all(&self) -> [&Lua; 10] {
         [
             &self.create,
+            &self.save_plain,
             &self.save,
             &self.touch,
             &self.delete,
@@ -427,8 +424,9 @@ impl Scripts {
 
 /// The scripts, hashed once per process.
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
-    create: Lua::session_after(CREATE_HEAD, "create", CREATE),
-    save: Lua::session_after(SAVE_HEAD, "save", SAVE),
+    create: Lua::session("create", CREATE),
+    save_plain: Lua::new("save_plain", SAVE_PLAIN.to_owned()),
+    save: Lua::session("save", SAVE),
     touch: Lua::session("touch", TOUCH),
     delete: Lua::session("delete", DELETE),
     retire: Lua::session("retire", RETIRE),

@@ -4,7 +4,7 @@ use sessionkit_core::store::Page;
 use std::time::{Duration, Instant};
 
 use sessionkit_core::{
-    CreateOutcome, Lookup, SaveOutcome, SessionKey, SessionStore, StoreErrorKind,
+    CreateOutcome, Lookup, SaveOutcome, SessionKey, SessionStore, StoreErrorKind, Token,
 };
 use sessionkit_redis::RedisStore;
 use sessionkit_testkit::{Profile, require};
@@ -159,6 +159,22 @@ async fn the_user_index_moves_with_the_session() {
         .unwrap();
     assert_eq!(member(a.clone()).await, 0, "left the old user's set");
     assert_eq!(member(b.clone()).await, 1);
+    // A save without a user (the common case's shape) over a record with one: the cheap
+    // path defers to the full script, which takes the session out of the user's set.
+    let Lookup::Found { token, .. } = store.load(&key, NOW).await.unwrap() else {
+        panic!("saved")
+    };
+    let mut anonymous = record("{}", NOW + secs(60), None);
+    anonymous.meta.created_at = Some(NOW);
+    assert_eq!(
+        store.save(&key, &anonymous, &token, NOW).await.unwrap(),
+        SaveOutcome::Saved(Token::version(3))
+    );
+    assert_eq!(member(b.clone()).await, 0, "left the set with its user");
+    let Lookup::Found { record: back, .. } = store.load(&key, NOW).await.unwrap() else {
+        panic!("saved")
+    };
+    assert_eq!(back.meta.user_id, None);
     store.delete(&key).await.unwrap();
     assert_eq!(member(b).await, 0);
     assert_eq!(exists(&mut raw, &a).await, 0);
@@ -340,10 +356,18 @@ async fn replica_wait_reports_a_shortfall() {
         Lookup::Found { .. }
     ));
     // Reads never wait.
-    assert!(matches!(
-        waiting.load(&key, NOW).await.unwrap(),
-        Lookup::Found { .. }
-    ));
+    let Lookup::Found { token, .. } = waiting.load(&key, NOW).await.unwrap() else {
+        panic!("created")
+    };
+    // The common save (no user, a created_at) waits as the full script does.
+    let mut next = record("{}", NOW + secs(60), None);
+    next.meta.created_at = Some(NOW);
+    let err = waiting.save(&key, &next, &token, NOW).await.unwrap_err();
+    assert!(err.report().contains("0 of 1 replicas"), "{}", err.report());
+    let Lookup::Found { token: saved, .. } = store.load(&key, NOW).await.unwrap() else {
+        panic!("saved")
+    };
+    assert_ne!(saved, token, "the save happened on the primary");
     // Waiting for no replica at all is off.
     let off = store.waiting_for(0, Duration::from_secs(1));
     off.delete(&key).await.unwrap();

@@ -99,6 +99,7 @@ async fn migrate_locked(conn: &mut Conn, table: &str) -> Result<(), StoreError> 
     let lease = lease_table(table);
     let mut version = schema_version(conn, table).await?;
     if version.is_none() {
+        let client_columns = CLIENT_COLUMNS.join(",\n                    ");
         let ddl = [
             "CREATE TABLE IF NOT EXISTS sessionkit_schema (
                 tbl varchar(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
@@ -115,7 +116,7 @@ async fn migrate_locked(conn: &mut Conn, table: &str) -> Result<(), StoreError> 
                     last_seen datetime(6) NOT NULL,
                     user_id varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
                     retired tinyint(1) NOT NULL DEFAULT 0,
-                    {CLIENT_COLUMNS},
+                    {client_columns},
                     KEY `{table}_expires_at` (expires_at),
                     KEY `{table}_user_id` (user_id)
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -154,11 +155,14 @@ async fn migrate_locked(conn: &mut Conn, table: &str) -> Result<(), StoreError> 
     }
 }
 
-/// The device-metadata columns of layout version 2, as `CREATE TABLE` and the upgrade
-/// spell them.
-const CLIENT_COLUMNS: &str = "client_ip varchar(45) CHARACTER SET ascii COLLATE ascii_bin NULL,
-                    user_agent varchar(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
-                    device varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL";
+/// The device-metadata columns of layout version 2, one definition each: `CREATE TABLE`
+/// lists them, the upgrade adds each (kept apart rather than split out of one text, so
+/// neither depends on how the source's lines end).
+const CLIENT_COLUMNS: [&str; 3] = [
+    "client_ip varchar(45) CHARACTER SET ascii COLLATE ascii_bin NULL",
+    "user_agent varchar(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL",
+    "device varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL",
+];
 
 /// Under the schema lock: adds the device-metadata columns to a version 1 table (unless an
 /// interrupted upgrade already did) and records version 2.
@@ -172,11 +176,7 @@ async fn upgrade(conn: &mut Conn, table: &str) -> Result<(), StoreError> {
         .await
         .map_err(|e| my_error("schema upgrade", e))?;
     if has.is_none() {
-        let add = CLIENT_COLUMNS
-            .split(",\n")
-            .map(|c| format!("ADD COLUMN {}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let add = CLIENT_COLUMNS.map(|c| format!("ADD COLUMN {c}")).join(", ");
         // The ALTER waits for the table's metadata lock at most UPGRADE_LOCK_WAIT_SECS
         // (MySQL's default is a year); the session setting is put back on the pooled
         // connection whatever the ALTER did.
