@@ -40,7 +40,7 @@
 //! which the earlier build's processes still read), then with the default: see
 //! [`RecordFormat`].
 //!
-//! # One round trip per operation
+//! # One round trip per operation, as a rule
 //!
 //! `load` is one `GET` (plus an `HMGET` for a record still in the old hash format; under
 //! [`RecordFormat::Hash`], `HMGET` first).
@@ -48,7 +48,11 @@
 //! `EVALSHA` — scripts are loaded when the store connects, and a node that lost them
 //! (restart, failover) gets the body once with `EVAL`. The client builds the record's
 //! whole new value, so a `save` on the server is a `GET`, a check of the header and one
-//! `SET key value PX ttl`. The scripts make each operation atomic on the session's node:
+//! `SET key value PX ttl`. The common write — no user, the packed format, a TTL — is
+//! cheaper still: a `create` is a plain `SET NX PX`, a `save` a four-argument script;
+//! what they cannot settle (a taken key, a conflict, a stored user, a record in another
+//! format) goes on to the full script, a second round trip. The scripts make each
+//! operation atomic on the session's node:
 //!
 //! | operation | script |
 //! | --- | --- |
@@ -357,7 +361,7 @@ impl RedisStore {
             client: &client,
         }
         .pack(Some(&record.data));
-        if self.plain_case(user, ttl) && self.create_plain(key, &value, ttl).await? {
+        if self.plain_create(record, ttl) && self.create_plain(key, &value, ttl).await? {
             return Ok(CreateOutcome::Created(Token::version(1)));
         }
         let (now_s, ttl_s) = (Digits::int(now_us), Digits::int(ttl));
@@ -411,8 +415,7 @@ impl RedisStore {
         .pack(Some(&record.data));
         let (now_s, version_s, ttl_s) =
             (Digits::int(now_us), Digits::uint(version), Digits::int(ttl));
-        if self.plain_case(user, ttl)
-            && record.meta.created_at.is_some()
+        if self.plain_save(record, ttl)
             && let Some(outcome) = self
                 .save_plain(key, [&version_s, &ttl_s, &now_s], &value, next)
                 .await?

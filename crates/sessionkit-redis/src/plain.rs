@@ -4,7 +4,7 @@
 //! `scripts` module for why each step pays).
 
 use redis::Value;
-use sessionkit_core::{SaveOutcome, SessionKey, StoreError, Token};
+use sessionkit_core::{Record, SaveOutcome, SessionKey, StoreError, Token};
 
 use crate::RedisStore;
 use crate::codec::Digits;
@@ -13,14 +13,24 @@ use crate::keys::RecordFormat;
 use crate::scripts::SCRIPTS;
 
 impl RedisStore {
-    /// Whether a write of a record with this user and TTL is the common case.
-    pub(crate) fn plain_case(&self, user: &str, ttl: i64) -> bool {
-        user.is_empty() && ttl > 0 && self.inner.format == RecordFormat::Packed
+    /// Whether creating `record` (whose TTL is `ttl`) is the common case.
+    pub(crate) fn plain_create(&self, record: &Record, ttl: i64) -> bool {
+        record.meta.user_id.as_deref().is_none_or(str::is_empty)
+            && ttl > 0
+            && self.inner.format == RecordFormat::Packed
+    }
+
+    /// Whether saving `record` is the common case: as for a create, and with a
+    /// `created_at` of its own (without one the stored one is kept, which only `save`
+    /// does).
+    pub(crate) fn plain_save(&self, record: &Record, ttl: i64) -> bool {
+        self.plain_create(record, ttl) && record.meta.created_at.is_some()
     }
 
     /// `SET key value PX ttl NX`: true when the key was free and now holds `value`; false
-    /// when it is taken (a live session, a rotation marker, an expired record, or this
-    /// call's own earlier write re-sent), which only the `create` script can tell apart.
+    /// when it is taken (a live session, a rotation marker, an expired record, an
+    /// unreadable value or another type, or this call's own earlier write re-sent), which
+    /// only the `create` script can tell apart.
     pub(crate) async fn create_plain(
         &self,
         key: &SessionKey,

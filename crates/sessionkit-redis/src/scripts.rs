@@ -1,5 +1,5 @@
 //! The Lua scripts: every write is one script, run atomically on the node that owns the
-//! session's slot.
+//! session's slot — or, in the common case, a plain `SET NX` or `save_plain` first (below).
 //!
 //! Each is sent as `EVALSHA`; a server that does not know it (restarted, failed over,
 //! `SCRIPT FLUSH`) answers `NOSCRIPT` and gets the body once with `EVAL`, which also
@@ -16,8 +16,9 @@
 //!   from the prefix, which a single server allows). In Cluster a user's set lives in
 //!   another slot, so the prefix is empty, the script leaves the sets alone and returns
 //!   the previous user instead; the client then updates the sets with separate commands.
-//! * Every script reads the record in either format (`read` in the prelude): a protected
-//!   `GET`, whose error reply means "not a string", then for hashes only an `HMGET`.
+//! * Every session script reads the record in either format (`read` in the prelude): a
+//!   protected `GET`, whose error reply means "not a string", then for hashes only an
+//!   `HMGET`. `save_plain` reads only a packed record and hands anything else on.
 //! * The client builds every packed value itself (the new version, the write id, the
 //!   metadata and the data), so a write of the default format is one
 //!   `SET key value PX ttl`: no string building in Lua except for `touch`, which must keep
@@ -44,8 +45,9 @@
 //!   there is a user.
 //! * The common case — no user, the packed format, a TTL — takes the cheapest form the
 //!   server offers. A `create` is a plain `SET NX PX`, no script at all; only a key that
-//!   is taken (a live session, a rotation marker, an expired record, or this call's own
-//!   earlier write re-sent) goes on to the `create` script. A `save` is `save_plain`: no
+//!   is taken (a live session, a rotation marker, an expired record, an unreadable value
+//!   or another type, or this call's own earlier write re-sent) goes on to the `create`
+//!   script. A `save` is `save_plain`: no
 //!   prelude (defining its seven closures cost the server 1.4 µs per call) and four
 //!   arguments instead of ten (a script's arguments cost the server about 0.09 µs each to
 //!   parse and hand to Lua); whatever it does not settle goes on to `save`. Each step
@@ -196,16 +198,17 @@ return done(prev)
 /// (version `token + 1`, no user), 4 now. Returns 1 when saved and -1 when the key is empty
 /// or the record of the token's version expired at `now` (as [`SAVE`] answers); 2 for
 /// everything else — another version (a conflict, or this call's own earlier write
-/// re-sent), a user, a retired or hash record, another type —, which the client sends on
-/// to [`SAVE`] to decide. The header is checked up to the user, as `parse` checks that part
-/// (an expiry of digits, at most 18 of them); the rest of it (write id, times, the client
-/// text's length) is not: the engine saves only over a record it loaded, whose whole
-/// header its decoder read.
+/// re-sent), a user, a retired or hash record, another type, a value that ends after the
+/// user —, which the client sends on to [`SAVE`] to decide. The header is checked up to
+/// the user, as `parse` and `save`'s own first pattern check that part (an expiry of
+/// digits, at most 18 of them, and something after the user); the rest of it (write id,
+/// times, the client text's length) is not: the engine saves only over a record it
+/// loaded, whose whole header its decoder read.
 const SAVE_PLAIN: &str = r#"
 local v = redis.pcall('GET', KEYS[1])
 if v == false then return -1 end
 if type(v) ~= 'string' then return 2 end
-local ver, exp, ulen = string.match(v, '^sk2 (%d+) 0 (%d+) (%d+):')
+local ver, exp, ulen = string.match(v, '^sk2 (%d+) 0 (%d+) (%d+):.')
 if ver ~= ARGV[1] or ulen ~= '0' or #exp > 18 then return 2 end
 if tonumber(exp) <= tonumber(ARGV[4]) then return -1 end
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])

@@ -39,19 +39,19 @@ async fn a_resent_write_reports_its_first_outcome() {
         };
         // Without a created_at a save keeps the stored one (the full script); with one, a
         // packed save of a session without a user is the common case (`save_plain`).
-        for created in [false, true] {
-            resent_writes(&store, &other, created).await;
+        for with_created_at in [false, true] {
+            resent_writes(&store, &other, with_created_at).await;
         }
     }
 }
 
-async fn resent_writes(store: &RedisStore, other: &RedisStore, created: bool) {
+async fn resent_writes(store: &RedisStore, other: &RedisStore, with_created_at: bool) {
     let now = OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
     let record = |n: i32| Record {
         data: Data::from_json(format!(r#"{{"n":{n}}}"#).into()).unwrap(),
         expires_at: now + time::Duration::seconds(60),
         meta: Metadata {
-            created_at: created.then_some(now),
+            created_at: with_created_at.then_some(now),
             ..Metadata::default()
         },
     };

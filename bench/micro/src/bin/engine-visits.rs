@@ -57,6 +57,10 @@ fn main() {
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     let cookie_store = args.iter().any(|a| a == "--cookie");
+    if cookie_store && redis.is_some() {
+        eprintln!("engine-visits: --cookie and --redis name two stores; give one");
+        std::process::exit(2);
+    }
     let engine = match redis {
         None if cookie_store => Engine::client_side(
             SignedCookieStore::new(&Secrets::new("engine-visits secret key, not secret")),

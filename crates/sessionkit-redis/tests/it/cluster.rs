@@ -151,6 +151,34 @@ async fn the_user_index_spans_slots_and_heals() {
         store.load(&key, NOW).await.unwrap(),
         Lookup::Missing
     ));
+
+    // A save without a user over a session with one (the common write's shape, with a
+    // created_at): the cheap script hands it to the full one, whose reply names the
+    // previous user, and the client takes the session out of that user's set.
+    let key = SessionKey::generate();
+    store
+        .create(&key, &record("{}", NOW + secs(60), Some("carol")), NOW)
+        .await
+        .unwrap();
+    let carol = store.layout().user("carol");
+    let member = |raw: &mut redis::cluster_async::ClusterConnection| {
+        let mut cmd = redis::cmd("SISMEMBER");
+        cmd.arg(&carol).arg(key.as_str());
+        let mut raw = raw.clone();
+        async move { cmd.query_async::<i64>(&mut raw).await.unwrap() }
+    };
+    assert_eq!(member(&mut raw).await, 1);
+    let Lookup::Found { token, .. } = store.load(&key, NOW).await.unwrap() else {
+        panic!("created")
+    };
+    let mut anonymous = record("{}", NOW + secs(60), None);
+    anonymous.meta.created_at = Some(NOW);
+    assert!(matches!(
+        store.save(&key, &anonymous, &token, NOW).await.unwrap(),
+        SaveOutcome::Saved(_)
+    ));
+    assert_eq!(member(&mut raw).await, 0, "left carol's set");
+    store.delete(&key).await.unwrap();
 }
 
 /// Listing and cleanup scan every primary.

@@ -267,6 +267,59 @@ async fn unreadable_records_are_missing_and_left_alone() {
     assert_eq!(listed.len(), 1, "{listed:?}");
     store.delete(&key).await.unwrap();
     assert_eq!(exists(&mut raw, &name).await, 0, "delete removes it");
+
+    // The same with a created_at, the shape of the common write (a plain `SET NX`, the
+    // cheap save script): a string that is not a record, and one whose header ends right
+    // after the user, are left alone as by the full scripts.
+    let mut common = record("{}", NOW + secs(60), None);
+    common.meta.created_at = Some(NOW);
+    for junk in ["junk".to_owned(), format!("sk2 1 0 {future} 0:")] {
+        let key = SessionKey::generate();
+        let name = store.layout().session(&key);
+        let _: () = exec(&mut raw, &["SET", &name, &junk, "PX", "60000"]).await;
+        assert_eq!(
+            store.create(&key, &common, NOW).await.unwrap(),
+            CreateOutcome::Collision,
+            "{junk}"
+        );
+        assert_eq!(
+            store.save(&key, &common, &token, NOW).await.unwrap(),
+            SaveOutcome::Missing,
+            "{junk}"
+        );
+        let left: String = exec(&mut raw, &["GET", &name]).await;
+        assert_eq!(left, junk, "left for inspection");
+        store.delete(&key).await.unwrap();
+    }
+    // A hash record without a user, saved by a packed store: the cheap script hands it on,
+    // and the full one migrates it.
+    let key = SessionKey::generate();
+    let name = store.layout().session(&key);
+    let _: i64 = exec(
+        &mut raw,
+        &[
+            "HSET",
+            &name,
+            "data",
+            "{}",
+            "version",
+            "1",
+            "expires_at",
+            &future,
+        ],
+    )
+    .await;
+    let _: i64 = exec(&mut raw, &["PEXPIRE", &name, "60000"]).await;
+    let Lookup::Found { token, .. } = store.load(&key, NOW).await.unwrap() else {
+        panic!("a readable hash record")
+    };
+    assert_eq!(
+        store.save(&key, &common, &token, NOW).await.unwrap(),
+        SaveOutcome::Saved(Token::version(2))
+    );
+    let kind: String = exec(&mut raw, &["TYPE", &name]).await;
+    assert_eq!(kind, "string", "rewritten packed");
+    store.delete(&key).await.unwrap();
 }
 
 /// A server that lost its script cache (restart, `SCRIPT FLUSH`) gets the bodies again.
