@@ -277,6 +277,21 @@ impl Conn {
         args: &[&[u8]],
         wait: Option<ReplicaWait>,
     ) -> Result<Value, StoreError> {
+        self.eval_if(lua, key, args, wait, |_| true).await
+    }
+
+    /// [`Conn::eval`] for a script that may answer without writing (`save_plain` handing
+    /// its case on, or finding nothing to save): the replicas' count is checked only when
+    /// `wrote` says the reply is a write — a call that wrote nothing has nothing a failover
+    /// could lose, and its caller goes on as without a wait.
+    pub(crate) async fn eval_if(
+        &self,
+        lua: &Lua,
+        key: &[u8],
+        args: &[&[u8]],
+        wait: Option<ReplicaWait>,
+        wrote: fn(&Value) -> bool,
+    ) -> Result<Value, StoreError> {
         let mut by_sha = true;
         loop {
             let result = self.eval_once(lua, by_sha, key, args, wait).await;
@@ -288,24 +303,30 @@ impl Conn {
                 Err(e) => return Err(store_error(lua.name, e)),
                 Ok(ok) => ok,
             };
-            check_acked(lua.name, wait, acked)?;
+            if wrote(&reply) {
+                check_acked(lua.name, wait, acked)?;
+            }
             return Ok(reply);
         }
     }
 
     /// Runs one write command that is not a script (`what` names it in errors), then
-    /// `WAIT` when `wait` asks for replicas, as [`Conn::eval`] does for scripts.
+    /// `WAIT` when `wait` asks for replicas, checked as [`Conn::eval_if`] checks it: only
+    /// when `wrote` says the reply is a write.
     pub(crate) async fn write(
         &self,
         what: &str,
         cmd: Cmd,
         wait: Option<ReplicaWait>,
+        wrote: fn(&Value) -> bool,
     ) -> Result<Value, StoreError> {
         let (reply, acked) = self
             .send_waited(cmd, wait)
             .await
             .map_err(|e| store_error(what, e))?;
-        check_acked(what, wait, acked)?;
+        if wrote(&reply) {
+            check_acked(what, wait, acked)?;
+        }
         Ok(reply)
     }
 

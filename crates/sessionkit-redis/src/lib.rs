@@ -44,12 +44,12 @@
 //!
 //! `load` is one `GET` (plus an `HMGET` for a record still in the old hash format; under
 //! [`RecordFormat::Hash`], `HMGET` first).
-//! Every write is one Lua script (see the `scripts` module) sent as
+//! A write is a Lua script (see the `scripts` module) sent as
 //! `EVALSHA` — scripts are loaded when the store connects, and a node that lost them
 //! (restart, failover) gets the body once with `EVAL`. The client builds the record's
 //! whole new value, so a `save` on the server is a `GET`, a check of the header and one
-//! `SET key value PX ttl`. The common write — no user, the packed format, a TTL — is
-//! cheaper still: a `create` is a plain `SET NX PX`, a `save` a four-argument script;
+//! `SET key value PX ttl`. The common write — no user, the packed format, a TTL, and for a
+//! save a `created_at` of its own — is cheaper still: a `create` is a plain `SET NX PX`, a `save` a four-argument script;
 //! what they cannot settle (a taken key, a conflict, a stored user, a record in another
 //! format) goes on to the full script, a second round trip. The scripts make each
 //! operation atomic on the session's node:

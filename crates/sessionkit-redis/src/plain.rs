@@ -43,12 +43,13 @@ impl RedisStore {
             .arg("PX")
             .arg(ttl)
             .arg("NX");
+        let wrote = |v: &Value| matches!(v, Value::Okay);
         let reply = self
             .inner
             .conn
-            .write("create", cmd, self.inner.replica_wait)
+            .write("create", cmd, self.inner.replica_wait, wrote)
             .await?;
-        Ok(matches!(reply, Value::Okay))
+        Ok(wrote(&reply))
     }
 
     /// `save_plain` with `[version, ttl, now]` and the packed record of version `next`: the
@@ -70,11 +71,12 @@ impl RedisStore {
         let reply = self
             .inner
             .conn
-            .eval(
+            .eval_if(
                 lua,
                 self.inner.layout.session(key).as_bytes(),
                 &args,
                 self.inner.replica_wait,
+                |v| matches!(v, Value::Int(1)),
             )
             .await?;
         Ok(match script_reply(reply, lua.name)?.0 {

@@ -43,7 +43,8 @@
 //!   start, so the scripts make few: a packed `save` is `GET` + `SET` (it was `HMGET` +
 //!   `HSET` + `PEXPIRE` on a hash), plus the index commands on a standalone server when
 //!   there is a user.
-//! * The common case — no user, the packed format, a TTL — takes the cheapest form the
+//! * The common case — no user, the packed format, a TTL, and for a save a `created_at` of
+//!   its own (without one `save` keeps the stored one) — takes the cheapest form the
 //!   server offers. A `create` is a plain `SET NX PX`, no script at all; only a key that
 //!   is taken (a live session, a rotation marker, an expired record, an unreadable value
 //!   or another type, or this call's own earlier write re-sent) goes on to the `create`

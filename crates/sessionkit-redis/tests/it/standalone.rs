@@ -421,6 +421,15 @@ async fn replica_wait_reports_a_shortfall() {
         panic!("saved")
     };
     assert_ne!(saved, token, "the save happened on the primary");
+    // A common save that finds nothing to save wrote nothing, so it answers without
+    // counting replicas.
+    assert_eq!(
+        waiting
+            .save(&SessionKey::generate(), &next, &token, NOW)
+            .await
+            .unwrap(),
+        SaveOutcome::Missing
+    );
     // Waiting for no replica at all is off.
     let off = store.waiting_for(0, Duration::from_secs(1));
     off.delete(&key).await.unwrap();
