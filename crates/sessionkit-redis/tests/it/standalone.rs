@@ -191,21 +191,12 @@ async fn unreadable_records_are_missing_and_left_alone() {
     // Data that is not JSON.
     let key = SessionKey::generate();
     let name = store.layout().session(&key);
-    let _: i64 = exec(
+    hash_record(
         &mut raw,
-        &[
-            "HSET",
-            &name,
-            "data",
-            "{not json",
-            "version",
-            "1",
-            "expires_at",
-            &future,
-        ],
+        &name,
+        &["data", "{not json", "version", "1", "expires_at", &future],
     )
     .await;
-    let _: i64 = exec(&mut raw, &["PEXPIRE", &name, "60000"]).await;
     assert!(matches!(
         store.load(&key, OffsetDateTime::now_utc()).await.unwrap(),
         Lookup::Missing
@@ -224,12 +215,7 @@ async fn unreadable_records_are_missing_and_left_alone() {
     // An expiry that does not parse.
     let key = SessionKey::generate();
     let name = store.layout().session(&key);
-    let _: i64 = exec(
-        &mut raw,
-        &["HSET", &name, "data", "{}", "expires_at", "soon"],
-    )
-    .await;
-    let _: i64 = exec(&mut raw, &["PEXPIRE", &name, "60000"]).await;
+    hash_record(&mut raw, &name, &["data", "{}", "expires_at", "soon"]).await;
     assert!(matches!(
         store.load(&key, NOW).await.unwrap(),
         Lookup::Missing
@@ -295,21 +281,12 @@ async fn unreadable_records_are_missing_and_left_alone() {
     // and the full one migrates it.
     let key = SessionKey::generate();
     let name = store.layout().session(&key);
-    let _: i64 = exec(
+    hash_record(
         &mut raw,
-        &[
-            "HSET",
-            &name,
-            "data",
-            "{}",
-            "version",
-            "1",
-            "expires_at",
-            &future,
-        ],
+        &name,
+        &["data", "{}", "version", "1", "expires_at", &future],
     )
     .await;
-    let _: i64 = exec(&mut raw, &["PEXPIRE", &name, "60000"]).await;
     let Lookup::Found { token, .. } = store.load(&key, NOW).await.unwrap() else {
         panic!("a readable hash record")
     };
@@ -320,6 +297,15 @@ async fn unreadable_records_are_missing_and_left_alone() {
     let kind: String = exec(&mut raw, &["TYPE", &name]).await;
     assert_eq!(kind, "string", "rewritten packed");
     store.delete(&key).await.unwrap();
+}
+
+/// Writes a hash record (the format of earlier builds) with these fields under `name`,
+/// expiring in a minute.
+async fn hash_record(raw: &mut redis::aio::MultiplexedConnection, name: &str, fields: &[&str]) {
+    let mut args = vec!["HSET", name];
+    args.extend_from_slice(fields);
+    let _: i64 = exec(raw, &args).await;
+    let _: i64 = exec(raw, &["PEXPIRE", name, "60000"]).await;
 }
 
 /// A server that lost its script cache (restart, `SCRIPT FLUSH`) gets the bodies again.
