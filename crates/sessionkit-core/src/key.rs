@@ -78,6 +78,31 @@ impl SessionKey {
         })
     }
 
+    /// The key's bytes (ASCII): what [`as_str`](SessionKey::as_str) spells, without its
+    /// UTF-8 check, for callers that hash or compare the key.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+
+    /// A stripe for the key among `n` (0 when `n` is 0): a hash of its bytes that is the
+    /// same in every process and every version, since the file store names its lock
+    /// files by it; the engine's per-session save queue spreads keys with it too.
+    ///
+    /// ```
+    /// use sessionkit_core::SessionKey;
+    ///
+    /// let key = SessionKey::parse("abcdefgh12345678").unwrap();
+    /// assert_eq!(key.stripe(64), key.stripe(64));
+    /// assert!(key.stripe(64) < 64);
+    /// assert_eq!(key.stripe(0), 0);
+    /// ```
+    pub fn stripe(&self, n: usize) -> usize {
+        let h = self.as_bytes().iter().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(*b))
+        });
+        h.checked_rem(n).unwrap_or(0)
+    }
+
     /// The key as text (the cookie value).
     pub fn as_str(&self) -> &str {
         // Only ASCII is ever stored (generate and parse guarantee it).
@@ -99,7 +124,7 @@ impl SessionKey {
     pub fn hashed(&self) -> SessionKey {
         let mut h = Sha256::new();
         h.update(b"sessionkit-key-at-rest:");
-        h.update(self.as_str().as_bytes());
+        h.update(self.as_bytes());
         let digest = h.finalize();
         let mut buf = [0u8; MAX_KEY_LEN];
         for (i, b) in digest.iter().take(KEY_LEN).enumerate() {
@@ -202,6 +227,18 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+
+    /// The stripe is part of the file store's layout on disk (its lock files' names), so
+    /// it must never change: these values were computed once, outside this code.
+    #[test]
+    fn stripe_is_stable() {
+        let key = SessionKey::parse("abcdefgh12345678").unwrap();
+        assert_eq!(key.stripe(64), 8);
+        assert_eq!(key.stripe(1024), 264);
+        assert_eq!(key.stripe(1), 0);
+        assert_eq!(key.stripe(0), 0);
+        assert_eq!(key.as_bytes(), key.as_str().as_bytes());
+    }
 
     #[test]
     fn generated_keys_have_django_shape_and_do_not_repeat() {

@@ -198,9 +198,7 @@ impl StripeLocks {
         key: &SessionKey,
         f: impl FnOnce() -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let stripe = key.as_str().bytes().fold(0usize, |h, b| {
-            h.wrapping_mul(31).wrapping_add(usize::from(b))
-        }) % STRIPES;
+        let stripe = key.stripe(STRIPES);
         let path = self.dir.join(format!("{stripe:02}"));
         let open =
             || private(OpenOptions::new().create(true).truncate(false).write(true)).open(&path);

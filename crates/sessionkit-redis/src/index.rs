@@ -73,7 +73,7 @@ impl UserIndex for RedisStore {
                 _ => None,
             };
             match owned {
-                None => stale.push(key.as_str().as_bytes().to_vec()),
+                None => stale.push(key.as_bytes().to_vec()),
                 Some(f) => live.extend(decode_info(*key, &f, now)),
             }
         }
@@ -108,7 +108,7 @@ impl UserIndex for RedisStore {
             match r {
                 Ok((status, _)) => {
                     revoked += u64::from(status == 1);
-                    done.push(key.as_str().as_bytes().to_vec());
+                    done.push(key.as_bytes().to_vec());
                 }
                 Err(e) => {
                     first_error.get_or_insert(e);

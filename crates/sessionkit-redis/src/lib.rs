@@ -323,7 +323,7 @@ impl RedisStore {
         let redis_key = self.inner.layout.session(key);
         let mut argv: Vec<&[u8]> = Vec::with_capacity(args.len() + 3);
         argv.push(self.index_prefix());
-        argv.push(key.as_str().as_bytes());
+        argv.push(key.as_bytes());
         argv.push(match self.inner.format {
             RecordFormat::Hash => b"h",
             RecordFormat::Packed => b"",

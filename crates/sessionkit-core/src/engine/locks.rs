@@ -45,10 +45,7 @@ impl SaveQueue {
         key: &SessionKey,
         timeout: Duration,
     ) -> (Option<OwnedMutexGuard<()>>, bool) {
-        let h = key.as_str().bytes().fold(0usize, |h, b| {
-            h.wrapping_mul(31).wrapping_add(usize::from(b))
-        });
-        let stripe = Arc::clone(&self.stripes[h % self.stripes.len()]);
+        let stripe = Arc::clone(&self.stripes[key.stripe(self.stripes.len())]);
         if let Ok(guard) = Arc::clone(&stripe).try_lock_owned() {
             return (Some(guard), false);
         }

@@ -225,6 +225,14 @@ async fn observe<T>(
 ) -> Result<T, StoreError> {
     use tracing::Instrument as _;
     let span = tracing::debug_span!("sessionkit.store", op = op.name());
+    // A span no subscriber wants is replaced by the empty one, which entering costs
+    // nothing: with `tracing`'s `log` feature (which actix-web turns on), a disabled span
+    // would still go through the `log` bridge at every poll and at its drop.
+    let span = if span.is_disabled() {
+        tracing::Span::none()
+    } else {
+        span
+    };
     let started = std::time::Instant::now();
     let mut fut = std::pin::pin!(fut.instrument(span));
     // A store that answers at once (the memory store, a cache hit) needs no timer: poll

@@ -100,7 +100,7 @@ impl LocalCache {
     }
 
     fn shard(&self, key: &SessionKey) -> &Mutex<HashMap<SessionKey, Entry>> {
-        let b = key.as_str().as_bytes();
+        let b = key.as_bytes();
         &self.shards[(usize::from(b[0]) * 7 + usize::from(b[b.len() - 1])) % SHARDS]
     }
 

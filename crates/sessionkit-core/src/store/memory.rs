@@ -230,7 +230,7 @@ impl Default for MemoryStore {
 macro_rules! with_map {
     ($store:expr, $key:expr, $lock:ident, |$map:ident, $k:ident| $body:expr) => {{
         let key: &SessionKey = $key;
-        match <[u8; KEY_LEN]>::try_from(key.as_str().as_bytes()) {
+        match <[u8; KEY_LEN]>::try_from(key.as_bytes()) {
             Ok(packed) => {
                 let $k = packed;
                 #[allow(unused_mut)]
