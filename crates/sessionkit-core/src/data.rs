@@ -77,18 +77,14 @@ impl Data {
                 kind: json::JsonErrorKind::Trailing,
             });
         }
-        let parts = json::split_object(&src)?;
-        let mut entries = IndexMap::with_capacity(parts.len());
-        for (key, range) in parts {
+        // A repeated key keeps its first position and takes the last value (Python's
+        // `dict`), which is what `IndexMap::insert` does.
+        let mut entries = IndexMap::new();
+        json::for_each_member(&src, |key, range| {
             let range = range.start as u32..range.end as u32;
-            entries.insert(
-                key,
-                Slot::Raw {
-                    src: Arc::clone(&src),
-                    range,
-                },
-            );
-        }
+            let src = Arc::clone(&src);
+            entries.insert(key, Slot::Raw { src, range });
+        })?;
         Ok(Data {
             entries: Arc::new(entries),
         })
@@ -318,6 +314,16 @@ mod tests {
         assert_eq!(d.remove("b"), Some(Value::Int(2)));
         d.insert("a", Value::Int(9));
         assert_eq!(d.to_json(), r#"{"a":9,"c":3}"#);
+    }
+
+    #[test]
+    fn repeated_keys_keep_the_first_position_and_the_last_value() {
+        let d = Data::from_json(r#"{"a":1,"b":2,"a":3,"c":"x\"y","a":4}"#.into()).unwrap();
+        assert_eq!(d.len(), 3);
+        assert_eq!(d.to_json(), r#"{"a":4,"b":2,"c":"x\"y"}"#);
+        let escaped = Data::from_json(r#"{"k\u00e9":1,"k\u00e9":2}"#.into()).unwrap();
+        assert_eq!(escaped.len(), 1);
+        assert_eq!(escaped.get("ké"), Some(Value::Int(2)));
     }
 
     #[test]

@@ -20,7 +20,7 @@
 mod read;
 mod write;
 
-pub use read::{parse, split_object};
+pub use read::{for_each_member, parse, split_object};
 pub(crate) use write::push_int;
 pub use write::{to_string, write_float, write_str, write_value};
 
@@ -63,7 +63,7 @@ pub enum JsonErrorKind {
     /// Text after the value.
     #[error("trailing characters")]
     Trailing,
-    /// The top-level value is not an object (split_object only).
+    /// The top-level value is not an object (`split_object` and `for_each_member` only).
     #[error("expected an object")]
     NotAnObject,
 }

@@ -19,13 +19,29 @@ pub fn parse(text: &str) -> Result<Value, JsonError> {
 /// range of its (validated) value text. Duplicate keys keep the first position and the
 /// last value, as Python's `dict` does.
 pub fn split_object(text: &str) -> Result<Vec<(String, Range<usize>)>, JsonError> {
+    let mut out: Vec<(String, Range<usize>)> = Vec::new();
+    for_each_member(text, |key, range| {
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = range,
+            None => out.push((key, range)),
+        }
+    })?;
+    Ok(out)
+}
+
+/// [`split_object`]'s walk, handing each member to `f` in document order (a repeated key
+/// is handed over again): for callers that keep the members in their own map, with no
+/// list in between.
+pub fn for_each_member(
+    text: &str,
+    mut f: impl FnMut(String, Range<usize>),
+) -> Result<(), JsonError> {
     let mut p = Parser::new(text);
     p.ws();
     if p.peek() != Some(b'{') {
         return Err(p.err(JsonErrorKind::NotAnObject));
     }
     p.pos += 1;
-    let mut out: Vec<(String, Range<usize>)> = Vec::new();
     p.ws();
     if p.peek() == Some(b'}') {
         p.pos += 1;
@@ -38,11 +54,7 @@ pub fn split_object(text: &str) -> Result<Vec<(String, Range<usize>)>, JsonError
             p.ws();
             let start = p.pos;
             p.skip(1)?;
-            let range = start..p.pos;
-            match out.iter_mut().find(|(k, _)| *k == key) {
-                Some(slot) => slot.1 = range,
-                None => out.push((key, range)),
-            }
+            f(key, start..p.pos);
             p.ws();
             match p.next() {
                 Some(b',') => {}
@@ -53,8 +65,7 @@ pub fn split_object(text: &str) -> Result<Vec<(String, Range<usize>)>, JsonError
         }
     }
     p.ws();
-    p.end()?;
-    Ok(out)
+    p.end()
 }
 
 struct Parser<'a> {
@@ -313,6 +324,7 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<String, JsonError> {
         self.expect(b'"')?;
         let mut out = String::new();
+        let first = self.pos;
         loop {
             let run = self.pos;
             while let Some(b) = self.peek() {
@@ -322,7 +334,14 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
             }
             // Runs end at ASCII bytes, so the slice lies on character boundaries.
-            out.push_str(&self.text[run..self.pos]);
+            match self.peek() {
+                // No escape in the whole string (nearly every key): one exact allocation.
+                Some(b'"') if run == first => {
+                    self.pos += 1;
+                    return Ok(self.text[run..self.pos - 1].to_owned());
+                }
+                _ => out.push_str(&self.text[run..self.pos]),
+            }
             match self.next() {
                 Some(b'"') => return Ok(out),
                 Some(b'\\') => match self.next() {
