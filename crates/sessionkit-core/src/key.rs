@@ -86,14 +86,16 @@ impl SessionKey {
 
     /// A stripe for the key among `n` (0 when `n` is 0): a hash of its bytes that is the
     /// same in every process and every version, since the file store names its lock
-    /// files by it; the engine's per-session save queue spreads keys with it too.
+    /// files by it; the engine's per-session save queue spreads keys with it too. (The
+    /// hash is a `usize`: for an `n` that is not a power of two, 32- and 64-bit targets
+    /// may disagree; both callers use powers of two.)
     ///
     /// ```
     /// use sessionkit_core::SessionKey;
     ///
     /// let key = SessionKey::parse("abcdefgh12345678").unwrap();
-    /// assert_eq!(key.stripe(64), key.stripe(64));
-    /// assert!(key.stripe(64) < 64);
+    /// assert_eq!(key.stripe(64), 8);
+    /// assert_eq!(key.stripe(1024), 264);
     /// assert_eq!(key.stripe(0), 0);
     /// ```
     pub fn stripe(&self, n: usize) -> usize {

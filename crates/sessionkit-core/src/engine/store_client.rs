@@ -226,8 +226,10 @@ async fn observe<T>(
     use tracing::Instrument as _;
     let span = tracing::debug_span!("sessionkit.store", op = op.name());
     // A span no subscriber wants is replaced by the empty one, which entering costs
-    // nothing: with `tracing`'s `log` feature (which actix-web turns on), a disabled span
-    // would still go through the `log` bridge at every poll and at its drop.
+    // nothing: with `tracing`'s `log` feature (which actix-http, under actix-web, turns
+    // on), a disabled span would still go through the `log` bridge at every poll and at
+    // its drop. A `log` logger then sees the span's creation line, not its enter and
+    // exit lines, as in a build without that feature.
     let span = if span.is_disabled() {
         tracing::Span::none()
     } else {

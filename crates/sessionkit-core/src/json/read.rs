@@ -31,7 +31,8 @@ pub fn split_object(text: &str) -> Result<Vec<(String, Range<usize>)>, JsonError
 
 /// [`split_object`]'s walk, handing each member to `f` in document order (a repeated key
 /// is handed over again): for callers that keep the members in their own map, with no
-/// list in between.
+/// list in between. On an error, `f` may already have had the members before it: drop
+/// what it gathered.
 pub fn for_each_member(
     text: &str,
     mut f: impl FnMut(String, Range<usize>),
