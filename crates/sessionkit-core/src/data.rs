@@ -71,16 +71,31 @@ impl Data {
     /// assert_eq!(data.to_json(), r#"{"count":1,"odd":1E5}"#);
     /// ```
     pub fn from_json(src: Arc<str>) -> Result<Data, JsonError> {
+        let len = src.len();
+        Data::from_json_prefix(src, len)
+    }
+
+    /// [`Data::from_json`] on the first `len` bytes of `src`, which the undecoded values
+    /// then share: the memory store keeps a session's JSON at the start of its one string,
+    /// and reading it copies nothing. A `len` past the end, or off a character boundary,
+    /// is an error like a truncated text.
+    pub(crate) fn from_json_prefix(src: Arc<str>, len: usize) -> Result<Data, JsonError> {
         if src.len() > u32::MAX as usize {
             return Err(JsonError {
                 offset: u32::MAX as usize,
                 kind: json::JsonErrorKind::Trailing,
             });
         }
+        let Some(text) = src.get(..len) else {
+            return Err(JsonError {
+                offset: src.len().min(len),
+                kind: json::JsonErrorKind::Eof,
+            });
+        };
         // A repeated key keeps its first position and takes the last value (Python's
         // `dict`), which is what `IndexMap::insert` does.
         let mut entries = IndexMap::new();
-        json::for_each_member(&src, |key, range| {
+        json::for_each_member(text, |key, range| {
             let range = range.start as u32..range.end as u32;
             let src = Arc::clone(&src);
             entries.insert(key, Slot::Raw { src, range });

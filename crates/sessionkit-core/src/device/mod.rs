@@ -37,6 +37,7 @@ mod label;
 mod proxy;
 
 use std::net::IpAddr;
+use std::ops::{Deref, Range};
 use std::sync::Arc;
 
 pub use label::{UNKNOWN_DEVICE, device_label};
@@ -71,8 +72,76 @@ pub const MAX_DEVICE_LABEL_LEN: usize = 64;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientInfo {
     ip: Option<IpAddr>,
-    user_agent: Option<Arc<str>>,
-    device: Arc<str>,
+    user_agent: Option<Text>,
+    device: Text,
+}
+
+/// A text a [`ClientInfo`] holds: a shared string, or a part of one. The in-process store
+/// keeps a session's data, user and client texts in one string; a load then hands out
+/// parts of it instead of copies. Compared, hashed and shown as the text it spells.
+#[derive(Clone)]
+struct Text {
+    src: Arc<str>,
+    start: u32,
+    end: u32,
+}
+
+impl Text {
+    /// `src[range]`, if `range` lies on character boundaries of `src` (and fits `u32`).
+    fn part(src: &Arc<str>, range: Range<usize>) -> Option<Text> {
+        src.get(range.clone())?;
+        Some(Text {
+            src: Arc::clone(src),
+            start: u32::try_from(range.start).ok()?,
+            end: u32::try_from(range.end).ok()?,
+        })
+    }
+}
+
+impl Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        // `part` checked the range; a whole string's range is its own.
+        self.src
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or("")
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text::from(Arc::<str>::from(s))
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text::from(Arc::<str>::from(s))
+    }
+}
+
+impl From<Arc<str>> for Text {
+    /// All of `src`. A text longer than `u32::MAX` bytes cannot reach here: the user
+    /// agent and the label are bounded far below it.
+    fn from(src: Arc<str>) -> Text {
+        let end = u32::try_from(src.len()).unwrap_or(u32::MAX);
+        Text { src, start: 0, end }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Text {}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
 }
 
 impl ClientInfo {
@@ -80,7 +149,7 @@ impl ClientInfo {
     /// [`TrustedProxies::client_ip`]) and its `User-Agent` header, sanitized
     /// ([`sanitize_user_agent`]); the label is derived from it ([`device_label`]).
     pub fn new(ip: Option<IpAddr>, user_agent: Option<&str>) -> ClientInfo {
-        let user_agent: Option<Arc<str>> = user_agent.and_then(|u| sanitize(u, MAX_USER_AGENT_LEN));
+        let user_agent: Option<Text> = user_agent.and_then(|u| sanitize(u, MAX_USER_AGENT_LEN));
         let device = device_label(user_agent.as_deref()).into();
         ClientInfo {
             ip: ip.map(|ip| ip.to_canonical()),
@@ -97,7 +166,7 @@ impl ClientInfo {
         user_agent: Option<&str>,
         device: Option<&str>,
     ) -> ClientInfo {
-        let user_agent: Option<Arc<str>> = user_agent.and_then(|u| sanitize(u, MAX_USER_AGENT_LEN));
+        let user_agent: Option<Text> = user_agent.and_then(|u| sanitize(u, MAX_USER_AGENT_LEN));
         // The table is read only when no label was stored: it is the costly part (a
         // browser's user agent is searched for a few dozen markers), and every load of a
         // stored session passes here.
@@ -112,19 +181,25 @@ impl ClientInfo {
         }
     }
 
-    /// Client info from parts a [`ClientInfo`] gave out (its user agent and label, as the
-    /// in-process store keeps them): no sanitizing, no table. Text from anywhere else goes
-    /// through [`ClientInfo::from_stored`].
+    /// Client info from parts of `text` that a [`ClientInfo`] gave out (its user agent
+    /// and label, as the in-process store keeps them in a session's one string): no
+    /// sanitizing, no table, no copy — the two texts share `text`. Text from anywhere else
+    /// goes through [`ClientInfo::from_stored`]. `None` if a range does not lie in `text`.
     pub(crate) fn from_clean_parts(
         ip: Option<IpAddr>,
-        user_agent: Option<&str>,
-        device: &str,
-    ) -> ClientInfo {
-        ClientInfo {
+        text: &Arc<str>,
+        user_agent: Option<Range<usize>>,
+        device: Range<usize>,
+    ) -> Option<ClientInfo> {
+        let user_agent = match user_agent {
+            Some(range) => Some(Text::part(text, range)?),
+            None => None,
+        };
+        Some(ClientInfo {
             ip,
-            user_agent: user_agent.map(Arc::from),
-            device: Arc::from(device),
-        }
+            user_agent,
+            device: Text::part(text, device)?,
+        })
     }
 
     /// The client info of a request whose user agent, already sanitized, is `user_agent`:
@@ -146,7 +221,7 @@ impl ClientInfo {
             },
             None => ClientInfo {
                 ip,
-                user_agent: user_agent.map(Arc::from),
+                user_agent: user_agent.map(Text::from),
                 device: device_label(user_agent).into(),
             },
         }

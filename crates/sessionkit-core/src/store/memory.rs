@@ -149,19 +149,23 @@ impl Entry {
         tail.rsplitn(3, '\0').nth(2)
     }
 
+    /// The client info, its two texts parts of this entry's string (no copies).
     fn client(&self) -> Option<ClientInfo> {
         if !self.has_client {
             return None;
         }
-        let mut fields = self.tail().rsplitn(3, '\0');
-        let label = fields.next()?;
-        let user_agent = fields.next()?;
+        // `...\0USER-AGENT\0LABEL`: neither text can hold a NUL.
+        let text = &self.text;
+        let label_start = text.rfind('\0')? + 1;
+        let agent_start = text.get(..label_start - 1)?.rfind('\0')? + 1;
+        let agent = agent_start..label_start - 1;
         // This store wrote the two texts from a `ClientInfo`: they are clean already.
-        Some(ClientInfo::from_clean_parts(
+        ClientInfo::from_clean_parts(
             self.ip,
-            Some(user_agent).filter(|u| !u.is_empty()),
-            label,
-        ))
+            text,
+            (!agent.is_empty()).then_some(agent),
+            label_start..text.len(),
+        )
     }
 
     fn meta(&self) -> Metadata {
@@ -389,14 +393,8 @@ impl SessionStore for MemoryStore {
         let Some((text, data_len, version, meta, expires_at)) = found else {
             return Ok(Lookup::Missing);
         };
-        // The data is a prefix of the shared text; only a session with a user or client
-        // info needs a copy.
-        let json: Arc<str> = if data_len == text.len() {
-            text
-        } else {
-            text.get(..data_len).unwrap_or("{}").into()
-        };
-        match Data::from_json(json) {
+        // The data is a prefix of the shared text, which its undecoded values then share.
+        match Data::from_json_prefix(text, data_len) {
             Ok(data) => Ok(Lookup::Found {
                 record: Record {
                     data,
@@ -623,6 +621,49 @@ mod tests {
             2
         );
         assert!(store.is_empty());
+    }
+
+    /// The entry's one string holds the data, the user (which may hold NULs) and the
+    /// client's two texts; a load hands each back as written, whatever the others hold.
+    #[tokio::test]
+    async fn data_user_and_client_come_back_from_one_string() {
+        let store = MemoryStore::new();
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        let clients = [
+            Some(ClientInfo::new(
+                Some("203.0.113.7".parse().unwrap()),
+                Some(ua),
+            )),
+            Some(ClientInfo::from_stored(None, None, Some("Custom device"))),
+            None,
+        ];
+        for user in [None, Some("bob"), Some("a\0b\0\0c"), Some("")] {
+            for client in &clients {
+                let key = SessionKey::generate();
+                let record = Record {
+                    data: Data::from_json(r#"{"a":[1,"\u0000"],"b":"é"}"#.into()).unwrap(),
+                    expires_at: now + time::Duration::hours(1),
+                    meta: Metadata {
+                        created_at: Some(now),
+                        last_seen: Some(now),
+                        user_id: user.map(str::to_owned),
+                        client: client.clone(),
+                    },
+                };
+                store.create(&key, &record, now).await.unwrap();
+                let Lookup::Found { record: got, .. } = store.load(&key, now).await.unwrap() else {
+                    panic!("stored");
+                };
+                assert_eq!(got.data.to_json(), r#"{"a":[1,"\u0000"],"b":"\u00e9"}"#);
+                assert_eq!(got.meta.user_id.as_deref(), user);
+                assert_eq!(&got.meta.client, client, "{user:?}");
+                if let Some(c) = &got.meta.client {
+                    assert_eq!(c.user_agent(), client.as_ref().unwrap().user_agent());
+                    assert_eq!(c.device(), client.as_ref().unwrap().device());
+                }
+            }
+        }
     }
 
     #[test]
