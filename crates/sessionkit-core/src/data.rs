@@ -167,6 +167,18 @@ impl Data {
         Arc::make_mut(&mut self.entries).insert(key.into(), Slot::Value(value));
     }
 
+    /// [`Data::insert`] for a borrowed key, copied only when it is new: a request
+    /// mostly sets keys the session had (a counter, a cart).
+    pub(crate) fn set(&mut self, key: &str, value: Value) {
+        let entries = Arc::make_mut(&mut self.entries);
+        match entries.get_mut(key) {
+            Some(slot) => *slot = Slot::Value(value),
+            None => {
+                entries.insert(key.to_owned(), Slot::Value(value));
+            }
+        }
+    }
+
     /// Removes `key`, keeping the order of the others. Returns the old value.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         if !self.entries.contains_key(key) {

@@ -385,7 +385,7 @@ impl Session {
     /// Stores a value known to be JSON-safe.
     fn put(&self, key: &str, value: Value) {
         let mut st = self.write();
-        st.change(key).insert(key, value.clone());
+        st.change(key).set(key, value.clone());
         st.ops.push(Op::Set(key.to_owned(), value));
         st.modified = true;
     }
@@ -443,7 +443,7 @@ impl Session {
             source,
         })?;
         admit(self.inner.ctx.python_values, key, &v)?;
-        st.change(key).insert(key, v.clone());
+        st.change(key).set(key, v.clone());
         st.ops.push(Op::Set(key.to_owned(), v));
         st.modified = true;
         Ok(default)
@@ -515,7 +515,7 @@ impl Session {
         let apply = Arc::new(apply);
         let mut st = self.write();
         let (result, v) = apply(st.data.get(key))?;
-        st.change(key).insert(key, v);
+        st.change(key).set(key, v);
         let replay = Arc::clone(&apply);
         st.ops.push(Op::UpdateWith(
             key.to_owned(),
