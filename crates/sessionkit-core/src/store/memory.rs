@@ -91,6 +91,10 @@ struct Entry {
     expires_at: i64,
     created_at: i64,
     last_seen: i64,
+    /// The client's two texts' lengths at the end of `text` (a `ClientInfo` bounds them
+    /// far below `u16::MAX`: 512 and 64 bytes), so that a load finds them without a scan.
+    agent_len: u16,
+    label_len: u16,
     /// Retired by a rotation: no data, only a marker until `expires_at`.
     retired: bool,
     has_user: bool,
@@ -105,12 +109,12 @@ impl Entry {
         version: u32,
         times: [i64; 3],
     ) -> Entry {
+        let (agent, label) =
+            client.map_or(("", ""), |c| (c.user_agent().unwrap_or(""), c.device()));
         let text: Arc<str> = if user.is_none() && client.is_none() {
             data.into()
         } else {
             let u = user.unwrap_or("");
-            let (agent, label) =
-                client.map_or(("", ""), |c| (c.user_agent().unwrap_or(""), c.device()));
             let parts: &[&str] = if client.is_some() {
                 &[data, u, "\0", agent, "\0", label]
             } else {
@@ -126,6 +130,8 @@ impl Entry {
             expires_at: times[0],
             created_at: times[1],
             last_seen: times[2],
+            agent_len: u16::try_from(agent.len()).unwrap_or(u16::MAX),
+            label_len: u16::try_from(label.len()).unwrap_or(u16::MAX),
             retired: false,
             has_user: user.is_some(),
             has_client: client.is_some(),
@@ -137,16 +143,21 @@ impl Entry {
         self.text.get(self.data_len as usize..).unwrap_or("")
     }
 
+    /// Where the client's part of `text` (`\0USER-AGENT\0LABEL`) starts: from the two
+    /// lengths, so the user id before it may hold NULs.
+    fn client_start(&self) -> usize {
+        let client = usize::from(self.agent_len) + usize::from(self.label_len) + 2;
+        self.text.len().saturating_sub(client)
+    }
+
     fn user(&self) -> Option<&str> {
         if !self.has_user {
             return None;
         }
-        let tail = self.tail();
         if !self.has_client {
-            return Some(tail);
+            return Some(self.tail());
         }
-        // The user id may hold NULs; the two client fields after it cannot.
-        tail.rsplitn(3, '\0').nth(2)
+        self.text.get(self.data_len as usize..self.client_start())
     }
 
     /// The client info, its two texts parts of this entry's string (no copies).
@@ -154,17 +165,15 @@ impl Entry {
         if !self.has_client {
             return None;
         }
-        // `...\0USER-AGENT\0LABEL`: neither text can hold a NUL.
-        let text = &self.text;
-        let label_start = text.rfind('\0')? + 1;
-        let agent_start = text.get(..label_start - 1)?.rfind('\0')? + 1;
-        let agent = agent_start..label_start - 1;
+        let agent_start = self.client_start() + 1;
+        let agent = agent_start..agent_start + usize::from(self.agent_len);
+        let label = agent.end + 1..self.text.len();
         // This store wrote the two texts from a `ClientInfo`: they are clean already.
         ClientInfo::from_clean_parts(
             self.ip,
-            text,
+            &self.text,
             (!agent.is_empty()).then_some(agent),
-            label_start..text.len(),
+            label,
         )
     }
 
