@@ -67,8 +67,13 @@ pub fn apply_headers(outcome: Outcome, headers: &mut HeaderMap) {
     }
 }
 
-/// Adds `name` to `Vary` (merged as Django does).
+/// Adds `name` to `Vary` (merged as Django does). The common case — `Cookie` on a
+/// response without `Vary` — takes a static value: no text built, none checked.
 fn patch_vary(headers: &mut HeaderMap, name: &str) {
+    if name == "Cookie" && !headers.contains_key(header::VARY) {
+        headers.insert(header::VARY, HeaderValue::from_static("Cookie"));
+        return;
+    }
     let merged = merge_vary(
         headers
             .get_all(header::VARY)

@@ -93,8 +93,13 @@ pub fn failure_response<'a, B: From<String>>(
     res
 }
 
-/// Adds `name` to `Vary` (merged as Django does).
+/// Adds `name` to `Vary` (merged as Django does). The common case — `Cookie` on a
+/// response without `Vary` — takes a static value: no text built, none checked.
 fn patch_vary(headers: &mut HeaderMap, name: &str) {
+    if name == "Cookie" && !headers.contains_key(VARY) {
+        headers.insert(VARY, HeaderValue::from_static("Cookie"));
+        return;
+    }
     let merged = merge_vary(
         headers.get_all(VARY).iter().filter_map(|v| v.to_str().ok()),
         name,
