@@ -354,6 +354,19 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_is_read_alone_and_a_bad_length_refused() {
+        let src: Arc<str> = Arc::from("{\"b\":\"é\",\"n\":1}TRAILER\0é");
+        let len = "{\"b\":\"é\",\"n\":1}".len();
+        let d = Data::from_json_prefix(Arc::clone(&src), len).unwrap();
+        assert_eq!(d.to_json(), r#"{"b":"\u00e9","n":1}"#);
+        assert_eq!(d.raw("n"), Some("1"));
+        assert!(Data::from_json_prefix(Arc::clone(&src), len - 1).is_err());
+        assert!(Data::from_json_prefix(Arc::clone(&src), src.len() + 1).is_err());
+        // Inside "é" (bytes 6 and 7): not a character boundary.
+        assert!(Data::from_json_prefix(Arc::clone(&src), 7).is_err());
+    }
+
+    #[test]
     fn garbage_is_refused() {
         assert!(Data::from_json("[]".into()).is_err());
         assert!(Data::from_json("{".into()).is_err());

@@ -470,7 +470,7 @@ impl Session {
         }
         let mut st = self.write();
         for (k, v) in pairs {
-            st.change(&k).insert(k.clone(), v.clone());
+            st.change(&k).set(&k, v.clone());
             st.ops.push(Op::Set(k, v));
         }
         st.modified = true;

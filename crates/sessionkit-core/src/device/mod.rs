@@ -78,7 +78,7 @@ pub struct ClientInfo {
 
 /// A text a [`ClientInfo`] holds: a shared string, or a part of one. The in-process store
 /// keeps a session's data, user and client texts in one string; a load then hands out
-/// parts of it instead of copies. Compared, hashed and shown as the text it spells.
+/// parts of it instead of copies. Compared and shown as the text it spells.
 #[derive(Clone)]
 struct Text {
     src: Arc<str>,
@@ -103,6 +103,11 @@ impl Deref for Text {
 
     fn deref(&self) -> &str {
         // `part` checked the range; a whole string's range is its own.
+        debug_assert!(
+            self.src
+                .get(self.start as usize..self.end as usize)
+                .is_some()
+        );
         self.src
             .get(self.start as usize..self.end as usize)
             .unwrap_or("")

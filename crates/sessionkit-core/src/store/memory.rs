@@ -78,8 +78,10 @@ impl Hasher for KeyHasher {
 }
 
 /// One session. `text` holds the data's JSON (`data_len` bytes), then the user id, then —
-/// with `has_client` — the client info's two texts as `\0USER-AGENT\0LABEL` (neither can
-/// hold a NUL: control characters are dropped from both; an absent user agent is empty).
+/// with `has_client` — the client info's two texts as `\0USER-AGENT\0LABEL` (an absent
+/// user agent is empty). The two texts' lengths (`agent_len`, `label_len`) say where the
+/// user id ends, so it may hold NULs; a load hands the data and the two texts out as
+/// parts of `text`, never copies.
 /// The client's address stays binary in `ip`: formatting and parsing it on every write
 /// and load cost more than the rest of the entry. A session is one heap allocation
 /// besides its table slot.
@@ -111,6 +113,9 @@ impl Entry {
     ) -> Entry {
         let (agent, label) =
             client.map_or(("", ""), |c| (c.user_agent().unwrap_or(""), c.device()));
+        // A `ClientInfo` bounds both (512 and 64 bytes: `MAX_USER_AGENT_LEN`,
+        // `MAX_DEVICE_LABEL_LEN`), far below the lengths' `u16`.
+        debug_assert!(agent.len() <= usize::from(u16::MAX) && label.len() <= usize::from(u16::MAX));
         let text: Arc<str> = if user.is_none() && client.is_none() {
             data.into()
         } else {
@@ -169,12 +174,16 @@ impl Entry {
         let agent = agent_start..agent_start + usize::from(self.agent_len);
         let label = agent.end + 1..self.text.len();
         // This store wrote the two texts from a `ClientInfo`: they are clean already.
-        ClientInfo::from_clean_parts(
+        let info = ClientInfo::from_clean_parts(
             self.ip,
             &self.text,
             (!agent.is_empty()).then_some(agent),
             label,
-        )
+        );
+        if info.is_none() {
+            tracing::warn!("a memory-store entry's client info does not fit its text; left out");
+        }
+        info
     }
 
     fn meta(&self) -> Metadata {
@@ -633,21 +642,39 @@ mod tests {
     }
 
     /// The entry's one string holds the data, the user (which may hold NULs) and the
-    /// client's two texts; a load hands each back as written, whatever the others hold.
+    /// client's two texts; a load hands each back as written, whatever the others hold —
+    /// non-ASCII text, the longest user agent and label, after a save and a touch — and
+    /// the per-user index reads the same parts.
     #[tokio::test]
     async fn data_user_and_client_come_back_from_one_string() {
+        use crate::device::{MAX_DEVICE_LABEL_LEN, MAX_USER_AGENT_LEN};
         let store = MemoryStore::new();
         let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
         let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        let longest = ClientInfo::from_stored(
+            Some("2001:db8::1".parse().unwrap()),
+            Some(&"é".repeat(MAX_USER_AGENT_LEN)),
+            Some(&"ü".repeat(MAX_DEVICE_LABEL_LEN)),
+        );
+        assert_eq!(longest.user_agent().unwrap().len(), MAX_USER_AGENT_LEN);
+        assert_eq!(longest.device().len(), MAX_DEVICE_LABEL_LEN);
         let clients = [
             Some(ClientInfo::new(
                 Some("203.0.113.7".parse().unwrap()),
                 Some(ua),
             )),
+            Some(ClientInfo::new(None, Some("navigateur élégant/1.0"))),
             Some(ClientInfo::from_stored(None, None, Some("Custom device"))),
+            Some(longest),
             None,
         ];
-        for user in [None, Some("bob"), Some("a\0b\0\0c"), Some("")] {
+        for user in [
+            None,
+            Some("bob"),
+            Some("a\0b\0\0c"),
+            Some(""),
+            Some("josé\0x"),
+        ] {
             for client in &clients {
                 let key = SessionKey::generate();
                 let record = Record {
@@ -661,24 +688,55 @@ mod tests {
                     },
                 };
                 store.create(&key, &record, now).await.unwrap();
-                let Lookup::Found { record: got, .. } = store.load(&key, now).await.unwrap() else {
+                let Lookup::Found { record: got, token } = store.load(&key, now).await.unwrap()
+                else {
                     panic!("stored");
                 };
                 assert_eq!(got.data.to_json(), r#"{"a":[1,"\u0000"],"b":"\u00e9"}"#);
                 assert_eq!(got.meta.user_id.as_deref(), user);
                 assert_eq!(&got.meta.client, client, "{user:?}");
-                if let Some(c) = &got.meta.client {
-                    assert_eq!(c.user_agent(), client.as_ref().unwrap().user_agent());
-                    assert_eq!(c.device(), client.as_ref().unwrap().device());
+                // A save replaces the entry (another client), a touch keeps it.
+                let mut next = record.clone();
+                next.meta.client = clients[0].clone();
+                let saved = store.save(&key, &next, &token, now).await.unwrap();
+                assert!(matches!(saved, SaveOutcome::Saved(_)), "{saved:?}");
+                let later = now + time::Duration::hours(2);
+                assert!(store.touch(&key, later, now).await.unwrap());
+                let Lookup::Found { record: got, .. } = store.load(&key, now).await.unwrap() else {
+                    panic!("saved");
+                };
+                assert_eq!(got.meta.user_id.as_deref(), user);
+                assert_eq!(got.meta.client, clients[0], "{user:?}");
+                match user {
+                    Some(user) => {
+                        let index = store.user_index().unwrap();
+                        let mine = index.sessions_of_boxed(user, now).await.unwrap();
+                        assert_eq!(mine.len(), 1, "{user:?}");
+                        assert_eq!(mine[0].meta.client, clients[0]);
+                        assert_eq!(index.revoke_user_boxed(user, None).await.unwrap(), 1);
+                    }
+                    None => store.delete(&key).await.unwrap(),
                 }
             }
         }
+        assert!(store.is_empty());
+        // A rotation marker holds neither.
+        let key = SessionKey::generate();
+        store
+            .retire(&key, now + time::Duration::hours(1))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.load(&key, now).await.unwrap(),
+            Lookup::Retired { .. }
+        ));
     }
 
     #[test]
     fn an_entry_is_small() {
         // 56 bytes before the client's address moved out of the text (where it and its
-        // separator took 8 to 40 bytes of the allocation) into the slot as 17 binary bytes.
+        // separator took 8 to 40 bytes of the allocation) into the slot as 17 binary bytes;
+        // 72 with it and the client texts' two lengths (which took what was padding).
         assert!(
             std::mem::size_of::<Entry>() <= 72,
             "{}",
