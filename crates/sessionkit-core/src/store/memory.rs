@@ -181,7 +181,10 @@ impl Entry {
             label,
         );
         // `Entry::new` wrote the lengths with the text: they always fit it.
-        debug_assert!(info.is_some(), "an entry's client texts do not fit its text");
+        debug_assert!(
+            info.is_some(),
+            "an entry's client texts do not fit its text"
+        );
         info
     }
 
