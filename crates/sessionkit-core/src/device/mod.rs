@@ -103,14 +103,9 @@ impl Deref for Text {
 
     fn deref(&self) -> &str {
         // `part` checked the range; a whole string's range is its own.
-        debug_assert!(
-            self.src
-                .get(self.start as usize..self.end as usize)
-                .is_some()
-        );
-        self.src
-            .get(self.start as usize..self.end as usize)
-            .unwrap_or("")
+        let text = self.src.get(self.start as usize..self.end as usize);
+        debug_assert!(text.is_some());
+        text.unwrap_or("")
     }
 }
 

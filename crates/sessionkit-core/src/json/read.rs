@@ -338,8 +338,9 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 // No escape in the whole string (nearly every key): one exact allocation.
                 Some(b'"') if run == first => {
+                    let whole = self.text[run..self.pos].to_owned();
                     self.pos += 1;
-                    return Ok(self.text[run..self.pos - 1].to_owned());
+                    return Ok(whole);
                 }
                 _ => out.push_str(&self.text[run..self.pos]),
             }
